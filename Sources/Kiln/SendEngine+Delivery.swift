@@ -1,0 +1,280 @@
+import Foundation
+import KilnCore
+import KilnSMTP
+import KilnStore
+import ServiceLifecycle
+import Synchronization
+
+extension SendEngine {
+    /// Delivers until cancelled, gracefully shut down, or `stop()`ped. Takes the store's
+    /// delivery lock (one delivering engine per store), returns messages leased by a
+    /// dead engine to the queue, then leases due messages, routes them, and sends them.
+    /// On the way out, transfers in flight finish and everything else stays queued.
+    public func run() async throws {
+        try await withGracefulShutdownHandler {
+            try await deliver(until: { false })
+        } onGracefulShutdown: {
+            self.stop()
+        }
+    }
+
+    /// Delivers until no message is due or in flight (deferred messages whose next
+    /// attempt lies in the future do not hold it), then returns. For `kiln send --wait`,
+    /// `kiln demo` and tests.
+    /// - Parameter settle: keep going while a deferred message is due within this time.
+    public func runUntilIdle(settle: Duration = .zero) async throws {
+        try await deliver(until: { [self] in
+            guard let due = try store.nextDue() else { return true }
+            return due > now() + settle
+        })
+    }
+
+    func deliver(until idle: @escaping @Sendable () throws -> Bool) async throws {
+        stopping.withLock { $0 = false }
+        let lock = try DeliveryLock(storePath: store.path)
+        defer { withExtendedLifetime(lock) {} }
+        let recovered = try store.recoverLeases(all: true, now: now())
+        if recovered > 0 { logger.info("returned messages leased by an earlier engine to the queue", metadata: ["count": "\(recovered)"]) }
+
+        let d = configuration.delivery
+        let transport = SMTPTransport(
+            options: .init(heloName: d.heloName, connectTimeout: .seconds(d.connectTimeoutSeconds ?? 30),
+                           transferTimeout: .seconds(d.transferTimeoutSeconds ?? 300)),
+            logger: logger)
+        let session = DeliverySession(engine: self, transport: transport)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await session.consumeResults() }
+            do {
+                try await session.dispatch(until: idle)
+            } catch {
+                await transport.shutdownGracefully()
+                try? await group.waitForAll()
+                throw error
+            }
+            await transport.shutdownGracefully()
+            try await group.waitForAll()
+        }
+    }
+}
+
+/// One run of the delivery loop: the dispatcher leases and sends, the consumer records
+/// results. Shared state is behind a mutex; neither awaits per message.
+final class DeliverySession: Sendable {
+    struct InFlight: Sendable {
+        var provider: MailboxProvider
+        var recipient: String
+        var createdAt: Timestamp
+        var attempts: Int
+        var sourceIP: String?
+    }
+
+    struct State {
+        var router: Router
+        var inFlight: [MessageID: InFlight] = [:]
+        var rng = SystemRandomNumberGenerator()
+        var contents: [Int64: StoredContent] = [:]
+    }
+
+    let engine: SendEngine
+    let transport: SMTPTransport
+    let state: Mutex<State>
+    let retry: RetryPolicy
+    let maxInFlight: Int
+    let leaseTime: Duration
+    let credentials: SMTPCredentials?
+
+    init(engine: SendEngine, transport: SMTPTransport) {
+        self.engine = engine
+        self.transport = transport
+        let configuration = engine.configuration
+        let overrides = configuration.providers
+        state = Mutex(State(router: Router(pools: configuration.pools, profiles: { ProviderProfile.resolve($0, overrides: overrides) })))
+        retry = RetryPolicy(maxMessageAge: configuration.maxMessageAge)
+        maxInFlight = configuration.delivery.maxInFlight ?? 256
+        leaseTime = .seconds((configuration.delivery.transferTimeoutSeconds ?? 300) + 120)
+        credentials = nil
+    }
+
+    var configuration: Configuration { engine.configuration }
+
+    // MARK: Dispatching
+
+    func dispatch(until idle: @Sendable () throws -> Bool) async throws {
+        var paused = Set<String>()
+        var pausedCheckedAt = ContinuousClock.now - .seconds(10)
+        while !engine.stopping.withLock({ $0 }) {
+            try Task.checkCancellation()
+            if ContinuousClock.now - pausedCheckedAt > .milliseconds(250) {
+                paused = try engine.store.pausedScopes()
+                pausedCheckedAt = ContinuousClock.now
+            }
+            if paused.contains("*") {
+                try await Task.sleep(for: .milliseconds(250))
+                continue
+            }
+            let capacity = maxInFlight - transport.inFlight
+            if capacity <= 0 {
+                try await Task.sleep(for: .milliseconds(2))
+                continue
+            }
+            let now = engine.now()
+            let leased = try await engine.store.lease(limit: min(capacity, 1000), now: now, leaseUntil: now + leaseTime)
+            if leased.isEmpty {
+                if transport.inFlight == 0, try idle() { return }
+                try await Task.sleep(for: .milliseconds(20))
+                continue
+            }
+            try await send(leased, paused: paused, now: now)
+        }
+    }
+
+    func send(_ leased: [LeasedMessage], paused: Set<String>, now: Timestamp) async throws {
+        let missing = Set(leased.map(\.contentID)).subtracting(state.withLock { Set($0.contents.keys) })
+        if !missing.isEmpty {
+            let loaded = try await engine.store.contents(ids: Array(missing))
+            state.withLock { state in
+                if state.contents.count > 10_000 { state.contents.removeAll(keepingCapacity: true) }
+                state.contents.merge(loaded) { a, _ in a }
+            }
+        }
+        var jobs: [SMTPJob] = []
+        var outcomes: [Outcome] = []
+        var events: [DeliveryEvent] = []
+        var release: [MessageID] = []
+        for message in leased {
+            guard let content = state.withLock({ $0.contents[message.contentID] }) else {
+                outcomes.append(Outcome(id: message.id, state: .failed, countsAsAttempt: false))
+                events.append(DeliveryEvent(kind: .renderingFailure, time: now, messageID: message.id, recipient: message.recipient, detail: "content \(message.contentID) is missing"))
+                continue
+            }
+            if paused.contains(content.configurationSet) {
+                release.append(message.id)
+                continue
+            }
+            if retry.isExpired(createdAt: message.createdAt, now: now) {
+                outcomes.append(Outcome(id: message.id, state: .expired, countsAsAttempt: false))
+                events.append(DeliveryEvent(kind: .expired, time: now, messageID: message.id, recipient: message.recipient, provider: message.provider))
+                continue
+            }
+            let poolName = configuration.configurationSet(named: content.configurationSet)?.pool ?? configuration.pools[0].name
+            let decision = state.withLock { $0.router.route(provider: message.provider, pool: poolName, now: now) }
+            switch decision {
+            case .deferred(let until):
+                outcomes.append(Outcome(id: message.id, state: .deferred, nextAttemptAt: until, countsAsAttempt: false))
+            case .dedicated(let ip):
+                switch await destination(for: message) {
+                case .url(let url):
+                    let profile = ProviderProfile.resolve(message.provider, overrides: configuration.providers)
+                    jobs.append(SMTPJob(
+                        id: message.id, destination: url, sourceIP: ip, mailFrom: "b+\(message.id)@\(content.envelopeDomain)",
+                        recipient: message.recipient, body: content.data,
+                        maxConnections: configuration.providers?[message.provider.id]?.maxConnections
+                            ?? (ProviderProfile.builtIn[message.provider] == nil ? configuration.delivery.maxConnectionsPerDestination ?? profile.maxConnections : profile.maxConnections),
+                        messagesPerConnection: profile.messagesPerConnection, credentials: nil,
+                        tls: configuration.delivery.tls ?? .opportunistic))
+                    state.withLock {
+                        $0.inFlight[message.id] = InFlight(provider: message.provider, recipient: message.recipient, createdAt: message.createdAt, attempts: message.attempts, sourceIP: ip)
+                    }
+                case .failed(let reply):
+                    let (outcome, event) = resolve(message: message, reply: reply, sourceIP: nil, now: now)
+                    outcomes.append(outcome)
+                    events.append(event)
+                }
+            }
+        }
+        if !release.isEmpty { try await engine.store.release(release) }
+        if !outcomes.isEmpty {
+            try await engine.store.record(outcomes, events: events, now: now)
+            engine.broadcaster.publish(events)
+        }
+        transport.send(jobs)
+    }
+
+    /// The SMTP destination of a message: its provider's route, else the `*` route, else
+    /// (MX mode) the recipient domain's most preferred MX on port 25. A failure is a
+    /// local reply: 5.1.2 for a domain that does not exist, 4.4.3 for a DNS failure.
+    func destination(for message: LeasedMessage) async -> Destination {
+        if let route = configuration.route(for: message.provider), let url = SMTPURL(route) { return .url(url) }
+        let domain = String(message.recipient[message.recipient.index(after: message.recipient.lastIndex(of: "@")!)...])
+        switch await engine.mx.lookup(domain) {
+        case .hosts(let hosts):
+            if let first = hosts.first, let url = SMTPURL("smtp://\(first):25") { return .url(url) }
+            return .failed(SMTPReply(code: 451, enhancedStatus: "4.4.3", text: "kiln: no usable MX host for \(domain)", isLocal: true))
+        case .noSuchDomain:
+            return .failed(SMTPReply(code: 550, enhancedStatus: "5.1.2", text: "kiln: the domain \(domain) does not exist or accepts no mail", isLocal: true))
+        case .temporaryFailure:
+            return .failed(SMTPReply(code: 451, enhancedStatus: "4.4.3", text: "kiln: DNS lookup of \(domain) failed", isLocal: true))
+        }
+    }
+
+    enum Destination {
+        case url(SMTPURL)
+        case failed(SMTPReply)
+    }
+
+    // MARK: Results
+
+    func consumeResults() async throws {
+        for await _ in transport.resultsReady {
+            try await record(transport.takeResults())
+        }
+        try await record(transport.takeResults())
+    }
+
+    func record(_ results: [SMTPResult]) async throws {
+        guard !results.isEmpty else { return }
+        let now = engine.now()
+        var outcomes: [Outcome] = []
+        var events: [DeliveryEvent] = []
+        var release: [MessageID] = []
+        outcomes.reserveCapacity(results.count)
+        for result in results {
+            guard let info = state.withLock({ $0.inFlight.removeValue(forKey: result.id) }) else { continue }
+            guard let reply = result.reply else {
+                release.append(result.id)
+                continue
+            }
+            let message = LeasedMessage(id: result.id, contentID: 0, provider: info.provider, recipient: info.recipient, variables: nil, createdAt: info.createdAt, attempts: info.attempts)
+            let (outcome, event) = resolve(message: message, reply: reply, sourceIP: result.sourceIP, now: now)
+            outcomes.append(outcome)
+            events.append(event)
+        }
+        if !release.isEmpty { try await engine.store.release(release) }
+        try await engine.store.record(outcomes, events: events, now: now)
+        engine.broadcaster.publish(events)
+    }
+
+    /// The outcome and event of an attempt that ended with `reply`; feeds the router.
+    func resolve(message: LeasedMessage, reply: SMTPReply, sourceIP: String?, now: Timestamp) -> (Outcome, DeliveryEvent) {
+        let disposition = state.withLock { state -> AttemptDisposition in
+            var resumeAt: Timestamp?
+            if let ip = sourceIP {
+                resumeAt = state.router.record(reply, ip: ip, provider: message.provider, now: now)
+            }
+            return AttemptDisposition.decide(reply: reply, failedAttempts: message.attempts + 1, createdAt: message.createdAt, now: now,
+                                             resumeAt: resumeAt, policy: retry, using: &state.rng)
+        }
+        let outcome: Outcome
+        let kind: DeliveryEvent.Kind
+        switch disposition {
+        case .delivered:
+            outcome = Outcome(id: message.id, state: .delivered, reply: reply, sourceIP: sourceIP)
+            kind = .delivery
+        case .bounced:
+            outcome = Outcome(id: message.id, state: .bounced, reply: reply, sourceIP: sourceIP)
+            kind = .bounce
+        case .retry(let at):
+            outcome = Outcome(id: message.id, state: .deferred, nextAttemptAt: at, reply: reply, sourceIP: sourceIP)
+            switch reply.classification.replyClass {
+            case .throttle: kind = .throttle
+            case .permanentPolicy: kind = .block
+            default: kind = .deliveryDelay
+            }
+        case .expired:
+            outcome = Outcome(id: message.id, state: .expired, reply: reply, sourceIP: sourceIP)
+            kind = .expired
+        }
+        let event = DeliveryEvent(kind: kind, time: now, messageID: message.id, recipient: message.recipient, provider: message.provider, sourceIP: sourceIP, reply: reply)
+        return (outcome, event)
+    }
+}

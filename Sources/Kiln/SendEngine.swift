@@ -1,0 +1,220 @@
+import Foundation
+import KilnCore
+import KilnMessage
+import KilnSMTP
+import KilnStore
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// The embedded sending engine. Open it on a configuration, `submit` messages (they are
+/// durably stored before `submit` returns), and `run()` it (or add it to a
+/// `ServiceGroup`) to deliver them in the background.
+///
+/// ```swift
+/// let engine = try SendEngine(configuration: config, logger: logger)
+/// let ids = try await engine.submit(OutgoingMessage(draft))
+/// try await engine.run()   // until cancelled or gracefully shut down
+/// ```
+public final class SendEngine: Service, Sendable {
+    public let configuration: Configuration
+    public let store: SQLiteStore
+    let logger: Logger
+    let secrets: SecretSource
+    let now: @Sendable () -> Timestamp
+    let broadcaster = EventBroadcaster()
+    let mx = MXResolver()
+    let stopping = Mutex(false)
+    let messageIDs = Mutex<SystemRandomNumberGenerator>(SystemRandomNumberGenerator())
+
+    /// - Parameters:
+    ///   - configuration: a validated configuration.
+    ///   - baseDirectory: what relative paths in the configuration are relative to.
+    ///   - now: the wall clock (injectable for tests).
+    public init(
+        configuration: Configuration, baseDirectory: String = FileManager.default.currentDirectoryPath,
+        secrets: SecretSource? = nil, logger: Logger, now: @escaping @Sendable () -> Timestamp = SendEngine.wallClock
+    ) throws(KilnError) {
+        let problems = configuration.validate()
+        if !problems.isEmpty { throw Configuration.invalid(problems, source: "configuration") }
+        self.configuration = configuration
+        self.logger = logger
+        self.now = now
+        self.secrets = secrets ?? SecretSource(baseDirectory: baseDirectory)
+        let path = configuration.store.path.hasPrefix("/") ? configuration.store.path : (baseDirectory as NSString).appendingPathComponent(configuration.store.path)
+        self.store = try SQLiteStore(path: path)
+    }
+
+    /// Opens an engine on a configuration file.
+    public convenience init(configurationFile path: String, logger: Logger) throws(KilnError) {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw KilnError(.invalidConfiguration, "cannot read the configuration file", location: path)
+        }
+        let configuration = try Configuration.load(json: data, source: path)
+        let directory = (path as NSString).deletingLastPathComponent
+        try self.init(configuration: configuration, baseDirectory: directory.isEmpty ? "." : directory, logger: logger)
+    }
+
+    @Sendable public static func wallClock() -> Timestamp {
+        var spec = timespec()
+        clock_gettime(CLOCK_REALTIME, &spec)
+        return Timestamp(nanoseconds: Int64(spec.tv_sec) * 1_000_000_000 + Int64(spec.tv_nsec))
+    }
+
+    /// Every event from now on (accepted, send, delivery, bounce, ...).
+    public func events() -> AsyncStream<DeliveryEvent> { broadcaster.subscribe() }
+
+    // MARK: Submitting
+
+    /// Validates and durably stores a message; returns one id per recipient once it is
+    /// on disk. Throws (and stores nothing) for a From outside the configured identities,
+    /// an unknown configuration set, a header with a line break, or no recipients.
+    public func submit(_ message: OutgoingMessage) async throws(KilnError) -> [MessageID] {
+        try await submit(batch: [message]).first ?? []
+    }
+
+    /// Stores several messages in one transaction.
+    public func submit(batch messages: [OutgoingMessage]) async throws(KilnError) -> [[MessageID]] {
+        let time = now()
+        var submissions: [Submission] = []
+        submissions.reserveCapacity(messages.count)
+        for (index, message) in messages.enumerated() {
+            submissions.append(try await prepare(message, index: messages.count > 1 ? index : nil, now: time))
+        }
+        let ids = try await store.enqueue(submissions, now: time)
+        var events: [DeliveryEvent] = []
+        for (submission, messageIDs) in zip(submissions, ids) {
+            for (recipient, id) in zip(submission.recipients, messageIDs) {
+                events.append(DeliveryEvent(kind: .accepted, time: time, messageID: id, recipient: recipient.address, provider: recipient.provider))
+            }
+        }
+        broadcaster.publish(events)
+        return ids
+    }
+
+    func prepare(_ message: OutgoingMessage, index: Int?, now time: Timestamp) async throws(KilnError) -> Submission {
+        let place = index.map { "messages[\($0)]" }
+        guard !message.recipients.isEmpty else {
+            throw KilnError(.invalidMessage, "a message needs at least one recipient", location: place)
+        }
+        guard let identity = configuration.identity(for: message.from) else {
+            throw KilnError(.notAllowedSender, "\(message.from) is not in a configured identity", location: place ?? "from")
+        }
+        if let allowed = identity.allowedFromAddresses, !allowed.isEmpty,
+           !allowed.contains(where: { (try? EmailAddress($0)) == message.from }) {
+            throw KilnError(.notAllowedSender, "\(message.from) is not an allowed From address of \(identity.domain)", location: place ?? "from")
+        }
+        guard let configurationSet = configuration.configurationSet(named: message.configurationSet) else {
+            throw KilnError(.invalidMessage, "no configuration set named '\(message.configurationSet ?? "")'", location: place ?? "configurationSet")
+        }
+        let data: [UInt8]
+        switch message.body {
+        case .draft(let draft):
+            let unique = makeUniqueToken()
+            data = try MessageBuilder.compose(draft, date: time, messageID: "\(unique)@\(identity.domain)", boundarySeed: unique)
+        case .raw(let bytes):
+            data = try RawMessage.checked(bytes, from: message.from)
+        }
+        var recipients: [Submission.Recipient] = []
+        recipients.reserveCapacity(message.recipients.count)
+        for address in message.recipients {
+            recipients.append(Submission.Recipient(address: address.description, provider: await provider(for: address)))
+        }
+        return Submission(
+            content: StoredContent(data: data, envelopeDomain: identity.returnPathDomain ?? identity.domain,
+                                   configurationSet: configurationSet.name, campaign: message.campaign),
+            recipients: recipients)
+    }
+
+    /// The recipient's mailbox provider: the built-in table, else (in MX mode) the
+    /// domain's MX hosts, else `other`.
+    func provider(for address: EmailAddress) async -> MailboxProvider {
+        if let known = MailboxProvider.classify(domain: address.domain) { return known }
+        guard configuration.delivery.mode == .mx else { return .other }
+        if case .hosts(let hosts) = await mx.lookup(address.domain) { return MailboxProvider.classify(mxHosts: hosts) }
+        return .other
+    }
+
+    func makeUniqueToken() -> String {
+        let (a, b) = messageIDs.withLock { ($0.next(), $0.next()) }
+        return String(a, radix: 36) + "." + String(b, radix: 36)
+    }
+
+    // MARK: Control
+
+    /// Stops sending (for the whole store, or one configuration set). Persisted: it holds
+    /// across restarts and for every engine on the store; a running engine stops within
+    /// a second. Nothing queued is lost.
+    public func pause(configurationSet: String? = nil) throws(KilnError) {
+        try store.setPaused(true, scope: configurationSet)
+        broadcaster.publish([DeliveryEvent(kind: .paused, time: now(), detail: configurationSet ?? "*")])
+    }
+
+    public func resume(configurationSet: String? = nil) throws(KilnError) {
+        try store.setPaused(false, scope: configurationSet)
+        broadcaster.publish([DeliveryEvent(kind: .resumed, time: now(), detail: configurationSet ?? "*")])
+    }
+
+    /// Queue depth by state and provider, and what is paused.
+    public func status() throws(KilnError) -> EngineStatus {
+        EngineStatus(counts: try store.counts(), pausedScopes: try store.pausedScopes().sorted(), pools: configuration.pools.map {
+            EngineStatus.PoolStatus(name: $0.name, ips: $0.ips)
+        })
+    }
+
+    /// Asks a running `run()` to stop: no new transfers, running ones finish, the rest
+    /// stays queued.
+    public func stop() {
+        stopping.withLock { $0 = true }
+    }
+}
+
+/// What `kiln status` shows.
+public struct EngineStatus: Sendable, Codable {
+    public struct PoolStatus: Sendable, Codable {
+        public var name: String
+        public var ips: [String]
+    }
+    public var counts: [StateCount]
+    public var pausedScopes: [String]
+    public var pools: [PoolStatus]
+
+    /// Totals by state name.
+    public var byState: [String: Int] {
+        counts.reduce(into: [:]) { $0[$1.state.description, default: 0] += $1.count }
+    }
+}
+
+/// Checks on a raw message from the caller.
+enum RawMessage {
+    /// The raw message with CRLF line ends; it must have a header block with a From
+    /// whose address is the envelope's From.
+    static func checked(_ bytes: [UInt8], from: EmailAddress) throws(KilnError) -> [UInt8] {
+        var normalized: [UInt8] = []
+        normalized.reserveCapacity(bytes.count + bytes.count / 40)
+        var previous: UInt8 = 0
+        for byte in bytes {
+            if byte == 10 && previous != 13 { normalized.append(13) }
+            normalized.append(byte)
+            previous = byte
+        }
+        if normalized.suffix(2) != [13, 10] { normalized += [13, 10] }
+        let text = String(decoding: normalized.prefix(64 * 1024), as: UTF8.self)
+        guard let end = text.range(of: "\r\n\r\n") else {
+            throw KilnError(.invalidMessage, "a raw message needs a header block and a blank line before the body", location: "raw")
+        }
+        let head = text[..<end.lowerBound].lowercased()
+        guard head.hasPrefix("from:") || head.contains("\r\nfrom:") else {
+            throw KilnError(.invalidMessage, "a raw message needs a From header", location: "raw")
+        }
+        guard head.contains(from.description.lowercased()) else {
+            throw KilnError(.notAllowedSender, "the raw message's From header is not \(from)", location: "raw")
+        }
+        return normalized
+    }
+}
+
+extension SendEngine {
+    /// Ends every `events()` stream (for a caller that is done with the engine).
+    public func closeEvents() { broadcaster.finish() }
+}

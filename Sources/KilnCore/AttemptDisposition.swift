@@ -1,0 +1,49 @@
+/// What happens to a message after an attempt, decided from the reply alone.
+public enum AttemptDisposition: Hashable, Sendable {
+    case delivered
+    /// A permanent failure. `suppressRecipient` is true when the address itself is bad.
+    case bounced(suppressRecipient: Bool)
+    /// Try again at this time.
+    case retry(at: Timestamp)
+    /// Its maximum age passed before it could be delivered.
+    case expired
+
+    /// Decides the fate of a message after `reply`.
+    ///
+    /// | reply class | disposition |
+    /// |---|---|
+    /// | success | delivered |
+    /// | permanent-user | bounced, recipient suppressed |
+    /// | permanent-message | bounced |
+    /// | permanent-policy | retried with backoff (another IP, or after the block): the recipient is not at fault |
+    /// | throttle | retried when the pair resumes (`resumeAt`), else with backoff |
+    /// | temporary | retried with backoff |
+    ///
+    /// A retry that would fall after `createdAt + maxMessageAge` expires instead.
+    /// - Parameters:
+    ///   - failedAttempts: failed attempts including this one.
+    ///   - resumeAt: when the (IP, provider) pair may send again, after a throttle.
+    public static func decide(
+        reply: SMTPReply, failedAttempts: Int, createdAt: Timestamp, now: Timestamp, resumeAt: Timestamp? = nil,
+        policy: RetryPolicy, using rng: inout some RandomNumberGenerator
+    ) -> AttemptDisposition {
+        let classification = reply.classification
+        let retryAt: Timestamp
+        switch classification.replyClass {
+        case .success:
+            return .delivered
+        case .permanentUser:
+            return .bounced(suppressRecipient: true)
+        case .permanentMessage:
+            return .bounced(suppressRecipient: false)
+        case .throttle:
+            // Capacity returns when the pair resumes; other IPs may take it sooner, so
+            // come back after a short pause rather than a blind exponential backoff.
+            retryAt = resumeAt.map { min($0, now + policy.initial) } ?? now + policy.delay(afterFailedAttempts: 1, using: &rng)
+        case .permanentPolicy, .temporary:
+            retryAt = now + policy.delay(afterFailedAttempts: failedAttempts, using: &rng)
+        }
+        if retryAt - createdAt >= policy.maxMessageAge { return .expired }
+        return .retry(at: retryAt)
+    }
+}

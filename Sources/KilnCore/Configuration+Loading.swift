@@ -1,0 +1,252 @@
+import Foundation
+
+/// One problem in a configuration, with the JSON path where it is (`pools[0].ips[1]`).
+public struct ConfigurationProblem: Hashable, Sendable, CustomStringConvertible {
+    public var path: String
+    public var message: String
+    public init(path: String, message: String) {
+        self.path = path
+        self.message = message
+    }
+    public var description: String { "\(path.isEmpty ? "(top level)" : path): \(message)" }
+}
+
+extension Configuration {
+    /// Decodes and validates a configuration. Throws a `KilnError` with code
+    /// `.invalidConfiguration` listing every problem (syntax, types, unknown keys,
+    /// validation), each with its JSON path.
+    public static func load(json data: Data, source: String = "configuration") throws(KilnError) -> Configuration {
+        let configuration: Configuration
+        do {
+            configuration = try JSONDecoder().decode(Configuration.self, from: data)
+        } catch let error as DecodingError {
+            throw invalid([problem(from: error)], source: source)
+        } catch {
+            throw invalid([ConfigurationProblem(path: "", message: "\(error)")], source: source)
+        }
+        var problems = unknownKeys(in: data, decoded: configuration)
+        problems += configuration.validate()
+        if !problems.isEmpty { throw invalid(problems, source: source) }
+        return configuration
+    }
+
+    public static func invalid(_ problems: [ConfigurationProblem], source: String) -> KilnError {
+        let lines = problems.map { "  \($0)" }.joined(separator: "\n")
+        return KilnError(.invalidConfiguration, "\(problems.count) problem(s) in \(source):\n\(lines)", location: source)
+    }
+
+    static func problem(from error: DecodingError) -> ConfigurationProblem {
+        switch error {
+        case .keyNotFound(let key, let context):
+            return ConfigurationProblem(path: jsonPath(context.codingPath + [key]), message: "required key is missing")
+        case .typeMismatch(let type, let context):
+            return ConfigurationProblem(path: jsonPath(context.codingPath), message: "expected \(typeName(type))")
+        case .valueNotFound(let type, let context):
+            return ConfigurationProblem(path: jsonPath(context.codingPath), message: "expected \(typeName(type)), found null")
+        case .dataCorrupted(let context):
+            let underlying = (context.underlyingError as NSError?)?.userInfo[NSDebugDescriptionErrorKey] as? String
+            return ConfigurationProblem(path: jsonPath(context.codingPath), message: underlying ?? context.debugDescription)
+        @unknown default:
+            return ConfigurationProblem(path: "", message: "\(error)")
+        }
+    }
+
+    static func typeName(_ type: Any.Type) -> String {
+        switch type {
+        case is String.Type: "a string"
+        case is Int.Type: "an integer"
+        case is Double.Type: "a number"
+        case is Bool.Type: "true or false"
+        default: "\(type)".hasPrefix("Array") ? "an array" : (("\(type)".hasPrefix("Dictionary")) ? "an object" : "\(type)")
+        }
+    }
+
+    /// `a.b[0].c` from a coding path.
+    public static func jsonPath(_ path: [any CodingKey]) -> String {
+        var text = ""
+        for key in path {
+            if let index = key.intValue { text += "[\(index)]" } else { text += text.isEmpty ? key.stringValue : ".\(key.stringValue)" }
+        }
+        return text
+    }
+
+    /// Keys in the JSON that the configuration does not know (typos): every key of the
+    /// input that is absent from the decoded configuration encoded again.
+    static func unknownKeys(in data: Data, decoded: Configuration) -> [ConfigurationProblem] {
+        guard let raw = try? JSONSerialization.jsonObject(with: data),
+              let encoded = try? JSONEncoder().encode(decoded),
+              let known = try? JSONSerialization.jsonObject(with: encoded) else { return [] }
+        var problems: [ConfigurationProblem] = []
+        func walk(_ raw: Any, _ known: Any, _ path: String) {
+            if let rawObject = raw as? [String: Any] {
+                let knownObject = known as? [String: Any] ?? [:]
+                for (key, value) in rawObject.sorted(by: { $0.key < $1.key }) {
+                    let child = path.isEmpty ? key : "\(path).\(key)"
+                    if let knownValue = knownObject[key] {
+                        walk(value, knownValue, child)
+                    } else if !(value is NSNull) {
+                        problems.append(ConfigurationProblem(path: child, message: "unknown key"))
+                    }
+                }
+            } else if let rawArray = raw as? [Any], let knownArray = known as? [Any] {
+                for (index, value) in rawArray.enumerated() where index < knownArray.count {
+                    walk(value, knownArray[index], "\(path)[\(index)]")
+                }
+            }
+        }
+        walk(raw, known, "")
+        return problems
+    }
+
+    /// Every problem in the configuration, each with its JSON path; empty when valid.
+    public func validate() -> [ConfigurationProblem] {
+        var problems: [ConfigurationProblem] = []
+        func check(_ condition: Bool, _ path: String, _ message: String) {
+            if !condition { problems.append(ConfigurationProblem(path: path, message: message)) }
+        }
+        check(!store.path.isEmpty, "store.path", "must not be empty")
+        check(!senderId.isEmpty, "senderId", "must not be empty")
+        check(!senderId.contains(":") && !senderId.contains(where: \.isNewline), "senderId", "must not contain ':' or a line break")
+        check(!identities.isEmpty, "identities", "at least one identity is required")
+        for (i, identity) in identities.enumerated() {
+            let path = "identities[\(i)]"
+            check(EmailAddress.isValidDomain(identity.domain), "\(path).domain", "'\(identity.domain)' is not a domain name")
+            if let rp = identity.returnPathDomain {
+                check(EmailAddress.isValidDomain(rp), "\(path).returnPathDomain", "'\(rp)' is not a domain name")
+            }
+            for (j, address) in (identity.allowedFromAddresses ?? []).enumerated() {
+                do {
+                    let parsed = try EmailAddress(address)
+                    check(parsed.domain == identity.domain.lowercased() || parsed.domain.hasSuffix("." + identity.domain.lowercased()),
+                          "\(path).allowedFromAddresses[\(j)]", "'\(address)' is not in the domain \(identity.domain)")
+                } catch {
+                    check(false, "\(path).allowedFromAddresses[\(j)]", error.message)
+                }
+            }
+            for (j, key) in (identity.dkim ?? []).enumerated() {
+                let keyPath = "\(path).dkim[\(j)]"
+                check(["rsa-sha256", "ed25519-sha256"].contains(key.algorithm), "\(keyPath).algorithm", "must be rsa-sha256 or ed25519-sha256")
+                check(!key.selector.isEmpty && key.selector.allSatisfy { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "." || $0 == "_" },
+                      "\(keyPath).selector", "must be a DNS label")
+                check(!key.privateKeyFile.isEmpty, "\(keyPath).privateKeyFile", "must not be empty")
+            }
+        }
+        check(Set(identities.map { $0.domain.lowercased() }).count == identities.count, "identities", "domains must be distinct")
+
+        check(!pools.isEmpty, "pools", "at least one pool is required")
+        for (i, pool) in pools.enumerated() {
+            let path = "pools[\(i)]"
+            check(!pool.name.isEmpty, "\(path).name", "must not be empty")
+            check(!pool.ips.isEmpty, "\(path).ips", "at least one IP is required")
+            for (j, ip) in pool.ips.enumerated() {
+                check(IPAddress.isValid(ip), "\(path).ips[\(j)]", "'\(ip)' is not an IPv4 or IPv6 address")
+            }
+            check(Set(pool.ips).count == pool.ips.count, "\(path).ips", "addresses must be distinct")
+            let minIPs = pool.minIPs ?? 1
+            let maxIPs = pool.maxIPs ?? pool.ips.count
+            check(minIPs >= 1, "\(path).minIPs", "must be at least 1")
+            check(maxIPs >= minIPs, "\(path).maxIPs", "must be at least minIPs (\(minIPs))")
+            check(maxIPs <= pool.ips.count, "\(path).maxIPs", "must be at most the number of ips (\(pool.ips.count))")
+            if let spillover = pool.spillover, spillover != .never {
+                check(sharedPool != nil, "\(path).spillover", "'\(spillover.rawValue)' needs a sharedPool")
+            }
+        }
+        check(Set(pools.map(\.name)).count == pools.count, "pools", "names must be distinct")
+
+        if let shared = sharedPool {
+            check(SMTPURL(shared.url) != nil, "sharedPool.url", "'\(shared.url)' is not smtp://host:port or smtps://host:port")
+            check(!(shared.passwordEnv != nil && shared.passwordFile != nil), "sharedPool", "give passwordEnv or passwordFile, not both")
+            if let limit = shared.dailyLimit { check(limit >= 0, "sharedPool.dailyLimit", "must not be negative") }
+        }
+
+        check(!delivery.heloName.isEmpty && EmailAddress.isValidDomain(delivery.heloName), "delivery.heloName", "must be a domain name")
+        for (provider, url) in (delivery.routes ?? [:]).sorted(by: { $0.key < $1.key }) {
+            check(SMTPURL(url) != nil, "delivery.routes.\(provider)", "'\(url)' is not smtp://host:port or smtps://host:port")
+            check(provider == "*" || provider == provider.lowercased(), "delivery.routes.\(provider)", "provider ids are lower-case")
+        }
+        if delivery.mode == .routes {
+            check(delivery.routes?["*"] != nil, "delivery.routes", "mode 'routes' needs a '*' route for unlisted providers")
+        }
+        if let hours = delivery.maxMessageAgeHours { check(hours > 0, "delivery.maxMessageAgeHours", "must be positive") }
+        if let seconds = delivery.connectTimeoutSeconds { check(seconds > 0, "delivery.connectTimeoutSeconds", "must be positive") }
+        if let seconds = delivery.transferTimeoutSeconds { check(seconds > 0, "delivery.transferTimeoutSeconds", "must be positive") }
+        if let n = delivery.maxInFlight { check(n >= 1, "delivery.maxInFlight", "must be at least 1") }
+        if let n = delivery.maxConnectionsPerDestination { check(n >= 1, "delivery.maxConnectionsPerDestination", "must be at least 1") }
+
+        for (name, profile) in (providers ?? [:]).sorted(by: { $0.key < $1.key }) {
+            let path = "providers.\(name)"
+            check(name == name.lowercased(), path, "provider ids are lower-case")
+            if let cold = profile.coldHourly { check(cold > 0, "\(path).coldHourly", "must be positive") }
+            if let warm = profile.warmHourly { check(warm > 0, "\(path).warmHourly", "must be positive") }
+            let resolved = ProviderProfile.resolve(MailboxProvider(name), overrides: providers)
+            check(resolved.warmHourly >= resolved.coldHourly, "\(path).warmHourly", "must be at least coldHourly (\(resolved.coldHourly))")
+            if let n = profile.maxConnections { check(n >= 1, "\(path).maxConnections", "must be at least 1") }
+            if let n = profile.messagesPerConnection { check(n >= 1, "\(path).messagesPerConnection", "must be at least 1") }
+            if let s = profile.throttleBackoffSeconds { check(s > 0, "\(path).throttleBackoffSeconds", "must be positive") }
+        }
+
+        check(!configurationSets.isEmpty, "configurationSets", "at least one configuration set is required")
+        for (i, set) in configurationSets.enumerated() {
+            check(!set.name.isEmpty, "configurationSets[\(i)].name", "must not be empty")
+            check(pool(named: set.pool) != nil, "configurationSets[\(i)].pool", "no pool named '\(set.pool)'")
+        }
+        check(Set(configurationSets.map(\.name)).count == configurationSets.count, "configurationSets", "names must be distinct")
+        if let name = defaultConfigurationSet {
+            check(configurationSets.contains { $0.name == name }, "defaultConfigurationSet", "no configuration set named '\(name)'")
+        }
+        return problems
+    }
+}
+
+/// `smtp://host:port` or `smtps://host:port`, as used in routes and the shared pool.
+public struct SMTPURL: Hashable, Sendable, CustomStringConvertible {
+    public var implicitTLS: Bool
+    public var host: String
+    public var port: Int
+
+    public init?(_ text: String) {
+        let lowered = text.lowercased()
+        let rest: Substring
+        if lowered.hasPrefix("smtp://") { implicitTLS = false; rest = text.dropFirst(7) }
+        else if lowered.hasPrefix("smtps://") { implicitTLS = true; rest = text.dropFirst(8) }
+        else { return nil }
+        let hostPort = rest.hasSuffix("/") ? rest.dropLast() : rest
+        guard !hostPort.contains("/"), !hostPort.contains("@") else { return nil }
+        if hostPort.hasPrefix("["), let close = hostPort.firstIndex(of: "]") {
+            host = String(hostPort[hostPort.index(after: hostPort.startIndex)..<close])
+            let after = hostPort[hostPort.index(after: close)...]
+            if after.isEmpty { port = implicitTLS ? 465 : 25 }
+            else if after.hasPrefix(":"), let p = Int(after.dropFirst()) { port = p } else { return nil }
+        } else if let colon = hostPort.lastIndex(of: ":") {
+            host = String(hostPort[..<colon])
+            guard let p = Int(hostPort[hostPort.index(after: colon)...]) else { return nil }
+            port = p
+        } else {
+            host = String(hostPort)
+            port = implicitTLS ? 465 : 25
+        }
+        guard !host.isEmpty, (1...65535).contains(port) else { return nil }
+    }
+
+    public var description: String {
+        let h = host.contains(":") ? "[\(host)]" : host
+        return "\(implicitTLS ? "smtps" : "smtp")://\(h):\(port)"
+    }
+}
+
+public enum IPAddress {
+    /// True for a dotted-quad IPv4 address or an IPv6 address.
+    public static func isValid(_ text: String) -> Bool {
+        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
+        if parts.count == 4 {
+            return parts.allSatisfy { part in
+                guard !part.isEmpty, part.count <= 3, part.allSatisfy(\.isASCII), let n = Int(part) else { return false }
+                return n <= 255 && (part.count == 1 || part.first != "0")
+            }
+        }
+        guard text.contains(":") else { return false }
+        let groups = text.components(separatedBy: ":")
+        guard groups.count >= 3, groups.count <= 8 else { return false }
+        return groups.allSatisfy { $0.count <= 4 && $0.allSatisfy(\.isHexDigit) } && text.components(separatedBy: "::").count <= 2
+    }
+}

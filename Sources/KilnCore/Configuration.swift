@@ -1,0 +1,217 @@
+/// Kiln's configuration, decoded from JSON (`config.example.json` shows every section).
+/// Secrets are never written here: they are named by environment variable or file.
+/// Check a decoded configuration with `validate()`.
+public struct Configuration: Codable, Sendable, Equatable {
+    public var store: Store
+    /// The fixed last field of every Feedback-ID (`a:b:c:SenderId`).
+    public var senderId: String
+    public var identities: [Identity]
+    public var pools: [Pool]
+    public var sharedPool: SharedPool?
+    public var delivery: Delivery
+    /// Overrides of the built-in provider profiles, by provider id (`gmail`, `yahoo`, ...).
+    public var providers: [String: ProviderProfileOverride]?
+    public var configurationSets: [ConfigurationSet]
+    public var defaultConfigurationSet: String?
+
+    public init(
+        store: Store, senderId: String, identities: [Identity], pools: [Pool], sharedPool: SharedPool? = nil,
+        delivery: Delivery, providers: [String: ProviderProfileOverride]? = nil,
+        configurationSets: [ConfigurationSet], defaultConfigurationSet: String? = nil
+    ) {
+        self.store = store
+        self.senderId = senderId
+        self.identities = identities
+        self.pools = pools
+        self.sharedPool = sharedPool
+        self.delivery = delivery
+        self.providers = providers
+        self.configurationSets = configurationSets
+        self.defaultConfigurationSet = defaultConfigurationSet
+    }
+
+    public struct Store: Codable, Sendable, Equatable {
+        /// The SQLite file; relative paths are relative to the configuration file.
+        public var path: String
+        public init(path: String) { self.path = path }
+    }
+
+    /// A sending domain the operator controls.
+    public struct Identity: Codable, Sendable, Equatable {
+        public var domain: String
+        /// The envelope sender's domain (a bounce subdomain of `domain`): `MAIL FROM` is
+        /// `b+<message id>@returnPathDomain`.
+        public var returnPathDomain: String?
+        /// When set, only these From addresses may send for this identity.
+        public var allowedFromAddresses: [String]?
+        public var dkim: [DKIMKey]?
+        public init(domain: String, returnPathDomain: String? = nil, allowedFromAddresses: [String]? = nil, dkim: [DKIMKey]? = nil) {
+            self.domain = domain
+            self.returnPathDomain = returnPathDomain
+            self.allowedFromAddresses = allowedFromAddresses
+            self.dkim = dkim
+        }
+    }
+
+    public struct DKIMKey: Codable, Sendable, Equatable {
+        public var selector: String
+        /// `rsa-sha256` or `ed25519-sha256`.
+        public var algorithm: String
+        /// A PEM file (PKCS#1 or PKCS#8); relative to the configuration file.
+        public var privateKeyFile: String
+        /// Accept a key file that group or others can read (refused by default).
+        public var allowInsecureKeyFile: Bool?
+        public init(selector: String, algorithm: String, privateKeyFile: String, allowInsecureKeyFile: Bool? = nil) {
+            self.selector = selector
+            self.algorithm = algorithm
+            self.privateKeyFile = privateKeyFile
+            self.allowInsecureKeyFile = allowInsecureKeyFile
+        }
+    }
+
+    public enum Scaling: String, Codable, Sendable { case managed, fixed }
+    public enum Spillover: String, Codable, Sendable { case never, whileWarming, always }
+
+    /// A named group of dedicated source addresses.
+    public struct Pool: Codable, Sendable, Equatable {
+        public var name: String
+        /// Source addresses the pool may use (on loopback, 127.0.0.2 and up).
+        public var ips: [String]
+        /// The fewest IPs a managed pool keeps in use (default 1).
+        public var minIPs: Int?
+        /// The most IPs a managed pool takes (default: all of `ips`).
+        public var maxIPs: Int?
+        /// `managed` scales between minIPs and maxIPs; `fixed` uses every IP (default managed).
+        public var scaling: Scaling?
+        /// Whether excess goes to the shared pool (default whileWarming).
+        public var spillover: Spillover?
+        public init(name: String, ips: [String], minIPs: Int? = nil, maxIPs: Int? = nil, scaling: Scaling? = nil, spillover: Spillover? = nil) {
+            self.name = name
+            self.ips = ips
+            self.minIPs = minIPs
+            self.maxIPs = maxIPs
+            self.scaling = scaling
+            self.spillover = spillover
+        }
+    }
+
+    /// A relay shared with others (an ESP's SMTP endpoint), for spill-over.
+    public struct SharedPool: Codable, Sendable, Equatable {
+        /// `smtp://host:port` (STARTTLS when offered) or `smtps://host:port`.
+        public var url: String
+        public var usernameEnv: String?
+        public var passwordEnv: String?
+        public var passwordFile: String?
+        /// Messages per day the relay accepts (no limit when absent).
+        public var dailyLimit: Int?
+        public init(url: String, usernameEnv: String? = nil, passwordEnv: String? = nil, passwordFile: String? = nil, dailyLimit: Int? = nil) {
+            self.url = url
+            self.usernameEnv = usernameEnv
+            self.passwordEnv = passwordEnv
+            self.passwordFile = passwordFile
+            self.dailyLimit = dailyLimit
+        }
+    }
+
+    public enum DeliveryMode: String, Codable, Sendable {
+        /// Look up each domain's MX (routes still override per provider).
+        case mx
+        /// Only `routes`: every provider must have a route or a `*` route.
+        case routes
+    }
+
+    public enum TLSPolicy: String, Codable, Sendable {
+        /// STARTTLS when the server offers it, without certificate checks (like Postfix `may`).
+        case opportunistic
+        /// STARTTLS required with a verified certificate.
+        case required
+        /// Never TLS (loopback tests).
+        case none
+    }
+
+    public struct Delivery: Codable, Sendable, Equatable {
+        public var mode: DeliveryMode
+        /// Fixed destinations by provider id, or `*` for all others: `smtp://host:port`.
+        public var routes: [String: String]?
+        /// The name Kiln gives in EHLO.
+        public var heloName: String
+        /// A message not delivered within this age expires (default 72 hours).
+        public var maxMessageAgeHours: Double?
+        /// Seconds to wait for a connection (default 30).
+        public var connectTimeoutSeconds: Double?
+        /// Seconds one transfer may take in all (default 300).
+        public var transferTimeoutSeconds: Double?
+        /// Transfers in flight at once across all destinations (default 256).
+        public var maxInFlight: Int?
+        /// Concurrent connections per destination and source IP when the provider has no
+        /// profile (default 10).
+        public var maxConnectionsPerDestination: Int?
+        public var tls: TLSPolicy?
+        public init(
+            mode: DeliveryMode, routes: [String: String]? = nil, heloName: String, maxMessageAgeHours: Double? = nil,
+            connectTimeoutSeconds: Double? = nil, transferTimeoutSeconds: Double? = nil, maxInFlight: Int? = nil,
+            maxConnectionsPerDestination: Int? = nil, tls: TLSPolicy? = nil
+        ) {
+            self.mode = mode
+            self.routes = routes
+            self.heloName = heloName
+            self.maxMessageAgeHours = maxMessageAgeHours
+            self.connectTimeoutSeconds = connectTimeoutSeconds
+            self.transferTimeoutSeconds = transferTimeoutSeconds
+            self.maxInFlight = maxInFlight
+            self.maxConnectionsPerDestination = maxConnectionsPerDestination
+            self.tls = tls
+        }
+    }
+
+    /// Overrides of a provider's profile; absent fields keep the built-in value.
+    public struct ProviderProfileOverride: Codable, Sendable, Equatable {
+        public var coldHourly: Double?
+        public var warmHourly: Double?
+        public var maxConnections: Int?
+        public var messagesPerConnection: Int?
+        public var throttleBackoffSeconds: Double?
+        public init(coldHourly: Double? = nil, warmHourly: Double? = nil, maxConnections: Int? = nil, messagesPerConnection: Int? = nil, throttleBackoffSeconds: Double? = nil) {
+            self.coldHourly = coldHourly
+            self.warmHourly = warmHourly
+            self.maxConnections = maxConnections
+            self.messagesPerConnection = messagesPerConnection
+            self.throttleBackoffSeconds = throttleBackoffSeconds
+        }
+    }
+
+    /// A named bundle of rules applied to a message.
+    public struct ConfigurationSet: Codable, Sendable, Equatable {
+        public var name: String
+        public var pool: String
+        /// Transactional mail is routed before bulk mail.
+        public var transactional: Bool?
+        public init(name: String, pool: String, transactional: Bool? = nil) {
+            self.name = name
+            self.pool = pool
+            self.transactional = transactional
+        }
+    }
+}
+
+extension Configuration {
+    public var maxMessageAge: Duration { .seconds((delivery.maxMessageAgeHours ?? 72) * 3600) }
+
+    public func configurationSet(named name: String?) -> ConfigurationSet? {
+        let wanted = name ?? defaultConfigurationSet ?? configurationSets.first?.name
+        return configurationSets.first { $0.name == wanted }
+    }
+
+    public func pool(named name: String) -> Pool? { pools.first { $0.name == name } }
+
+    /// The identity whose domain is the From address's domain (or a parent of it).
+    public func identity(for address: EmailAddress) -> Identity? {
+        identities.first { address.domain == $0.domain.lowercased() }
+            ?? identities.first { address.domain.hasSuffix("." + $0.domain.lowercased()) }
+    }
+
+    /// The route for a provider: its own, else `*`.
+    public func route(for provider: MailboxProvider) -> String? {
+        delivery.routes?[provider.id] ?? delivery.routes?["*"]
+    }
+}

@@ -1,0 +1,126 @@
+import KilnCore
+
+/// A message to compose: addresses, subject, text and/or HTML body.
+public struct MessageDraft: Sendable, Hashable {
+    public var from: EmailAddress
+    public var fromName: String?
+    public var to: [EmailAddress]
+    public var replyTo: EmailAddress?
+    public var subject: String
+    public var text: String?
+    public var html: String?
+    /// Extra headers (name, value), checked for line breaks.
+    public var headers: [(String, String)] { extraHeaders.map { ($0.name, $0.value) } }
+    public var extraHeaders: [Header]
+
+    public struct Header: Sendable, Hashable {
+        public var name: String
+        public var value: String
+        public init(_ name: String, _ value: String) {
+            self.name = name
+            self.value = value
+        }
+    }
+
+    public init(from: EmailAddress, fromName: String? = nil, to: [EmailAddress], replyTo: EmailAddress? = nil, subject: String, text: String? = nil, html: String? = nil, extraHeaders: [Header] = []) {
+        self.from = from
+        self.fromName = fromName
+        self.to = to
+        self.replyTo = replyTo
+        self.subject = subject
+        self.text = text
+        self.html = html
+        self.extraHeaders = extraHeaders
+    }
+}
+
+/// Composes RFC 5322 / MIME messages: CRLF line ends, no line over 998 octets, folded
+/// headers, RFC 2047 header words, quoted-printable bodies, multipart/alternative for
+/// text and HTML.
+public enum MessageBuilder {
+    /// - Parameters:
+    ///   - date: the Date header's time.
+    ///   - messageID: the Message-ID without angle brackets (`unique@domain`).
+    ///   - boundarySeed: makes the MIME boundary unique (e.g. the message id's random part).
+    public static func compose(_ draft: MessageDraft, date: Timestamp, messageID: String, boundarySeed: String) throws(KilnError) -> [UInt8] {
+        guard draft.text != nil || draft.html != nil else {
+            throw KilnError(.invalidMessage, "a message needs a text or an HTML body", location: "body")
+        }
+        var head = ""
+        head += HeaderField.line("From", try HeaderField.mailbox(draft.from, displayName: draft.fromName, field: "From"))
+        head += HeaderField.line("To", draft.to.map(\.description).joined(separator: ", "))
+        if let replyTo = draft.replyTo { head += HeaderField.line("Reply-To", replyTo.description) }
+        head += HeaderField.line("Subject", HeaderField.encodedWords(try HeaderField.checked(draft.subject, field: "Subject")))
+        head += HeaderField.line("Date", RFC5322Date.format(date))
+        head += HeaderField.line("Message-ID", "<\(try HeaderField.checked(messageID, field: "Message-ID"))>")
+        head += "MIME-Version: 1.0\r\n"
+        for header in draft.extraHeaders {
+            guard !header.name.isEmpty, header.name.utf8.allSatisfy({ $0 > 32 && $0 < 127 && $0 != UInt8(ascii: ":") }) else {
+                throw KilnError(.invalidMessage, "'\(header.name)' is not a valid header name", location: "headers")
+            }
+            head += HeaderField.line(header.name, HeaderField.encodedWords(try HeaderField.checked(header.value, field: header.name)))
+        }
+        var out = Array(head.utf8)
+        switch (draft.text, draft.html) {
+        case let (text?, html?):
+            let boundary = "=_kiln_\(boundarySeed)"
+            out += Array("Content-Type: multipart/alternative; boundary=\"\(boundary)\"\r\n\r\n".utf8)
+            out += Array("This is a multi-part message in MIME format.\r\n".utf8)
+            out += Array("--\(boundary)\r\n".utf8) + part(text, type: "text/plain")
+            out += Array("\r\n--\(boundary)\r\n".utf8) + part(html, type: "text/html")
+            out += Array("\r\n--\(boundary)--\r\n".utf8)
+        case let (text?, nil):
+            out += part(text, type: "text/plain")
+            out += [13, 10]
+        case let (nil, html?):
+            out += part(html, type: "text/html")
+            out += [13, 10]
+        case (nil, nil):
+            break
+        }
+        return out
+    }
+
+    /// Part headers and a quoted-printable body (7bit when the text is plain short ASCII).
+    static func part(_ body: String, type: String) -> [UInt8] {
+        let plain = body.utf8.allSatisfy { ($0 >= 32 && $0 < 127) || $0 == 10 || $0 == 13 || $0 == 9 }
+            && body.split(separator: "\n").allSatisfy { $0.utf8.count <= 76 && !$0.hasPrefix(".") && !$0.hasSuffix(" ") }
+        if plain {
+            let normalized = body.split(separator: "\n", omittingEmptySubsequences: false)
+                .map { $0.hasSuffix("\r") ? $0.dropLast() : $0 }.joined(separator: "\r\n")
+            return Array("Content-Type: \(type); charset=utf-8\r\nContent-Transfer-Encoding: 7bit\r\n\r\n\(normalized)".utf8)
+        }
+        return Array("Content-Type: \(type); charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n".utf8)
+            + QuotedPrintable.encode(body)
+    }
+}
+
+/// RFC 5322 dates, `Tue, 24 Nov 2026 08:33:20 +0000`.
+public enum RFC5322Date {
+    static let days = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"]
+    static let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+
+    public static func format(_ time: Timestamp) -> String {
+        let seconds = time.nanoseconds / 1_000_000_000
+        let dayNumber = Int(seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400)
+        let secondOfDay = Int(seconds - Int64(dayNumber) * 86_400)
+        let (year, month, day) = civil(fromDays: dayNumber)
+        func two(_ n: Int) -> String { n < 10 ? "0\(n)" : "\(n)" }
+        let weekday = days[((dayNumber % 7) + 7) % 7]
+        return "\(weekday), \(day) \(months[month - 1]) \(year) \(two(secondOfDay / 3600)):\(two(secondOfDay / 60 % 60)):\(two(secondOfDay % 60)) +0000"
+    }
+
+    /// Howard Hinnant's days-to-civil algorithm.
+    static func civil(fromDays z0: Int) -> (Int, Int, Int) {
+        let z = z0 + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
+        let y = yoe + era * 400
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let d = doy - (153 * mp + 2) / 5 + 1
+        let m = mp < 10 ? mp + 3 : mp - 9
+        return (m <= 2 ? y + 1 : y, m, d)
+    }
+}

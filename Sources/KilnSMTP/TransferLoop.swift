@@ -1,0 +1,225 @@
+import CCurl
+import DequeModule
+import Foundation
+import KilnCore
+import Logging
+
+/// The state of the transfer thread. Confined to that thread.
+final class TransferLoop: @unchecked Sendable {
+    struct LaneKey: Hashable {
+        var destination: SMTPURL
+        var sourceIP: String?
+    }
+
+    final class Lane {
+        var queue = Deque<SMTPJob>()
+        var idle: [Connection] = []
+        var active = 0
+    }
+
+    /// One easy handle, reused for the lane's transfers; its connection stays in curl's
+    /// connection cache between them.
+    final class Connection {
+        let easy: UnsafeMutableRawPointer
+        let key: LaneKey
+        var job: SMTPJob?
+        var replyBytes: [UInt8] = []
+        var readOffset = 0
+        var messagesOnConnection = 0
+        var recipients: UnsafeMutablePointer<curl_slist>?
+
+        init(key: LaneKey) {
+            easy = curl_easy_init()!
+            self.key = key
+        }
+
+        deinit {
+            if let recipients { curl_slist_free_all(recipients) }
+            curl_easy_cleanup(easy)
+        }
+    }
+
+    unowned let transport: SMTPTransport
+    var lanes: [LaneKey: Lane] = [:]
+    var running: [UnsafeMutableRawPointer: Connection] = [:]
+
+    init(transport: SMTPTransport) {
+        self.transport = transport
+    }
+
+    func run() {
+        let multi = transport.multiHandle.raw
+        var stopping = false
+        var pendingResults: [SMTPResult] = []
+        while true {
+            let (jobs, stop) = transport.takeInbox()
+            for job in jobs {
+                let key = LaneKey(destination: job.destination, sourceIP: job.sourceIP)
+                let lane = lanes[key] ?? { let l = Lane(); lanes[key] = l; return l }()
+                lane.queue.append(job)
+            }
+            if stop && !stopping {
+                stopping = true
+                // Jobs not started go back to the caller untouched.
+                for lane in lanes.values {
+                    for job in lane.queue {
+                        pendingResults.append(SMTPResult(id: job.id, reply: nil, sourceIP: job.sourceIP, destination: job.destination))
+                    }
+                    lane.queue.removeAll()
+                }
+            }
+            if !stopping {
+                for (_, lane) in lanes { start(lane, multi: multi) }
+            }
+            var stillRunning: Int32 = 0
+            curl_multi_perform(multi, &stillRunning)
+            var remaining: Int32 = 0
+            while let message = curl_multi_info_read(multi, &remaining) {
+                guard message.pointee.msg == CURLMSG_DONE, let easy = message.pointee.easy_handle else { continue }
+                let code = message.pointee.data.result
+                if let result = finish(easy: easy, code: code, multi: multi) { pendingResults.append(result) }
+            }
+            if !pendingResults.isEmpty {
+                transport.deliver(pendingResults)
+                pendingResults.removeAll(keepingCapacity: true)
+            }
+            if stopping && running.isEmpty { break }
+            var numfds: Int32 = 0
+            curl_multi_poll(multi, nil, 0, 100, &numfds)
+        }
+        for lane in lanes.values { lane.idle.removeAll() }
+        lanes.removeAll()
+        transport.loopFinished()
+    }
+
+    func start(_ lane: Lane, multi: UnsafeMutableRawPointer) {
+        while let job = lane.queue.first, lane.active < max(1, job.maxConnections) {
+            lane.queue.removeFirst()
+            let connection = lane.idle.popLast() ?? Connection(key: LaneKey(destination: job.destination, sourceIP: job.sourceIP))
+            configure(connection, for: job)
+            lane.active += 1
+            running[connection.easy] = connection
+            curl_multi_add_handle(multi, connection.easy)
+        }
+    }
+
+    func configure(_ connection: Connection, for job: SMTPJob) {
+        let easy = connection.easy
+        let options = transport.options
+        connection.job = job
+        connection.replyBytes.removeAll(keepingCapacity: true)
+        connection.readOffset = 0
+        connection.messagesOnConnection += 1
+        let context = Unmanaged.passUnretained(connection).toOpaque()
+
+        let host = job.destination.host.contains(":") ? "[\(job.destination.host)]" : job.destination.host
+        let scheme = job.destination.implicitTLS ? "smtps" : "smtp"
+        kiln_easy_setopt_string(easy, CURLOPT_URL, "\(scheme)://\(host):\(job.destination.port)/\(options.heloName)")
+        kiln_easy_setopt_long(easy, CURLOPT_NOSIGNAL, 1)
+        kiln_easy_setopt_long(easy, CURLOPT_UPLOAD, 1)
+        kiln_easy_setopt_offset(easy, CURLOPT_INFILESIZE_LARGE, curl_off_t(job.body.count))
+        kiln_easy_setopt_string(easy, CURLOPT_MAIL_FROM, "<\(job.mailFrom)>")
+        if let recipients = connection.recipients { curl_slist_free_all(recipients) }
+        connection.recipients = curl_slist_append(nil, "<\(job.recipient)>")
+        kiln_easy_setopt_slist(easy, CURLOPT_MAIL_RCPT, connection.recipients)
+        kiln_easy_setopt_read(easy, readCallback)
+        kiln_easy_setopt_pointer(easy, CURLOPT_READDATA, context)
+        kiln_easy_setopt_long(easy, CURLOPT_VERBOSE, 1)
+        kiln_easy_setopt_debug(easy, debugCallback)
+        kiln_easy_setopt_pointer(easy, CURLOPT_DEBUGDATA, context)
+        kiln_easy_setopt_long(easy, CURLOPT_CONNECTTIMEOUT_MS, Int(options.connectTimeout.nanoseconds / 1_000_000))
+        kiln_easy_setopt_long(easy, CURLOPT_TIMEOUT_MS, Int(options.transferTimeout.nanoseconds / 1_000_000))
+        if let source = job.sourceIP {
+            kiln_easy_setopt_string(easy, CURLOPT_INTERFACE, "host!\(source)")
+        } else {
+            kiln_easy_setopt_pointer(easy, CURLOPT_INTERFACE, nil)
+        }
+        switch job.tls {
+        case .none:
+            kiln_easy_setopt_long(easy, CURLOPT_USE_SSL, Int(CURLUSESSL_NONE.rawValue))
+        case .opportunistic:
+            kiln_easy_setopt_long(easy, CURLOPT_USE_SSL, Int(CURLUSESSL_TRY.rawValue))
+            kiln_easy_setopt_long(easy, CURLOPT_SSL_VERIFYPEER, 0)
+            kiln_easy_setopt_long(easy, CURLOPT_SSL_VERIFYHOST, 0)
+        case .required:
+            kiln_easy_setopt_long(easy, CURLOPT_USE_SSL, Int(CURLUSESSL_ALL.rawValue))
+            kiln_easy_setopt_long(easy, CURLOPT_SSL_VERIFYPEER, 1)
+            kiln_easy_setopt_long(easy, CURLOPT_SSL_VERIFYHOST, 2)
+        }
+        if let credentials = job.credentials {
+            kiln_easy_setopt_string(easy, CURLOPT_USERNAME, credentials.username)
+            kiln_easy_setopt_string(easy, CURLOPT_PASSWORD, credentials.password)
+        }
+        // Close the connection after its last allowed message.
+        let last = connection.messagesOnConnection >= max(1, job.messagesPerConnection)
+        kiln_easy_setopt_long(easy, CURLOPT_FORBID_REUSE, last ? 1 : 0)
+        if last { connection.messagesOnConnection = 0 }
+    }
+
+    func finish(easy: UnsafeMutableRawPointer, code: CURLcode, multi: UnsafeMutableRawPointer) -> SMTPResult? {
+        curl_multi_remove_handle(multi, easy)
+        guard let connection = running.removeValue(forKey: easy), let job = connection.job else { return nil }
+        connection.job = nil
+        let lane = lanes[connection.key]
+        lane?.active -= 1
+        let reply = Self.reply(for: code, captured: connection.replyBytes)
+        if code != CURLE_OK {
+            // A failed transfer may leave its connection in any state: start the next
+            // message on this handle with a fresh one.
+            connection.messagesOnConnection = 0
+            kiln_easy_setopt_long(easy, CURLOPT_FRESH_CONNECT, 1)
+        } else {
+            kiln_easy_setopt_long(easy, CURLOPT_FRESH_CONNECT, 0)
+        }
+        lane?.idle.append(connection)
+        if !reply.isPositive {
+            transport.logger.debug("smtp reply", metadata: [
+                "destination": "\(job.destination)", "source": "\(job.sourceIP ?? "-")", "reply": "\(reply)",
+            ])
+        }
+        return SMTPResult(id: job.id, reply: reply, sourceIP: job.sourceIP, destination: job.destination)
+    }
+
+    /// The reply that ended the transfer: the server's last reply, or a local 4.4.x reply
+    /// for a connection that failed before the server said anything decisive.
+    static func reply(for code: CURLcode, captured: [UInt8]) -> SMTPReply {
+        let last = SMTPReplyCapture.decidingReply(in: captured)
+        if code == CURLE_OK {
+            return last ?? SMTPReply(code: 250, text: "accepted (no reply text seen)")
+        }
+        if let last, last.code >= 400 { return last }
+        let reason = String(cString: curl_easy_strerror(code))
+        switch code {
+        case CURLE_COULDNT_CONNECT, CURLE_COULDNT_RESOLVE_HOST, CURLE_INTERFACE_FAILED:
+            return SMTPReply(code: 421, enhancedStatus: "4.4.1", text: "kiln: no connection: \(reason)", isLocal: true)
+        case CURLE_OPERATION_TIMEDOUT:
+            return SMTPReply(code: 421, enhancedStatus: "4.4.2", text: "kiln: timed out: \(reason)", isLocal: true)
+        default:
+            return SMTPReply(code: 421, enhancedStatus: "4.4.2", text: "kiln: connection failed: \(reason)", isLocal: true)
+        }
+    }
+}
+
+private let readCallback: kiln_read_callback = { buffer, size, count, userdata in
+    guard let buffer, let userdata else { return 0 }
+    let connection = Unmanaged<TransferLoop.Connection>.fromOpaque(userdata).takeUnretainedValue()
+    guard let job = connection.job else { return 0 }
+    let remaining = job.body.count - connection.readOffset
+    let n = min(remaining, size * count)
+    if n > 0 {
+        job.body.withUnsafeBytes { bytes in
+            UnsafeMutableRawPointer(buffer).copyMemory(from: bytes.baseAddress! + connection.readOffset, byteCount: n)
+        }
+        connection.readOffset += n
+    }
+    return n
+}
+
+private let debugCallback: kiln_debug_callback = { _, type, data, size, userdata in
+    guard type == CURLINFO_HEADER_IN, let data, let userdata else { return 0 }
+    let connection = Unmanaged<TransferLoop.Connection>.fromOpaque(userdata).takeUnretainedValue()
+    data.withMemoryRebound(to: UInt8.self, capacity: size) { bytes in
+        connection.replyBytes.append(contentsOf: UnsafeBufferPointer(start: bytes, count: size))
+    }
+    return 0
+}

@@ -1,0 +1,131 @@
+import KilnCore
+
+/// Where a stored message is in its life.
+public enum MessageState: Int, Sendable, Codable, CaseIterable, CustomStringConvertible {
+    case queued = 0
+    /// Taken by a delivering engine until its lease expires.
+    case leased = 1
+    /// Waiting for its next attempt.
+    case deferred = 2
+    case delivered = 3
+    case bounced = 4
+    case expired = 5
+    case suppressed = 6
+    /// Could not be composed (a template variable missing, a broken body).
+    case failed = 7
+
+    public var isFinal: Bool { rawValue >= 3 }
+    public var description: String {
+        switch self {
+        case .queued: "queued"
+        case .leased: "leased"
+        case .deferred: "deferred"
+        case .delivered: "delivered"
+        case .bounced: "bounced"
+        case .expired: "expired"
+        case .suppressed: "suppressed"
+        case .failed: "failed"
+        }
+    }
+    public init?(name: String) {
+        guard let match = Self.allCases.first(where: { $0.description == name }) else { return nil }
+        self = match
+    }
+}
+
+/// What is stored once per submission and shared by its recipients.
+public struct StoredContent: Sendable, Hashable {
+    /// The RFC 5322 message (or a template), as the submitter gave it.
+    public var data: [UInt8]
+    /// Domain of the envelope sender (`b+<id>@domain`).
+    public var envelopeDomain: String
+    public var configurationSet: String
+    public var campaign: String?
+    public init(data: [UInt8], envelopeDomain: String, configurationSet: String, campaign: String? = nil) {
+        self.data = data
+        self.envelopeDomain = envelopeDomain
+        self.configurationSet = configurationSet
+        self.campaign = campaign
+    }
+}
+
+/// One submission: a content and its recipients.
+public struct Submission: Sendable {
+    public struct Recipient: Sendable, Hashable {
+        public var address: String
+        public var provider: MailboxProvider
+        /// Per-recipient template variables (JSON), when the content is a template.
+        public var variables: [UInt8]?
+        public init(address: String, provider: MailboxProvider, variables: [UInt8]? = nil) {
+            self.address = address
+            self.provider = provider
+            self.variables = variables
+        }
+    }
+    public var content: StoredContent
+    public var recipients: [Recipient]
+    public init(content: StoredContent, recipients: [Recipient]) {
+        self.content = content
+        self.recipients = recipients
+    }
+}
+
+/// A message taken for delivery.
+public struct LeasedMessage: Sendable, Hashable {
+    public var id: MessageID
+    public var contentID: Int64
+    public var provider: MailboxProvider
+    public var recipient: String
+    public var variables: [UInt8]?
+    public var createdAt: Timestamp
+    /// Attempts made before this one.
+    public var attempts: Int
+
+    public init(id: MessageID, contentID: Int64, provider: MailboxProvider, recipient: String, variables: [UInt8]?, createdAt: Timestamp, attempts: Int) {
+        self.id = id
+        self.contentID = contentID
+        self.provider = provider
+        self.recipient = recipient
+        self.variables = variables
+        self.createdAt = createdAt
+        self.attempts = attempts
+    }
+}
+
+/// The result of one attempt, to be recorded.
+public struct Outcome: Sendable, Hashable {
+    public var id: MessageID
+    public var state: MessageState
+    /// For `.deferred` and `.queued`: when to try again.
+    public var nextAttemptAt: Timestamp?
+    public var reply: SMTPReply?
+    public var sourceIP: String?
+    /// Whether this outcome counts as an attempt (a capacity deferral does not).
+    public var countsAsAttempt: Bool
+    public init(id: MessageID, state: MessageState, nextAttemptAt: Timestamp? = nil, reply: SMTPReply? = nil, sourceIP: String? = nil, countsAsAttempt: Bool = true) {
+        self.id = id
+        self.state = state
+        self.nextAttemptAt = nextAttemptAt
+        self.reply = reply
+        self.sourceIP = sourceIP
+        self.countsAsAttempt = countsAsAttempt
+    }
+}
+
+/// A stored message as `kiln send --wait` and status report it.
+public struct MessageRecord: Sendable, Hashable, Codable {
+    public var id: MessageID
+    public var recipient: String
+    public var provider: MailboxProvider
+    public var state: MessageState
+    public var attempts: Int
+    public var sourceIP: String?
+    public var lastReply: SMTPReply?
+    public var nextAttemptAt: Timestamp
+}
+
+public struct StateCount: Sendable, Hashable, Codable {
+    public var state: MessageState
+    public var provider: MailboxProvider
+    public var count: Int
+}

@@ -1,0 +1,293 @@
+import Foundation
+import GRDB
+import KilnCore
+import Synchronization
+
+/// The durable store on SQLite (WAL, `synchronous = FULL`): the queue, its contents,
+/// events and control flags. Writes are serialised by GRDB on its own queue (never on
+/// the cooperative pool); submits from concurrent callers are group-committed, many per
+/// transaction.
+public final class SQLiteStore: Sendable {
+    public let path: String
+    let pool: DatabasePool
+    private let committer: GroupCommitter
+
+    /// Opens (creating and migrating when needed) the store at `path`.
+    public init(path: String) throws(KilnError) {
+        self.path = path
+        var configuration = GRDB.Configuration()
+        configuration.busyMode = .timeout(30)
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        do {
+            let directory = (path as NSString).deletingLastPathComponent
+            if !directory.isEmpty { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
+            pool = try DatabasePool(path: path, configuration: configuration)
+            try Schema.migrator.migrate(pool)
+        } catch {
+            throw KilnError(.storeFailure, "cannot open the store", location: path, underlying: error)
+        }
+        committer = GroupCommitter()
+    }
+
+    func wrap<T>(_ what: String, _ body: () throws -> T) throws(KilnError) -> T {
+        do { return try body() } catch { throw KilnError(.storeFailure, "store: \(what) failed", location: path, underlying: error) }
+    }
+
+    func wrapAsync<T>(_ what: String, _ body: () async throws -> T) async throws(KilnError) -> T {
+        do { return try await body() } catch { throw KilnError(.storeFailure, "store: \(what) failed", location: path, underlying: error) }
+    }
+
+    // MARK: Submitting
+
+    /// Stores the submissions durably; returns each one's message ids (one per recipient)
+    /// once they are committed. Concurrent calls share transactions.
+    public func enqueue(_ submissions: [Submission], now: Timestamp) async throws(KilnError) -> [[MessageID]] {
+        try await wrapAsync("enqueue") {
+            try await committer.commit(submissions, now: now) { batch in
+                try await self.pool.write { db in try Self.insert(batch, now: now, db: db) }
+            }
+        }
+    }
+
+    /// The same as `enqueue`, blocking the calling thread (for batch loaders that own a thread).
+    public func enqueueSynchronously(_ submissions: [Submission], now: Timestamp) throws(KilnError) -> [[MessageID]] {
+        try wrap("enqueue") { try pool.write { db in try Self.insert(submissions, now: now, db: db) } }
+    }
+
+    static func insert(_ submissions: [Submission], now: Timestamp, db: Database) throws -> [[MessageID]] {
+        let contentStatement = try db.cachedStatement(sql: "INSERT INTO contents (data, envelope_domain, config_set, campaign) VALUES (?, ?, ?, ?)")
+        let messageStatement = try db.cachedStatement(sql: """
+            INSERT INTO messages (content_id, state, provider, recipient, variables, created_at, next_attempt_at, updated_at)
+            VALUES (?, 0, ?, ?, ?, ?, ?, ?)
+            """)
+        var result: [[MessageID]] = []
+        result.reserveCapacity(submissions.count)
+        for submission in submissions {
+            let c = submission.content
+            try contentStatement.execute(arguments: [Data(c.data), c.envelopeDomain, c.configurationSet, c.campaign])
+            let contentID = db.lastInsertedRowID
+            var ids: [MessageID] = []
+            ids.reserveCapacity(submission.recipients.count)
+            for r in submission.recipients {
+                try messageStatement.execute(arguments: [contentID, r.provider.id, r.address, r.variables.map { Data($0) }, now.nanoseconds, now.nanoseconds, now.nanoseconds])
+                ids.append(MessageID(db.lastInsertedRowID))
+            }
+            result.append(ids)
+        }
+        return result
+    }
+
+    // MARK: Delivering
+
+    /// Takes up to `limit` messages whose next attempt is due, oldest due first, leasing
+    /// them until `leaseUntil`. Providers in `excluding` are skipped (they cannot send now).
+    public func lease(limit: Int, now: Timestamp, leaseUntil: Timestamp, excluding: Set<MailboxProvider> = []) async throws(KilnError) -> [LeasedMessage] {
+        guard limit > 0 else { return [] }
+        return try await wrapAsync("lease") {
+            try await pool.write { db in
+                var sql = "SELECT id FROM messages WHERE state IN (0, 2) AND next_attempt_at <= ?"
+                var arguments: StatementArguments = [now.nanoseconds]
+                if !excluding.isEmpty {
+                    sql += " AND provider NOT IN (\(excluding.map { _ in "?" }.joined(separator: ",")))"
+                    arguments += StatementArguments(excluding.map(\.id))
+                }
+                sql += " ORDER BY next_attempt_at LIMIT ?"
+                arguments += [limit]
+                let rows = try Row.fetchAll(db, sql: """
+                    UPDATE messages SET state = 1, lease_expires_at = ?, updated_at = ?
+                    WHERE id IN (\(sql))
+                    RETURNING id, content_id, provider, recipient, variables, created_at, attempts
+                    """, arguments: [leaseUntil.nanoseconds, now.nanoseconds] + arguments)
+                return rows.map { row in
+                    LeasedMessage(
+                        id: MessageID(row[0]), contentID: row[1], provider: MailboxProvider(row[2] as String),
+                        recipient: row[3], variables: (row[4] as Data?).map { [UInt8]($0) },
+                        createdAt: Timestamp(nanoseconds: row[5]), attempts: row[6])
+                }
+            }
+        }
+    }
+
+    /// The contents with these ids.
+    public func contents(ids: [Int64]) async throws(KilnError) -> [Int64: StoredContent] {
+        guard !ids.isEmpty else { return [:] }
+        return try await wrapAsync("read contents") {
+            try await pool.read { db in
+                let list = ids.map(String.init).joined(separator: ",")
+                var result: [Int64: StoredContent] = [:]
+                for row in try Row.fetchAll(db, sql: "SELECT id, data, envelope_domain, config_set, campaign FROM contents WHERE id IN (\(list))") {
+                    result[row[0]] = StoredContent(data: [UInt8](row[1] as Data), envelopeDomain: row[2], configurationSet: row[3], campaign: row[4])
+                }
+                return result
+            }
+        }
+    }
+
+    /// Records attempt outcomes and their events in one transaction.
+    public func record(_ outcomes: [Outcome], events: [DeliveryEvent], now: Timestamp) async throws(KilnError) {
+        guard !outcomes.isEmpty || !events.isEmpty else { return }
+        try await wrapAsync("record outcomes") {
+            try await pool.write { db in
+                let update = try db.cachedStatement(sql: """
+                    UPDATE messages SET state = ?, next_attempt_at = COALESCE(?, next_attempt_at), lease_expires_at = NULL,
+                      attempts = attempts + ?, source_ip = COALESCE(?, source_ip),
+                      last_code = COALESCE(?, last_code), last_status = CASE WHEN ? IS NULL THEN last_status ELSE ? END,
+                      last_text = COALESCE(?, last_text), updated_at = ?
+                    WHERE id = ? AND state = 1
+                    """)
+                for o in outcomes {
+                    try update.execute(arguments: [
+                        o.state.rawValue, o.nextAttemptAt?.nanoseconds, o.countsAsAttempt ? 1 : 0, o.sourceIP,
+                        o.reply?.code, o.reply?.code, o.reply?.enhancedStatus, o.reply?.text, now.nanoseconds, o.id.rawValue,
+                    ])
+                }
+                try Self.insert(events, db: db)
+            }
+        }
+    }
+
+    /// Appends events (for those not tied to an outcome).
+    public func append(events: [DeliveryEvent]) async throws(KilnError) {
+        guard !events.isEmpty else { return }
+        try await wrapAsync("append events") { try await pool.write { db in try Self.insert(events, db: db) } }
+    }
+
+    static func insert(_ events: [DeliveryEvent], db: Database) throws {
+        guard !events.isEmpty else { return }
+        let statement = try db.cachedStatement(sql: """
+            INSERT INTO events (time, kind, message_id, recipient, provider, source_ip, code, status, text, detail)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """)
+        for e in events {
+            try statement.execute(arguments: [
+                e.time.nanoseconds, e.kind.rawValue, e.messageID?.rawValue, e.recipient, e.provider?.id, e.sourceIP,
+                e.reply?.code, e.reply?.enhancedStatus, e.reply?.text, e.detail,
+            ])
+        }
+    }
+
+    /// Returns leased messages to the queue: all of them (`all`, when this process is the
+    /// only deliverer: see `DeliveryLock`), or those whose lease expired before `now`.
+    @discardableResult
+    public func recoverLeases(all: Bool, now: Timestamp) throws(KilnError) -> Int {
+        try wrap("recover leases") {
+            try pool.write { db in
+                if all {
+                    try db.execute(sql: "UPDATE messages SET state = 0, lease_expires_at = NULL WHERE state = 1")
+                } else {
+                    try db.execute(sql: "UPDATE messages SET state = 0, lease_expires_at = NULL WHERE state = 1 AND lease_expires_at < ?", arguments: [now.nanoseconds])
+                }
+                return db.changesCount
+            }
+        }
+    }
+
+    /// Puts leased messages back as they were, without counting an attempt.
+    public func release(_ ids: [MessageID]) async throws(KilnError) {
+        guard !ids.isEmpty else { return }
+        try await wrapAsync("release leases") {
+            try await pool.write { db in
+                let statement = try db.cachedStatement(sql: "UPDATE messages SET state = 0, lease_expires_at = NULL WHERE id = ? AND state = 1")
+                for id in ids { try statement.execute(arguments: [id.rawValue]) }
+            }
+        }
+    }
+
+    // MARK: Reading
+
+    /// Message counts by state and provider.
+    public func counts() throws(KilnError) -> [StateCount] {
+        try wrap("count") {
+            try pool.read { db in
+                try Row.fetchAll(db, sql: "SELECT state, provider, COUNT(*) FROM messages GROUP BY state, provider ORDER BY state, provider").compactMap { row in
+                    guard let state = MessageState(rawValue: row[0]) else { return nil }
+                    return StateCount(state: state, provider: MailboxProvider(row[1] as String), count: row[2])
+                }
+            }
+        }
+    }
+
+    /// The messages with these ids, in the order given (missing ids are left out).
+    public func messages(ids: [MessageID]) throws(KilnError) -> [MessageRecord] {
+        try wrap("read messages") {
+            try pool.read { db in
+                var byID: [MessageID: MessageRecord] = [:]
+                for chunk in stride(from: 0, to: ids.count, by: 500).map({ ids[$0..<min($0 + 500, ids.count)] }) {
+                    let list = chunk.map { String($0.rawValue) }.joined(separator: ",")
+                    for row in try Row.fetchAll(db, sql: """
+                        SELECT id, recipient, provider, state, attempts, source_ip, last_code, last_status, last_text, next_attempt_at
+                        FROM messages WHERE id IN (\(list))
+                        """) {
+                        let code: Int? = row[6]
+                        let record = MessageRecord(
+                            id: MessageID(row[0]), recipient: row[1], provider: MailboxProvider(row[2] as String),
+                            state: MessageState(rawValue: row[3]) ?? .queued, attempts: row[4], sourceIP: row[5],
+                            lastReply: code.map { SMTPReply(code: $0, enhancedStatus: row[7], text: row[8] ?? "") },
+                            nextAttemptAt: Timestamp(nanoseconds: row[9]))
+                        byID[record.id] = record
+                    }
+                }
+                return ids.compactMap { byID[$0] }
+            }
+        }
+    }
+
+    /// The earliest next attempt of a message waiting in the queue, if any.
+    public func nextDue() throws(KilnError) -> Timestamp? {
+        try wrap("read next due") {
+            try pool.read { db in
+                try Int64.fetchOne(db, sql: "SELECT MIN(next_attempt_at) FROM messages WHERE state IN (0, 2)").map { Timestamp(nanoseconds: $0) }
+            }
+        }
+    }
+
+    /// Events after `afterID` (exclusive), oldest first.
+    public func events(after afterID: Int64 = 0, limit: Int = 1000) throws(KilnError) -> [(id: Int64, event: DeliveryEvent)] {
+        try wrap("read events") {
+            try pool.read { db in
+                try Row.fetchAll(db, sql: """
+                    SELECT id, time, kind, message_id, recipient, provider, source_ip, code, status, text, detail
+                    FROM events WHERE id > ? ORDER BY id LIMIT ?
+                    """, arguments: [afterID, limit]).compactMap { row in
+                    guard let kind = DeliveryEvent.Kind(rawValue: row[2]) else { return nil }
+                    let code: Int? = row[7]
+                    let provider: String? = row[5]
+                    let messageID: Int64? = row[3]
+                    let event = DeliveryEvent(
+                        kind: kind, time: Timestamp(nanoseconds: row[1]), messageID: messageID.map { MessageID($0) },
+                        recipient: row[4], provider: provider.map { MailboxProvider($0) }, sourceIP: row[6],
+                        reply: code.map { SMTPReply(code: $0, enhancedStatus: row[8], text: row[9] ?? "") }, detail: row[10])
+                    return (row[0], event)
+                }
+            }
+        }
+    }
+
+    // MARK: Control
+
+    /// Pauses or resumes sending, for the whole store (`scope` nil) or one configuration
+    /// set. Persisted: it holds across restarts and for every process on the store.
+    public func setPaused(_ paused: Bool, scope: String? = nil) throws(KilnError) {
+        let key = "paused:" + (scope ?? "*")
+        try wrap("set pause") {
+            try pool.write { db in
+                if paused {
+                    try db.execute(sql: "INSERT OR REPLACE INTO control (key, value) VALUES (?, '1')", arguments: [key])
+                } else {
+                    try db.execute(sql: "DELETE FROM control WHERE key = ?", arguments: [key])
+                }
+            }
+        }
+    }
+
+    /// The paused scopes: `*` for the whole store, else configuration set names.
+    public func pausedScopes() throws(KilnError) -> Set<String> {
+        try wrap("read pause") {
+            try pool.read { db in
+                Set(try String.fetchAll(db, sql: "SELECT substr(key, 8) FROM control WHERE key LIKE 'paused:%'"))
+            }
+        }
+    }
+}

@@ -1,0 +1,53 @@
+import GRDB
+
+enum Schema {
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE contents (
+                  id INTEGER PRIMARY KEY,
+                  data BLOB NOT NULL,
+                  envelope_domain TEXT NOT NULL,
+                  config_set TEXT NOT NULL,
+                  campaign TEXT
+                );
+                CREATE TABLE messages (
+                  id INTEGER PRIMARY KEY,
+                  content_id INTEGER NOT NULL REFERENCES contents(id),
+                  state INTEGER NOT NULL,
+                  provider TEXT NOT NULL,
+                  recipient TEXT NOT NULL,
+                  variables BLOB,
+                  created_at INTEGER NOT NULL,
+                  next_attempt_at INTEGER NOT NULL,
+                  lease_expires_at INTEGER,
+                  attempts INTEGER NOT NULL DEFAULT 0,
+                  source_ip TEXT,
+                  last_code INTEGER,
+                  last_status TEXT,
+                  last_text TEXT,
+                  updated_at INTEGER NOT NULL
+                );
+                CREATE INDEX messages_ready ON messages(next_attempt_at) WHERE state IN (0, 2);
+                CREATE INDEX messages_state_provider ON messages(state, provider);
+                CREATE TABLE events (
+                  id INTEGER PRIMARY KEY,
+                  time INTEGER NOT NULL,
+                  kind TEXT NOT NULL,
+                  message_id INTEGER,
+                  recipient TEXT,
+                  provider TEXT,
+                  source_ip TEXT,
+                  code INTEGER,
+                  status TEXT,
+                  text TEXT,
+                  detail TEXT
+                );
+                CREATE INDEX events_message ON events(message_id);
+                CREATE TABLE control (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+                """)
+        }
+        return migrator
+    }
+}

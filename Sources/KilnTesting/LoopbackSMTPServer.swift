@@ -1,0 +1,156 @@
+import KilnCore
+import NIOCore
+import NIOPosix
+import Synchronization
+
+/// A scriptable SMTP server on a loopback address, for tests and the demo. It records
+/// every accepted message with the client's source address, and answers each command
+/// with the script's reply or a normal positive one.
+///
+/// ```swift
+/// let server = try await LoopbackSMTPServer.start { command in
+///     if case .recipient(let address) = command.kind, address.hasPrefix("nobody@") {
+///         return SMTPReply(code: 550, enhancedStatus: "5.1.1", text: "user unknown")
+///     }
+///     return nil
+/// }
+/// ```
+public final class LoopbackSMTPServer: Sendable {
+    /// A message the server accepted.
+    public struct ReceivedMessage: Sendable, Hashable {
+        public var mailFrom: String
+        public var recipients: [String]
+        /// The message as received, dot-unstuffed, CRLF line ends.
+        public var data: [UInt8]
+        /// The client's source address (which dedicated IP sent it).
+        public var clientAddress: String
+        public var text: String { String(decoding: data, as: UTF8.self) }
+    }
+
+    /// A command the script may answer.
+    public struct Command: Sendable {
+        public enum Kind: Sendable, Equatable {
+            case connect
+            case hello(String)
+            case mailFrom(String)
+            case recipient(String)
+            /// The end of DATA, with the message.
+            case message([UInt8])
+        }
+        public var kind: Kind
+        public var clientAddress: String
+        /// Messages accepted on this connection so far.
+        public var messagesOnConnection: Int
+        /// Messages accepted by the server so far.
+        public var messagesTotal: Int
+    }
+
+    public typealias Script = @Sendable (Command) -> SMTPReply?
+
+    public let host: String
+    public let port: Int
+    let channel: any Channel
+    let group: MultiThreadedEventLoopGroup
+    let state: Mutex<State>
+    let script: Script
+
+    struct State {
+        var messages: [ReceivedMessage] = []
+        var connections = 0
+        var waiters: [(Int, CheckedContinuation<Void, Never>)] = []
+    }
+
+    init(host: String, port: Int, channel: any Channel, group: MultiThreadedEventLoopGroup, script: @escaping Script) {
+        self.host = host
+        self.port = port
+        self.channel = channel
+        self.group = group
+        self.state = Mutex(State())
+        self.script = script
+    }
+
+    /// Starts a server on `host` (a loopback address) and `port` (0 for any free port).
+    public static func start(host: String = "127.0.0.1", port: Int = 0, script: @escaping Script = { _ in nil }) async throws -> LoopbackSMTPServer {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let box = ServerBox()
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(LineDecoder()))
+                    try channel.pipeline.syncOperations.addHandler(SMTPSessionHandler(box: box))
+                }
+            }
+        let channel: any Channel
+        do {
+            channel = try await bootstrap.bind(host: host, port: port).get()
+        } catch {
+            try? await group.shutdownGracefully()
+            throw error
+        }
+        let server = LoopbackSMTPServer(
+            host: host, port: channel.localAddress?.port ?? port, channel: channel, group: group, script: script)
+        box.server.withLock { $0 = server }
+        return server
+    }
+
+    /// `smtp://host:port` of this server.
+    public var url: String { "smtp://\(host):\(port)" }
+
+    /// Everything accepted so far.
+    public var messages: [ReceivedMessage] { state.withLock { $0.messages } }
+
+    /// Connections opened so far.
+    public var connectionCount: Int { state.withLock { $0.connections } }
+
+    /// Waits until at least `count` messages were accepted, or `timeout` passed.
+    /// - Returns: whether the count was reached.
+    @discardableResult
+    public func waitForMessages(_ count: Int, timeout: Duration = .seconds(30)) async -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if state.withLock({ $0.messages.count }) >= count { return true }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return state.withLock { $0.messages.count } >= count
+    }
+
+    public func shutdown() async {
+        try? await channel.close()
+        try? await group.shutdownGracefully()
+    }
+
+    func accept(_ message: ReceivedMessage) -> Int {
+        state.withLock { state in
+            state.messages.append(message)
+            return state.messages.count
+        }
+    }
+
+    var total: Int { state.withLock { $0.messages.count } }
+}
+
+/// Lets child channels reach the server created after the bind.
+final class ServerBox: Sendable {
+    let server = Mutex<LoopbackSMTPServer?>(nil)
+}
+
+/// Splits input into lines at LF, keeping the bytes without the line end.
+struct LineDecoder: ByteToMessageDecoder {
+    typealias InboundOut = ByteBuffer
+    mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+        guard let newline = buffer.readableBytesView.firstIndex(of: UInt8(ascii: "\n")) else {
+            if buffer.readableBytes > 1_000_000 { throw SMTPLineTooLong() }
+            return .needMoreData
+        }
+        let length = newline - buffer.readerIndex
+        var line = buffer.readSlice(length: length)!
+        buffer.moveReaderIndex(forwardBy: 1)
+        if line.readableBytesView.last == UInt8(ascii: "\r") { line = line.getSlice(at: line.readerIndex, length: line.readableBytes - 1)! }
+        context.fireChannelRead(wrapInboundOut(line))
+        return .continue
+    }
+}
+
+struct SMTPLineTooLong: Error {}

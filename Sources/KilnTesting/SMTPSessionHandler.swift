@@ -1,0 +1,138 @@
+import KilnCore
+import NIOCore
+
+/// One SMTP session: EHLO/HELO, MAIL, RCPT, DATA, RSET, NOOP, QUIT.
+final class SMTPSessionHandler: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    let box: ServerBox
+    var clientAddress = ""
+    var mailFrom: String?
+    var recipients: [String] = []
+    var inData = false
+    var data: [UInt8] = []
+    var messagesOnConnection = 0
+
+    init(box: ServerBox) { self.box = box }
+
+    var server: LoopbackSMTPServer? { box.server.withLock { $0 } }
+
+    func channelActive(context: ChannelHandlerContext) {
+        clientAddress = context.remoteAddress?.ipAddress ?? "?"
+        server?.state.withLock { $0.connections += 1 }
+        let reply = ask(.connect) ?? SMTPReply(code: 220, text: "kiln-testing ESMTP ready")
+        send(reply, context: context)
+        if reply.code >= 400 { context.close(promise: nil) }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data input: NIOAny) {
+        var line = unwrapInboundIn(input)
+        let bytes = line.readBytes(length: line.readableBytes) ?? []
+        if inData {
+            if bytes == [UInt8(ascii: ".")] {
+                inData = false
+                finishMessage(context: context)
+            } else {
+                data.append(contentsOf: bytes.first == UInt8(ascii: ".") ? bytes.dropFirst() : bytes[...])
+                data.append(contentsOf: [13, 10])
+            }
+            return
+        }
+        let text = String(decoding: bytes, as: UTF8.self)
+        let verb = text.prefix(while: { $0 != " " && $0 != ":" }).uppercased()
+        switch verb {
+        case "EHLO", "HELO":
+            resetTransaction()
+            if let reply = ask(.hello(String(text.dropFirst(5)))) { return send(reply, context: context) }
+            if verb == "EHLO" {
+                write("250-kiln-testing\r\n250-PIPELINING\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250 SIZE 52428800\r\n", context: context)
+            } else {
+                send(SMTPReply(code: 250, text: "kiln-testing"), context: context)
+            }
+        case "MAIL":
+            let address = Self.angleAddress(text)
+            if let reply = ask(.mailFrom(address)), reply.code >= 400 { return send(reply, context: context) }
+            resetTransaction()
+            mailFrom = address
+            send(SMTPReply(code: 250, enhancedStatus: "2.1.0", text: "OK"), context: context)
+        case "RCPT":
+            guard mailFrom != nil else { return send(SMTPReply(code: 503, enhancedStatus: "5.5.1", text: "MAIL first"), context: context) }
+            let address = Self.angleAddress(text)
+            if let reply = ask(.recipient(address)), reply.code >= 400 { return send(reply, context: context) }
+            recipients.append(address)
+            send(SMTPReply(code: 250, enhancedStatus: "2.1.5", text: "OK"), context: context)
+        case "DATA":
+            guard !recipients.isEmpty else { return send(SMTPReply(code: 503, enhancedStatus: "5.5.1", text: "RCPT first"), context: context) }
+            inData = true
+            data.removeAll(keepingCapacity: true)
+            send(SMTPReply(code: 354, text: "End data with <CR><LF>.<CR><LF>"), context: context)
+        case "RSET":
+            resetTransaction()
+            send(SMTPReply(code: 250, enhancedStatus: "2.0.0", text: "OK"), context: context)
+        case "NOOP":
+            send(SMTPReply(code: 250, enhancedStatus: "2.0.0", text: "OK"), context: context)
+        case "QUIT":
+            write("221 2.0.0 Bye\r\n", context: context)
+            context.close(mode: .output, promise: nil)
+        default:
+            send(SMTPReply(code: 502, enhancedStatus: "5.5.2", text: "command not recognized"), context: context)
+        }
+    }
+
+    func finishMessage(context: ChannelHandlerContext) {
+        let message = data
+        if let reply = ask(.message(message)), reply.code >= 400 {
+            resetTransaction()
+            return send(reply, context: context)
+        }
+        let received = LoopbackSMTPServer.ReceivedMessage(mailFrom: mailFrom ?? "", recipients: recipients, data: message, clientAddress: clientAddress)
+        let number = server?.accept(received) ?? 0
+        messagesOnConnection += 1
+        resetTransaction()
+        send(SMTPReply(code: 250, enhancedStatus: "2.0.0", text: "OK queued as \(number)"), context: context)
+    }
+
+    func resetTransaction() {
+        mailFrom = nil
+        recipients.removeAll()
+        data.removeAll(keepingCapacity: true)
+    }
+
+    func ask(_ kind: LoopbackSMTPServer.Command.Kind) -> SMTPReply? {
+        guard let server else { return nil }
+        return server.script(.init(kind: kind, clientAddress: clientAddress, messagesOnConnection: messagesOnConnection, messagesTotal: server.total))
+    }
+
+    func send(_ reply: SMTPReply, context: ChannelHandlerContext) {
+        let status = reply.enhancedStatus.map { "\($0) " } ?? ""
+        // A reply text may hold several lines: "421-..." continuation lines, "421 " last.
+        let lines = reply.text.split(separator: "\n", omittingEmptySubsequences: false)
+        var out = ""
+        for (index, line) in lines.enumerated() {
+            out += "\(reply.code)\(index == lines.count - 1 ? " " : "-")\(status)\(line)\r\n"
+        }
+        write(out, context: context)
+    }
+
+    func write(_ text: String, context: ChannelHandlerContext) {
+        context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: text)), promise: nil)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+
+    static func angleAddress(_ command: String) -> String {
+        guard let open = command.firstIndex(of: "<"), let close = command[open...].firstIndex(of: ">") else {
+            return command.split(separator: ":").dropFirst().joined(separator: ":").trimmingCharacters(in: " ")
+        }
+        return String(command[command.index(after: open)..<close])
+    }
+}
+
+extension String {
+    func trimmingCharacters(in set: Character) -> String {
+        String(drop(while: { $0 == set }).reversed().drop(while: { $0 == set }).reversed())
+    }
+}

@@ -1,0 +1,97 @@
+import ArgumentParser
+import Foundation
+import Kiln
+import KilnCore
+import KilnStore
+import ServiceLifecycle
+import UnixSignals
+
+struct Run: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Deliver the queue until stopped (SIGINT/SIGTERM), or with --until-idle until nothing is due.")
+    @OptionGroup var options: ConfigOption
+    @Flag(name: .customLong("until-idle"), help: "Return once no message is due or in flight.") var untilIdle = false
+
+    func run() async throws {
+        let logger = makeLogger()
+        let engine = try SendEngine(configurationFile: options.config, logger: logger)
+        if untilIdle {
+            try await engine.runUntilIdle()
+        } else {
+            let group = ServiceGroup(services: [engine], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+            try await group.run()
+        }
+    }
+}
+
+struct Status: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Queue depth by state and provider, pools, and what is paused.")
+    @OptionGroup var options: ConfigOption
+    @OptionGroup var output: OutputOptions
+
+    func run() async throws {
+        let engine = try SendEngine(configurationFile: options.config, logger: makeLogger())
+        let status = try engine.status()
+        if output.json {
+            printJSON(StatusOutput(status))
+            return
+        }
+        print("sending: \(status.pausedScopes.contains("*") ? "PAUSED" : "active")\(status.pausedScopes.filter { $0 != "*" }.map { ", \($0) paused" }.joined())")
+        for pool in status.pools { print("pool \(pool.name): \(pool.ips.joined(separator: ", "))") }
+        let states = MessageState.allCases.filter { s in status.counts.contains { $0.state == s } }
+        let providers = Set(status.counts.map(\.provider)).sorted()
+        print(["provider"].appending(contentsOf: states.map(\.description)).joined(separator: "\t"))
+        for provider in providers {
+            let row = states.map { s in String(status.counts.first { $0.state == s && $0.provider == provider }?.count ?? 0) }
+            print(([provider.id] + row).joined(separator: "\t"))
+        }
+    }
+}
+
+struct StatusOutput: Encodable {
+    var paused: Bool
+    var pausedConfigurationSets: [String]
+    var byState: [String: Int]
+    var byProvider: [String: [String: Int]]
+    var pools: [EngineStatus.PoolStatus]
+    init(_ s: EngineStatus) {
+        paused = s.pausedScopes.contains("*")
+        pausedConfigurationSets = s.pausedScopes.filter { $0 != "*" }
+        byState = s.byState
+        byProvider = s.counts.reduce(into: [:]) { $0[$1.provider.id, default: [:]][$1.state.description, default: 0] += $1.count }
+        pools = s.pools
+    }
+}
+
+struct Pause: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Stop all sending (kill switch), or one configuration set's; persisted until resume.")
+    @OptionGroup var options: ConfigOption
+    @Option(name: .customLong("config-set"), help: "Pause only this configuration set.") var configSet: String?
+    func run() async throws {
+        let engine = try SendEngine(configurationFile: options.config, logger: makeLogger())
+        try checkConfigSet(configSet, engine)
+        try engine.pause(configurationSet: configSet)
+        print("paused \(configSet ?? "all sending")")
+    }
+}
+
+struct Resume: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Resume sending after pause.")
+    @OptionGroup var options: ConfigOption
+    @Option(name: .customLong("config-set"), help: "Resume only this configuration set.") var configSet: String?
+    func run() async throws {
+        let engine = try SendEngine(configurationFile: options.config, logger: makeLogger())
+        try checkConfigSet(configSet, engine)
+        try engine.resume(configurationSet: configSet)
+        print("resumed \(configSet ?? "all sending")")
+    }
+}
+
+func checkConfigSet(_ name: String?, _ engine: SendEngine) throws {
+    if let name, !engine.configuration.configurationSets.contains(where: { $0.name == name }) {
+        throw ValidationError("--config-set: no configuration set named '\(name)'")
+    }
+}
+
+extension Array {
+    func appending(contentsOf other: [Element]) -> [Element] { self + other }
+}

@@ -1,0 +1,55 @@
+import ArgumentParser
+import Foundation
+import KilnCore
+
+@main
+struct Main {
+    static func main() async {
+        do {
+            var command = try KilnCommand.parseAsRoot()
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch let error as KilnError {
+            FileHandle.standardError.write(Data("kiln: \(error)\n".utf8))
+            switch error.code {
+            case .invalidConfiguration, .invalidAddress, .invalidMessage, .notAllowedSender, .headerInjection, .invalidInput:
+                exit(2)
+            default:
+                exit(1)
+            }
+        } catch {
+            let code = KilnCommand.exitCode(for: error)
+            if code == .validationFailure {
+                FileHandle.standardError.write(Data((KilnCommand.fullMessage(for: error) + "\n").utf8))
+                exit(2)
+            }
+            KilnCommand.exit(withError: error)
+        }
+    }
+}
+
+struct KilnCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "kiln",
+        abstract: "A bulk email sending engine that warms up dedicated IPs by itself.",
+        subcommands: [Send.self, Run.self, Status.self, Pause.self, Resume.self, Demo.self, Reply.self])
+}
+
+struct ConfigOption: ParsableArguments {
+    @Option(name: .long, help: "The configuration file (JSON).")
+    var config: String
+}
+
+struct OutputOptions: ParsableArguments {
+    @Flag(name: .long, help: "Print JSON.")
+    var json = false
+}
+
+func printJSON(_ value: some Encodable) {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    if let data = try? encoder.encode(value) { print(String(decoding: data, as: UTF8.self)) }
+}
