@@ -33,7 +33,7 @@ public struct SMTPReply: Hashable, Sendable, Codable, CustomStringConvertible {
         var code: Int?
         var status: String?
         var texts: [Substring] = []
-        for line in raw.split(omittingEmptySubsequences: true, whereSeparator: { $0 == "\n" || $0 == "\r" }) {
+        for line in raw.split(omittingEmptySubsequences: true, whereSeparator: { $0 == "\n" || $0 == "\r" || $0 == "\r\n" }) {
             let chars = Array(line.utf8.prefix(4))
             guard chars.count >= 3, chars[0...2].allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),
                   let lineCode = Int(line.prefix(3)) else { continue }

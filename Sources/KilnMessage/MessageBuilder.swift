@@ -84,10 +84,9 @@ public enum MessageBuilder {
     /// Part headers and a quoted-printable body (7bit when the text is plain short ASCII).
     static func part(_ body: String, type: String) -> [UInt8] {
         let plain = body.utf8.allSatisfy { ($0 >= 32 && $0 < 127) || $0 == 10 || $0 == 13 || $0 == 9 }
-            && body.split(separator: "\n").allSatisfy { $0.utf8.count <= 76 && !$0.hasPrefix(".") && !$0.hasSuffix(" ") }
-        if plain {
-            let normalized = body.split(separator: "\n", omittingEmptySubsequences: false)
-                .map { $0.hasSuffix("\r") ? $0.dropLast() : $0 }.joined(separator: "\r\n")
+        let lines = body.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" || $0 == "\r" })
+        if plain && lines.allSatisfy({ $0.utf8.count <= 76 && !$0.hasPrefix(".") && !$0.hasSuffix(" ") }) {
+            let normalized = lines.joined(separator: "\r\n")
             return Array("Content-Type: \(type); charset=utf-8\r\nContent-Transfer-Encoding: 7bit\r\n\r\n\(normalized)".utf8)
         }
         return Array("Content-Type: \(type); charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n".utf8)

@@ -128,4 +128,9 @@ public struct StateCount: Sendable, Hashable, Codable {
     public var state: MessageState
     public var provider: MailboxProvider
     public var count: Int
+    public init(state: MessageState, provider: MailboxProvider, count: Int) {
+        self.state = state
+        self.provider = provider
+        self.count = count
+    }
 }

@@ -51,6 +51,7 @@ public final class LoopbackSMTPServer: Sendable {
     public let port: Int
     let channel: any Channel
     let group: MultiThreadedEventLoopGroup
+    let isShutDown = Mutex(false)
     let state: Mutex<State>
     let script: Script
 
@@ -116,7 +117,13 @@ public final class LoopbackSMTPServer: Sendable {
         return state.withLock { $0.messages.count } >= count
     }
 
+    /// Closes the listener and stops the event loop. Safe to call more than once.
     public func shutdown() async {
+        let first = isShutDown.withLock { done in
+            defer { done = true }
+            return !done
+        }
+        guard first else { return }
         try? await channel.close()
         try? await group.shutdownGracefully()
     }

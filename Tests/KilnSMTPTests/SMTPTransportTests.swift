@@ -1,0 +1,122 @@
+import Foundation
+import KilnCore
+import KilnSMTP
+import KilnTesting
+import Logging
+import Testing
+
+@Suite struct SMTPTransportTests {
+    func transport() -> SMTPTransport {
+        SMTPTransport(options: .init(heloName: "mta.example.com", connectTimeout: .seconds(5), transferTimeout: .seconds(20)), logger: Logger(label: "test"))
+    }
+
+    func job(_ n: Int, _ server: LoopbackSMTPServer, recipient: String? = nil, source: String? = "127.0.0.2", perConnection: Int = 100, connections: Int = 4) -> SMTPJob {
+        SMTPJob(id: MessageID(Int64(n)), destination: SMTPURL(server.url)!, sourceIP: source, mailFrom: "b+\(n)@bounce.example.com",
+                recipient: recipient ?? "user\(n)@gmail.com", body: Array("Subject: m\(n)\r\n\r\n.leading dot\r\nbody \(n)\r\n".utf8),
+                maxConnections: connections, messagesPerConnection: perConnection, tls: .none)
+    }
+
+    func collect(_ transport: SMTPTransport, count: Int) async -> [MessageID: SMTPResult] {
+        var results: [MessageID: SMTPResult] = [:]
+        for await _ in transport.resultsReady {
+            for r in transport.takeResults() { results[r.id] = r }
+            if results.count >= count { break }
+        }
+        return results
+    }
+
+    @Test func deliversEveryMessageOnceFromTheBoundSourceAddress() async throws {
+        let server = try await LoopbackSMTPServer.start()
+        let transport = transport()
+        transport.send((0..<50).map { job($0, server, source: $0 % 2 == 0 ? "127.0.0.2" : "127.0.0.3") })
+        let results = await collect(transport, count: 50)
+        await transport.shutdownGracefully()
+        #expect(results.count == 50)
+        #expect(results.values.allSatisfy { $0.reply?.code == 250 })
+        let messages = server.messages
+        #expect(messages.count == 50)
+        #expect(Set(messages.map(\.mailFrom)).count == 50)
+        #expect(Set(messages.map(\.clientAddress)) == ["127.0.0.2", "127.0.0.3"])
+        let fromEven = messages.filter { $0.mailFrom == "b+4@bounce.example.com" }
+        #expect(fromEven.first?.clientAddress == "127.0.0.2")
+        // Dot-stuffing is undone at the receiver: the body arrives as sent.
+        #expect(fromEven.first?.text == "Subject: m4\r\n\r\n.leading dot\r\nbody 4\r\n")
+        await server.shutdown()
+    }
+
+    @Test func capturesTheRejectingReplyWithItsEnhancedStatus() async throws {
+        let server = try await LoopbackSMTPServer.start { command in
+            if case .recipient(let address) = command.kind, address.hasPrefix("nobody") {
+                return SMTPReply(code: 550, enhancedStatus: "5.1.1", text: "The email account that you tried to reach does not exist.")
+            }
+            if case .message = command.kind, command.messagesTotal == 0 {
+                return SMTPReply(code: 421, enhancedStatus: "4.7.28", text: "line one\nunusual rate of unsolicited mail")
+            }
+            return nil
+        }
+        let transport = transport()
+        transport.send([job(1, server, recipient: "nobody@gmail.com")])
+        var results = await collect(transport, count: 1)
+        let bounce = try #require(results[MessageID(1)]?.reply)
+        #expect(bounce.code == 550 && bounce.enhancedStatus == "5.1.1")
+        #expect(bounce.text.contains("does not exist"))
+        #expect(bounce.classification.replyClass == .permanentUser)
+
+        transport.send([job(2, server)])
+        results = await collect(transport, count: 1)
+        let throttle = try #require(results[MessageID(2)]?.reply)
+        #expect(throttle.code == 421 && throttle.enhancedStatus == "4.7.28")
+        #expect(throttle.text == "line one unusual rate of unsolicited mail")
+        #expect(throttle.classification.replyClass == .throttle)
+        await transport.shutdownGracefully()
+        #expect(server.messages.isEmpty)
+        await server.shutdown()
+    }
+
+    @Test func aRefusedConnectionIsALocalTemporaryReply() async throws {
+        let server = try await LoopbackSMTPServer.start()
+        let url = server.url
+        await server.shutdown()
+        let transport = transport()
+        transport.send([SMTPJob(id: MessageID(9), destination: SMTPURL(url)!, sourceIP: nil, mailFrom: "a@example.com", recipient: "b@gmail.com", body: Array("x\r\n".utf8), tls: .none)])
+        let results = await collect(transport, count: 1)
+        let reply = try #require(results[MessageID(9)]?.reply)
+        #expect(reply.isLocal)
+        #expect(reply.enhancedStatus == "4.4.1")
+        #expect(reply.classification.replyClass == .temporary)
+        await transport.shutdownGracefully()
+    }
+
+    @Test func connectionsAreReusedUpToTheirMessageLimit() async throws {
+        let server = try await LoopbackSMTPServer.start()
+        let transport = transport()
+        transport.send((0..<40).map { job($0, server, perConnection: 10, connections: 1) })
+        _ = await collect(transport, count: 40)
+        await transport.shutdownGracefully()
+        #expect(server.messages.count == 40)
+        // One connection at a time, ten messages each.
+        #expect(server.connectionCount == 4)
+        await server.shutdown()
+    }
+
+    @Test func shutdownReturnsJobsThatNeverStarted() async throws {
+        let server = try await LoopbackSMTPServer.start { command in
+            if case .message = command.kind { usleep(20_000) }
+            return nil
+        }
+        let transport = transport()
+        transport.send((0..<30).map { job($0, server, connections: 1) })
+        try await Task.sleep(for: .milliseconds(50))
+        await transport.shutdownGracefully()
+        var results: [SMTPResult] = []
+        for await _ in transport.resultsReady { results += transport.takeResults() }
+        results += transport.takeResults()
+        #expect(results.count == 30)
+        let delivered = results.filter { $0.reply?.code == 250 }.count
+        let untouched = results.filter { $0.reply == nil }.count
+        #expect(delivered + untouched == 30)
+        #expect(untouched > 0)
+        #expect(server.messages.count == delivered)
+        await server.shutdown()
+    }
+}

@@ -1,0 +1,209 @@
+import Foundation
+import Kiln
+import KilnCore
+import KilnMessage
+import KilnStore
+import KilnTesting
+import Logging
+import Synchronization
+import Testing
+
+/// An engine on a temporary store whose every provider routes to one loopback server.
+final class EngineHarness: Sendable {
+    let directory: String
+    let server: LoopbackSMTPServer
+    let clock = ManualClock()
+    let engine: SendEngine
+
+    init(script: @escaping LoopbackSMTPServer.Script = { _ in nil }, pool: [String] = ["127.0.0.2", "127.0.0.3"], allowed: [String]? = nil) async throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("kiln-engine-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        server = try await LoopbackSMTPServer.start(script: script)
+        let configuration = Configuration(
+            store: .init(path: "kiln.sqlite"), senderId: "Test",
+            identities: [.init(domain: "example.com", returnPathDomain: "bounce.example.com", allowedFromAddresses: allowed)],
+            pools: [.init(name: "p", ips: pool)],
+            delivery: .init(mode: .routes, routes: ["*": server.url], heloName: "mta.example.com", connectTimeoutSeconds: 5, transferTimeoutSeconds: 20, tls: Configuration.TLSPolicy.none),
+            configurationSets: [.init(name: "bulk", pool: "p"), .init(name: "other", pool: "p")], defaultConfigurationSet: "bulk")
+        engine = try SendEngine(configuration: configuration, baseDirectory: directory, logger: Logger(label: "test"), now: clock.now)
+    }
+
+    func draft(to: [String], from: String = "news@example.com") throws -> MessageDraft {
+        MessageDraft(from: try EmailAddress(from), to: try to.map(EmailAddress.init), subject: "Hello", text: "Hi there.\n")
+    }
+
+    func finish() async {
+        await server.shutdown()
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+}
+
+@Suite struct EngineTests {
+    @Test func everyMessageArrivesExactlyOnce() async throws {
+        let h = try await EngineHarness()
+        let recipients = (0..<300).map { "user\($0)@\(["gmail.com", "yahoo.com", "outlook.com"][$0 % 3])" }
+        var ids: [MessageID] = []
+        for chunk in stride(from: 0, to: recipients.count, by: 100) {
+            ids += try await h.engine.submit(OutgoingMessage(h.draft(to: Array(recipients[chunk..<chunk + 100]))))
+        }
+        try await h.engine.runUntilIdle()
+        let received = h.server.messages
+        #expect(received.count == 300)
+        #expect(Set(received.flatMap(\.recipients)) == Set(recipients))
+        #expect(received.flatMap(\.recipients).count == 300)
+        // The envelope sender traces each copy back to its message (VERP).
+        #expect(Set(received.map(\.mailFrom)) == Set(ids.map { "b+\($0)@bounce.example.com" }))
+        #expect(try h.engine.store.messages(ids: ids).allSatisfy { $0.state == .delivered })
+        await h.finish()
+    }
+
+    @Test func aTemporaryFailureDefersAndTheRetrySucceeds() async throws {
+        let recipients = Atomic(0)
+        let h = try await EngineHarness { command in
+            if case .recipient = command.kind, recipients.add(1, ordering: .relaxed).newValue == 1 {
+                return SMTPReply(code: 451, enhancedStatus: "4.3.0", text: "temporary local problem")
+            }
+            return nil
+        }
+        let ids = try await h.engine.submit(OutgoingMessage(h.draft(to: ["a@gmail.com"])))
+        try await h.engine.runUntilIdle()
+        var record = try #require(try h.engine.store.messages(ids: ids).first)
+        #expect(record.state == .deferred)
+        #expect(record.lastReply?.enhancedStatus == "4.3.0")
+        #expect(h.server.messages.isEmpty)
+        // The 451 made the server's first transaction fail only; the retry is due after backoff.
+        h.clock.advance(by: .seconds(30))
+        try await h.engine.runUntilIdle()
+        #expect(h.server.messages.isEmpty)
+        h.clock.advance(by: .seconds(60))
+        try await h.engine.runUntilIdle()
+        record = try #require(try h.engine.store.messages(ids: ids).first)
+        #expect(record.state == .delivered)
+        #expect(record.attempts == 2)
+        #expect(h.server.messages.count == 1)
+        await h.finish()
+    }
+
+    @Test func aUserUnknownBouncesOnlyThatRecipient() async throws {
+        let h = try await EngineHarness { command in
+            if case .recipient(let address) = command.kind, address.hasPrefix("nobody") {
+                return SMTPReply(parsing: ProviderReplies.gmailUserUnknown)
+            }
+            return nil
+        }
+        let events = h.engine.events()
+        let ids = try await h.engine.submit(OutgoingMessage(h.draft(to: ["nobody@gmail.com", "someone@gmail.com"])))
+        try await h.engine.runUntilIdle()
+        let records = try h.engine.store.messages(ids: ids)
+        #expect(records.map(\.state) == [.bounced, .delivered])
+        #expect(records[0].lastReply?.enhancedStatus == "5.1.1")
+        #expect(h.server.messages.flatMap(\.recipients) == ["someone@gmail.com"])
+        h.engine.closeEvents()
+        var kinds: [DeliveryEvent.Kind] = []
+        for await event in events { kinds.append(event.kind) }
+        #expect(kinds.filter { $0 == .accepted }.count == 2)
+        #expect(kinds.contains(.bounce) && kinds.contains(.delivery))
+        await h.finish()
+    }
+
+    @Test func aThrottleMovesTrafficOffThatIP() async throws {
+        let h = try await EngineHarness { command in
+            if case .mailFrom = command.kind, command.clientAddress == "127.0.0.2" {
+                return SMTPReply(parsing: ProviderReplies.gmailThrottle)
+            }
+            return nil
+        }
+        let ids = try await h.engine.submit(OutgoingMessage(h.draft(to: (0..<20).map { "u\($0)@gmail.com" })))
+        // Virtual time runs on while the engine works, so retries come due.
+        let ticker = Task {
+            while !Task.isCancelled {
+                try await Task.sleep(for: .milliseconds(20))
+                h.clock.advance(by: .seconds(10))
+            }
+        }
+        try await h.engine.runUntilIdle(settle: .seconds(120))
+        ticker.cancel()
+        // 127.0.0.2 is throttled once and rests; everything goes out from 127.0.0.3.
+        #expect(h.server.messages.count == 20)
+        #expect(Set(h.server.messages.map(\.clientAddress)) == ["127.0.0.3"])
+        #expect(try h.engine.store.messages(ids: ids).allSatisfy { $0.state == .delivered })
+        await h.finish()
+    }
+
+    @Test func aPausedStoreSendsNothingAndLosesNothing() async throws {
+        let h = try await EngineHarness()
+        try h.engine.pause()
+        let ids = try await h.engine.submit(OutgoingMessage(h.draft(to: ["a@gmail.com", "b@gmail.com"])))
+        let run = Task { try await h.engine.run() }
+        try await Task.sleep(for: .milliseconds(600))
+        #expect(h.server.messages.isEmpty)
+        #expect(try h.engine.store.messages(ids: ids).allSatisfy { $0.state == .queued })
+        try h.engine.resume()
+        #expect(await h.server.waitForMessages(2, timeout: .seconds(10)))
+        h.engine.stop()
+        try await run.value
+        #expect(try h.engine.store.messages(ids: ids).allSatisfy { $0.state == .delivered })
+        await h.finish()
+    }
+
+    @Test func aPausedConfigurationSetWaitsWhileOthersSend() async throws {
+        let h = try await EngineHarness()
+        try h.engine.pause(configurationSet: "bulk")
+        let paused = try await h.engine.submit(OutgoingMessage(h.draft(to: ["a@gmail.com"]), configurationSet: "bulk"))
+        let other = try await h.engine.submit(OutgoingMessage(h.draft(to: ["b@gmail.com"]), configurationSet: "other"))
+        let run = Task { try await h.engine.run() }
+        #expect(await h.server.waitForMessages(1, timeout: .seconds(10)))
+        try await Task.sleep(for: .milliseconds(300))
+        h.engine.stop()
+        try await run.value
+        #expect(h.server.messages.flatMap(\.recipients) == ["b@gmail.com"])
+        #expect(try h.engine.store.messages(ids: paused).first?.state == .queued)
+        #expect(try h.engine.store.messages(ids: other).first?.state == .delivered)
+        await h.finish()
+    }
+
+    @Test func anUnreachableDestinationDefersAndNeverLoses() async throws {
+        let h = try await EngineHarness()
+        await h.server.shutdown()
+        let ids = try await h.engine.submit(OutgoingMessage(h.draft(to: ["a@gmail.com"])))
+        try await h.engine.runUntilIdle()
+        let record = try #require(try h.engine.store.messages(ids: ids).first)
+        #expect(record.state == .deferred)
+        #expect(record.lastReply?.isLocal == false)  // stored replies keep code and status
+        #expect(record.lastReply?.enhancedStatus == "4.4.1")
+        await h.finish()
+    }
+
+    @Test func messagesExpireAfterTheirMaximumAge() async throws {
+        let h = try await EngineHarness()
+        await h.server.shutdown()
+        let ids = try await h.engine.submit(OutgoingMessage(h.draft(to: ["a@gmail.com"])))
+        try await h.engine.runUntilIdle()
+        h.clock.advance(by: .seconds(73 * 3600))
+        try await h.engine.runUntilIdle()
+        #expect(try h.engine.store.messages(ids: ids).first?.state == .expired)
+        await h.finish()
+    }
+
+    @Test func onlyConfiguredIdentitiesAndAllowedAddressesMaySend() async throws {
+        let h = try await EngineHarness(allowed: ["news@example.com"])
+        await #expect(throws: KilnError.self) { try await h.engine.submit(OutgoingMessage(h.draft(to: ["a@gmail.com"], from: "ceo@elsewhere.com"))) }
+        await #expect(throws: KilnError.self) { try await h.engine.submit(OutgoingMessage(h.draft(to: ["a@gmail.com"], from: "other@example.com"))) }
+        #expect(try h.engine.status().counts.isEmpty)
+        await h.finish()
+    }
+
+    @Test func headerInjectionIsRefusedNamingTheField() async throws {
+        let h = try await EngineHarness()
+        var draft = try h.draft(to: ["a@gmail.com"])
+        draft.subject = "Hi\r\nBcc: victim@example.org"
+        do {
+            _ = try await h.engine.submit(OutgoingMessage(draft))
+            Issue.record("a subject with CRLF was accepted")
+        } catch {
+            #expect(error.code == .headerInjection)
+            #expect(error.location == "Subject")
+        }
+        await h.finish()
+    }
+}
