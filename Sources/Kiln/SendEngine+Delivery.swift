@@ -12,7 +12,7 @@ extension SendEngine {
     /// On the way out, transfers in flight finish and everything else stays queued.
     public func run() async throws {
         try await withGracefulShutdownHandler {
-            try await deliver(until: { false })
+            try await deliver(until: { _ in false })
         } onGracefulShutdown: {
             self.stop()
         }
@@ -22,14 +22,17 @@ extension SendEngine {
     /// attempt lies in the future do not hold it), then returns. For `kiln send --wait`,
     /// `kiln demo` and tests.
     /// - Parameter settle: keep going while a deferred message is due within this time.
+    /// A paused store is idle at once; messages of a paused configuration set do not
+    /// hold it either.
     public func runUntilIdle(settle: Duration = .zero) async throws {
-        try await deliver(until: { [self] in
-            guard let due = try store.nextDue() else { return true }
+        try await deliver(until: { [self] paused in
+            if paused.contains("*") { return true }
+            guard let due = try store.nextDue(pausedSets: paused) else { return true }
             return due > now() + settle
         })
     }
 
-    func deliver(until idle: @escaping @Sendable () throws -> Bool) async throws {
+    func deliver(until idle: @escaping @Sendable (_ paused: Set<String>) throws -> Bool) async throws {
         stopping.withLock { $0 = false }
         let lock = try DeliveryLock(storePath: store.path)
         defer { withExtendedLifetime(lock) {} }
@@ -99,7 +102,7 @@ final class DeliverySession: Sendable {
 
     // MARK: Dispatching
 
-    func dispatch(until idle: @Sendable () throws -> Bool) async throws {
+    func dispatch(until idle: @Sendable (_ paused: Set<String>) throws -> Bool) async throws {
         var paused = Set<String>()
         var pausedCheckedAt = ContinuousClock.now - .seconds(10)
         while !engine.stopping.withLock({ $0 }) {
@@ -109,6 +112,7 @@ final class DeliverySession: Sendable {
                 pausedCheckedAt = ContinuousClock.now
             }
             if paused.contains("*") {
+                if transport.inFlight == 0, try idle(paused) { return }
                 try await Task.sleep(for: .milliseconds(250))
                 continue
             }
@@ -118,9 +122,9 @@ final class DeliverySession: Sendable {
                 continue
             }
             let now = engine.now()
-            let leased = try await engine.store.lease(limit: min(capacity, 1000), now: now, leaseUntil: now + leaseTime)
+            let leased = try await engine.store.lease(limit: min(capacity, 1000), now: now, leaseUntil: now + leaseTime, pausedSets: paused)
             if leased.isEmpty {
-                if transport.inFlight == 0, try idle() { return }
+                if transport.inFlight == 0, try idle(paused) { return }
                 try await Task.sleep(for: .milliseconds(20))
                 continue
             }

@@ -9,7 +9,7 @@ public struct KilnError: Error, CustomStringConvertible, Sendable {
         private enum Value: Hashable, Sendable {
             case invalidConfiguration, invalidMessage, invalidAddress, notAllowedSender
             case storeFailure, transportFailure, secretUnavailable, headerInjection
-            case renderingFailure, notFound, invalidInput
+            case renderingFailure, notFound, invalidInput, deliveryLockHeld
         }
         private let value: Value
         private init(_ value: Value) { self.value = value }
@@ -25,6 +25,8 @@ public struct KilnError: Error, CustomStringConvertible, Sendable {
         public static let renderingFailure = Code(.renderingFailure)
         public static let notFound = Code(.notFound)
         public static let invalidInput = Code(.invalidInput)
+        /// Another engine is delivering from the same store.
+        public static let deliveryLockHeld = Code(.deliveryLockHeld)
 
         public var description: String { String(describing: value) }
     }

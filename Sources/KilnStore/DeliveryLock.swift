@@ -22,7 +22,7 @@ public final class DeliveryLock: Sendable {
         }
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
             close(fd)
-            throw KilnError(.storeFailure, "another kiln engine is already delivering from this store", location: storePath)
+            throw KilnError(.deliveryLockHeld, "another kiln engine is already delivering from this store", location: storePath)
         }
         descriptor = fd
     }

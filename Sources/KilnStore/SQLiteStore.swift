@@ -83,7 +83,12 @@ public final class SQLiteStore: Sendable {
 
     /// Takes up to `limit` messages whose next attempt is due, oldest due first, leasing
     /// them until `leaseUntil`. Providers in `excluding` are skipped (they cannot send now).
-    public func lease(limit: Int, now: Timestamp, leaseUntil: Timestamp, excluding: Set<MailboxProvider> = []) async throws(KilnError) -> [LeasedMessage] {
+    /// - Parameters:
+    ///   - excluding: providers whose messages stay queued.
+    ///   - pausedSets: configuration sets whose messages stay queued.
+    public func lease(
+        limit: Int, now: Timestamp, leaseUntil: Timestamp, excluding: Set<MailboxProvider> = [], pausedSets: Set<String> = []
+    ) async throws(KilnError) -> [LeasedMessage] {
         guard limit > 0 else { return [] }
         return try await wrapAsync("lease") {
             try await pool.write { db in
@@ -93,6 +98,7 @@ public final class SQLiteStore: Sendable {
                     sql += " AND provider NOT IN (\(excluding.map { _ in "?" }.joined(separator: ",")))"
                     arguments += StatementArguments(excluding.map(\.id))
                 }
+                Self.excludeSets(pausedSets, sql: &sql, arguments: &arguments)
                 sql += " ORDER BY next_attempt_at LIMIT ?"
                 arguments += [limit]
                 let rows = try Row.fetchAll(db, sql: """
@@ -235,12 +241,22 @@ public final class SQLiteStore: Sendable {
     }
 
     /// The earliest next attempt of a message waiting in the queue, if any.
-    public func nextDue() throws(KilnError) -> Timestamp? {
+    /// When the next queued or deferred message outside `pausedSets` comes due.
+    public func nextDue(pausedSets: Set<String> = []) throws(KilnError) -> Timestamp? {
         try wrap("read next due") {
             try pool.read { db in
-                try Int64.fetchOne(db, sql: "SELECT MIN(next_attempt_at) FROM messages WHERE state IN (0, 2)").map { Timestamp(nanoseconds: $0) }
+                var sql = "SELECT MIN(next_attempt_at) FROM messages WHERE state IN (0, 2)"
+                var arguments: StatementArguments = []
+                Self.excludeSets(pausedSets, sql: &sql, arguments: &arguments)
+                return try Int64.fetchOne(db, sql: sql, arguments: arguments).map { Timestamp(nanoseconds: $0) }
             }
         }
+    }
+
+    private static func excludeSets(_ sets: Set<String>, sql: inout String, arguments: inout StatementArguments) {
+        guard !sets.isEmpty else { return }
+        sql += " AND content_id NOT IN (SELECT id FROM contents WHERE config_set IN (\(sets.map { _ in "?" }.joined(separator: ","))))"
+        arguments += StatementArguments(Array(sets))
     }
 
     /// Events after `afterID` (exclusive), oldest first.

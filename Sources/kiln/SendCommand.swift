@@ -33,7 +33,17 @@ struct Send: AsyncParsableCommand {
         let htmlBody = try htmlFile.map { try readFile($0, option: "--html-file") }
         let draft = MessageDraft(from: fromAddress, to: recipients, subject: subject, text: textBody, html: htmlBody)
         let ids = try await engine.submit(OutgoingMessage(draft, configurationSet: configSet))
-        if wait { try await engine.runUntilIdle() }
+        if wait {
+            do {
+                try await engine.runUntilIdle()
+            } catch let error as KilnError where error.code == .deliveryLockHeld {
+                // Another `kiln run` delivers from this store: watch the outcomes arrive.
+                while try engine.store.messages(ids: ids).contains(where: { $0.state == .queued || $0.state == .leased }),
+                      try !engine.store.pausedScopes().contains("*") {
+                    try await Task.sleep(for: .milliseconds(100))
+                }
+            }
+        }
         let records = try engine.store.messages(ids: ids)
         if output.json {
             printJSON(records.map(SendResult.init))

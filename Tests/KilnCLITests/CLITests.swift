@@ -1,0 +1,171 @@
+import Foundation
+import KilnCore
+import KilnTesting
+import Testing
+
+/// The `kiln` executable built next to this test bundle.
+let kilnExecutable: String = {
+    let bundle = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    for candidate in [bundle, bundle.deletingLastPathComponent()] {
+        let path = candidate.appendingPathComponent("kiln").path
+        if FileManager.default.isExecutableFile(atPath: path) { return path }
+    }
+    return URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent(".build/debug/kiln").path
+}()
+
+struct ProcessOutput {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+}
+
+/// Runs `kiln` with `arguments` and waits for it.
+func kiln(_ arguments: [String], stdin: String? = nil, directory: String? = nil) throws -> ProcessOutput {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: kilnExecutable)
+    process.arguments = arguments
+    if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
+    let out = Pipe(), err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    let input = Pipe()
+    process.standardInput = input
+    try process.run()
+    if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
+    try input.fileHandleForWriting.close()
+    let outData = out.fileHandleForReading.readDataToEndOfFile()
+    let errData = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return ProcessOutput(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self))
+}
+
+/// A temporary directory with a configuration routing every provider to `route`.
+struct Workspace {
+    let directory: String
+    var config: String { directory + "/kiln.json" }
+
+    init(route: String, maxInFlight: Int = 64, extra: (inout [String: Any]) -> Void = { _ in }) throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("kiln-cli-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        var json: [String: Any] = [
+            "store": ["path": "kiln.sqlite"],
+            "senderId": "Test",
+            "identities": [["domain": "example.com", "returnPathDomain": "bounce.example.com"]],
+            "pools": [["name": "p", "ips": ["127.0.0.2", "127.0.0.3"]]],
+            "delivery": ["mode": "routes", "routes": ["*": route], "heloName": "mta.example.com", "tls": "none",
+                         "connectTimeoutSeconds": 5, "transferTimeoutSeconds": 30, "maxInFlight": maxInFlight],
+            "configurationSets": [["name": "bulk", "pool": "p"]],
+            "defaultConfigurationSet": "bulk",
+        ]
+        extra(&json)
+        try JSONSerialization.data(withJSONObject: json).write(to: URL(fileURLWithPath: config))
+    }
+
+    func remove() { try? FileManager.default.removeItem(atPath: directory) }
+}
+
+@Suite struct CLITests {
+    @Test func anInvalidConfigurationExitsWithStatusTwoNamingEveryProblem() throws {
+        let workspace = try Workspace(route: "smtp://127.0.0.1:1") { json in
+            json["pools"] = [["name": "p", "ips": ["not-an-ip"]]]
+            json["defaultConfigurationSet"] = "missing"
+        }
+        defer { workspace.remove() }
+        let result = try kiln(["status", "--config", workspace.config])
+        #expect(result.status == 2)
+        #expect(result.stderr.contains("pools[0].ips[0]"))
+        #expect(result.stderr.contains("defaultConfigurationSet"))
+    }
+
+    @Test func aMissingArgumentExitsWithStatusTwo() throws {
+        let result = try kiln(["send", "--config", "/nonexistent.json", "--from", "a@example.com", "--subject", "x", "--text", "y"])
+        #expect(result.status == 2)
+        #expect(result.stderr.contains("--to"))
+    }
+
+    @Test func replyClassifyReadsRepliesFromStandardInput() throws {
+        let result = try kiln(["reply", "classify", "--stdin", "--json"], stdin: "550 5.1.1 The email account that you tried to reach does not exist.\n421 4.7.28 Our system has detected an unusual rate of unsolicited mail\n")
+        #expect(result.status == 0)
+        let lines = result.stdout.split(separator: "\n").map { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        #expect(lines.count == 2)
+        #expect(lines[0]?["class"] as? String == "permanent-user")
+        #expect(lines[1]?["class"] as? String == "throttle")
+    }
+
+    @Test func sendWaitDeliversAndStatusCountsIt() async throws {
+        let server = try await LoopbackSMTPServer.start()
+        let workspace = try Workspace(route: server.url)
+        defer { workspace.remove() }
+        let sent = try kiln(["send", "--config", workspace.config, "--from", "news@example.com", "--to", "a@gmail.com", "--to", "b@yahoo.com",
+                             "--subject", "Hi", "--text", "Hello", "--wait", "--json"])
+        #expect(sent.status == 0, "\(sent.stderr)")
+        let records = try JSONSerialization.jsonObject(with: Data(sent.stdout.utf8)) as? [[String: Any]]
+        #expect(records?.map { $0["state"] as? String } == ["delivered", "delivered"])
+        #expect(server.messages.count == 2)
+        let status = try kiln(["status", "--config", workspace.config, "--json"])
+        let json = try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any]
+        #expect((json?["byState"] as? [String: Int])?["delivered"] == 2)
+        await server.shutdown()
+    }
+
+    @Test func aPausedStoreSendsNothingAcrossProcessesUntilResumed() async throws {
+        let server = try await LoopbackSMTPServer.start()
+        let workspace = try Workspace(route: server.url)
+        defer { workspace.remove() }
+        #expect(try kiln(["pause", "--config", workspace.config]).status == 0)
+        let queued = try kiln(["send", "--config", workspace.config, "--from", "news@example.com", "--to", "a@gmail.com", "--subject", "Hi", "--text", "Hello"])
+        #expect(queued.status == 0)
+        #expect(try kiln(["run", "--config", workspace.config, "--until-idle"]).status == 0)
+        #expect(server.messages.isEmpty)
+        let status = try kiln(["status", "--config", workspace.config, "--json"])
+        let json = try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any]
+        #expect(json?["paused"] as? Bool == true)
+        #expect(try kiln(["resume", "--config", workspace.config]).status == 0)
+        #expect(try kiln(["run", "--config", workspace.config, "--until-idle"]).status == 0)
+        #expect(server.messages.map(\.recipients) == [["a@gmail.com"]])
+        await server.shutdown()
+    }
+
+    /// The durability promise: SIGKILL in the middle of delivery loses nothing. Every
+    /// recipient arrives at least once after a restart, and the only duplicates are the
+    /// transfers that were in flight when the process died.
+    @Test func aProcessKilledDuringDeliveryLosesNothing() async throws {
+        let server = try await LoopbackSMTPServer.start { command in
+            if case .message = command.kind { usleep(1500) }  // about 600 messages a second
+            return nil
+        }
+        let maxInFlight = 32
+        let workspace = try Workspace(route: server.url, maxInFlight: maxInFlight)
+        defer { workspace.remove() }
+        let recipients = (0..<1500).map { "user\($0)@\(["gmail.com", "yahoo.com", "outlook.com", "icloud.com"][$0 % 4])" }
+        for chunk in stride(from: 0, to: recipients.count, by: 500) {
+            let queued = try kiln(["send", "--config", workspace.config, "--from", "news@example.com", "--subject", "Hi", "--text", "Hello"]
+                                  + recipients[chunk..<chunk + 500].flatMap { ["--to", $0] })
+            #expect(queued.status == 0, "\(queued.stderr)")
+        }
+
+        let runner = Process()
+        runner.executableURL = URL(fileURLWithPath: kilnExecutable)
+        runner.arguments = ["run", "--config", workspace.config]
+        runner.standardOutput = FileHandle.nullDevice
+        runner.standardError = FileHandle.nullDevice
+        try runner.run()
+        #expect(await server.waitForMessages(300, timeout: .seconds(60)))
+        kill(runner.processIdentifier, SIGKILL)
+        runner.waitUntilExit()
+        #expect(runner.terminationReason == .uncaughtSignal)
+        let beforeRestart = server.messages.count
+        #expect(beforeRestart < recipients.count, "the process finished before it was killed")
+
+        let finish = try kiln(["run", "--config", workspace.config, "--until-idle"])
+        #expect(finish.status == 0, "\(finish.stderr)")
+        let received = server.messages.flatMap(\.recipients)
+        #expect(Set(received) == Set(recipients))
+        let duplicates = received.count - Set(received).count
+        #expect(duplicates <= 2 * maxInFlight)
+        let status = try kiln(["status", "--config", workspace.config, "--json"])
+        let json = try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any]
+        #expect(json?["byState"] as? [String: Int] == ["delivered": recipients.count])
+        await server.shutdown()
+    }
+}
