@@ -7,6 +7,8 @@ let package = Package(
     products: [
         .library(name: "Kiln", targets: ["Kiln"]),
         .library(name: "KilnCore", targets: ["KilnCore"]),
+        .library(name: "KilnStore", targets: ["KilnStore"]),
+        .library(name: "KilnMessage", targets: ["KilnMessage"]),
         .library(name: "KilnTesting", targets: ["KilnTesting"]),
         .executable(name: "kiln", targets: ["kiln"]),
     ],

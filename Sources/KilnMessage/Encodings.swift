@@ -41,14 +41,6 @@ public enum QuotedPrintable {
         out.reserveCapacity(input.count + input.count / 8)
         var column = 0
         var i = 0
-        func emit(_ piece: [UInt8]) {
-            if column + piece.count > 75 {
-                out.append(UInt8(ascii: "=")); out.append(13); out.append(10)
-                column = 0
-            }
-            out.append(contentsOf: piece)
-            column += piece.count
-        }
         while i < input.count {
             let byte = input[i]
             if byte == 13, i + 1 < input.count, input[i + 1] == 10 { i += 1; continue }  // CR of CRLF
@@ -62,11 +54,17 @@ public enum QuotedPrintable {
             let literal = (byte >= 33 && byte <= 126 && byte != UInt8(ascii: "="))
                 || ((byte == 32 || byte == 9) && !nextIsEnd)
             // A leading '.' is encoded so that no line starts with one (SMTP transparency).
-            if literal && !(byte == UInt8(ascii: ".") && column == 0) {
-                emit([byte])
-            } else {
-                emit([UInt8(ascii: "="), hex[Int(byte >> 4)], hex[Int(byte & 0x0F)]])
+            let width = literal && !(byte == UInt8(ascii: ".") && column == 0) ? 1 : 3
+            if column + width > 75 {  // soft line break
+                out.append(UInt8(ascii: "=")); out.append(13); out.append(10)
+                column = 0
             }
+            if width == 1 {
+                out.append(byte)
+            } else {
+                out.append(UInt8(ascii: "=")); out.append(hex[Int(byte >> 4)]); out.append(hex[Int(byte & 0x0F)])
+            }
+            column += width
             i += 1
         }
         return out

@@ -83,14 +83,43 @@ public enum MessageBuilder {
 
     /// Part headers and a quoted-printable body (7bit when the text is plain short ASCII).
     static func part(_ body: String, type: String) -> [UInt8] {
-        let plain = body.utf8.allSatisfy { ($0 >= 32 && $0 < 127) || $0 == 10 || $0 == 13 || $0 == 9 }
-        let lines = body.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" || $0 == "\r" })
-        if plain && lines.allSatisfy({ $0.utf8.count <= 76 && !$0.hasPrefix(".") && !$0.hasSuffix(" ") }) {
-            let normalized = lines.joined(separator: "\r\n")
-            return Array("Content-Type: \(type); charset=utf-8\r\nContent-Transfer-Encoding: 7bit\r\n\r\n\(normalized)".utf8)
+        if let plain = sevenBit(body) {
+            return Array("Content-Type: \(type); charset=utf-8\r\nContent-Transfer-Encoding: 7bit\r\n\r\n".utf8) + plain
         }
         return Array("Content-Type: \(type); charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n".utf8)
             + QuotedPrintable.encode(body)
+    }
+
+    /// The body with CRLF line ends when it can go as 7bit: printable ASCII, lines of at
+    /// most 76 bytes, none starting with a dot or ending with a space; else nil.
+    static func sevenBit(_ body: String) -> [UInt8]? {
+        var out: [UInt8] = []
+        out.reserveCapacity(body.utf8.count + body.utf8.count / 30)
+        var lineStart = true
+        var column = 0
+        var previous: UInt8 = 0
+        var iterator = body.utf8.makeIterator()
+        while let byte = iterator.next() {
+            switch byte {
+            case 13, 10:
+                if byte == 10 && previous == 13 { previous = byte; continue }  // LF of CRLF
+                if out.last == 32 || out.last == 9 { return nil }
+                out.append(13); out.append(10)
+                lineStart = true
+                column = 0
+            case 9, 32...126:
+                if lineStart && byte == UInt8(ascii: ".") { return nil }
+                out.append(byte)
+                lineStart = false
+                column += 1
+                if column > 76 { return nil }
+            default:
+                return nil
+            }
+            previous = byte
+        }
+        if out.last == 32 || out.last == 9 { return nil }
+        return out
     }
 }
 

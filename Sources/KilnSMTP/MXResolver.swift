@@ -45,7 +45,7 @@ public final class MXResolver: Sendable {
             }
         }
         if count == 0 { return .hosts([domain]) }
-        let text = String(cString: buffer)
+        let text = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         let records: [(Int, String)] = text.split(separator: "\n").compactMap { line in
             let parts = line.split(separator: " ")
             guard parts.count == 2, let preference = Int(parts[0]) else { return nil }

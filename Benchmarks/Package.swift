@@ -1,0 +1,27 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// A nested package so that the main build does not pay for the benchmark framework.
+// Run from the repository root with `make bench`.
+let package = Package(
+    name: "KilnBenchmarks",
+    platforms: [.macOS(.v15)],
+    dependencies: [
+        .package(path: "../"),
+        .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
+    ],
+    targets: [
+        .executableTarget(
+            name: "KilnBenchmarks",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "Kiln", package: "main"),
+                .product(name: "KilnCore", package: "main"),
+                .product(name: "KilnStore", package: "main"),
+                .product(name: "KilnMessage", package: "main"),
+            ],
+            path: "Benchmarks/KilnBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+    ]
+)
