@@ -19,6 +19,7 @@ let package = Package(
                 .product(name: "KilnCore", package: "main"),
                 .product(name: "KilnStore", package: "main"),
                 .product(name: "KilnMessage", package: "main"),
+                .product(name: "KilnTesting", package: "main"),
             ],
             path: "Benchmarks/KilnBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]

@@ -39,12 +39,13 @@ extension SendEngine {
         let recovered = try store.recoverLeases(all: true, now: now())
         if recovered > 0 { logger.info("returned messages leased by an earlier engine to the queue", metadata: ["count": "\(recovered)"]) }
 
+        _ = try sharedPoolCredentials  // a missing secret fails here, before any thread starts
         let d = configuration.delivery
         let transport = SMTPTransport(
             options: .init(heloName: d.heloName, connectTimeout: .seconds(d.connectTimeoutSeconds ?? 30),
                            transferTimeout: .seconds(d.transferTimeoutSeconds ?? 300)),
             logger: logger)
-        let session = DeliverySession(engine: self, transport: transport)
+        let session = try DeliverySession(engine: self, transport: transport)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await session.consumeResults() }
             do {
@@ -52,10 +53,12 @@ extension SendEngine {
             } catch {
                 await transport.shutdownGracefully()
                 try? await group.waitForAll()
+                session.finish()
                 throw error
             }
             await transport.shutdownGracefully()
             try await group.waitForAll()
+            session.finish()
         }
     }
 }
@@ -69,10 +72,16 @@ final class DeliverySession: Sendable {
         var createdAt: Timestamp
         var attempts: Int
         var sourceIP: String?
+        var viaShared: Bool
     }
 
     struct State {
         var router: Router
+        var planner = PoolPlanner()
+        var plannedAt: Timestamp?
+        var savedAt: Timestamp?
+        /// Providers whose capacity is used up, and until when: not leased meanwhile.
+        var exhausted: [MailboxProvider: Timestamp] = [:]
         var inFlight: [MessageID: InFlight] = [:]
         var rng = SystemRandomNumberGenerator()
         var contents: [Int64: StoredContent] = [:]
@@ -86,16 +95,66 @@ final class DeliverySession: Sendable {
     let leaseTime: Duration
     let credentials: SMTPCredentials?
 
-    init(engine: SendEngine, transport: SMTPTransport) {
+    init(engine: SendEngine, transport: SMTPTransport) throws {
         self.engine = engine
         self.transport = transport
         let configuration = engine.configuration
         let overrides = configuration.providers
-        state = Mutex(State(router: Router(pools: configuration.pools, profiles: { ProviderProfile.resolve($0, overrides: overrides) })))
+        var router = Router(
+            pools: configuration.pools, sharedPool: configuration.sharedPool, strategies: configuration.warmupStrategies,
+            now: engine.now(), profiles: { ProviderProfile.resolve($0, overrides: overrides) })
+        if let saved = try? engine.store.loadShaping() {
+            router.restore(saved.pairs, activePools: saved.activePools, now: engine.now())
+        }
+        state = Mutex(State(router: router))
         retry = RetryPolicy(maxMessageAge: configuration.maxMessageAge)
         maxInFlight = configuration.delivery.maxInFlight ?? 256
         leaseTime = .seconds((configuration.delivery.transferTimeoutSeconds ?? 300) + 120)
-        credentials = nil
+        credentials = try engine.sharedPoolCredentials
+        sharedURL = configuration.sharedPool.flatMap { SMTPURL($0.url) }
+    }
+
+    let sharedURL: SMTPURL?
+
+    /// Saves the warm-up state (levels, suspensions, active IPs) to the store.
+    func saveShaping(now: Timestamp) throws {
+        let saved = state.withLock { state in
+            state.savedAt = now
+            return SavedShaping(pairs: state.router.snapshot, activePools: state.router.activePools)
+        }
+        try engine.store.saveShaping(saved)
+    }
+
+    /// Once an hour (and at start), the planner scales the managed pools from demand:
+    /// the backlog per provider spread over a day, plus what was sent in the last hour.
+    func planPools(now: Timestamp) throws {
+        let due = state.withLock { state in state.plannedAt.map { now - $0 >= .seconds(3600) } ?? true }
+        guard due else { return }
+        var backlog: [MailboxProvider: Double] = [:]
+        for count in try engine.store.counts() where count.state == .queued || count.state == .deferred || count.state == .leased {
+            backlog[count.provider, default: 0] += Double(count.count) / 24
+        }
+        let plans = state.withLock { state -> [PoolPlan] in
+            state.plannedAt = now
+            var plans: [PoolPlan] = []
+            for pool in state.router.poolNames {
+                guard let view = state.router.poolView(pool, now: now) else { continue }
+                var demand = backlog
+                for ip in view.ips where ip.active {
+                    for (provider, pair) in ip.pairs { demand[provider, default: 0] += pair.sentThisHour }
+                }
+                let plan = state.planner.plan(view, demand: demand)
+                if !plan.isEmpty {
+                    state.router.apply(plan, now: now)
+                    plans.append(plan)
+                }
+            }
+            return plans
+        }
+        for plan in plans {
+            engine.logger.info("pool scaled", metadata: ["pool": "\(plan.pool)", "add": "\(plan.add)", "release": "\(plan.release)", "reason": "\(plan.reason)"])
+            engine.broadcaster.publish([DeliveryEvent(kind: .poolScaled, time: now, detail: "\(plan.pool): +\(plan.add) -\(plan.release): \(plan.reason)")])
+        }
     }
 
     var configuration: Configuration { engine.configuration }
@@ -122,7 +181,14 @@ final class DeliverySession: Sendable {
                 continue
             }
             let now = engine.now()
-            let leased = try await engine.store.lease(limit: min(capacity, 1000), now: now, leaseUntil: now + leaseTime, pausedSets: paused)
+            try planPools(now: now)
+            if state.withLock({ $0.savedAt.map { now - $0 >= .seconds(30) } ?? true }) { try saveShaping(now: now) }
+            let excluded = state.withLock { state -> Set<MailboxProvider> in
+                state.exhausted = state.exhausted.filter { $0.value > now }
+                return Set(state.exhausted.keys)
+            }
+            let leased = try await engine.store.lease(limit: min(capacity, 1000), now: now, leaseUntil: now + leaseTime,
+                                                      excluding: excluded, pausedSets: paused)
             if leased.isEmpty {
                 if transport.inFlight == 0, try idle(paused) { return }
                 try await Task.sleep(for: .milliseconds(20))
@@ -130,6 +196,11 @@ final class DeliverySession: Sendable {
             }
             try await send(leased, paused: paused, now: now)
         }
+    }
+
+    /// Saves the warm-up state on the way out.
+    func finish() {
+        try? saveShaping(now: engine.now())
     }
 
     func send(_ leased: [LeasedMessage], paused: Set<String>, now: Timestamp) async throws {
@@ -145,6 +216,7 @@ final class DeliverySession: Sendable {
         var outcomes: [Outcome] = []
         var events: [DeliveryEvent] = []
         var release: [MessageID] = []
+        var deferredInBatch: [MailboxProvider: Int] = [:]
         for message in leased {
             guard let content = state.withLock({ $0.contents[message.contentID] }) else {
                 outcomes.append(Outcome(id: message.id, state: .failed, countsAsAttempt: false))
@@ -162,28 +234,50 @@ final class DeliverySession: Sendable {
             }
             let poolName = configuration.configurationSet(named: content.configurationSet)?.pool ?? configuration.pools[0].name
             let decision = state.withLock { $0.router.route(provider: message.provider, pool: poolName, now: now) }
+            let sourceIP: String?
             switch decision {
             case .deferred(let until):
-                outcomes.append(Outcome(id: message.id, state: .deferred, nextAttemptAt: until, countsAsAttempt: false))
-            case .dedicated(let ip):
-                switch await destination(for: message) {
-                case .url(let url):
-                    let profile = ProviderProfile.resolve(message.provider, overrides: configuration.providers)
-                    jobs.append(SMTPJob(
-                        id: message.id, destination: url, sourceIP: ip, mailFrom: "b+\(message.id)@\(content.envelopeDomain)",
-                        recipient: message.recipient, body: content.data,
-                        maxConnections: configuration.providers?[message.provider.id]?.maxConnections
-                            ?? (ProviderProfile.builtIn[message.provider] == nil ? configuration.delivery.maxConnectionsPerDestination ?? profile.maxConnections : profile.maxConnections),
-                        messagesPerConnection: profile.messagesPerConnection, credentials: nil,
-                        tls: configuration.delivery.tls ?? .opportunistic))
-                    state.withLock {
-                        $0.inFlight[message.id] = InFlight(provider: message.provider, recipient: message.recipient, createdAt: message.createdAt, attempts: message.attempts, sourceIP: ip)
-                    }
-                case .failed(let reply):
-                    let (outcome, event) = resolve(message: message, reply: reply, sourceIP: nil, now: now)
-                    outcomes.append(outcome)
-                    events.append(event)
+                // Capacity deferral: queue behind the refill, one token interval apart,
+                // and stop leasing this provider until then.
+                let k = deferredInBatch[message.provider, default: 0]
+                deferredInBatch[message.provider] = k + 1
+                let spacing = state.withLock { state in
+                    state.exhausted[message.provider] = min(state.exhausted[message.provider] ?? until, until)
+                    return state.router.refillSpacing(provider: message.provider, pool: poolName, now: now)
                 }
+                let at = until + min(.seconds(3600), spacing * k)
+                outcomes.append(Outcome(id: message.id, state: .deferred, nextAttemptAt: at, countsAsAttempt: false))
+                continue
+            case .shared:
+                sourceIP = nil
+            case .dedicated(let ip):
+                sourceIP = ip
+            }
+            let target: Destination
+            if sourceIP == nil, let sharedURL {
+                target = .url(sharedURL)
+            } else {
+                target = await destination(for: message)
+            }
+            switch target {
+            case .url(let url):
+                let profile = ProviderProfile.resolve(message.provider, overrides: configuration.providers)
+                let viaShared = sourceIP == nil
+                jobs.append(SMTPJob(
+                    id: message.id, destination: url, sourceIP: sourceIP, mailFrom: "b+\(message.id)@\(content.envelopeDomain)",
+                    recipient: message.recipient, body: content.data,
+                    maxConnections: viaShared ? 8 : connectionLimit(message.provider, profile: profile),
+                    messagesPerConnection: viaShared ? 100 : profile.messagesPerConnection,
+                    credentials: viaShared ? credentials : nil,
+                    tls: configuration.delivery.tls ?? .opportunistic))
+                state.withLock {
+                    $0.inFlight[message.id] = InFlight(provider: message.provider, recipient: message.recipient, createdAt: message.createdAt,
+                                                       attempts: message.attempts, sourceIP: sourceIP, viaShared: viaShared)
+                }
+            case .failed(let reply):
+                let (outcome, event) = resolve(message: message, reply: reply, sourceIP: nil, now: now)
+                outcomes.append(outcome)
+                events.append(event)
             }
         }
         if !release.isEmpty { try await engine.store.release(release) }
@@ -192,6 +286,11 @@ final class DeliverySession: Sendable {
             engine.broadcaster.publish(events)
         }
         transport.send(jobs)
+    }
+
+    func connectionLimit(_ provider: MailboxProvider, profile: ProviderProfile) -> Int {
+        configuration.providers?[provider.id]?.maxConnections
+            ?? (ProviderProfile.builtIn[provider] == nil ? configuration.delivery.maxConnectionsPerDestination ?? profile.maxConnections : profile.maxConnections)
     }
 
     /// The SMTP destination of a message: its provider's route, else the `*` route, else
@@ -239,7 +338,8 @@ final class DeliverySession: Sendable {
                 continue
             }
             let message = LeasedMessage(id: result.id, contentID: 0, provider: info.provider, recipient: info.recipient, variables: nil, createdAt: info.createdAt, attempts: info.attempts)
-            let (outcome, event) = resolve(message: message, reply: reply, sourceIP: result.sourceIP, now: now)
+            let (outcome, event) = resolve(message: message, reply: reply, sourceIP: info.viaShared ? nil : result.sourceIP, now: now,
+                                           shared: info.viaShared)
             outcomes.append(outcome)
             events.append(event)
         }
@@ -249,7 +349,7 @@ final class DeliverySession: Sendable {
     }
 
     /// The outcome and event of an attempt that ended with `reply`; feeds the router.
-    func resolve(message: LeasedMessage, reply: SMTPReply, sourceIP: String?, now: Timestamp) -> (Outcome, DeliveryEvent) {
+    func resolve(message: LeasedMessage, reply: SMTPReply, sourceIP: String?, now: Timestamp, shared: Bool = false) -> (Outcome, DeliveryEvent) {
         let disposition = state.withLock { state -> AttemptDisposition in
             var resumeAt: Timestamp?
             if let ip = sourceIP {
@@ -262,7 +362,7 @@ final class DeliverySession: Sendable {
         let kind: DeliveryEvent.Kind
         switch disposition {
         case .delivered:
-            outcome = Outcome(id: message.id, state: .delivered, reply: reply, sourceIP: sourceIP)
+            outcome = Outcome(id: message.id, state: .delivered, reply: reply, sourceIP: shared ? "shared" : sourceIP)
             kind = .delivery
         case .bounced:
             outcome = Outcome(id: message.id, state: .bounced, reply: reply, sourceIP: sourceIP)
@@ -278,7 +378,8 @@ final class DeliverySession: Sendable {
             outcome = Outcome(id: message.id, state: .expired, reply: reply, sourceIP: sourceIP)
             kind = .expired
         }
-        let event = DeliveryEvent(kind: kind, time: now, messageID: message.id, recipient: message.recipient, provider: message.provider, sourceIP: sourceIP, reply: reply)
+        let event = DeliveryEvent(kind: kind, time: now, messageID: message.id, recipient: message.recipient, provider: message.provider,
+                                  sourceIP: shared ? "shared" : sourceIP, reply: reply)
         return (outcome, event)
     }
 }

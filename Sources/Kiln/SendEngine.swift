@@ -140,6 +140,24 @@ public final class SendEngine: Service, Sendable {
         return String(a, radix: 36) + "." + String(b, radix: 36)
     }
 
+    /// The shared relay's credentials, read from the environment or a file named in the
+    /// configuration (nil when it needs none).
+    var sharedPoolCredentials: SMTPCredentials? {
+        get throws(KilnError) {
+            guard let shared = configuration.sharedPool, let userVariable = shared.usernameEnv else { return nil }
+            let user = try secrets.fromEnvironment(userVariable, for: "sharedPool.usernameEnv")
+            let password: String
+            if let file = shared.passwordFile {
+                password = try secrets.fromFile(file, for: "sharedPool.passwordFile")
+            } else if let variable = shared.passwordEnv {
+                password = try secrets.fromEnvironment(variable, for: "sharedPool.passwordEnv")
+            } else {
+                password = ""
+            }
+            return SMTPCredentials(username: user, password: password)
+        }
+    }
+
     // MARK: Control
 
     /// Stops sending (for the whole store, or one configuration set). Persisted: it holds

@@ -147,6 +147,15 @@ extension Configuration {
             check(minIPs >= 1, "\(path).minIPs", "must be at least 1")
             check(maxIPs >= minIPs, "\(path).maxIPs", "must be at least minIPs (\(minIPs))")
             check(maxIPs <= pool.ips.count, "\(path).maxIPs", "must be at most the number of ips (\(pool.ips.count))")
+            if let warmup = pool.warmup {
+                check(["adaptive", "ses45", "stages30", "custom"].contains(warmup), "\(path).warmup", "must be adaptive, ses45, stages30 or custom")
+                if warmup == "custom" {
+                    check(!(pool.warmupSchedule ?? []).isEmpty, "\(path).warmupSchedule", "warmup 'custom' needs a non-empty list of daily volumes")
+                }
+            }
+            for (day, volume) in (pool.warmupSchedule ?? []).enumerated() {
+                check(volume > 0 && volume.isFinite, "\(path).warmupSchedule[\(day)]", "must be a positive number")
+            }
             if let spillover = pool.spillover, spillover != .never {
                 check(sharedPool != nil, "\(path).spillover", "'\(spillover.rawValue)' needs a sharedPool")
             }

@@ -83,9 +83,17 @@ public struct Configuration: Codable, Sendable, Equatable {
         public var maxIPs: Int?
         /// `managed` scales between minIPs and maxIPs; `fixed` uses every IP (default managed).
         public var scaling: Scaling?
-        /// Whether excess goes to the shared pool (default whileWarming).
+        /// Whether excess goes to the shared pool (default whileWarming when a sharedPool
+        /// is configured, else never).
         public var spillover: Spillover?
-        public init(name: String, ips: [String], minIPs: Int? = nil, maxIPs: Int? = nil, scaling: Scaling? = nil, spillover: Spillover? = nil) {
+        /// `adaptive` (default), `ses45`, `stages30`, or `custom` with `warmupSchedule`.
+        public var warmup: String?
+        /// Daily volumes per (IP, provider), day by day, for `warmup: custom`.
+        public var warmupSchedule: [Double]?
+        public init(name: String, ips: [String], minIPs: Int? = nil, maxIPs: Int? = nil, scaling: Scaling? = nil, spillover: Spillover? = nil,
+                    warmup: String? = nil, warmupSchedule: [Double]? = nil) {
+            self.warmup = warmup
+            self.warmupSchedule = warmupSchedule
             self.name = name
             self.ips = ips
             self.minIPs = minIPs
@@ -195,6 +203,20 @@ public struct Configuration: Codable, Sendable, Equatable {
 }
 
 extension Configuration {
+    /// The warm-up strategy of each pool.
+    public var warmupStrategies: [String: WarmupStrategy] {
+        Dictionary(pools.map { pool in
+            let strategy: WarmupStrategy
+            switch pool.warmup {
+            case "ses45": strategy = .schedule(.ses45)
+            case "stages30": strategy = .schedule(.stages30)
+            case "custom": strategy = .schedule(WarmupSchedule(name: "custom", daily: pool.warmupSchedule ?? []))
+            default: strategy = .adaptive(WarmupModel())
+            }
+            return (pool.name, strategy)
+        }, uniquingKeysWith: { a, _ in a })
+    }
+
     public var maxMessageAge: Duration { .seconds((delivery.maxMessageAgeHours ?? 72) * 3600) }
 
     public func configurationSet(named name: String?) -> ConfigurationSet? {

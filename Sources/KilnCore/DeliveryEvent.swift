@@ -38,6 +38,8 @@ public struct DeliveryEvent: Sendable, Hashable, Codable {
         case unsubscribe
         case paused
         case resumed
+        /// A managed pool took or released IPs.
+        case poolScaled
     }
 
     public var kind: Kind

@@ -2,18 +2,32 @@
 public enum RouteDecision: Hashable, Sendable {
     /// Send now from this dedicated source address.
     case dedicated(ip: String)
+    /// Send now through the shared pool (spill-over).
+    case shared
     /// No IP of the pool may send to this provider now: try again at this time.
     case deferred(until: Timestamp)
 }
 
-/// Chooses a source IP of a pool for a message to a provider, and keeps per
-/// (IP, provider) suspensions after throttles and blocks. A value type: the engine keeps
-/// it behind a lock, the simulation drives it directly.
+/// The rate control of every (IP, provider) pair: a token bucket whose rate is the pair's
+/// warm-up allowance, suspensions after throttles and blocks, the pools' active IPs, and
+/// the shared pool for spill-over. A value type, pure and deterministic: the engine keeps
+/// it behind a lock, the simulation drives it directly; every decision takes `now`.
 ///
-/// The IP choice is round-robin over the pool's IPs that are not suspended for the
-/// provider, so that every IP builds its own history with every provider evenly.
+/// **IP choice: the coldest IP that has a token, first.** Every IP is capped by its own
+/// bucket, so the order only matters when the pool has more capacity than demand; then
+/// filling the cold IPs' small allowances first makes them warm up (a level only rises
+/// when most of the allowance is used), while the warm IPs, which hold most of the
+/// capacity, still take the bulk. Ties go round-robin.
+///
+/// **When no IP has a token**, the message spills to the shared pool if the pool's
+/// `spillover` allows it (`always`, or `whileWarming` while some active IP is below full
+/// warm-up for the provider) and the shared pool has capacity; otherwise it is deferred
+/// to the earliest refill or the end of a suspension.
+///
+/// Hot path: `route(provider:pool:now:)` with pre-resolved keys does no allocation and
+/// takes no lock; per-pair state lives in flat arrays indexed by IP and provider.
 public struct Router: Sendable {
-    public struct Pair: Hashable, Sendable {
+    public struct Pair: Hashable, Sendable, Codable {
         public var ip: String
         public var provider: MailboxProvider
         public init(ip: String, provider: MailboxProvider) {
@@ -22,62 +36,343 @@ public struct Router: Sendable {
         }
     }
 
+    /// A pre-resolved provider.
+    public struct ProviderKey: Hashable, Sendable { public let index: Int }
+    /// A pre-resolved pool.
+    public struct PoolKey: Hashable, Sendable { public let index: Int }
+
+    struct Slot: Sendable {
+        var bucket: TokenBucket
+        var warmup: WarmupTracker
+        var suspendedUntil: Int64 = .min
+    }
+
+    struct PoolState: Sendable {
+        var name: String
+        /// Indices into `ipNames`, in configuration order.
+        var ips: [Int]
+        var active: [Int]
+        var spillover: Configuration.Spillover
+        var scaling: Configuration.Scaling
+        var minIPs: Int
+        var maxIPs: Int
+        var strategy: WarmupStrategy
+        var roundRobin: Int = 0
+    }
+
     /// How long a pair rests after a policy block (5.7.x).
     public var blockSuspension: Duration
-    private var ipsByPool: [String: [String]]
-    private var nextIndex: [String: Int] = [:]
-    private var suspendedUntil: [Pair: Timestamp] = [:]
+    public private(set) var ipNames: [String] = []
+    var ipIndex: [String: Int] = [:]
+    public private(set) var providers: [MailboxProvider] = []
+    var providerIndex: [MailboxProvider: Int] = [:]
+    var profileList: [ProviderProfile] = []
+    var poolStates: [PoolState] = []
+    var poolIndex: [String: Int] = [:]
+    /// `slots[ip][provider]`.
+    var slots: [[Slot]] = []
+    var shared: TokenBucket?
+    let hasShared: Bool
     private let profiles: @Sendable (MailboxProvider) -> ProviderProfile
+    let start: Timestamp
 
-    public init(pools: [Configuration.Pool], blockSuspension: Duration = .seconds(12 * 3600), profiles: @escaping @Sendable (MailboxProvider) -> ProviderProfile) {
-        self.ipsByPool = Dictionary(pools.map { ($0.name, $0.ips) }, uniquingKeysWith: { a, _ in a })
+    /// - Parameters:
+    ///   - pools: the dedicated pools; a managed pool starts with `minIPs` active.
+    ///   - sharedPool: the relay for spill-over (nil: none).
+    ///   - strategies: the warm-up strategy per pool name (adaptive by default).
+    public init(
+        pools: [Configuration.Pool], sharedPool: Configuration.SharedPool? = nil,
+        strategies: [String: WarmupStrategy] = [:], blockSuspension: Duration = .seconds(12 * 3600),
+        now: Timestamp = Timestamp(nanoseconds: 0), profiles: @escaping @Sendable (MailboxProvider) -> ProviderProfile
+    ) {
         self.blockSuspension = blockSuspension
         self.profiles = profiles
+        self.start = now
+        hasShared = sharedPool != nil
+        if let limit = sharedPool?.dailyLimit {
+            shared = TokenBucket(hourly: Double(limit) / 24, burst: max(1, limit / 24 / 60))
+        }
+        for pool in pools {
+            var indices: [Int] = []
+            for ip in pool.ips {
+                if let i = ipIndex[ip] { indices.append(i); continue }
+                ipIndex[ip] = ipNames.count
+                indices.append(ipNames.count)
+                ipNames.append(ip)
+                slots.append(Array(repeating: Slot(bucket: TokenBucket(hourly: 1, burst: 1), warmup: WarmupTracker(now: now)), count: providers.count))
+            }
+            let scaling = pool.scaling ?? .managed
+            let maxIPs = min(indices.count, pool.maxIPs ?? indices.count)
+            let minIPs = max(1, min(pool.minIPs ?? 1, maxIPs))
+            poolIndex[pool.name] = poolStates.count
+            poolStates.append(PoolState(
+                name: pool.name, ips: indices, active: Array(indices.prefix(scaling == .fixed ? indices.count : minIPs)),
+                spillover: sharedPool == nil ? .never : (pool.spillover ?? .whileWarming), scaling: scaling,
+                minIPs: minIPs, maxIPs: maxIPs, strategy: strategies[pool.name] ?? .adaptive(WarmupModel())))
+        }
     }
 
-    /// Picks the next IP of `pool` that may send to `provider` at `now`.
+    // MARK: Keys
+
+    /// The key of `provider`, registering it on first use.
+    public mutating func key(for provider: MailboxProvider) -> ProviderKey {
+        if let index = providerIndex[provider] { return ProviderKey(index: index) }
+        let index = providers.count
+        providers.append(provider)
+        providerIndex[provider] = index
+        let profile = profiles(provider)
+        profileList.append(profile)
+        for ip in slots.indices {
+            var slot = Slot(bucket: TokenBucket(hourly: profile.coldHourly, burst: 1), warmup: WarmupTracker(now: start))
+            slot.bucket = Self.bucket(hourly: slot.warmup.hourly(profile, strategy: strategy(ofIP: ip), now: start))
+            slots[ip].append(slot)
+        }
+        return ProviderKey(index: index)
+    }
+
+    public func key(forPool name: String) -> PoolKey? { poolIndex[name].map(PoolKey.init) }
+
+    func strategy(ofIP ip: Int) -> WarmupStrategy {
+        poolStates.first { $0.ips.contains(ip) }?.strategy ?? .adaptive(WarmupModel())
+    }
+
+    /// A bucket for an hourly allowance, with a burst of about a minute of it (at least one).
+    static func bucket(hourly: Double) -> TokenBucket {
+        TokenBucket(hourly: hourly, burst: burst(hourly: hourly))
+    }
+
+    static func burst(hourly: Double) -> Int { max(1, Int(hourly / 60)) }
+
+    // MARK: Routing
+
+    /// Routes one message of `provider` from pool `pool`.
     public mutating func route(provider: MailboxProvider, pool: String, now: Timestamp) -> RouteDecision {
-        guard let ips = ipsByPool[pool], !ips.isEmpty else { return .deferred(until: now + .seconds(60)) }
-        let key = "\(pool)\u{0}\(provider.id)"
-        let start = nextIndex[key, default: 0]
-        var earliest: Timestamp?
+        guard let poolKey = key(forPool: pool) else { return .deferred(until: now + .seconds(60)) }
+        return route(key(for: provider), pool: poolKey, now: now)
+    }
+
+    /// Routes one message: takes a token from the coldest active IP that has one, else
+    /// spills or defers. Counts the message as offered demand.
+    public mutating func route(_ provider: ProviderKey, pool: PoolKey, now: Timestamp) -> RouteDecision {
+        let p = provider.index
+        let ips = poolStates[pool.index].active
+        let t = now.nanoseconds
+        var chosen = -1
+        var chosenLevel = 2.0
+        var earliest = Int64.max
+        let rotation = poolStates[pool.index].roundRobin
         for offset in 0..<ips.count {
-            let ip = ips[(start + offset) % ips.count]
-            let until = suspendedUntil[Pair(ip: ip, provider: provider)]
-            if let until, until > now {
-                earliest = min(earliest ?? until, until)
+            let ip = ips[(rotation + offset) % ips.count]
+            if slots[ip][p].warmup.needsRoll(now: now) { roll(ip: ip, provider: p, now: now) }
+            let slot = slots[ip][p]
+            if slot.suspendedUntil > t {
+                earliest = min(earliest, slot.suspendedUntil)
                 continue
             }
-            nextIndex[key] = (start + offset + 1) % ips.count
-            return .dedicated(ip: ip)
+            guard slot.bucket.isAvailable(now: now) else {
+                earliest = min(earliest, slot.bucket.nextAvailable(now: now).nanoseconds)
+                continue
+            }
+            if slot.warmup.level < chosenLevel {
+                chosen = ip
+                chosenLevel = slot.warmup.level
+            }
         }
-        return .deferred(until: earliest ?? now + .seconds(60))
+        if chosen >= 0 {
+            _ = slots[chosen][p].bucket.take(now: now)
+            slots[chosen][p].warmup.recordSend(now: now)
+            poolStates[pool.index].roundRobin = rotation &+ 1
+            return .dedicated(ip: ipNames[chosen])
+        }
+        if spills(pool: pool.index, provider: p), shared?.take(now: now) ?? true {
+            return .shared
+        }
+        return .deferred(until: Timestamp(nanoseconds: earliest == .max ? t + 60_000_000_000 : earliest))
     }
 
-    /// Feeds a reply back: a throttle rests the pair for the provider's backoff, a policy
-    /// block for `blockSuspension`. Per-recipient and per-message replies change nothing.
+    func spills(pool: Int, provider p: Int) -> Bool {
+        switch poolStates[pool].spillover {
+        case .never: return false
+        case .always: return true
+        case .whileWarming:
+            return poolStates[pool].active.contains { slots[$0][p].warmup.level < 1 }
+        }
+    }
+
+    /// Closes the pair's past windows and sets its bucket to its new allowance.
+    mutating func roll(ip: Int, provider p: Int, now: Timestamp) {
+        let profile = profileList[p]
+        let strategy = strategy(ofIP: ip)
+        let allowance = slots[ip][p].warmup.hourly(profile, strategy: strategy, now: now)
+        let model: WarmupModel
+        if case .adaptive(let m) = strategy { model = m } else { model = WarmupModel() }
+        if case .schedule = strategy {
+            var frozen = slots[ip][p].warmup
+            frozen.roll(now: now, allowance: allowance, model: model)
+            slots[ip][p].warmup.windowStart = frozen.windowStart
+            slots[ip][p].warmup.sentInWindow = 0
+        } else {
+            slots[ip][p].warmup.roll(now: now, allowance: allowance, model: model)
+        }
+        updateRate(ip: ip, provider: p, now: now)
+    }
+
+    mutating func updateRate(ip: Int, provider p: Int, now: Timestamp) {
+        let hourly = slots[ip][p].warmup.hourly(profileList[p], strategy: strategy(ofIP: ip), now: now)
+        slots[ip][p].bucket.setRate(hourly: hourly, burst: Self.burst(hourly: hourly), now: now)
+    }
+
+    /// The time between two tokens of the whole active pool for `provider`: how far
+    /// apart deferred messages are queued behind the next refill.
+    public mutating func refillSpacing(provider: MailboxProvider, pool: String, now: Timestamp) -> Duration {
+        guard let poolKey = key(forPool: pool) else { return .seconds(60) }
+        let p = key(for: provider).index
+        let total = poolStates[poolKey.index].active.reduce(0.0) { $0 + slots[$1][p].bucket.hourly }
+        return total > 0 ? .nanoseconds(Int64(3_600_000_000_000 / total)) : .seconds(60)
+    }
+
+    // MARK: Feedback
+
+    /// Feeds a reply back. A throttle slows the pair at once (its level drops, its bucket
+    /// follows) and rests it for the provider's backoff; a policy block collapses its
+    /// level and suspends it for `blockSuspension`. Per-recipient and per-message replies
+    /// change nothing.
     /// - Returns: the time the pair is suspended until, when it is.
     @discardableResult
     public mutating func record(_ reply: SMTPReply, ip: String, provider: MailboxProvider, now: Timestamp) -> Timestamp? {
+        guard let i = ipIndex[ip] else { return nil }
+        let p = key(for: provider).index
         let classification = reply.classification
-        let pair = Pair(ip: ip, provider: provider)
+        let model: WarmupModel
+        if case .adaptive(let m) = strategy(ofIP: i) { model = m } else { model = WarmupModel() }
+        let suspension: Duration
         switch (classification.replyClass, classification.scope) {
         case (.throttle, .ip):
-            let until = now + profiles(provider).throttleBackoff
-            suspendedUntil[pair] = max(suspendedUntil[pair] ?? until, until)
-            return until
+            slots[i][p].warmup.recordThrottle(model: model)
+            suspension = profileList[p].throttleBackoff
         case (.permanentPolicy, _):
-            let until = now + blockSuspension
-            suspendedUntil[pair] = max(suspendedUntil[pair] ?? until, until)
-            return until
+            slots[i][p].warmup.recordBlock(model: model)
+            suspension = blockSuspension
         default:
             return nil
         }
+        updateRate(ip: i, provider: p, now: now)
+        let until = (now + suspension).nanoseconds
+        slots[i][p].suspendedUntil = max(slots[i][p].suspendedUntil, until)
+        return Timestamp(nanoseconds: slots[i][p].suspendedUntil)
     }
 
     /// The time the pair may send again, if it is suspended at `now`.
     public func suspension(ip: String, provider: MailboxProvider, now: Timestamp) -> Timestamp? {
-        guard let until = suspendedUntil[Pair(ip: ip, provider: provider)], until > now else { return nil }
-        return until
+        guard let i = ipIndex[ip], let p = providerIndex[provider], slots[i][p].suspendedUntil > now.nanoseconds else { return nil }
+        return Timestamp(nanoseconds: slots[i][p].suspendedUntil)
+    }
+
+    // MARK: Reporting
+
+    /// The warm-up of one pair (a cold tracker for a pair that never sent).
+    public func warmup(ip: String, provider: MailboxProvider) -> WarmupTracker? {
+        guard let i = ipIndex[ip] else { return nil }
+        guard let p = providerIndex[provider] else { return WarmupTracker(now: start) }
+        return slots[i][p].warmup
+    }
+
+    /// The hourly allowance of a pair now.
+    public func allowance(ip: String, provider: MailboxProvider, now: Timestamp) -> Double? {
+        guard let i = ipIndex[ip], let p = providerIndex[provider] else { return nil }
+        return slots[i][p].warmup.hourly(profileList[p], strategy: strategy(ofIP: i), now: now)
+    }
+
+    /// The active IPs of a pool.
+    public func activeIPs(pool: String) -> [String] {
+        guard let index = poolIndex[pool] else { return [] }
+        return poolStates[index].active.map { ipNames[$0] }
+    }
+
+    /// Every pair's warm-up, for `kiln status` and persistence.
+    public var snapshot: [PairSnapshot] {
+        var result: [PairSnapshot] = []
+        for (i, ip) in ipNames.enumerated() {
+            for (p, provider) in providers.enumerated() {
+                let slot = slots[i][p]
+                guard slot.warmup.firstSentAt != nil || slot.warmup.level > 0 || slot.suspendedUntil > .min else { continue }
+                result.append(PairSnapshot(ip: ip, provider: provider, warmup: slot.warmup,
+                                           suspendedUntil: slot.suspendedUntil == .min ? nil : Timestamp(nanoseconds: slot.suspendedUntil)))
+            }
+        }
+        return result
+    }
+
+    /// The active IPs of every pool, for persistence.
+    public var activePools: [String: [String]] {
+        Dictionary(uniqueKeysWithValues: poolStates.map { ($0.name, $0.active.map { ipNames[$0] }) })
+    }
+
+    /// Restores pairs and active IPs saved from an earlier run.
+    public mutating func restore(_ pairs: [PairSnapshot], activePools: [String: [String]] = [:], now: Timestamp) {
+        for pair in pairs {
+            guard let i = ipIndex[pair.ip] else { continue }
+            let p = key(for: pair.provider).index
+            slots[i][p].warmup = pair.warmup
+            slots[i][p].suspendedUntil = pair.suspendedUntil?.nanoseconds ?? .min
+            let hourly = pair.warmup.hourly(profileList[p], strategy: strategy(ofIP: i), now: now)
+            slots[i][p].bucket = Self.bucket(hourly: hourly)
+        }
+        for (name, ips) in activePools {
+            guard let index = poolIndex[name], poolStates[index].scaling == .managed else { continue }
+            let active = ips.compactMap { ipIndex[$0] }.filter { poolStates[index].ips.contains($0) }
+            if active.count >= poolStates[index].minIPs { poolStates[index].active = Array(active.prefix(poolStates[index].maxIPs)) }
+        }
+    }
+
+    // MARK: Scaling
+
+    /// Applies a planner decision to a managed pool.
+    public mutating func apply(_ plan: PoolPlan, now: Timestamp) {
+        guard let index = poolIndex[plan.pool], poolStates[index].scaling == .managed else { return }
+        var active = poolStates[index].active
+        for ip in plan.add { if let i = ipIndex[ip], !active.contains(i), poolStates[index].ips.contains(i) { active.append(i) } }
+        for ip in plan.release { if let i = ipIndex[ip] { active.removeAll { $0 == i } } }
+        if active.count >= poolStates[index].minIPs && active.count <= poolStates[index].maxIPs {
+            poolStates[index].active = active
+        }
+    }
+
+    /// What the planner needs to know about a pool at `now`.
+    public func poolView(_ name: String, now: Timestamp) -> PoolView? {
+        guard let index = poolIndex[name] else { return nil }
+        let state = poolStates[index]
+        var ips: [PoolView.IP] = []
+        for i in state.ips {
+            var perProvider: [MailboxProvider: PoolView.PairView] = [:]
+            for (p, provider) in providers.enumerated() {
+                let slot = slots[i][p]
+                perProvider[provider] = PoolView.PairView(
+                    level: slot.warmup.level,
+                    sentThisHour: Double(slot.warmup.sentInWindow),
+                    hourly: slot.warmup.hourly(profileList[p], strategy: state.strategy, now: now),
+                    lastSentAt: slot.warmup.lastSentAt.map(Timestamp.init(nanoseconds:)))
+            }
+            ips.append(PoolView.IP(ip: ipNames[i], active: state.active.contains(i), pairs: perProvider))
+        }
+        return PoolView(name: name, ips: ips, minIPs: state.minIPs, maxIPs: state.maxIPs, managed: state.scaling == .managed,
+                        profiles: Dictionary(uniqueKeysWithValues: providers.enumerated().map { ($1, profileList[$0]) }))
+    }
+
+    /// Pool names.
+    public var poolNames: [String] { poolStates.map(\.name) }
+}
+
+/// One pair's saved state.
+public struct PairSnapshot: Hashable, Sendable, Codable {
+    public var ip: String
+    public var provider: MailboxProvider
+    public var warmup: WarmupTracker
+    public var suspendedUntil: Timestamp?
+    public init(ip: String, provider: MailboxProvider, warmup: WarmupTracker, suspendedUntil: Timestamp? = nil) {
+        self.ip = ip
+        self.provider = provider
+        self.warmup = warmup
+        self.suspendedUntil = suspendedUntil
     }
 }

@@ -306,4 +306,34 @@ public final class SQLiteStore: Sendable {
             }
         }
     }
+
+    // MARK: Warm-up state
+
+    /// Saves the warm-up state of every (IP, provider) pair and the pools' active IPs.
+    public func saveShaping(_ shaping: SavedShaping) throws(KilnError) {
+        try wrap("save warm-up state") {
+            let data = try JSONEncoder().encode(shaping)
+            try pool.write { db in
+                try db.execute(sql: "INSERT OR REPLACE INTO control (key, value) VALUES ('shaping', ?)", arguments: [String(decoding: data, as: UTF8.self)])
+            }
+        }
+    }
+
+    /// The warm-up state saved last, if any.
+    public func loadShaping() throws(KilnError) -> SavedShaping? {
+        try wrap("load warm-up state") {
+            guard let text = try pool.read({ db in try String.fetchOne(db, sql: "SELECT value FROM control WHERE key = 'shaping'") }) else { return nil }
+            return try JSONDecoder().decode(SavedShaping.self, from: Data(text.utf8))
+        }
+    }
+}
+
+/// The warm-up state kept across runs.
+public struct SavedShaping: Codable, Sendable {
+    public var pairs: [PairSnapshot]
+    public var activePools: [String: [String]]
+    public init(pairs: [PairSnapshot], activePools: [String: [String]]) {
+        self.pairs = pairs
+        self.activePools = activePools
+    }
 }

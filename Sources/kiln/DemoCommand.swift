@@ -66,14 +66,26 @@ struct DemoRun {
         var routes: [String: String] = [:]
         for (id, server) in servers { routes[id] = server.url }
         routes["*"] = servers["other"]!.url
+        // The shared relay that takes what the cold pool cannot send yet.
+        let relay = try await LoopbackSMTPServer.start()
 
         let configuration = Configuration(
             store: .init(path: directory + "/kiln.sqlite"), senderId: "KilnDemo",
             identities: [.init(domain: "example.com", returnPathDomain: "bounce.example.com", allowedFromAddresses: ["news@example.com"])],
-            pools: [.init(name: "demo", ips: ["127.0.0.2", "127.0.0.3"], scaling: .fixed, spillover: .never)],
+            pools: [.init(name: "demo", ips: ["127.0.0.2", "127.0.0.3"], scaling: .fixed, spillover: .whileWarming)],
+            sharedPool: .init(url: relay.url),
             delivery: .init(mode: .routes, routes: routes, heloName: "mta.example.com", maxMessageAgeHours: 72, tls: Configuration.TLSPolicy.none),
             // Short rests after a throttle, so that the demo shows the pause and the recovery.
-            providers: ["yahoo": .init(throttleBackoffSeconds: 2), "microsoft": .init(throttleBackoffSeconds: 2)],
+            // Demo-sized volumes (the real defaults are per hour of a cold IP: 20 for Gmail):
+            // Apple takes one message a second per IP with bursts of a minute's worth, so
+            // most Apple mail spills to the shared relay while the pool is cold.
+            providers: [
+                "gmail": .init(coldHourly: 1_000_000, warmHourly: 10_000_000),
+                "microsoft": .init(coldHourly: 1_000_000, warmHourly: 10_000_000, throttleBackoffSeconds: 2),
+                "yahoo": .init(coldHourly: 1_000_000, warmHourly: 10_000_000, throttleBackoffSeconds: 2),
+                "apple": .init(coldHourly: 3_600, warmHourly: 360_000),
+                "other": .init(coldHourly: 1_000_000, warmHourly: 10_000_000),
+            ],
             configurationSets: [.init(name: "newsletter", pool: "demo")], defaultConfigurationSet: "newsletter")
         let engine = try SendEngine(configuration: configuration, baseDirectory: directory, logger: makeLogger())
         let events = engine.events()
@@ -130,6 +142,8 @@ struct DemoRun {
             if ProcessInfo.processInfo.environment["KILN_DEMO_DEBUG"] != nil { print("\(id): \(server.connectionCount) connections") }
             await server.shutdown()
         }
+        received["shared relay"] = relay.messages.count
+        await relay.shutdown()
         return DemoReport(tally: tally, status: status, received: received, seconds: (ContinuousClock.now - started).secondsDouble, submitted: total)
     }
 

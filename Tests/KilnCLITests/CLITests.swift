@@ -51,7 +51,10 @@ struct Workspace {
             "store": ["path": "kiln.sqlite"],
             "senderId": "Test",
             "identities": [["domain": "example.com", "returnPathDomain": "bounce.example.com"]],
-            "pools": [["name": "p", "ips": ["127.0.0.2", "127.0.0.3"]]],
+            "pools": [["name": "p", "ips": ["127.0.0.2", "127.0.0.3"], "scaling": "fixed"]],
+            "providers": Dictionary(uniqueKeysWithValues: ["gmail", "microsoft", "yahoo", "apple", "other"].map {
+                ($0, ["coldHourly": 1_000_000, "warmHourly": 10_000_000])
+            }),
             "delivery": ["mode": "routes", "routes": ["*": route], "heloName": "mta.example.com", "tls": "none",
                          "connectTimeoutSeconds": 5, "transferTimeoutSeconds": 30, "maxInFlight": maxInFlight],
             "configurationSets": [["name": "bulk", "pool": "p"]],

@@ -22,8 +22,9 @@ final class EngineHarness: Sendable {
         let configuration = Configuration(
             store: .init(path: "kiln.sqlite"), senderId: "Test",
             identities: [.init(domain: "example.com", returnPathDomain: "bounce.example.com", allowedFromAddresses: allowed)],
-            pools: [.init(name: "p", ips: pool)],
+            pools: [.init(name: "p", ips: pool, scaling: .fixed)],
             delivery: .init(mode: .routes, routes: ["*": server.url], heloName: "mta.example.com", connectTimeoutSeconds: 5, transferTimeoutSeconds: 20, tls: Configuration.TLSPolicy.none),
+            providers: Configuration.ProviderProfileOverride.unthrottled,
             configurationSets: [.init(name: "bulk", pool: "p"), .init(name: "other", pool: "p")], defaultConfigurationSet: "bulk")
         engine = try SendEngine(configuration: configuration, baseDirectory: directory, logger: Logger(label: "test"), now: clock.now)
     }

@@ -4,6 +4,7 @@ import Kiln
 import KilnCore
 import KilnMessage
 import KilnStore
+import KilnTesting
 import Logging
 
 /// Issue targets: durable enqueue ≥ 100,000 messages/s in batches; end-to-end delivery
@@ -91,8 +92,9 @@ struct Bench {
         let configuration = Configuration(
             store: .init(path: "kiln.sqlite"), senderId: "Bench",
             identities: [.init(domain: "example.com", returnPathDomain: "bounce.example.com")],
-            pools: [.init(name: "p", ips: ["127.0.0.2", "127.0.0.3"])],
+            pools: [.init(name: "p", ips: ["127.0.0.2", "127.0.0.3"], scaling: .fixed)],
             delivery: .init(mode: .routes, routes: ["*": route], heloName: "mta.example.com", maxInFlight: 256, tls: Configuration.TLSPolicy.none),
+            providers: Configuration.ProviderProfileOverride.unthrottled,
             configurationSets: [.init(name: "bulk", pool: "p")], defaultConfigurationSet: "bulk")
         var logger = Logger(label: "bench")
         logger.logLevel = .error
