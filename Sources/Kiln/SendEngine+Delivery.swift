@@ -12,7 +12,7 @@ extension SendEngine {
     /// On the way out, transfers in flight finish and everything else stays queued.
     public func run() async throws {
         try await withGracefulShutdownHandler {
-            try await deliver(until: { _ in false })
+            try await deliver(until: { _, _ in false })
         } onGracefulShutdown: {
             self.stop()
         }
@@ -25,14 +25,16 @@ extension SendEngine {
     /// A paused store is idle at once; messages of a paused configuration set do not
     /// hold it either.
     public func runUntilIdle(settle: Duration = .zero) async throws {
-        try await deliver(until: { [self] paused in
+        try await deliver(until: { [self] paused, exhausted in
             if paused.contains("*") { return true }
-            guard let due = try store.nextDue(pausedSets: paused) else { return true }
+            let refill = exhausted.values.min()
+            if let refill, refill <= now() + settle { return false }
+            guard let due = try store.nextDue(pausedSets: paused, excluding: Set(exhausted.keys)) else { return true }
             return due > now() + settle
         })
     }
 
-    func deliver(until idle: @escaping @Sendable (_ paused: Set<String>) throws -> Bool) async throws {
+    func deliver(until idle: @escaping @Sendable (_ paused: Set<String>, _ exhausted: [MailboxProvider: Timestamp]) throws -> Bool) async throws {
         stopping.withLock { $0 = false }
         let lock = try DeliveryLock(storePath: store.path)
         defer { withExtendedLifetime(lock) {} }
@@ -161,7 +163,7 @@ final class DeliverySession: Sendable {
 
     // MARK: Dispatching
 
-    func dispatch(until idle: @Sendable (_ paused: Set<String>) throws -> Bool) async throws {
+    func dispatch(until idle: @Sendable (_ paused: Set<String>, _ exhausted: [MailboxProvider: Timestamp]) throws -> Bool) async throws {
         var paused = Set<String>()
         var pausedCheckedAt = ContinuousClock.now - .seconds(10)
         while !engine.stopping.withLock({ $0 }) {
@@ -171,7 +173,7 @@ final class DeliverySession: Sendable {
                 pausedCheckedAt = ContinuousClock.now
             }
             if paused.contains("*") {
-                if transport.inFlight == 0, try idle(paused) { return }
+                if transport.inFlight == 0, try idle(paused, [:]) { return }
                 try await Task.sleep(for: .milliseconds(250))
                 continue
             }
@@ -190,7 +192,7 @@ final class DeliverySession: Sendable {
             let leased = try await engine.store.lease(limit: min(capacity, 1000), now: now, leaseUntil: now + leaseTime,
                                                       excluding: excluded, pausedSets: paused)
             if leased.isEmpty {
-                if transport.inFlight == 0, try idle(paused) { return }
+                if transport.inFlight == 0, try idle(paused, state.withLock { $0.exhausted }) { return }
                 try await Task.sleep(for: .milliseconds(20))
                 continue
             }
@@ -340,6 +342,9 @@ final class DeliverySession: Sendable {
             let message = LeasedMessage(id: result.id, contentID: 0, provider: info.provider, recipient: info.recipient, variables: nil, createdAt: info.createdAt, attempts: info.attempts)
             let (outcome, event) = resolve(message: message, reply: reply, sourceIP: info.viaShared ? nil : result.sourceIP, now: now,
                                            shared: info.viaShared)
+            if !info.viaShared, event.kind == .throttle || event.kind == .block, reply.classification.scope == .ip || event.kind == .block {
+                transport.withdraw(destination: result.destination, sourceIP: result.sourceIP)
+            }
             outcomes.append(outcome)
             events.append(event)
         }

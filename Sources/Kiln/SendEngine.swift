@@ -174,10 +174,23 @@ public final class SendEngine: Service, Sendable {
     }
 
     /// Queue depth by state and provider, and what is paused.
+    /// Queue depth, pools (with the IPs a managed pool uses now), pauses, and the warm-up
+    /// of every (IP, provider) pair as last saved by a delivering engine.
     public func status() throws(KilnError) -> EngineStatus {
-        EngineStatus(counts: try store.counts(), pausedScopes: try store.pausedScopes().sorted(), pools: configuration.pools.map {
-            EngineStatus.PoolStatus(name: $0.name, ips: $0.ips)
-        })
+        let saved = try store.loadShaping()
+        let strategies = configuration.warmupStrategies
+        let time = now()
+        let warmup = (saved?.pairs ?? []).map { pair in
+            let pool = configuration.pools.first { $0.ips.contains(pair.ip) }?.name ?? ""
+            let profile = ProviderProfile.resolve(pair.provider, overrides: configuration.providers)
+            return EngineStatus.PairStatus(
+                ip: pair.ip, provider: pair.provider.id, percent: pair.warmup.percent,
+                hourly: Int(pair.warmup.hourly(profile, strategy: strategies[pool] ?? .adaptive(WarmupModel()), now: time)),
+                suspendedUntil: pair.suspendedUntil.flatMap { $0 > time ? $0 : nil })
+        }.sorted { ($0.ip, $0.provider) < ($1.ip, $1.provider) }
+        return EngineStatus(counts: try store.counts(), pausedScopes: try store.pausedScopes().sorted(), pools: configuration.pools.map {
+            EngineStatus.PoolStatus(name: $0.name, ips: $0.ips, active: saved?.activePools[$0.name] ?? $0.ips)
+        }, warmup: warmup)
     }
 
     /// Asks a running `run()` to stop: no new transfers, running ones finish, the rest
@@ -192,10 +205,24 @@ public struct EngineStatus: Sendable, Codable {
     public struct PoolStatus: Sendable, Codable {
         public var name: String
         public var ips: [String]
+        /// The IPs in use now (a managed pool scales between minIPs and maxIPs).
+        public var active: [String]
+    }
+    /// The warm-up of one (IP, provider) pair.
+    public struct PairStatus: Sendable, Codable {
+        public var ip: String
+        public var provider: String
+        /// The warm-up level as a percentage.
+        public var percent: Int
+        /// The safe hourly volume now.
+        public var hourly: Int
+        /// Set while the pair rests after a throttle or a block.
+        public var suspendedUntil: Timestamp?
     }
     public var counts: [StateCount]
     public var pausedScopes: [String]
     public var pools: [PoolStatus]
+    public var warmup: [PairStatus]
 
     /// Totals by state name.
     public var byState: [String: Int] {

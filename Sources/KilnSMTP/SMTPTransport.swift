@@ -35,6 +35,7 @@ public final class SMTPTransport: Sendable {
 
     struct Inbox {
         var jobs: [SMTPJob] = []
+        var withdrawals: [(destination: SMTPURL, sourceIP: String?)] = []
         var stopping = false
         var inFlight = 0
         var results: [SMTPResult] = []
@@ -58,6 +59,14 @@ public final class SMTPTransport: Sendable {
             $0.jobs.append(contentsOf: jobs)
             $0.inFlight += jobs.count
         }
+        multi.wakeup()
+    }
+
+    /// Takes back the jobs queued for `destination` from `sourceIP` that have not started:
+    /// they come back as results with a nil reply. After a throttle, what waits behind it
+    /// on that (IP, destination) should not go out.
+    public func withdraw(destination: SMTPURL, sourceIP: String?) {
+        inbox.withLock { $0.withdrawals.append((destination, sourceIP)) }
         multi.wakeup()
     }
 
@@ -103,11 +112,13 @@ public final class SMTPTransport: Sendable {
     }
 
     // Called on the transfer thread.
-    func takeInbox() -> (jobs: [SMTPJob], stopping: Bool) {
+    func takeInbox() -> (jobs: [SMTPJob], withdrawals: [(destination: SMTPURL, sourceIP: String?)], stopping: Bool) {
         inbox.withLock { state in
             let jobs = state.jobs
+            let withdrawals = state.withdrawals
             state.jobs.removeAll(keepingCapacity: true)
-            return (jobs, state.stopping)
+            state.withdrawals.removeAll()
+            return (jobs, withdrawals, state.stopping)
         }
     }
 

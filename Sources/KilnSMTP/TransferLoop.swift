@@ -42,6 +42,8 @@ final class TransferLoop: @unchecked Sendable {
     unowned let transport: SMTPTransport
     var lanes: [LaneKey: Lane] = [:]
     var running: [UnsafeMutableRawPointer: Connection] = [:]
+    /// Jobs taken back from a lane after a throttle, not yet reported.
+    var withdrawn: [SMTPResult] = []
 
     init(transport: SMTPTransport) {
         self.transport = transport
@@ -52,11 +54,18 @@ final class TransferLoop: @unchecked Sendable {
         var stopping = false
         var pendingResults: [SMTPResult] = []
         while true {
-            let (jobs, stop) = transport.takeInbox()
+            let (jobs, withdrawals, stop) = transport.takeInbox()
             for job in jobs {
                 let key = LaneKey(destination: job.destination, sourceIP: job.sourceIP)
                 let lane = lanes[key] ?? { let l = Lane(); lanes[key] = l; return l }()
                 lane.queue.append(job)
+            }
+            for withdrawal in withdrawals {
+                guard let lane = lanes[LaneKey(destination: withdrawal.destination, sourceIP: withdrawal.sourceIP)] else { continue }
+                for job in lane.queue {
+                    pendingResults.append(SMTPResult(id: job.id, reply: nil, sourceIP: job.sourceIP, destination: job.destination))
+                }
+                lane.queue.removeAll()
             }
             if stop && !stopping {
                 stopping = true
@@ -78,6 +87,10 @@ final class TransferLoop: @unchecked Sendable {
                 guard message.pointee.msg == CURLMSG_DONE, let easy = message.pointee.easy_handle else { continue }
                 let code = message.pointee.data.result
                 if let result = finish(easy: easy, code: code, multi: multi) { pendingResults.append(result) }
+            }
+            if !withdrawn.isEmpty {
+                pendingResults += withdrawn
+                withdrawn.removeAll()
             }
             if !pendingResults.isEmpty {
                 transport.deliver(pendingResults)
@@ -172,6 +185,16 @@ final class TransferLoop: @unchecked Sendable {
             kiln_easy_setopt_long(easy, CURLOPT_FRESH_CONNECT, 0)
         }
         lane?.idle.append(connection)
+        // A throttle or a block speaks for the (IP, destination): what waits behind it on
+        // this lane goes back at once, before more connections start.
+        let classification = reply.classification
+        if let lane, !lane.queue.isEmpty,
+           (classification.replyClass == .throttle && classification.scope == .ip) || classification.replyClass == .permanentPolicy {
+            for waiting in lane.queue {
+                withdrawn.append(SMTPResult(id: waiting.id, reply: nil, sourceIP: waiting.sourceIP, destination: waiting.destination))
+            }
+            lane.queue.removeAll()
+        }
         if !reply.isPositive {
             transport.logger.debug("smtp reply", metadata: [
                 "destination": "\(job.destination)", "source": "\(job.sourceIP ?? "-")", "reply": "\(reply)",

@@ -242,11 +242,15 @@ public final class SQLiteStore: Sendable {
 
     /// The earliest next attempt of a message waiting in the queue, if any.
     /// When the next queued or deferred message outside `pausedSets` comes due.
-    public func nextDue(pausedSets: Set<String> = []) throws(KilnError) -> Timestamp? {
+    public func nextDue(pausedSets: Set<String> = [], excluding: Set<MailboxProvider> = []) throws(KilnError) -> Timestamp? {
         try wrap("read next due") {
             try pool.read { db in
                 var sql = "SELECT MIN(next_attempt_at) FROM messages WHERE state IN (0, 2)"
                 var arguments: StatementArguments = []
+                if !excluding.isEmpty {
+                    sql += " AND provider NOT IN (\(excluding.map { _ in "?" }.joined(separator: ",")))"
+                    arguments += StatementArguments(excluding.map(\.id))
+                }
                 Self.excludeSets(pausedSets, sql: &sql, arguments: &arguments)
                 return try Int64.fetchOne(db, sql: sql, arguments: arguments).map { Timestamp(nanoseconds: $0) }
             }

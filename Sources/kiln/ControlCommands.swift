@@ -36,7 +36,15 @@ struct Status: AsyncParsableCommand {
             return
         }
         print("sending: \(status.pausedScopes.contains("*") ? "PAUSED" : "active")\(status.pausedScopes.filter { $0 != "*" }.map { ", \($0) paused" }.joined())")
-        for pool in status.pools { print("pool \(pool.name): \(pool.ips.joined(separator: ", "))") }
+        for pool in status.pools {
+            print("pool \(pool.name): \(pool.active.joined(separator: ", ")) in use of \(pool.ips.joined(separator: ", "))")
+        }
+        if !status.warmup.isEmpty {
+            print("warm-up\tip\tprovider\tlevel\tsafe/hour\tresting until")
+            for pair in status.warmup {
+                print("\t\(pair.ip)\t\(pair.provider)\t\(pair.percent)%\t\(pair.hourly)\t\(pair.suspendedUntil.map { "\($0)" } ?? "-")")
+            }
+        }
         let states = MessageState.allCases.filter { s in status.counts.contains { $0.state == s } }
         let providers = Set(status.counts.map(\.provider)).sorted()
         print(["provider"].appending(contentsOf: states.map(\.description)).joined(separator: "\t"))
@@ -53,7 +61,9 @@ struct StatusOutput: Encodable {
     var byState: [String: Int]
     var byProvider: [String: [String: Int]]
     var pools: [EngineStatus.PoolStatus]
+    var warmup: [EngineStatus.PairStatus]
     init(_ s: EngineStatus) {
+        warmup = s.warmup
         paused = s.pausedScopes.contains("*")
         pausedConfigurationSets = s.pausedScopes.filter { $0 != "*" }
         byState = s.byState
