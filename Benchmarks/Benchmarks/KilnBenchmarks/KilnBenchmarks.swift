@@ -13,6 +13,7 @@ import Logging
 /// Each iteration handles a known number of messages and reports `messages/s` (a
 /// custom metric, larger is better) beside the wall-clock time of the iteration.
 let messagesPerSecond = BenchmarkMetric.custom("messages/s", polarity: .prefersLarger, useScalingFactor: false)
+let decisionsPerSecond = BenchmarkMetric.custom("decisions/s", polarity: .prefersLarger, useScalingFactor: false)
 
 let benchmarks: @Sendable () -> Void = {
     Benchmark.defaultConfiguration = .init(metrics: [.wallClock, messagesPerSecond], timeUnits: .milliseconds, warmupIterations: 1,
@@ -52,6 +53,30 @@ let benchmarks: @Sendable () -> Void = {
                 try await group.waitForAll()
             }
         }
+    }
+
+    Benchmark("Routing decisions: token check and IP choice, 4-IP pool, 1,000,000 per iteration",
+              configuration: .init(metrics: [.wallClock, decisionsPerSecond], maxDuration: .seconds(10), maxIterations: 20)) { benchmark in
+        let overrides = Configuration.ProviderProfileOverride.unthrottled
+        var router = Router(
+            pools: [.init(name: "p", ips: ["10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4"], scaling: .fixed)],
+            profiles: { ProviderProfile.resolve($0, overrides: overrides) })
+        let providers = [MailboxProvider.gmail, .microsoft, .yahoo, .apple].map { router.key(for: $0) }
+        let pool = router.key(forPool: "p")!
+        var now = Timestamp(nanoseconds: 1_000_000_000)
+        var dedicated = 0
+        let count = 1_000_000
+        let started = ContinuousClock.now
+        benchmark.startMeasurement()
+        for i in 0..<count {
+            now = now + .nanoseconds(1_000)
+            if case .dedicated = router.route(providers[i & 3], pool: pool, now: now) { dedicated &+= 1 }
+        }
+        benchmark.stopMeasurement()
+        blackHole(dedicated)
+        let elapsed = ContinuousClock.now - started
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        benchmark.measurement(decisionsPerSecond, Int(Double(count) / seconds))
     }
 
     Benchmark("End-to-end: 10,000 distinct 2 KB messages into smtp-sink over loopback",
