@@ -19,6 +19,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
     ],
     targets: [
         // Pure domain: no I/O, no clock reads, no C.
@@ -26,7 +27,14 @@ let package = Package(
             name: "KilnCore",
             dependencies: [.product(name: "DequeModule", package: "swift-collections")]
         ),
-        .target(name: "KilnMessage", dependencies: ["KilnCore"]),
+        .target(
+            name: "KilnMessage",
+            dependencies: [
+                "KilnCore",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
+            ]
+        ),
         .systemLibrary(
             name: "CCurl",
             providers: [.apt(["libcurl4-openssl-dev"])]
@@ -68,6 +76,14 @@ let package = Package(
             ]
         ),
         .testTarget(name: "KilnCoreTests", dependencies: ["KilnCore"]),
+        .testTarget(
+            name: "KilnMessageTests",
+            dependencies: [
+                "KilnMessage", "KilnTesting",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
+            ]
+        ),
         .testTarget(name: "KilnStoreTests", dependencies: ["KilnStore"]),
         .testTarget(name: "KilnSMTPTests", dependencies: ["KilnSMTP", "KilnTesting"]),
         .testTarget(name: "KilnTests", dependencies: ["Kiln", "KilnTesting"]),

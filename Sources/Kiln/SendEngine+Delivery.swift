@@ -41,7 +41,9 @@ extension SendEngine {
         let recovered = try store.recoverLeases(all: true, now: now())
         if recovered > 0 { logger.info("returned messages leased by an earlier engine to the queue", metadata: ["count": "\(recovered)"]) }
 
-        _ = try sharedPoolCredentials  // a missing secret fails here, before any thread starts
+        // A missing secret or key fails here, before any thread starts.
+        _ = try sharedPoolCredentials
+        _ = try MessageFinisher(configuration: configuration, secrets: secrets)
         let d = configuration.delivery
         let transport = SMTPTransport(
             options: .init(heloName: d.heloName, connectTimeout: .seconds(d.connectTimeoutSeconds ?? 30),
@@ -113,10 +115,12 @@ final class DeliverySession: Sendable {
         maxInFlight = configuration.delivery.maxInFlight ?? 256
         leaseTime = .seconds((configuration.delivery.transferTimeoutSeconds ?? 300) + 120)
         credentials = try engine.sharedPoolCredentials
+        finisher = try MessageFinisher(configuration: configuration, secrets: engine.secrets)
         sharedURL = configuration.sharedPool.flatMap { SMTPURL($0.url) }
     }
 
     let sharedURL: SMTPURL?
+    let finisher: MessageFinisher
 
     /// Saves the warm-up state (levels, suspensions, active IPs) to the store.
     func saveShaping(now: Timestamp) throws {
@@ -261,13 +265,22 @@ final class DeliverySession: Sendable {
             } else {
                 target = await destination(for: message)
             }
+            let body: [UInt8]
+            do {
+                body = try finisher.finish(content, recipient: message.recipient, time: now)
+            } catch {
+                outcomes.append(Outcome(id: message.id, state: .failed, countsAsAttempt: false))
+                events.append(DeliveryEvent(kind: .renderingFailure, time: now, messageID: message.id, recipient: message.recipient,
+                                            provider: message.provider, detail: "\(error)"))
+                continue
+            }
             switch target {
             case .url(let url):
                 let profile = ProviderProfile.resolve(message.provider, overrides: configuration.providers)
                 let viaShared = sourceIP == nil
                 jobs.append(SMTPJob(
                     id: message.id, destination: url, sourceIP: sourceIP, mailFrom: "b+\(message.id)@\(content.envelopeDomain)",
-                    recipient: message.recipient, body: content.data,
+                    recipient: message.recipient, body: body,
                     maxConnections: viaShared ? 8 : connectionLimit(message.provider, profile: profile),
                     messagesPerConnection: viaShared ? 100 : profile.messagesPerConnection,
                     credentials: viaShared ? credentials : nil,

@@ -107,6 +107,8 @@ public final class SendEngine: Service, Sendable {
         guard let configurationSet = configuration.configurationSet(named: message.configurationSet) else {
             throw KilnError(.invalidMessage, "no configuration set named '\(message.configurationSet ?? "")'", location: place ?? "configurationSet")
         }
+        // Refused here, not at send time: a Feedback-ID that is not four distinct fields.
+        _ = try MessageFinisher.feedbackID(configurationSet, name: configurationSet.name, campaign: message.campaign, senderId: configuration.senderId)
         let data: [UInt8]
         switch message.body {
         case .draft(let draft):
@@ -122,7 +124,7 @@ public final class SendEngine: Service, Sendable {
         }
         return Submission(
             content: StoredContent(data: data, envelopeDomain: identity.returnPathDomain ?? identity.domain,
-                                   configurationSet: configurationSet.name, campaign: message.campaign),
+                                   configurationSet: configurationSet.name, campaign: message.campaign, fromDomain: identity.domain),
             recipients: recipients)
     }
 

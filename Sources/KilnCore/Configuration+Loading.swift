@@ -198,6 +198,25 @@ extension Configuration {
         for (i, set) in configurationSets.enumerated() {
             check(!set.name.isEmpty, "configurationSets[\(i)].name", "must not be empty")
             check(pool(named: set.pool) != nil, "configurationSets[\(i)].pool", "no pool named '\(set.pool)'")
+            if let fields = set.feedbackId {
+                for (name, value) in [("campaign", fields.campaign), ("category", fields.category), ("stream", fields.stream)] {
+                    guard let value else { continue }
+                    check(!value.isEmpty && !value.contains(":") && value.unicodeScalars.allSatisfy { $0.value > 32 && $0.value < 127 },
+                          "configurationSets[\(i)].feedbackId.\(name)", "must be printable ASCII without spaces or colons")
+                }
+            }
+            if let u = set.unsubscribe {
+                let path = "configurationSets[\(i)].unsubscribe"
+                check(u.url != nil || u.mailto != nil, path, "needs a url or a mailto")
+                if let url = u.url {
+                    check(url.hasPrefix("https://") || url.hasPrefix("http://"), "\(path).url", "must be an http(s) URL (https for real mail: RFC 8058)")
+                    check(!url.contains(where: { $0 == "<" || $0 == ">" || $0 == "," || $0.isWhitespace }), "\(path).url", "must not contain spaces, commas or angle brackets")
+                }
+                if let mailto = u.mailto {
+                    check((try? EmailAddress(mailto)) != nil, "\(path).mailto", "'\(mailto)' is not an email address")
+                }
+                check(u.secretEnv != nil || u.secretFile != nil, path, "needs secretEnv or secretFile (the token's HMAC key)")
+            }
         }
         check(Set(configurationSets.map(\.name)).count == configurationSets.count, "configurationSets", "names must be distinct")
         if let name = defaultConfigurationSet {

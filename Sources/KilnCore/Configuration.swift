@@ -194,10 +194,44 @@ public struct Configuration: Codable, Sendable, Equatable {
         public var pool: String
         /// Transactional mail is routed before bulk mail.
         public var transactional: Bool?
-        public init(name: String, pool: String, transactional: Bool? = nil) {
+        /// The first three fields of `Feedback-ID` (the fourth is `senderId`).
+        public var feedbackId: FeedbackIDFields?
+        /// One-click unsubscribe (RFC 8058) for this set's mail.
+        public var unsubscribe: Unsubscribe?
+        public init(name: String, pool: String, transactional: Bool? = nil, feedbackId: FeedbackIDFields? = nil, unsubscribe: Unsubscribe? = nil) {
             self.name = name
             self.pool = pool
             self.transactional = transactional
+            self.feedbackId = feedbackId
+            self.unsubscribe = unsubscribe
+        }
+    }
+
+    /// `Feedback-ID: campaign:category:stream:senderId`. A message's campaign replaces
+    /// `campaign`; `stream` defaults to the configuration set's name.
+    public struct FeedbackIDFields: Codable, Sendable, Equatable {
+        public var campaign: String?
+        public var category: String?
+        public var stream: String?
+        public init(campaign: String? = nil, category: String? = nil, stream: String? = nil) {
+            self.campaign = campaign
+            self.category = category
+            self.stream = stream
+        }
+    }
+
+    /// Where unsubscribes go: an HTTPS endpoint (`url`, the token in `?t=`) and/or a
+    /// mailto address; the token's HMAC key from `secretEnv` or `secretFile`.
+    public struct Unsubscribe: Codable, Sendable, Equatable {
+        public var url: String?
+        public var mailto: String?
+        public var secretEnv: String?
+        public var secretFile: String?
+        public init(url: String? = nil, mailto: String? = nil, secretEnv: String? = nil, secretFile: String? = nil) {
+            self.url = url
+            self.mailto = mailto
+            self.secretEnv = secretEnv
+            self.secretFile = secretFile
         }
     }
 }

@@ -41,7 +41,10 @@ public struct StoredContent: Sendable, Hashable {
     public var envelopeDomain: String
     public var configurationSet: String
     public var campaign: String?
-    public init(data: [UInt8], envelopeDomain: String, configurationSet: String, campaign: String? = nil) {
+    /// The From address's domain: which identity signs it.
+    public var fromDomain: String?
+    public init(data: [UInt8], envelopeDomain: String, configurationSet: String, campaign: String? = nil, fromDomain: String? = nil) {
+        self.fromDomain = fromDomain
         self.data = data
         self.envelopeDomain = envelopeDomain
         self.configurationSet = configurationSet

@@ -48,6 +48,9 @@ enum Schema {
                 CREATE TABLE control (key TEXT PRIMARY KEY, value TEXT NOT NULL);
                 """)
         }
+        migrator.registerMigration("v2: the From domain of a content, for DKIM") { db in
+            try db.execute(sql: "ALTER TABLE contents ADD COLUMN from_domain TEXT")
+        }
         return migrator
     }
 }

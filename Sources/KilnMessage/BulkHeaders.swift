@@ -1,0 +1,111 @@
+import Crypto
+import Foundation
+import KilnCore
+
+/// `Feedback-ID: a:b:c:SenderId` (Gmail's feedback loop): four non-empty, distinct fields
+/// without colons, identifying a campaign, never a person.
+public struct FeedbackID: Hashable, Sendable, CustomStringConvertible {
+    public let fields: [String]
+
+    /// - Parameters:
+    ///   - campaign: `a`, e.g. the campaign id.
+    ///   - category: `b`, e.g. the line of business or customer.
+    ///   - stream: `c`, the sending stream (the configuration set).
+    ///   - senderId: the sender's id from the configuration.
+    public init(campaign: String, category: String, stream: String, senderId: String) throws(KilnError) {
+        let named = [("campaign", campaign), ("category", category), ("stream", stream), ("senderId", senderId)]
+        for (name, value) in named {
+            let place = "Feedback-ID \(name)"
+            _ = try HeaderField.checked(value, field: place)
+            guard !value.isEmpty else { throw KilnError(.invalidMessage, "must not be empty", location: place) }
+            guard !value.contains(":") else { throw KilnError(.invalidMessage, "'\(value)' must not contain a colon", location: place) }
+            guard value.unicodeScalars.allSatisfy({ $0.value > 32 && $0.value < 127 }) else {
+                throw KilnError(.invalidMessage, "'\(value)' must be printable ASCII without spaces", location: place)
+            }
+            // A template variable would make it differ per recipient.
+            guard !value.contains("{{") else {
+                throw KilnError(.invalidMessage, "'\(value)' would differ per recipient; Feedback-ID identifies a campaign, not a person", location: place)
+            }
+        }
+        guard Set(named.map(\.1)).count == 4 else {
+            throw KilnError(.invalidMessage, "the four fields must be distinct (\(named.map(\.1).joined(separator: ":")))", location: "Feedback-ID")
+        }
+        fields = named.map(\.1)
+    }
+
+    public var description: String { fields.joined(separator: ":") }
+}
+
+/// The per-recipient token of a one-click unsubscribe link: the recipient, list and
+/// campaign, and an HMAC-SHA256 over them with a secret key, all base64url. `verify`
+/// gives back what was signed, or nil for a forged or altered token.
+public struct UnsubscribeToken: Hashable, Sendable {
+    public var recipient: String
+    public var list: String
+    public var campaign: String
+
+    public init(recipient: String, list: String, campaign: String) {
+        self.recipient = recipient
+        self.list = list
+        self.campaign = campaign
+    }
+
+    public func make(secret: [UInt8]) -> String {
+        let payload = Array([recipient, list, campaign].joined(separator: "\n").utf8)
+        let mac = HMAC<SHA256>.authenticationCode(for: payload, using: SymmetricKey(data: secret))
+        return Self.base64url(payload) + "." + Self.base64url(Array(mac))
+    }
+
+    public static func verify(_ token: String, secret: [UInt8]) -> UnsubscribeToken? {
+        let parts = token.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 2, let payload = unbase64url(parts[0]), let mac = unbase64url(parts[1]) else { return nil }
+        guard HMAC<SHA256>.isValidAuthenticationCode(mac, authenticating: payload, using: SymmetricKey(data: secret)) else { return nil }
+        let fields = String(decoding: payload, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        guard fields.count == 3 else { return nil }
+        return UnsubscribeToken(recipient: fields[0], list: fields[1], campaign: fields[2])
+    }
+
+    static func base64url(_ bytes: [UInt8]) -> String {
+        Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+    }
+
+    static func unbase64url(_ text: Substring) -> [UInt8]? {
+        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        while base64.count % 4 != 0 { base64 += "=" }
+        return Data(base64Encoded: base64).map { [UInt8]($0) }
+    }
+}
+
+/// The headers Kiln adds to every bulk message before signing: Feedback-ID, and the
+/// RFC 8058 one-click pair `List-Unsubscribe` / `List-Unsubscribe-Post`.
+public struct BulkHeaders: Sendable {
+    public var feedbackID: FeedbackID?
+    /// The HTTPS endpoint (`https://host/u`); the token goes in `?t=`.
+    public var unsubscribeURL: String?
+    /// The mailto address; the token goes in the subject.
+    public var unsubscribeMailto: String?
+    public var secret: [UInt8]
+
+    public init(feedbackID: FeedbackID?, unsubscribeURL: String?, unsubscribeMailto: String?, secret: [UInt8]) {
+        self.feedbackID = feedbackID
+        self.unsubscribeURL = unsubscribeURL
+        self.unsubscribeMailto = unsubscribeMailto
+        self.secret = secret
+    }
+
+    /// The header lines (CRLF-terminated) for one recipient.
+    public func lines(for token: UnsubscribeToken) -> [UInt8] {
+        var out = ""
+        if let feedbackID { out += HeaderField.line("Feedback-ID", feedbackID.description) }
+        if unsubscribeURL != nil || unsubscribeMailto != nil {
+            let value = token.make(secret: secret)
+            var targets: [String] = []
+            if let url = unsubscribeURL { targets.append("<\(url)\(url.contains("?") ? "&" : "?")t=\(value)>") }
+            if let mailto = unsubscribeMailto { targets.append("<mailto:\(mailto)?subject=unsubscribe-\(value)>") }
+            out += HeaderField.line("List-Unsubscribe", targets.joined(separator: ", "))
+            if unsubscribeURL != nil { out += "List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n" }
+        }
+        return Array(out.utf8)
+    }
+}
