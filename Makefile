@@ -3,7 +3,7 @@ SWIFT ?= swift
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES := libcurl4-openssl-dev libsqlite3-dev
 
-.PHONY: deps bench-deps build release demo test bench clean
+.PHONY: deps test-deps bench-deps build release demo test bench clean
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -22,8 +22,16 @@ demo: deps
 	$(SWIFT) build --product kiln
 	$$($(SWIFT) build --show-bin-path)/kiln demo
 
+# The independent checkers the tests run: dkimpy (with pynacl for Ed25519) and Python's
+# email package.
+test-deps: deps
+	@python3 -c "import dkim, nacl" 2>/dev/null || python3 -m pip install -q dkimpy pynacl 2>/dev/null \
+	  || python3 -m pip install -q --break-system-packages dkimpy pynacl 2>/dev/null \
+	  || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq python3 python3-dkim python3-nacl; }
+	@python3 -c "import dkim, nacl" || { echo "dkimpy and pynacl are needed by the tests"; exit 1; }
+
 # A hung test must fail the run, not stall it: the whole suite gets 20 minutes.
-test: deps
+test: test-deps
 	$(SWIFT) build --build-tests
 	timeout --kill-after=30 1200 $(SWIFT) test --skip-build
 

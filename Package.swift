@@ -86,7 +86,14 @@ let package = Package(
         ),
         .testTarget(name: "KilnStoreTests", dependencies: ["KilnStore"]),
         .testTarget(name: "KilnSMTPTests", dependencies: ["KilnSMTP", "KilnTesting"]),
-        .testTarget(name: "KilnTests", dependencies: ["Kiln", "KilnTesting"]),
+        .testTarget(
+            name: "KilnTests",
+            dependencies: [
+                "Kiln", "KilnTesting",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
+            ]
+        ),
         .testTarget(name: "KilnCLITests", dependencies: ["KilnTesting", "KilnStore"]),
     ]
 )

@@ -9,6 +9,7 @@ let package = Package(
     dependencies: [
         .package(path: "../"),
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
     ],
     targets: [
         .executableTarget(
@@ -20,6 +21,8 @@ let package = Package(
                 .product(name: "KilnStore", package: "main"),
                 .product(name: "KilnMessage", package: "main"),
                 .product(name: "KilnTesting", package: "main"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
             ],
             path: "Benchmarks/KilnBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]

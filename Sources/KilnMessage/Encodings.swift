@@ -36,37 +36,49 @@ public enum QuotedPrintable {
     static let hex = Array("0123456789ABCDEF".utf8)
 
     public static func encode(_ text: String) -> [UInt8] {
-        var out: [UInt8] = []
-        let input = Array(text.utf8)
-        out.reserveCapacity(input.count + input.count / 8)
-        var column = 0
-        var i = 0
-        while i < input.count {
-            let byte = input[i]
-            if byte == 13, i + 1 < input.count, input[i + 1] == 10 { i += 1; continue }  // CR of CRLF
-            if byte == 10 || byte == 13 {
-                out.append(13); out.append(10)
-                column = 0
+        var text = text
+        return text.withUTF8 { encode(bytes: $0) }
+    }
+
+    /// Soft line breaks keep lines at 76 columns; CR, LF and CRLF become CRLF; a space or
+    /// tab before a line end, `=`, and bytes outside printable ASCII are encoded.
+    public static func encode(bytes input: UnsafeBufferPointer<UInt8>) -> [UInt8] {
+        let n = input.count
+        // At worst every byte becomes "=XX", plus a soft break every 25 of them.
+        let capacity = n * 3 + (n / 24 + 2) * 3
+        return [UInt8](unsafeUninitializedCapacity: capacity) { out, written in
+            let digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+                (48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 65, 66, 67, 68, 69, 70)
+            func hex(_ v: UInt8) -> UInt8 { withUnsafeBytes(of: digits) { $0[Int(v)] } }
+            var o = 0
+            var column = 0
+            var i = 0
+            while i < n {
+                let byte = input[i]
+                if byte == 13, i + 1 < n, input[i + 1] == 10 { i += 1; continue }  // CR of CRLF
+                if byte == 10 || byte == 13 {
+                    out[o] = 13; out[o + 1] = 10; o += 2
+                    column = 0
+                    i += 1
+                    continue
+                }
+                let nextIsEnd = i + 1 >= n || input[i + 1] == 10 || input[i + 1] == 13
+                let literal = (byte >= 33 && byte <= 126 && byte != 61) || ((byte == 32 || byte == 9) && !nextIsEnd)
+                // A leading '.' is encoded so that no line starts with one (SMTP transparency).
+                let width = literal && !(byte == 46 && column == 0) ? 1 : 3
+                if column + width > 75 {  // soft line break
+                    out[o] = 61; out[o + 1] = 13; out[o + 2] = 10; o += 3
+                    column = 0
+                }
+                if width == 1 {
+                    out[o] = byte; o += 1
+                } else {
+                    out[o] = 61; out[o + 1] = hex(byte >> 4); out[o + 2] = hex(byte & 0x0F); o += 3
+                }
+                column += width
                 i += 1
-                continue
             }
-            let nextIsEnd = i + 1 >= input.count || input[i + 1] == 10 || input[i + 1] == 13
-            let literal = (byte >= 33 && byte <= 126 && byte != UInt8(ascii: "="))
-                || ((byte == 32 || byte == 9) && !nextIsEnd)
-            // A leading '.' is encoded so that no line starts with one (SMTP transparency).
-            let width = literal && !(byte == UInt8(ascii: ".") && column == 0) ? 1 : 3
-            if column + width > 75 {  // soft line break
-                out.append(UInt8(ascii: "=")); out.append(13); out.append(10)
-                column = 0
-            }
-            if width == 1 {
-                out.append(byte)
-            } else {
-                out.append(UInt8(ascii: "=")); out.append(hex[Int(byte >> 4)]); out.append(hex[Int(byte & 0x0F)])
-            }
-            column += width
-            i += 1
+            written = o
         }
-        return out
     }
 }

@@ -46,19 +46,27 @@ public enum HeaderField {
     public static func line(_ name: String, _ value: String) -> String {
         let full = "\(name): \(value)"
         if full.utf8.count <= 78 || value.contains("\r\n") { return full + "\r\n" }
-        var out = ""
-        var current = ""
-        for word in full.split(separator: " ", omittingEmptySubsequences: false) {
-            if current.isEmpty {
-                current = String(word)
-            } else if current.utf8.count + 1 + word.utf8.count > 78 {
-                out += current + "\r\n"
-                current = " " + word
-            } else {
-                current += " " + word
+        // Break before a space once the line would pass 78 octets.
+        let bytes = Array(full.utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count + bytes.count / 40 * 2 + 2)
+        var lineStart = 0
+        var wordStart = 0
+        var i = 0
+        while i <= bytes.count {
+            if i == bytes.count || (bytes[i] == 32 && i > wordStart) {
+                // The word bytes[wordStart..<i] (with its leading space, if any).
+                if i - lineStart > 78 && wordStart > lineStart {
+                    out += [13, 10]
+                    lineStart = wordStart
+                }
+                out.append(contentsOf: bytes[wordStart..<i])
+                wordStart = i
             }
+            i += 1
         }
-        return out + current + "\r\n"
+        out += [13, 10]
+        return String(decoding: out, as: UTF8.self)
     }
 }
 

@@ -91,35 +91,43 @@ public enum MessageBuilder {
     }
 
     /// The body with CRLF line ends when it can go as 7bit: printable ASCII, lines of at
-    /// most 76 bytes, none starting with a dot or ending with a space; else nil.
+    /// most 998 octets (RFC 5322; most HTML qualifies), none starting with a dot or
+    /// ending with a space; else nil.
     static func sevenBit(_ body: String) -> [UInt8]? {
-        var out: [UInt8] = []
-        out.reserveCapacity(body.utf8.count + body.utf8.count / 30)
-        var lineStart = true
-        var column = 0
-        var previous: UInt8 = 0
-        var iterator = body.utf8.makeIterator()
-        while let byte = iterator.next() {
-            switch byte {
-            case 13, 10:
-                if byte == 10 && previous == 13 { previous = byte; continue }  // LF of CRLF
-                if out.last == 32 || out.last == 9 { return nil }
-                out.append(13); out.append(10)
-                lineStart = true
-                column = 0
-            case 9, 32...126:
-                if lineStart && byte == UInt8(ascii: ".") { return nil }
-                out.append(byte)
-                lineStart = false
-                column += 1
-                if column > 76 { return nil }
-            default:
-                return nil
+        var body = body
+        return body.withUTF8 { input -> [UInt8]? in
+            guard let base = input.baseAddress else { return [] }
+            let n = input.count
+            var ok = true
+            // LF alone becomes CRLF: at most twice the size.
+            let out = [UInt8](unsafeUninitializedCapacity: n * 2 + 2) { out, written in
+                var o = 0
+                var start = 0
+                while start < n {
+                    // The line: up to the next CR or LF.
+                    var end = start
+                    while end < n, input[end] != 10, input[end] != 13 { end += 1 }
+                    let length = end - start
+                    if length > 0 {
+                        // Printable ASCII or tab, checked without branching per byte.
+                        var bad: UInt8 = 0
+                        for k in start..<end {
+                            let b = input[k]
+                            bad |= (b &- 32 >= 95 ? 1 : 0) & (b == 9 ? 0 : 1)
+                        }
+                        let last = input[end - 1]
+                        if bad != 0 || length > 998 || input[start] == 46 || last == 32 || last == 9 { ok = false; break }
+                        (out.baseAddress! + o).update(from: base + start, count: length)
+                        o += length
+                    }
+                    if end == n { break }
+                    out[o] = 13; out[o + 1] = 10; o += 2
+                    start = end + ((input[end] == 13 && end + 1 < n && input[end + 1] == 10) ? 2 : 1)
+                }
+                written = o
             }
-            previous = byte
+            return ok ? out : nil
         }
-        if out.last == 32 || out.last == 9 { return nil }
-        return out
     }
 }
 

@@ -1,3 +1,5 @@
+import Crypto
+import CryptoExtras
 import Foundation
 import Kiln
 import KilnCore
@@ -296,5 +298,83 @@ final class EngineHarness: Sendable {
         let suspension = try #require(setup.engine.status().warmup.first { $0.ip == "127.0.0.2" && $0.provider == "gmail" }?.suspendedUntil)
         #expect(suspension > Timestamp(nanoseconds: Int64(Date().timeIntervalSince1970 * 1e9)) + .seconds(800))
         await setup.finish()
+    }
+}
+
+/// What leaves the engine is composed, carries the bulk headers, and is signed.
+@Suite struct SignedDeliveryTests {
+    @Test func deliveredMessagesCarryTheBulkHeadersAndVerifiableSignatures() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kiln-signed-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let rsa = try _RSA.Signing.PrivateKey(keySize: .bits2048)
+        try rsa.pemRepresentation.write(toFile: directory + "/rsa.pem", atomically: true, encoding: .utf8)
+        chmod(directory + "/rsa.pem", 0o600)
+        let ed = Curve25519.Signing.PrivateKey()
+        let der: [UInt8] = [0x30, 0x2E, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2B, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20] + ed.rawRepresentation
+        try "-----BEGIN PRIVATE KEY-----\n\(Data(der).base64EncodedString())\n-----END PRIVATE KEY-----\n".write(toFile: directory + "/ed.pem", atomically: true, encoding: .utf8)
+        chmod(directory + "/ed.pem", 0o600)
+
+        let server = try await LoopbackSMTPServer.start()
+        let configuration = Configuration(
+            store: .init(path: "kiln.sqlite"), senderId: "ExampleCo",
+            identities: [.init(domain: "example.com", returnPathDomain: "bounce.example.com", dkim: [
+                .init(selector: "rsa1", algorithm: "rsa-sha256", privateKeyFile: "rsa.pem"),
+                .init(selector: "ed1", algorithm: "ed25519-sha256", privateKeyFile: "ed.pem"),
+            ])],
+            pools: [.init(name: "p", ips: ["127.0.0.2"], scaling: .fixed)],
+            delivery: .init(mode: .routes, routes: ["*": server.url], heloName: "mta.example.com", tls: Configuration.TLSPolicy.none),
+            providers: Configuration.ProviderProfileOverride.unthrottled,
+            configurationSets: [.init(name: "newsletter", pool: "p", feedbackId: .init(category: "news"),
+                                      unsubscribe: .init(url: "https://example.com/u", mailto: "unsubscribe@example.com", secretEnv: "KILN_TEST_UNSUB"))],
+            defaultConfigurationSet: "newsletter")
+        let engine = try SendEngine(configuration: configuration, baseDirectory: directory,
+                                    secrets: SecretSource(environment: ["KILN_TEST_UNSUB": "s3cret"], baseDirectory: directory), logger: Logger(label: "test"))
+        let draft = MessageDraft(from: try EmailAddress("news@example.com"), to: [try EmailAddress("ada@gmail.com"), try EmailAddress("bob@yahoo.com")],
+                                 subject: "November", text: "Hello!\n", html: "<p>Hello!</p>")
+        _ = try await engine.submit(OutgoingMessage(draft, campaign: "nov2026"))
+        try await engine.runUntilIdle()
+        await server.shutdown()
+
+        let messages = server.messages
+        #expect(messages.count == 2)
+        let records = [
+            "rsa1._domainkey.example.com": "v=DKIM1; k=rsa; p=\(DKIMKey.rsa(rsa).publicKeyRecord)",
+            "ed1._domainkey.example.com": "v=DKIM1; k=ed25519; p=\(DKIMKey.ed25519(ed).publicKeyRecord)",
+        ]
+        for message in messages {
+            let text = message.text.replacingOccurrences(of: "\r\n ", with: " ")
+            #expect(text.contains("Feedback-ID: nov2026:news:newsletter:ExampleCo\r\n"))
+            #expect(text.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"))
+            // The token in the link is the recipient's own.
+            let token = try #require(text.components(separatedBy: "?t=").dropFirst().first?.components(separatedBy: ">").first)
+            #expect(UnsubscribeToken.verify(token, secret: Array("s3cret".utf8))?.recipient == message.recipients.first)
+            if let results = IndependentChecks.verifyDKIM(message.data, records: records) {
+                #expect(results == [true, true])
+            } else {
+                Issue.record("dkimpy is not installed (pip install dkimpy pynacl): the independent check did not run")
+            }
+        }
+    }
+
+    @Test func aMissingKeyStopsTheRunBeforeAnythingIsSent() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kiln-nokey-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let configuration = Configuration(
+            store: .init(path: "kiln.sqlite"), senderId: "ExampleCo",
+            identities: [.init(domain: "example.com", dkim: [.init(selector: "s1", algorithm: "rsa-sha256", privateKeyFile: "missing.pem")])],
+            pools: [.init(name: "p", ips: ["127.0.0.2"], scaling: .fixed)],
+            delivery: .init(mode: .routes, routes: ["*": "smtp://127.0.0.1:1"], heloName: "mta.example.com"),
+            configurationSets: [.init(name: "newsletter", pool: "p")], defaultConfigurationSet: "newsletter")
+        let engine = try SendEngine(configuration: configuration, baseDirectory: directory, logger: Logger(label: "test"))
+        _ = try await engine.submit(OutgoingMessage(MessageDraft(from: try EmailAddress("news@example.com"), to: [try EmailAddress("a@gmail.com")], subject: "x", text: "y")))
+        do {
+            try await engine.runUntilIdle()
+            Issue.record("the run started without its DKIM key")
+        } catch {
+            #expect((error as? KilnError)?.location == "identities[0].dkim[0].privateKeyFile")
+        }
+        #expect(try engine.status().byState == ["queued": 1])
     }
 }

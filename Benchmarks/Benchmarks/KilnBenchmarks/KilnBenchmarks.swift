@@ -1,4 +1,6 @@
 import Benchmark
+import Crypto
+import CryptoExtras
 import Foundation
 import Kiln
 import KilnCore
@@ -77,6 +79,33 @@ let benchmarks: @Sendable () -> Void = {
         let elapsed = ContinuousClock.now - started
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         benchmark.measurement(decisionsPerSecond, Int(Double(count) / seconds))
+    }
+
+    // Composition and signing of a 20 KB HTML message, one core.
+    let html = "<html><body>" + String(repeating: "<p>Kiln warms up dedicated IPs by itself, one provider at a time: Gmail, Microsoft, Yahoo.</p>\n", count: 205) + "</body></html>"
+    let draft = MessageDraft(from: try! EmailAddress("news@example.com"), fromName: "Example News", to: [try! EmailAddress("ada@gmail.com")],
+                             subject: "November news", text: nil, html: html)
+    let bulk = BulkHeaders(feedbackID: try! FeedbackID(campaign: "nov", category: "news", stream: "newsletter", senderId: "ExampleCo"),
+                           unsubscribeURL: "https://example.com/u", unsubscribeMailto: "unsubscribe@example.com", secret: Array("s3cret".utf8))
+    let rsaSigner = DKIMSigner(domain: "example.com", selector: "rsa1", key: .rsa(try! _RSA.Signing.PrivateKey(keySize: .bits2048)))
+    let edSigner = DKIMSigner(domain: "example.com", selector: "ed1", key: .ed25519(Curve25519.Signing.PrivateKey()))
+    func composeAll(_ count: Int, signer: DKIMSigner?) throws {
+        let time = Timestamp(nanoseconds: 1_790_000_000_000_000_000)
+        for i in 0..<count {
+            var message = bulk.lines(for: UnsubscribeToken(recipient: "user\(i)@gmail.com", list: "newsletter", campaign: "nov"))
+                + (try MessageBuilder.compose(draft, date: time, messageID: "m\(i)@example.com", boundarySeed: "b\(i)"))
+            if let signer { message = try signer.sign(message, time: time) }
+            blackHole(message)
+        }
+    }
+    Benchmark("Compose a 20 KB HTML message with bulk headers, unsigned (1,000 per iteration)") { benchmark in
+        try await measure(benchmark, messages: 1000) { try composeAll(1000, signer: nil) }
+    }
+    Benchmark("Compose and sign a 20 KB HTML message, rsa-sha256 2048 (200 per iteration)") { benchmark in
+        try await measure(benchmark, messages: 200) { try composeAll(200, signer: rsaSigner) }
+    }
+    Benchmark("Compose and sign a 20 KB HTML message, ed25519-sha256 (1,000 per iteration)") { benchmark in
+        try await measure(benchmark, messages: 1000) { try composeAll(1000, signer: edSigner) }
     }
 
     Benchmark("End-to-end: 10,000 distinct 2 KB messages into smtp-sink over loopback",
