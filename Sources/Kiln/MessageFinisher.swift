@@ -2,6 +2,7 @@ import Foundation
 import KilnCore
 import KilnMessage
 import KilnStore
+import Synchronization
 
 /// What turns a stored content into the bytes sent to one recipient: the bulk headers
 /// (Feedback-ID, the one-click List-Unsubscribe pair with the recipient's token) in
@@ -9,6 +10,12 @@ import KilnStore
 /// Built once per delivery run; keys and secrets are read then, so that a missing key
 /// stops the run before anything is sent.
 struct MessageFinisher: Sendable {
+    /// Parsed templates by content id.
+    final class TemplateCache: Sendable {
+        let compiled = Mutex<[Int64: MessageTemplate.Compiled]>([:])
+    }
+    let templates = TemplateCache()
+
     let senderId: String
     let sets: [String: Configuration.ConfigurationSet]
     let unsubscribeSecrets: [String: [UInt8]]
@@ -48,6 +55,41 @@ struct MessageFinisher: Sendable {
         let fields = set?.feedbackId
         return try FeedbackID(campaign: campaign ?? fields?.campaign ?? "general", category: fields?.category ?? "mail",
                               stream: fields?.stream ?? name, senderId: senderId)
+    }
+
+    /// The bytes to send for `message`: a template rendered with its variables and
+    /// composed, or the stored message; then bulk headers and signatures.
+    func finish(_ content: StoredContent, message: LeasedMessage, time: Timestamp) throws(KilnError) -> [UInt8] {
+        let recipient = message.recipient
+        guard content.isTemplate else { return try finish(content, recipient: recipient, time: time) }
+        let compiled: MessageTemplate.Compiled
+        if let cached = templates.compiled.withLock({ $0[message.contentID] }) {
+            compiled = cached
+        } else {
+            let template: MessageTemplate
+            do { template = try JSONDecoder().decode(MessageTemplate.self, from: Data(content.data)) } catch {
+                throw KilnError(.renderingFailure, "the stored template does not decode: \(error)", location: "content \(message.contentID)")
+            }
+            compiled = try template.compile()
+            templates.compiled.withLock { cache in
+                if cache.count > 1000 { cache.removeAll() }
+                cache[message.contentID] = compiled
+            }
+        }
+        var variables: [String: String] = [:]
+        if let data = message.variables {
+            do { variables = try JSONDecoder().decode([String: String].self, from: Data(data)) } catch {
+                throw KilnError(.renderingFailure, "the variables do not decode: \(error)", location: "message \(message.id)")
+            }
+        }
+        let address: EmailAddress
+        do { address = try EmailAddress(recipient) } catch { throw KilnError(.invalidAddress, "'\(recipient)' is not an email address", location: "recipient") }
+        let draft = try compiled.render(to: address, variables: variables)
+        let domain = content.fromDomain ?? address.domain
+        let unique = "\(message.id).\(String(UInt64(bitPattern: time.nanoseconds), radix: 36))"
+        var rendered = content
+        rendered.data = try MessageBuilder.compose(draft, date: time, messageID: "\(unique)@\(domain)", boundarySeed: unique)
+        return try finish(rendered, recipient: recipient, time: time)
     }
 
     /// The bytes to send to `recipient`.

@@ -8,6 +8,8 @@ public struct OutgoingMessage: Sendable {
         case draft(MessageDraft)
         /// The caller's message, sent as is to every recipient (Kiln checks the From).
         case raw([UInt8])
+        /// Rendered per recipient at send time with that recipient's variables.
+        case template(MessageTemplate, variables: [[String: String]])
     }
 
     public var from: EmailAddress
@@ -22,6 +24,18 @@ public struct OutgoingMessage: Sendable {
         self.from = draft.from
         self.recipients = draft.to
         self.body = .draft(draft)
+        self.configurationSet = configurationSet
+        self.campaign = campaign
+    }
+
+    /// A template for recipients, each with its variables.
+    public init(template: MessageTemplate, recipients: [(address: EmailAddress, variables: [String: String])],
+                configurationSet: String? = nil, campaign: String? = nil) throws(KilnError) {
+        do { self.from = try EmailAddress(template.from) } catch {
+            throw KilnError(.invalidAddress, "'\(template.from)' is not an email address", location: "template.from")
+        }
+        self.recipients = recipients.map(\.address)
+        self.body = .template(template, variables: recipients.map(\.variables))
         self.configurationSet = configurationSet
         self.campaign = campaign
     }

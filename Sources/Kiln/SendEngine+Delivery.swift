@@ -267,7 +267,7 @@ final class DeliverySession: Sendable {
             }
             let body: [UInt8]
             do {
-                body = try finisher.finish(content, recipient: message.recipient, time: now)
+                body = try finisher.finish(content, message: message, time: now)
             } catch {
                 outcomes.append(Outcome(id: message.id, state: .failed, countsAsAttempt: false))
                 events.append(DeliveryEvent(kind: .renderingFailure, time: now, messageID: message.id, recipient: message.recipient,

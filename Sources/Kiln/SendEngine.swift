@@ -116,15 +116,25 @@ public final class SendEngine: Service, Sendable {
             data = try MessageBuilder.compose(draft, date: time, messageID: "\(unique)@\(identity.domain)", boundarySeed: unique)
         case .raw(let bytes):
             data = try RawMessage.checked(bytes, from: message.from)
+        case .template(let template, let variables):
+            _ = try template.compile()
+            guard variables.count == message.recipients.count else {
+                throw KilnError(.invalidMessage, "one set of variables per recipient is needed", location: place ?? "variables")
+            }
+            data = [UInt8](try! JSONEncoder().encode(template))
         }
         var recipients: [Submission.Recipient] = []
         recipients.reserveCapacity(message.recipients.count)
-        for address in message.recipients {
-            recipients.append(Submission.Recipient(address: address.description, provider: await provider(for: address)))
+        var variables: [[String: String]]?
+        if case .template(_, let perRecipient) = message.body { variables = perRecipient }
+        for (index, address) in message.recipients.enumerated() {
+            let encoded = variables.map { [UInt8](try! JSONEncoder().encode($0[index])) }
+            recipients.append(Submission.Recipient(address: address.description, provider: await provider(for: address), variables: encoded))
         }
         return Submission(
             content: StoredContent(data: data, envelopeDomain: identity.returnPathDomain ?? identity.domain,
-                                   configurationSet: configurationSet.name, campaign: message.campaign, fromDomain: identity.domain),
+                                   configurationSet: configurationSet.name, campaign: message.campaign, fromDomain: identity.domain,
+                                   isTemplate: { if case .template = message.body { true } else { false } }()),
             recipients: recipients)
     }
 

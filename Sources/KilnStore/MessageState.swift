@@ -43,8 +43,12 @@ public struct StoredContent: Sendable, Hashable {
     public var campaign: String?
     /// The From address's domain: which identity signs it.
     public var fromDomain: String?
-    public init(data: [UInt8], envelopeDomain: String, configurationSet: String, campaign: String? = nil, fromDomain: String? = nil) {
+    /// `data` is a JSON template rendered per recipient with its variables.
+    public var isTemplate: Bool
+    public init(data: [UInt8], envelopeDomain: String, configurationSet: String, campaign: String? = nil, fromDomain: String? = nil,
+                isTemplate: Bool = false) {
         self.fromDomain = fromDomain
+        self.isTemplate = isTemplate
         self.data = data
         self.envelopeDomain = envelopeDomain
         self.configurationSet = configurationSet

@@ -57,7 +57,7 @@ public final class SQLiteStore: Sendable {
     }
 
     static func insert(_ submissions: [Submission], now: Timestamp, db: Database) throws -> [[MessageID]] {
-        let contentStatement = try db.cachedStatement(sql: "INSERT INTO contents (data, envelope_domain, config_set, campaign, from_domain) VALUES (?, ?, ?, ?, ?)")
+        let contentStatement = try db.cachedStatement(sql: "INSERT INTO contents (data, envelope_domain, config_set, campaign, from_domain, is_template) VALUES (?, ?, ?, ?, ?, ?)")
         let messageStatement = try db.cachedStatement(sql: """
             INSERT INTO messages (content_id, state, provider, recipient, variables, created_at, next_attempt_at, updated_at)
             VALUES (?, 0, ?, ?, ?, ?, ?, ?)
@@ -66,7 +66,7 @@ public final class SQLiteStore: Sendable {
         result.reserveCapacity(submissions.count)
         for submission in submissions {
             let c = submission.content
-            try contentStatement.execute(arguments: [Data(c.data), c.envelopeDomain, c.configurationSet, c.campaign, c.fromDomain])
+            try contentStatement.execute(arguments: [Data(c.data), c.envelopeDomain, c.configurationSet, c.campaign, c.fromDomain, c.isTemplate])
             let contentID = db.lastInsertedRowID
             var ids: [MessageID] = []
             ids.reserveCapacity(submission.recipients.count)
@@ -123,8 +123,9 @@ public final class SQLiteStore: Sendable {
             try await pool.read { db in
                 let list = ids.map(String.init).joined(separator: ",")
                 var result: [Int64: StoredContent] = [:]
-                for row in try Row.fetchAll(db, sql: "SELECT id, data, envelope_domain, config_set, campaign, from_domain FROM contents WHERE id IN (\(list))") {
-                    result[row[0]] = StoredContent(data: [UInt8](row[1] as Data), envelopeDomain: row[2], configurationSet: row[3], campaign: row[4], fromDomain: row[5])
+                for row in try Row.fetchAll(db, sql: "SELECT id, data, envelope_domain, config_set, campaign, from_domain, is_template FROM contents WHERE id IN (\(list))") {
+                    result[row[0]] = StoredContent(data: [UInt8](row[1] as Data), envelopeDomain: row[2], configurationSet: row[3], campaign: row[4],
+                                                   fromDomain: row[5], isTemplate: row[6])
                 }
                 return result
             }

@@ -51,6 +51,9 @@ enum Schema {
         migrator.registerMigration("v2: the From domain of a content, for DKIM") { db in
             try db.execute(sql: "ALTER TABLE contents ADD COLUMN from_domain TEXT")
         }
+        migrator.registerMigration("v3: template contents") { db in
+            try db.execute(sql: "ALTER TABLE contents ADD COLUMN is_template INTEGER NOT NULL DEFAULT 0")
+        }
         return migrator
     }
 }

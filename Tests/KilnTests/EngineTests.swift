@@ -378,3 +378,31 @@ final class EngineHarness: Sendable {
         #expect(try engine.status().byState == ["queued": 1])
     }
 }
+
+@Suite struct TemplateDeliveryTests {
+    @Test func eachRecipientGetsItsOwnRenderingAndAMissingVariableFailsOnlyThatOne() async throws {
+        let h = try await EngineHarness()
+        let events = h.engine.events()
+        let template = MessageTemplate(from: "news@example.com", subject: "Hello {{name}}", text: "Dear {{name}},\nyour code is {{code}}.\n")
+        let ids = try await h.engine.submit(OutgoingMessage(template: template, recipients: [
+            (try EmailAddress("ada@gmail.com"), ["name": "Ada", "code": "A1"]),
+            (try EmailAddress("bob@yahoo.com"), ["name": "Bob"]),
+            (try EmailAddress("cy@outlook.com"), ["name": "Cy", "code": "C3"]),
+        ], campaign: "welcome"))
+        try await h.engine.runUntilIdle()
+        h.engine.closeEvents()
+        let received = Dictionary(uniqueKeysWithValues: h.server.messages.map { ($0.recipients[0], $0.text) })
+        #expect(received.count == 2)
+        #expect(received["ada@gmail.com"]?.contains("Subject: Hello Ada\r\n") == true)
+        #expect(received["ada@gmail.com"]?.contains("your code is A1.") == true)
+        #expect(received["ada@gmail.com"]?.contains("To: ada@gmail.com\r\n") == true)
+        #expect(received["cy@outlook.com"]?.contains("Dear Cy,") == true)
+        let states = try h.engine.store.messages(ids: ids).map(\.state)
+        #expect(states == [.delivered, .failed, .delivered])
+        var failures: [DeliveryEvent] = []
+        for await event in events where event.kind == .renderingFailure { failures.append(event) }
+        #expect(failures.map(\.recipient) == ["bob@yahoo.com"])
+        #expect(failures.first?.detail?.contains("code") == true)
+        await h.finish()
+    }
+}

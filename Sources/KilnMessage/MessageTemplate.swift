@@ -1,0 +1,102 @@
+import Foundation
+import KilnCore
+import Mustache
+
+/// A message with Mustache placeholders, rendered per recipient at send time: a
+/// 10-million-recipient campaign stores one template and each recipient's variables,
+/// not 10 million bodies. Values are HTML-escaped in the HTML part (`{{name}}`; the
+/// triple form `{{{name}}}` is for trusted HTML), never in the subject or text.
+public struct MessageTemplate: Sendable, Codable, Hashable {
+    public var from: String
+    public var fromName: String?
+    public var subject: String
+    public var text: String?
+    public var html: String?
+
+    public init(from: String, fromName: String? = nil, subject: String, text: String? = nil, html: String? = nil) {
+        self.from = from
+        self.fromName = fromName
+        self.subject = subject
+        self.text = text
+        self.html = html
+    }
+
+    /// The parsed parts; parse once, render many times.
+    public struct Compiled: @unchecked Sendable {
+        public let template: MessageTemplate
+        let from: EmailAddress
+        let subject: MustacheTemplate
+        let fromName: MustacheTemplate?
+        let text: MustacheTemplate?
+        let html: MustacheTemplate?
+        /// Variables every recipient must have (those outside sections).
+        public let required: [String]
+    }
+
+    /// Parses every part; an error names the part.
+    public func compile() throws(KilnError) -> Compiled {
+        guard text != nil || html != nil else { throw KilnError(.invalidMessage, "a template needs a text or an HTML body", location: "template") }
+        let sender: EmailAddress
+        do { sender = try EmailAddress(from) } catch { throw KilnError(.invalidAddress, "'\(from)' is not an email address", location: "template.from") }
+        func parse(_ source: String?, part: String, html: Bool) throws(KilnError) -> MustacheTemplate? {
+            guard let source else { return nil }
+            do {
+                return try MustacheTemplate(string: (html ? "{{% CONTENT_TYPE: HTML}}" : "{{% CONTENT_TYPE: TEXT}}") + source)
+            } catch {
+                throw KilnError(.invalidMessage, "the \(part) template does not parse: \(error)", location: "template.\(part)")
+            }
+        }
+        var required: [String] = []
+        for source in [subject, fromName, text, html].compactMap({ $0 }) {
+            for name in Self.topLevelVariables(source) where !required.contains(name) { required.append(name) }
+        }
+        return Compiled(
+            template: self, from: sender, subject: try parse(subject, part: "subject", html: false)!,
+            fromName: try parse(fromName, part: "fromName", html: false), text: try parse(text, part: "text", html: false),
+            html: try parse(html, part: "html", html: true), required: required)
+    }
+
+    /// The names of the variable tags outside any section (the first component of a
+    /// dotted name).
+    static func topLevelVariables(_ source: String) -> [String] {
+        var names: [String] = []
+        var depth = 0
+        var rest = Substring(source)
+        while let open = rest.range(of: "{{") {
+            let afterOpen = rest[open.upperBound...]
+            let triple = afterOpen.hasPrefix("{")
+            guard let close = afterOpen.range(of: triple ? "}}}" : "}}") else { break }
+            var tag = afterOpen[afterOpen.startIndex..<close.lowerBound]
+            if triple { tag = tag.dropFirst() }
+            rest = afterOpen[close.upperBound...]
+            let trimmed = tag.trimmingCharacters(in: .whitespaces)
+            guard let first = trimmed.first else { continue }
+            switch first {
+            case "#", "^", "$", "<": depth += 1
+            case "/": depth = max(0, depth - 1)
+            case "!", ">", "%", "=": continue
+            default:
+                guard depth == 0 else { continue }
+                let name = (first == "&" ? String(trimmed.dropFirst()) : trimmed).trimmingCharacters(in: .whitespaces)
+                let head = String(name.split(separator: ".").first ?? "")
+                if !head.isEmpty, head != ".", !names.contains(head) { names.append(head) }
+            }
+        }
+        return names
+    }
+}
+
+extension MessageTemplate.Compiled {
+    /// The message for one recipient. A variable missing from `variables`, or a value
+    /// that would put a line break into a header, is an error naming it.
+    public func render(to recipient: EmailAddress, variables: [String: String]) throws(KilnError) -> MessageDraft {
+        for name in required where variables[name] == nil {
+            throw KilnError(.renderingFailure, "the variable '\(name)' is missing for \(recipient)", location: "variables.\(name)")
+        }
+        let context = variables as [String: Any]
+        let subjectText = try HeaderField.checked(subject.render(context), field: "Subject")
+        let name = try fromName.map { t throws(KilnError) in try HeaderField.checked(t.render(context), field: "From") }
+        return MessageDraft(from: from, fromName: name, to: [recipient], subject: subjectText,
+                            text: text?.render(context), html: html?.render(context))
+    }
+}
