@@ -12,6 +12,20 @@ public struct MessageDraft: Sendable, Hashable {
     /// Extra headers (name, value), checked for line breaks.
     public var headers: [(String, String)] { extraHeaders.map { ($0.name, $0.value) } }
     public var extraHeaders: [Header]
+    /// Files sent with the message (multipart/mixed around the body).
+    public var attachments: [Attachment] = []
+
+    public struct Attachment: Sendable, Hashable {
+        public var filename: String
+        /// A MIME type such as `application/pdf`.
+        public var contentType: String
+        public var data: [UInt8]
+        public init(filename: String, contentType: String, data: [UInt8]) {
+            self.filename = filename
+            self.contentType = contentType
+            self.data = data
+        }
+    }
 
     public struct Header: Sendable, Hashable {
         public var name: String
@@ -22,7 +36,8 @@ public struct MessageDraft: Sendable, Hashable {
         }
     }
 
-    public init(from: EmailAddress, fromName: String? = nil, to: [EmailAddress], replyTo: EmailAddress? = nil, subject: String, text: String? = nil, html: String? = nil, extraHeaders: [Header] = []) {
+    public init(from: EmailAddress, fromName: String? = nil, to: [EmailAddress], replyTo: EmailAddress? = nil, subject: String, text: String? = nil, html: String? = nil, extraHeaders: [Header] = [], attachments: [Attachment] = []) {
+        self.attachments = attachments
         self.from = from
         self.fromName = fromName
         self.to = to
@@ -61,6 +76,24 @@ public enum MessageBuilder {
             head += HeaderField.line(header.name, HeaderField.encodedWords(try HeaderField.checked(header.value, field: header.name)))
         }
         var out = Array(head.utf8)
+        guard !draft.attachments.isEmpty else {
+            out += body(draft, boundarySeed: boundarySeed)
+            return out
+        }
+        let mixed = "=_kiln_mixed_\(boundarySeed)"
+        out += Array("Content-Type: multipart/mixed; boundary=\"\(mixed)\"\r\n\r\n".utf8)
+        out += Array("This is a multi-part message in MIME format.\r\n".utf8)
+        out += Array("--\(mixed)\r\n".utf8) + body(draft, boundarySeed: boundarySeed)
+        for (index, attachment) in draft.attachments.enumerated() {
+            out += Array("\r\n--\(mixed)\r\n".utf8) + (try self.attachment(attachment, index: index))
+        }
+        out += Array("\r\n--\(mixed)--\r\n".utf8)
+        return out
+    }
+
+    /// The body part(s): text, HTML, or multipart/alternative with both; ends in CRLF.
+    static func body(_ draft: MessageDraft, boundarySeed: String) -> [UInt8] {
+        var out: [UInt8] = []
         switch (draft.text, draft.html) {
         case let (text?, html?):
             let boundary = "=_kiln_\(boundarySeed)"
@@ -78,6 +111,36 @@ public enum MessageBuilder {
         case (nil, nil):
             break
         }
+        return out
+    }
+
+    /// An attachment part: base64 in 76-column lines; a non-ASCII filename is given as
+    /// RFC 2231 `filename*=utf-8''...`.
+    static func attachment(_ attachment: MessageDraft.Attachment, index: Int) throws(KilnError) -> [UInt8] {
+        let place = "attachments[\(index)]"
+        let type = try HeaderField.checked(attachment.contentType, field: place + ".contentType")
+        guard type.split(separator: "/").count == 2, type.unicodeScalars.allSatisfy({ $0.value > 32 && $0.value < 127 && $0 != ";" && $0 != "\"" }) else {
+            throw KilnError(.invalidMessage, "'\(type)' is not a MIME type", location: place + ".contentType")
+        }
+        let name = try HeaderField.checked(attachment.filename, field: place + ".filename")
+        guard !name.isEmpty else { throw KilnError(.invalidMessage, "an attachment needs a file name", location: place + ".filename") }
+        let plain = name.unicodeScalars.allSatisfy { $0.value >= 32 && $0.value < 127 && $0 != "\"" && $0 != "\\" }
+        let parameter: String
+        if plain {
+            parameter = "filename=\"\(name)\""
+        } else {
+            var encoded = "utf-8''"
+            for byte in name.utf8 {
+                let c = Character(Unicode.Scalar(byte))
+                if byte < 128, c.isLetter || c.isNumber || "-._~".contains(c) { encoded.append(c) } else { encoded += String(format2Hex: byte) }
+            }
+            parameter = "filename*=\(encoded)"
+        }
+        var out = Array("Content-Type: \(type)\r\nContent-Transfer-Encoding: base64\r\n".utf8)
+        out += Array(HeaderField.line("Content-Disposition", "attachment; \(parameter)").utf8)
+        out += [13, 10]
+        out += Base64.encodeBytes(attachment.data, lineLength: 76)
+        out += [13, 10]
         return out
     }
 
@@ -128,6 +191,14 @@ public enum MessageBuilder {
             }
             return ok ? out : nil
         }
+    }
+}
+
+extension String {
+    /// `%XX` for one byte.
+    init(format2Hex byte: UInt8) {
+        let digits = Array("0123456789ABCDEF".utf8)
+        self = "%" + String(decoding: [digits[Int(byte >> 4)], digits[Int(byte & 0x0F)]], as: UTF8.self)
     }
 }
 

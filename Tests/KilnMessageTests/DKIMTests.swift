@@ -197,3 +197,31 @@ enum TestKeys {
         #expect(defects.isEmpty, "\(defects)")
     }
 }
+
+@Suite struct AttachmentTests {
+    @Test func attachmentsGoInMultipartMixedAndParseCleanly() throws {
+        let pdf = (0..<3000).map { UInt8(truncatingIfNeeded: $0 &* 7) }
+        let draft = MessageDraft(from: try EmailAddress("news@example.com"), to: [try EmailAddress("ada@gmail.com")], subject: "Invoice",
+                                 text: "See attached.\n", html: "<p>See attached.</p>",
+                                 attachments: [.init(filename: "invoice.pdf", contentType: "application/pdf", data: pdf),
+                                               .init(filename: "Rechnung für März.txt", contentType: "text/plain", data: Array("ü".utf8))])
+        let message = try MessageBuilder.compose(draft, date: Timestamp(nanoseconds: 1_790_000_000_000_000_000), messageID: "a.b@example.com", boundarySeed: "s")
+        let text = String(decoding: message, as: UTF8.self)
+        #expect(text.contains("Content-Type: multipart/mixed;"))
+        #expect(text.contains("multipart/alternative"))
+        #expect(text.contains("filename=\"invoice.pdf\""))
+        #expect(text.contains("filename*=utf-8''Rechnung%20f%C3%BCr%20M%C3%A4rz.txt"))
+        #expect(text.components(separatedBy: "\r\n").allSatisfy { $0.utf8.count <= 998 })
+        if let defects = IndependentChecks.mimeDefects(message) {
+            #expect(defects.isEmpty, "\(defects)")
+        } else {
+            Issue.record("python3 is not available: the independent MIME check did not run")
+        }
+    }
+
+    @Test func aLineBreakInAFileNameIsRefused() throws {
+        let draft = MessageDraft(from: try EmailAddress("news@example.com"), to: [try EmailAddress("ada@gmail.com")], subject: "x", text: "y",
+                                 attachments: [.init(filename: "a\r\nBcc: x@y.z", contentType: "text/plain", data: [])])
+        #expect(throws: KilnError.self) { try MessageBuilder.compose(draft, date: Timestamp(nanoseconds: 0), messageID: "a@b", boundarySeed: "s") }
+    }
+}
