@@ -51,9 +51,12 @@ struct MessageFinisher: Sendable {
     /// The Feedback-ID of a message of `set` in `campaign`: the message's campaign (else
     /// the set's, else "general"), the set's category (else "mail"), its stream (else its
     /// name), and the sender id.
-    static func feedbackID(_ set: Configuration.ConfigurationSet?, name: String, campaign: String?, senderId: String) throws(KilnError) -> FeedbackID {
+    /// A template's `tags` replace the campaign and the category.
+    static func feedbackID(_ set: Configuration.ConfigurationSet?, name: String, campaign: String?, tags: [String] = [],
+                           senderId: String) throws(KilnError) -> FeedbackID {
         let fields = set?.feedbackId
-        return try FeedbackID(campaign: campaign ?? fields?.campaign ?? "general", category: fields?.category ?? "mail",
+        return try FeedbackID(campaign: tags.first ?? campaign ?? fields?.campaign ?? "general",
+                              category: tags.count > 1 ? tags[1] : fields?.category ?? "mail",
                               stream: fields?.stream ?? name, senderId: senderId)
     }
 
@@ -89,14 +92,15 @@ struct MessageFinisher: Sendable {
         let unique = "\(message.id).\(String(UInt64(bitPattern: time.nanoseconds), radix: 36))"
         var rendered = content
         rendered.data = try MessageBuilder.compose(draft, date: time, messageID: "\(unique)@\(domain)", boundarySeed: unique)
-        return try finish(rendered, recipient: recipient, time: time)
+        return try finish(rendered, recipient: recipient, time: time, tags: compiled.template.tags ?? [])
     }
 
     /// The bytes to send to `recipient`.
-    func finish(_ content: StoredContent, recipient: String, time: Timestamp) throws(KilnError) -> [UInt8] {
+    /// - Parameter tags: a template's Feedback-ID campaign and category, when it has them.
+    func finish(_ content: StoredContent, recipient: String, time: Timestamp, tags: [String] = []) throws(KilnError) -> [UInt8] {
         let set = sets[content.configurationSet]
         let headers = BulkHeaders(
-            feedbackID: try Self.feedbackID(set, name: content.configurationSet, campaign: content.campaign, senderId: senderId),
+            feedbackID: try Self.feedbackID(set, name: content.configurationSet, campaign: content.campaign, tags: tags, senderId: senderId),
             unsubscribeURL: set?.unsubscribe?.url, unsubscribeMailto: set?.unsubscribe?.mailto,
             secret: unsubscribeSecrets[content.configurationSet] ?? [])
         let token = UnsubscribeToken(recipient: recipient, list: content.configurationSet, campaign: content.campaign ?? "")

@@ -35,7 +35,9 @@ extension SendEngine {
     }
 
     func deliver(until idle: @escaping @Sendable (_ paused: Set<String>, _ exhausted: [MailboxProvider: Timestamp]) throws -> Bool) async throws {
-        stopping.withLock { $0 = false }
+        // A stop() asked before this run started ends it at once; once it has ended,
+        // the next run starts afresh.
+        defer { stopping.withLock { $0 = false } }
         let lock = try DeliveryLock(storePath: store.path)
         defer { withExtendedLifetime(lock) {} }
         let recovered = try store.recoverLeases(all: true, now: now())

@@ -205,8 +205,8 @@ public final class SendEngine: Service, Sendable {
         }, warmup: warmup)
     }
 
-    /// Asks a running `run()` to stop: no new transfers, running ones finish, the rest
-    /// stays queued.
+    /// Asks the running `run()` or `runUntilIdle()` to stop — or the next one, if none
+    /// has started yet: no new transfers, running ones finish, the rest stays queued.
     public func stop() {
         stopping.withLock { $0 = true }
     }

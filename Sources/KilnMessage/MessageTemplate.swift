@@ -9,13 +9,19 @@ import Mustache
 public struct MessageTemplate: Sendable, Codable, Hashable {
     public var from: String
     public var fromName: String?
+    public var replyTo: String?
     public var subject: String
     public var text: String?
     public var html: String?
+    /// The first fields of Feedback-ID (campaign, category), when they are not the
+    /// campaign id and the configuration set's category.
+    public var tags: [String]?
 
-    public init(from: String, fromName: String? = nil, subject: String, text: String? = nil, html: String? = nil) {
+    public init(from: String, fromName: String? = nil, replyTo: String? = nil, subject: String, text: String? = nil, html: String? = nil, tags: [String]? = nil) {
         self.from = from
         self.fromName = fromName
+        self.replyTo = replyTo
+        self.tags = tags
         self.subject = subject
         self.text = text
         self.html = html
@@ -25,6 +31,7 @@ public struct MessageTemplate: Sendable, Codable, Hashable {
     public struct Compiled: @unchecked Sendable {
         public let template: MessageTemplate
         let from: EmailAddress
+        let replyTo: EmailAddress?
         let subject: MustacheTemplate
         let fromName: MustacheTemplate?
         let text: MustacheTemplate?
@@ -38,6 +45,15 @@ public struct MessageTemplate: Sendable, Codable, Hashable {
         guard text != nil || html != nil else { throw KilnError(.invalidMessage, "a template needs a text or an HTML body", location: "template") }
         let sender: EmailAddress
         do { sender = try EmailAddress(from) } catch { throw KilnError(.invalidAddress, "'\(from)' is not an email address", location: "template.from") }
+        var replyAddress: EmailAddress?
+        if let replyTo {
+            do { replyAddress = try EmailAddress(replyTo) } catch { throw KilnError(.invalidAddress, "'\(replyTo)' is not an email address", location: "template.replyTo") }
+        }
+        for (index, tag) in (tags ?? []).enumerated() {
+            guard !tag.isEmpty, !tag.contains(":"), !tag.contains("{{"), tag.unicodeScalars.allSatisfy({ $0.value > 32 && $0.value < 127 }) else {
+                throw KilnError(.invalidMessage, "'\(tag)' cannot be a Feedback-ID field (printable ASCII, no spaces, colons or variables)", location: "template.tags[\(index)]")
+            }
+        }
         func parse(_ source: String?, part: String, html: Bool) throws(KilnError) -> MustacheTemplate? {
             guard let source else { return nil }
             do {
@@ -51,7 +67,7 @@ public struct MessageTemplate: Sendable, Codable, Hashable {
             for name in Self.topLevelVariables(source) where !required.contains(name) { required.append(name) }
         }
         return Compiled(
-            template: self, from: sender, subject: try parse(subject, part: "subject", html: false)!,
+            template: self, from: sender, replyTo: replyAddress, subject: try parse(subject, part: "subject", html: false)!,
             fromName: try parse(fromName, part: "fromName", html: false), text: try parse(text, part: "text", html: false),
             html: try parse(html, part: "html", html: true), required: required)
     }
@@ -96,7 +112,7 @@ extension MessageTemplate.Compiled {
         let context = variables as [String: Any]
         let subjectText = try HeaderField.checked(subject.render(context), field: "Subject")
         let name = try fromName.map { t throws(KilnError) in try HeaderField.checked(t.render(context), field: "From") }
-        return MessageDraft(from: from, fromName: name, to: [recipient], subject: subjectText,
+        return MessageDraft(from: from, fromName: name, to: [recipient], replyTo: replyTo, subject: subjectText,
                             text: text?.render(context), html: html?.render(context))
     }
 }

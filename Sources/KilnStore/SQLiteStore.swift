@@ -151,6 +151,12 @@ public final class SQLiteStore: Sendable {
                     ])
                 }
                 try Self.insert(events, db: db)
+                // A bad address (user unknown, no such domain) is suppressed for good.
+                let suppress = try db.cachedStatement(sql: "INSERT OR IGNORE INTO suppressions (address, reason, created_at) VALUES (?, ?, ?)")
+                for event in events where event.kind == .bounce {
+                    guard let reply = event.reply, reply.classification.replyClass == .permanentUser, let recipient = event.recipient else { continue }
+                    try suppress.execute(arguments: [recipient.lowercased(), "bounce: \(reply)", now.nanoseconds])
+                }
             }
         }
     }

@@ -54,6 +54,34 @@ enum Schema {
         migrator.registerMigration("v3: template contents") { db in
             try db.execute(sql: "ALTER TABLE contents ADD COLUMN is_template INTEGER NOT NULL DEFAULT 0")
         }
+        migrator.registerMigration("v4: campaigns and the suppression list") { db in
+            try db.execute(sql: """
+                CREATE TABLE campaigns (
+                  id TEXT PRIMARY KEY,
+                  content_id INTEGER NOT NULL REFERENCES contents(id),
+                  recipients_file TEXT NOT NULL,
+                  config_set TEXT NOT NULL,
+                  rows_read INTEGER NOT NULL DEFAULT 0,
+                  rejected_rows INTEGER NOT NULL DEFAULT 0,
+                  suppressed INTEGER NOT NULL DEFAULT 0,
+                  duplicates INTEGER NOT NULL DEFAULT 0,
+                  accepted INTEGER NOT NULL DEFAULT 0,
+                  ingest_complete INTEGER NOT NULL DEFAULT 0,
+                  created_at INTEGER NOT NULL
+                );
+                CREATE TABLE campaign_seen (
+                  content_id INTEGER NOT NULL,
+                  address TEXT NOT NULL,
+                  PRIMARY KEY (content_id, address)
+                ) WITHOUT ROWID;
+                CREATE TABLE suppressions (
+                  address TEXT PRIMARY KEY,
+                  reason TEXT NOT NULL,
+                  created_at INTEGER NOT NULL
+                ) WITHOUT ROWID;
+                CREATE INDEX messages_content ON messages(content_id, state);
+                """)
+        }
         return migrator
     }
 }

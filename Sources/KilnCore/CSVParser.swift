@@ -1,0 +1,126 @@
+/// An incremental RFC 4180 CSV parser: feed it bytes as they are read, take records as
+/// they complete. Memory holds one record at a time. Quoted fields may contain commas,
+/// doubled quotes and line breaks; CRLF and LF both end a record. A malformed record
+/// (a quote inside an unquoted field, text after a closing quote, an unterminated quote
+/// at the end) comes back as an error with its line number, and parsing goes on with the
+/// next record.
+public struct CSVParser: Sendable {
+    public struct Record: Sendable, Equatable {
+        /// The line the record starts on (1-based).
+        public var line: Int
+        public var fields: [String]
+    }
+
+    public enum Item: Sendable, Equatable {
+        case record(Record)
+        case malformed(line: Int, reason: String)
+    }
+
+    enum State { case fieldStart, unquoted, quoted, quoteInQuoted, skipToLineEnd }
+
+    private var state = State.fieldStart
+    private var field: [UInt8] = []
+    private var fields: [String] = []
+    private var line = 1
+    private var recordLine = 1
+    private var error: String?
+    private var pendingCR = false
+
+    public init() {}
+
+    /// Parses `bytes`, calling `emit` for every record or error completed.
+    public mutating func feed(_ bytes: some Sequence<UInt8>, _ emit: (Item) throws -> Void) rethrows {
+        for byte in bytes {
+            if pendingCR {
+                pendingCR = false
+                if byte == 10 { continue }  // the LF of a CRLF already handled
+            }
+            switch state {
+            case .fieldStart, .unquoted:
+                switch byte {
+                case 44:  // ,
+                    endField()
+                case 13, 10:
+                    if byte == 13 { pendingCR = true }
+                    try endRecord(emit)
+                    line += 1
+                    recordLine = line
+                case 34 where state == .fieldStart:  // "
+                    state = .quoted
+                case 34:
+                    fail("a quote inside an unquoted field")
+                default:
+                    field.append(byte)
+                    state = .unquoted
+                }
+            case .quoted:
+                if byte == 34 {
+                    state = .quoteInQuoted
+                } else {
+                    if byte == 10 || (byte == 13) { line += byte == 10 ? 1 : 0 }
+                    field.append(byte)
+                }
+            case .quoteInQuoted:
+                switch byte {
+                case 34:
+                    field.append(34)
+                    state = .quoted
+                case 44:
+                    endField()
+                case 13, 10:
+                    if byte == 13 { pendingCR = true }
+                    try endRecord(emit)
+                    line += 1
+                    recordLine = line
+                default:
+                    fail("text after a closing quote")
+                }
+            case .skipToLineEnd:
+                if byte == 13 || byte == 10 {
+                    if byte == 13 { pendingCR = true }
+                    try endRecord(emit)
+                    line += 1
+                    recordLine = line
+                }
+            }
+        }
+    }
+
+    /// Ends the input: a last record without a line end, or an unterminated quote.
+    public mutating func finish(_ emit: (Item) throws -> Void) rethrows {
+        if state == .quoted {
+            error = error ?? "a quoted field is not closed before the end of the file"
+        }
+        if state != .fieldStart || !fields.isEmpty || !field.isEmpty || error != nil {
+            try endRecord(emit)
+        }
+    }
+
+    private mutating func fail(_ reason: String) {
+        if error == nil { error = reason }
+        state = .skipToLineEnd
+    }
+
+    private mutating func endField() {
+        fields.append(String(decoding: field, as: UTF8.self))
+        field.removeAll(keepingCapacity: true)
+        state = .fieldStart
+    }
+
+    private mutating func endRecord(_ emit: (Item) throws -> Void) rethrows {
+        defer {
+            fields.removeAll(keepingCapacity: true)
+            field.removeAll(keepingCapacity: true)
+            state = .fieldStart
+            error = nil
+        }
+        if let error {
+            try emit(.malformed(line: recordLine, reason: error))
+            return
+        }
+        endField()
+        // A blank line is no record.
+        if fields.count == 1 && fields[0].isEmpty { return }
+        try emit(.record(Record(line: recordLine, fields: fields)))
+    }
+}

@@ -1,0 +1,202 @@
+import ArgumentParser
+import Foundation
+import Kiln
+import KilnCore
+import KilnStore
+import Synchronization
+
+struct Campaign: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Batch campaigns: a recipient CSV and a template, run to completion, resumable.",
+        subcommands: [RunCampaign.self, ResumeCampaign.self, CampaignStatus.self, CampaignReportCommand.self])
+}
+
+struct RunCampaign: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Queue every recipient of the CSV with the template and deliver until nothing is due.",
+        discussion: """
+            Exit status: 0 when every accepted message is delivered, bounced, expired, failed or deferred within its \
+            maximum age; 3 when the run was interrupted (resume it with `kiln campaign resume`); 2 for invalid input.
+            """)
+    @OptionGroup var options: ConfigOption
+    @Option(help: "The recipients CSV (a header row with an 'email' column; other columns are template variables).") var recipients: String
+    @Option(help: "The template file (JSON).") var template: String
+    @Option(help: "The campaign id (also the Feedback-ID campaign field unless the template's tags say otherwise).") var campaign: String
+    @Option(name: .customLong("config-set"), help: "The configuration set (default: the template's, else the configuration's default).") var configSet: String?
+    @OptionGroup var output: OutputOptions
+
+    func run() async throws {
+        let engine = try SendEngine(configurationFile: options.config, logger: makeLogger())
+        let (message, templateSet) = try CampaignTemplateFile.load(path: template)
+        if try engine.store.campaign(id: campaign) != nil {
+            throw KilnError(.invalidInput, "campaign '\(campaign)' already exists in this store; use `kiln campaign resume \(campaign)`", location: "--campaign")
+        }
+        let runner = CampaignRunner(engine: engine)
+        let record = try runner.create(id: campaign, recipientsFile: recipients, template: message, configurationSet: configSet ?? templateSet)
+        try await CampaignSession(engine: engine, runner: runner, config: options.config, json: output.json).run(record)
+    }
+}
+
+struct ResumeCampaign: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "resume",
+        abstract: "Finish a campaign that was interrupted: read the rest of its list, deliver what is not final.")
+    @Argument(help: "The campaign id.") var id: String
+    @OptionGroup var options: ConfigOption
+    @OptionGroup var output: OutputOptions
+
+    func run() async throws {
+        let engine = try SendEngine(configurationFile: options.config, logger: makeLogger())
+        guard let record = try engine.store.campaign(id: id) else { throw KilnError(.invalidInput, "no campaign '\(id)' in this store", location: id) }
+        try await CampaignSession(engine: engine, runner: CampaignRunner(engine: engine), config: options.config, json: output.json).run(record)
+    }
+}
+
+struct CampaignStatus: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "status", abstract: "Where a campaign stands.")
+    @Argument(help: "The campaign id.") var id: String
+    @OptionGroup var options: ConfigOption
+    @OptionGroup var output: OutputOptions
+
+    func run() async throws {
+        let engine = try SendEngine(configurationFile: options.config, logger: makeLogger())
+        guard try engine.store.campaign(id: id) != nil else { throw KilnError(.invalidInput, "no campaign '\(id)' in this store", location: id) }
+        let report = try CampaignRunner(engine: engine).report(id)
+        if output.json { printJSON(report); return }
+        let done = report.delivered + report.bounced + report.expired + report.failed
+        print("campaign \(id): \(report.ingestComplete ? "list read" : "list partly read") (\(report.recipients) rows), "
+              + "\(done) of \(report.accepted) final, \(report.deferred) deferred, \(report.pending) pending")
+    }
+}
+
+struct CampaignReportCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "report", abstract: "A campaign's report, with a table per provider.")
+    @Argument(help: "The campaign id.") var id: String
+    @OptionGroup var options: ConfigOption
+    @OptionGroup var output: OutputOptions
+
+    func run() async throws {
+        let engine = try SendEngine(configurationFile: options.config, logger: makeLogger())
+        guard try engine.store.campaign(id: id) != nil else { throw KilnError(.invalidInput, "no campaign '\(id)' in this store", location: id) }
+        let report = try CampaignRunner(engine: engine).report(id)
+        if output.json { printJSON(report) } else { printReport(report) }
+    }
+}
+
+func printReport(_ r: CampaignReport) {
+    print("campaign \(r.campaign)")
+    print("  recipients (rows) \(r.recipients)   rejected rows \(r.rejectedRows)   duplicates \(r.duplicates)   suppressed \(r.suppressed)")
+    print("  accepted \(r.accepted)   delivered \(r.delivered)   bounced \(r.bounced)   deferred \(r.deferred) (after a failure: \(r.transientFailures))")
+    print("  expired \(r.expired)   failed \(r.failed)   pending \(r.pending)   spilled to shared \(r.spilled)   complaints \(r.complaints)")
+    print("  provider      accepted  delivered  bounced  deferred  expired  failed  pending")
+    for (provider, c) in r.byProvider.sorted(by: { $0.key < $1.key }) {
+        print("  " + [provider.padding(toLength: 12, withPad: " ", startingAt: 0), String(c.accepted), String(c.delivered), String(c.bounced),
+                      String(c.deferred), String(c.expired), String(c.failed), String(c.queued)]
+            .enumerated().map { $0.offset == 0 ? $0.element : String(repeating: " ", count: max(1, 9 - $0.element.count)) + $0.element }.joined())
+    }
+}
+
+/// One run of a campaign: ingest while delivering, then deliver until idle; Ctrl-C stops
+/// gracefully and says how to resume.
+struct CampaignSession {
+    let engine: SendEngine
+    let runner: CampaignRunner
+    let config: String
+    let json: Bool
+
+    func run(_ record: CampaignRecord) async throws {
+        let interrupted = Atomic(false)
+        let signals = [SIGINT, SIGTERM].map { number -> DispatchSourceSignal in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number)
+            source.setEventHandler { [engine] in
+                interrupted.store(true, ordering: .relaxed)
+                engine.stop()
+            }
+            source.resume()
+            return source
+        }
+        defer { signals.forEach { $0.cancel() } }
+
+        let progress = Progress(json: json)
+        let started = ContinuousClock.now
+        let events = engine.events()
+        let tally = Task { () -> [String: [String: Int]] in
+            var counts: [String: [String: Int]] = [:]
+            for await event in events {
+                counts[event.provider?.id ?? "?", default: [:]][event.kind.rawValue, default: 0] += 1
+                progress.update(counts, started: started, accepted: nil)
+            }
+            return counts
+        }
+
+        // Deliver while the list streams in.
+        let delivery = Task { try await engine.run() }
+        var ingested = record
+        do {
+            ingested = try await runner.ingest(record, rejected: { line, reason in
+                FileHandle.standardError.write(Data("kiln: \(record.recipientsFile):\(line): skipped: \(reason)\n".utf8))
+            }, shouldStop: { interrupted.load(ordering: .relaxed) }, progress: { rows in progress.rows(rows) })
+        } catch {
+            engine.stop()
+            _ = try? await delivery.value
+            throw error
+        }
+        engine.stop()
+        try await delivery.value
+        if !interrupted.load(ordering: .relaxed) {
+            try await engine.runUntilIdle()
+        }
+        engine.closeEvents()
+        _ = await tally.value
+        progress.finish()
+
+        let report = try runner.report(record.id)
+        if json { printJSON(report) } else { printReport(report) }
+        if interrupted.load(ordering: .relaxed) || !report.isSettled || !ingested.ingestComplete {
+            FileHandle.standardError.write(Data("kiln: campaign \(record.id) stopped; finish it with: kiln campaign resume \(record.id) --config \(config)\n".utf8))
+            throw ExitCode(3)
+        }
+    }
+}
+
+/// Progress on a terminal (a line redrawn in place) or as plain lines every few seconds.
+final class Progress: @unchecked Sendable {
+    let json: Bool
+    let terminal = isatty(1) == 1
+    let lock = NSLock()
+    var lastPrint = ContinuousClock.now - .seconds(60)
+    var rowsRead = 0
+
+    init(json: Bool) { self.json = json }
+
+    func rows(_ count: Int) { lock.withLock { rowsRead = count } }
+
+    func update(_ counts: [String: [String: Int]], started: ContinuousClock.Instant, accepted: Int?) {
+        guard !json else { return }
+        lock.lock()
+        defer { lock.unlock() }
+        let now = ContinuousClock.now
+        guard now - lastPrint > (terminal ? .milliseconds(250) : .seconds(5)) else { return }
+        lastPrint = now
+        let total = { (kind: String) in counts.values.reduce(0) { $0 + ($1[kind] ?? 0) } }
+        let done = total("delivery") + total("bounce") + total("expired")
+        let elapsed = Double((now - started).components.seconds) + Double((now - started).components.attoseconds) / 1e18
+        let rate = Double(done) / max(elapsed, 0.001)
+        let queued = max(total("accepted"), rowsRead)
+        let eta = rate > 0 && queued > done ? String(format: "ETA %.0fs", Double(queued - done) / rate) : ""
+        let providers = counts.filter { $0.key != "?" }.sorted { $0.key < $1.key }
+            .map { "\($0.key) \($0.value["delivery"] ?? 0)" }.joined(separator: " ")
+        let line = String(format: "%d rows read, %d delivered, %d bounced, %.0f msg/s %@  [%@]", rowsRead, total("delivery"), total("bounce"), rate, eta, providers)
+        if terminal {
+            FileHandle.standardOutput.write(Data(("\r\u{1B}[K" + line).utf8))
+        } else {
+            print(line)
+        }
+    }
+
+    func finish() {
+        if terminal && !json { print("") }
+    }
+}

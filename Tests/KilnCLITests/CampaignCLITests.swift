@@ -1,0 +1,162 @@
+import Foundation
+import KilnCore
+import KilnTesting
+import Testing
+
+@Suite struct CampaignCLITests {
+    /// Three providers, each with its own loopback receiver.
+    struct Receivers {
+        let gmail: LoopbackSMTPServer
+        let yahoo: LoopbackSMTPServer
+        let other: LoopbackSMTPServer
+        var all: [LoopbackSMTPServer] { [gmail, yahoo, other] }
+        var received: [String] { all.flatMap { $0.messages.flatMap(\.recipients) } }
+
+        static func start(delay: useconds_t = 0) async throws -> Receivers {
+            let script: LoopbackSMTPServer.Script = { command in
+                if delay > 0, case .message = command.kind { usleep(delay) }
+                if case .recipient(let address) = command.kind, address.hasPrefix("nobody") {
+                    return SMTPReply(parsing: ProviderReplies.gmailUserUnknown)
+                }
+                return nil
+            }
+            return Receivers(gmail: try await .start(script: script), yahoo: try await .start(script: script), other: try await .start(script: script))
+        }
+
+        func shutdown() async { for server in all { await server.shutdown() } }
+    }
+
+    func workspace(_ receivers: Receivers, maxInFlight: Int = 64) throws -> Workspace {
+        try Workspace(route: receivers.other.url, maxInFlight: maxInFlight) { json in
+            var delivery = json["delivery"] as! [String: Any]
+            delivery["routes"] = ["gmail": receivers.gmail.url, "yahoo": receivers.yahoo.url, "*": receivers.other.url]
+            json["delivery"] = delivery
+        }
+    }
+
+    func writeList(_ workspace: Workspace, count: Int, extra: String = "") throws -> [String] {
+        var csv = "email,first_name,code\r\n"
+        var addresses: [String] = []
+        for i in 0..<count {
+            let address = "user\(i)@\(["gmail.com", "yahoo.com", "example.org"][i % 3])"
+            addresses.append(address)
+            csv += "\(address),\"Name \(i), Jr.\",C\(i)\r\n"
+        }
+        try (csv + extra).write(toFile: workspace.directory + "/list.csv", atomically: true, encoding: .utf8)
+        try #"{"from": "news@example.com", "subject": "Hi {{first_name}}", "text": "Your code is {{code}}.\n", "tags": ["spring", "offers"]}"#
+            .write(toFile: workspace.directory + "/template.json", atomically: true, encoding: .utf8)
+        return addresses
+    }
+
+    @Test func aCampaignDeliversEveryRecipientOnceAndTheReportMatches() async throws {
+        let receivers = try await Receivers.start()
+        let workspace = try workspace(receivers)
+        defer { workspace.remove() }
+        let addresses = try writeList(workspace, count: 600, extra: """
+            user0@gmail.com,Dup,C0\r
+            broken-address,X,C\r
+            nobody@gmail.com,Gone,C9\r
+            short@gmail.com,OnlyTwo\r
+            nocode@yahoo.com,NoCode,\r
+            """)
+        let result = try kiln(["campaign", "run", "--config", workspace.config, "--recipients", workspace.directory + "/list.csv",
+                               "--template", workspace.directory + "/template.json", "--campaign", "spring1", "--json"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        let received = receivers.received
+        #expect(Set(received) == Set(addresses + ["nocode@yahoo.com"]))
+        #expect(received.count == Set(received).count)
+        #expect(report["recipients"] as? Int == 605)
+        #expect(report["rejectedRows"] as? Int == 2)
+        #expect(report["duplicates"] as? Int == 1)
+        #expect(report["accepted"] as? Int == 602)
+        #expect(report["delivered"] as? Int == received.count)
+        #expect(report["bounced"] as? Int == 1)
+        #expect((report["byProvider"] as? [String: [String: Int]])?["gmail"]?["delivered"] == receivers.gmail.messages.count)
+        #expect(result.stderr.contains("list.csv:603"))  // the broken address, by line
+        #expect(result.stderr.contains("list.csv:605"))  // the short row
+        // The rendering used each row's variables, and the campaign's tags.
+        let first = try #require(receivers.gmail.messages.first { $0.recipients == ["user0@gmail.com"] })
+        #expect(first.text.contains("Subject: Hi Name 0, Jr.\r\n"))
+        #expect(first.text.contains("Your code is C0."))
+        #expect(first.text.contains("Feedback-ID: spring:offers:bulk:Test"))
+        // A second run of the same id is refused; a resume of a finished campaign sends nothing more.
+        let again = try kiln(["campaign", "run", "--config", workspace.config, "--recipients", workspace.directory + "/list.csv",
+                              "--template", workspace.directory + "/template.json", "--campaign", "spring1"])
+        #expect(again.status == 2)
+        #expect(try kiln(["campaign", "resume", "spring1", "--config", workspace.config]).status == 0)
+        #expect(receivers.received.count == received.count)
+        await receivers.shutdown()
+    }
+
+    @Test func aMissingVariableFailsOnlyThoseRows() async throws {
+        let receivers = try await Receivers.start()
+        let workspace = try workspace(receivers)
+        defer { workspace.remove() }
+        _ = try writeList(workspace, count: 3)
+        try #"{"from": "news@example.com", "subject": "Hi {{first_name}}", "text": "{{code}} {{vip_level}}\n"}"#
+            .write(toFile: workspace.directory + "/template.json", atomically: true, encoding: .utf8)
+        try "email,first_name,code,vip_level\r\na@gmail.com,A,1,gold\r\nb@gmail.com,B,2,silver\r\n"
+            .write(toFile: workspace.directory + "/list.csv", atomically: true, encoding: .utf8)
+        try "email,first_name,code\r\nc@gmail.com,C,3\r\n".write(toFile: workspace.directory + "/list2.csv", atomically: true, encoding: .utf8)
+        let ok = try kiln(["campaign", "run", "--config", workspace.config, "--recipients", workspace.directory + "/list.csv",
+                           "--template", workspace.directory + "/template.json", "--campaign", "c1", "--json"])
+        #expect(ok.status == 0, "\(ok.stderr)")
+        let missing = try kiln(["campaign", "run", "--config", workspace.config, "--recipients", workspace.directory + "/list2.csv",
+                                "--template", workspace.directory + "/template.json", "--campaign", "c2", "--json"])
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(missing.stdout.utf8)) as? [String: Any])
+        #expect(report["failed"] as? Int == 1)
+        #expect(report["delivered"] as? Int == 0)
+        #expect(Set(receivers.received) == ["a@gmail.com", "b@gmail.com"])
+        await receivers.shutdown()
+    }
+
+    @Test func aBrokenTemplateQueuesNothing() async throws {
+        let receivers = try await Receivers.start()
+        let workspace = try workspace(receivers)
+        defer { workspace.remove() }
+        _ = try writeList(workspace, count: 3)
+        try #"{"from": "news@example.com", "subject": "Hi {{#first_name}}", "text": "x"}"#
+            .write(toFile: workspace.directory + "/template.json", atomically: true, encoding: .utf8)
+        let result = try kiln(["campaign", "run", "--config", workspace.config, "--recipients", workspace.directory + "/list.csv",
+                               "--template", workspace.directory + "/template.json", "--campaign", "bad"])
+        #expect(result.status == 2)
+        #expect(result.stderr.contains("template.json"))
+        #expect(result.stderr.contains("subject"))
+        let status = try kiln(["status", "--config", workspace.config, "--json"])
+        let json = try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any]
+        #expect((json?["byState"] as? [String: Int])?.isEmpty == true)
+        await receivers.shutdown()
+    }
+
+    /// SIGKILL in the middle of a campaign, then resume: every recipient arrives, and
+    /// only transfers in flight at the kill can arrive twice.
+    @Test func aKilledCampaignResumesWithoutLosingOrRepeatingMuch() async throws {
+        let receivers = try await Receivers.start(delay: 1500)
+        let maxInFlight = 32
+        let workspace = try workspace(receivers, maxInFlight: maxInFlight)
+        defer { workspace.remove() }
+        let addresses = try writeList(workspace, count: 1500)
+        let runner = Process()
+        runner.executableURL = URL(fileURLWithPath: kilnExecutable)
+        runner.arguments = ["campaign", "run", "--config", workspace.config, "--recipients", workspace.directory + "/list.csv",
+                            "--template", workspace.directory + "/template.json", "--campaign", "k1"]
+        runner.standardOutput = FileHandle.nullDevice
+        runner.standardError = FileHandle.nullDevice
+        try runner.run()
+        var waited = 0
+        while receivers.received.count < 300, waited < 600 {
+            try await Task.sleep(for: .milliseconds(100))
+            waited += 1
+        }
+        kill(runner.processIdentifier, SIGKILL)
+        runner.waitUntilExit()
+        #expect(receivers.received.count < addresses.count, "the campaign finished before it was killed")
+        let resumed = try kiln(["campaign", "resume", "k1", "--config", workspace.config, "--json"])
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        let received = receivers.received
+        #expect(Set(received) == Set(addresses))
+        #expect(received.count - Set(received).count <= 2 * maxInFlight)
+        await receivers.shutdown()
+    }
+}
