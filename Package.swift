@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "KilnStore", targets: ["KilnStore"]),
         .library(name: "KilnMessage", targets: ["KilnMessage"]),
         .library(name: "KilnTesting", targets: ["KilnTesting"]),
+        .library(name: "KilnSimulation", targets: ["KilnSimulation"]),
         .executable(name: "kiln", targets: ["kiln"]),
     ],
     dependencies: [
@@ -37,6 +38,8 @@ let package = Package(
                 .product(name: "Mustache", package: "swift-mustache"),
             ]
         ),
+        // Simulated mailbox providers driving the real core over virtual time.
+        .target(name: "KilnSimulation", dependencies: ["KilnCore"]),
         .systemLibrary(
             name: "CCurl",
             providers: [.apt(["libcurl4-openssl-dev"])]
@@ -72,12 +75,13 @@ let package = Package(
         .executableTarget(
             name: "kiln",
             dependencies: [
-                "Kiln", "KilnTesting",
+                "Kiln", "KilnTesting", "KilnSimulation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(name: "KilnCoreTests", dependencies: ["KilnCore"]),
+        .testTarget(name: "KilnSimulationTests", dependencies: ["KilnSimulation"]),
         .testTarget(
             name: "KilnMessageTests",
             dependencies: [

@@ -35,7 +35,7 @@ extension Configuration {
         return KilnError(.invalidConfiguration, "\(problems.count) problem(s) in \(source):\n\(lines)", location: source)
     }
 
-    static func problem(from error: DecodingError) -> ConfigurationProblem {
+    public static func problem(from error: DecodingError) -> ConfigurationProblem {
         switch error {
         case .keyNotFound(let key, let context):
             return ConfigurationProblem(path: jsonPath(context.codingPath + [key]), message: "required key is missing")
@@ -72,7 +72,7 @@ extension Configuration {
 
     /// Keys in the JSON that the configuration does not know (typos): every key of the
     /// input that is absent from the decoded configuration encoded again.
-    static func unknownKeys(in data: Data, decoded: Configuration) -> [ConfigurationProblem] {
+    public static func unknownKeys(in data: Data, decoded: some Encodable) -> [ConfigurationProblem] {
         guard let raw = try? JSONSerialization.jsonObject(with: data),
               let encoded = try? JSONEncoder().encode(decoded),
               let known = try? JSONSerialization.jsonObject(with: encoded) else { return [] }

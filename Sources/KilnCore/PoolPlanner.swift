@@ -49,20 +49,27 @@ public struct PoolPlan: Hashable, Sendable {
     /// Why, in words, for the log and the events.
     public var reason: String = ""
     public var isEmpty: Bool { add.isEmpty && release.isEmpty }
+    public init(pool: String, add: [String] = [], release: [String] = [], reason: String = "") {
+        self.pool = pool
+        self.add = add
+        self.release = release
+        self.reason = reason
+    }
 }
 
 /// Decides when a managed pool takes more IPs and when it gives some back, from demand
 /// per provider (an hourly moving average) against what the pool's IPs can safely send.
 ///
 /// - **Scale out** when, for some provider, demand exceeds what the active IPs can send
-///   now *and* what they could send even when fully warm (`active × warmHourly ×
-///   headroom`): a provider with a low ceiling per IP (Apple, Yahoo for a new sender)
-///   then spreads over more IPs. Demand above today's allowance but within the warm
-///   ceiling is a warm-up matter, not a scaling one: spill-over and deferral cover it.
-///   New IPs start cold, so the pool takes them early, as soon as the need shows.
-/// - **Scale in** after `scaleInAfter` consecutive plans in which the pool, without one
-///   IP, could still carry every provider's demand at `scaleInUtilization` of its warm
-///   ceilings: release the coldest, least recently used IP, never below `minIPs`.
+///   now. Beyond what they could send even when fully warm (`active × warmHourly ×
+///   headroom`: a provider with a low ceiling per IP, like Apple), the pool takes as many
+///   IPs as that needs (at most `maxStep` a round); within it, one more IP a round, so
+///   that more IPs warm up side by side while the excess spills or waits (new IPs start
+///   cold, so the pool takes them as soon as the need shows).
+/// - **Scale in** after `scaleInAfter` consecutive plans in which the active IPs other
+///   than the coldest could carry every provider's demand at `scaleInUtilization` of
+///   their current allowances: release the coldest, least recently used IP, never below
+///   `minIPs`.
 public struct PoolPlanner: Sendable {
     /// The share of the warm ceilings the pool plans to use.
     public var headroom: Double = 0.8
@@ -88,9 +95,12 @@ public struct PoolPlanner: Sendable {
         for (provider, wanted) in demand.sorted(by: { $0.key < $1.key }) where wanted > 0 {
             guard let profile = pool.profiles[provider] else { continue }
             let now = active.reduce(0.0) { $0 + ($1.pairs[provider]?.hourly ?? profile.coldHourly) }
+            guard wanted > now else { continue }
             let ceiling = Double(active.count) * profile.warmHourly * headroom
-            guard wanted > now, wanted > ceiling else { continue }
-            let ips = Int((wanted / (profile.warmHourly * headroom)).rounded(.up))
+            // Beyond what the IPs could carry even when warm: as many as that needs.
+            // Within it but beyond today's allowances: one more IP a round while the
+            // pool warms, so that more IPs warm up side by side (they start cold).
+            let ips = wanted > ceiling ? Int((wanted / (profile.warmHourly * headroom)).rounded(.up)) : active.count + 1
             if ips > needed {
                 needed = ips
                 cause = (provider, wanted, ips)
@@ -103,17 +113,21 @@ public struct PoolPlanner: Sendable {
             let ranked = idle.sorted { ($0.pairs[provider ?? .other]?.level ?? 0) > ($1.pairs[provider ?? .other]?.level ?? 0) }
             plan.add = ranked.prefix(min(maxStep, target - active.count)).map(\.ip)
             if let (provider, wanted, ips) = cause {
-                plan.reason = "\(provider) wants \(Int(wanted))/h, more than \(active.count) IP(s) can carry even when warm; it needs \(ips)"
+                plan.reason = "\(provider) wants \(Int(wanted))/h, more than \(active.count) IP(s) can carry now; planning \(ips)"
             }
             underUsed[pool.name] = 0
             return plan
         }
 
-        // Scale in: could one IP fewer carry everything at a comfortable utilization?
+        // Scale in: could the IPs without the coldest carry everything, at today's
+        // allowances, at a comfortable utilization?
         guard active.count > pool.minIPs else { return plan }
+        func warmth(_ ip: PoolView.IP) -> Double { ip.pairs.values.reduce(0) { $0 + $1.level } }
+        let coldest = active.min { warmth($0) < warmth($1) }!.ip
         let fits = demand.allSatisfy { provider, wanted in
             guard wanted > 0, let profile = pool.profiles[provider] else { return true }
-            return wanted <= Double(active.count - 1) * profile.warmHourly * scaleInUtilization
+            let rest = active.filter { $0.ip != coldest }.reduce(0.0) { $0 + ($1.pairs[provider]?.hourly ?? profile.coldHourly) }
+            return wanted <= rest * scaleInUtilization
         }
         guard fits else {
             underUsed[pool.name] = 0
@@ -122,7 +136,6 @@ public struct PoolPlanner: Sendable {
         let rounds = (underUsed[pool.name] ?? 0) + 1
         underUsed[pool.name] = rounds
         guard rounds >= scaleInAfter else { return plan }
-        func warmth(_ ip: PoolView.IP) -> Double { ip.pairs.values.reduce(0) { $0 + $1.level } }
         func lastUse(_ ip: PoolView.IP) -> Int64 { ip.pairs.values.compactMap(\.lastSentAt?.nanoseconds).max() ?? .min }
         let victim = active.min { a, b in
             warmth(a) != warmth(b) ? warmth(a) < warmth(b) : lastUse(a) < lastUse(b)

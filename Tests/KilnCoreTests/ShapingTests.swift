@@ -190,10 +190,13 @@ import Testing
         #expect(plan.reason.contains("apple"))
     }
 
-    @Test func demandWithinTheWarmCeilingIsAWarmupMatterNotAScalingOne() {
+    @Test func whileThePoolWarmsItTakesOneMoreIPARound() {
         var planner = PoolPlanner()
+        // 5,000 an hour is within two warm IPs, but beyond two IPs at 20 %.
         let plan = planner.plan(view(active: 2, of: 6, appleLevel: 0.2), demand: [.apple: 5_000])
-        #expect(plan.isEmpty)
+        #expect(plan.add == ["127.0.0.4"])
+        // Demand the active IPs carry today changes nothing.
+        #expect(planner.plan(view(active: 2, of: 6, appleLevel: 1), demand: [.apple: 5_000]).isEmpty)
     }
 
     @Test func sustainedUnderUseReleasesAnIPButNeverBelowTheMinimum() {

@@ -1,0 +1,470 @@
+import KilnCore
+
+/// How the simulated sender paces itself.
+public enum SimulationStrategy: Hashable, Sendable, CustomStringConvertible {
+    /// The engine's adaptive warm-up with its own default provider profiles.
+    case adaptive
+    /// A fixed plan (`ses45`, `stages30`).
+    case fixed(String)
+    /// No warm-up limits: it only reacts to replies.
+    case none
+    /// The upper bound: reads the providers' hidden state and sends exactly at capacity.
+    case oracle
+
+    public init?(_ text: String) {
+        switch text {
+        case "adaptive": self = .adaptive
+        case "none": self = .none
+        case "oracle": self = .oracle
+        case "fixed:ses45": self = .fixed("ses45")
+        case "fixed:stages30": self = .fixed("stages30")
+        default: return nil
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .adaptive: "adaptive"
+        case .fixed(let name): "fixed:\(name)"
+        case .none: "none"
+        case .oracle: "oracle"
+        }
+    }
+
+    public static let all: [SimulationStrategy] = [.adaptive, .fixed("ses45"), .fixed("stages30"), .none, .oracle]
+}
+
+/// One day of one provider.
+public struct DayRecord: Sendable, Hashable {
+    public var day: Int
+    public var provider: String
+    public var demand = 0
+    public var dedicated = 0
+    public var spilled = 0
+    public var backlog = 0
+    public var throttled = 0
+    public var blocked = 0
+    public var expired = 0
+    public var bounced = 0
+    public var warmupPercent = 0.0
+    public var ips = 0
+}
+
+/// What a strategy achieved over a scenario.
+public struct StrategySummary: Sendable, Codable, Hashable {
+    public var strategy: String
+    public var dedicatedShare: Double
+    public var throttleRate: Double
+    public var blocks: Int
+    public var expired: Int
+    public var daysToFull: [String: Int?]
+    public var ipDays: Int
+    public var p95QueueHours: Double
+}
+
+public struct SimulationResult: Sendable {
+    public var strategy: SimulationStrategy
+    public var days: [DayRecord]
+    public var summary: StrategySummary
+}
+
+/// Drives the engine's real core — `Router` (token buckets, warm-up tracker, spill-over),
+/// reply classification, `AttemptDisposition` and `RetryPolicy`, `PoolPlanner` — minute
+/// by minute of virtual time against simulated providers that answer with real SMTP
+/// replies. The engine side sees only the replies.
+public struct Simulator: Sendable {
+    public let scenario: Scenario
+
+    public init(scenario: Scenario) { self.scenario = scenario }
+
+    /// Messages created at the same minute with the same number of failed attempts,
+    /// waiting for the same minute.
+    struct Cohort {
+        var count: Int
+        var created: Int64
+        var due: Int64
+        var attempts: Int
+    }
+
+    /// A provider's hidden state for one IP.
+    struct Pair {
+        var reputation: Double
+        var hourAttempts = 0
+        var hourAccepted = 0
+        var blockedUntil: Int64 = .min
+        var dayAccepted = 0
+        var dayAttempted = 0
+        var dayThrottled = 0
+        var dayBounced = 0
+        var dayComplaintsPending = 0
+    }
+
+    static let minute: Int64 = 60_000_000_000
+    static let hour: Int64 = 60 * minute
+    static let day: Int64 = 24 * hour
+
+    public func run(_ strategy: SimulationStrategy) -> SimulationResult {
+        var rng = SeededRandom(seed: scenario.seed)
+        let providerIDs = scenario.mix.keys.sorted()
+        let models = providerIDs.map { id in (scenario.providers?[id] ?? ProviderModel()).over(ProviderModel.defaults(id)) }
+        let ips = (0..<scenario.pool.maxIPs).map { "10.0.\($0 / 250).\($0 % 250 + 1)" }
+        let start = Timestamp(nanoseconds: 1_800_000_000_000_000_000 / Self.day * Self.day)  // a midnight
+        let maxAge = Duration.seconds((scenario.maxMessageAgeHours ?? 72) * 3600)
+        let retry = RetryPolicy(maxMessageAge: maxAge)
+        let hardBounceRate = scenario.list?.hardBounceRate ?? 0
+        let complaintRate = scenario.list?.complaintRate ?? 0
+
+        // The engine side.
+        let spillover = scenario.pool.spillover ?? .whileWarming
+        let poolConfig = Configuration.Pool(name: "sim", ips: ips, minIPs: scenario.pool.minIPs ?? scenario.pool.initialIPs,
+                                            maxIPs: scenario.pool.maxIPs, scaling: .managed, spillover: spillover)
+        let shared = spillover == .never ? nil : Configuration.SharedPool(url: "smtp://shared.invalid", dailyLimit: scenario.pool.sharedDailyLimit)
+        let strategies: [String: WarmupStrategy]
+        var profileOverrides: [String: Configuration.ProviderProfileOverride] = [:]
+        switch strategy {
+        case .fixed("ses45"): strategies = ["sim": .schedule(.ses45)]
+        case .fixed(let name) where name == "stages30": strategies = ["sim": .schedule(.stages30)]
+        case .none:
+            strategies = [:]
+            for id in providerIDs { profileOverrides[id] = .init(coldHourly: 1e9, warmHourly: 1e10) }
+        default: strategies = [:]
+        }
+        let overrides = profileOverrides
+        var router = Router(pools: [poolConfig], sharedPool: shared, strategies: strategies, now: start,
+                            profiles: { ProviderProfile.resolve($0, overrides: overrides) })
+        let keys = providerIDs.map { router.key(for: MailboxProvider($0)) }
+        let pool = router.key(forPool: "sim")!
+        var planner = PoolPlanner()
+        if scenario.pool.initialIPs > (scenario.pool.minIPs ?? scenario.pool.initialIPs) {
+            router.apply(PoolPlan(pool: "sim", add: Array(ips[1..<scenario.pool.initialIPs])), now: start)
+        }
+        let ipIndex = Dictionary(uniqueKeysWithValues: ips.enumerated().map { ($1, $0) })
+
+        // The providers' side.
+        var pairs = models.map { m in Array(repeating: Pair(reputation: m.initialReputation ?? 0), count: ips.count) }
+        let throttleReplies = models.map { SMTPReply(parsing: $0.throttleReply!)! }
+        let blockReplies = models.map { SMTPReply(parsing: $0.blockReply!)! }
+        let bounceReplies = models.map { SMTPReply(parsing: $0.userUnknownReply!)! }
+        func capacity(_ p: Int, _ r: Double) -> Double {
+            let m = models[p]
+            return m.coldHourly! * pow(m.warmHourly! / m.coldHourly!, r)
+        }
+
+        var queues = Array(repeating: [Cohort](), count: providerIDs.count)
+        var records: [DayRecord] = []
+        var carry = Array(repeating: 0.0, count: providerIDs.count)
+        var mix = scenario.mix
+        var messagesPerDay = scenario.demand.messagesPerDay
+        var pausedUntilDay: [String: Int] = [:]
+        let weights = (scenario.demand.hourlyProfile ?? .named("business")).weights!
+        let weightSum = weights.reduce(0, +)
+        var latencyHistogram = Array(repeating: 0, count: 24 * 30)
+        var totalDedicated = 0, totalShared = 0, totalThrottles = 0, totalDedicatedAttempts = 0, blockEpisodes = 0, totalExpired = 0
+        var ipDays = 0
+
+        for day in 0..<scenario.days {
+            for event in scenario.events ?? [] where event.day == day {
+                switch event.type {
+                case "mixShift": mix = event.mix ?? mix
+                case "pause": pausedUntilDay[event.provider ?? ""] = day + (event.days ?? 0)
+                case "demandChange": messagesPerDay = event.messagesPerDay ?? messagesPerDay
+                default: break
+                }
+            }
+            let mixTotal = providerIDs.reduce(0.0) { $0 + (mix[$1] ?? 0) }
+            let weekday = (day + 4) % 7  // day 0 is a Thursday
+            let dayFactor = (weekday == 5 || weekday == 6 ? scenario.demand.weekendFactor ?? 1 : 1)
+                * pow(1 + (scenario.demand.growthPerDay ?? 0), Double(day))
+            var today = providerIDs.enumerated().map { DayRecord(day: day, provider: $1) }
+
+            for hour in 0..<24 {
+                let hourStart = start.nanoseconds + Int64(day) * Self.day + Int64(hour) * Self.hour
+                for p in providerIDs.indices {
+                    for i in pairs[p].indices {
+                        pairs[p][i].hourAttempts = 0
+                        pairs[p][i].hourAccepted = 0
+                    }
+                }
+                // New demand, spread over the hour's minutes.
+                for (p, id) in providerIDs.enumerated() {
+                    if let until = pausedUntilDay[id], day < until { continue }
+                    let wanted = messagesPerDay * dayFactor * (mix[id] ?? 0) / mixTotal * weights[hour] / weightSum + carry[p]
+                    let count = Int(wanted)
+                    carry[p] = wanted - Double(count)
+                    guard count > 0 else { continue }
+                    today[p].demand += count
+                    let perMinute = count / 60, extra = count % 60
+                    for m in 0..<60 where perMinute > 0 || m < extra {
+                        let t = hourStart + Int64(m) * Self.minute
+                        queues[p].append(Cohort(count: perMinute + (m < extra ? 1 : 0), created: t, due: t, attempts: 0))
+                    }
+                    queues[p] = Self.merge(queues[p])
+                }
+
+                if case .oracle = strategy {
+                    // Exactly at capacity, every IP, each hour; the rest spills or waits.
+                    for p in providerIDs.indices {
+                        var budget = pairs[p].indices.reduce(0) { $0 + (pairs[p][$1].blockedUntil > hourStart ? 0 : Int(capacity(p, pairs[p][$1].reputation))) }
+                        var i = 0
+                        var due = 0
+                        for c in queues[p] where c.due < hourStart + Self.hour { due += c.count }
+                        let send = min(due, budget)
+                        budget = send
+                        var remaining = send
+                        while remaining > 0, i < pairs[p].count {
+                            let take = min(remaining, Int(capacity(p, pairs[p][i].reputation)))
+                            pairs[p][i].dayAccepted += take
+                            pairs[p][i].dayAttempted += take
+                            pairs[p][i].hourAccepted += take
+                            remaining -= take
+                            i += 1
+                        }
+                        let spill = spillover == .never ? 0 : due - send
+                        var toRemove = send + spill
+                        today[p].dedicated += send
+                        today[p].spilled += spill
+                        totalDedicated += send
+                        totalShared += spill
+                        totalDedicatedAttempts += send
+                        var kept: [Cohort] = []
+                        for var c in queues[p] {
+                            if toRemove > 0, c.due < hourStart + Self.hour {
+                                let n = min(toRemove, c.count)
+                                toRemove -= n
+                                c.count -= n
+                                latencyHistogram[min(latencyHistogram.count - 1, Int((hourStart - c.created) / Self.hour))] += n
+                            }
+                            if c.count > 0 { kept.append(c) }
+                        }
+                        queues[p] = kept
+                    }
+                } else {
+                    for minute in 0..<60 {
+                        let minuteStart = hourStart + Int64(minute) * Self.minute
+                        let minuteEnd = minuteStart + Self.minute
+                        for p in providerIDs.indices {
+                            // The queue is kept in due order: the due cohorts lead.
+                            var dueCount = 0
+                            for cohort in queues[p] {
+                                guard cohort.due < minuteEnd else { break }
+                                dueCount += cohort.count
+                            }
+                            guard dueCount > 0 else { continue }
+                            var retries: [Cohort] = []
+                            // Messages arrive spread over the minute, as a continuous stream
+                            // would reach the dispatcher; a deferral inside the minute is
+                            // followed to the refill.
+                            let spacing = Self.minute / Int64(dueCount)
+                            var clock = minuteStart
+                            var k = 0
+                            var index = 0
+                            var stopped = false
+                            while index < queues[p].count, queues[p][index].due < minuteEnd, !stopped {
+                                var cohort = queues[p][index]
+                                if Timestamp(nanoseconds: minuteStart) - Timestamp(nanoseconds: cohort.created) >= maxAge {
+                                    today[p].expired += cohort.count
+                                    totalExpired += cohort.count
+                                    k += cohort.count
+                                    queues[p][index].count = 0
+                                    index += 1
+                                    continue
+                                }
+                                while cohort.count > 0 {
+                                    clock = max(clock, minuteStart + Int64(k) * spacing, cohort.due)
+                                    guard clock < minuteEnd else { stopped = true; break }
+                                    let now = Timestamp(nanoseconds: clock)
+                                    let decision = router.route(keys[p], pool: pool, now: now)
+                                    switch decision {
+                                    case .deferred(let until):
+                                        if until.nanoseconds < minuteEnd {
+                                            clock = max(clock + 1, until.nanoseconds)
+                                            continue
+                                        }
+                                        // Capacity deferral: wait for the refill (not a failed attempt).
+                                        stopped = true
+                                        let due = until.nanoseconds
+                                        if cohort.count > 0 { cohort.due = max(cohort.due, due) }
+                                    case .shared:
+                                        cohort.count -= 1
+                                        k += 1
+                                        today[p].spilled += 1
+                                        totalShared += 1
+                                        latencyHistogram[min(latencyHistogram.count - 1, Int((clock - cohort.created) / Self.hour))] += 1
+                                    case .dedicated(let ip):
+                                        let i = ipIndex[ip]!
+                                        cohort.count -= 1
+                                        k += 1
+                                        totalDedicatedAttempts += 1
+                                        pairs[p][i].hourAttempts += 1
+                                        pairs[p][i].dayAttempted += 1
+                                        let cap = capacity(p, pairs[p][i].reputation)
+                                        let reply: SMTPReply
+                                        if pairs[p][i].blockedUntil > clock {
+                                            reply = blockReplies[p]
+                                        } else if Double(pairs[p][i].hourAttempts) > cap * models[p].blockFactor! {
+                                            pairs[p][i].blockedUntil = clock + Int64(models[p].blockHours! * 3600) * 1_000_000_000
+                                            pairs[p][i].reputation = max(0, pairs[p][i].reputation - models[p].blockPenalty!)
+                                            blockEpisodes += 1
+                                            reply = blockReplies[p]
+                                        } else if Double(pairs[p][i].hourAccepted) >= cap * (1 + models[p].tolerance!) {
+                                            reply = throttleReplies[p]
+                                        } else {
+                                            pairs[p][i].hourAccepted += 1
+                                            pairs[p][i].dayAccepted += 1
+                                            if Double.random(in: 0..<1, using: &rng) < hardBounceRate {
+                                                pairs[p][i].dayBounced += 1
+                                                today[p].bounced += 1
+                                                router.record(bounceReplies[p], ip: ip, provider: MailboxProvider(providerIDs[p]), now: now)
+                                            } else {
+                                                today[p].dedicated += 1
+                                                totalDedicated += 1
+                                                latencyHistogram[min(latencyHistogram.count - 1, Int((clock - cohort.created) / Self.hour))] += 1
+                                            }
+                                            continue
+                                        }
+                                        // A refusal: the engine's own bookkeeping decides what happens next.
+                                        if reply.code == throttleReplies[p].code && reply.text == throttleReplies[p].text {
+                                            today[p].throttled += 1
+                                            totalThrottles += 1
+                                            pairs[p][i].dayThrottled += 1
+                                        } else {
+                                            today[p].blocked += 1
+                                        }
+                                        let resumeAt = router.record(reply, ip: ip, provider: MailboxProvider(providerIDs[p]), now: now)
+                                        let disposition = AttemptDisposition.decide(
+                                            reply: reply, failedAttempts: cohort.attempts + 1, createdAt: Timestamp(nanoseconds: cohort.created), now: now,
+                                            resumeAt: resumeAt, policy: retry, using: &rng)
+                                        switch disposition {
+                                        case .retry(let at):
+                                            retries.append(Cohort(count: 1, created: cohort.created, due: at.nanoseconds, attempts: cohort.attempts + 1))
+                                        case .expired:
+                                            today[p].expired += 1
+                                            totalExpired += 1
+                                        case .delivered, .bounced:
+                                            today[p].bounced += 1
+                                        }
+                                    }
+                                    if stopped { break }
+                                }
+                                queues[p][index] = cohort
+                                index += 1
+                            }
+                            queues[p] = Self.merge(queues[p].filter { $0.count > 0 } + retries)
+                        }
+                    }
+                }
+                // The pool planner, once an hour, as in the engine.
+                if case .oracle = strategy {} else {
+                    let view = router.poolView("sim", now: Timestamp(nanoseconds: hourStart))!
+                    var demand: [MailboxProvider: Double] = [:]
+                    for (p, id) in providerIDs.enumerated() {
+                        demand[MailboxProvider(id)] = Double(queues[p].reduce(0) { $0 + $1.count }) / 24
+                    }
+                    for ip in view.ips where ip.active {
+                        for (provider, pair) in ip.pairs { demand[provider, default: 0] += pair.sentThisHour }
+                    }
+                    let plan = planner.plan(view, demand: demand)
+                    if !plan.isEmpty { router.apply(plan, now: Timestamp(nanoseconds: hourStart)) }
+                }
+            }
+
+            // End of day: the providers judge each pair; the report records the day.
+            let dayEnd = Timestamp(nanoseconds: start.nanoseconds + Int64(day + 1) * Self.day)
+            let active: [String]
+            if case .oracle = strategy {
+                active = ips
+            } else {
+                active = router.activeIPs(pool: "sim")
+            }
+            ipDays += active.count
+            for (p, id) in providerIDs.enumerated() {
+                let m = models[p]
+                for i in pairs[p].indices {
+                    var pair = pairs[p][i]
+                    let cap = capacity(p, pair.reputation)
+                    let u = min(1, Double(pair.dayAccepted) / (24 * cap))
+                    let bounceRate = pair.dayAccepted > 0 ? Double(pair.dayBounced) / Double(pair.dayAccepted) : 0
+                    let complaintShare = pair.dayAccepted > 0 ? Double(pair.dayComplaintsPending) / Double(max(pair.dayAccepted, 1)) : 0
+                    let q = max(0, 1 - m.complaintSensitivity! * max(complaintShare, complaintRate * (pair.dayAccepted > 0 ? 1 : 0))
+                        - m.bounceSensitivity! * bounceRate)
+                    pair.reputation += m.growthPerDay! * u * q
+                        - m.throttlePenalty! * Double(pair.dayThrottled) / Double(max(pair.dayAttempted, 1))
+                        - m.idleDecayPerDay! * max(0, m.idleThreshold! - u) / m.idleThreshold!
+                    pair.reputation = min(1, max(0, pair.reputation))
+                    pair.dayComplaintsPending = Int(Double(pair.dayAccepted) * complaintRate)
+                    pair.dayAccepted = 0; pair.dayAttempted = 0; pair.dayThrottled = 0; pair.dayBounced = 0
+                    pairs[p][i] = pair
+                }
+                today[p].backlog = queues[p].reduce(0) { $0 + $1.count }
+                today[p].ips = active.count
+                let levels: [Double] = active.map { ip -> Double in
+                    if case .oracle = strategy { return pairs[p][ipIndex[ip]!].reputation }
+                    return router.warmup(ip: ip, provider: MailboxProvider(id))?.level ?? 0
+                }
+                today[p].warmupPercent = levels.isEmpty ? 0 : 100 * levels.reduce(0, +) / Double(levels.count)
+                _ = dayEnd
+            }
+            records += today
+        }
+
+        // Summary.
+        var daysToFull: [String: Int?] = [:]
+        for id in providerIDs {
+            let rows = records.filter { $0.provider == id }
+            var found: Int?
+            for d in rows.indices where d + 2 < rows.count {
+                if (d...(d + 2)).allSatisfy({ rows[$0].demand == 0 || Double(rows[$0].dedicated) >= 0.95 * Double(rows[$0].demand) }),
+                   (d...(d + 2)).contains(where: { rows[$0].demand > 0 }) {
+                    found = d
+                    break
+                }
+            }
+            daysToFull[id] = found
+        }
+        let delivered = totalDedicated + totalShared
+        var p95 = 0.0
+        let total = latencyHistogram.reduce(0, +)
+        var running = 0
+        for (hours, count) in latencyHistogram.enumerated() {
+            running += count
+            if Double(running) >= 0.95 * Double(total) { p95 = Double(hours); break }
+        }
+        let summary = StrategySummary(
+            strategy: strategy.description, dedicatedShare: delivered > 0 ? Double(totalDedicated) / Double(delivered) : 0,
+            throttleRate: totalDedicatedAttempts > 0 ? Double(totalThrottles) / Double(totalDedicatedAttempts) : 0,
+            blocks: blockEpisodes, expired: totalExpired, daysToFull: daysToFull, ipDays: ipDays, p95QueueHours: p95)
+        return SimulationResult(strategy: strategy, days: records, summary: summary)
+    }
+
+    /// Cohorts in due order, those with the same creation, due time and attempts merged.
+    static func merge(_ cohorts: [Cohort]) -> [Cohort] {
+        var merged: [Cohort] = []
+        for cohort in cohorts.sorted(by: { ($0.due, $0.created) < ($1.due, $1.created) }) {
+            if let last = merged.last, last.due == cohort.due, last.created == cohort.created, last.attempts == cohort.attempts {
+                merged[merged.count - 1].count += cohort.count
+            } else {
+                merged.append(cohort)
+            }
+        }
+        return merged
+    }
+}
+
+/// A small, seedable generator (SplitMix64): the same seed gives the same run.
+public struct SeededRandom: RandomNumberGenerator, Sendable {
+    var state: UInt64
+    public init(seed: UInt64) { state = seed }
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
