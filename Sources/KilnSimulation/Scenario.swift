@@ -130,6 +130,16 @@ public struct Scenario: Codable, Sendable {
 
 /// A simulated provider's hidden behaviour (the model of issue 5).
 public struct ProviderModel: Codable, Sendable {
+    public init(coldHourly: Double? = nil, warmHourly: Double? = nil, tolerance: Double? = nil, blockFactor: Double? = nil, blockHours: Double? = nil,
+                blockPenalty: Double? = nil, growthPerDay: Double? = nil, throttlePenalty: Double? = nil, idleDecayPerDay: Double? = nil,
+                idleThreshold: Double? = nil, complaintSensitivity: Double? = nil, bounceSensitivity: Double? = nil, initialReputation: Double? = nil,
+                throttleReply: String? = nil, blockReply: String? = nil, userUnknownReply: String? = nil) {
+        self.coldHourly = coldHourly; self.warmHourly = warmHourly; self.tolerance = tolerance; self.blockFactor = blockFactor
+        self.blockHours = blockHours; self.blockPenalty = blockPenalty; self.growthPerDay = growthPerDay; self.throttlePenalty = throttlePenalty
+        self.idleDecayPerDay = idleDecayPerDay; self.idleThreshold = idleThreshold; self.complaintSensitivity = complaintSensitivity
+        self.bounceSensitivity = bounceSensitivity; self.initialReputation = initialReputation; self.throttleReply = throttleReply
+        self.blockReply = blockReply; self.userUnknownReply = userUnknownReply
+    }
     public var coldHourly: Double?
     public var warmHourly: Double?
     public var tolerance: Double?
@@ -172,7 +182,7 @@ public struct ProviderModel: Codable, Sendable {
     }
 
     /// This model over `base`: the set fields win.
-    func over(_ base: ProviderModel) -> ProviderModel {
+    public func over(_ base: ProviderModel) -> ProviderModel {
         var m = base
         if let v = coldHourly { m.coldHourly = v }
         if let v = warmHourly { m.warmHourly = v }

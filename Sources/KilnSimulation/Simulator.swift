@@ -86,19 +86,6 @@ public struct Simulator: Sendable {
         var attempts: Int
     }
 
-    /// A provider's hidden state for one IP.
-    struct Pair {
-        var reputation: Double
-        var hourAttempts = 0
-        var hourAccepted = 0
-        var blockedUntil: Int64 = .min
-        var dayAccepted = 0
-        var dayAttempted = 0
-        var dayThrottled = 0
-        var dayBounced = 0
-        var dayComplaintsPending = 0
-    }
-
     static let minute: Int64 = 60_000_000_000
     static let hour: Int64 = 60 * minute
     static let day: Int64 = 24 * hour
@@ -141,14 +128,11 @@ public struct Simulator: Sendable {
         let ipIndex = Dictionary(uniqueKeysWithValues: ips.enumerated().map { ($1, $0) })
 
         // The providers' side.
-        var pairs = models.map { m in Array(repeating: Pair(reputation: m.initialReputation ?? 0), count: ips.count) }
+        var pairs = models.map { m in Array(repeating: SimulatedPair(reputation: m.initialReputation ?? 0), count: ips.count) }
         let throttleReplies = models.map { SMTPReply(parsing: $0.throttleReply!)! }
         let blockReplies = models.map { SMTPReply(parsing: $0.blockReply!)! }
         let bounceReplies = models.map { SMTPReply(parsing: $0.userUnknownReply!)! }
-        func capacity(_ p: Int, _ r: Double) -> Double {
-            let m = models[p]
-            return m.coldHourly! * pow(m.warmHourly! / m.coldHourly!, r)
-        }
+        func capacity(_ p: Int, _ r: Double) -> Double { models[p].capacity(reputation: r) }
 
         var queues = Array(repeating: [Cohort](), count: providerIDs.count)
         var records: [DayRecord] = []
@@ -180,10 +164,7 @@ public struct Simulator: Sendable {
             for hour in 0..<24 {
                 let hourStart = start.nanoseconds + Int64(day) * Self.day + Int64(hour) * Self.hour
                 for p in providerIDs.indices {
-                    for i in pairs[p].indices {
-                        pairs[p][i].hourAttempts = 0
-                        pairs[p][i].hourAccepted = 0
-                    }
+                    for i in pairs[p].indices { pairs[p][i].startHour() }
                 }
                 // New demand, spread over the hour's minutes.
                 for (p, id) in providerIDs.enumerated() {
@@ -295,38 +276,27 @@ public struct Simulator: Sendable {
                                         cohort.count -= 1
                                         k += 1
                                         totalDedicatedAttempts += 1
-                                        pairs[p][i].hourAttempts += 1
-                                        pairs[p][i].dayAttempted += 1
-                                        let cap = capacity(p, pairs[p][i].reputation)
                                         let reply: SMTPReply
-                                        if pairs[p][i].blockedUntil > clock {
+                                        switch pairs[p][i].attempt(models[p], at: clock, hardBounceRate: hardBounceRate, using: &rng) {
+                                        case .blocked(let newEpisode):
+                                            if newEpisode { blockEpisodes += 1 }
                                             reply = blockReplies[p]
-                                        } else if Double(pairs[p][i].hourAttempts) > cap * models[p].blockFactor! {
-                                            pairs[p][i].blockedUntil = clock + Int64(models[p].blockHours! * 3600) * 1_000_000_000
-                                            pairs[p][i].reputation = max(0, pairs[p][i].reputation - models[p].blockPenalty!)
-                                            blockEpisodes += 1
-                                            reply = blockReplies[p]
-                                        } else if Double(pairs[p][i].hourAccepted) >= cap * (1 + models[p].tolerance!) {
+                                        case .throttled:
                                             reply = throttleReplies[p]
-                                        } else {
-                                            pairs[p][i].hourAccepted += 1
-                                            pairs[p][i].dayAccepted += 1
-                                            if Double.random(in: 0..<1, using: &rng) < hardBounceRate {
-                                                pairs[p][i].dayBounced += 1
-                                                today[p].bounced += 1
-                                                router.record(bounceReplies[p], ip: ip, provider: MailboxProvider(providerIDs[p]), now: now)
-                                            } else {
-                                                today[p].dedicated += 1
-                                                totalDedicated += 1
-                                                latencyHistogram[min(latencyHistogram.count - 1, Int((clock - cohort.created) / Self.hour))] += 1
-                                            }
+                                        case .userUnknown:
+                                            today[p].bounced += 1
+                                            router.record(bounceReplies[p], ip: ip, provider: MailboxProvider(providerIDs[p]), now: now)
+                                            continue
+                                        case .accepted:
+                                            today[p].dedicated += 1
+                                            totalDedicated += 1
+                                            latencyHistogram[min(latencyHistogram.count - 1, Int((clock - cohort.created) / Self.hour))] += 1
                                             continue
                                         }
                                         // A refusal: the engine's own bookkeeping decides what happens next.
                                         if reply.code == throttleReplies[p].code && reply.text == throttleReplies[p].text {
                                             today[p].throttled += 1
                                             totalThrottles += 1
-                                            pairs[p][i].dayThrottled += 1
                                         } else {
                                             today[p].blocked += 1
                                         }
@@ -379,22 +349,7 @@ public struct Simulator: Sendable {
             ipDays += active.count
             for (p, id) in providerIDs.enumerated() {
                 let m = models[p]
-                for i in pairs[p].indices {
-                    var pair = pairs[p][i]
-                    let cap = capacity(p, pair.reputation)
-                    let u = min(1, Double(pair.dayAccepted) / (24 * cap))
-                    let bounceRate = pair.dayAccepted > 0 ? Double(pair.dayBounced) / Double(pair.dayAccepted) : 0
-                    let complaintShare = pair.dayAccepted > 0 ? Double(pair.dayComplaintsPending) / Double(max(pair.dayAccepted, 1)) : 0
-                    let q = max(0, 1 - m.complaintSensitivity! * max(complaintShare, complaintRate * (pair.dayAccepted > 0 ? 1 : 0))
-                        - m.bounceSensitivity! * bounceRate)
-                    pair.reputation += m.growthPerDay! * u * q
-                        - m.throttlePenalty! * Double(pair.dayThrottled) / Double(max(pair.dayAttempted, 1))
-                        - m.idleDecayPerDay! * max(0, m.idleThreshold! - u) / m.idleThreshold!
-                    pair.reputation = min(1, max(0, pair.reputation))
-                    pair.dayComplaintsPending = Int(Double(pair.dayAccepted) * complaintRate)
-                    pair.dayAccepted = 0; pair.dayAttempted = 0; pair.dayThrottled = 0; pair.dayBounced = 0
-                    pairs[p][i] = pair
-                }
+                for i in pairs[p].indices { pairs[p][i].endDay(m, complaintRate: complaintRate) }
                 today[p].backlog = queues[p].reduce(0) { $0 + $1.count }
                 today[p].ips = active.count
                 let levels: [Double] = active.map { ip -> Double in
@@ -447,6 +402,85 @@ public struct Simulator: Sendable {
             }
         }
         return merged
+    }
+}
+
+/// A provider's hidden state for one IP, and its rules (issue 5's model, exactly).
+public struct SimulatedPair: Sendable, Hashable {
+    public enum Outcome: Sendable, Hashable {
+        case accepted
+        case userUnknown
+        case throttled
+        /// `true` when this attempt started the block.
+        case blocked(newEpisode: Bool)
+    }
+
+    public var reputation: Double
+    var hourAttempts = 0
+    var hourAccepted = 0
+    var blockedUntil: Int64 = .min
+    var dayAccepted = 0
+    var dayAttempted = 0
+    var dayThrottled = 0
+    var dayBounced = 0
+
+    public init(reputation: Double) { self.reputation = reputation }
+
+    public mutating func startHour() {
+        hourAttempts = 0
+        hourAccepted = 0
+    }
+
+    /// One attempt at `time` (nanoseconds): blocked while a block lasts; a block when the
+    /// hour's attempts pass `cap × blockFactor`; a throttle once `cap × (1 + tolerance)`
+    /// were accepted this hour; else accepted (a share of them unknown users).
+    public mutating func attempt(_ m: ProviderModel, at time: Int64, hardBounceRate: Double, using rng: inout some RandomNumberGenerator) -> Outcome {
+        hourAttempts += 1
+        dayAttempted += 1
+        let cap = m.capacity(reputation: reputation)
+        if blockedUntil > time { return .blocked(newEpisode: false) }
+        if Double(hourAttempts) > cap * m.blockFactor! {
+            blockedUntil = time + Int64(m.blockHours! * 3600) * 1_000_000_000
+            reputation = max(0, reputation - m.blockPenalty!)
+            return .blocked(newEpisode: true)
+        }
+        if Double(hourAccepted) >= cap * (1 + m.tolerance!) {
+            dayThrottled += 1
+            return .throttled
+        }
+        hourAccepted += 1
+        dayAccepted += 1
+        if Double.random(in: 0..<1, using: &rng) < hardBounceRate {
+            dayBounced += 1
+            return .userUnknown
+        }
+        return .accepted
+    }
+
+    /// The daily judgement: use of capacity with clean feedback raises the reputation,
+    /// throttles and idleness lower it.
+    public mutating func endDay(_ m: ProviderModel, complaintRate: Double) {
+        let cap = m.capacity(reputation: reputation)
+        let u = min(1, Double(dayAccepted) / (24 * cap))
+        let bounceRate = dayAccepted > 0 ? Double(dayBounced) / Double(dayAccepted) : 0
+        let q = max(0, 1 - m.complaintSensitivity! * (dayAccepted > 0 ? complaintRate : 0) - m.bounceSensitivity! * bounceRate)
+        reputation += m.growthPerDay! * u * q
+            - m.throttlePenalty! * Double(dayThrottled) / Double(max(dayAttempted, 1))
+            - m.idleDecayPerDay! * max(0, m.idleThreshold! - u) / m.idleThreshold!
+        reputation = min(1, max(0, reputation))
+        dayAccepted = 0
+        dayAttempted = 0
+        dayThrottled = 0
+        dayBounced = 0
+    }
+
+    public var isBlocked: Bool { blockedUntil > .min }
+}
+
+extension ProviderModel {
+    /// `cap(r) = coldHourly × (warmHourly / coldHourly)^r`.
+    public func capacity(reputation r: Double) -> Double {
+        coldHourly! * pow(warmHourly! / coldHourly!, r)
     }
 }
 
