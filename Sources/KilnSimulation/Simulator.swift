@@ -192,19 +192,24 @@ public struct Simulator: Sendable {
                         let send = min(due, budget)
                         budget = send
                         var remaining = send
+                        var bouncedNow = 0
                         while remaining > 0, i < pairs[p].count {
                             let take = min(remaining, Int(capacity(p, pairs[p][i].reputation)))
                             pairs[p][i].dayAccepted += take
                             pairs[p][i].dayAttempted += take
                             pairs[p][i].hourAccepted += take
+                            // The list is the same for every strategy: so are its bad addresses.
+                            pairs[p][i].dayBounced += Int((Double(take) * hardBounceRate).rounded())
+                            bouncedNow += Int((Double(take) * hardBounceRate).rounded())
                             remaining -= take
                             i += 1
                         }
                         let spill = spillover == .never ? 0 : due - send
                         var toRemove = send + spill
-                        today[p].dedicated += send
+                        today[p].dedicated += send - bouncedNow
+                        today[p].bounced += bouncedNow
                         today[p].spilled += spill
-                        totalDedicated += send
+                        totalDedicated += send - bouncedNow
                         totalShared += spill
                         totalDedicatedAttempts += send
                         var kept: [Cohort] = []

@@ -47,8 +47,9 @@ struct Simulate: AsyncParsableCommand {
         print("strategy         dedicated  throttle  blocks  expired  ip-days  p95 queue h  days to full")
         for r in results.map(\.summary) {
             let full = r.daysToFull.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value.map(String.init) ?? "-")" }.joined(separator: ", ")
-            print(String(format: "%-16@ %8.1f%%  %7.2f%%  %6d  %7d  %7d  %11.0f  %@", r.strategy as NSString, r.dedicatedShare * 100,
-                         r.throttleRate * 100, r.blocks, r.expired, r.ipDays, r.p95QueueHours, full as NSString))
+            print(r.strategy.padding(toLength: 16, withPad: " ", startingAt: 0)
+                + String(format: " %8.1f%%  %7.2f%%  %6d  %7d  %7d  %11.0f  ", r.dedicatedShare * 100, r.throttleRate * 100, r.blocks, r.expired,
+                         r.ipDays, r.p95QueueHours) + full)
         }
         if let out { print("wrote \(out)/charts.svg and days-*.csv") }
     }
