@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "KilnMessage", targets: ["KilnMessage"]),
         .library(name: "KilnTesting", targets: ["KilnTesting"]),
         .library(name: "KilnSimulation", targets: ["KilnSimulation"]),
+        .library(name: "KilnFeedback", targets: ["KilnFeedback"]),
         .executable(name: "kiln", targets: ["kiln"]),
     ],
     dependencies: [
@@ -38,6 +39,8 @@ let package = Package(
                 .product(name: "Mustache", package: "swift-mustache"),
             ]
         ),
+        // Bounces, complaints and auto-replies: what came back, and for whom.
+        .target(name: "KilnFeedback", dependencies: ["KilnCore"]),
         // Simulated mailbox providers driving the real core over virtual time.
         .target(name: "KilnSimulation", dependencies: ["KilnCore"]),
         .systemLibrary(
@@ -75,13 +78,14 @@ let package = Package(
         .executableTarget(
             name: "kiln",
             dependencies: [
-                "Kiln", "KilnTesting", "KilnSimulation",
+                "Kiln", "KilnTesting", "KilnSimulation", "KilnFeedback",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(name: "KilnCoreTests", dependencies: ["KilnCore"]),
         .testTarget(name: "KilnSimulationTests", dependencies: ["KilnSimulation"]),
+        .testTarget(name: "KilnFeedbackTests", dependencies: ["KilnFeedback"]),
         .testTarget(
             name: "KilnMessageTests",
             dependencies: [
