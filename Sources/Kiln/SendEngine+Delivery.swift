@@ -172,8 +172,14 @@ final class DeliverySession: Sendable {
     func dispatch(until idle: @Sendable (_ paused: Set<String>, _ exhausted: [MailboxProvider: Timestamp]) throws -> Bool) async throws {
         var paused = Set<String>()
         var pausedCheckedAt = ContinuousClock.now - .seconds(10)
+        var guardCheckedAt = ContinuousClock.now - .seconds(60)
         while !engine.stopping.withLock({ $0 }) {
             try Task.checkCancellation()
+            if ContinuousClock.now - guardCheckedAt > engine.reputationCheckInterval {
+                try engine.enforceReputation()
+                guardCheckedAt = ContinuousClock.now
+                pausedCheckedAt = guardCheckedAt - .seconds(10)
+            }
             if ContinuousClock.now - pausedCheckedAt > .milliseconds(250) {
                 paused = try engine.store.pausedScopes()
                 pausedCheckedAt = ContinuousClock.now

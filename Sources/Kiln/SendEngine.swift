@@ -26,6 +26,8 @@ public final class SendEngine: Service, Sendable {
     let mx = MXResolver()
     let stopping = Mutex(false)
     let messageIDs = Mutex<SystemRandomNumberGenerator>(SystemRandomNumberGenerator())
+    /// How often a delivering engine checks the reputation guard.
+    let reputationCheckInterval: Duration
 
     /// - Parameters:
     ///   - configuration: a validated configuration.
@@ -33,8 +35,10 @@ public final class SendEngine: Service, Sendable {
     ///   - now: the wall clock (injectable for tests).
     public init(
         configuration: Configuration, baseDirectory: String = FileManager.default.currentDirectoryPath,
-        secrets: SecretSource? = nil, logger: Logger, now: @escaping @Sendable () -> Timestamp = SendEngine.wallClock
+        secrets: SecretSource? = nil, logger: Logger, now: @escaping @Sendable () -> Timestamp = SendEngine.wallClock,
+        reputationCheckInterval: Duration = .seconds(10)
     ) throws(KilnError) {
+        self.reputationCheckInterval = reputationCheckInterval
         let problems = configuration.validate()
         if !problems.isEmpty { throw Configuration.invalid(problems, source: "configuration") }
         self.configuration = configuration
@@ -79,14 +83,30 @@ public final class SendEngine: Service, Sendable {
         var submissions: [Submission] = []
         submissions.reserveCapacity(messages.count)
         for (index, message) in messages.enumerated() {
-            submissions.append(try await prepare(message, index: messages.count > 1 ? index : nil, now: time))
+            var submission = try await prepare(message, index: messages.count > 1 ? index : nil, now: time)
+            // Suppressed addresses are stored as suppressed, never queued.
+            let suppressed = try store.suppressions(of: submission.recipients.map(\.address), scope: submission.content.configurationSet)
+            if !suppressed.isEmpty {
+                for i in submission.recipients.indices { submission.recipients[i].suppressed = suppressed[submission.recipients[i].address] }
+            }
+            submissions.append(submission)
         }
         let ids = try await store.enqueue(submissions, now: time)
         var events: [DeliveryEvent] = []
+        var rejections: [DeliveryEvent] = []
         for (submission, messageIDs) in zip(submissions, ids) {
             for (recipient, id) in zip(submission.recipients, messageIDs) {
-                events.append(DeliveryEvent(kind: .accepted, time: time, messageID: id, recipient: recipient.address, provider: recipient.provider))
+                if let reason = recipient.suppressed {
+                    rejections.append(DeliveryEvent(kind: .reject, time: time, messageID: id, recipient: recipient.address, provider: recipient.provider,
+                                                    detail: "suppressed (\(reason.rawValue))"))
+                } else {
+                    events.append(DeliveryEvent(kind: .accepted, time: time, messageID: id, recipient: recipient.address, provider: recipient.provider))
+                }
             }
+        }
+        if !rejections.isEmpty {
+            try await store.append(events: rejections)
+            events += rejections
         }
         broadcaster.publish(events)
         return ids
@@ -180,7 +200,13 @@ public final class SendEngine: Service, Sendable {
         broadcaster.publish([DeliveryEvent(kind: .paused, time: now(), detail: configurationSet ?? "*")])
     }
 
+    /// Resumes a scope; if the reputation guard had paused it, its window starts anew
+    /// (the operator has dealt with the cause), so the old rates do not pause it again.
     public func resume(configurationSet: String? = nil) throws(KilnError) {
+        let scope = configurationSet ?? "*"
+        if let snapshot = try reputation()[scope], snapshot.status == .sendingPaused {
+            try store.restartReputationWindow(scope: scope, now: now())
+        }
         try store.setPaused(false, scope: configurationSet)
         broadcaster.publish([DeliveryEvent(kind: .resumed, time: now(), detail: configurationSet ?? "*")])
     }
@@ -202,7 +228,7 @@ public final class SendEngine: Service, Sendable {
         }.sorted { ($0.ip, $0.provider) < ($1.ip, $1.provider) }
         return EngineStatus(counts: try store.counts(), pausedScopes: try store.pausedScopes().sorted(), pools: configuration.pools.map {
             EngineStatus.PoolStatus(name: $0.name, ips: $0.ips, active: saved?.activePools[$0.name] ?? $0.ips)
-        }, warmup: warmup)
+        }, warmup: warmup, reputation: try reputation(), suppressed: try store.suppressionCounts().reduce(into: [:]) { $0[$1.key.rawValue] = $1.value })
     }
 
     /// Asks the running `run()` or `runUntilIdle()` to stop — or the next one, if none
@@ -235,6 +261,10 @@ public struct EngineStatus: Sendable, Codable {
     public var pausedScopes: [String]
     public var pools: [PoolStatus]
     public var warmup: [PairStatus]
+    /// The reputation guard per configuration set, and for the account (`*`).
+    public var reputation: [String: ReputationSnapshot]
+    /// Suppression list size by reason.
+    public var suppressed: [String: Int]
 
     /// Totals by state name.
     public var byState: [String: Int] {

@@ -205,6 +205,14 @@ extension Configuration {
                           "configurationSets[\(i)].feedbackId.\(name)", "must be printable ASCII without spaces or colons")
                 }
             }
+            for (key, value) in [("bounceReviewRate", set.bounceReviewRate), ("bouncePauseRate", set.bouncePauseRate),
+                                 ("complaintReviewRate", set.complaintReviewRate), ("complaintPauseRate", set.complaintPauseRate)] {
+                if let value { check(value > 0 && value <= 1, "configurationSets[\(i)].\(key)", "must be a fraction in (0, 1], e.g. 0.05 for 5%") }
+            }
+            let lines = set.reputationThresholds
+            check(lines.bounceReview <= lines.bouncePause, "configurationSets[\(i)].bounceReviewRate", "must not be above bouncePauseRate")
+            check(lines.complaintReview <= lines.complaintPause, "configurationSets[\(i)].complaintReviewRate", "must not be above complaintPauseRate")
+            if let volume = set.reputationMinimumVolume { check(volume >= 1, "configurationSets[\(i)].reputationMinimumVolume", "must be at least 1") }
             if let u = set.unsubscribe {
                 let path = "configurationSets[\(i)].unsubscribe"
                 check(u.url != nil || u.mailto != nil, path, "needs a url or a mailto")

@@ -198,12 +198,36 @@ public struct Configuration: Codable, Sendable, Equatable {
         public var feedbackId: FeedbackIDFields?
         /// One-click unsubscribe (RFC 8058) for this set's mail.
         public var unsubscribe: Unsubscribe?
-        public init(name: String, pool: String, transactional: Bool? = nil, feedbackId: FeedbackIDFields? = nil, unsubscribe: Unsubscribe? = nil) {
+        /// Reputation guard lines (fractions, e.g. 0.05 for 5%); defaults in `ReputationThresholds`.
+        public var bounceReviewRate: Double?
+        public var bouncePauseRate: Double?
+        public var complaintReviewRate: Double?
+        public var complaintPauseRate: Double?
+        /// Sends needed in the window before the guard acts (default 1,000).
+        public var reputationMinimumVolume: Int?
+        public init(name: String, pool: String, transactional: Bool? = nil, feedbackId: FeedbackIDFields? = nil, unsubscribe: Unsubscribe? = nil,
+                    bounceReviewRate: Double? = nil, bouncePauseRate: Double? = nil, complaintReviewRate: Double? = nil,
+                    complaintPauseRate: Double? = nil, reputationMinimumVolume: Int? = nil) {
             self.name = name
             self.pool = pool
             self.transactional = transactional
             self.feedbackId = feedbackId
             self.unsubscribe = unsubscribe
+            self.bounceReviewRate = bounceReviewRate
+            self.bouncePauseRate = bouncePauseRate
+            self.complaintReviewRate = complaintReviewRate
+            self.complaintPauseRate = complaintPauseRate
+            self.reputationMinimumVolume = reputationMinimumVolume
+        }
+
+        public var reputationThresholds: ReputationThresholds {
+            var t = ReputationThresholds()
+            if let v = bounceReviewRate { t.bounceReview = v }
+            if let v = bouncePauseRate { t.bouncePause = v }
+            if let v = complaintReviewRate { t.complaintReview = v }
+            if let v = complaintPauseRate { t.complaintPause = v }
+            if let v = reputationMinimumVolume { t.minimumVolume = v }
+            return t
         }
     }
 

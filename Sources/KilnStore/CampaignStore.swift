@@ -73,7 +73,8 @@ extension SQLiteStore {
         try wrap("ingest campaign rows") {
             try pool.write { db in
                 let seen = try db.cachedStatement(sql: "INSERT OR IGNORE INTO campaign_seen (content_id, address) VALUES (?, ?)")
-                let suppressed = try db.cachedStatement(sql: "SELECT 1 FROM suppressions WHERE address = ?")
+                let configSet = try String.fetchOne(db, sql: "SELECT config_set FROM campaigns WHERE id = ?", arguments: [campaign]) ?? ""
+                let suppressed = try db.cachedStatement(sql: "SELECT 1 FROM suppression_list WHERE scope IN ('', ?) AND address = ? LIMIT 1")
                 let message = try db.cachedStatement(sql: """
                     INSERT INTO messages (content_id, state, provider, recipient, variables, created_at, next_attempt_at, updated_at)
                     VALUES (?, 0, ?, ?, ?, ?, ?, ?)
@@ -83,7 +84,7 @@ extension SQLiteStore {
                     let before = db.totalChangesCount
                     try seen.execute(arguments: [contentID, row.address.lowercased()])
                     guard db.totalChangesCount > before else { duplicates += 1; continue }
-                    if try Int.fetchOne(suppressed, arguments: [row.address.lowercased()]) != nil { skipped += 1; continue }
+                    if try Int.fetchOne(suppressed, arguments: [configSet, row.address.lowercased()]) != nil { skipped += 1; continue }
                     try message.execute(arguments: [contentID, row.provider.id, row.address, Data(row.variables), now.nanoseconds, now.nanoseconds, now.nanoseconds])
                     queued += 1
                 }
@@ -111,25 +112,6 @@ extension SQLiteStore {
                                                  arguments: [contentID]) ?? 0
                 return (counts, spilled, transient)
             }
-        }
-    }
-
-    /// Adds addresses to the suppression list.
-    public func suppress(_ addresses: [String], reason: String, now: Timestamp) throws(KilnError) {
-        try wrap("suppress") {
-            try pool.write { db in
-                for address in addresses {
-                    try db.execute(sql: "INSERT OR IGNORE INTO suppressions (address, reason, created_at) VALUES (?, ?, ?)",
-                                   arguments: [address.lowercased(), reason, now.nanoseconds])
-                }
-            }
-        }
-    }
-
-    /// Whether an address is suppressed, and why.
-    public func suppression(of address: String) throws(KilnError) -> String? {
-        try wrap("read suppression") {
-            try pool.read { db in try String.fetchOne(db, sql: "SELECT reason FROM suppressions WHERE address = ?", arguments: [address.lowercased()]) }
         }
     }
 

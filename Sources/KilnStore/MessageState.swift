@@ -63,10 +63,14 @@ public struct Submission: Sendable {
         public var provider: MailboxProvider
         /// Per-recipient template variables (JSON), when the content is a template.
         public var variables: [UInt8]?
-        public init(address: String, provider: MailboxProvider, variables: [UInt8]? = nil) {
+        /// Set when the address is on the suppression list: the message is stored as
+        /// suppressed (final, never sent) so that it is counted.
+        public var suppressed: SuppressionReason?
+        public init(address: String, provider: MailboxProvider, variables: [UInt8]? = nil, suppressed: SuppressionReason? = nil) {
             self.address = address
             self.provider = provider
             self.variables = variables
+            self.suppressed = suppressed
         }
     }
     public var content: StoredContent

@@ -60,7 +60,7 @@ public final class SQLiteStore: Sendable {
         let contentStatement = try db.cachedStatement(sql: "INSERT INTO contents (data, envelope_domain, config_set, campaign, from_domain, is_template) VALUES (?, ?, ?, ?, ?, ?)")
         let messageStatement = try db.cachedStatement(sql: """
             INSERT INTO messages (content_id, state, provider, recipient, variables, created_at, next_attempt_at, updated_at)
-            VALUES (?, 0, ?, ?, ?, ?, ?, ?)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
             """)
         var result: [[MessageID]] = []
         result.reserveCapacity(submissions.count)
@@ -71,7 +71,7 @@ public final class SQLiteStore: Sendable {
             var ids: [MessageID] = []
             ids.reserveCapacity(submission.recipients.count)
             for r in submission.recipients {
-                try messageStatement.execute(arguments: [contentID, r.provider.id, r.address, r.variables.map { Data($0) }, now.nanoseconds, now.nanoseconds, now.nanoseconds])
+                try messageStatement.execute(arguments: [contentID, r.suppressed == nil ? MessageState.queued.rawValue : MessageState.suppressed.rawValue, r.provider.id, r.address, r.variables.map { Data($0) }, now.nanoseconds, now.nanoseconds, now.nanoseconds])
                 ids.append(MessageID(db.lastInsertedRowID))
             }
             result.append(ids)
@@ -152,11 +152,17 @@ public final class SQLiteStore: Sendable {
                 }
                 try Self.insert(events, db: db)
                 // A bad address (user unknown, no such domain) is suppressed for good.
-                let suppress = try db.cachedStatement(sql: "INSERT OR IGNORE INTO suppressions (address, reason, created_at) VALUES (?, ?, ?)")
+                var hardBounces: [MessageID] = []
+                var entries: [SuppressionEntry] = []
                 for event in events where event.kind == .bounce {
                     guard let reply = event.reply, reply.classification.replyClass == .permanentUser, let recipient = event.recipient else { continue }
-                    try suppress.execute(arguments: [recipient.lowercased(), "bounce: \(reply)", now.nanoseconds])
+                    entries.append(SuppressionEntry(address: recipient, reason: .bounce, source: "bounce: \(reply)", createdAt: now))
+                    if let id = event.messageID { hardBounces.append(id) }
                 }
+                _ = try Self.suppress(entries, replace: false, db: db)
+                // Reputation: every final send counts, hard bounces count against it.
+                let sent = outcomes.filter { $0.state == .delivered || $0.state == .bounced }.map(\.id)
+                try Self.count(sent: sent, bounces: hardBounces, complaints: [], now: now, db: db)
             }
         }
     }
@@ -165,6 +171,11 @@ public final class SQLiteStore: Sendable {
     public func append(events: [DeliveryEvent]) async throws(KilnError) {
         guard !events.isEmpty else { return }
         try await wrapAsync("append events") { try await pool.write { db in try Self.insert(events, db: db) } }
+    }
+
+    public func appendSynchronously(events: [DeliveryEvent]) throws(KilnError) {
+        guard !events.isEmpty else { return }
+        try wrap("append events") { try pool.write { db in try Self.insert(events, db: db) } }
     }
 
     static func insert(_ events: [DeliveryEvent], db: Database) throws {

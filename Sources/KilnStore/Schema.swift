@@ -82,6 +82,31 @@ enum Schema {
                 CREATE INDEX messages_content ON messages(content_id, state);
                 """)
         }
+        migrator.registerMigration("v5: scoped suppression list with reasons, reputation counters") { db in
+            try db.execute(sql: """
+                CREATE TABLE suppression_list (
+                  scope TEXT NOT NULL,
+                  address TEXT NOT NULL,
+                  reason TEXT NOT NULL,
+                  source TEXT NOT NULL,
+                  created_at INTEGER NOT NULL,
+                  PRIMARY KEY (scope, address)
+                ) WITHOUT ROWID;
+                CREATE INDEX suppression_by_reason ON suppression_list(reason, scope, address);
+                CREATE INDEX suppression_by_address ON suppression_list(address);
+                INSERT INTO suppression_list (scope, address, reason, source, created_at)
+                  SELECT '', address, 'BOUNCE', reason, created_at FROM suppressions;
+                DROP TABLE suppressions;
+                CREATE TABLE reputation_hours (
+                  scope TEXT NOT NULL,
+                  hour INTEGER NOT NULL,
+                  sent INTEGER NOT NULL DEFAULT 0,
+                  bounces INTEGER NOT NULL DEFAULT 0,
+                  complaints INTEGER NOT NULL DEFAULT 0,
+                  PRIMARY KEY (scope, hour)
+                ) WITHOUT ROWID;
+                """)
+        }
         return migrator
     }
 }

@@ -1,0 +1,47 @@
+import KilnCore
+import KilnStore
+
+/// The reputation guard: rolling bounce and complaint rates per configuration set and
+/// for the account; a scope over its pause line stops sending until an operator resumes it.
+extension SendEngine {
+    /// The guard's view of every configuration set, and of the account (`*`).
+    public func reputation() throws(KilnError) -> [String: ReputationSnapshot] {
+        let time = now()
+        let defaults = ReputationThresholds()
+        let hours = try store.reputationHours(now: time, hours: defaults.windowHours)
+        var result: [String: ReputationSnapshot] = [:]
+        var account: [Int64: ReputationHour] = [:]
+        let accountSince = try store.reputationWindowStart(scope: "*")
+        for set in configuration.configurationSets {
+            let own = hours[set.name] ?? []
+            result[set.name] = ReputationGuard.evaluate(own, now: time, since: try store.reputationWindowStart(scope: set.name),
+                                                        thresholds: set.reputationThresholds)
+        }
+        for (_, own) in hours {
+            for hour in own {
+                account[hour.hour, default: ReputationHour(hour: hour.hour, sent: 0, bounces: 0, complaints: 0)].sent += hour.sent
+                account[hour.hour]!.bounces += hour.bounces
+                account[hour.hour]!.complaints += hour.complaints
+            }
+        }
+        result["*"] = ReputationGuard.evaluate(Array(account.values), now: time, since: accountSince, thresholds: defaults)
+        return result
+    }
+
+    /// Pauses every scope over its pause line that is not paused yet; returns the events.
+    @discardableResult
+    func enforceReputation() throws(KilnError) -> [DeliveryEvent] {
+        let paused = try store.pausedScopes()
+        var events: [DeliveryEvent] = []
+        for (scope, snapshot) in try reputation() where snapshot.status == .sendingPaused && !paused.contains(scope) {
+            try store.setPaused(true, scope: scope == "*" ? nil : scope)
+            events.append(DeliveryEvent(kind: .paused, time: now(), detail: "\(scope): reputation guard: \(snapshot.reason)"))
+            logger.warning("sending paused by the reputation guard", metadata: ["scope": "\(scope)", "reason": "\(snapshot.reason)"])
+        }
+        if !events.isEmpty {
+            try? store.appendSynchronously(events: events)
+            broadcaster.publish(events)
+        }
+        return events
+    }
+}

@@ -1,0 +1,158 @@
+import Foundation
+import GRDB
+import KilnCore
+
+/// Why an address is on the suppression list.
+public enum SuppressionReason: String, Sendable, Codable, CaseIterable {
+    case bounce = "BOUNCE"
+    case complaint = "COMPLAINT"
+    case unsubscribe = "UNSUBSCRIBE"
+    case manual = "MANUAL"
+}
+
+/// One address on the suppression list: account-wide (`scope` nil) or for one
+/// configuration set.
+public struct SuppressionEntry: Sendable, Hashable, Codable {
+    public var address: String
+    public var scope: String?
+    public var reason: SuppressionReason
+    /// Where it came from: the bounce reply, the feedback file, the unsubscribe list, the import file.
+    public var source: String
+    public var createdAt: Timestamp
+
+    public init(address: String, scope: String? = nil, reason: SuppressionReason, source: String, createdAt: Timestamp) {
+        self.address = address.lowercased()
+        self.scope = scope?.isEmpty == true ? nil : scope
+        self.reason = reason
+        self.source = source
+        self.createdAt = createdAt
+    }
+}
+
+/// A page of the suppression list, and the token for the next one (nil at the end).
+public struct SuppressionPage: Sendable {
+    public var entries: [SuppressionEntry]
+    public var nextToken: String?
+}
+
+extension SQLiteStore {
+    /// Adds entries. An address already suppressed in that scope keeps its first entry,
+    /// unless `replace` (a manual add or an import says so).
+    @discardableResult
+    public func suppress(_ entries: [SuppressionEntry], replace: Bool = false) throws(KilnError) -> Int {
+        try wrap("suppress") {
+            try pool.write { db in try Self.suppress(entries, replace: replace, db: db) }
+        }
+    }
+
+    static func suppress(_ entries: [SuppressionEntry], replace: Bool, db: Database) throws -> Int {
+        let statement = try db.cachedStatement(sql: """
+            INSERT \(replace ? "OR REPLACE" : "OR IGNORE") INTO suppression_list (scope, address, reason, source, created_at) VALUES (?, ?, ?, ?, ?)
+            """)
+        var added = 0
+        for entry in entries {
+            try statement.execute(arguments: [entry.scope ?? "", entry.address, entry.reason.rawValue, entry.source, entry.createdAt.nanoseconds])
+            added += db.changesCount
+        }
+        return added
+    }
+
+    /// Removes an address from one scope (nil: the account list). True if it was there.
+    @discardableResult
+    public func unsuppress(_ address: String, scope: String? = nil) throws(KilnError) -> Bool {
+        try wrap("remove suppression") {
+            try pool.write { db in
+                try db.execute(sql: "DELETE FROM suppression_list WHERE scope = ? AND address = ?", arguments: [scope ?? "", address.lowercased()])
+                return db.changesCount > 0
+            }
+        }
+    }
+
+    /// The entry that suppresses `address` for a message of configuration set `scope`:
+    /// the account-wide one first, else that set's.
+    public func suppression(of address: String, scope: String? = nil) throws(KilnError) -> SuppressionEntry? {
+        try wrap("read suppression") {
+            try pool.read { db in
+                try Row.fetchAll(db, sql: "SELECT scope, address, reason, source, created_at FROM suppression_list WHERE address = ? AND scope IN ('', ?) ORDER BY scope",
+                                 arguments: [address.lowercased(), scope ?? ""]).first.map(Self.entry)
+            }
+        }
+    }
+
+    /// The reasons that suppress each of `addresses` for configuration set `scope` (those
+    /// not suppressed are absent).
+    public func suppressions(of addresses: [String], scope: String) throws(KilnError) -> [String: SuppressionReason] {
+        guard !addresses.isEmpty else { return [:] }
+        return try wrap("read suppressions") {
+            try pool.read { db in
+                let statement = try db.cachedStatement(sql: "SELECT reason FROM suppression_list WHERE address = ? AND scope IN ('', ?) ORDER BY scope LIMIT 1")
+                var found: [String: SuppressionReason] = [:]
+                for address in addresses {
+                    let lowered = address.lowercased()
+                    if let reason = try String.fetchOne(statement, arguments: [lowered, scope]).flatMap(SuppressionReason.init(rawValue:)) {
+                        found[address] = reason
+                    }
+                }
+                return found
+            }
+        }
+    }
+
+    /// One page of the list in (scope, address) order, optionally of one reason, resuming
+    /// after `token`. Each page is one indexed range scan, whatever the list's size.
+    public func suppressionPage(reason: SuppressionReason? = nil, pageSize: Int, after token: String? = nil) throws(KilnError) -> SuppressionPage {
+        let size = max(1, min(pageSize, 10_000))
+        var cursor: (scope: String, address: String)?
+        if let token {
+            guard let data = Data(base64Encoded: token), let text = String(data: data, encoding: .utf8),
+                  let separator = text.firstIndex(of: "\u{0}") else {
+                throw KilnError(.invalidInput, "the page token '\(token)' is not one this list gave out")
+            }
+            cursor = (String(text[..<separator]), String(text[text.index(after: separator)...]))
+        }
+        return try wrap("list suppressions") {
+            try pool.read { db in
+                var sql = "SELECT scope, address, reason, source, created_at FROM suppression_list"
+                var conditions: [String] = []
+                var arguments: StatementArguments = []
+                if let reason {
+                    conditions.append("reason = ?")
+                    arguments += [reason.rawValue]
+                }
+                if let cursor {
+                    conditions.append("(scope, address) > (?, ?)")
+                    arguments += [cursor.scope, cursor.address]
+                }
+                if !conditions.isEmpty { sql += " WHERE " + conditions.joined(separator: " AND ") }
+                sql += " ORDER BY scope, address LIMIT ?"
+                arguments += [size + 1]
+                var entries = try Row.fetchAll(db, sql: sql, arguments: arguments).map(Self.entry)
+                var next: String?
+                if entries.count > size {
+                    entries.removeLast()
+                    let last = entries[entries.count - 1]
+                    next = Data(((last.scope ?? "") + "\u{0}" + last.address).utf8).base64EncodedString()
+                }
+                return SuppressionPage(entries: entries, nextToken: next)
+            }
+        }
+    }
+
+    /// How many addresses are suppressed, by reason.
+    public func suppressionCounts() throws(KilnError) -> [SuppressionReason: Int] {
+        try wrap("count suppressions") {
+            try pool.read { db in
+                var counts: [SuppressionReason: Int] = [:]
+                for row in try Row.fetchAll(db, sql: "SELECT reason, COUNT(*) FROM suppression_list GROUP BY reason") {
+                    if let reason = SuppressionReason(rawValue: row[0]) { counts[reason] = row[1] }
+                }
+                return counts
+            }
+        }
+    }
+
+    static func entry(_ row: Row) -> SuppressionEntry {
+        SuppressionEntry(address: row[1], scope: row[0], reason: SuppressionReason(rawValue: row[2]) ?? .manual,
+                         source: row[3], createdAt: Timestamp(nanoseconds: row[4]))
+    }
+}
