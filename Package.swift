@@ -62,7 +62,7 @@ let package = Package(
         .target(
             name: "Kiln",
             dependencies: [
-                "KilnCore", "KilnMessage", "KilnStore", "KilnSMTP",
+                "KilnCore", "KilnMessage", "KilnStore", "KilnSMTP", "KilnFeedback",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]

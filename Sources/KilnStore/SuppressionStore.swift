@@ -138,6 +138,10 @@ extension SQLiteStore {
         }
     }
 
+    public func suppressionTotal() throws(KilnError) -> Int {
+        try wrap("count suppressions") { try pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM suppression_list") ?? 0 } }
+    }
+
     /// How many addresses are suppressed, by reason.
     public func suppressionCounts() throws(KilnError) -> [SuppressionReason: Int] {
         try wrap("count suppressions") {

@@ -45,6 +45,13 @@ struct Status: AsyncParsableCommand {
                 print("\t\(pair.ip)\t\(pair.provider)\t\(pair.percent)%\t\(pair.hourly)\t\(pair.suspendedUntil.map { "\($0)" } ?? "-")")
             }
         }
+        print("reputation\tscope\tstatus\tbounce rate\tcomplaint rate\tsends in window")
+        for (scope, r) in status.reputation.sorted(by: { $0.key < $1.key }) {
+            print("\t\(scope == "*" ? "account" : scope)\t\(r.status.rawValue)\t\(percent(r.bounceRate))\t\(percent(r.complaintRate))\t\(r.sent)")
+        }
+        if !status.suppressed.isEmpty {
+            print("suppressed: " + status.suppressed.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", "))
+        }
         let states = MessageState.allCases.filter { s in status.counts.contains { $0.state == s } }
         let providers = Set(status.counts.map(\.provider)).sorted()
         print(["provider"].appending(contentsOf: states.map(\.description)).joined(separator: "\t"))
@@ -62,8 +69,12 @@ struct StatusOutput: Encodable {
     var byProvider: [String: [String: Int]]
     var pools: [EngineStatus.PoolStatus]
     var warmup: [EngineStatus.PairStatus]
+    var reputation: [String: ReputationSnapshot]
+    var suppressed: [String: Int]
     init(_ s: EngineStatus) {
         warmup = s.warmup
+        reputation = s.reputation
+        suppressed = s.suppressed
         paused = s.pausedScopes.contains("*")
         pausedConfigurationSets = s.pausedScopes.filter { $0 != "*" }
         byState = s.byState
@@ -95,6 +106,8 @@ struct Resume: AsyncParsableCommand {
         print("resumed \(configSet ?? "all sending")")
     }
 }
+
+func percent(_ value: Double) -> String { String(format: "%.2f%%", value * 100) }
 
 func checkConfigSet(_ name: String?, _ engine: SendEngine) throws {
     if let name, !engine.configuration.configurationSets.contains(where: { $0.name == name }) {

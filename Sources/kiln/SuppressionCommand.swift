@@ -1,0 +1,181 @@
+import ArgumentParser
+import Foundation
+import Kiln
+import KilnCore
+import KilnStore
+
+struct Suppression: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "The suppression list: addresses Kiln never sends to (account-wide, or for one configuration set).",
+        subcommands: [List.self, Add.self, Remove.self, Import.self, Export.self])
+
+    struct Scope: ParsableArguments {
+        @Option(name: .customLong("config-set"), help: "The configuration set's own list (default: the account-wide list).") var configSet: String?
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "One page of the list, in address order; --page-token continues.")
+        @OptionGroup var options: ConfigOption
+        @Option(help: "Only this reason: BOUNCE, COMPLAINT, UNSUBSCRIBE or MANUAL.") var reason: String?
+        @Option(name: .customLong("page-size"), help: "Entries per page (1-10000).") var pageSize = 100
+        @Option(name: .customLong("page-token"), help: "The nextPageToken of the previous page.") var pageToken: String?
+        @OptionGroup var output: OutputOptions
+
+        func run() async throws {
+            let engine = try SendEngine(configurationFile: options.config, logger: makeLogger())
+            let reason = try parseReason(self.reason, option: "--reason")
+            guard (1...10_000).contains(pageSize) else { throw ValidationError("--page-size: must be between 1 and 10000") }
+            let page = try engine.store.suppressionPage(reason: reason, pageSize: pageSize, after: pageToken)
+            if output.json {
+                struct Page: Encodable { var entries: [Entry]; var nextPageToken: String? }
+                printJSON(Page(entries: page.entries.map(Entry.init), nextPageToken: page.nextToken))
+                return
+            }
+            for entry in page.entries {
+                print("\(entry.address)\t\(entry.scope ?? "*")\t\(entry.reason.rawValue)\t\(iso8601(entry.createdAt))\t\(entry.source)")
+            }
+            if let next = page.nextToken { print("more: --page-token \(next)") }
+        }
+    }
+
+    struct Add: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Suppress addresses (reason MANUAL unless --reason says otherwise).")
+        @OptionGroup var options: ConfigOption
+        @OptionGroup var scope: Scope
+        @Option(help: "BOUNCE, COMPLAINT, UNSUBSCRIBE or MANUAL.") var reason = "MANUAL"
+        @Argument(help: "Addresses.") var addresses: [String]
+        func run() async throws {
+            let engine = try SendEngine(configurationFile: options.config, logger: makeLogger())
+            try checkConfigSet(scope.configSet, engine)
+            let reason = try parseReason(reason, option: "--reason")!
+            let time = SendEngine.wallClock()
+            var entries: [SuppressionEntry] = []
+            for (i, text) in addresses.enumerated() {
+                do { entries.append(SuppressionEntry(address: try EmailAddress(text).description, scope: scope.configSet, reason: reason, source: "manual (kiln suppression add)", createdAt: time)) }
+                catch { throw ValidationError("address \(i + 1): \(error.message)") }
+            }
+            let added = try engine.store.suppress(entries, replace: true)
+            print("suppressed \(added) address(es) in \(scope.configSet ?? "the account-wide list")")
+        }
+    }
+
+    struct Remove: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Take addresses off the list.")
+        @OptionGroup var options: ConfigOption
+        @OptionGroup var scope: Scope
+        @Argument(help: "Addresses.") var addresses: [String]
+        func run() async throws {
+            let engine = try SendEngine(configurationFile: options.config, logger: makeLogger())
+            try checkConfigSet(scope.configSet, engine)
+            var removed = 0
+            for address in addresses where try engine.store.unsuppress(address, scope: scope.configSet) { removed += 1 }
+            print("removed \(removed) of \(addresses.count) address(es) from \(scope.configSet ?? "the account-wide list")")
+        }
+    }
+
+    struct Import: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Add the addresses of a CSV file (header row with an `email` column; optional `reason`), streamed in batches.")
+        @OptionGroup var options: ConfigOption
+        @OptionGroup var scope: Scope
+        @Option(help: "The reason for rows without a reason column.") var reason = "MANUAL"
+        @Argument(help: "The CSV file.") var file: String
+        func run() async throws {
+            let engine = try SendEngine(configurationFile: options.config, logger: makeLogger())
+            try checkConfigSet(scope.configSet, engine)
+            let defaultReason = try parseReason(reason, option: "--reason")!
+            guard let handle = FileHandle(forReadingAtPath: file) else { throw KilnError(.invalidInput, "\(file): cannot be read") }
+            var parser = CSVParser()
+            var columns: [String]?
+            var batch: [SuppressionEntry] = []
+            var added = 0, rejected = 0
+            let time = SendEngine.wallClock()
+            func flush() throws {
+                added += try engine.store.suppress(batch)
+                batch.removeAll(keepingCapacity: true)
+            }
+            func take(_ item: CSVParser.Item) throws {
+                guard case .record(let record) = item else {
+                    if case .malformed(let line, let why) = item {
+                        rejected += 1
+                        FileHandle.standardError.write(Data("kiln: \(file):\(line): skipped (\(why))\n".utf8))
+                    }
+                    return
+                }
+                guard let header = columns else {
+                    columns = record.fields.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+                    guard columns!.contains("email") else { throw KilnError(.invalidInput, "\(file):\(record.line): the header has no 'email' column") }
+                    return
+                }
+                let emailIndex = header.firstIndex(of: "email")!
+                guard record.fields.count == header.count, let address = try? EmailAddress(record.fields[emailIndex]) else {
+                    rejected += 1
+                    FileHandle.standardError.write(Data("kiln: \(file):\(record.line): skipped (not an address or wrong column count)\n".utf8))
+                    return
+                }
+                var rowReason = defaultReason
+                if let r = header.firstIndex(of: "reason"), !record.fields[r].isEmpty {
+                    guard let parsed = SuppressionReason(rawValue: record.fields[r].uppercased()) else {
+                        rejected += 1
+                        FileHandle.standardError.write(Data("kiln: \(file):\(record.line): unknown reason '\(record.fields[r])'\n".utf8))
+                        return
+                    }
+                    rowReason = parsed
+                }
+                batch.append(SuppressionEntry(address: address.description, scope: scope.configSet, reason: rowReason, source: "import \(file)", createdAt: time))
+                if batch.count >= 5_000 { try flush() }
+            }
+            while true {
+                let chunk = handle.readData(ofLength: 1 << 20)
+                if chunk.isEmpty { break }
+                try parser.feed([UInt8](chunk)) { try take($0) }
+            }
+            try parser.finish { try take($0) }
+            try flush()
+            print("imported \(added) new address(es), \(rejected) row(s) skipped")
+        }
+    }
+
+    struct Export: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Write the whole list as CSV (email,scope,reason,created_at,source) to standard output.")
+        @OptionGroup var options: ConfigOption
+        @Option(help: "Only this reason.") var reason: String?
+        func run() async throws {
+            let engine = try SendEngine(configurationFile: options.config, logger: makeLogger())
+            let reason = try parseReason(self.reason, option: "--reason")
+            print("email,scope,reason,created_at,source")
+            var token: String?
+            repeat {
+                let page = try engine.store.suppressionPage(reason: reason, pageSize: 5_000, after: token)
+                for e in page.entries {
+                    print([e.address, e.scope ?? "", e.reason.rawValue, iso8601(e.createdAt), e.source].map(csvField).joined(separator: ","))
+                }
+                token = page.nextToken
+            } while token != nil
+        }
+    }
+
+    struct Entry: Encodable {
+        var address: String, scope: String?, reason: String, source: String, createdAt: String
+        init(_ e: SuppressionEntry) {
+            address = e.address; scope = e.scope; reason = e.reason.rawValue; source = e.source; createdAt = iso8601(e.createdAt)
+        }
+    }
+}
+
+func parseReason(_ text: String?, option: String) throws -> SuppressionReason? {
+    guard let text else { return nil }
+    guard let reason = SuppressionReason(rawValue: text.uppercased()) else {
+        throw ValidationError("\(option): '\(text)' is not one of BOUNCE, COMPLAINT, UNSUBSCRIBE, MANUAL")
+    }
+    return reason
+}
+
+func csvField(_ text: String) -> String {
+    text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) ? "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : text
+}
+
+func iso8601(_ time: Timestamp) -> String {
+    let formatter = ISO8601DateFormatter()
+    return formatter.string(from: Date(timeIntervalSince1970: Double(time.nanoseconds) / 1e9))
+}
