@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "KilnTesting", targets: ["KilnTesting"]),
         .library(name: "KilnSimulation", targets: ["KilnSimulation"]),
         .library(name: "KilnFeedback", targets: ["KilnFeedback"]),
+        .library(name: "KilnServe", targets: ["KilnServe"]),
         .executable(name: "kiln", targets: ["kiln"]),
     ],
     dependencies: [
@@ -23,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
     ],
     targets: [
         // Pure domain: no I/O, no clock reads, no C.
@@ -67,6 +69,11 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // The one-click unsubscribe endpoint (RFC 8058), embeddable in a Hummingbird app.
+        .target(
+            name: "KilnServe",
+            dependencies: ["Kiln", .product(name: "Hummingbird", package: "hummingbird")]
+        ),
         .target(
             name: "KilnTesting",
             dependencies: [
@@ -78,7 +85,7 @@ let package = Package(
         .executableTarget(
             name: "kiln",
             dependencies: [
-                "Kiln", "KilnTesting", "KilnSimulation", "KilnFeedback",
+                "Kiln", "KilnTesting", "KilnSimulation", "KilnFeedback", "KilnServe",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -105,5 +112,9 @@ let package = Package(
             ]
         ),
         .testTarget(name: "KilnCLITests", dependencies: ["KilnTesting", "KilnStore"]),
+        .testTarget(
+            name: "KilnServeTests",
+            dependencies: ["KilnServe", "Kiln", "KilnTesting", .product(name: "HummingbirdTesting", package: "hummingbird")]
+        ),
     ]
 )

@@ -17,7 +17,9 @@ final class EngineHarness: Sendable {
     let clock = ManualClock()
     let engine: SendEngine
 
-    init(script: @escaping LoopbackSMTPServer.Script = { _ in nil }, pool: [String] = ["127.0.0.2", "127.0.0.3"], allowed: [String]? = nil) async throws {
+    init(script: @escaping LoopbackSMTPServer.Script = { _ in nil }, pool: [String] = ["127.0.0.2", "127.0.0.3"], allowed: [String]? = nil,
+         sets: [Configuration.ConfigurationSet] = [.init(name: "bulk", pool: "p"), .init(name: "other", pool: "p")],
+         secrets: SecretSource? = nil) async throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("kiln-engine-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         server = try await LoopbackSMTPServer.start(script: script)
@@ -27,8 +29,9 @@ final class EngineHarness: Sendable {
             pools: [.init(name: "p", ips: pool, scaling: .fixed)],
             delivery: .init(mode: .routes, routes: ["*": server.url], heloName: "mta.example.com", connectTimeoutSeconds: 5, transferTimeoutSeconds: 20, tls: Configuration.TLSPolicy.none),
             providers: Configuration.ProviderProfileOverride.unthrottled,
-            configurationSets: [.init(name: "bulk", pool: "p"), .init(name: "other", pool: "p")], defaultConfigurationSet: "bulk")
-        engine = try SendEngine(configuration: configuration, baseDirectory: directory, logger: Logger(label: "test"), now: clock.now)
+            configurationSets: sets, defaultConfigurationSet: "bulk")
+        engine = try SendEngine(configuration: configuration, baseDirectory: directory, secrets: secrets, logger: Logger(label: "test"), now: clock.now,
+                                reputationCheckInterval: .milliseconds(50))
     }
 
     func draft(to: [String], from: String = "news@example.com") throws -> MessageDraft {
