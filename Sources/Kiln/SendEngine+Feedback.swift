@@ -80,9 +80,7 @@ extension SendEngine {
                 }
             }
         }
-        let before = try store.suppressionTotal()
-        try store.recordFeedback(events: events, bounces: bounces, complaints: complaints, suppressions: entries, now: time)
-        outcome.suppressed = try store.suppressionTotal() - before
+        outcome.suppressed = try store.recordFeedback(events: events, bounces: bounces, complaints: complaints, suppressions: entries, now: time)
         broadcaster.publish(events)
         try enforceReputation()
         return outcome
@@ -98,7 +96,7 @@ extension SendEngine {
             guard let secret = finisher.unsubscribeSecrets[set.name], !secret.isEmpty,
                   let verified = UnsubscribeToken.verify(token, secret: secret), verified.list == set.name else { continue }
             let time = now()
-            try store.suppress([SuppressionEntry(address: verified.recipient, scope: set.name, reason: .unsubscribe,
+            _ = try store.suppress([SuppressionEntry(address: verified.recipient, scope: set.name, reason: .unsubscribe,
                                                  source: "\(source) unsubscribe, campaign '\(verified.campaign)'", createdAt: time)])
             let event = DeliveryEvent(kind: .unsubscribe, time: time, recipient: verified.recipient, detail: "list \(set.name) (\(source))")
             try store.appendSynchronously(events: [event])

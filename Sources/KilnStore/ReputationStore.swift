@@ -31,13 +31,15 @@ extension SQLiteStore {
     /// Records feedback that came back for stored messages: hard bounces and complaints
     /// count against their configuration sets, events are appended, and addresses are
     /// suppressed, all in one transaction.
+    /// - Returns: how many addresses were newly suppressed.
+    @discardableResult
     public func recordFeedback(events: [DeliveryEvent], bounces: [MessageID], complaints: [MessageID],
-                               suppressions: [SuppressionEntry], now: Timestamp) throws(KilnError) {
+                               suppressions: [SuppressionEntry], now: Timestamp) throws(KilnError) -> Int {
         try wrap("record feedback") {
             try pool.write { db in
                 try Self.insert(events, db: db)
                 try Self.count(sent: [], bounces: bounces, complaints: complaints, now: now, db: db)
-                _ = try Self.suppress(suppressions, replace: false, db: db)
+                return try Self.suppress(suppressions, replace: false, db: db)
             }
         }
     }
