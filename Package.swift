@@ -114,7 +114,7 @@ let package = Package(
         .testTarget(name: "KilnCLITests", dependencies: ["KilnTesting", "KilnStore"]),
         .testTarget(
             name: "KilnServeTests",
-            dependencies: ["KilnServe", "Kiln", "KilnTesting", .product(name: "HummingbirdTesting", package: "hummingbird")]
+            dependencies: ["KilnServe", "Kiln", .product(name: "Hummingbird", package: "hummingbird")]
         ),
     ]
 )

@@ -1,6 +1,8 @@
 import Foundation
 import Hummingbird
-import HummingbirdTesting
+#if canImport(Glibc)
+import Glibc
+#endif
 import Kiln
 import KilnCore
 import KilnMessage
@@ -33,32 +35,74 @@ import Testing
         let engine = try engine(in: directory)
         let router = Router()
         UnsubscribeEndpoint(engine: engine).addRoutes(to: router, path: "/u")
-        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)))
+        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
+        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+                              onServerRunning: { channel in continuation.yield(channel.localAddress?.port ?? 0) })
+        let server = Task { try await app.runService(gracefulShutdownSignals: []) }
+        defer { server.cancel() }
+        var iterator = ports.makeAsyncIterator()
+        let port = try #require(await iterator.next())
         let token = UnsubscribeToken(recipient: "ann@example.net", list: "news", campaign: "spring").make(secret: Array(Self.secret.utf8))
         let forged = UnsubscribeToken(recipient: "bob@example.net", list: "news", campaign: "spring").make(secret: Array("guess".utf8))
-        let form: HTTPFields = [.contentType: "application/x-www-form-urlencoded"]
-        try await app.test(.live) { client in
-            try await client.execute(uri: "/u?t=\(forged)", method: .post, headers: form, body: ByteBuffer(string: "List-Unsubscribe=One-Click")) { response in
-                #expect(response.status == .forbidden)
-            }
-            #expect(try engine.store.suppressionTotal() == 0)
-            // A GET only shows the confirmation page: nothing changes.
-            try await client.execute(uri: "/u?t=\(token)", method: .get) { response in
-                #expect(response.status == .ok)
-                #expect(String(buffer: response.body).contains("List-Unsubscribe"))
-            }
-            #expect(try engine.store.suppressionTotal() == 0)
-            // A POST without the one-click body is not an RFC 8058 unsubscribe.
-            try await client.execute(uri: "/u?t=\(token)", method: .post, headers: form, body: ByteBuffer(string: "")) { response in
-                #expect(response.status == .badRequest)
-            }
-            try await client.execute(uri: "/u?t=\(token)", method: .post, headers: form, body: ByteBuffer(string: "List-Unsubscribe=One-Click")) { response in
-                #expect(response.status == .ok)
-            }
-        }
+        let oneClick = "List-Unsubscribe=One-Click"
+
+        #expect(try HTTP.request(port: port, "POST", "/u?t=\(forged)", body: oneClick).status == 403)
+        #expect(try engine.store.suppressionTotal() == 0)
+        // A GET only shows the confirmation page: nothing changes.
+        let page = try HTTP.request(port: port, "GET", "/u?t=\(token)")
+        #expect(page.status == 200)
+        #expect(page.body.contains("List-Unsubscribe"))
+        #expect(try engine.store.suppressionTotal() == 0)
+        // A POST without the one-click body is not an RFC 8058 unsubscribe.
+        #expect(try HTTP.request(port: port, "POST", "/u?t=\(token)", body: "").status == 400)
+        #expect(try HTTP.request(port: port, "POST", "/u?t=\(token)", body: oneClick).status == 200)
         let entry = try #require(try engine.store.suppression(of: "ann@example.net", scope: "news"))
         #expect(entry.reason == .unsubscribe)
         #expect(try engine.store.suppression(of: "ann@example.net", scope: "other") == nil)
         #expect(try engine.store.suppression(of: "bob@example.net", scope: "news") == nil)
+    }
+}
+
+/// A minimal HTTP/1.1 client over a loopback socket (one request per connection).
+enum HTTP {
+    struct Failure: Error { var what: String }
+
+    static func request(port: Int, _ method: String, _ path: String, body: String? = nil) throws -> (status: Int, body: String) {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw Failure(what: "socket") }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { throw Failure(what: "connect") }
+        var text = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+        if let body {
+            text += "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
+        } else {
+            text += "\r\n"
+        }
+        let bytes = Array(text.utf8)
+        var sent = 0
+        while sent < bytes.count {
+            let n = bytes[sent...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
+            guard n > 0 else { throw Failure(what: "send") }
+            sent += n
+        }
+        var response: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n <= 0 { break }
+            response += buffer[0..<n]
+        }
+        let whole = String(decoding: response, as: UTF8.self)
+        let statusLine = whole.split(separator: "\r\n", maxSplits: 1).first ?? ""
+        let status = statusLine.split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0
+        let bodyText = whole.range(of: "\r\n\r\n").map { String(whole[$0.upperBound...]) } ?? ""
+        return (status, bodyText)
     }
 }
