@@ -90,8 +90,11 @@ public struct CampaignReport: Codable, Sendable {
 /// send time.
 public struct CampaignRunner: Sendable {
     public let engine: SendEngine
-    /// Rows per transaction.
+    /// Rows per transaction, at least: a batch is written once a read of the file
+    /// (`readSize` bytes) has filled it.
     public var batchSize = 5_000
+    /// Bytes read from the list at a time.
+    public var readSize = 1 << 20
 
     public init(engine: SendEngine) { self.engine = engine }
 
@@ -125,10 +128,13 @@ public struct CampaignRunner: Sendable {
     }
 
     /// Streams the rest of the recipients file into the queue (from the resume point).
+    /// Parsing and the store's writes overlap: while one batch commits, the next is parsed.
+    /// Addresses seen are kept as 64-bit fingerprints in memory (8 bytes a slot, sized
+    /// from the file's length), rebuilt from the queue when a campaign resumes.
     /// - Parameters:
     ///   - rejected: called for each malformed row with its line and the reason.
     ///   - shouldStop: checked between batches (Ctrl-C).
-    ///   - progress: called after each batch with the rows read so far.
+    ///   - progress: called after each batch commits with the rows read so far.
     public func ingest(_ campaign: CampaignRecord, rejected: (Int, String) -> Void = { _, _ in },
                        shouldStop: () -> Bool = { false }, progress: (Int) -> Void = { _ in }) async throws(KilnError) -> CampaignRecord {
         guard !campaign.ingestComplete else { return campaign }
@@ -136,23 +142,45 @@ public struct CampaignRunner: Sendable {
             throw KilnError(.invalidInput, "cannot read the recipients file", location: campaign.recipientsFile)
         }
         defer { try? file.close() }
+        let fileSize = (try? FileManager.default.attributesOfItem(atPath: campaign.recipientsFile)[.size] as? Int) ?? 0
         var parser = CSVParser()
         var header: [String]?
+        var keys: [[UInt8]] = []
         var emailColumn = 0
         var dataRows = 0
         var batch: [CampaignRow] = []
         var batchRejected = 0
+        var batchDuplicates = 0
         var failure: KilnError?
         var stopped = false
         var rejectedRows: [(Int, String)] = []
         let skip = campaign.rowsRead
+        var seen: FingerprintSet?
+        var pending: Task<Int, any Error>?
+        var pendingRows = 0
 
-        func flush(complete: Bool) throws(KilnError) {
-            try engine.store.ingest(campaign: campaign.id, contentID: campaign.contentID, rows: batch, rowsRead: dataRows,
-                                    rejected: batchRejected, complete: complete, now: engine.now())
+        func settle() async throws(KilnError) {
+            guard let task = pending else { return }
+            pending = nil
+            do { _ = try await task.value } catch {
+                throw error as? KilnError ?? KilnError(.storeFailure, "store: ingest campaign rows failed", underlying: error)
+            }
+            progress(pendingRows)
+        }
+
+        func flush(complete: Bool) async throws(KilnError) {
+            try await settle()
+            try await resolveProviders(&batch)
+            let (store, id, contentID, rows, rowsRead, rejected, duplicates, now) =
+                (engine.store, campaign.id, campaign.contentID, batch, dataRows, batchRejected, batchDuplicates, engine.now())
+            pending = Task {
+                try await store.ingest(campaign: id, contentID: contentID, rows: rows, rowsRead: rowsRead, rejected: rejected,
+                                       duplicates: duplicates, complete: complete, now: now)
+            }
+            pendingRows = dataRows
             batch.removeAll(keepingCapacity: true)
             batchRejected = 0
-            progress(dataRows)
+            batchDuplicates = 0
         }
 
         func handle(_ item: CSVParser.Item) {
@@ -169,13 +197,23 @@ public struct CampaignRunner: Sendable {
                 rejectedRows.append((line, reason))
             case .record(let record):
                 guard let columns = header else {
-                    let names = record.fields.map { $0.trimmingCharacters(in: .whitespaces) }
+                    let names = record.fields.map { $0.trimmingWhitespace() }
                     guard let index = names.firstIndex(where: { $0.lowercased() == "email" }) else {
                         failure = KilnError(.invalidInput, "the header row has no 'email' column", location: "\(campaign.recipientsFile):\(record.line)")
                         return
                     }
                     header = names
                     emailColumn = index
+                    // `"name":` once per column, with the separating comma where one is due.
+                    var first = true
+                    keys = names.enumerated().map { column, name in
+                        guard column != index else { return [] }
+                        var key: [UInt8] = first ? [] : [UInt8(ascii: ",")]
+                        first = false
+                        JSONText.append(name, to: &key)
+                        key.append(UInt8(ascii: ":"))
+                        return key
+                    }
                     return
                 }
                 dataRows += 1
@@ -185,47 +223,64 @@ public struct CampaignRunner: Sendable {
                     rejectedRows.append((record.line, "\(record.fields.count) fields where the header has \(columns.count)"))
                     return
                 }
-                let text = record.fields[emailColumn].trimmingCharacters(in: .whitespaces)
+                let text = record.fields[emailColumn]
                 guard let address = try? EmailAddress(text) else {
                     batchRejected += 1
-                    rejectedRows.append((record.line, "'\(text)' is not an email address"))
+                    rejectedRows.append((record.line, "'\(text.trimmingWhitespace())' is not an email address"))
                     return
                 }
-                var json: [UInt8] = [UInt8(ascii: "{")]
-                for (index, name) in columns.enumerated() where index != emailColumn {
-                    if json.count > 1 { json.append(UInt8(ascii: ",")) }
-                    JSONText.append(name, to: &json)
-                    json.append(UInt8(ascii: ":"))
+                let written = address.description
+                guard seen!.insert(written.lowercased()) else {
+                    batchDuplicates += 1
+                    return
+                }
+                var json: [UInt8] = []
+                json.reserveCapacity(64)
+                json.append(UInt8(ascii: "{"))
+                for (index, key) in keys.enumerated() where index != emailColumn {
+                    json += key
                     JSONText.append(record.fields[index], to: &json)
                 }
                 json.append(UInt8(ascii: "}"))
-                batch.append(CampaignRow(address: address.description, provider: MailboxProvider.classify(domain: address.domain) ?? .other, variables: json))
+                batch.append(CampaignRow(address: written, provider: MailboxProvider.classify(domain: address.domain) ?? .other, variables: json))
             }
         }
 
-        var buffer = Data()
         while true {
-            buffer = file.readData(ofLength: 1 << 20)
-            if buffer.isEmpty { break }
-            parser.feed(buffer, handle)
+            let chunk = file.readData(ofLength: readSize)
+            if chunk.isEmpty { break }
+            if seen == nil { seen = try rebuildSeen(campaign, fileSize: fileSize, sample: chunk) }
+            parser.feed([UInt8](chunk), handle)
             for (line, reason) in rejectedRows { rejected(line, reason) }
             rejectedRows.removeAll()
             if let failure { throw failure }
-            if batch.count >= batchSize || (batchRejected > 0 && batch.count + batchRejected >= batchSize) {
-                try await resolveProviders(&batch)
-                try flush(complete: false)
+            if batch.count + batchRejected + batchDuplicates >= batchSize {
+                try await flush(complete: false)
                 if shouldStop() { stopped = true; break }
             }
         }
         if !stopped {
+            if seen == nil { seen = FingerprintSet() }
             parser.finish(handle)
             for (line, reason) in rejectedRows { rejected(line, reason) }
             if let failure { throw failure }
             if header == nil { throw KilnError(.invalidInput, "the recipients file is empty", location: campaign.recipientsFile) }
         }
-        try await resolveProviders(&batch)
-        try flush(complete: !stopped)
+        try await flush(complete: !stopped)
+        try await settle()
         return try engine.store.campaign(id: campaign.id) ?? campaign
+    }
+
+    /// The addresses already queued for a campaign (none for a new one), in a set sized
+    /// for the whole file: its length over the length of the rows in the first chunk.
+    func rebuildSeen(_ campaign: CampaignRecord, fileSize: Int, sample: Data) throws(KilnError) -> FingerprintSet {
+        let lines = max(1, sample.reduce(0) { $0 + ($1 == 10 ? 1 : 0) })
+        let expected = Int(Double(fileSize) / (Double(sample.count) / Double(lines)) * 1.05)
+        var seen = FingerprintSet(expected: expected)
+        if campaign.rowsRead > 0 {
+            try engine.store.forEachRecipient(contentID: campaign.contentID) { seen.insert($0.lowercased()) }
+        }
+        return seen
     }
 
     /// In MX mode, domains outside the built-in table are classified by their MX hosts.
@@ -273,18 +328,25 @@ public struct CampaignRunner: Sendable {
 enum JSONText {
     static func append(_ string: String, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
-        for byte in string.utf8 {
-            switch byte {
-            case UInt8(ascii: "\""): out += [92, 34]
-            case 92: out += [92, 92]
-            case 10: out += [92, UInt8(ascii: "n")]
-            case 13: out += [92, UInt8(ascii: "r")]
-            case 9: out += [92, UInt8(ascii: "t")]
-            case 0..<32:
-                let hex = Array("0123456789abcdef".utf8)
-                out += [92, UInt8(ascii: "u"), 48, 48, hex[Int(byte >> 4)], hex[Int(byte & 15)]]
-            default: out.append(byte)
+        var string = string
+        string.withUTF8 { bytes in
+            // Runs that need no escape are copied whole.
+            var runStart = 0
+            for (index, byte) in bytes.enumerated() where byte < 32 || byte == UInt8(ascii: "\"") || byte == 92 {
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<index]))
+                runStart = index + 1
+                switch byte {
+                case UInt8(ascii: "\""): out += [92, 34]
+                case 92: out += [92, 92]
+                case 10: out += [92, UInt8(ascii: "n")]
+                case 13: out += [92, UInt8(ascii: "r")]
+                case 9: out += [92, UInt8(ascii: "t")]
+                default:
+                    let hex = Array("0123456789abcdef".utf8)
+                    out += [92, UInt8(ascii: "u"), 48, 48, hex[Int(byte >> 4)], hex[Int(byte & 15)]]
+                }
             }
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart...]))
         }
         out.append(UInt8(ascii: "\""))
     }

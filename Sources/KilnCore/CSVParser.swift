@@ -30,6 +30,11 @@ public struct CSVParser: Sendable {
 
     /// Parses `bytes`, calling `emit` for every record or error completed.
     public mutating func feed(_ bytes: some Sequence<UInt8>, _ emit: (Item) throws -> Void) rethrows {
+        if try bytes.withContiguousStorageIfAvailable({ buffer in try feed(buffer: buffer, emit) }) != nil { return }
+        try Array(bytes).withUnsafeBufferPointer { buffer in try feed(buffer: buffer, emit) }
+    }
+
+    private mutating func feed(buffer bytes: UnsafeBufferPointer<UInt8>, _ emit: (Item) throws -> Void) rethrows {
         for byte in bytes {
             if pendingCR {
                 pendingCR = false

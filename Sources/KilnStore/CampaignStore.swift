@@ -60,39 +60,95 @@ extension SQLiteStore {
     }
 
     /// Queues a batch of rows in one transaction with the new resume point, so that a
-    /// crash leaves the queue and the resume point in agreement: rows already seen in
-    /// this campaign are counted as duplicates, suppressed addresses are counted and
-    /// skipped.
+    /// crash leaves the queue and the resume point in agreement. The rows come already
+    /// de-duplicated (the caller keeps the campaign's addresses seen); suppressed
+    /// addresses (the account's list and the campaign's set) are counted and skipped.
+    /// The rows go in through SQLite's own statement API: at millions of rows a
+    /// campaign, GRDB's per-call argument boxing is the larger part of the cost.
     /// - Parameters:
     ///   - rowsRead: the CSV data rows consumed once this batch is in.
     ///   - rejected: rows of this batch that were malformed.
+    ///   - duplicates: rows of this batch whose address came earlier in the list.
     /// - Returns: the rows queued.
     @discardableResult
-    public func ingest(campaign: String, contentID: Int64, rows: [CampaignRow], rowsRead: Int, rejected: Int, complete: Bool,
-                       now: Timestamp) throws(KilnError) -> Int {
-        try wrap("ingest campaign rows") {
-            try pool.write { db in
-                let seen = try db.cachedStatement(sql: "INSERT OR IGNORE INTO campaign_seen (content_id, address) VALUES (?, ?)")
-                let configSet = try String.fetchOne(db, sql: "SELECT config_set FROM campaigns WHERE id = ?", arguments: [campaign]) ?? ""
-                let suppressed = try db.cachedStatement(sql: "SELECT 1 FROM suppression_list WHERE scope IN ('', ?) AND address = ? LIMIT 1")
-                let message = try db.cachedStatement(sql: """
-                    INSERT INTO messages (content_id, state, provider, recipient, variables, created_at, next_attempt_at, updated_at)
-                    VALUES (?, 0, ?, ?, ?, ?, ?, ?)
-                    """)
-                var queued = 0, duplicates = 0, skipped = 0
-                for row in rows {
-                    let before = db.totalChangesCount
-                    try seen.execute(arguments: [contentID, row.address.lowercased()])
-                    guard db.totalChangesCount > before else { duplicates += 1; continue }
-                    if try Int.fetchOne(suppressed, arguments: [configSet, row.address.lowercased()]) != nil { skipped += 1; continue }
-                    try message.execute(arguments: [contentID, row.provider.id, row.address, Data(row.variables), now.nanoseconds, now.nanoseconds, now.nanoseconds])
-                    queued += 1
+    public func ingest(campaign: String, contentID: Int64, rows: [CampaignRow], rowsRead: Int, rejected: Int, duplicates: Int,
+                       complete: Bool, now: Timestamp) async throws(KilnError) -> Int {
+        try await wrapAsync("ingest campaign rows") {
+            try await pool.writeWithoutTransaction { db in
+                try db.execute(sql: "PRAGMA synchronous = NORMAL")
+                defer { try? db.execute(sql: "PRAGMA synchronous = FULL") }
+                var queued = 0
+                try db.inTransaction {
+                    queued = try Self.ingest(campaign: campaign, contentID: contentID, rows: rows, rowsRead: rowsRead, rejected: rejected,
+                                             duplicates: duplicates, complete: complete, now: now, db: db)
+                    return .commit
                 }
-                try db.execute(sql: """
-                    UPDATE campaigns SET rows_read = ?, rejected_rows = rejected_rows + ?, suppressed = suppressed + ?, duplicates = duplicates + ?,
-                      accepted = accepted + ?, ingest_complete = ? WHERE id = ?
-                    """, arguments: [rowsRead, rejected, skipped, duplicates, queued, complete, campaign])
                 return queued
+            }
+        }
+    }
+
+    static func ingest(campaign: String, contentID: Int64, rows: [CampaignRow], rowsRead: Int, rejected: Int, duplicates: Int,
+                       complete: Bool, now: Timestamp, db: Database) throws -> Int {
+        let configSet = try String.fetchOne(db, sql: "SELECT config_set FROM campaigns WHERE id = ?", arguments: [campaign]) ?? ""
+        let anySuppressed = try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM suppression_list WHERE scope IN ('', ?))",
+                                              arguments: [configSet]) ?? false
+        let suppressed = try db.cachedStatement(sql: "SELECT 1 FROM suppression_list WHERE scope IN ('', ?1) AND address = ?2 LIMIT 1")
+        var queued = 0, skipped = 0
+        let lookup = RawStatement(suppressed.sqliteStatement, db: db)
+        var kept: [CampaignRow] = []
+        kept.reserveCapacity(rows.count)
+        for row in rows {
+            if anySuppressed {
+                lookup.reset()
+                lookup.bind(1, configSet)
+                lookup.bind(2, row.address.lowercased())
+                if try lookup.step() { skipped += 1; continue }
+            }
+            kept.append(row)
+        }
+        lookup.reset()
+        // Many rows a statement: SQLite opens the table's and the indexes' cursors once.
+        let rowsPerStatement = 64
+        func insert(_ rows: ArraySlice<CampaignRow>) throws {
+            let values = (0..<rows.count).map { i in "(?1, 0, ?\(3 * i + 3), ?\(3 * i + 4), ?\(3 * i + 5), ?2, ?2, ?2)" }
+            let statement = try db.cachedStatement(sql: """
+                INSERT INTO messages (content_id, state, provider, recipient, variables, created_at, next_attempt_at, updated_at)
+                VALUES \(values.joined(separator: ","))
+                """)
+            let raw = RawStatement(statement.sqliteStatement, db: db)
+            raw.reset()
+            raw.bind(1, contentID)
+            raw.bind(2, now.nanoseconds)
+            for (i, row) in rows.enumerated() {
+                raw.bind(Int32(3 * i + 3), row.provider.id)
+                raw.bind(Int32(3 * i + 4), row.address)
+                raw.bind(Int32(3 * i + 5), bytes: row.variables)
+            }
+            _ = try raw.step()
+            raw.reset()
+            queued += rows.count
+        }
+        var start = 0
+        while start < kept.count {
+            let end = min(kept.count, start + rowsPerStatement)
+            try insert(kept[start..<end])
+            start = end
+        }
+        try db.execute(sql: """
+            UPDATE campaigns SET rows_read = ?, rejected_rows = rejected_rows + ?, suppressed = suppressed + ?, duplicates = duplicates + ?,
+              accepted = accepted + ?, ingest_complete = ? WHERE id = ?
+            """, arguments: [rowsRead, rejected, skipped, duplicates, queued, complete, campaign])
+        return queued
+    }
+
+    /// Calls `body` with every recipient queued for a content (to rebuild the addresses
+    /// seen when a campaign resumes), streamed.
+    public func forEachRecipient(contentID: Int64, _ body: (String) -> Void) throws(KilnError) {
+        try wrap("read campaign recipients") {
+            try pool.read { db in
+                let cursor = try String.fetchCursor(db, sql: "SELECT recipient FROM messages WHERE content_id = ?", arguments: [contentID])
+                while let recipient = try cursor.next() { body(recipient) }
             }
         }
     }
@@ -115,12 +171,14 @@ extension SQLiteStore {
         }
     }
 
-    /// Events of `kind` for the messages of a content.
+    /// Events of `kind` for the messages of a content: a pass over the events, each looked
+    /// up by its message id (not a list of the content's messages, which may be millions).
     public func countEvents(kind: DeliveryEvent.Kind, contentID: Int64) throws(KilnError) -> Int {
         try wrap("count events") {
             try pool.read { db in
                 try Int.fetchOne(db, sql: """
-                    SELECT COUNT(*) FROM events WHERE kind = ? AND message_id IN (SELECT id FROM messages WHERE content_id = ?)
+                    SELECT COUNT(*) FROM events CROSS JOIN messages ON messages.id = events.message_id
+                    WHERE events.kind = ? AND messages.content_id = ?
                     """, arguments: [kind.rawValue, contentID]) ?? 0
             }
         }

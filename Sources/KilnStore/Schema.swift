@@ -107,6 +107,18 @@ enum Schema {
                 ) WITHOUT ROWID;
                 """)
         }
+        migrator.registerMigration("v6: campaign de-duplication in memory; one index fewer per queued message") { db in
+            // Campaign ingestion de-duplicates in memory now; `(state, provider)` served the
+            // status counts (now from `messages_content`) and the recovery of leases (now a
+            // partial index that queued messages never enter).
+            try db.execute(sql: """
+                DROP TABLE campaign_seen;
+                DROP INDEX messages_state_provider;
+                DROP INDEX messages_content;
+                CREATE INDEX messages_content ON messages(content_id, state, provider);
+                CREATE INDEX messages_leased ON messages(lease_expires_at) WHERE state = 1;
+                """)
+        }
         return migrator
     }
 }

@@ -15,6 +15,57 @@ import Testing
     @Test func lowerCasesTheDomainOnly() throws {
         let address = try EmailAddress("John.Doe@Example.COM")
         #expect(address.description == "John.Doe@example.com")
+        #expect(try EmailAddress("a@BÜCHER.Example").domain == "bücher.example")
+    }
+
+    @Test func trimsWhiteSpaceIncludingUnicodeSpaces() throws {
+        #expect(try EmailAddress("  a@example.com\t").description == "a@example.com")
+        #expect(try EmailAddress("\u{00A0}a@example.com\u{2003}").description == "a@example.com")
+        #expect(throws: KilnError.self) { try EmailAddress("\u{00A0}") }
+    }
+
+    @Test func saysWhatIsWrong() {
+        func message(_ text: String) -> String {
+            do { _ = try EmailAddress(text); return "" } catch { return error.message }
+        }
+        #expect(message("plain").contains("no '@'"))
+        #expect(message("a..b@example.com").contains("local part"))
+        #expect(message("a@-x.com").contains("domain"))
+        #expect(message(String(repeating: "a", count: 64) + "@" + String(repeating: "b", count: 63) + "." + String(repeating: "c", count: 63)
+                        + "." + String(repeating: "d", count: 63) + ".com").contains("254"))
+    }
+}
+
+@Suite struct FingerprintSetTests {
+    @Test func findsWhatWasAddedAndOnlyThat() {
+        var set = FingerprintSet()
+        var allNew = true
+        for i in 0..<50_000 { allNew = set.insert("user\(i)@example.com") && allNew }
+        #expect(allNew)
+        #expect(set.count == 50_000)
+        #expect(set.capacity >= 50_000 * 4 / 3)
+        let again = set.insert("user49999@example.com")
+        #expect(!again)
+        #expect(set.contains("user123@example.com"))
+        #expect(!set.contains("user50000@example.com"))
+        #expect(set.count == 50_000)
+    }
+
+    @Test func fingerprintsAreStableAndSpread() {
+        // Stable across runs (not seeded per process like Hasher), so a resume rebuilds the same set.
+        #expect(FingerprintSet.fingerprint("a@example.com") == FingerprintSet.fingerprint("a@example.com"))
+        #expect(FingerprintSet.fingerprint("") != FingerprintSet.fingerprint("\0"))
+        #expect(FingerprintSet.fingerprint("abcdefgh") != FingerprintSet.fingerprint("abcdefgh\0"))
+        var seen = Set<UInt64>()
+        for i in 0..<200_000 { seen.insert(FingerprintSet.fingerprint("u\(i)@x.org")) }
+        #expect(seen.count == 200_000)
+    }
+
+    @Test func sizedForTheExpectedCountItDoesNotGrow() {
+        var set = FingerprintSet(expected: 10_000)
+        let capacity = set.capacity
+        for i in 0..<10_000 { set.insert("\(i)") }
+        #expect(set.capacity == capacity)
     }
 }
 
