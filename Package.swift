@@ -44,7 +44,7 @@ let package = Package(
         // Bounces, complaints and auto-replies: what came back, and for whom.
         .target(name: "KilnFeedback", dependencies: ["KilnCore"]),
         // Simulated mailbox providers driving the real core over virtual time.
-        .target(name: "KilnSimulation", dependencies: ["KilnCore"]),
+        .target(name: "KilnSimulation", dependencies: ["KilnCore", .product(name: "DequeModule", package: "swift-collections")]),
         .systemLibrary(
             name: "CCurl",
             providers: [.apt(["libcurl4-openssl-dev"])]

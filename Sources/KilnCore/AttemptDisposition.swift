@@ -27,7 +27,15 @@ public enum AttemptDisposition: Hashable, Sendable {
         reply: SMTPReply, failedAttempts: Int, createdAt: Timestamp, now: Timestamp, resumeAt: Timestamp? = nil,
         policy: RetryPolicy, using rng: inout some RandomNumberGenerator
     ) -> AttemptDisposition {
-        let classification = reply.classification
+        decide(classification: reply.classification, failedAttempts: failedAttempts, createdAt: createdAt, now: now, resumeAt: resumeAt,
+               policy: policy, using: &rng)
+    }
+
+    /// As `decide(reply:...)`, for a reply already classified.
+    public static func decide(
+        classification: ReplyClassification, failedAttempts: Int, createdAt: Timestamp, now: Timestamp, resumeAt: Timestamp? = nil,
+        policy: RetryPolicy, using rng: inout some RandomNumberGenerator
+    ) -> AttemptDisposition {
         let retryAt: Timestamp
         switch classification.replyClass {
         case .success:

@@ -47,6 +47,38 @@ public struct Router: Sendable {
         var suspendedUntil: Int64 = .min
     }
 
+    /// Every (IP, provider) pair's state in one array, provider by provider: the router
+    /// reads several pairs per message, and one flat array of plain values costs no
+    /// reference counting on the way.
+    struct SlotTable: Sendable {
+        private(set) var storage: [Slot] = []
+        private(set) var ipCount = 0
+        private(set) var providerCount = 0
+
+        subscript(ip: Int, p: Int) -> Slot {
+            get { storage[p &* ipCount &+ ip] }
+            _modify { yield &storage[p &* ipCount &+ ip] }
+        }
+
+        /// Adds an IP with `slot` for every provider known.
+        mutating func appendIP(_ slot: Slot) {
+            var grown: [Slot] = []
+            grown.reserveCapacity((ipCount + 1) * providerCount)
+            for p in 0..<providerCount {
+                grown += storage[(p * ipCount)..<((p + 1) * ipCount)]
+                grown.append(slot)
+            }
+            storage = grown
+            ipCount += 1
+        }
+
+        /// Adds a provider with `make(ip)` for every IP.
+        mutating func appendProvider(_ make: (Int) -> Slot) {
+            for ip in 0..<ipCount { storage.append(make(ip)) }
+            providerCount += 1
+        }
+    }
+
     struct PoolState: Sendable {
         var name: String
         /// Indices into `ipNames`, in configuration order.
@@ -69,8 +101,8 @@ public struct Router: Sendable {
     var profileList: [ProviderProfile] = []
     var poolStates: [PoolState] = []
     var poolIndex: [String: Int] = [:]
-    /// `slots[ip][provider]`.
-    var slots: [[Slot]] = []
+    /// `slots[ip, provider]`.
+    var slots = SlotTable()
     var shared: TokenBucket?
     let hasShared: Bool
     private let profiles: @Sendable (MailboxProvider) -> ProviderProfile
@@ -99,7 +131,7 @@ public struct Router: Sendable {
                 ipIndex[ip] = ipNames.count
                 indices.append(ipNames.count)
                 ipNames.append(ip)
-                slots.append(Array(repeating: Slot(bucket: TokenBucket(hourly: 1, burst: 1), warmup: WarmupTracker(now: now)), count: providers.count))
+                slots.appendIP(Slot(bucket: TokenBucket(hourly: 1, burst: 1), warmup: WarmupTracker(now: now)))
             }
             let scaling = pool.scaling ?? .managed
             let maxIPs = min(indices.count, pool.maxIPs ?? indices.count)
@@ -122,10 +154,11 @@ public struct Router: Sendable {
         providerIndex[provider] = index
         let profile = profiles(provider)
         profileList.append(profile)
-        for ip in slots.indices {
+        let strategies = (0..<slots.ipCount).map { strategy(ofIP: $0) }
+        slots.appendProvider { ip in
             var slot = Slot(bucket: TokenBucket(hourly: profile.coldHourly, burst: 1), warmup: WarmupTracker(now: start))
-            slot.bucket = Self.bucket(hourly: slot.warmup.hourly(profile, strategy: strategy(ofIP: ip), now: start))
-            slots[ip].append(slot)
+            slot.bucket = Self.bucket(hourly: slot.warmup.hourly(profile, strategy: strategies[ip], now: start))
+            return slot
         }
         return ProviderKey(index: index)
     }
@@ -161,65 +194,74 @@ public struct Router: Sendable {
         var chosenLevel = 2.0
         var earliest = Int64.max
         let rotation = poolStates[pool.index].roundRobin
-        for offset in 0..<ips.count {
-            let ip = ips[(rotation + offset) % ips.count]
-            if slots[ip][p].warmup.needsRoll(now: now) { roll(ip: ip, provider: p, now: now) }
-            let slot = slots[ip][p]
-            if slot.suspendedUntil > t {
-                earliest = min(earliest, slot.suspendedUntil)
+        let count = ips.count
+        guard count > 0 else { return .deferred(until: now + .seconds(60)) }
+        let first = rotation < count ? rotation : rotation % count
+        var position = first
+        let width = slots.ipCount
+        var anyCold = false
+        for _ in 0..<count {
+            let ip = ips[position]
+            position = position + 1 == count ? 0 : position + 1
+            // Field by field: this runs for every IP of the pool for every message.
+            let index = p &* width &+ ip
+            if slots.storage[index].warmup.needsRoll(now: now) { roll(ip: ip, provider: p, now: now) }
+            let level = slots.storage[index].warmup.level
+            if level < 1 { anyCold = true }
+            let suspendedUntil = slots.storage[index].suspendedUntil
+            if suspendedUntil > t {
+                earliest = min(earliest, suspendedUntil)
                 continue
             }
-            guard slot.bucket.isAvailable(now: now) else {
-                earliest = min(earliest, slot.bucket.nextAvailable(now: now).nanoseconds)
+            let bucket = slots.storage[index].bucket
+            guard bucket.isAvailable(now: now) else {
+                earliest = min(earliest, bucket.nextAvailable(now: now).nanoseconds)
                 continue
             }
-            if slot.warmup.level < chosenLevel {
+            if level < chosenLevel {
                 chosen = ip
-                chosenLevel = slot.warmup.level
+                chosenLevel = level
             }
         }
         if chosen >= 0 {
-            _ = slots[chosen][p].bucket.take(now: now)
-            slots[chosen][p].warmup.recordSend(now: now)
-            poolStates[pool.index].roundRobin = rotation &+ 1
+            _ = slots[chosen, p].bucket.take(now: now)
+            slots[chosen, p].warmup.recordSend(now: now)
+            poolStates[pool.index].roundRobin = first + 1 == count ? 0 : first + 1
             return .dedicated(ip: ipNames[chosen])
         }
-        if spills(pool: pool.index, provider: p), shared?.take(now: now) ?? true {
+        let spills: Bool
+        switch poolStates[pool.index].spillover {
+        case .never: spills = false
+        case .always: spills = true
+        case .whileWarming: spills = anyCold
+        }
+        if spills, shared?.take(now: now) ?? true {
             return .shared
         }
         return .deferred(until: Timestamp(nanoseconds: earliest == .max ? t + 60_000_000_000 : earliest))
-    }
-
-    func spills(pool: Int, provider p: Int) -> Bool {
-        switch poolStates[pool].spillover {
-        case .never: return false
-        case .always: return true
-        case .whileWarming:
-            return poolStates[pool].active.contains { slots[$0][p].warmup.level < 1 }
-        }
     }
 
     /// Closes the pair's past windows and sets its bucket to its new allowance.
     mutating func roll(ip: Int, provider p: Int, now: Timestamp) {
         let profile = profileList[p]
         let strategy = strategy(ofIP: ip)
-        let allowance = slots[ip][p].warmup.hourly(profile, strategy: strategy, now: now)
+        let allowance = slots[ip, p].warmup.hourly(profile, strategy: strategy, now: now)
         let model: WarmupModel
         if case .adaptive(let m) = strategy { model = m } else { model = WarmupModel() }
         if case .schedule = strategy {
-            var frozen = slots[ip][p].warmup
+            var frozen = slots[ip, p].warmup
             frozen.roll(now: now, allowance: allowance, model: model)
-            slots[ip][p].warmup.windowStart = frozen.windowStart
-            slots[ip][p].warmup.sentInWindow = 0
+            slots[ip, p].warmup.windowStart = frozen.windowStart
+            slots[ip, p].warmup.sentInWindow = 0
         } else {
-            slots[ip][p].warmup.roll(now: now, allowance: allowance, model: model)
+            slots[ip, p].warmup.roll(now: now, allowance: allowance, model: model)
         }
         updateRate(ip: ip, provider: p, now: now)
     }
 
     mutating func updateRate(ip: Int, provider p: Int, now: Timestamp) {
-        let hourly = slots[ip][p].warmup.hourly(profileList[p], strategy: strategy(ofIP: ip), now: now)
-        slots[ip][p].bucket.setRate(hourly: hourly, burst: Self.burst(hourly: hourly), now: now)
+        let hourly = slots[ip, p].warmup.hourly(profileList[p], strategy: strategy(ofIP: ip), now: now)
+        slots[ip, p].bucket.setRate(hourly: hourly, burst: Self.burst(hourly: hourly), now: now)
     }
 
     /// The time between two tokens of the whole active pool for `provider`: how far
@@ -227,7 +269,7 @@ public struct Router: Sendable {
     public mutating func refillSpacing(provider: MailboxProvider, pool: String, now: Timestamp) -> Duration {
         guard let poolKey = key(forPool: pool) else { return .seconds(60) }
         let p = key(for: provider).index
-        let total = poolStates[poolKey.index].active.reduce(0.0) { $0 + slots[$1][p].bucket.hourly }
+        let total = poolStates[poolKey.index].active.reduce(0.0) { $0 + slots[$1, p].bucket.hourly }
         return total > 0 ? .nanoseconds(Int64(3_600_000_000_000 / total)) : .seconds(60)
     }
 
@@ -240,32 +282,39 @@ public struct Router: Sendable {
     /// - Returns: the time the pair is suspended until, when it is.
     @discardableResult
     public mutating func record(_ reply: SMTPReply, ip: String, provider: MailboxProvider, now: Timestamp) -> Timestamp? {
+        record(reply.classification, ip: ip, provider: provider, now: now)
+    }
+
+    /// As `record(_ reply:...)`, for a reply already classified.
+    @discardableResult
+    public mutating func record(_ classification: ReplyClassification, ip: String, provider: MailboxProvider, now: Timestamp) -> Timestamp? {
         guard let i = ipIndex[ip] else { return nil }
         let p = key(for: provider).index
-        let classification = reply.classification
         let model: WarmupModel
         if case .adaptive(let m) = strategy(ofIP: i) { model = m } else { model = WarmupModel() }
         let suspension: Duration
         switch (classification.replyClass, classification.scope) {
         case (.throttle, .ip):
-            slots[i][p].warmup.recordThrottle(model: model)
+            let profile = profileList[p]
+            let taken = WarmupTracker.level(hourly: Double(slots[i, p].warmup.sentInWindow), cold: profile.coldHourly, warm: profile.warmHourly)
+            slots[i, p].warmup.recordThrottle(model: model, takenLevel: taken)
             suspension = profileList[p].throttleBackoff
         case (.permanentPolicy, _):
-            slots[i][p].warmup.recordBlock(model: model)
+            slots[i, p].warmup.recordBlock(model: model)
             suspension = blockSuspension
         default:
             return nil
         }
         updateRate(ip: i, provider: p, now: now)
         let until = (now + suspension).nanoseconds
-        slots[i][p].suspendedUntil = max(slots[i][p].suspendedUntil, until)
-        return Timestamp(nanoseconds: slots[i][p].suspendedUntil)
+        slots[i, p].suspendedUntil = max(slots[i, p].suspendedUntil, until)
+        return Timestamp(nanoseconds: slots[i, p].suspendedUntil)
     }
 
     /// The time the pair may send again, if it is suspended at `now`.
     public func suspension(ip: String, provider: MailboxProvider, now: Timestamp) -> Timestamp? {
-        guard let i = ipIndex[ip], let p = providerIndex[provider], slots[i][p].suspendedUntil > now.nanoseconds else { return nil }
-        return Timestamp(nanoseconds: slots[i][p].suspendedUntil)
+        guard let i = ipIndex[ip], let p = providerIndex[provider], slots[i, p].suspendedUntil > now.nanoseconds else { return nil }
+        return Timestamp(nanoseconds: slots[i, p].suspendedUntil)
     }
 
     // MARK: Reporting
@@ -274,13 +323,13 @@ public struct Router: Sendable {
     public func warmup(ip: String, provider: MailboxProvider) -> WarmupTracker? {
         guard let i = ipIndex[ip] else { return nil }
         guard let p = providerIndex[provider] else { return WarmupTracker(now: start) }
-        return slots[i][p].warmup
+        return slots[i, p].warmup
     }
 
     /// The hourly allowance of a pair now.
     public func allowance(ip: String, provider: MailboxProvider, now: Timestamp) -> Double? {
         guard let i = ipIndex[ip], let p = providerIndex[provider] else { return nil }
-        return slots[i][p].warmup.hourly(profileList[p], strategy: strategy(ofIP: i), now: now)
+        return slots[i, p].warmup.hourly(profileList[p], strategy: strategy(ofIP: i), now: now)
     }
 
     /// The active IPs of a pool.
@@ -294,7 +343,7 @@ public struct Router: Sendable {
         var result: [PairSnapshot] = []
         for (i, ip) in ipNames.enumerated() {
             for (p, provider) in providers.enumerated() {
-                let slot = slots[i][p]
+                let slot = slots[i, p]
                 guard slot.warmup.firstSentAt != nil || slot.warmup.level > 0 || slot.suspendedUntil > .min else { continue }
                 result.append(PairSnapshot(ip: ip, provider: provider, warmup: slot.warmup,
                                            suspendedUntil: slot.suspendedUntil == .min ? nil : Timestamp(nanoseconds: slot.suspendedUntil)))
@@ -313,10 +362,10 @@ public struct Router: Sendable {
         for pair in pairs {
             guard let i = ipIndex[pair.ip] else { continue }
             let p = key(for: pair.provider).index
-            slots[i][p].warmup = pair.warmup
-            slots[i][p].suspendedUntil = pair.suspendedUntil?.nanoseconds ?? .min
+            slots[i, p].warmup = pair.warmup
+            slots[i, p].suspendedUntil = pair.suspendedUntil?.nanoseconds ?? .min
             let hourly = pair.warmup.hourly(profileList[p], strategy: strategy(ofIP: i), now: now)
-            slots[i][p].bucket = Self.bucket(hourly: hourly)
+            slots[i, p].bucket = Self.bucket(hourly: hourly)
         }
         for (name, ips) in activePools {
             guard let index = poolIndex[name], poolStates[index].scaling == .managed else { continue }
@@ -346,7 +395,7 @@ public struct Router: Sendable {
         for i in state.ips {
             var perProvider: [MailboxProvider: PoolView.PairView] = [:]
             for (p, provider) in providers.enumerated() {
-                let slot = slots[i][p]
+                let slot = slots[i, p]
                 perProvider[provider] = PoolView.PairView(
                     level: slot.warmup.level,
                     sentThisHour: Double(slot.warmup.sentInWindow),

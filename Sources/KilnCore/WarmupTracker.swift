@@ -12,8 +12,12 @@ public struct WarmupModel: Hashable, Sendable, Codable {
     public var maxRisePerDay: Double = 0.05
     /// The share of the hourly allowance an hour must use to count as busy.
     public var busyFraction: Double = 0.6
-    /// The level lost on a throttle reply (0.1 of Gmail's range is about ×0.46 in volume).
+    /// The most level a throttle reply costs (0.1 of Gmail's range is about ×0.46 in
+    /// volume): the cost when the throttle came early in the hour.
     public var throttleDrop: Double = 0.1
+    /// How far below the level of what the hour had already taken a throttle sets the
+    /// pair (0.01 of Gmail's range is about ×0.92), and the least a throttle costs.
+    public var throttleMargin: Double = 0.01
     /// The level is multiplied by this on a block (a collapse, not a reset).
     public var blockFactor: Double = 0.5
     /// Silence shorter than this costs nothing (a daily campaign sender stays warm).
@@ -161,9 +165,14 @@ public struct WarmupTracker: Hashable, Sendable, Codable {
         if firstSentAt == nil { firstSentAt = now.nanoseconds }
     }
 
-    /// A throttle: the level drops at once and this window cannot count as clean.
-    public mutating func recordThrottle(model: WarmupModel) {
-        level = max(0, level - model.throttleDrop)
+    /// A throttle: the level drops at once and this window cannot count as clean. The
+    /// hour's sends so far are what the provider demonstrably took: the pair falls to just
+    /// below that volume (`takenLevel`, the level of `sentInWindow` an hour), by at least
+    /// `throttleMargin` and at most `throttleDrop`. A throttle late in a full hour costs
+    /// little; one early in the hour costs the full drop.
+    public mutating func recordThrottle(model: WarmupModel, takenLevel: Double? = nil) {
+        let measured = (takenLevel ?? 0) - model.throttleMargin
+        level = max(0, min(level - model.throttleMargin, max(level - model.throttleDrop, measured)))
         throttledInWindow = true
     }
 

@@ -1,3 +1,4 @@
+import DequeModule
 import KilnCore
 
 /// How the simulated sender paces itself.
@@ -86,6 +87,21 @@ public struct Simulator: Sendable {
         var attempts: Int
     }
 
+    /// A reply not yet back: the attempt's transaction ends at `at`.
+    struct PendingReply {
+        var at: Int64
+        var ip: Int
+        var outcome: SimulatedPair.Outcome
+        var created: Int64
+        var attempts: Int
+    }
+
+    /// One message's SMTP transaction on an open connection (MAIL, RCPT, DATA and the
+    /// reply): 0.2 s, so five connections carry 90,000 an hour.
+    static let transactionTime: Int64 = 200_000_000
+    /// Attempts routed and not yet answered, per provider (the engine's default in flight).
+    static let maxInFlight = 256
+
     static let minute: Int64 = 60_000_000_000
     static let hour: Int64 = 60 * minute
     static let day: Int64 = 24 * hour
@@ -102,7 +118,10 @@ public struct Simulator: Sendable {
         let complaintRate = scenario.list?.complaintRate ?? 0
 
         // The engine side.
-        let spillover = scenario.pool.spillover ?? .whileWarming
+        // `none` has no warm-up, so nothing tells it the pool is cold: it sends everything
+        // from its own IPs and only reacts to the replies (a throttle defers the message and
+        // rests the pair for the provider's backoff), as an MTA without warm-up does.
+        let spillover: Configuration.Spillover = strategy == .none ? .never : scenario.pool.spillover ?? .whileWarming
         let poolConfig = Configuration.Pool(name: "sim", ips: ips, minIPs: scenario.pool.minIPs ?? scenario.pool.initialIPs,
                                             maxIPs: scenario.pool.maxIPs, scaling: .managed, spillover: spillover)
         let shared = spillover == .never ? nil : Configuration.SharedPool(url: "smtp://shared.invalid", dailyLimit: scenario.pool.sharedDailyLimit)
@@ -132,6 +151,10 @@ public struct Simulator: Sendable {
         let throttleReplies = models.map { SMTPReply(parsing: $0.throttleReply!)! }
         let blockReplies = models.map { SMTPReply(parsing: $0.blockReply!)! }
         let bounceReplies = models.map { SMTPReply(parsing: $0.userUnknownReply!)! }
+        // Classified once: the engine's classification of a reply text does not change.
+        let throttleClasses = throttleReplies.map(\.classification)
+        let blockClasses = blockReplies.map(\.classification)
+        let bounceClasses = bounceReplies.map(\.classification)
         func capacity(_ p: Int, _ r: Double) -> Double { models[p].capacity(reputation: r) }
 
         var queues = Array(repeating: [Cohort](), count: providerIDs.count)
@@ -145,6 +168,49 @@ public struct Simulator: Sendable {
         var latencyHistogram = Array(repeating: 0, count: 24 * 30)
         var totalDedicated = 0, totalShared = 0, totalThrottles = 0, totalDedicatedAttempts = 0, blockEpisodes = 0, totalExpired = 0
         var ipDays = 0
+
+        // The transport between the engine and the providers, as in the engine: routed
+        // attempts queue for the pair's connections (the engine's `maxConnections` for the
+        // provider), each transaction takes `transactionTime`, and a reply reaches the
+        // router only when its transaction ends. At most `maxInFlight` attempts per provider
+        // are routed and not yet answered. A sender that routes more than a pair can take
+        // learns of it only after the attempts already queued have gone out.
+        let connections = providerIDs.map { ProviderProfile.resolve(MailboxProvider($0), overrides: overrides).maxConnections }
+        let stride = connections.max() ?? 1
+        // When each connection of each pair is free again: [(p × IPs + i) × stride + c].
+        var connectionFree = Array(repeating: Int64.min, count: providerIDs.count * ips.count * stride)
+        // When the attempts in flight end, per provider (for the in-flight bound).
+        var inFlight = providerIDs.map { _ in Deque<Int64>() }
+        // The refusals not yet back, per provider, by the time they come back.
+        var refusals = providerIDs.map { _ in Deque<PendingReply>() }
+        var retries = Array(repeating: [Cohort](), count: providerIDs.count)
+        let providerKeys = providerIDs.map { MailboxProvider($0) }
+
+        /// Hands the refusals whose transactions ended by `time` to the engine's bookkeeping.
+        func deliverReplies(_ p: Int, until time: Int64, into today: inout [DayRecord]) {
+            while let reply = refusals[p].first, reply.at <= time {
+                refusals[p].removeFirst()
+                let now = Timestamp(nanoseconds: reply.at)
+                if reply.outcome == .userUnknown {
+                    router.record(bounceClasses[p], ip: ips[reply.ip], provider: providerKeys[p], now: now)
+                    continue
+                }
+                let classification = reply.outcome == .throttled ? throttleClasses[p] : blockClasses[p]
+                let resumeAt = router.record(classification, ip: ips[reply.ip], provider: providerKeys[p], now: now)
+                let disposition = AttemptDisposition.decide(
+                    classification: classification, failedAttempts: reply.attempts + 1, createdAt: Timestamp(nanoseconds: reply.created), now: now,
+                    resumeAt: resumeAt, policy: retry, using: &rng)
+                switch disposition {
+                case .retry(let at):
+                    retries[p].append(Cohort(count: 1, created: reply.created, due: at.nanoseconds, attempts: reply.attempts + 1))
+                case .expired:
+                    today[p].expired += 1
+                    totalExpired += 1
+                case .delivered, .bounced:
+                    today[p].bounced += 1
+                }
+            }
+        }
 
         for day in 0..<scenario.days {
             for event in scenario.events ?? [] where event.day == day {
@@ -229,6 +295,14 @@ public struct Simulator: Sendable {
                         let minuteStart = hourStart + Int64(minute) * Self.minute
                         let minuteEnd = minuteStart + Self.minute
                         for p in providerIDs.indices {
+                            let model = models[p]  // once, not once a message: it holds strings
+                            defer {
+                                deliverReplies(p, until: minuteEnd - 1, into: &today)
+                                if !retries[p].isEmpty {
+                                    queues[p] = Self.merge(queues[p].filter { $0.count > 0 } + retries[p])
+                                    retries[p].removeAll(keepingCapacity: true)
+                                }
+                            }
                             // The queue is kept in due order: the due cohorts lead.
                             var dueCount = 0
                             for cohort in queues[p] {
@@ -236,7 +310,6 @@ public struct Simulator: Sendable {
                                 dueCount += cohort.count
                             }
                             guard dueCount > 0 else { continue }
-                            var retries: [Cohort] = []
                             // Messages arrive spread over the minute, as a continuous stream
                             // would reach the dispatcher; a deferral inside the minute is
                             // followed to the refill.
@@ -257,6 +330,14 @@ public struct Simulator: Sendable {
                                 }
                                 while cohort.count > 0 {
                                     clock = max(clock, minuteStart + Int64(k) * spacing, cohort.due)
+                                    if let first = refusals[p].first, first.at <= clock { deliverReplies(p, until: clock, into: &today) }
+                                    while let first = inFlight[p].first, first <= clock { inFlight[p].removeFirst() }
+                                    if inFlight[p].count >= Self.maxInFlight, let first = inFlight[p].first {
+                                        // The dispatcher waits for a transaction to end.
+                                        clock = max(clock, first)
+                                        if clock < minuteEnd { deliverReplies(p, until: clock, into: &today) }
+                                        continue
+                                    }
                                     guard clock < minuteEnd else { stopped = true; break }
                                     let now = Timestamp(nanoseconds: clock)
                                     let decision = router.route(keys[p], pool: pool, now: now)
@@ -281,42 +362,35 @@ public struct Simulator: Sendable {
                                         cohort.count -= 1
                                         k += 1
                                         totalDedicatedAttempts += 1
-                                        let reply: SMTPReply
-                                        switch pairs[p][i].attempt(models[p], at: clock, hardBounceRate: hardBounceRate, using: &rng) {
-                                        case .blocked(let newEpisode):
-                                            if newEpisode { blockEpisodes += 1 }
-                                            reply = blockReplies[p]
-                                        case .throttled:
-                                            reply = throttleReplies[p]
-                                        case .userUnknown:
-                                            today[p].bounced += 1
-                                            router.record(bounceReplies[p], ip: ip, provider: MailboxProvider(providerIDs[p]), now: now)
-                                            continue
+                                        // The pair's first free connection takes it; the provider answers as the transaction starts.
+                                        let base = (p * ips.count + i) * stride
+                                        var free = base
+                                        for c in base..<(base + connections[p]) where connectionFree[c] < connectionFree[free] { free = c }
+                                        let begins = max(clock, connectionFree[free])
+                                        let ends = begins + Self.transactionTime
+                                        connectionFree[free] = ends
+                                        let outcome = pairs[p][i].attempt(model, at: begins, hardBounceRate: hardBounceRate, using: &rng)
+                                        switch outcome {
                                         case .accepted:
                                             today[p].dedicated += 1
                                             totalDedicated += 1
-                                            latencyHistogram[min(latencyHistogram.count - 1, Int((clock - cohort.created) / Self.hour))] += 1
-                                            continue
-                                        }
-                                        // A refusal: the engine's own bookkeeping decides what happens next.
-                                        if reply.code == throttleReplies[p].code && reply.text == throttleReplies[p].text {
+                                            latencyHistogram[min(latencyHistogram.count - 1, Int((begins - cohort.created) / Self.hour))] += 1
+                                        case .userUnknown:
+                                            today[p].bounced += 1
+                                        case .throttled:
                                             today[p].throttled += 1
                                             totalThrottles += 1
-                                        } else {
+                                        case .blocked(let newEpisode):
+                                            if newEpisode { blockEpisodes += 1 }
                                             today[p].blocked += 1
                                         }
-                                        let resumeAt = router.record(reply, ip: ip, provider: MailboxProvider(providerIDs[p]), now: now)
-                                        let disposition = AttemptDisposition.decide(
-                                            reply: reply, failedAttempts: cohort.attempts + 1, createdAt: Timestamp(nanoseconds: cohort.created), now: now,
-                                            resumeAt: resumeAt, policy: retry, using: &rng)
-                                        switch disposition {
-                                        case .retry(let at):
-                                            retries.append(Cohort(count: 1, created: cohort.created, due: at.nanoseconds, attempts: cohort.attempts + 1))
-                                        case .expired:
-                                            today[p].expired += 1
-                                            totalExpired += 1
-                                        case .delivered, .bounced:
-                                            today[p].bounced += 1
+                                        inFlight[p].append(ends)
+                                        if outcome != .accepted {
+                                            // Kept in the order they come back: a pair with a longer queue answers later.
+                                            let reply = PendingReply(at: ends, ip: i, outcome: outcome, created: cohort.created, attempts: cohort.attempts)
+                                            var position = refusals[p].endIndex
+                                            while position > refusals[p].startIndex, refusals[p][position - 1].at > ends { position -= 1 }
+                                            refusals[p].insert(reply, at: position)
                                         }
                                     }
                                     if stopped { break }
@@ -324,7 +398,8 @@ public struct Simulator: Sendable {
                                 queues[p][index] = cohort
                                 index += 1
                             }
-                            queues[p] = Self.merge(queues[p].filter { $0.count > 0 } + retries)
+                            // Still in due order: only emptied cohorts go.
+                            queues[p].removeAll { $0.count == 0 }
                         }
                     }
                 }

@@ -87,6 +87,23 @@ import Testing
         #expect(abs(tracker.level - 0.4) < 1e-9)
     }
 
+    @Test func aThrottleLateInAFullHourCostsLittleAndAnEarlyOneTheFullDrop() {
+        // Gmail's range: 20 to 50,000 an hour. At level 0.5 the allowance is 1,000 an hour.
+        let level = 0.5
+        let taken = WarmupTracker.level(hourly: 950, cold: 20, warm: 50_000)
+        var late = WarmupTracker(level: level, now: t0)
+        late.recordThrottle(model: model, takenLevel: taken)
+        #expect(abs(late.level - (taken - model.throttleMargin)) < 1e-9)
+        #expect(level - late.level < 0.02)
+        var early = WarmupTracker(level: level, now: t0)
+        early.recordThrottle(model: model, takenLevel: WarmupTracker.level(hourly: 30, cold: 20, warm: 50_000))
+        #expect(abs(early.level - (level - model.throttleDrop)) < 1e-9)
+        // Never a rise, even when the hour took more than the allowance.
+        var over = WarmupTracker(level: level, now: t0)
+        over.recordThrottle(model: model, takenLevel: 0.9)
+        #expect(abs(over.level - (level - model.throttleMargin)) < 1e-9)
+    }
+
     @Test func itDecaysToColdAfterTwoWeeksOfSilence() {
         var tracker = WarmupTracker(level: 1, now: t0)
         tracker.recordSend(now: t0)

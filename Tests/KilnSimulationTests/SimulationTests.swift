@@ -98,6 +98,18 @@ import Testing
         #expect(adaptive.dedicatedShare > ses.dedicatedShare)
     }
 
+    @Test func withoutWarmUpLimitsTheRepliesComeBackTooLateAndTheIPsGetBlocked() throws {
+        // Replies reach the engine only when their transactions end: a sender that routes
+        // a backlog at once learns of the throttle after the queued attempts went out.
+        let scenario = try small(days: 3)
+        let simulator = Simulator(scenario: scenario)
+        let none = simulator.run(.none).summary
+        let adaptive = simulator.run(.adaptive).summary
+        #expect(none.blocks > 0)
+        #expect(adaptive.blocks == 0)
+        #expect(none.throttleRate > adaptive.throttleRate)
+    }
+
     @Test func aPausedProviderRampsAgainWithoutBlocks() throws {
         let scenario = try small(days: 40, extra: #", "events": [{"type": "pause", "day": 10, "provider": "yahoo", "days": 14}]"#)
         let result = Simulator(scenario: scenario).run(.adaptive)
