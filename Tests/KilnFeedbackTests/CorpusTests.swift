@@ -67,8 +67,12 @@ import Testing
     }
 
     @Test(.enabled(if: corpus != nil, "the corpus is in Tests/Corpora/bounces"))
-    func agreementWithSisimaiIsAtLeastNinetyFivePercent() throws {
-        let score = try Self.score(Self.corpus!)
+    func agreementWithSisimaiIsAtLeastNinetyFivePercent() async throws {
+        // Hundreds of messages: on a thread of its own, not one of the cooperative pool's.
+        let corpus = Self.corpus!
+        let score = try await withCheckedThrowingContinuation { continuation in
+            Thread { continuation.resume(with: Result { try Self.score(corpus) }) }.start()
+        }
         let hard = Double(score.hardAgreement) / Double(score.rows)
         let complaints = Double(score.complaintAgreement) / Double(max(score.complaintRows, 1))
         print("hard-bounce agreement \(score.hardAgreement)/\(score.rows) = \(hard); complaint agreement \(score.complaintAgreement)/\(score.complaintRows)")

@@ -101,7 +101,7 @@ import Testing
 
     @Test func shutdownReturnsJobsThatNeverStarted() async throws {
         let server = try await LoopbackSMTPServer.start { command in
-            if case .message = command.kind { usleep(20_000) }
+            if case .message = command.kind { usleep(100_000) }
             return nil
         }
         let transport = transport()

@@ -145,7 +145,7 @@ final class EngineHarness: Sendable {
         #expect(h.server.messages.isEmpty)
         #expect(try h.engine.store.messages(ids: ids).allSatisfy { $0.state == .queued })
         try h.engine.resume()
-        #expect(await h.server.waitForMessages(2, timeout: .seconds(10)))
+        #expect(await h.server.waitForMessages(2, timeout: .seconds(30)))
         h.engine.stop()
         try await run.value
         #expect(try h.engine.store.messages(ids: ids).allSatisfy { $0.state == .delivered })
@@ -158,7 +158,7 @@ final class EngineHarness: Sendable {
         let paused = try await h.engine.submit(OutgoingMessage(h.draft(to: ["a@gmail.com"]), configurationSet: "bulk"))
         let other = try await h.engine.submit(OutgoingMessage(h.draft(to: ["b@gmail.com"]), configurationSet: "other"))
         let run = Task { try await h.engine.run() }
-        #expect(await h.server.waitForMessages(1, timeout: .seconds(10)))
+        #expect(await h.server.waitForMessages(1, timeout: .seconds(30)))
         try await Task.sleep(for: .milliseconds(300))
         h.engine.stop()
         try await run.value
