@@ -38,7 +38,8 @@ public struct EmailAddress: Hashable, Sendable, CustomStringConvertible, Compara
         var start = 0, end = bytes.count
         while start < end, isASCIIWhitespace(bytes[start]) { start += 1 }
         while end > start, isASCIIWhitespace(bytes[end - 1]) { end -= 1 }
-        guard start < end, bytes[start] < 0x80 || !startsWithUnicodeSpace(bytes, start), bytes[end - 1] < 0x80 || !endsWithUnicodeSpace(bytes, start, end) else {
+        guard start < end, bytes[start] < 0x80 || !isUnicodeSpace(bytes, at: start, end: end),
+              bytes[end - 1] < 0x80 || !endsWithUnicodeSpace(bytes, start, end) else {
             return nil
         }
         var at = end - 1
@@ -60,21 +61,19 @@ public struct EmailAddress: Hashable, Sendable, CustomStringConvertible, Compara
 
     static func isASCIIWhitespace(_ byte: UInt8) -> Bool { byte == 32 || (byte >= 9 && byte <= 13) }
 
-    /// U+0085, U+00A0, U+1680, U+2000–U+200A, U+2028, U+2029, U+202F, U+205F, U+3000.
-    static func unicodeSpaceLength(_ bytes: UnsafeBufferPointer<UInt8>, at i: Int, end: Int) -> Int? {
+    /// Whether the scalar starting at `i` is white space (U+0085, U+00A0, U+1680,
+    /// U+2000–U+200A, U+2028, U+2029, U+202F, U+205F, U+3000 beyond ASCII).
+    static func isUnicodeSpace(_ bytes: UnsafeBufferPointer<UInt8>, at i: Int, end: Int) -> Bool {
         let scalars = String(decoding: UnsafeBufferPointer(rebasing: bytes[i..<min(end, i + 4)]), as: UTF8.self).unicodeScalars
-        guard let first = scalars.first, first.value != 0xFFFD, first.properties.isWhitespace else { return nil }
-        return String(first).utf8.count
+        guard let first = scalars.first else { return false }
+        return first.value != 0xFFFD && first.properties.isWhitespace
     }
 
-    static func startsWithUnicodeSpace(_ bytes: UnsafeBufferPointer<UInt8>, _ start: Int) -> Bool {
-        unicodeSpaceLength(bytes, at: start, end: bytes.count) != nil
-    }
-
+    /// Whether the last scalar before `end` is white space.
     static func endsWithUnicodeSpace(_ bytes: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int) -> Bool {
         var i = end - 1
         while i > start, bytes[i] & 0xC0 == 0x80 { i -= 1 }
-        return unicodeSpaceLength(bytes, at: i, end: end) != nil
+        return isUnicodeSpace(bytes, at: i, end: end)
     }
 
     public var description: String { "\(localPart)@\(domain)" }

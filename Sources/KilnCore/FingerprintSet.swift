@@ -27,29 +27,30 @@ public struct FingerprintSet: Sendable {
 
     @discardableResult
     public mutating func insert(fingerprint: UInt64) -> Bool {
-        let value = fingerprint == 0 ? 1 : fingerprint  // 0 marks an empty slot
-        var index = Int(truncatingIfNeeded: value) & mask
-        while true {
-            let slot = slots[index]
-            if slot == value { return false }
-            if slot == 0 { break }
-            index = (index + 1) & mask
-        }
-        slots[index] = value
+        let (index, found) = locate(fingerprint)
+        if found { return false }
+        slots[index] = Self.stored(fingerprint)
         count += 1
         if count > slots.count * 3 / 4 { grow() }
         return true
     }
 
     public func contains(_ text: String) -> Bool {
-        let fingerprint = Self.fingerprint(text)
-        let value = fingerprint == 0 ? 1 : fingerprint
+        locate(Self.fingerprint(text)).found
+    }
+
+    /// 0 marks an empty slot, so a fingerprint of 0 is kept as 1.
+    static func stored(_ fingerprint: UInt64) -> UInt64 { fingerprint == 0 ? 1 : fingerprint }
+
+    /// The slot holding `fingerprint`, or the empty slot where it would go.
+    private func locate(_ fingerprint: UInt64) -> (index: Int, found: Bool) {
+        let value = Self.stored(fingerprint)
         var index = Int(truncatingIfNeeded: value) & mask
         while slots[index] != 0 {
-            if slots[index] == value { return true }
+            if slots[index] == value { return (index, true) }
             index = (index + 1) & mask
         }
-        return false
+        return (index, false)
     }
 
     private mutating func grow() {

@@ -56,9 +56,12 @@ public struct Router: Sendable {
         private(set) var providerCount = 0
 
         subscript(ip: Int, p: Int) -> Slot {
-            get { storage[p &* ipCount &+ ip] }
-            _modify { yield &storage[p &* ipCount &+ ip] }
+            get { storage[index(ip: ip, p: p)] }
+            _modify { yield &storage[index(ip: ip, p: p)] }
         }
+
+        /// Where a pair is in `storage` (for reading its fields one by one).
+        func index(ip: Int, p: Int) -> Int { p &* ipCount &+ ip }
 
         /// Adds an IP with `slot` for every provider known.
         mutating func appendIP(_ slot: Slot) {
@@ -198,13 +201,12 @@ public struct Router: Sendable {
         guard count > 0 else { return .deferred(until: now + .seconds(60)) }
         let first = rotation < count ? rotation : rotation % count
         var position = first
-        let width = slots.ipCount
         var anyCold = false
         for _ in 0..<count {
             let ip = ips[position]
             position = position + 1 == count ? 0 : position + 1
             // Field by field: this runs for every IP of the pool for every message.
-            let index = p &* width &+ ip
+            let index = slots.index(ip: ip, p: p)
             if slots.storage[index].warmup.needsRoll(now: now) { roll(ip: ip, provider: p, now: now) }
             let level = slots.storage[index].warmup.level
             if level < 1 { anyCold = true }

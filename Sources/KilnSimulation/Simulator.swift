@@ -148,13 +148,10 @@ public struct Simulator: Sendable {
 
         // The providers' side.
         var pairs = models.map { m in Array(repeating: SimulatedPair(reputation: m.initialReputation ?? 0), count: ips.count) }
-        let throttleReplies = models.map { SMTPReply(parsing: $0.throttleReply!)! }
-        let blockReplies = models.map { SMTPReply(parsing: $0.blockReply!)! }
-        let bounceReplies = models.map { SMTPReply(parsing: $0.userUnknownReply!)! }
-        // Classified once: the engine's classification of a reply text does not change.
-        let throttleClasses = throttleReplies.map(\.classification)
-        let blockClasses = blockReplies.map(\.classification)
-        let bounceClasses = bounceReplies.map(\.classification)
+        // The providers' reply texts as the engine classifies them (once: they do not change).
+        let throttleClasses = models.map { SMTPReply(parsing: $0.throttleReply!)!.classification }
+        let blockClasses = models.map { SMTPReply(parsing: $0.blockReply!)!.classification }
+        let bounceClasses = models.map { SMTPReply(parsing: $0.userUnknownReply!)!.classification }
         func capacity(_ p: Int, _ r: Double) -> Double { models[p].capacity(reputation: r) }
 
         var queues = Array(repeating: [Cohort](), count: providerIDs.count)
@@ -299,7 +296,7 @@ public struct Simulator: Sendable {
                             defer {
                                 deliverReplies(p, until: minuteEnd - 1, into: &today)
                                 if !retries[p].isEmpty {
-                                    queues[p] = Self.merge(queues[p].filter { $0.count > 0 } + retries[p])
+                                    queues[p] = Self.merge(queues[p] + retries[p])
                                     retries[p].removeAll(keepingCapacity: true)
                                 }
                             }

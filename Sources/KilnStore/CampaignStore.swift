@@ -74,16 +74,9 @@ extension SQLiteStore {
     public func ingest(campaign: String, contentID: Int64, rows: [CampaignRow], rowsRead: Int, rejected: Int, duplicates: Int,
                        complete: Bool, now: Timestamp) async throws(KilnError) -> Int {
         try await wrapAsync("ingest campaign rows") {
-            try await pool.writeWithoutTransaction { db in
-                try db.execute(sql: "PRAGMA synchronous = NORMAL")
-                defer { try? db.execute(sql: "PRAGMA synchronous = FULL") }
-                var queued = 0
-                try db.inTransaction {
-                    queued = try Self.ingest(campaign: campaign, contentID: contentID, rows: rows, rowsRead: rowsRead, rejected: rejected,
-                                             duplicates: duplicates, complete: complete, now: now, db: db)
-                    return .commit
-                }
-                return queued
+            try await pool.write { db in
+                try Self.ingest(campaign: campaign, contentID: contentID, rows: rows, rowsRead: rowsRead, rejected: rejected,
+                                duplicates: duplicates, complete: complete, now: now, db: db)
             }
         }
     }
@@ -93,29 +86,32 @@ extension SQLiteStore {
         let configSet = try String.fetchOne(db, sql: "SELECT config_set FROM campaigns WHERE id = ?", arguments: [campaign]) ?? ""
         let anySuppressed = try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM suppression_list WHERE scope IN ('', ?))",
                                               arguments: [configSet]) ?? false
-        let suppressed = try db.cachedStatement(sql: "SELECT 1 FROM suppression_list WHERE scope IN ('', ?1) AND address = ?2 LIMIT 1")
-        var queued = 0, skipped = 0
-        let lookup = RawStatement(suppressed.sqliteStatement, db: db)
-        var kept: [CampaignRow] = []
-        kept.reserveCapacity(rows.count)
-        for row in rows {
-            if anySuppressed {
+        var kept = rows
+        if anySuppressed {
+            let suppressed = try db.cachedStatement(sql: "SELECT 1 FROM suppression_list WHERE scope IN ('', ?1) AND address = ?2 LIMIT 1")
+            let lookup = RawStatement(suppressed.sqliteStatement, db: db)
+            defer { lookup.reset() }
+            kept = try rows.filter { row in
                 lookup.reset()
                 lookup.bind(1, configSet)
                 lookup.bind(2, row.address.lowercased())
-                if try lookup.step() { skipped += 1; continue }
+                return try !lookup.step()
             }
-            kept.append(row)
         }
-        lookup.reset()
+        let skipped = rows.count - kept.count
+        var queued = 0
         // Many rows a statement: SQLite opens the table's and the indexes' cursors once.
         let rowsPerStatement = 64
-        func insert(_ rows: ArraySlice<CampaignRow>) throws {
-            let values = (0..<rows.count).map { i in "(?1, 0, ?\(3 * i + 3), ?\(3 * i + 4), ?\(3 * i + 5), ?2, ?2, ?2)" }
-            let statement = try db.cachedStatement(sql: """
+        func sql(rows: Int) -> String {
+            let values = (0..<rows).map { i in "(?1, 0, ?\(3 * i + 3), ?\(3 * i + 4), ?\(3 * i + 5), ?2, ?2, ?2)" }
+            return """
                 INSERT INTO messages (content_id, state, provider, recipient, variables, created_at, next_attempt_at, updated_at)
                 VALUES \(values.joined(separator: ","))
-                """)
+                """
+        }
+        let fullSQL = sql(rows: rowsPerStatement)
+        func insert(_ rows: ArraySlice<CampaignRow>) throws {
+            let statement = try db.cachedStatement(sql: rows.count == rowsPerStatement ? fullSQL : sql(rows: rows.count))
             let raw = RawStatement(statement.sqliteStatement, db: db)
             raw.reset()
             raw.bind(1, contentID)
