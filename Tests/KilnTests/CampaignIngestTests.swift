@@ -1,6 +1,7 @@
 import Foundation
 import Kiln
 import KilnCore
+import KilnFeedback
 import KilnMessage
 import KilnStore
 import Testing
@@ -53,6 +54,23 @@ import Testing
         let record = try await runner.ingest(try runner.create(id: "s", recipientsFile: path, template: template, configurationSet: nil))
         #expect(record.accepted == 2)
         #expect(record.suppressed == 1)
+        await h.finish()
+    }
+
+    @Test func aComplaintTracedToACampaignMessageCountsInThatCampaignsReportOnly() async throws {
+        let h = try await EngineHarness()
+        try h.engine.pause()
+        let runner = CampaignRunner(engine: h.engine)
+        let first = try write("email,name\nann@gmail.com,A\nbob@yahoo.com,B\n", in: h)
+        _ = try await runner.ingest(try runner.create(id: "c1", recipientsFile: first, template: template, configurationSet: nil))
+        let second = h.directory + "/second.csv"
+        try "email,name\ncy@example.org,C\n".write(toFile: second, atomically: true, encoding: .utf8)
+        _ = try await runner.ingest(try runner.create(id: "c2", recipientsFile: second, template: template, configurationSet: nil))
+        let outcome = try h.engine.ingest(FeedbackReport(type: .complaint, feedbackType: "abuse", recipients: [.init(address: "bob@yahoo.com")]),
+                                          source: "test")
+        #expect(outcome.complaints == 1 && outcome.unmatched == 0)
+        #expect(try runner.report("c1").complaints == 1)
+        #expect(try runner.report("c2").complaints == 0)
         await h.finish()
     }
 }
