@@ -9,6 +9,12 @@ rows=${1:-10000000}
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+# Peak memory comes from GNU time (Debian package `time`), not the shell's builtin.
+if [ ! -x /usr/bin/time ]; then
+  sudo=$([ "$(id -u)" = 0 ] || echo sudo)
+  $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq time
+fi
+make -C "$root" deps >/dev/null
 swift build -c release --product kiln --package-path "$root" >/dev/null
 kiln=$(swift build -c release --show-bin-path --package-path "$root")/kiln
 

@@ -15,6 +15,7 @@ port=$((20000 + RANDOM % 20000))
 sink_pid=
 cleanup() { [ -n "$sink_pid" ] && kill "$sink_pid" 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
+make -C "$root" deps >/dev/null
 swift build -c release --product kiln --package-path "$root" >/dev/null
 kiln=$(swift build -c release --show-bin-path --package-path "$root")/kiln
 
