@@ -13,7 +13,7 @@ let package = Package(
         .library(name: "KilnSimulation", targets: ["KilnSimulation"]),
         .library(name: "KilnFeedback", targets: ["KilnFeedback"]),
         .library(name: "KilnServe", targets: ["KilnServe"]),
-        .executable(name: "kiln", targets: ["kiln"]),
+        .executable(name: "kiln", targets: ["KilnCLI"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -74,22 +74,35 @@ let package = Package(
             name: "KilnServe",
             dependencies: ["Kiln", .product(name: "Hummingbird", package: "hummingbird")]
         ),
+        // Scriptable SMTP receivers on loopback addresses (SwiftNIO): the demo's
+        // providers, and the real-socket end of the integration tests.
         .target(
-            name: "KilnTesting",
+            name: "KilnLoopback",
             dependencies: [
                 "KilnCore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
-        .executableTarget(
-            name: "kiln",
+        // Test doubles: fake transport, manual clock, independent checkers. Never linked
+        // into the shipped binary.
+        .target(
+            name: "KilnTesting",
             dependencies: [
-                "Kiln", "KilnTesting", "KilnSimulation", "KilnFeedback", "KilnServe",
+                "KilnCore", "KilnSMTP", "KilnLoopback",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "KilnCLI",
+            dependencies: [
+                "Kiln", "KilnLoopback", "KilnSimulation", "KilnFeedback", "KilnServe",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The README's embedding example, compiled with every build so that it stays true.
+        .executableTarget(name: "KilnEmbeddingExample", dependencies: ["Kiln"], path: "Examples/Embedding"),
         .testTarget(name: "KilnCoreTests", dependencies: ["KilnCore"]),
         .testTarget(name: "KilnSimulationTests", dependencies: ["KilnSimulation"]),
         .testTarget(name: "KilnFeedbackTests", dependencies: ["KilnFeedback"]),

@@ -1,5 +1,10 @@
 // swift-tools-version:6.1
+import Foundation
 import PackageDescription
+
+// SwiftPM names a local package after its folder: find out what the checkout is called
+// (`main`, `kiln`, anything a clone chose) instead of assuming it.
+let kiln = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().lastPathComponent
 
 // A nested package so that the main build does not pay for the benchmark framework.
 // Run from the repository root with `make bench`.
@@ -16,11 +21,11 @@ let package = Package(
             name: "KilnBenchmarks",
             dependencies: [
                 .product(name: "Benchmark", package: "benchmark"),
-                .product(name: "Kiln", package: "main"),
-                .product(name: "KilnCore", package: "main"),
-                .product(name: "KilnStore", package: "main"),
-                .product(name: "KilnMessage", package: "main"),
-                .product(name: "KilnTesting", package: "main"),
+                .product(name: "Kiln", package: kiln),
+                .product(name: "KilnCore", package: kiln),
+                .product(name: "KilnStore", package: kiln),
+                .product(name: "KilnMessage", package: kiln),
+                .product(name: "KilnTesting", package: kiln),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CryptoExtras", package: "swift-crypto"),
             ],

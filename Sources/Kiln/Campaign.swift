@@ -99,11 +99,11 @@ public struct CampaignRunner: Sendable {
     public init(engine: SendEngine) { self.engine = engine }
 
     /// Creates the campaign (or finds it, for a resume) after checking the template.
-    public func create(id: String, recipientsFile: String, template: MessageTemplate, configurationSet: String?) throws(KilnError) -> CampaignRecord {
+    public func create(id: String, recipientsFile: String, template: MessageTemplate, configurationSet: String?) async throws(KilnError) -> CampaignRecord {
         guard !id.isEmpty, !id.contains(":"), id.unicodeScalars.allSatisfy({ $0.value > 32 && $0.value < 127 }) else {
             throw KilnError(.invalidInput, "a campaign id is printable ASCII without spaces or colons (it goes into Feedback-ID)", location: "--campaign")
         }
-        if let existing = try engine.store.campaign(id: id) { return existing }
+        if let existing = try await engine.store.campaign(id: id) { return existing }
         guard FileManager.default.isReadableFile(atPath: recipientsFile) else {
             throw KilnError(.invalidInput, "cannot read the recipients file", location: recipientsFile)
         }
@@ -124,7 +124,7 @@ public struct CampaignRunner: Sendable {
         let content = StoredContent(data: data, envelopeDomain: identity.returnPathDomain ?? identity.domain, configurationSet: set.name,
                                     campaign: id, fromDomain: identity.domain, isTemplate: true)
         let absolute = recipientsFile.hasPrefix("/") ? recipientsFile : FileManager.default.currentDirectoryPath + "/" + recipientsFile
-        return try engine.store.createCampaign(id: id, content: content, recipientsFile: absolute, now: engine.now())
+        return try await engine.store.createCampaign(id: id, content: content, recipientsFile: absolute, now: engine.now())
     }
 
     /// Streams the rest of the recipients file into the queue (from the resume point).
@@ -249,7 +249,7 @@ public struct CampaignRunner: Sendable {
         while true {
             let chunk = file.readData(ofLength: readSize)
             if chunk.isEmpty { break }
-            if seen == nil { seen = try rebuildSeen(campaign, fileSize: fileSize, sample: chunk) }
+            if seen == nil { seen = try await rebuildSeen(campaign, fileSize: fileSize, sample: chunk) }
             parser.feed([UInt8](chunk), handle)
             for (line, reason) in rejectedRows { rejected(line, reason) }
             rejectedRows.removeAll()
@@ -268,17 +268,22 @@ public struct CampaignRunner: Sendable {
         }
         try await flush(complete: !stopped)
         try await settle()
-        return try engine.store.campaign(id: campaign.id) ?? campaign
+        return try await engine.store.campaign(id: campaign.id) ?? campaign
     }
 
     /// The addresses already queued for a campaign (none for a new one), in a set sized
     /// for the whole file: its length over the length of the rows in the first chunk.
-    func rebuildSeen(_ campaign: CampaignRecord, fileSize: Int, sample: Data) throws(KilnError) -> FingerprintSet {
+    func rebuildSeen(_ campaign: CampaignRecord, fileSize: Int, sample: Data) async throws(KilnError) -> FingerprintSet {
         let lines = max(1, sample.reduce(0) { $0 + ($1 == 10 ? 1 : 0) })
         let expected = Int(Double(fileSize) / (Double(sample.count) / Double(lines)) * 1.05)
         var seen = FingerprintSet(expected: expected)
         if campaign.rowsRead > 0 {
-            try engine.store.forEachRecipient(contentID: campaign.contentID) { seen.insert($0.lowercased()) }
+            var after: MessageID?
+            repeat {
+                let page = try await engine.store.recipients(contentID: campaign.contentID, after: after, limit: 10_000)
+                for address in page.addresses { seen.insert(address.lowercased()) }
+                after = page.next
+            } while after != nil
         }
         return seen
     }
@@ -293,11 +298,11 @@ public struct CampaignRunner: Sendable {
     }
 
     /// The campaign's report from the store.
-    public func report(_ id: String) throws(KilnError) -> CampaignReport {
-        guard let campaign = try engine.store.campaign(id: id) else {
+    public func report(_ id: String) async throws(KilnError) -> CampaignReport {
+        guard let campaign = try await engine.store.campaign(id: id) else {
             throw KilnError(.notFound, "no campaign '\(id)' in this store", location: id)
         }
-        let (counts, spilled, transient) = try engine.store.campaignCounts(contentID: campaign.contentID)
+        let (counts, spilled, transient) = try await engine.store.campaignCounts(contentID: campaign.contentID)
         var byProvider: [String: CampaignReport.ProviderCounts] = [:]
         var totals = CampaignReport.ProviderCounts()
         for count in counts {
@@ -315,7 +320,7 @@ public struct CampaignRunner: Sendable {
             add(&byProvider[count.provider.id, default: .init()])
             add(&totals)
         }
-        let complaints = try engine.store.countEvents(kind: .complaint, contentID: campaign.contentID)
+        let complaints = try await engine.store.countEvents(kind: .complaint, contentID: campaign.contentID)
         return CampaignReport(
             campaign: id, recipients: campaign.rowsRead, rejectedRows: campaign.rejectedRows, suppressed: campaign.suppressed,
             duplicates: campaign.duplicates, accepted: campaign.accepted, delivered: totals.delivered, bounced: totals.bounced,

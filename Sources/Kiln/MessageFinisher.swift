@@ -24,18 +24,7 @@ struct MessageFinisher: Sendable {
     init(configuration: Configuration, secrets: SecretSource) throws(KilnError) {
         senderId = configuration.senderId
         sets = Dictionary(configuration.configurationSets.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
-        var unsubscribeSecrets: [String: [UInt8]] = [:]
-        for (i, set) in configuration.configurationSets.enumerated() {
-            guard let u = set.unsubscribe else { continue }
-            let field = "configurationSets[\(i)].unsubscribe"
-            let secret = if let file = u.secretFile {
-                try secrets.fromFile(file, for: field + ".secretFile")
-            } else {
-                try secrets.fromEnvironment(u.secretEnv ?? "", for: field + ".secretEnv")
-            }
-            unsubscribeSecrets[set.name] = Array(secret.utf8)
-        }
-        self.unsubscribeSecrets = unsubscribeSecrets
+        unsubscribeSecrets = try Self.unsubscribeSecrets(configuration: configuration, secrets: secrets)
         var signers: [String: [DKIMSigner]] = [:]
         for (i, identity) in configuration.identities.enumerated() {
             for (k, key) in (identity.dkim ?? []).enumerated() {
@@ -46,6 +35,22 @@ struct MessageFinisher: Sendable {
             }
         }
         self.signers = signers
+    }
+
+    /// The HMAC key of each configuration set's unsubscribe tokens, by set name.
+    static func unsubscribeSecrets(configuration: Configuration, secrets: SecretSource) throws(KilnError) -> [String: [UInt8]] {
+        var result: [String: [UInt8]] = [:]
+        for (i, set) in configuration.configurationSets.enumerated() {
+            guard let u = set.unsubscribe else { continue }
+            let field = "configurationSets[\(i)].unsubscribe"
+            let secret = if let file = u.secretFile {
+                try secrets.fromFile(file, for: field + ".secretFile")
+            } else {
+                try secrets.fromEnvironment(u.secretEnv ?? "", for: field + ".secretEnv")
+            }
+            result[set.name] = Array(secret.utf8)
+        }
+        return result
     }
 
     /// The Feedback-ID of a message of `set` in `campaign`: the message's campaign (else

@@ -29,29 +29,30 @@ extension SendEngine {
             if paused.contains("*") { return true }
             let refill = exhausted.values.min()
             if let refill, refill <= now() + settle { return false }
-            guard let due = try store.nextDue(pausedSets: paused, excluding: Set(exhausted.keys)) else { return true }
+            guard let due = try await store.nextDue(pausedSets: paused, excluding: Set(exhausted.keys)) else { return true }
             return due > now() + settle
         })
     }
 
-    func deliver(until idle: @escaping @Sendable (_ paused: Set<String>, _ exhausted: [MailboxProvider: Timestamp]) throws -> Bool) async throws {
+    /// Whether the run is done: given the paused scopes and the providers whose capacity
+    /// is used up (with their refills), once nothing is in flight.
+    typealias IdleCheck = @Sendable (_ paused: Set<String>, _ exhausted: [MailboxProvider: Timestamp]) async throws -> Bool
+
+    func deliver(until idle: @escaping IdleCheck) async throws {
         // A stop() asked before this run started ends it at once; once it has ended,
         // the next run starts afresh.
         defer { stopping.withLock { $0 = false } }
-        let lock = try DeliveryLock(storePath: store.path)
-        defer { withExtendedLifetime(lock) {} }
-        let recovered = try store.recoverLeases(all: true, now: now())
-        if recovered > 0 { logger.info("returned messages leased by an earlier engine to the queue", metadata: ["count": "\(recovered)"]) }
+        let claim = try await store.beginDelivery(now: now())
+        defer { withExtendedLifetime(claim) {} }
+        if claim.recovered > 0 {
+            logger.info("returned messages leased by an earlier engine to the queue", metadata: ["count": "\(claim.recovered)"])
+        }
 
         // A missing secret or key fails here, before any thread starts.
         _ = try sharedPoolCredentials
         _ = try MessageFinisher(configuration: configuration, secrets: secrets)
-        let d = configuration.delivery
-        let transport = SMTPTransport(
-            options: .init(heloName: d.heloName, connectTimeout: .seconds(d.connectTimeoutSeconds ?? 30),
-                           transferTimeout: .seconds(d.transferTimeoutSeconds ?? 300)),
-            logger: logger)
-        let session = try DeliverySession(engine: self, transport: transport)
+        let transport = makeTransport()
+        let session = try DeliverySession(engine: self, transport: transport, saved: await savedShaping())
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await session.consumeResults() }
             do {
@@ -59,12 +60,26 @@ extension SendEngine {
             } catch {
                 await transport.shutdownGracefully()
                 try? await group.waitForAll()
-                session.finish()
+                await session.finish()
                 throw error
             }
             await transport.shutdownGracefully()
             try await group.waitForAll()
-            session.finish()
+            await session.finish()
+        }
+    }
+}
+
+extension SendEngine {
+    /// The warm-up state saved by the last run. An unreadable one is logged and ignored:
+    /// the run starts from the configured state and the saved row stays as it is until
+    /// the run saves its own.
+    func savedShaping() async -> SavedShaping? {
+        do {
+            return try await store.loadShaping()
+        } catch {
+            logger.error("the saved warm-up state could not be read; starting from the configured state", metadata: ["error": "\(error)"])
+            return nil
         }
     }
 }
@@ -77,43 +92,37 @@ final class DeliverySession: Sendable {
         var recipient: String
         var createdAt: Timestamp
         var attempts: Int
-        var sourceIP: String?
-        var viaShared: Bool
+        var path: SendingPath
     }
 
     struct State {
-        var router: Router
-        var planner = PoolPlanner()
-        var plannedAt: Timestamp?
+        var dispatcher: Dispatcher
         var savedAt: Timestamp?
-        /// Providers whose capacity is used up, and until when: not leased meanwhile.
-        var exhausted: [MailboxProvider: Timestamp] = [:]
         var inFlight: [MessageID: InFlight] = [:]
         var rng = SystemRandomNumberGenerator()
         var contents: [Int64: StoredContent] = [:]
     }
 
     let engine: SendEngine
-    let transport: SMTPTransport
+    let transport: any MailTransport
     let state: Mutex<State>
-    let retry: RetryPolicy
     let maxInFlight: Int
     let leaseTime: Duration
     let credentials: SMTPCredentials?
 
-    init(engine: SendEngine, transport: SMTPTransport) throws {
+    init(engine: SendEngine, transport: any MailTransport, saved: SavedShaping?) throws {
         self.engine = engine
         self.transport = transport
         let configuration = engine.configuration
         let overrides = configuration.providers
-        var router = Router(
+        let router = Router(
             pools: configuration.pools, sharedPool: configuration.sharedPool, strategies: configuration.warmupStrategies,
             now: engine.now(), profiles: { ProviderProfile.resolve($0, overrides: overrides) })
-        if let saved = try? engine.store.loadShaping() {
-            router.restore(saved.pairs, activePools: saved.activePools, now: engine.now())
+        var dispatcher = Dispatcher(router: router, retry: RetryPolicy(maxMessageAge: configuration.maxMessageAge))
+        if let saved {
+            dispatcher.restore(saved.pairs, activePools: saved.activePools, now: engine.now())
         }
-        state = Mutex(State(router: router))
-        retry = RetryPolicy(maxMessageAge: configuration.maxMessageAge)
+        state = Mutex(State(dispatcher: dispatcher))
         maxInFlight = configuration.delivery.maxInFlight ?? 256
         leaseTime = .seconds((configuration.delivery.transferTimeoutSeconds ?? 300) + 120)
         credentials = try engine.sharedPoolCredentials
@@ -125,40 +134,22 @@ final class DeliverySession: Sendable {
     let finisher: MessageFinisher
 
     /// Saves the warm-up state (levels, suspensions, active IPs) to the store.
-    func saveShaping(now: Timestamp) throws {
+    func saveShaping(now: Timestamp) async throws {
         let saved = state.withLock { state in
             state.savedAt = now
-            return SavedShaping(pairs: state.router.snapshot, activePools: state.router.activePools)
+            return SavedShaping(pairs: state.dispatcher.router.snapshot, activePools: state.dispatcher.router.activePools)
         }
-        try engine.store.saveShaping(saved)
+        try await engine.store.saveShaping(saved)
     }
 
-    /// Once an hour (and at start), the planner scales the managed pools from demand:
-    /// the backlog per provider spread over a day, plus what was sent in the last hour.
-    func planPools(now: Timestamp) throws {
-        let due = state.withLock { state in state.plannedAt.map { now - $0 >= .seconds(3600) } ?? true }
-        guard due else { return }
-        var backlog: [MailboxProvider: Double] = [:]
-        for count in try engine.store.counts() where count.state == .queued || count.state == .deferred || count.state == .leased {
-            backlog[count.provider, default: 0] += Double(count.count) / 24
+    /// Once an hour (and at start), the dispatcher scales the managed pools from demand.
+    func planPools(now: Timestamp) async throws {
+        guard state.withLock({ $0.dispatcher.isPlanDue(now: now) }) else { return }
+        var backlog: [MailboxProvider: Int] = [:]
+        for count in try await engine.store.counts() where count.state == .queued || count.state == .deferred || count.state == .leased {
+            backlog[count.provider, default: 0] += count.count
         }
-        let plans = state.withLock { state -> [PoolPlan] in
-            state.plannedAt = now
-            var plans: [PoolPlan] = []
-            for pool in state.router.poolNames {
-                guard let view = state.router.poolView(pool, now: now) else { continue }
-                var demand = backlog
-                for ip in view.ips where ip.active {
-                    for (provider, pair) in ip.pairs { demand[provider, default: 0] += pair.sentThisHour }
-                }
-                let plan = state.planner.plan(view, demand: demand)
-                if !plan.isEmpty {
-                    state.router.apply(plan, now: now)
-                    plans.append(plan)
-                }
-            }
-            return plans
-        }
+        let plans = state.withLock { $0.dispatcher.planPools(backlog: backlog, now: now) }
         for plan in plans {
             engine.logger.info("pool scaled", metadata: ["pool": "\(plan.pool)", "add": "\(plan.add)", "release": "\(plan.release)", "reason": "\(plan.reason)"])
             engine.broadcaster.publish([DeliveryEvent(kind: .poolScaled, time: now, detail: "\(plan.pool): +\(plan.add) -\(plan.release): \(plan.reason)")])
@@ -169,23 +160,23 @@ final class DeliverySession: Sendable {
 
     // MARK: Dispatching
 
-    func dispatch(until idle: @Sendable (_ paused: Set<String>, _ exhausted: [MailboxProvider: Timestamp]) throws -> Bool) async throws {
+    func dispatch(until idle: SendEngine.IdleCheck) async throws {
         var paused = Set<String>()
         var pausedCheckedAt = ContinuousClock.now - .seconds(10)
         var guardCheckedAt = ContinuousClock.now - .seconds(60)
         while !engine.stopping.withLock({ $0 }) {
             try Task.checkCancellation()
             if ContinuousClock.now - guardCheckedAt > engine.reputationCheckInterval {
-                try engine.enforceReputation()
+                try await engine.enforceReputation()
                 guardCheckedAt = ContinuousClock.now
                 pausedCheckedAt = guardCheckedAt - .seconds(10)
             }
             if ContinuousClock.now - pausedCheckedAt > .milliseconds(250) {
-                paused = try engine.store.pausedScopes()
+                paused = try await engine.store.pausedScopes()
                 pausedCheckedAt = ContinuousClock.now
             }
             if paused.contains("*") {
-                if transport.inFlight == 0, try idle(paused, [:]) { return }
+                if transport.inFlight == 0, try await idle(paused, [:]) { return }
                 try await Task.sleep(for: .milliseconds(250))
                 continue
             }
@@ -195,16 +186,14 @@ final class DeliverySession: Sendable {
                 continue
             }
             let now = engine.now()
-            try planPools(now: now)
-            if state.withLock({ $0.savedAt.map { now - $0 >= .seconds(30) } ?? true }) { try saveShaping(now: now) }
-            let excluded = state.withLock { state -> Set<MailboxProvider> in
-                state.exhausted = state.exhausted.filter { $0.value > now }
-                return Set(state.exhausted.keys)
-            }
-            let leased = try await engine.store.lease(limit: min(capacity, 1000), now: now, leaseUntil: now + leaseTime,
+            try await planPools(now: now)
+            if state.withLock({ $0.savedAt.map { now - $0 >= .seconds(30) } ?? true }) { try await saveShaping(now: now) }
+            let excluded = Set(state.withLock { $0.dispatcher.exhaustedProviders(now: now) }.keys)
+            let leased = try await engine.store.lease(limit: min(capacity, 1000), owner: engine.nodeID, now: now, leaseUntil: now + leaseTime,
                                                       excluding: excluded, pausedSets: paused)
             if leased.isEmpty {
-                if transport.inFlight == 0, try idle(paused, state.withLock { $0.exhausted }) { return }
+                let exhausted = state.withLock { $0.dispatcher.exhaustedProviders(now: now) }
+                if transport.inFlight == 0, try await idle(paused, exhausted) { return }
                 try await Task.sleep(for: .milliseconds(20))
                 continue
             }
@@ -213,8 +202,12 @@ final class DeliverySession: Sendable {
     }
 
     /// Saves the warm-up state on the way out.
-    func finish() {
-        try? saveShaping(now: engine.now())
+    func finish() async {
+        do {
+            try await saveShaping(now: engine.now())
+        } catch {
+            engine.logger.error("the warm-up state could not be saved", metadata: ["error": "\(error)"])
+        }
     }
 
     func send(_ leased: [LeasedMessage], paused: Set<String>, now: Timestamp) async throws {
@@ -230,7 +223,7 @@ final class DeliverySession: Sendable {
         var outcomes: [Outcome] = []
         var events: [DeliveryEvent] = []
         var release: [MessageID] = []
-        var deferredInBatch: [MailboxProvider: Int] = [:]
+        state.withLock { $0.dispatcher.beginBatch() }
         for message in leased {
             guard let content = state.withLock({ $0.contents[message.contentID] }) else {
                 outcomes.append(Outcome(id: message.id, state: .failed, countsAsAttempt: false))
@@ -241,34 +234,26 @@ final class DeliverySession: Sendable {
                 release.append(message.id)
                 continue
             }
-            if retry.isExpired(createdAt: message.createdAt, now: now) {
+            let poolName = configuration.configurationSet(named: content.configurationSet)?.pool ?? configuration.pools[0].name
+            let decision = state.withLock { state -> Dispatcher.Decision in
+                let decision = state.dispatcher.decide(provider: message.provider, pool: poolName, createdAt: message.createdAt, now: now)
+                guard case .deferral(let until) = decision else { return decision }
+                return .deferral(until: state.dispatcher.deferral(provider: message.provider, pool: poolName, until: until, now: now))
+            }
+            let path: SendingPath
+            switch decision {
+            case .expire:
                 outcomes.append(Outcome(id: message.id, state: .expired, countsAsAttempt: false))
                 events.append(DeliveryEvent(kind: .expired, time: now, messageID: message.id, recipient: message.recipient, provider: message.provider))
                 continue
-            }
-            let poolName = configuration.configurationSet(named: content.configurationSet)?.pool ?? configuration.pools[0].name
-            let decision = state.withLock { $0.router.route(provider: message.provider, pool: poolName, now: now) }
-            let sourceIP: String?
-            switch decision {
-            case .deferred(let until):
-                // Capacity deferral: queue behind the refill, one token interval apart,
-                // and stop leasing this provider until then.
-                let k = deferredInBatch[message.provider, default: 0]
-                deferredInBatch[message.provider] = k + 1
-                let spacing = state.withLock { state in
-                    state.exhausted[message.provider] = min(state.exhausted[message.provider] ?? until, until)
-                    return state.router.refillSpacing(provider: message.provider, pool: poolName, now: now)
-                }
-                let at = until + min(.seconds(3600), spacing * k)
+            case .deferral(let at):
                 outcomes.append(Outcome(id: message.id, state: .deferred, nextAttemptAt: at, countsAsAttempt: false))
                 continue
-            case .shared:
-                sourceIP = nil
-            case .dedicated(let ip):
-                sourceIP = ip
+            case .send(let chosen):
+                path = chosen
             }
             let target: Destination
-            if sourceIP == nil, let sharedURL {
+            if path == .shared, let sharedURL {
                 target = .url(sharedURL)
             } else {
                 target = await destination(for: message)
@@ -285,9 +270,9 @@ final class DeliverySession: Sendable {
             switch target {
             case .url(let url):
                 let profile = ProviderProfile.resolve(message.provider, overrides: configuration.providers)
-                let viaShared = sourceIP == nil
+                let viaShared = path == .shared
                 jobs.append(SMTPJob(
-                    id: message.id, destination: url, sourceIP: sourceIP, mailFrom: "b+\(message.id)@\(content.envelopeDomain)",
+                    id: message.id, destination: url, sourceIP: path.ip, mailFrom: "b+\(message.id)@\(content.envelopeDomain)",
                     recipient: message.recipient, body: body,
                     maxConnections: viaShared ? 8 : connectionLimit(message.provider, profile: profile),
                     messagesPerConnection: viaShared ? 100 : profile.messagesPerConnection,
@@ -295,10 +280,12 @@ final class DeliverySession: Sendable {
                     tls: configuration.delivery.tls ?? .opportunistic))
                 state.withLock {
                     $0.inFlight[message.id] = InFlight(provider: message.provider, recipient: message.recipient, createdAt: message.createdAt,
-                                                       attempts: message.attempts, sourceIP: sourceIP, viaShared: viaShared)
+                                                       attempts: message.attempts, path: path)
                 }
             case .failed(let reply):
-                let (outcome, event) = resolve(message: message, reply: reply, sourceIP: nil, now: now)
+                // A local reply (no such domain, DNS failure): nothing was sent, so no IP is blamed.
+                let (outcome, event) = resolve(message.id, recipient: message.recipient, provider: message.provider, createdAt: message.createdAt,
+                                               attempts: message.attempts, path: nil, reply: reply, classification: reply.classification, now: now)
                 outcomes.append(outcome)
                 events.append(event)
             }
@@ -360,12 +347,8 @@ final class DeliverySession: Sendable {
                 release.append(result.id)
                 continue
             }
-            let message = LeasedMessage(id: result.id, contentID: 0, provider: info.provider, recipient: info.recipient, variables: nil, createdAt: info.createdAt, attempts: info.attempts)
-            let (outcome, event) = resolve(message: message, reply: reply, sourceIP: info.viaShared ? nil : result.sourceIP, now: now,
-                                           shared: info.viaShared)
-            if !info.viaShared, event.kind == .throttle || event.kind == .block, reply.classification.scope == .ip || event.kind == .block {
-                transport.withdraw(destination: result.destination, sourceIP: result.sourceIP)
-            }
+            let (outcome, event) = resolve(result.id, recipient: info.recipient, provider: info.provider, createdAt: info.createdAt,
+                                           attempts: info.attempts, path: info.path, reply: reply, classification: result.classification, now: now)
             outcomes.append(outcome)
             events.append(event)
         }
@@ -374,38 +357,27 @@ final class DeliverySession: Sendable {
         engine.broadcaster.publish(events)
     }
 
-    /// The outcome and event of an attempt that ended with `reply`; feeds the router.
-    func resolve(message: LeasedMessage, reply: SMTPReply, sourceIP: String?, now: Timestamp, shared: Bool = false) -> (Outcome, DeliveryEvent) {
-        let disposition = state.withLock { state -> AttemptDisposition in
-            var resumeAt: Timestamp?
-            if let ip = sourceIP {
-                resumeAt = state.router.record(reply, ip: ip, provider: message.provider, now: now)
-            }
-            return AttemptDisposition.decide(reply: reply, failedAttempts: message.attempts + 1, createdAt: message.createdAt, now: now,
-                                             resumeAt: resumeAt, policy: retry, using: &state.rng)
+    /// The outcome and event of an attempt that ended with `reply`, as the dispatcher
+    /// decides them (it also feeds the reply to the router). `path` is nil for a local
+    /// reply that never left (no IP to blame).
+    func resolve(_ id: MessageID, recipient: String, provider: MailboxProvider, createdAt: Timestamp, attempts: Int, path: SendingPath?,
+                 reply: SMTPReply, classification: ReplyClassification, now: Timestamp) -> (Outcome, DeliveryEvent) {
+        let completion = state.withLock { state in
+            state.dispatcher.complete(provider: provider, path: path, classification: classification, createdAt: createdAt,
+                                      failedAttempts: attempts, now: now, using: &state.rng)
         }
         let outcome: Outcome
-        let kind: DeliveryEvent.Kind
-        switch disposition {
+        switch completion.disposition {
         case .delivered:
-            outcome = Outcome(id: message.id, state: .delivered, reply: reply, sourceIP: shared ? "shared" : sourceIP)
-            kind = .delivery
-        case .bounced:
-            outcome = Outcome(id: message.id, state: .bounced, reply: reply, sourceIP: sourceIP)
-            kind = .bounce
+            outcome = Outcome(id: id, state: .delivered, reply: reply, via: path)
+        case .bounced(let suppress):
+            outcome = Outcome(id: id, state: .bounced, reply: reply, via: path, suppressRecipient: suppress ? recipient : nil)
         case .retry(let at):
-            outcome = Outcome(id: message.id, state: .deferred, nextAttemptAt: at, reply: reply, sourceIP: sourceIP)
-            switch reply.classification.replyClass {
-            case .throttle: kind = .throttle
-            case .permanentPolicy: kind = .block
-            default: kind = .deliveryDelay
-            }
+            outcome = Outcome(id: id, state: .deferred, nextAttemptAt: at, reply: reply, via: path)
         case .expired:
-            outcome = Outcome(id: message.id, state: .expired, reply: reply, sourceIP: sourceIP)
-            kind = .expired
+            outcome = Outcome(id: id, state: .expired, reply: reply, via: path)
         }
-        let event = DeliveryEvent(kind: kind, time: now, messageID: message.id, recipient: message.recipient, provider: message.provider,
-                                  sourceIP: shared ? "shared" : sourceIP, reply: reply)
+        let event = DeliveryEvent(kind: completion.event, time: now, messageID: id, recipient: recipient, provider: provider, via: path, reply: reply)
         return (outcome, event)
     }
 }

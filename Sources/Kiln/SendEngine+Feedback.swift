@@ -21,11 +21,11 @@ extension SendEngine {
     /// List-Unsubscribe mailto address, an SES notification): records events, feeds the
     /// suppression list and the reputation guard, and pauses any scope the guard says to.
     @discardableResult
-    public func ingestFeedback(_ bytes: [UInt8], source: String) throws(KilnError) -> FeedbackOutcome {
+    public func ingestFeedback(_ bytes: [UInt8], source: String) async throws(KilnError) -> FeedbackOutcome {
         let message = MIMEEntity(bytes: bytes)
         if let token = Self.unsubscribeToken(inSubject: message.field("Subject") ?? "") {
             var outcome = FeedbackOutcome(kind: .complaint)
-            if try unsubscribe(token: token, source: "mailto (\(source))") != nil {
+            if try await unsubscribe(token: token, source: "mailto (\(source))") != nil {
                 outcome.unsubscribes = 1
                 outcome.suppressed = 1
             }
@@ -36,12 +36,12 @@ extension SendEngine {
         for value in [report.originalReturnPath ?? ""] + ["To", "Delivered-To", "X-Original-To", "Envelope-To"].compactMap({ message.field($0) }) {
             if let id = Self.messageID(inReturnPath: value) { verp.append(id) }
         }
-        return try ingest(report, messageID: verp.first, source: source)
+        return try await ingest(report, messageID: verp.first, source: source)
     }
 
     /// Ingests a classified report. `messageID` is the message the traceable return path names.
     @discardableResult
-    public func ingest(_ report: FeedbackReport, messageID: MessageID? = nil, source: String) throws(KilnError) -> FeedbackOutcome {
+    public func ingest(_ report: FeedbackReport, messageID: MessageID? = nil, source: String) async throws(KilnError) -> FeedbackOutcome {
         var outcome = FeedbackOutcome(kind: report.type)
         guard report.type == .bounce || report.type == .complaint else { return outcome }
         let time = now()
@@ -52,7 +52,7 @@ extension SendEngine {
         for recipient in report.recipients where !recipient.address.isEmpty {
             if report.type == .bounce, recipient.action == "delayed" || recipient.action == "delivered" || recipient.action == "relayed" { continue }
             // The return path names one message (one recipient); the store checks the recipient agrees.
-            let target = try store.feedbackTarget(messageID: messageID, recipient: recipient.address)
+            let target = try await store.feedbackTarget(messageID: messageID, recipient: recipient.address)
             if target == nil { outcome.unmatched += 1 }
             let address = target?.recipient ?? recipient.address
             let detail = [recipient.reason, recipient.status, recipient.diagnostic].compactMap { $0 }.joined(separator: " ")
@@ -80,9 +80,9 @@ extension SendEngine {
                 }
             }
         }
-        outcome.suppressed = try store.recordFeedback(events: events, bounces: bounces, complaints: complaints, suppressions: entries, now: time)
+        outcome.suppressed = try await store.recordFeedback(events: events, bounces: bounces, complaints: complaints, suppressions: entries, now: time)
         broadcaster.publish(events)
-        try enforceReputation()
+        try await enforceReputation()
         return outcome
     }
 
@@ -90,20 +90,28 @@ extension SendEngine {
     /// configuration sets and suppresses that address for that list at once. Nil, and
     /// nothing changed, for a forged or altered token.
     @discardableResult
-    public func unsubscribe(token: String, source: String = "one-click") throws(KilnError) -> UnsubscribeToken? {
-        let finisher = try MessageFinisher(configuration: configuration, secrets: secrets)
+    public func unsubscribe(token: String, source: String = "one-click") async throws(KilnError) -> UnsubscribeToken? {
+        let secrets = try unsubscribeSecrets()
         for set in configuration.configurationSets {
-            guard let secret = finisher.unsubscribeSecrets[set.name], !secret.isEmpty,
+            guard let secret = secrets[set.name], !secret.isEmpty,
                   let verified = UnsubscribeToken.verify(token, secret: secret), verified.list == set.name else { continue }
             let time = now()
-            _ = try store.suppress([SuppressionEntry(address: verified.recipient, scope: set.name, reason: .unsubscribe,
+            _ = try await store.suppress([SuppressionEntry(address: verified.recipient, scope: set.name, reason: .unsubscribe,
                                                  source: "\(source) unsubscribe, campaign '\(verified.campaign)'", createdAt: time)])
             let event = DeliveryEvent(kind: .unsubscribe, time: time, recipient: verified.recipient, detail: "list \(set.name) (\(source))")
-            try store.appendSynchronously(events: [event])
+            try await store.append(events: [event])
             broadcaster.publish([event])
             return verified
         }
         return nil
+    }
+
+    /// The unsubscribe secrets of the configuration sets, read once (not per request).
+    func unsubscribeSecrets() throws(KilnError) -> [String: [UInt8]] {
+        if let cached = unsubscribeSecretCache.withLock({ $0 }) { return cached }
+        let loaded = try MessageFinisher.unsubscribeSecrets(configuration: configuration, secrets: secrets)
+        unsubscribeSecretCache.withLock { $0 = loaded }
+        return loaded
     }
 
     /// `b+<id>@bounce.example.com` → the message id.

@@ -5,17 +5,17 @@ import KilnStore
 /// for the account; a scope over its pause line stops sending until an operator resumes it.
 extension SendEngine {
     /// The guard's view of every configuration set, and of the account (`*`).
-    public func reputation() throws(KilnError) -> [String: ReputationSnapshot] {
+    public func reputation() async throws(KilnError) -> [String: ReputationSnapshot] {
         let time = now()
         let defaults = ReputationThresholds()
-        let hours = try store.reputationHours(now: time, hours: defaults.windowHours)
+        let hours = try await store.reputationHours(now: time, hours: defaults.windowHours)
         var result: [String: ReputationSnapshot] = [:]
         var account: [Int64: ReputationHour] = [:]
-        let accountSince = try store.reputationWindowStart(scope: "*")
+        let accountSince = try await store.reputationWindowStart(scope: "*")
         for set in configuration.configurationSets {
             let own = hours[set.name] ?? []
-            result[set.name] = ReputationGuard.evaluate(own, now: time, since: try store.reputationWindowStart(scope: set.name),
-                                                        thresholds: set.reputationThresholds)
+            let since = try await store.reputationWindowStart(scope: set.name)
+            result[set.name] = ReputationGuard.evaluate(own, now: time, since: since, thresholds: set.reputationThresholds)
         }
         for (_, own) in hours {
             for hour in own {
@@ -30,16 +30,16 @@ extension SendEngine {
 
     /// Pauses every scope over its pause line that is not paused yet; returns the events.
     @discardableResult
-    func enforceReputation() throws(KilnError) -> [DeliveryEvent] {
-        let paused = try store.pausedScopes()
+    func enforceReputation() async throws(KilnError) -> [DeliveryEvent] {
+        let paused = try await store.pausedScopes()
         var events: [DeliveryEvent] = []
-        for (scope, snapshot) in try reputation() where snapshot.status == .sendingPaused && !paused.contains(scope) {
-            try store.setPaused(true, scope: scope == "*" ? nil : scope)
+        for (scope, snapshot) in try await reputation() where snapshot.status == .sendingPaused && !paused.contains(scope) {
+            try await store.setPaused(true, scope: scope == "*" ? nil : scope)
             events.append(DeliveryEvent(kind: .paused, time: now(), detail: "\(scope): reputation guard: \(snapshot.reason)"))
             logger.warning("sending paused by the reputation guard", metadata: ["scope": "\(scope)", "reason": "\(snapshot.reason)"])
         }
         if !events.isEmpty {
-            try? store.appendSynchronously(events: events)
+            try await store.append(events: events)
             broadcaster.publish(events)
         }
         return events

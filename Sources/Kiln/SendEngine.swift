@@ -18,7 +18,8 @@ import Synchronization
 /// ```
 public final class SendEngine: Service, Sendable {
     public let configuration: Configuration
-    public let store: SQLiteStore
+    /// The durable store: the configured SQLite file unless one was passed in.
+    public let store: any MessageStore
     let logger: Logger
     let secrets: SecretSource
     let now: @Sendable () -> Timestamp
@@ -26,27 +27,46 @@ public final class SendEngine: Service, Sendable {
     let mx = MXResolver()
     let stopping = Mutex(false)
     let messageIDs = Mutex<SystemRandomNumberGenerator>(SystemRandomNumberGenerator())
+    /// Whose leases this engine takes: the host, the process and a random part.
+    public let nodeID: String
+    /// The unsubscribe tokens' keys per configuration set, once read.
+    let unsubscribeSecretCache = Mutex<[String: [UInt8]]?>(nil)
     /// How often a delivering engine checks the reputation guard.
     let reputationCheckInterval: Duration
+    /// Makes the transport of one delivery run.
+    let transportFactory: TransportFactory
+
+    /// Makes the transport of one delivery run from the configured SMTP options.
+    public typealias TransportFactory = @Sendable (SMTPTransport.Options, Logger) -> any MailTransport
 
     /// - Parameters:
     ///   - configuration: a validated configuration.
     ///   - baseDirectory: what relative paths in the configuration are relative to.
     ///   - now: the wall clock (injectable for tests).
+    ///   - transport: makes the transport of each delivery run; libcurl SMTP by default
+    ///     (tests pass `KilnTesting.FakeTransport`).
     public init(
         configuration: Configuration, baseDirectory: String = FileManager.default.currentDirectoryPath,
         secrets: SecretSource? = nil, logger: Logger, now: @escaping @Sendable () -> Timestamp = SendEngine.wallClock,
-        reputationCheckInterval: Duration = .seconds(10)
+        reputationCheckInterval: Duration = .seconds(10),
+        transport: @escaping TransportFactory = { options, logger in SMTPTransport(options: options, logger: logger) },
+        store: (any MessageStore)? = nil
     ) throws(KilnError) {
         self.reputationCheckInterval = reputationCheckInterval
+        self.transportFactory = transport
+        self.nodeID = "\(ProcessInfo.processInfo.hostName)-\(getpid())-\(String(UInt32.random(in: 0...UInt32.max), radix: 36))"
         let problems = configuration.validate()
         if !problems.isEmpty { throw Configuration.invalid(problems, source: "configuration") }
         self.configuration = configuration
         self.logger = logger
         self.now = now
         self.secrets = secrets ?? SecretSource(baseDirectory: baseDirectory)
-        let path = configuration.store.path.hasPrefix("/") ? configuration.store.path : (baseDirectory as NSString).appendingPathComponent(configuration.store.path)
-        self.store = try SQLiteStore(path: path)
+        if let store {
+            self.store = store
+        } else {
+            let path = configuration.store.path.hasPrefix("/") ? configuration.store.path : (baseDirectory as NSString).appendingPathComponent(configuration.store.path)
+            self.store = try SQLiteStore(path: path)
+        }
     }
 
     /// Opens an engine on a configuration file.
@@ -85,7 +105,7 @@ public final class SendEngine: Service, Sendable {
         for (index, message) in messages.enumerated() {
             var submission = try await prepare(message, index: messages.count > 1 ? index : nil, now: time)
             // Suppressed addresses are stored as suppressed, never queued.
-            let suppressed = try store.suppressions(of: submission.recipients.map(\.address), scope: submission.content.configurationSet)
+            let suppressed = try await store.suppressions(of: submission.recipients.map(\.address), scope: submission.content.configurationSet)
             if !suppressed.isEmpty {
                 for i in submission.recipients.indices { submission.recipients[i].suppressed = suppressed[submission.recipients[i].address] }
             }
@@ -195,27 +215,29 @@ public final class SendEngine: Service, Sendable {
     /// Stops sending (for the whole store, or one configuration set). Persisted: it holds
     /// across restarts and for every engine on the store; a running engine stops within
     /// a second. Nothing queued is lost.
-    public func pause(configurationSet: String? = nil) throws(KilnError) {
-        try store.setPaused(true, scope: configurationSet)
+    public func pause(configurationSet: String? = nil) async throws(KilnError) {
+        try validateConfigurationSet(configurationSet)
+        try await store.setPaused(true, scope: configurationSet)
         broadcaster.publish([DeliveryEvent(kind: .paused, time: now(), detail: configurationSet ?? "*")])
     }
 
     /// Resumes a scope; if the reputation guard had paused it, its window starts anew
     /// (the operator has dealt with the cause), so the old rates do not pause it again.
-    public func resume(configurationSet: String? = nil) throws(KilnError) {
+    public func resume(configurationSet: String? = nil) async throws(KilnError) {
+        try validateConfigurationSet(configurationSet)
         let scope = configurationSet ?? "*"
-        if let snapshot = try reputation()[scope], snapshot.status == .sendingPaused {
-            try store.restartReputationWindow(scope: scope, now: now())
+        if let snapshot = try await reputation()[scope], snapshot.status == .sendingPaused {
+            try await store.restartReputationWindow(scope: scope, now: now())
         }
-        try store.setPaused(false, scope: configurationSet)
+        try await store.setPaused(false, scope: configurationSet)
         broadcaster.publish([DeliveryEvent(kind: .resumed, time: now(), detail: configurationSet ?? "*")])
     }
 
     /// Queue depth by state and provider, and what is paused.
     /// Queue depth, pools (with the IPs a managed pool uses now), pauses, and the warm-up
     /// of every (IP, provider) pair as last saved by a delivering engine.
-    public func status() throws(KilnError) -> EngineStatus {
-        let saved = try store.loadShaping()
+    public func status() async throws(KilnError) -> EngineStatus {
+        let saved = try await store.loadShaping()
         let strategies = configuration.warmupStrategies
         let time = now()
         let warmup = (saved?.pairs ?? []).map { pair in
@@ -226,9 +248,22 @@ public final class SendEngine: Service, Sendable {
                 hourly: Int(pair.warmup.hourly(profile, strategy: strategies[pool] ?? .adaptive(WarmupModel()), now: time)),
                 suspendedUntil: pair.suspendedUntil.flatMap { $0 > time ? $0 : nil })
         }.sorted { ($0.ip, $0.provider) < ($1.ip, $1.provider) }
-        return EngineStatus(counts: try store.counts(), pausedScopes: try store.pausedScopes().sorted(), pools: configuration.pools.map {
+        let pools = configuration.pools.map {
             EngineStatus.PoolStatus(name: $0.name, ips: $0.ips, active: saved?.activePools[$0.name] ?? $0.ips)
-        }, warmup: warmup, reputation: try reputation(), suppressed: try store.suppressionCounts().reduce(into: [:]) { $0[$1.key.rawValue] = $1.value })
+        }
+        return EngineStatus(counts: try await store.counts(), pausedScopes: try await store.pausedScopes().sorted(), pools: pools,
+                            warmup: warmup, reputation: try await reputation(),
+                            suppressed: try await store.suppressionCounts().reduce(into: [:]) { $0[$1.key.rawValue] = $1.value })
+    }
+
+    /// Throws, naming the set, when `configurationSet` is not a configured set (nil, the
+    /// whole account, always passes).
+    public func validateConfigurationSet(_ configurationSet: String?) throws(KilnError) {
+        guard let name = configurationSet else { return }
+        guard configuration.configurationSets.contains(where: { $0.name == name }) else {
+            let known = configuration.configurationSets.map(\.name).joined(separator: ", ")
+            throw KilnError(.invalidInput, "no configuration set named '\(name)' (configured: \(known))", location: "configurationSet")
+        }
     }
 
     /// Asks the running `run()` or `runUntilIdle()` to stop — or the next one, if none
@@ -304,4 +339,13 @@ enum RawMessage {
 extension SendEngine {
     /// Ends every `events()` stream (for a caller that is done with the engine).
     public func closeEvents() { broadcaster.finish() }
+
+    /// The transport of one delivery run, with the configured timeouts.
+    func makeTransport() -> any MailTransport {
+        let d = configuration.delivery
+        return transportFactory(
+            SMTPTransport.Options(heloName: d.heloName, connectTimeout: .seconds(d.connectTimeoutSeconds ?? 30),
+                                  transferTimeout: .seconds(d.transferTimeoutSeconds ?? 300)),
+            logger)
+    }
 }

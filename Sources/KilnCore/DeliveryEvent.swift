@@ -47,17 +47,18 @@ public struct DeliveryEvent: Sendable, Hashable, Codable {
     public var messageID: MessageID?
     public var recipient: String?
     public var provider: MailboxProvider?
-    public var sourceIP: String?
+    /// How the attempt left: a dedicated source IP or the shared relay.
+    public var via: SendingPath?
     public var reply: SMTPReply?
     public var detail: String?
 
-    public init(kind: Kind, time: Timestamp, messageID: MessageID? = nil, recipient: String? = nil, provider: MailboxProvider? = nil, sourceIP: String? = nil, reply: SMTPReply? = nil, detail: String? = nil) {
+    public init(kind: Kind, time: Timestamp, messageID: MessageID? = nil, recipient: String? = nil, provider: MailboxProvider? = nil, via: SendingPath? = nil, reply: SMTPReply? = nil, detail: String? = nil) {
         self.kind = kind
         self.time = time
         self.messageID = messageID
         self.recipient = recipient
         self.provider = provider
-        self.sourceIP = sourceIP
+        self.via = via
         self.reply = reply
         self.detail = detail
     }

@@ -52,6 +52,22 @@ public struct SMTPResult: Sendable {
     /// The server's reply that ended the transaction (or a local one for a failed
     /// connection). nil when the job was never started (the transport shut down first).
     public var reply: SMTPReply?
+    /// The reply's classification, made once where the reply arrived (success for a job
+    /// never started: nothing to react to).
+    public var classification: ReplyClassification
     public var sourceIP: String?
     public var destination: SMTPURL
+
+    public init(id: MessageID, reply: SMTPReply?, sourceIP: String?, destination: SMTPURL) {
+        self.init(id: id, reply: reply, classification: reply?.classification ?? ReplyClassification(.success, scope: .message),
+                  sourceIP: sourceIP, destination: destination)
+    }
+
+    public init(id: MessageID, reply: SMTPReply?, classification: ReplyClassification, sourceIP: String?, destination: SMTPURL) {
+        self.id = id
+        self.reply = reply
+        self.classification = classification
+        self.sourceIP = sourceIP
+        self.destination = destination
+    }
 }

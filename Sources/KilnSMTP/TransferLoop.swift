@@ -188,8 +188,7 @@ final class TransferLoop: @unchecked Sendable {
         // A throttle or a block speaks for the (IP, destination): what waits behind it on
         // this lane goes back at once, before more connections start.
         let classification = reply.classification
-        if let lane, !lane.queue.isEmpty,
-           (classification.replyClass == .throttle && classification.scope == .ip) || classification.replyClass == .permanentPolicy {
+        if let lane, !lane.queue.isEmpty, Dispatcher.withdrawsLane(after: classification) {
             for waiting in lane.queue {
                 withdrawn.append(SMTPResult(id: waiting.id, reply: nil, sourceIP: waiting.sourceIP, destination: waiting.destination))
             }
@@ -200,7 +199,7 @@ final class TransferLoop: @unchecked Sendable {
                 "destination": "\(job.destination)", "source": "\(job.sourceIP ?? "-")", "reply": "\(reply)",
             ])
         }
-        return SMTPResult(id: job.id, reply: reply, sourceIP: job.sourceIP, destination: job.destination)
+        return SMTPResult(id: job.id, reply: reply, classification: classification, sourceIP: job.sourceIP, destination: job.destination)
     }
 
     /// The reply that ended the transfer: the server's last reply, or a local 4.4.x reply

@@ -11,7 +11,7 @@ import KilnMessage
 ///
 /// Embed it in an application's router, or run `kiln serve`:
 /// ```swift
-/// let router = Router()
+/// let router = Hummingbird.Router()
 /// UnsubscribeEndpoint(engine: engine).addRoutes(to: router, path: "/u")
 /// ```
 public struct UnsubscribeEndpoint: Sendable {
@@ -21,7 +21,7 @@ public struct UnsubscribeEndpoint: Sendable {
         self.engine = engine
     }
 
-    public func addRoutes<Context: RequestContext>(to router: Router<Context>, path: RouterPath = "/u") {
+    public func addRoutes<Context: RequestContext>(to router: Hummingbird.Router<Context>, path: RouterPath = "/u") {
         router.post(path) { request, context in try await self.post(request, context: context) }
         router.get(path) { request, _ in self.confirmationPage(request) }
     }
@@ -36,7 +36,7 @@ public struct UnsubscribeEndpoint: Sendable {
         guard text.contains("List-Unsubscribe=One-Click") || text.contains("name=\"List-Unsubscribe\"") && text.contains("One-Click") else {
             return Self.page(.badRequest, "This request is not a one-click unsubscribe (RFC 8058).")
         }
-        guard let verified = try engine.unsubscribe(token: token, source: "one-click") else {
+        guard let verified = try await engine.unsubscribe(token: token, source: "one-click") else {
             context.logger.notice("refused an unsubscribe request with an invalid token")
             return Self.page(.forbidden, "This unsubscribe link is not valid.")
         }

@@ -32,9 +32,9 @@ public struct CampaignRow: Sendable {
 
 extension SQLiteStore {
     /// Creates a campaign with its template content, or returns the existing one.
-    public func createCampaign(id: String, content: StoredContent, recipientsFile: String, now: Timestamp) throws(KilnError) -> CampaignRecord {
-        try wrap("create campaign") {
-            try pool.write { db in
+    public func createCampaign(id: String, content: StoredContent, recipientsFile: String, now: Timestamp) async throws(KilnError) -> CampaignRecord {
+        try await wrapAsync("create campaign") {
+            try await pool.write { db in
                 if let existing = try Self.campaign(id: id, db: db) { return existing }
                 try db.execute(sql: "INSERT INTO contents (data, envelope_domain, config_set, campaign, from_domain, is_template) VALUES (?, ?, ?, ?, ?, ?)",
                                arguments: [Data(content.data), content.envelopeDomain, content.configurationSet, content.campaign, content.fromDomain, content.isTemplate])
@@ -46,8 +46,8 @@ extension SQLiteStore {
         }
     }
 
-    public func campaign(id: String) throws(KilnError) -> CampaignRecord? {
-        try wrap("read campaign") { try pool.read { db in try Self.campaign(id: id, db: db) } }
+    public func campaign(id: String) async throws(KilnError) -> CampaignRecord? {
+        try await wrapAsync("read campaign") { try await pool.read { db in try Self.campaign(id: id, db: db) } }
     }
 
     static func campaign(id: String, db: Database) throws -> CampaignRecord? {
@@ -138,29 +138,32 @@ extension SQLiteStore {
         return queued
     }
 
-    /// Calls `body` with every recipient queued for a content (to rebuild the addresses
-    /// seen when a campaign resumes), streamed.
-    public func forEachRecipient(contentID: Int64, _ body: (String) -> Void) throws(KilnError) {
-        try wrap("read campaign recipients") {
-            try pool.read { db in
-                let cursor = try String.fetchCursor(db, sql: "SELECT recipient FROM messages WHERE content_id = ?", arguments: [contentID])
-                while let recipient = try cursor.next() { body(recipient) }
+    /// A page of the recipient addresses queued for a content, in id order after `after`
+    /// (to rebuild a resumed campaign's duplicate filter); `next` is nil at the end. Walks
+    /// the table in id order once over all pages.
+    public func recipients(contentID: Int64, after: MessageID?, limit: Int) async throws(KilnError) -> (addresses: [String], next: MessageID?) {
+        try await wrapAsync("read campaign recipients") {
+            try await pool.read { db in
+                let rows = try Row.fetchAll(db, sql: "SELECT id, recipient FROM messages WHERE id > ? AND content_id = ? ORDER BY id LIMIT ?",
+                                            arguments: [after?.rawValue ?? 0, contentID, limit])
+                let last: Int64? = rows.last?[0]
+                return (rows.map { $0[1] }, rows.count < limit ? nil : last.map(MessageID.init))
             }
         }
     }
 
     /// A campaign's messages by provider and state, and how many were spilled.
-    public func campaignCounts(contentID: Int64) throws(KilnError) -> (counts: [StateCount], spilled: Int, transientFailures: Int) {
-        try wrap("count campaign") {
-            try pool.read { db in
+    public func campaignCounts(contentID: Int64) async throws(KilnError) -> (counts: [StateCount], spilled: Int, transientFailures: Int) {
+        try await wrapAsync("count campaign") {
+            try await pool.read { db in
                 let counts = try Row.fetchAll(db, sql: "SELECT provider, state, COUNT(*) FROM messages WHERE content_id = ? GROUP BY provider, state",
                                               arguments: [contentID]).compactMap { row -> StateCount? in
                     guard let state = MessageState(rawValue: row[1]) else { return nil }
                     return StateCount(state: state, provider: MailboxProvider(row[0] as String), count: row[2])
                 }
-                let spilled = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM messages WHERE content_id = ? AND state = 3 AND source_ip = 'shared'",
+                let spilled = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM messages WHERE content_id = ? AND state = \(MessageState.delivered.rawValue) AND source_ip = '\(SendingPath.shared)'",
                                                arguments: [contentID]) ?? 0
-                let transient = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM messages WHERE content_id = ? AND state = 2 AND attempts > 0",
+                let transient = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM messages WHERE content_id = ? AND state = \(MessageState.deferred.rawValue) AND attempts > 0",
                                                  arguments: [contentID]) ?? 0
                 return (counts, spilled, transient)
             }
@@ -169,9 +172,9 @@ extension SQLiteStore {
 
     /// Events of `kind` for the messages of a content: a pass over the events, each looked
     /// up by its message id (not a list of the content's messages, which may be millions).
-    public func countEvents(kind: DeliveryEvent.Kind, contentID: Int64) throws(KilnError) -> Int {
-        try wrap("count events") {
-            try pool.read { db in
+    public func countEvents(kind: DeliveryEvent.Kind, contentID: Int64) async throws(KilnError) -> Int {
+        try await wrapAsync("count events") {
+            try await pool.read { db in
                 try Int.fetchOne(db, sql: """
                     SELECT COUNT(*) FROM events CROSS JOIN messages ON messages.id = events.message_id
                     WHERE events.kind = ? AND messages.content_id = ?

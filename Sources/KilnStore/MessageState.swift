@@ -15,6 +15,10 @@ public enum MessageState: Int, Sendable, Codable, CaseIterable, CustomStringConv
     case failed = 7
 
     public var isFinal: Bool { rawValue >= 3 }
+
+    /// The SQL condition of a message waiting for an attempt (queued or deferred); the
+    /// same text as the partial index `messages_ready`, so that SQLite uses it.
+    static let dueSQL = "state IN (\(queued.rawValue), \(deferred.rawValue))"
     public var description: String {
         switch self {
         case .queued: "queued"
@@ -110,16 +114,22 @@ public struct Outcome: Sendable, Hashable {
     /// For `.deferred` and `.queued`: when to try again.
     public var nextAttemptAt: Timestamp?
     public var reply: SMTPReply?
-    public var sourceIP: String?
+    /// How the attempt left (nil when nothing left: a local reply, a deferral).
+    public var via: SendingPath?
     /// Whether this outcome counts as an attempt (a capacity deferral does not).
     public var countsAsAttempt: Bool
-    public init(id: MessageID, state: MessageState, nextAttemptAt: Timestamp? = nil, reply: SMTPReply? = nil, sourceIP: String? = nil, countsAsAttempt: Bool = true) {
+    /// The address to suppress, as the dispatcher decided (a hard bounce): the store
+    /// records it, it does not decide it.
+    public var suppressRecipient: String?
+    public init(id: MessageID, state: MessageState, nextAttemptAt: Timestamp? = nil, reply: SMTPReply? = nil, via: SendingPath? = nil,
+                countsAsAttempt: Bool = true, suppressRecipient: String? = nil) {
         self.id = id
         self.state = state
         self.nextAttemptAt = nextAttemptAt
         self.reply = reply
-        self.sourceIP = sourceIP
+        self.via = via
         self.countsAsAttempt = countsAsAttempt
+        self.suppressRecipient = suppressRecipient
     }
 }
 
@@ -130,7 +140,8 @@ public struct MessageRecord: Sendable, Hashable, Codable {
     public var provider: MailboxProvider
     public var state: MessageState
     public var attempts: Int
-    public var sourceIP: String?
+    /// How the last attempt left.
+    public var via: SendingPath?
     public var lastReply: SMTPReply?
     public var nextAttemptAt: Timestamp
 }

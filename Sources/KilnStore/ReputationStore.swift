@@ -34,9 +34,9 @@ extension SQLiteStore {
     /// - Returns: how many addresses were newly suppressed.
     @discardableResult
     public func recordFeedback(events: [DeliveryEvent], bounces: [MessageID], complaints: [MessageID],
-                               suppressions: [SuppressionEntry], now: Timestamp) throws(KilnError) -> Int {
-        try wrap("record feedback") {
-            try pool.write { db in
+                               suppressions: [SuppressionEntry], now: Timestamp) async throws(KilnError) -> Int {
+        try await wrapAsync("record feedback") {
+            try await pool.write { db in
                 try Self.insert(events, db: db)
                 try Self.count(sent: [], bounces: bounces, complaints: complaints, now: now, db: db)
                 return try Self.suppress(suppressions, replace: false, db: db)
@@ -45,9 +45,9 @@ extension SQLiteStore {
     }
 
     /// The counters of every configuration set, for the last `hours` hours.
-    public func reputationHours(now: Timestamp, hours: Int) throws(KilnError) -> [String: [ReputationHour]] {
-        try wrap("read reputation") {
-            try pool.read { db in
+    public func reputationHours(now: Timestamp, hours: Int) async throws(KilnError) -> [String: [ReputationHour]] {
+        try await wrapAsync("read reputation") {
+            try await pool.read { db in
                 var result: [String: [ReputationHour]] = [:]
                 let rows = try Row.fetchAll(db, sql: "SELECT scope, hour, sent, bounces, complaints FROM reputation_hours WHERE hour > ?",
                                             arguments: [Self.hour(of: now) - Int64(hours)])
@@ -61,17 +61,17 @@ extension SQLiteStore {
 
     /// The hour from which the guard counts for `scope` (`*`: the account): set when an
     /// operator resumes a scope the guard paused, so that the old rates do not pause it again.
-    public func reputationWindowStart(scope: String) throws(KilnError) -> Int64? {
-        try wrap("read guard") {
-            try pool.read { db in
+    public func reputationWindowStart(scope: String) async throws(KilnError) -> Int64? {
+        try await wrapAsync("read guard") {
+            try await pool.read { db in
                 try String.fetchOne(db, sql: "SELECT value FROM control WHERE key = ?", arguments: ["guard-since:" + scope]).flatMap { Int64($0) }
             }
         }
     }
 
-    public func restartReputationWindow(scope: String, now: Timestamp) throws(KilnError) {
-        try wrap("write guard") {
-            try pool.write { db in
+    public func restartReputationWindow(scope: String, now: Timestamp) async throws(KilnError) {
+        try await wrapAsync("write guard") {
+            try await pool.write { db in
                 try db.execute(sql: "INSERT OR REPLACE INTO control (key, value) VALUES (?, ?)",
                                arguments: ["guard-since:" + scope, String(Self.hour(of: now) + 1)])
             }
@@ -81,9 +81,9 @@ extension SQLiteStore {
     /// Finds the stored message a piece of feedback is about: by id (from the traceable
     /// return path), else the latest message to that recipient among the most recent
     /// 200,000 (there is no index on recipients: it would slow every enqueue).
-    public func feedbackTarget(messageID: MessageID?, recipient: String?) throws(KilnError) -> (id: MessageID, configurationSet: String, recipient: String)? {
-        try wrap("find message") {
-            try pool.read { db in
+    public func feedbackTarget(messageID: MessageID?, recipient: String?) async throws(KilnError) -> (id: MessageID, configurationSet: String, recipient: String)? {
+        try await wrapAsync("find message") {
+            try await pool.read { db in
                 if let messageID, let row = try Row.fetchOne(db, sql: """
                     SELECT m.id, c.config_set, m.recipient FROM messages m JOIN contents c ON c.id = m.content_id WHERE m.id = ?
                     """, arguments: [messageID.rawValue]) {

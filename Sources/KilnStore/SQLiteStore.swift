@@ -7,8 +7,9 @@ import Synchronization
 /// events and control flags. Writes are serialised by GRDB on its own queue (never on
 /// the cooperative pool); submits from concurrent callers are group-committed, many per
 /// transaction.
-public final class SQLiteStore: Sendable {
+public final class SQLiteStore: MessageStore {
     public let path: String
+    public var location: String { path }
     let pool: DatabasePool
     private let committer: GroupCommitter
 
@@ -87,12 +88,12 @@ public final class SQLiteStore: Sendable {
     ///   - excluding: providers whose messages stay queued.
     ///   - pausedSets: configuration sets whose messages stay queued.
     public func lease(
-        limit: Int, now: Timestamp, leaseUntil: Timestamp, excluding: Set<MailboxProvider> = [], pausedSets: Set<String> = []
+        limit: Int, owner: String = "", now: Timestamp, leaseUntil: Timestamp, excluding: Set<MailboxProvider> = [], pausedSets: Set<String> = []
     ) async throws(KilnError) -> [LeasedMessage] {
         guard limit > 0 else { return [] }
         return try await wrapAsync("lease") {
             try await pool.write { db in
-                var sql = "SELECT id FROM messages WHERE state IN (0, 2) AND next_attempt_at <= ?"
+                var sql = "SELECT id FROM messages WHERE \(MessageState.dueSQL) AND next_attempt_at <= ?"
                 var arguments: StatementArguments = [now.nanoseconds]
                 if !excluding.isEmpty {
                     sql += " AND provider NOT IN (\(excluding.map { _ in "?" }.joined(separator: ",")))"
@@ -102,10 +103,10 @@ public final class SQLiteStore: Sendable {
                 sql += " ORDER BY next_attempt_at LIMIT ?"
                 arguments += [limit]
                 let rows = try Row.fetchAll(db, sql: """
-                    UPDATE messages SET state = 1, lease_expires_at = ?, updated_at = ?
+                    UPDATE messages SET state = \(MessageState.leased.rawValue), lease_expires_at = ?, lease_owner = ?, updated_at = ?
                     WHERE id IN (\(sql))
                     RETURNING id, content_id, provider, recipient, variables, created_at, attempts
-                    """, arguments: [leaseUntil.nanoseconds, now.nanoseconds] + arguments)
+                    """, arguments: [leaseUntil.nanoseconds, owner, now.nanoseconds] + arguments)
                 return rows.map { row in
                     LeasedMessage(
                         id: MessageID(row[0]), contentID: row[1], provider: MailboxProvider(row[2] as String),
@@ -142,22 +143,23 @@ public final class SQLiteStore: Sendable {
                       attempts = attempts + ?, source_ip = COALESCE(?, source_ip),
                       last_code = COALESCE(?, last_code), last_status = CASE WHEN ? IS NULL THEN last_status ELSE ? END,
                       last_text = COALESCE(?, last_text), updated_at = ?
-                    WHERE id = ? AND state = 1
+                    WHERE id = ? AND state = \(MessageState.leased.rawValue)
                     """)
                 for o in outcomes {
                     try update.execute(arguments: [
-                        o.state.rawValue, o.nextAttemptAt?.nanoseconds, o.countsAsAttempt ? 1 : 0, o.sourceIP,
+                        o.state.rawValue, o.nextAttemptAt?.nanoseconds, o.countsAsAttempt ? 1 : 0, o.via?.description,
                         o.reply?.code, o.reply?.code, o.reply?.enhancedStatus, o.reply?.text, now.nanoseconds, o.id.rawValue,
                     ])
                 }
                 try Self.insert(events, db: db)
-                // A bad address (user unknown, no such domain) is suppressed for good.
+                // A bad address (user unknown, no such domain), as the dispatcher decided,
+                // is suppressed for good.
                 var hardBounces: [MessageID] = []
                 var entries: [SuppressionEntry] = []
-                for event in events where event.kind == .bounce {
-                    guard let reply = event.reply, reply.classification.replyClass == .permanentUser, let recipient = event.recipient else { continue }
-                    entries.append(SuppressionEntry(address: recipient, reason: .bounce, source: "bounce: \(reply)", createdAt: now))
-                    if let id = event.messageID { hardBounces.append(id) }
+                for o in outcomes {
+                    guard let recipient = o.suppressRecipient else { continue }
+                    entries.append(SuppressionEntry(address: recipient, reason: .bounce, source: "bounce: \(o.reply?.description ?? "")", createdAt: now))
+                    hardBounces.append(o.id)
                 }
                 _ = try Self.suppress(entries, replace: false, db: db)
                 // Reputation: every final send counts, hard bounces count against it.
@@ -186,7 +188,7 @@ public final class SQLiteStore: Sendable {
             """)
         for e in events {
             try statement.execute(arguments: [
-                e.time.nanoseconds, e.kind.rawValue, e.messageID?.rawValue, e.recipient, e.provider?.id, e.sourceIP,
+                e.time.nanoseconds, e.kind.rawValue, e.messageID?.rawValue, e.recipient, e.provider?.id, e.via?.description,
                 e.reply?.code, e.reply?.enhancedStatus, e.reply?.text, e.detail,
             ])
         }
@@ -195,17 +197,24 @@ public final class SQLiteStore: Sendable {
     /// Returns leased messages to the queue: all of them (`all`, when this process is the
     /// only deliverer: see `DeliveryLock`), or those whose lease expired before `now`.
     @discardableResult
-    public func recoverLeases(all: Bool, now: Timestamp) throws(KilnError) -> Int {
-        try wrap("recover leases") {
-            try pool.write { db in
+    public func recoverLeases(all: Bool, now: Timestamp) async throws(KilnError) -> Int {
+        try await wrapAsync("recover leases") {
+            try await pool.write { db in
                 if all {
-                    try db.execute(sql: "UPDATE messages SET state = 0, lease_expires_at = NULL WHERE state = 1")
+                    try db.execute(sql: "UPDATE messages SET state = \(MessageState.queued.rawValue), lease_expires_at = NULL WHERE state = \(MessageState.leased.rawValue)")
                 } else {
-                    try db.execute(sql: "UPDATE messages SET state = 0, lease_expires_at = NULL WHERE state = 1 AND lease_expires_at < ?", arguments: [now.nanoseconds])
+                    try db.execute(sql: "UPDATE messages SET state = \(MessageState.queued.rawValue), lease_expires_at = NULL WHERE state = \(MessageState.leased.rawValue) AND lease_expires_at < ?", arguments: [now.nanoseconds])
                 }
                 return db.changesCount
             }
         }
+    }
+
+    /// Takes the delivery lock (one delivering process per store: `DeliveryLock`) and,
+    /// holding it, returns every leased message to the queue: no other deliverer is alive.
+    public func beginDelivery(now: Timestamp) async throws(KilnError) -> DeliveryClaim {
+        let lock = try DeliveryLock(storePath: path)
+        return DeliveryClaim(recovered: try await recoverLeases(all: true, now: now), holder: lock)
     }
 
     /// Puts leased messages back as they were, without counting an attempt.
@@ -213,7 +222,7 @@ public final class SQLiteStore: Sendable {
         guard !ids.isEmpty else { return }
         try await wrapAsync("release leases") {
             try await pool.write { db in
-                let statement = try db.cachedStatement(sql: "UPDATE messages SET state = 0, lease_expires_at = NULL WHERE id = ? AND state = 1")
+                let statement = try db.cachedStatement(sql: "UPDATE messages SET state = \(MessageState.queued.rawValue), lease_expires_at = NULL WHERE id = ? AND state = \(MessageState.leased.rawValue)")
                 for id in ids { try statement.execute(arguments: [id.rawValue]) }
             }
         }
@@ -222,9 +231,9 @@ public final class SQLiteStore: Sendable {
     // MARK: Reading
 
     /// Message counts by state and provider.
-    public func counts() throws(KilnError) -> [StateCount] {
-        try wrap("count") {
-            try pool.read { db in
+    public func counts() async throws(KilnError) -> [StateCount] {
+        try await wrapAsync("count") {
+            try await pool.read { db in
                 try Row.fetchAll(db, sql: "SELECT state, provider, COUNT(*) FROM messages GROUP BY state, provider ORDER BY state, provider").compactMap { row in
                     guard let state = MessageState(rawValue: row[0]) else { return nil }
                     return StateCount(state: state, provider: MailboxProvider(row[1] as String), count: row[2])
@@ -234,9 +243,9 @@ public final class SQLiteStore: Sendable {
     }
 
     /// The messages with these ids, in the order given (missing ids are left out).
-    public func messages(ids: [MessageID]) throws(KilnError) -> [MessageRecord] {
-        try wrap("read messages") {
-            try pool.read { db in
+    public func messages(ids: [MessageID]) async throws(KilnError) -> [MessageRecord] {
+        try await wrapAsync("read messages") {
+            try await pool.read { db in
                 var byID: [MessageID: MessageRecord] = [:]
                 for chunk in stride(from: 0, to: ids.count, by: 500).map({ ids[$0..<min($0 + 500, ids.count)] }) {
                     let list = chunk.map { String($0.rawValue) }.joined(separator: ",")
@@ -247,7 +256,7 @@ public final class SQLiteStore: Sendable {
                         let code: Int? = row[6]
                         let record = MessageRecord(
                             id: MessageID(row[0]), recipient: row[1], provider: MailboxProvider(row[2] as String),
-                            state: MessageState(rawValue: row[3]) ?? .queued, attempts: row[4], sourceIP: row[5],
+                            state: MessageState(rawValue: row[3]) ?? .queued, attempts: row[4], via: (row[5] as String?).map(SendingPath.init),
                             lastReply: code.map { SMTPReply(code: $0, enhancedStatus: row[7], text: row[8] ?? "") },
                             nextAttemptAt: Timestamp(nanoseconds: row[9]))
                         byID[record.id] = record
@@ -260,10 +269,10 @@ public final class SQLiteStore: Sendable {
 
     /// The earliest next attempt of a message waiting in the queue, if any.
     /// When the next queued or deferred message outside `pausedSets` comes due.
-    public func nextDue(pausedSets: Set<String> = [], excluding: Set<MailboxProvider> = []) throws(KilnError) -> Timestamp? {
-        try wrap("read next due") {
-            try pool.read { db in
-                var sql = "SELECT MIN(next_attempt_at) FROM messages WHERE state IN (0, 2)"
+    public func nextDue(pausedSets: Set<String>, excluding: Set<MailboxProvider>) async throws(KilnError) -> Timestamp? {
+        try await wrapAsync("read next due") {
+            try await pool.read { db in
+                var sql = "SELECT MIN(next_attempt_at) FROM messages WHERE \(MessageState.dueSQL)"
                 var arguments: StatementArguments = []
                 if !excluding.isEmpty {
                     sql += " AND provider NOT IN (\(excluding.map { _ in "?" }.joined(separator: ",")))"
@@ -282,9 +291,9 @@ public final class SQLiteStore: Sendable {
     }
 
     /// Events after `afterID` (exclusive), oldest first.
-    public func events(after afterID: Int64 = 0, limit: Int = 1000) throws(KilnError) -> [(id: Int64, event: DeliveryEvent)] {
-        try wrap("read events") {
-            try pool.read { db in
+    public func events(after afterID: Int64, limit: Int) async throws(KilnError) -> [(id: Int64, event: DeliveryEvent)] {
+        try await wrapAsync("read events") {
+            try await pool.read { db in
                 try Row.fetchAll(db, sql: """
                     SELECT id, time, kind, message_id, recipient, provider, source_ip, code, status, text, detail
                     FROM events WHERE id > ? ORDER BY id LIMIT ?
@@ -295,7 +304,7 @@ public final class SQLiteStore: Sendable {
                     let messageID: Int64? = row[3]
                     let event = DeliveryEvent(
                         kind: kind, time: Timestamp(nanoseconds: row[1]), messageID: messageID.map { MessageID($0) },
-                        recipient: row[4], provider: provider.map { MailboxProvider($0) }, sourceIP: row[6],
+                        recipient: row[4], provider: provider.map { MailboxProvider($0) }, via: (row[6] as String?).map(SendingPath.init),
                         reply: code.map { SMTPReply(code: $0, enhancedStatus: row[8], text: row[9] ?? "") }, detail: row[10])
                     return (row[0], event)
                 }
@@ -307,10 +316,10 @@ public final class SQLiteStore: Sendable {
 
     /// Pauses or resumes sending, for the whole store (`scope` nil) or one configuration
     /// set. Persisted: it holds across restarts and for every process on the store.
-    public func setPaused(_ paused: Bool, scope: String? = nil) throws(KilnError) {
+    public func setPaused(_ paused: Bool, scope: String?) async throws(KilnError) {
         let key = "paused:" + (scope ?? "*")
-        try wrap("set pause") {
-            try pool.write { db in
+        try await wrapAsync("set pause") {
+            try await pool.write { db in
                 if paused {
                     try db.execute(sql: "INSERT OR REPLACE INTO control (key, value) VALUES (?, '1')", arguments: [key])
                 } else {
@@ -321,9 +330,9 @@ public final class SQLiteStore: Sendable {
     }
 
     /// The paused scopes: `*` for the whole store, else configuration set names.
-    public func pausedScopes() throws(KilnError) -> Set<String> {
-        try wrap("read pause") {
-            try pool.read { db in
+    public func pausedScopes() async throws(KilnError) -> Set<String> {
+        try await wrapAsync("read pause") {
+            try await pool.read { db in
                 Set(try String.fetchAll(db, sql: "SELECT substr(key, 8) FROM control WHERE key LIKE 'paused:%'"))
             }
         }
@@ -332,19 +341,19 @@ public final class SQLiteStore: Sendable {
     // MARK: Warm-up state
 
     /// Saves the warm-up state of every (IP, provider) pair and the pools' active IPs.
-    public func saveShaping(_ shaping: SavedShaping) throws(KilnError) {
-        try wrap("save warm-up state") {
+    public func saveShaping(_ shaping: SavedShaping) async throws(KilnError) {
+        try await wrapAsync("save warm-up state") {
             let data = try JSONEncoder().encode(shaping)
-            try pool.write { db in
+            try await pool.write { db in
                 try db.execute(sql: "INSERT OR REPLACE INTO control (key, value) VALUES ('shaping', ?)", arguments: [String(decoding: data, as: UTF8.self)])
             }
         }
     }
 
     /// The warm-up state saved last, if any.
-    public func loadShaping() throws(KilnError) -> SavedShaping? {
-        try wrap("load warm-up state") {
-            guard let text = try pool.read({ db in try String.fetchOne(db, sql: "SELECT value FROM control WHERE key = 'shaping'") }) else { return nil }
+    public func loadShaping() async throws(KilnError) -> SavedShaping? {
+        try await wrapAsync("load warm-up state") {
+            guard let text = try await pool.read({ db in try String.fetchOne(db, sql: "SELECT value FROM control WHERE key = 'shaping'") }) else { return nil }
             return try JSONDecoder().decode(SavedShaping.self, from: Data(text.utf8))
         }
     }

@@ -119,6 +119,11 @@ enum Schema {
                 CREATE INDEX messages_leased ON messages(lease_expires_at) WHERE state = 1;
                 """)
         }
+        migrator.registerMigration("v7: leases name their owner") { db in
+            // A store shared by several nodes needs to know whose lease a message is under;
+            // the embedded store records it too, so that both have one shape.
+            try db.execute(sql: "ALTER TABLE messages ADD COLUMN lease_owner TEXT")
+        }
         return migrator
     }
 }

@@ -39,9 +39,9 @@ extension SQLiteStore {
     /// Adds entries. An address already suppressed in that scope keeps its first entry,
     /// unless `replace` (a manual add or an import says so).
     @discardableResult
-    public func suppress(_ entries: [SuppressionEntry], replace: Bool = false) throws(KilnError) -> Int {
-        try wrap("suppress") {
-            try pool.write { db in try Self.suppress(entries, replace: replace, db: db) }
+    public func suppress(_ entries: [SuppressionEntry], replace: Bool) async throws(KilnError) -> Int {
+        try await wrapAsync("suppress") {
+            try await pool.write { db in try Self.suppress(entries, replace: replace, db: db) }
         }
     }
 
@@ -59,9 +59,9 @@ extension SQLiteStore {
 
     /// Removes an address from one scope (nil: the account list). True if it was there.
     @discardableResult
-    public func unsuppress(_ address: String, scope: String? = nil) throws(KilnError) -> Bool {
-        try wrap("remove suppression") {
-            try pool.write { db in
+    public func unsuppress(_ address: String, scope: String?) async throws(KilnError) -> Bool {
+        try await wrapAsync("remove suppression") {
+            try await pool.write { db in
                 try db.execute(sql: "DELETE FROM suppression_list WHERE scope = ? AND address = ?", arguments: [scope ?? "", address.lowercased()])
                 return db.changesCount > 0
             }
@@ -70,9 +70,9 @@ extension SQLiteStore {
 
     /// The entry that suppresses `address` for a message of configuration set `scope`:
     /// the account-wide one first, else that set's.
-    public func suppression(of address: String, scope: String? = nil) throws(KilnError) -> SuppressionEntry? {
-        try wrap("read suppression") {
-            try pool.read { db in
+    public func suppression(of address: String, scope: String?) async throws(KilnError) -> SuppressionEntry? {
+        try await wrapAsync("read suppression") {
+            try await pool.read { db in
                 try Row.fetchAll(db, sql: "SELECT scope, address, reason, source, created_at FROM suppression_list WHERE address = ? AND scope IN ('', ?) ORDER BY scope",
                                  arguments: [address.lowercased(), scope ?? ""]).first.map(Self.entry)
             }
@@ -81,10 +81,10 @@ extension SQLiteStore {
 
     /// The reasons that suppress each of `addresses` for configuration set `scope` (those
     /// not suppressed are absent).
-    public func suppressions(of addresses: [String], scope: String) throws(KilnError) -> [String: SuppressionReason] {
+    public func suppressions(of addresses: [String], scope: String) async throws(KilnError) -> [String: SuppressionReason] {
         guard !addresses.isEmpty else { return [:] }
-        return try wrap("read suppressions") {
-            try pool.read { db in
+        return try await wrapAsync("read suppressions") {
+            try await pool.read { db in
                 let statement = try db.cachedStatement(sql: "SELECT reason FROM suppression_list WHERE address = ? AND scope IN ('', ?) ORDER BY scope LIMIT 1")
                 var found: [String: SuppressionReason] = [:]
                 for address in addresses {
@@ -100,7 +100,7 @@ extension SQLiteStore {
 
     /// One page of the list in (scope, address) order, optionally of one reason, resuming
     /// after `token`. Each page is one indexed range scan, whatever the list's size.
-    public func suppressionPage(reason: SuppressionReason? = nil, pageSize: Int, after token: String? = nil) throws(KilnError) -> SuppressionPage {
+    public func suppressionPage(reason: SuppressionReason?, pageSize: Int, after token: String?) async throws(KilnError) -> SuppressionPage {
         let size = max(1, min(pageSize, 10_000))
         var cursor: (scope: String, address: String)?
         if let token {
@@ -110,8 +110,9 @@ extension SQLiteStore {
             }
             cursor = (String(text[..<separator]), String(text[text.index(after: separator)...]))
         }
-        return try wrap("list suppressions") {
-            try pool.read { db in
+        let after = cursor
+        return try await wrapAsync("list suppressions") {
+            try await pool.read { db in
                 var sql = "SELECT scope, address, reason, source, created_at FROM suppression_list"
                 var conditions: [String] = []
                 var arguments: StatementArguments = []
@@ -119,9 +120,9 @@ extension SQLiteStore {
                     conditions.append("reason = ?")
                     arguments += [reason.rawValue]
                 }
-                if let cursor {
+                if let after {
                     conditions.append("(scope, address) > (?, ?)")
-                    arguments += [cursor.scope, cursor.address]
+                    arguments += [after.scope, after.address]
                 }
                 if !conditions.isEmpty { sql += " WHERE " + conditions.joined(separator: " AND ") }
                 sql += " ORDER BY scope, address LIMIT ?"
@@ -138,14 +139,14 @@ extension SQLiteStore {
         }
     }
 
-    public func suppressionTotal() throws(KilnError) -> Int {
-        try wrap("count suppressions") { try pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM suppression_list") ?? 0 } }
+    public func suppressionTotal() async throws(KilnError) -> Int {
+        try await wrapAsync("count suppressions") { try await pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM suppression_list") ?? 0 } }
     }
 
     /// How many addresses are suppressed, by reason.
-    public func suppressionCounts() throws(KilnError) -> [SuppressionReason: Int] {
-        try wrap("count suppressions") {
-            try pool.read { db in
+    public func suppressionCounts() async throws(KilnError) -> [SuppressionReason: Int] {
+        try await wrapAsync("count suppressions") {
+            try await pool.read { db in
                 var counts: [SuppressionReason: Int] = [:]
                 for row in try Row.fetchAll(db, sql: "SELECT reason, COUNT(*) FROM suppression_list GROUP BY reason") {
                     if let reason = SuppressionReason(rawValue: row[0]) { counts[reason] = row[1] }

@@ -33,7 +33,7 @@ import Testing
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let engine = try engine(in: directory)
-        let router = Router()
+        let router = Hummingbird.Router()
         UnsubscribeEndpoint(engine: engine).addRoutes(to: router, path: "/u")
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
         let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
@@ -47,19 +47,19 @@ import Testing
         let oneClick = "List-Unsubscribe=One-Click"
 
         #expect(try HTTP.request(port: port, "POST", "/u?t=\(forged)", body: oneClick).status == 403)
-        #expect(try engine.store.suppressionTotal() == 0)
+        #expect(try await engine.store.suppressionTotal() == 0)
         // A GET only shows the confirmation page: nothing changes.
         let page = try HTTP.request(port: port, "GET", "/u?t=\(token)")
         #expect(page.status == 200)
         #expect(page.body.contains("List-Unsubscribe"))
-        #expect(try engine.store.suppressionTotal() == 0)
+        #expect(try await engine.store.suppressionTotal() == 0)
         // A POST without the one-click body is not an RFC 8058 unsubscribe.
         #expect(try HTTP.request(port: port, "POST", "/u?t=\(token)", body: "").status == 400)
         #expect(try HTTP.request(port: port, "POST", "/u?t=\(token)", body: oneClick).status == 200)
-        let entry = try #require(try engine.store.suppression(of: "ann@example.net", scope: "news"))
+        let entry = try #require(try await engine.store.suppression(of: "ann@example.net", scope: "news"))
         #expect(entry.reason == .unsubscribe)
-        #expect(try engine.store.suppression(of: "ann@example.net", scope: "other") == nil)
-        #expect(try engine.store.suppression(of: "bob@example.net", scope: "news") == nil)
+        #expect(try await engine.store.suppression(of: "ann@example.net", scope: "other") == nil)
+        #expect(try await engine.store.suppression(of: "bob@example.net", scope: "news") == nil)
     }
 }
 

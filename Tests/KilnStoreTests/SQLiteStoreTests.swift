@@ -31,7 +31,7 @@ func submission(_ recipients: [String], provider: MailboxProvider = .gmail, conf
         let ids = try await store.enqueue([submission(["a@gmail.com", "b@gmail.com"]), submission(["c@yahoo.com"], provider: .yahoo)], now: t0)
         #expect(ids.map(\.count) == [2, 1])
         #expect(Set(ids.flatMap { $0 }).count == 3)
-        let counts = try store.counts()
+        let counts = try await store.counts()
         #expect(counts.contains(StateCount(state: .queued, provider: .gmail, count: 2)))
         #expect(counts.contains(StateCount(state: .queued, provider: .yahoo, count: 1)))
         let leased = try await store.lease(limit: 10, now: t0, leaseUntil: t0 + .seconds(60))
@@ -65,14 +65,14 @@ func submission(_ recipients: [String], provider: MailboxProvider = .gmail, conf
         _ = try await store.lease(limit: 10, now: t0, leaseUntil: t0 + .seconds(60))
         let bounce = SMTPReply(code: 550, enhancedStatus: "5.1.1", text: "user unknown")
         try await store.record([
-            Outcome(id: ids[0], state: .delivered, reply: SMTPReply(code: 250, text: "ok"), sourceIP: "127.0.0.2"),
-            Outcome(id: ids[1], state: .bounced, reply: bounce, sourceIP: "127.0.0.3"),
-        ], events: [DeliveryEvent(kind: .bounce, time: t0, messageID: ids[1], recipient: "b@gmail.com", provider: .gmail, sourceIP: "127.0.0.3", reply: bounce)], now: t0)
-        let records = try store.messages(ids: ids)
+            Outcome(id: ids[0], state: .delivered, reply: SMTPReply(code: 250, text: "ok"), via: .dedicated(ip: "127.0.0.2")),
+            Outcome(id: ids[1], state: .bounced, reply: bounce, via: .dedicated(ip: "127.0.0.3"), suppressRecipient: "b@gmail.com"),
+        ], events: [DeliveryEvent(kind: .bounce, time: t0, messageID: ids[1], recipient: "b@gmail.com", provider: .gmail, via: .dedicated(ip: "127.0.0.3"), reply: bounce)], now: t0)
+        let records = try await store.messages(ids: ids)
         #expect(records.map(\.state) == [.delivered, .bounced])
         #expect(records[1].lastReply == bounce)
-        #expect(records[0].sourceIP == "127.0.0.2")
-        let events = try store.events()
+        #expect(records[0].via == .dedicated(ip: "127.0.0.2"))
+        let events = try await store.events()
         #expect(events.count == 1)
         #expect(events[0].event.reply == bounce)
         #expect(events[0].event.kind == .bounce)
@@ -88,8 +88,8 @@ func submission(_ recipients: [String], provider: MailboxProvider = .gmail, conf
         }
         let reopened = try temp.open()
         // Leases that have not expired stay unless this process is the only deliverer.
-        #expect(try reopened.recoverLeases(all: false, now: t0 + .seconds(10)) == 0)
-        #expect(try reopened.recoverLeases(all: true, now: t0 + .seconds(10)) == 2)
+        #expect(try await reopened.recoverLeases(all: false, now: t0 + .seconds(10)) == 0)
+        #expect(try await reopened.recoverLeases(all: true, now: t0 + .seconds(10)) == 2)
         #expect(try await reopened.lease(limit: 10, now: t0, leaseUntil: t0 + .seconds(60)).map(\.id) == ids)
     }
 
@@ -98,7 +98,7 @@ func submission(_ recipients: [String], provider: MailboxProvider = .gmail, conf
         let store = try temp.open()
         _ = try await store.enqueue([submission(["a@gmail.com"])], now: t0)
         _ = try await store.lease(limit: 10, now: t0, leaseUntil: t0 + .seconds(60))
-        #expect(try store.recoverLeases(all: false, now: t0 + .seconds(61)) == 1)
+        #expect(try await store.recoverLeases(all: false, now: t0 + .seconds(61)) == 1)
     }
 
     @Test func concurrentSubmitsAreGroupCommittedAndEachGetsItsOwnIDs() async throws {
@@ -112,24 +112,24 @@ func submission(_ recipients: [String], provider: MailboxProvider = .gmail, conf
         }
         #expect(results.count == 200)
         #expect(Set(results.flatMap { $0 }).count == 200)
-        let records = try store.messages(ids: results.flatMap { $0 })
+        let records = try await store.messages(ids: results.flatMap { $0 })
         #expect(Set(records.map(\.recipient)).count == 200)
     }
 
-    @Test func pauseIsPersistedAcrossReopening() throws {
+    @Test func pauseIsPersistedAcrossReopening() async throws {
         let temp = try TemporaryStore()
         do {
             let store = try temp.open()
-            try store.setPaused(true)
-            try store.setPaused(true, scope: "newsletter")
+            try await store.setPaused(true)
+            try await store.setPaused(true, scope: "newsletter")
         }
         let reopened = try temp.open()
-        #expect(try reopened.pausedScopes() == ["*", "newsletter"])
-        try reopened.setPaused(false)
-        #expect(try reopened.pausedScopes() == ["newsletter"])
+        #expect(try await reopened.pausedScopes() == ["*", "newsletter"])
+        try await reopened.setPaused(false)
+        #expect(try await reopened.pausedScopes() == ["newsletter"])
     }
 
-    @Test func theDeliveryLockIsExclusive() throws {
+    @Test func theDeliveryLockIsExclusive() async throws {
         let temp = try TemporaryStore()
         let lock = try DeliveryLock(storePath: temp.path)
         #expect(throws: KilnError.self) { try DeliveryLock(storePath: temp.path) }

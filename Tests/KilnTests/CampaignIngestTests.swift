@@ -17,7 +17,7 @@ import Testing
 
     @Test func duplicatesAreCaughtAcrossBatchesAndAcrossAResume() async throws {
         let h = try await EngineHarness()
-        try h.engine.pause()
+        try await h.engine.pause()
         // 60 distinct addresses, then each of the first 20 again with other letter cases.
         var csv = "email,name\n"
         for i in 0..<60 { csv += "user\(i)@gmail.com,N\(i)\n" }
@@ -26,7 +26,7 @@ import Testing
         var runner = CampaignRunner(engine: h.engine)
         runner.batchSize = 10
         runner.readSize = 128
-        var record = try runner.create(id: "dups", recipientsFile: path, template: template, configurationSet: nil)
+        var record = try await runner.create(id: "dups", recipientsFile: path, template: template, configurationSet: nil)
         var batches = 0
         record = try await runner.ingest(record, shouldStop: { batches += 1; return batches == 3 })
         #expect(!record.ingestComplete)
@@ -34,24 +34,24 @@ import Testing
         let firstPart = record.accepted
         // A new runner, as after a restart: what was queued must still count as seen.
         let resumed = CampaignRunner(engine: h.engine)
-        record = try await resumed.ingest(try #require(try h.engine.store.campaign(id: "dups")))
+        record = try await resumed.ingest(try #require(try await h.engine.store.campaign(id: "dups")))
         #expect(record.ingestComplete)
         #expect(record.rowsRead == 80)
         #expect(record.accepted == 60)
         #expect(record.duplicates == 20)
         #expect(firstPart < 60)
-        let report = try resumed.report("dups")
+        let report = try await resumed.report("dups")
         #expect(report.byProvider["gmail"]?.accepted == 60)
         await h.finish()
     }
 
     @Test func suppressedAddressesAreSkippedAndCounted() async throws {
         let h = try await EngineHarness()
-        try h.engine.pause()
-        try h.engine.store.suppress([SuppressionEntry(address: "gone@yahoo.com", reason: .bounce, source: "test", createdAt: h.clock.now())])
+        try await h.engine.pause()
+        try await h.engine.store.suppress([SuppressionEntry(address: "gone@yahoo.com", reason: .bounce, source: "test", createdAt: h.clock.now())])
         let path = try write("email,name\nok@gmail.com,A\nGone@Yahoo.com,B\nalso@example.org,C\n", in: h)
         let runner = CampaignRunner(engine: h.engine)
-        let record = try await runner.ingest(try runner.create(id: "s", recipientsFile: path, template: template, configurationSet: nil))
+        let record = try await runner.ingest(try await runner.create(id: "s", recipientsFile: path, template: template, configurationSet: nil))
         #expect(record.accepted == 2)
         #expect(record.suppressed == 1)
         await h.finish()
@@ -59,18 +59,18 @@ import Testing
 
     @Test func aComplaintTracedToACampaignMessageCountsInThatCampaignsReportOnly() async throws {
         let h = try await EngineHarness()
-        try h.engine.pause()
+        try await h.engine.pause()
         let runner = CampaignRunner(engine: h.engine)
         let first = try write("email,name\nann@gmail.com,A\nbob@yahoo.com,B\n", in: h)
-        _ = try await runner.ingest(try runner.create(id: "c1", recipientsFile: first, template: template, configurationSet: nil))
+        _ = try await runner.ingest(try await runner.create(id: "c1", recipientsFile: first, template: template, configurationSet: nil))
         let second = h.directory + "/second.csv"
         try "email,name\ncy@example.org,C\n".write(toFile: second, atomically: true, encoding: .utf8)
-        _ = try await runner.ingest(try runner.create(id: "c2", recipientsFile: second, template: template, configurationSet: nil))
-        let outcome = try h.engine.ingest(FeedbackReport(type: .complaint, feedbackType: "abuse", recipients: [.init(address: "bob@yahoo.com")]),
+        _ = try await runner.ingest(try await runner.create(id: "c2", recipientsFile: second, template: template, configurationSet: nil))
+        let outcome = try await h.engine.ingest(FeedbackReport(type: .complaint, feedbackType: "abuse", recipients: [.init(address: "bob@yahoo.com")]),
                                           source: "test")
         #expect(outcome.complaints == 1 && outcome.unmatched == 0)
-        #expect(try runner.report("c1").complaints == 1)
-        #expect(try runner.report("c2").complaints == 0)
+        #expect(try await runner.report("c1").complaints == 1)
+        #expect(try await runner.report("c2").complaints == 0)
         await h.finish()
     }
 }

@@ -10,10 +10,11 @@ import Logging
 import Synchronization
 import Testing
 
-/// An engine on a temporary store whose every provider routes to one loopback server.
+/// An engine on a temporary store whose every provider routes to one fake network: no
+/// sockets, a manual clock, the engine's real dispatcher, store and composition.
 final class EngineHarness: Sendable {
     let directory: String
-    let server: LoopbackSMTPServer
+    let network: FakeNetwork
     let clock = ManualClock()
     let engine: SendEngine
 
@@ -22,16 +23,17 @@ final class EngineHarness: Sendable {
          secrets: SecretSource? = nil) async throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("kiln-engine-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        server = try await LoopbackSMTPServer.start(script: script)
+        network = FakeNetwork(script: script)
         let configuration = Configuration(
             store: .init(path: "kiln.sqlite"), senderId: "Test",
             identities: [.init(domain: "example.com", returnPathDomain: "bounce.example.com", allowedFromAddresses: allowed)],
             pools: [.init(name: "p", ips: pool, scaling: .fixed)],
-            delivery: .init(mode: .routes, routes: ["*": server.url], heloName: "mta.example.com", connectTimeoutSeconds: 5, transferTimeoutSeconds: 20, tls: Configuration.TLSPolicy.none),
+            delivery: .init(mode: .routes, routes: ["*": "smtp://mx.test.invalid:25"], heloName: "mta.example.com", connectTimeoutSeconds: 5,
+                            transferTimeoutSeconds: 20, tls: Configuration.TLSPolicy.none),
             providers: Configuration.ProviderProfileOverride.unthrottled,
             configurationSets: sets, defaultConfigurationSet: "bulk")
         engine = try SendEngine(configuration: configuration, baseDirectory: directory, secrets: secrets, logger: Logger(label: "test"), now: clock.now,
-                                reputationCheckInterval: .milliseconds(50))
+                                reputationCheckInterval: .milliseconds(50), transport: network.transport)
     }
 
     func draft(to: [String], from: String = "news@example.com") throws -> MessageDraft {
@@ -39,7 +41,6 @@ final class EngineHarness: Sendable {
     }
 
     func finish() async {
-        await server.shutdown()
         try? FileManager.default.removeItem(atPath: directory)
     }
 }
@@ -53,13 +54,13 @@ final class EngineHarness: Sendable {
             ids += try await h.engine.submit(OutgoingMessage(h.draft(to: Array(recipients[chunk..<chunk + 100]))))
         }
         try await h.engine.runUntilIdle()
-        let received = h.server.messages
+        let received = h.network.messages
         #expect(received.count == 300)
         #expect(Set(received.flatMap(\.recipients)) == Set(recipients))
         #expect(received.flatMap(\.recipients).count == 300)
         // The envelope sender traces each copy back to its message (VERP).
         #expect(Set(received.map(\.mailFrom)) == Set(ids.map { "b+\($0)@bounce.example.com" }))
-        #expect(try h.engine.store.messages(ids: ids).allSatisfy { $0.state == .delivered })
+        #expect(try await h.engine.store.messages(ids: ids).allSatisfy { $0.state == .delivered })
         await h.finish()
     }
 
@@ -73,20 +74,20 @@ final class EngineHarness: Sendable {
         }
         let ids = try await h.engine.submit(OutgoingMessage(h.draft(to: ["a@gmail.com"])))
         try await h.engine.runUntilIdle()
-        var record = try #require(try h.engine.store.messages(ids: ids).first)
+        var record = try #require(try await h.engine.store.messages(ids: ids).first)
         #expect(record.state == .deferred)
         #expect(record.lastReply?.enhancedStatus == "4.3.0")
-        #expect(h.server.messages.isEmpty)
+        #expect(h.network.messages.isEmpty)
         // The 451 made the server's first transaction fail only; the retry is due after backoff.
         h.clock.advance(by: .seconds(30))
         try await h.engine.runUntilIdle()
-        #expect(h.server.messages.isEmpty)
+        #expect(h.network.messages.isEmpty)
         h.clock.advance(by: .seconds(60))
         try await h.engine.runUntilIdle()
-        record = try #require(try h.engine.store.messages(ids: ids).first)
+        record = try #require(try await h.engine.store.messages(ids: ids).first)
         #expect(record.state == .delivered)
         #expect(record.attempts == 2)
-        #expect(h.server.messages.count == 1)
+        #expect(h.network.messages.count == 1)
         await h.finish()
     }
 
@@ -100,10 +101,10 @@ final class EngineHarness: Sendable {
         let events = h.engine.events()
         let ids = try await h.engine.submit(OutgoingMessage(h.draft(to: ["nobody@gmail.com", "someone@gmail.com"])))
         try await h.engine.runUntilIdle()
-        let records = try h.engine.store.messages(ids: ids)
+        let records = try await h.engine.store.messages(ids: ids)
         #expect(records.map(\.state) == [.bounced, .delivered])
         #expect(records[0].lastReply?.enhancedStatus == "5.1.1")
-        #expect(h.server.messages.flatMap(\.recipients) == ["someone@gmail.com"])
+        #expect(h.network.messages.flatMap(\.recipients) == ["someone@gmail.com"])
         h.engine.closeEvents()
         var kinds: [DeliveryEvent.Kind] = []
         for await event in events { kinds.append(event.kind) }
@@ -120,60 +121,66 @@ final class EngineHarness: Sendable {
             return nil
         }
         let ids = try await h.engine.submit(OutgoingMessage(h.draft(to: (0..<20).map { "u\($0)@gmail.com" })))
-        // Virtual time runs on while the engine works, so retries come due.
-        let ticker = Task {
-            while !Task.isCancelled {
-                try await Task.sleep(for: .milliseconds(20))
-                h.clock.advance(by: .seconds(10))
-            }
+        // Virtual time runs on between runs, so the retries come due.
+        for _ in 0..<20 where h.network.messages.count < 20 {
+            try await h.engine.runUntilIdle()
+            h.clock.advance(by: .seconds(60))
         }
-        try await h.engine.runUntilIdle(settle: .seconds(120))
-        ticker.cancel()
         // 127.0.0.2 is throttled once and rests; everything goes out from 127.0.0.3.
-        #expect(h.server.messages.count == 20)
-        #expect(Set(h.server.messages.map(\.clientAddress)) == ["127.0.0.3"])
-        #expect(try h.engine.store.messages(ids: ids).allSatisfy { $0.state == .delivered })
+        #expect(h.network.messages.count == 20)
+        #expect(Set(h.network.messages.map(\.clientAddress)) == ["127.0.0.3"])
+        #expect(try await h.engine.store.messages(ids: ids).allSatisfy { $0.state == .delivered })
+        // The throttled pair rests (saved with the warm-up state when the run ended).
+        let pair = try #require(try await h.engine.status().warmup.first { $0.ip == "127.0.0.2" && $0.provider == "gmail" })
+        #expect(pair.suspendedUntil != nil)
         await h.finish()
     }
 
     @Test func aPausedStoreSendsNothingAndLosesNothing() async throws {
         let h = try await EngineHarness()
-        try h.engine.pause()
+        try await h.engine.pause()
         let ids = try await h.engine.submit(OutgoingMessage(h.draft(to: ["a@gmail.com", "b@gmail.com"])))
-        let run = Task { try await h.engine.run() }
-        try await Task.sleep(for: .milliseconds(600))
-        #expect(h.server.messages.isEmpty)
-        #expect(try h.engine.store.messages(ids: ids).allSatisfy { $0.state == .queued })
-        try h.engine.resume()
-        #expect(await h.server.waitForMessages(2, timeout: .seconds(30)))
-        h.engine.stop()
-        try await run.value
-        #expect(try h.engine.store.messages(ids: ids).allSatisfy { $0.state == .delivered })
+        // A paused store is idle at once: the run leases nothing.
+        try await h.engine.runUntilIdle()
+        #expect(h.network.messages.isEmpty)
+        #expect(try await h.engine.store.messages(ids: ids).allSatisfy { $0.state == .queued })
+        try await h.engine.resume()
+        try await h.engine.runUntilIdle()
+        #expect(h.network.messages.count == 2)
+        #expect(try await h.engine.store.messages(ids: ids).allSatisfy { $0.state == .delivered })
         await h.finish()
     }
 
     @Test func aPausedConfigurationSetWaitsWhileOthersSend() async throws {
         let h = try await EngineHarness()
-        try h.engine.pause(configurationSet: "bulk")
+        try await h.engine.pause(configurationSet: "bulk")
         let paused = try await h.engine.submit(OutgoingMessage(h.draft(to: ["a@gmail.com"]), configurationSet: "bulk"))
         let other = try await h.engine.submit(OutgoingMessage(h.draft(to: ["b@gmail.com"]), configurationSet: "other"))
-        let run = Task { try await h.engine.run() }
-        #expect(await h.server.waitForMessages(1, timeout: .seconds(30)))
-        try await Task.sleep(for: .milliseconds(300))
-        h.engine.stop()
-        try await run.value
-        #expect(h.server.messages.flatMap(\.recipients) == ["b@gmail.com"])
-        #expect(try h.engine.store.messages(ids: paused).first?.state == .queued)
-        #expect(try h.engine.store.messages(ids: other).first?.state == .delivered)
+        try await h.engine.runUntilIdle()
+        #expect(h.network.messages.flatMap(\.recipients) == ["b@gmail.com"])
+        #expect(try await h.engine.store.messages(ids: paused).first?.state == .queued)
+        #expect(try await h.engine.store.messages(ids: other).first?.state == .delivered)
+        await h.finish()
+    }
+
+    @Test func runStopsGracefullyAndKeepsTheRestQueued() async throws {
+        let h = try await EngineHarness()
+        h.engine.stop()  // asked before the run starts: it ends at once
+        let ids = try await h.engine.submit(OutgoingMessage(h.draft(to: ["a@gmail.com"])))
+        try await h.engine.run()
+        #expect(h.network.messages.isEmpty)
+        #expect(try await h.engine.store.messages(ids: ids).first?.state == .queued)
+        try await h.engine.runUntilIdle()
+        #expect(try await h.engine.store.messages(ids: ids).first?.state == .delivered)
         await h.finish()
     }
 
     @Test func anUnreachableDestinationDefersAndNeverLoses() async throws {
         let h = try await EngineHarness()
-        await h.server.shutdown()
+        h.network.setReachable(false)
         let ids = try await h.engine.submit(OutgoingMessage(h.draft(to: ["a@gmail.com"])))
         try await h.engine.runUntilIdle()
-        let record = try #require(try h.engine.store.messages(ids: ids).first)
+        let record = try #require(try await h.engine.store.messages(ids: ids).first)
         #expect(record.state == .deferred)
         #expect(record.lastReply?.isLocal == false)  // stored replies keep code and status
         #expect(record.lastReply?.enhancedStatus == "4.4.1")
@@ -182,12 +189,12 @@ final class EngineHarness: Sendable {
 
     @Test func messagesExpireAfterTheirMaximumAge() async throws {
         let h = try await EngineHarness()
-        await h.server.shutdown()
+        h.network.setReachable(false)
         let ids = try await h.engine.submit(OutgoingMessage(h.draft(to: ["a@gmail.com"])))
         try await h.engine.runUntilIdle()
         h.clock.advance(by: .seconds(73 * 3600))
         try await h.engine.runUntilIdle()
-        #expect(try h.engine.store.messages(ids: ids).first?.state == .expired)
+        #expect(try await h.engine.store.messages(ids: ids).first?.state == .expired)
         await h.finish()
     }
 
@@ -195,7 +202,7 @@ final class EngineHarness: Sendable {
         let h = try await EngineHarness(allowed: ["news@example.com"])
         await #expect(throws: KilnError.self) { try await h.engine.submit(OutgoingMessage(h.draft(to: ["a@gmail.com"], from: "ceo@elsewhere.com"))) }
         await #expect(throws: KilnError.self) { try await h.engine.submit(OutgoingMessage(h.draft(to: ["a@gmail.com"], from: "other@example.com"))) }
-        #expect(try h.engine.status().counts.isEmpty)
+        #expect(try await h.engine.status().counts.isEmpty)
         await h.finish()
     }
 
@@ -260,9 +267,9 @@ final class EngineHarness: Sendable {
         #expect(byIP.values.allSatisfy { $0 <= 2 })
         #expect(Set(byIP.keys).isSubset(of: ["127.0.0.2", "127.0.0.3"]))
         #expect(setup.gmail.messages.count + setup.relay.messages.count == 300)
-        let records = try setup.engine.store.messages(ids: ids)
+        let records = try await setup.engine.store.messages(ids: ids)
         #expect(records.allSatisfy { $0.state == .delivered })
-        #expect(records.filter { $0.sourceIP == "shared" }.count == setup.relay.messages.count)
+        #expect(records.filter { $0.via == .shared }.count == setup.relay.messages.count)
         await setup.finish()
     }
 
@@ -272,7 +279,7 @@ final class EngineHarness: Sendable {
         try await setup.engine.runUntilIdle()
         #expect(setup.relay.messages.isEmpty)
         #expect(setup.gmail.messages.count <= 4)
-        let records = try setup.engine.store.messages(ids: ids)
+        let records = try await setup.engine.store.messages(ids: ids)
         #expect(records.count == 300)
         #expect(records.filter { $0.state == .delivered }.count == setup.gmail.messages.count)
         // The rest waits: deferred behind the refill, or still queued (the provider is not
@@ -298,7 +305,7 @@ final class EngineHarness: Sendable {
         // what was queued behind them was withdrawn and went out from the other IP.
         #expect(fromThrottled <= 3 * 5)
         #expect(fromOther + fromThrottled == 200 || fromOther > 100)
-        let suspension = try #require(setup.engine.status().warmup.first { $0.ip == "127.0.0.2" && $0.provider == "gmail" }?.suspendedUntil)
+        let suspension = try #require(try await setup.engine.status().warmup.first { $0.ip == "127.0.0.2" && $0.provider == "gmail" }?.suspendedUntil)
         #expect(suspension > Timestamp(nanoseconds: Int64(Date().timeIntervalSince1970 * 1e9)) + .seconds(800))
         await setup.finish()
     }
@@ -378,7 +385,7 @@ final class EngineHarness: Sendable {
         } catch {
             #expect((error as? KilnError)?.location == "identities[0].dkim[0].privateKeyFile")
         }
-        #expect(try engine.status().byState == ["queued": 1])
+        #expect(try await engine.status().byState == ["queued": 1])
     }
 }
 
@@ -394,13 +401,13 @@ final class EngineHarness: Sendable {
         ], campaign: "welcome"))
         try await h.engine.runUntilIdle()
         h.engine.closeEvents()
-        let received = Dictionary(uniqueKeysWithValues: h.server.messages.map { ($0.recipients[0], $0.text) })
+        let received = Dictionary(uniqueKeysWithValues: h.network.messages.map { ($0.recipients[0], $0.text) })
         #expect(received.count == 2)
         #expect(received["ada@gmail.com"]?.contains("Subject: Hello Ada\r\n") == true)
         #expect(received["ada@gmail.com"]?.contains("your code is A1.") == true)
         #expect(received["ada@gmail.com"]?.contains("To: ada@gmail.com\r\n") == true)
         #expect(received["cy@outlook.com"]?.contains("Dear Cy,") == true)
-        let states = try h.engine.store.messages(ids: ids).map(\.state)
+        let states = try await h.engine.store.messages(ids: ids).map(\.state)
         #expect(states == [.delivered, .failed, .delivered])
         var failures: [DeliveryEvent] = []
         for await event in events where event.kind == .renderingFailure { failures.append(event) }

@@ -119,7 +119,7 @@ let benchmarks: @Sendable () -> Void = {
         try await measure(benchmark, messages: count) {
             try await bench.engine.runUntilIdle()
         }
-        let delivered = try bench.engine.status().byState["delivered"] ?? 0
+        let delivered = try await bench.engine.status().byState["delivered"] ?? 0
         precondition(delivered == count, "delivered \(delivered) of \(count)")
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import UnixSignals
 import Foundation
 import Kiln
 import KilnCore
@@ -29,11 +30,11 @@ struct RunCampaign: AsyncParsableCommand {
     func run() async throws {
         let engine = try SendEngine(configurationFile: options.config, logger: makeLogger())
         let (message, templateSet) = try CampaignTemplateFile.load(path: template)
-        if try engine.store.campaign(id: campaign) != nil {
+        if try await engine.store.campaign(id: campaign) != nil {
             throw KilnError(.invalidInput, "campaign '\(campaign)' already exists in this store; use `kiln campaign resume \(campaign)`", location: "--campaign")
         }
         let runner = CampaignRunner(engine: engine)
-        let record = try runner.create(id: campaign, recipientsFile: recipients, template: message, configurationSet: configSet ?? templateSet)
+        let record = try await runner.create(id: campaign, recipientsFile: recipients, template: message, configurationSet: configSet ?? templateSet)
         try await CampaignSession(engine: engine, runner: runner, config: options.config, json: output.json).run(record)
     }
 }
@@ -48,7 +49,7 @@ struct ResumeCampaign: AsyncParsableCommand {
 
     func run() async throws {
         let engine = try SendEngine(configurationFile: options.config, logger: makeLogger())
-        guard let record = try engine.store.campaign(id: id) else { throw KilnError(.invalidInput, "no campaign '\(id)' in this store", location: id) }
+        guard let record = try await engine.store.campaign(id: id) else { throw KilnError(.invalidInput, "no campaign '\(id)' in this store", location: id) }
         try await CampaignSession(engine: engine, runner: CampaignRunner(engine: engine), config: options.config, json: output.json).run(record)
     }
 }
@@ -61,8 +62,8 @@ struct CampaignStatus: AsyncParsableCommand {
 
     func run() async throws {
         let engine = try SendEngine(configurationFile: options.config, logger: makeLogger())
-        guard try engine.store.campaign(id: id) != nil else { throw KilnError(.invalidInput, "no campaign '\(id)' in this store", location: id) }
-        let report = try CampaignRunner(engine: engine).report(id)
+        guard try await engine.store.campaign(id: id) != nil else { throw KilnError(.invalidInput, "no campaign '\(id)' in this store", location: id) }
+        let report = try await CampaignRunner(engine: engine).report(id)
         if output.json { printJSON(report); return }
         let done = report.delivered + report.bounced + report.expired + report.failed
         print("campaign \(id): \(report.ingestComplete ? "list read" : "list partly read") (\(report.recipients) rows), "
@@ -78,8 +79,8 @@ struct CampaignReportCommand: AsyncParsableCommand {
 
     func run() async throws {
         let engine = try SendEngine(configurationFile: options.config, logger: makeLogger())
-        guard try engine.store.campaign(id: id) != nil else { throw KilnError(.invalidInput, "no campaign '\(id)' in this store", location: id) }
-        let report = try CampaignRunner(engine: engine).report(id)
+        guard try await engine.store.campaign(id: id) != nil else { throw KilnError(.invalidInput, "no campaign '\(id)' in this store", location: id) }
+        let report = try await CampaignRunner(engine: engine).report(id)
         if output.json { printJSON(report) } else { printReport(report) }
     }
 }
@@ -106,59 +107,60 @@ struct CampaignSession {
     let json: Bool
 
     func run(_ record: CampaignRecord) async throws {
-        let interrupted = Atomic(false)
-        let signals = [SIGINT, SIGTERM].map { number -> DispatchSourceSignal in
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number)
-            source.setEventHandler { [engine] in
-                interrupted.store(true, ordering: .relaxed)
-                engine.stop()
-            }
-            source.resume()
-            return source
-        }
-        defer { signals.forEach { $0.cancel() } }
-
+        let interrupted = Interruption()
         let progress = Progress(json: json)
         let started = ContinuousClock.now
         let events = engine.events()
-        let tally = Task { () -> [String: [String: Int]] in
-            var counts: [String: [String: Int]] = [:]
-            for await event in events {
-                counts[event.provider?.id ?? "?", default: [:]][event.kind.rawValue, default: 0] += 1
-                progress.update(counts, started: started, accepted: nil)
-            }
-            return counts
-        }
-
-        // Deliver while the list streams in.
-        let delivery = Task { try await engine.run() }
         var ingested = record
-        do {
-            ingested = try await runner.ingest(record, rejected: { line, reason in
-                FileHandle.standardError.write(Data("kiln: \(record.recipientsFile):\(line): skipped: \(reason)\n".utf8))
-            }, shouldStop: { interrupted.load(ordering: .relaxed) }, progress: { rows in progress.rows(rows) })
-        } catch {
+        try await withThrowingTaskGroup(of: Void.self) { helpers in
+            // SIGINT and SIGTERM stop gracefully, through ServiceLifecycle's signal
+            // sequence, as for `kiln run`.
+            helpers.addTask { [engine] in
+                for await _ in await UnixSignalsSequence(trapping: .sigint, .sigterm) {
+                    interrupted.flag.store(true, ordering: .relaxed)
+                    engine.stop()
+                }
+            }
+            helpers.addTask {
+                var counts: [String: [String: Int]] = [:]
+                for await event in events {
+                    counts[event.provider?.id ?? "?", default: [:]][event.kind.rawValue, default: 0] += 1
+                    progress.update(counts, started: started, accepted: nil)
+                }
+            }
+            // Deliver while the list streams in.
+            async let delivery: Void = engine.run()
+            do {
+                ingested = try await runner.ingest(record, rejected: { line, reason in
+                    FileHandle.standardError.write(Data("kiln: \(record.recipientsFile):\(line): skipped: \(reason)\n".utf8))
+                }, shouldStop: { interrupted.flag.load(ordering: .relaxed) }, progress: { rows in progress.rows(rows) })
+            } catch {
+                engine.stop()
+                _ = try? await delivery
+                throw error
+            }
             engine.stop()
-            _ = try? await delivery.value
-            throw error
+            try await delivery
+            if !interrupted.flag.load(ordering: .relaxed) {
+                try await engine.runUntilIdle()
+            }
+            engine.closeEvents()
+            helpers.cancelAll()
         }
-        engine.stop()
-        try await delivery.value
-        if !interrupted.load(ordering: .relaxed) {
-            try await engine.runUntilIdle()
-        }
-        engine.closeEvents()
-        _ = await tally.value
         progress.finish()
 
-        let report = try runner.report(record.id)
+        let report = try await runner.report(record.id)
         if json { printJSON(report) } else { printReport(report) }
-        if interrupted.load(ordering: .relaxed) || !report.isSettled || !ingested.ingestComplete {
+        if interrupted.flag.load(ordering: .relaxed) || !report.isSettled || !ingested.ingestComplete {
             FileHandle.standardError.write(Data("kiln: campaign \(record.id) stopped; finish it with: kiln campaign resume \(record.id) --config \(config)\n".utf8))
             throw ExitCode(3)
         }
     }
+}
+
+/// Set once SIGINT or SIGTERM arrived.
+final class Interruption: Sendable {
+    let flag = Atomic(false)
 }
 
 /// Progress on a terminal (a line redrawn in place) or as plain lines every few seconds.

@@ -30,7 +30,7 @@ struct Status: AsyncParsableCommand {
 
     func run() async throws {
         let engine = try SendEngine(configurationFile: options.config, logger: makeLogger())
-        let status = try engine.status()
+        let status = try await engine.status()
         if output.json {
             printJSON(StatusOutput(status))
             return
@@ -90,7 +90,7 @@ struct Pause: AsyncParsableCommand {
     func run() async throws {
         let engine = try SendEngine(configurationFile: options.config, logger: makeLogger())
         try checkConfigSet(configSet, engine)
-        try engine.pause(configurationSet: configSet)
+        try await engine.pause(configurationSet: configSet)
         print("paused \(configSet ?? "all sending")")
     }
 }
@@ -102,7 +102,7 @@ struct Resume: AsyncParsableCommand {
     func run() async throws {
         let engine = try SendEngine(configurationFile: options.config, logger: makeLogger())
         try checkConfigSet(configSet, engine)
-        try engine.resume(configurationSet: configSet)
+        try await engine.resume(configurationSet: configSet)
         print("resumed \(configSet ?? "all sending")")
     }
 }
@@ -110,8 +110,10 @@ struct Resume: AsyncParsableCommand {
 func percent(_ value: Double) -> String { String(format: "%.2f%%", value * 100) }
 
 func checkConfigSet(_ name: String?, _ engine: SendEngine) throws {
-    if let name, !engine.configuration.configurationSets.contains(where: { $0.name == name }) {
-        throw ValidationError("--config-set: no configuration set named '\(name)'")
+    do {
+        try engine.validateConfigurationSet(name)
+    } catch {
+        throw ValidationError("--config-set: \(error.message)")
     }
 }
 

@@ -25,6 +25,12 @@ public final class LoopbackSMTPServer: Sendable {
         /// The client's source address (which dedicated IP sent it).
         public var clientAddress: String
         public var text: String { String(decoding: data, as: UTF8.self) }
+        public init(mailFrom: String, recipients: [String], data: [UInt8], clientAddress: String) {
+            self.mailFrom = mailFrom
+            self.recipients = recipients
+            self.data = data
+            self.clientAddress = clientAddress
+        }
     }
 
     /// A command the script may answer.
@@ -43,6 +49,12 @@ public final class LoopbackSMTPServer: Sendable {
         public var messagesOnConnection: Int
         /// Messages accepted by the server so far.
         public var messagesTotal: Int
+        public init(kind: Kind, clientAddress: String, messagesOnConnection: Int, messagesTotal: Int) {
+            self.kind = kind
+            self.clientAddress = clientAddress
+            self.messagesOnConnection = messagesOnConnection
+            self.messagesTotal = messagesTotal
+        }
     }
 
     public typealias Script = @Sendable (Command) -> SMTPReply?

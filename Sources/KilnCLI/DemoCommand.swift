@@ -3,7 +3,7 @@ import Foundation
 import Kiln
 import KilnCore
 import KilnMessage
-import KilnTesting
+import KilnLoopback
 
 struct Demo: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -135,7 +135,7 @@ struct DemoRun {
         }
         if showProgress { tally.printProgress(total: total, elapsed: ContinuousClock.now - started); print("") }
 
-        let status = try engine.status()
+        let status = try await engine.status()
         var received: [String: Int] = [:]
         for (id, server) in servers {
             received[id] = server.messages.count
@@ -169,7 +169,7 @@ struct DemoTally: Sendable {
         switch event.kind {
         case .delivery:
             delivered[provider, default: 0] += 1
-            viaIP[provider, default: [:]][event.sourceIP ?? "?", default: 0] += 1
+            viaIP[provider, default: [:]][event.via?.description ?? "?", default: 0] += 1
         case .bounce: bounced[provider, default: 0] += 1
         case .throttle: throttled[provider, default: 0] += 1
         case .deliveryDelay: delayed[provider, default: 0] += 1

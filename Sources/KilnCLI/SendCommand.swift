@@ -33,24 +33,13 @@ struct Send: AsyncParsableCommand {
         let htmlBody = try htmlFile.map { try readFile($0, option: "--html-file") }
         let draft = MessageDraft(from: fromAddress, to: recipients, subject: subject, text: textBody, html: htmlBody)
         let ids = try await engine.submit(OutgoingMessage(draft, configurationSet: configSet))
-        if wait {
-            do {
-                try await engine.runUntilIdle()
-            } catch let error as KilnError where error.code == .deliveryLockHeld {
-                // Another `kiln run` delivers from this store: watch the outcomes arrive.
-                while try engine.store.messages(ids: ids).contains(where: { $0.state == .queued || $0.state == .leased }),
-                      try !engine.store.pausedScopes().contains("*") {
-                    try await Task.sleep(for: .milliseconds(100))
-                }
-            }
-        }
-        let records = try engine.store.messages(ids: ids)
+        let records = wait ? try await engine.deliverAndWait(for: ids) : try await engine.store.messages(ids: ids)
         if output.json {
             printJSON(records.map(SendResult.init))
         } else {
             for r in records {
                 let reply = r.lastReply.map { " (\($0))" } ?? ""
-                print("\(r.id)\t\(r.recipient)\t\(r.state)\(r.sourceIP.map { " via \($0)" } ?? "")\(reply)")
+                print("\(r.id)\t\(r.recipient)\t\(r.state)\(r.via.map { " via \($0)" } ?? "")\(reply)")
             }
         }
     }
@@ -70,7 +59,7 @@ struct SendResult: Encodable {
         provider = r.provider.id
         state = r.state.description
         attempts = r.attempts
-        sourceIP = r.sourceIP
+        sourceIP = r.via?.description
         reply = r.lastReply?.description
     }
 }

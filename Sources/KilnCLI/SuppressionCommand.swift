@@ -25,7 +25,7 @@ struct Suppression: AsyncParsableCommand {
             let engine = try SendEngine(configurationFile: options.config, logger: makeLogger())
             let reason = try parseReason(self.reason, option: "--reason")
             guard (1...10_000).contains(pageSize) else { throw ValidationError("--page-size: must be between 1 and 10000") }
-            let page = try engine.store.suppressionPage(reason: reason, pageSize: pageSize, after: pageToken)
+            let page = try await engine.store.suppressionPage(reason: reason, pageSize: pageSize, after: pageToken)
             if output.json {
                 struct Page: Encodable { var entries: [Entry]; var nextPageToken: String? }
                 printJSON(Page(entries: page.entries.map(Entry.init), nextPageToken: page.nextToken))
@@ -54,7 +54,7 @@ struct Suppression: AsyncParsableCommand {
                 do { entries.append(SuppressionEntry(address: try EmailAddress(text).description, scope: scope.configSet, reason: reason, source: "manual (kiln suppression add)", createdAt: time)) }
                 catch { throw ValidationError("address \(i + 1): \(error.message)") }
             }
-            let added = try engine.store.suppress(entries, replace: true)
+            let added = try await engine.store.suppress(entries, replace: true)
             print("suppressed \(added) address(es) in \(scope.configSet ?? "the account-wide list")")
         }
     }
@@ -68,7 +68,7 @@ struct Suppression: AsyncParsableCommand {
             let engine = try SendEngine(configurationFile: options.config, logger: makeLogger())
             try checkConfigSet(scope.configSet, engine)
             var removed = 0
-            for address in addresses where try engine.store.unsuppress(address, scope: scope.configSet) { removed += 1 }
+            for address in addresses where try await engine.store.unsuppress(address, scope: scope.configSet) { removed += 1 }
             print("removed \(removed) of \(addresses.count) address(es) from \(scope.configSet ?? "the account-wide list")")
         }
     }
@@ -84,55 +84,10 @@ struct Suppression: AsyncParsableCommand {
             let engine = try SendEngine(configurationFile: options.config, logger: makeLogger())
             try checkConfigSet(scope.configSet, engine)
             let defaultReason = try parseReason(reason, option: "--reason")!
-            guard let handle = FileHandle(forReadingAtPath: file) else { throw KilnError(.invalidInput, "\(file): cannot be read") }
-            var parser = CSVParser()
-            var columns: [String]?
-            var batch: [SuppressionEntry] = []
-            var added = 0, rejected = 0
-            let time = SendEngine.wallClock()
-            func flush() throws {
-                added += try engine.store.suppress(batch)
-                batch.removeAll(keepingCapacity: true)
+            let result = try await engine.importSuppressions(from: file, configurationSet: scope.configSet, reason: defaultReason) { line, why in
+                FileHandle.standardError.write(Data("kiln: \(file):\(line): skipped (\(why))\n".utf8))
             }
-            func take(_ item: CSVParser.Item) throws {
-                guard case .record(let record) = item else {
-                    if case .malformed(let line, let why) = item {
-                        rejected += 1
-                        FileHandle.standardError.write(Data("kiln: \(file):\(line): skipped (\(why))\n".utf8))
-                    }
-                    return
-                }
-                guard let header = columns else {
-                    columns = record.fields.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
-                    guard columns!.contains("email") else { throw KilnError(.invalidInput, "\(file):\(record.line): the header has no 'email' column") }
-                    return
-                }
-                let emailIndex = header.firstIndex(of: "email")!
-                guard record.fields.count == header.count, let address = try? EmailAddress(record.fields[emailIndex]) else {
-                    rejected += 1
-                    FileHandle.standardError.write(Data("kiln: \(file):\(record.line): skipped (not an address or wrong column count)\n".utf8))
-                    return
-                }
-                var rowReason = defaultReason
-                if let r = header.firstIndex(of: "reason"), !record.fields[r].isEmpty {
-                    guard let parsed = SuppressionReason(rawValue: record.fields[r].uppercased()) else {
-                        rejected += 1
-                        FileHandle.standardError.write(Data("kiln: \(file):\(record.line): unknown reason '\(record.fields[r])'\n".utf8))
-                        return
-                    }
-                    rowReason = parsed
-                }
-                batch.append(SuppressionEntry(address: address.description, scope: scope.configSet, reason: rowReason, source: "import \(file)", createdAt: time))
-                if batch.count >= 5_000 { try flush() }
-            }
-            while true {
-                let chunk = handle.readData(ofLength: 1 << 20)
-                if chunk.isEmpty { break }
-                try parser.feed([UInt8](chunk)) { try take($0) }
-            }
-            try parser.finish { try take($0) }
-            try flush()
-            print("imported \(added) new address(es), \(rejected) row(s) skipped")
+            print("imported \(result.added) new address(es), \(result.rejected) row(s) skipped")
         }
     }
 
@@ -146,7 +101,7 @@ struct Suppression: AsyncParsableCommand {
             print("email,scope,reason,created_at,source")
             var token: String?
             repeat {
-                let page = try engine.store.suppressionPage(reason: reason, pageSize: 5_000, after: token)
+                let page = try await engine.store.suppressionPage(reason: reason, pageSize: 5_000, after: token)
                 for e in page.entries {
                     print([e.address, e.scope ?? "", e.reason.rawValue, iso8601(e.createdAt), e.source].map(csvField).joined(separator: ","))
                 }

@@ -16,7 +16,7 @@ struct Serve: AsyncParsableCommand {
         }
         let host = String(listen[..<colon])
         let engine = try SendEngine(configurationFile: options.config, logger: makeLogger())
-        let router = Router()
+        let router = Hummingbird.Router()
         // The paths of the configured unsubscribe URLs (default /u).
         var paths = Set(engine.configuration.configurationSets.compactMap { $0.unsubscribe?.url.flatMap { URL(string: $0)?.path } }.filter { !$0.isEmpty })
         if paths.isEmpty { paths = ["/u"] }

@@ -59,7 +59,7 @@ extension Feedback {
                 for (name, bytes) in try FeedbackSource.messages(at: path) {
                     summary.messages += 1
                     do {
-                        let outcome = try engine.ingestFeedback(bytes, source: name)
+                        let outcome = try await engine.ingestFeedback(bytes, source: name)
                         summary.bounces += outcome.bounces
                         summary.complaints += outcome.complaints
                         summary.unsubscribes += outcome.unsubscribes

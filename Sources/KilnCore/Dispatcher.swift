@@ -1,0 +1,187 @@
+/// Every delivery decision taken around an attempt, as a state machine with no I/O: the
+/// engine (`DeliverySession`) and the simulation bench (`Simulator`) drive this same type
+/// and execute what it returns, so what the bench shows is what the engine does.
+///
+/// | input | decision | where |
+/// |---|---|---|
+/// | a message is due | expire it, or route it: send from an IP / through the shared relay, or defer to the refill | `decide(provider:pool:createdAt:now:)` |
+/// | a deferral in a leased batch | queue it one token interval behind the previous one; stop leasing the provider until the refill | `deferral(provider:pool:until:now:)` |
+/// | what to lease | every provider but those whose capacity is used up | `exhaustedProviders(now:)` |
+/// | a reply came back | feed the router (throttle, block), then delivered / bounced (suppress?) / retry at / expired, and the event | `complete(...)` |
+/// | a throttle or block on a lane | take back what waits behind it on that (IP, destination) | `withdrawsLane(after:)` |
+/// | an hour passed | demand per provider (backlog spread over a day + the last hour's sends) → scale the managed pools | `planPools(backlog:now:)` |
+///
+/// A value type: the engine keeps it behind a lock, the simulation owns it. Every
+/// decision takes `now`; jitter takes the caller's random number generator.
+public struct Dispatcher: Sendable {
+    /// Token buckets, warm-up levels, suspensions and the pools' active IPs.
+    public private(set) var router: Router
+    public let retry: RetryPolicy
+    var planner = PoolPlanner()
+    /// How often the pools are re-planned.
+    public var planInterval: Duration = .seconds(3600)
+    var plannedAt: Timestamp?
+    /// Providers whose pool capacity is used up, and until when.
+    var exhausted: [MailboxProvider: Timestamp] = [:]
+    /// Deferrals handed out in the current batch, per provider.
+    var deferralsInBatch: [MailboxProvider: Int] = [:]
+
+    public init(router: Router, retry: RetryPolicy) {
+        self.router = router
+        self.retry = retry
+    }
+
+    // MARK: Keys
+
+    /// The router's key for a provider (added on first use).
+    public mutating func key(for provider: MailboxProvider) -> Router.ProviderKey { router.key(for: provider) }
+
+    /// The router's key for a pool, nil for a name no pool has.
+    public func key(forPool name: String) -> Router.PoolKey? { router.key(forPool: name) }
+
+    // MARK: Each message
+
+    /// What to do with a due message now.
+    public enum Decision: Hashable, Sendable {
+        /// Send it now, this way.
+        case send(SendingPath)
+        /// No capacity now: try again at the refill. Not a failed attempt.
+        case deferral(until: Timestamp)
+        /// Older than its maximum age: no further attempt.
+        case expire
+    }
+
+    /// Expires a message past its maximum age; otherwise routes it (takes a token from
+    /// the coldest IP of the pool that has one, else spills or defers; see `Router`).
+    public mutating func decide(provider: Router.ProviderKey, pool: Router.PoolKey, createdAt: Timestamp, now: Timestamp) -> Decision {
+        if retry.isExpired(createdAt: createdAt, now: now) { return .expire }
+        switch router.route(provider, pool: pool, now: now) {
+        case .dedicated(let ip): return .send(.dedicated(ip: ip))
+        case .shared: return .send(.shared)
+        case .deferred(let until): return .deferral(until: until)
+        }
+    }
+
+    /// As `decide(provider:pool:createdAt:now:)`, by name. A pool name that no pool has
+    /// defers for a minute.
+    public mutating func decide(provider: MailboxProvider, pool: String, createdAt: Timestamp, now: Timestamp) -> Decision {
+        guard let poolKey = key(forPool: pool) else {
+            return retry.isExpired(createdAt: createdAt, now: now) ? .expire : .deferral(until: now + .seconds(60))
+        }
+        return decide(provider: key(for: provider), pool: poolKey, createdAt: createdAt, now: now)
+    }
+
+    /// Starts a new leased batch: deferrals are spaced from the refill again.
+    public mutating func beginBatch() {
+        deferralsInBatch.removeAll(keepingCapacity: true)
+    }
+
+    /// When a message deferred for capacity in a leased batch comes due: the k-th
+    /// deferral of `provider` in the batch goes `k` token intervals of the whole pool
+    /// after the refill (at most an hour), so the refill is not met by the whole batch at
+    /// once. The provider is not leased again until the refill.
+    public mutating func deferral(provider: MailboxProvider, pool: String, until: Timestamp, now: Timestamp) -> Timestamp {
+        let k = deferralsInBatch[provider, default: 0]
+        deferralsInBatch[provider] = k + 1
+        exhausted[provider] = min(exhausted[provider] ?? until, until)
+        let spacing = router.refillSpacing(provider: provider, pool: pool, now: now)
+        return until + min(.seconds(3600), spacing * k)
+    }
+
+    /// The providers not to lease at `now` (their capacity is used up), with the refill.
+    public mutating func exhaustedProviders(now: Timestamp) -> [MailboxProvider: Timestamp] {
+        exhausted = exhausted.filter { $0.value > now }
+        return exhausted
+    }
+
+    // MARK: Replies
+
+    /// What an attempt's reply means for the message.
+    public struct Completion: Hashable, Sendable {
+        public var disposition: AttemptDisposition
+        /// The event to record: delivery, bounce, throttle, block, deliveryDelay or expired.
+        public var event: DeliveryEvent.Kind
+        /// When the (IP, provider) pair may send again, when the reply suspended it.
+        public var resumeAt: Timestamp?
+    }
+
+    /// Feeds a classified reply back: a throttle or a block from a dedicated IP slows or
+    /// suspends that pair; then decides the message's fate (see `AttemptDisposition`).
+    /// - Parameters:
+    ///   - path: how the attempt left; nil for a reply made up locally before anything
+    ///     left (no such domain, a DNS failure): no IP is blamed.
+    ///   - failedAttempts: the message's failed attempts before this one.
+    public mutating func complete(
+        provider: MailboxProvider, path: SendingPath?, classification: ReplyClassification, createdAt: Timestamp, failedAttempts: Int,
+        now: Timestamp, using rng: inout some RandomNumberGenerator
+    ) -> Completion {
+        var resumeAt: Timestamp?
+        if case .dedicated(let ip) = path {
+            resumeAt = router.record(classification, ip: ip, provider: provider, now: now)
+        }
+        let disposition = AttemptDisposition.decide(
+            classification: classification, failedAttempts: failedAttempts + 1, createdAt: createdAt, now: now, resumeAt: resumeAt,
+            policy: retry, using: &rng)
+        let event: DeliveryEvent.Kind
+        switch disposition {
+        case .delivered: event = .delivery
+        case .bounced: event = .bounce
+        case .expired: event = .expired
+        case .retry:
+            switch classification.replyClass {
+            case .throttle: event = .throttle
+            case .permanentPolicy: event = .block
+            default: event = .deliveryDelay
+            }
+        }
+        return Completion(disposition: disposition, event: event, resumeAt: resumeAt)
+    }
+
+    /// Whether a reply speaks for its whole lane (source IP, destination): a throttle of
+    /// the IP or a policy block. Then what waits behind it on that lane goes back to the
+    /// queue at once instead of going out into the throttle. The transport applies it,
+    /// where the reply arrives.
+    public static func withdrawsLane(after classification: ReplyClassification) -> Bool {
+        (classification.replyClass == .throttle && classification.scope == .ip) || classification.replyClass == .permanentPolicy
+    }
+
+    // MARK: Pool planning
+
+    /// Whether the pools are due for planning at `now` (once per `planInterval`).
+    public func isPlanDue(now: Timestamp) -> Bool {
+        plannedAt.map { now - $0 >= planInterval } ?? true
+    }
+
+    /// Once per `planInterval` (and at the first call), scales the managed pools from
+    /// demand per provider: the backlog spread over a day plus what the active IPs sent
+    /// in the last hour. Returns the plans applied (none when not due).
+    /// - Parameter backlog: messages waiting per provider (queued, deferred, leased).
+    public mutating func planPools(backlog: [MailboxProvider: Int], now: Timestamp) -> [PoolPlan] {
+        guard isPlanDue(now: now) else { return [] }
+        plannedAt = now
+        var plans: [PoolPlan] = []
+        for pool in router.poolNames {
+            guard let view = router.poolView(pool, now: now) else { continue }
+            var demand = backlog.mapValues { Double($0) / 24 }
+            for ip in view.ips where ip.active {
+                for (provider, pair) in ip.pairs { demand[provider, default: 0] += pair.sentThisHour }
+            }
+            let plan = planner.plan(view, demand: demand)
+            if !plan.isEmpty {
+                router.apply(plan, now: now)
+                plans.append(plan)
+            }
+        }
+        return plans
+    }
+
+    /// Applies a plan decided elsewhere (a pool's initial size).
+    public mutating func apply(_ plan: PoolPlan, now: Timestamp) {
+        router.apply(plan, now: now)
+    }
+
+    /// Restores saved warm-up state (levels, suspensions, active IPs).
+    public mutating func restore(_ pairs: [PairSnapshot], activePools: [String: [String]], now: Timestamp) {
+        router.restore(pairs, activePools: activePools, now: now)
+    }
+}

@@ -1,0 +1,99 @@
+import KilnCore
+
+/// A provider's hidden state for one IP, and its rules (issue 5's model, exactly).
+public struct SimulatedPair: Sendable, Hashable {
+    public enum Outcome: Sendable, Hashable {
+        case accepted
+        case userUnknown
+        case throttled
+        /// `true` when this attempt started the block.
+        case blocked(newEpisode: Bool)
+    }
+
+    public var reputation: Double
+    var hourAttempts = 0
+    var hourAccepted = 0
+    var blockedUntil: Int64 = .min
+    var dayAccepted = 0
+    var dayAttempted = 0
+    var dayThrottled = 0
+    var dayBounced = 0
+
+    public init(reputation: Double) { self.reputation = reputation }
+
+    public mutating func startHour() {
+        hourAttempts = 0
+        hourAccepted = 0
+    }
+
+    /// One attempt at `time` (nanoseconds): blocked while a block lasts; a block when the
+    /// hour's attempts pass `cap × blockFactor`; a throttle once `cap × (1 + tolerance)`
+    /// were accepted this hour; else accepted (a share of them unknown users).
+    public mutating func attempt(_ m: ProviderModel, at time: Int64, hardBounceRate: Double, using rng: inout some RandomNumberGenerator) -> Outcome {
+        hourAttempts += 1
+        dayAttempted += 1
+        let cap = m.capacity(reputation: reputation)
+        if blockedUntil > time { return .blocked(newEpisode: false) }
+        if Double(hourAttempts) > cap * m.blockFactor! {
+            blockedUntil = time + Int64(m.blockHours! * 3600) * 1_000_000_000
+            reputation = max(0, reputation - m.blockPenalty!)
+            return .blocked(newEpisode: true)
+        }
+        if Double(hourAccepted) >= cap * (1 + m.tolerance!) {
+            dayThrottled += 1
+            return .throttled
+        }
+        hourAccepted += 1
+        dayAccepted += 1
+        if Double.random(in: 0..<1, using: &rng) < hardBounceRate {
+            dayBounced += 1
+            return .userUnknown
+        }
+        return .accepted
+    }
+
+    /// The daily judgement: use of capacity with clean feedback raises the reputation,
+    /// throttles and idleness lower it.
+    public mutating func endDay(_ m: ProviderModel, complaintRate: Double) {
+        let cap = m.capacity(reputation: reputation)
+        let u = min(1, Double(dayAccepted) / (24 * cap))
+        let bounceRate = dayAccepted > 0 ? Double(dayBounced) / Double(dayAccepted) : 0
+        let q = max(0, 1 - m.complaintSensitivity! * (dayAccepted > 0 ? complaintRate : 0) - m.bounceSensitivity! * bounceRate)
+        reputation += m.growthPerDay! * u * q
+            - m.throttlePenalty! * Double(dayThrottled) / Double(max(dayAttempted, 1))
+            - m.idleDecayPerDay! * max(0, m.idleThreshold! - u) / m.idleThreshold!
+        reputation = min(1, max(0, reputation))
+        dayAccepted = 0
+        dayAttempted = 0
+        dayThrottled = 0
+        dayBounced = 0
+    }
+
+    public var isBlocked: Bool { blockedUntil > .min }
+}
+
+extension ProviderModel {
+    /// `cap(r) = coldHourly × (warmHourly / coldHourly)^r`.
+    public func capacity(reputation r: Double) -> Double {
+        coldHourly! * pow(warmHourly! / coldHourly!, r)
+    }
+}
+
+/// A small, seedable generator (SplitMix64): the same seed gives the same run.
+public struct SeededRandom: RandomNumberGenerator, Sendable {
+    var state: UInt64
+    public init(seed: UInt64) { state = seed }
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif

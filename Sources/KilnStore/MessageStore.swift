@@ -1,0 +1,145 @@
+import KilnCore
+
+/// The durable store behind the engine, campaigns, feedback and the CLI: the queue and
+/// its leases, outcomes and events, pauses, the warm-up state, the suppression list, the
+/// reputation counters and campaigns. `SQLiteStore` is the embedded implementation; a
+/// store shared by several nodes (PostgreSQL) implements the same protocol.
+///
+/// Every call is `async`: an implementation does its I/O off Swift's cooperative pool
+/// (GRDB's own queues for SQLite). The store records what it is told: the dispatcher
+/// decides outcomes, suppressions and what counts against reputation (`Outcome`).
+public protocol MessageStore: Sendable {
+    /// Where the store is, for messages (a path; never a password).
+    var location: String { get }
+
+    // MARK: Queue
+
+    /// Stores submissions durably; returns each one's message ids once committed.
+    func enqueue(_ submissions: [Submission], now: Timestamp) async throws(KilnError) -> [[MessageID]]
+    /// Leases up to `limit` due messages to `owner` until `leaseUntil` (oldest due first),
+    /// leaving those of `excluding` providers and `pausedSets` configuration sets queued.
+    func lease(limit: Int, owner: String, now: Timestamp, leaseUntil: Timestamp, excluding: Set<MailboxProvider>, pausedSets: Set<String>)
+        async throws(KilnError) -> [LeasedMessage]
+    /// The contents with these ids.
+    func contents(ids: [Int64]) async throws(KilnError) -> [Int64: StoredContent]
+    /// Records attempt outcomes of leased messages and their events, in one transaction:
+    /// states, the hard bounces' suppressions, the reputation counters.
+    func record(_ outcomes: [Outcome], events: [DeliveryEvent], now: Timestamp) async throws(KilnError)
+    /// Puts leased messages back as they were, without counting an attempt.
+    func release(_ ids: [MessageID]) async throws(KilnError)
+    /// Starts a delivering run: returns leased messages that nobody will finish to the
+    /// queue (SQLite, whose one deliverer holds `DeliveryLock`: all of them). The claim
+    /// is held for the run and released when it is dropped.
+    func beginDelivery(now: Timestamp) async throws(KilnError) -> DeliveryClaim
+    /// When the next due message outside `pausedSets` and `excluding` comes due.
+    func nextDue(pausedSets: Set<String>, excluding: Set<MailboxProvider>) async throws(KilnError) -> Timestamp?
+
+    // MARK: Reading
+
+    /// Message counts by state and provider.
+    func counts() async throws(KilnError) -> [StateCount]
+    /// The messages with these ids, in the order given.
+    func messages(ids: [MessageID]) async throws(KilnError) -> [MessageRecord]
+    /// Events after the cursor `afterID` (exclusive), oldest first, with their cursors.
+    func events(after afterID: Int64, limit: Int) async throws(KilnError) -> [(id: Int64, event: DeliveryEvent)]
+    /// Appends events not tied to an outcome.
+    func append(events: [DeliveryEvent]) async throws(KilnError)
+
+    // MARK: Control
+
+    /// Pauses or resumes the whole store (`scope` nil) or one configuration set.
+    func setPaused(_ paused: Bool, scope: String?) async throws(KilnError)
+    /// The paused scopes: `*` for the whole store, else configuration set names.
+    func pausedScopes() async throws(KilnError) -> Set<String>
+    /// Saves the warm-up state of every (IP, provider) pair and the pools' active IPs.
+    func saveShaping(_ shaping: SavedShaping) async throws(KilnError)
+    /// The warm-up state saved last, if any.
+    func loadShaping() async throws(KilnError) -> SavedShaping?
+
+    // MARK: Suppression
+
+    /// Adds entries; returns how many were new (an existing entry stays unless `replace`).
+    @discardableResult
+    func suppress(_ entries: [SuppressionEntry], replace: Bool) async throws(KilnError) -> Int
+    /// Removes an address from one scope (nil: the account list); true if it was there.
+    @discardableResult
+    func unsuppress(_ address: String, scope: String?) async throws(KilnError) -> Bool
+    /// The entry that suppresses `address` for configuration set `scope`, if any.
+    func suppression(of address: String, scope: String?) async throws(KilnError) -> SuppressionEntry?
+    /// The reasons that suppress each of `addresses` for configuration set `scope`.
+    func suppressions(of addresses: [String], scope: String) async throws(KilnError) -> [String: SuppressionReason]
+    /// One page of the list by keyset (`after` is the previous page's token).
+    func suppressionPage(reason: SuppressionReason?, pageSize: Int, after token: String?) async throws(KilnError) -> SuppressionPage
+    /// List size.
+    func suppressionTotal() async throws(KilnError) -> Int
+    /// List size by reason.
+    func suppressionCounts() async throws(KilnError) -> [SuppressionReason: Int]
+
+    // MARK: Reputation and feedback
+
+    /// Records bounces and complaints that came back, their events and suppressions.
+    @discardableResult
+    func recordFeedback(events: [DeliveryEvent], bounces: [MessageID], complaints: [MessageID], suppressions: [SuppressionEntry], now: Timestamp)
+        async throws(KilnError) -> Int
+    /// The reputation counters of every scope for the last `hours` hours.
+    func reputationHours(now: Timestamp, hours: Int) async throws(KilnError) -> [String: [ReputationHour]]
+    /// The hour from which the guard counts for `scope`.
+    func reputationWindowStart(scope: String) async throws(KilnError) -> Int64?
+    /// Starts the guard's window for `scope` anew from the next hour.
+    func restartReputationWindow(scope: String, now: Timestamp) async throws(KilnError)
+    /// The stored message a piece of feedback is about: by id, else by recipient.
+    func feedbackTarget(messageID: MessageID?, recipient: String?) async throws(KilnError) -> (id: MessageID, configurationSet: String, recipient: String)?
+
+    // MARK: Campaigns
+
+    func createCampaign(id: String, content: StoredContent, recipientsFile: String, now: Timestamp) async throws(KilnError) -> CampaignRecord
+    func campaign(id: String) async throws(KilnError) -> CampaignRecord?
+    /// Stores a batch of a campaign's rows with its resume point, in one transaction.
+    func ingest(campaign: String, contentID: Int64, rows: [CampaignRow], rowsRead: Int, rejected: Int, duplicates: Int, complete: Bool, now: Timestamp)
+        async throws(KilnError) -> Int
+    /// A page of the recipient addresses queued for a content, in id order after `after`
+    /// (to rebuild a resumed campaign's duplicate filter); `next` is nil at the end.
+    func recipients(contentID: Int64, after: MessageID?, limit: Int) async throws(KilnError) -> (addresses: [String], next: MessageID?)
+    func campaignCounts(contentID: Int64) async throws(KilnError) -> (counts: [StateCount], spilled: Int, transientFailures: Int)
+    func countEvents(kind: DeliveryEvent.Kind, contentID: Int64) async throws(KilnError) -> Int
+}
+
+/// What a delivering run holds while it runs (for SQLite, the delivery lock), and how
+/// many leased messages it returned to the queue when it began.
+public struct DeliveryClaim: Sendable {
+    public let recovered: Int
+    let holder: (any Sendable)?
+
+    public init(recovered: Int, holder: (any Sendable)?) {
+        self.recovered = recovered
+        self.holder = holder
+    }
+}
+
+extension MessageStore {
+    /// Events from the start (or after `afterID`), at most `limit`.
+    public func events(after afterID: Int64 = 0) async throws(KilnError) -> [(id: Int64, event: DeliveryEvent)] {
+        try await events(after: afterID, limit: 1000)
+    }
+
+    /// Pauses or resumes the whole store.
+    public func setPaused(_ paused: Bool) async throws(KilnError) {
+        try await setPaused(paused, scope: nil)
+    }
+
+    /// Adds entries; an address already suppressed keeps its first entry.
+    @discardableResult
+    public func suppress(_ entries: [SuppressionEntry]) async throws(KilnError) -> Int {
+        try await suppress(entries, replace: false)
+    }
+
+    /// The entry that suppresses `address` account-wide, if any.
+    public func suppression(of address: String) async throws(KilnError) -> SuppressionEntry? {
+        try await suppression(of: address, scope: nil)
+    }
+
+    /// When the next due message comes due.
+    public func nextDue() async throws(KilnError) -> Timestamp? {
+        try await nextDue(pausedSets: [], excluding: [])
+    }
+}
