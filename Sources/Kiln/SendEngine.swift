@@ -161,14 +161,14 @@ public final class SendEngine: Service, Sendable {
             guard variables.count == message.recipients.count else {
                 throw KilnError(.invalidMessage, "one set of variables per recipient is needed", location: place ?? "variables")
             }
-            data = [UInt8](try! JSONEncoder().encode(template))
+            data = try Self.encoded(template, location: place ?? "template")
         }
         var recipients: [Submission.Recipient] = []
         recipients.reserveCapacity(message.recipients.count)
         var variables: [[String: String]]?
         if case .template(_, let perRecipient) = message.body { variables = perRecipient }
         for (index, address) in message.recipients.enumerated() {
-            let encoded = variables.map { [UInt8](try! JSONEncoder().encode($0[index])) }
+            let encoded = try variables.map { perRecipient throws(KilnError) in try Self.encoded(perRecipient[index], location: place ?? "variables") }
             recipients.append(Submission.Recipient(address: address.description, provider: await provider(for: address), variables: encoded))
         }
         return Submission(
@@ -176,6 +176,15 @@ public final class SendEngine: Service, Sendable {
                                    configurationSet: configurationSet.name, campaign: message.campaign, fromDomain: identity.domain,
                                    isTemplate: { if case .template = message.body { true } else { false } }()),
             recipients: recipients)
+    }
+
+    /// JSON for the store; a value that does not encode is an invalid message there.
+    static func encoded(_ value: some Encodable, location: String) throws(KilnError) -> [UInt8] {
+        do {
+            return [UInt8](try JSONEncoder().encode(value))
+        } catch {
+            throw KilnError(.invalidMessage, "cannot be stored: \(error)", location: location)
+        }
     }
 
     /// The recipient's mailbox provider: the built-in table, else (in MX mode) the

@@ -159,6 +159,8 @@ public struct Dispatcher: Sendable {
     public mutating func planPools(backlog: [MailboxProvider: Int], now: Timestamp) -> [PoolPlan] {
         guard isPlanDue(now: now) else { return [] }
         plannedAt = now
+        // A provider waiting in the backlog counts even before its first message is routed.
+        for provider in backlog.keys { _ = router.key(for: provider) }
         var plans: [PoolPlan] = []
         for pool in router.poolNames {
             guard let view = router.poolView(pool, now: now) else { continue }

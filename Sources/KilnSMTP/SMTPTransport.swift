@@ -9,7 +9,9 @@ import Synchronization
 /// Swift concurrency pool). Jobs are queued per (destination, source IP) lane; each lane
 /// runs at most `maxConnections` transfers at once and reuses its connections for up to
 /// `messagesPerConnection` messages. Every result carries the server's reply (code,
-/// enhanced status, text), captured through curl's debug callback.
+/// enhanced status, text), captured through curl's debug callback, classified once. A
+/// throttle or a block (`Dispatcher.withdrawsLane(after:)`) takes back what waits on its
+/// lane and holds the lane shut briefly: this is the one place that withdraws.
 public final class SMTPTransport: Sendable {
     public struct Options: Sendable {
         /// The name given in EHLO.
@@ -35,7 +37,6 @@ public final class SMTPTransport: Sendable {
 
     struct Inbox {
         var jobs: [SMTPJob] = []
-        var withdrawals: [(destination: SMTPURL, sourceIP: String?)] = []
         var stopping = false
         var inFlight = 0
         var results: [SMTPResult] = []
@@ -59,14 +60,6 @@ public final class SMTPTransport: Sendable {
             $0.jobs.append(contentsOf: jobs)
             $0.inFlight += jobs.count
         }
-        multi.wakeup()
-    }
-
-    /// Takes back the jobs queued for `destination` from `sourceIP` that have not started:
-    /// they come back as results with a nil reply. After a throttle, what waits behind it
-    /// on that (IP, destination) should not go out.
-    public func withdraw(destination: SMTPURL, sourceIP: String?) {
-        inbox.withLock { $0.withdrawals.append((destination, sourceIP)) }
         multi.wakeup()
     }
 
@@ -112,13 +105,11 @@ public final class SMTPTransport: Sendable {
     }
 
     // Called on the transfer thread.
-    func takeInbox() -> (jobs: [SMTPJob], withdrawals: [(destination: SMTPURL, sourceIP: String?)], stopping: Bool) {
+    func takeInbox() -> (jobs: [SMTPJob], stopping: Bool) {
         inbox.withLock { state in
             let jobs = state.jobs
-            let withdrawals = state.withdrawals
             state.jobs.removeAll(keepingCapacity: true)
-            state.withdrawals.removeAll()
-            return (jobs, withdrawals, state.stopping)
+            return (jobs, state.stopping)
         }
     }
 

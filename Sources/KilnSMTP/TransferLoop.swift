@@ -15,7 +15,14 @@ final class TransferLoop: @unchecked Sendable {
         var queue = Deque<SMTPJob>()
         var idle: [Connection] = []
         var active = 0
+        /// After a throttle or a block: jobs that reach the lane before this time go back
+        /// unsent (the engine routed them before it learned of the reply).
+        var heldUntil: ContinuousClock.Instant?
     }
+
+    /// How long a lane refuses new jobs after a reply that withdraws it: longer than the
+    /// engine takes to record the reply and stop routing to that (IP, destination).
+    static let hold: Duration = .seconds(2)
 
     /// One easy handle, reused for the lane's transfers; its connection stays in curl's
     /// connection cache between them.
@@ -54,18 +61,16 @@ final class TransferLoop: @unchecked Sendable {
         var stopping = false
         var pendingResults: [SMTPResult] = []
         while true {
-            let (jobs, withdrawals, stop) = transport.takeInbox()
+            let (jobs, stop) = transport.takeInbox()
+            let now = ContinuousClock.now
             for job in jobs {
                 let key = LaneKey(destination: job.destination, sourceIP: job.sourceIP)
                 let lane = lanes[key] ?? { let l = Lane(); lanes[key] = l; return l }()
-                lane.queue.append(job)
-            }
-            for withdrawal in withdrawals {
-                guard let lane = lanes[LaneKey(destination: withdrawal.destination, sourceIP: withdrawal.sourceIP)] else { continue }
-                for job in lane.queue {
+                if let held = lane.heldUntil, held > now {
                     pendingResults.append(SMTPResult(id: job.id, reply: nil, sourceIP: job.sourceIP, destination: job.destination))
+                    continue
                 }
-                lane.queue.removeAll()
+                lane.queue.append(job)
             }
             if stop && !stopping {
                 stopping = true
@@ -188,7 +193,8 @@ final class TransferLoop: @unchecked Sendable {
         // A throttle or a block speaks for the (IP, destination): what waits behind it on
         // this lane goes back at once, before more connections start.
         let classification = reply.classification
-        if let lane, !lane.queue.isEmpty, Dispatcher.withdrawsLane(after: classification) {
+        if let lane, Dispatcher.withdrawsLane(after: classification) {
+            lane.heldUntil = ContinuousClock.now + Self.hold
             for waiting in lane.queue {
                 withdrawn.append(SMTPResult(id: waiting.id, reply: nil, sourceIP: waiting.sourceIP, destination: waiting.destination))
             }

@@ -119,4 +119,33 @@ import Testing
         #expect(server.messages.count == delivered)
         await server.shutdown()
     }
+
+    /// A throttle withdraws its lane: what waits behind it comes back unsent (classified
+    /// once, where it arrived), and a job that reaches the lane just after is held back too.
+    @Test func aThrottleWithdrawsItsLaneAndHoldsItBriefly() async throws {
+        let server = try await LoopbackSMTPServer.start { command in
+            if case .mailFrom = command.kind, command.clientAddress == "127.0.0.2" {
+                return SMTPReply(parsing: ProviderReplies.gmailThrottle)
+            }
+            return nil
+        }
+        let transport = transport()
+        transport.send((0..<10).map { job($0, server, connections: 1) })
+        let first = await collect(transport, count: 10)
+        let replied = first.values.filter { $0.reply != nil }
+        #expect(replied.count == 1)
+        #expect(replied.first?.classification == ReplyClassification(.throttle, scope: .ip))
+        #expect(first.values.filter { $0.reply == nil }.count == 9)
+        // Routed before the engine learned of the throttle: held back, not sent.
+        transport.send([job(10, server, connections: 1)])
+        let late = await collect(transport, count: 1)
+        #expect(late[MessageID(10)]?.reply == nil)
+        // Another source address is not held.
+        transport.send([job(11, server, source: "127.0.0.3", connections: 1)])
+        let other = await collect(transport, count: 1)
+        #expect(other[MessageID(11)]?.reply?.code == 250)
+        await transport.shutdownGracefully()
+        #expect(server.messages.count == 1)
+        await server.shutdown()
+    }
 }

@@ -1,0 +1,110 @@
+import KilnCore
+import Testing
+
+/// The dispatcher's decisions, with plain values and a clock moved by hand.
+@Suite struct DispatcherTests {
+    let t0 = Timestamp(nanoseconds: 1_000_000_000_000)
+
+    /// A pool of two IPs; Gmail takes 60 an hour from a cold IP (a token a minute).
+    func dispatcher(spillover: Configuration.Spillover = .never, scaling: Configuration.Scaling = .fixed, ips: [String] = ["127.0.0.2", "127.0.0.3"]) -> Dispatcher {
+        let overrides = ["gmail": Configuration.ProviderProfileOverride(coldHourly: 60, warmHourly: 6_000, throttleBackoffSeconds: 900)]
+        let router = Router(pools: [.init(name: "p", ips: ips, minIPs: 1, scaling: scaling, spillover: spillover)],
+                            sharedPool: spillover == .never ? nil : .init(url: "smtp://relay.test.invalid"), now: t0,
+                            profiles: { ProviderProfile.resolve($0, overrides: overrides) })
+        return Dispatcher(router: router, retry: RetryPolicy(jitter: 0, maxMessageAge: .seconds(3600)))
+    }
+
+    @Test func aDueMessageGoesFromAnIPUntilTheBucketsAreEmptyThenWaitsForTheRefill() {
+        var d = dispatcher()
+        let first = d.decide(provider: .gmail, pool: "p", createdAt: t0, now: t0)
+        let second = d.decide(provider: .gmail, pool: "p", createdAt: t0, now: t0)
+        #expect(Set([first, second]) == [.send(.dedicated(ip: "127.0.0.2")), .send(.dedicated(ip: "127.0.0.3"))])
+        guard case .deferral(let until) = d.decide(provider: .gmail, pool: "p", createdAt: t0, now: t0) else {
+            Issue.record("a third message had a token")
+            return
+        }
+        #expect(until > t0 && until <= t0 + .seconds(60))
+    }
+
+    @Test func withSpilloverTheExcessGoesToTheSharedRelay() {
+        var d = dispatcher(spillover: .always)
+        _ = d.decide(provider: .gmail, pool: "p", createdAt: t0, now: t0)
+        _ = d.decide(provider: .gmail, pool: "p", createdAt: t0, now: t0)
+        #expect(d.decide(provider: .gmail, pool: "p", createdAt: t0, now: t0) == .send(.shared))
+    }
+
+    @Test func aMessagePastItsMaximumAgeExpiresInsteadOfBeingRouted() {
+        var d = dispatcher()
+        #expect(d.decide(provider: .gmail, pool: "p", createdAt: t0, now: t0 + .seconds(3600)) == .expire)
+        // Its token was not taken: the next message still gets one.
+        #expect(d.decide(provider: .gmail, pool: "p", createdAt: t0 + .seconds(3600), now: t0 + .seconds(3600)) != .expire)
+    }
+
+    @Test func deferralsInABatchQueueOneTokenIntervalApartAndStopLeasingTheProvider() {
+        var d = dispatcher()
+        d.beginBatch()
+        let refill = t0 + .seconds(60)
+        let times = (0..<3).map { _ in d.deferral(provider: .gmail, pool: "p", until: refill, now: t0) }
+        // Two IPs at 60 an hour: 120 an hour, a token every 30 s.
+        #expect(times == [refill, refill + .seconds(30), refill + .seconds(60)])
+        #expect(d.exhaustedProviders(now: t0) == [.gmail: refill])
+        #expect(d.exhaustedProviders(now: refill).isEmpty)
+        d.beginBatch()
+        #expect(d.deferral(provider: .gmail, pool: "p", until: refill, now: t0) == refill)
+    }
+
+    @Test(arguments: [
+        (ProviderReplies.gmailThrottle, DeliveryEvent.Kind.throttle, true),
+        (ProviderReplies.gmailBlock, .block, true),
+        (ProviderReplies.greylisted, .deliveryDelay, false),
+        (ProviderReplies.gmailUserUnknown, .bounce, false),
+        ("250 2.0.0 OK", .delivery, false),
+    ])
+    func aReplyDecidesTheEventAndWhetherTheLaneIsWithdrawn(reply: String, event: DeliveryEvent.Kind, withdraws: Bool) throws {
+        var d = dispatcher()
+        var rng = SystemRandomNumberGenerator()
+        let classification = try #require(SMTPReply(parsing: reply)).classification
+        let completion = d.complete(provider: .gmail, path: .dedicated(ip: "127.0.0.2"), classification: classification,
+                                    createdAt: t0, failedAttempts: 0, now: t0, using: &rng)
+        #expect(completion.event == event)
+        #expect(Dispatcher.withdrawsLane(after: classification) == withdraws)
+    }
+
+    @Test func aThrottleRestsThatPairAndTheMessageComesBackSoon() throws {
+        var d = dispatcher()
+        var rng = SystemRandomNumberGenerator()
+        let throttle = try #require(SMTPReply(parsing: ProviderReplies.gmailThrottle)).classification
+        let completion = d.complete(provider: .gmail, path: .dedicated(ip: "127.0.0.2"), classification: throttle,
+                                    createdAt: t0, failedAttempts: 0, now: t0, using: &rng)
+        #expect(completion.resumeAt == t0 + .seconds(900))
+        #expect(completion.disposition == .retry(at: t0 + .seconds(60)))
+        // Only the other IP sends to Gmail now.
+        for _ in 0..<3 {
+            if case .send(let path) = d.decide(provider: .gmail, pool: "p", createdAt: t0, now: t0) { #expect(path == .dedicated(ip: "127.0.0.3")) }
+        }
+    }
+
+    @Test func aHardBounceSuppressesAndALocalReplyBlamesNoIP() throws {
+        var d = dispatcher()
+        var rng = SystemRandomNumberGenerator()
+        let unknown = try #require(SMTPReply(parsing: ProviderReplies.gmailUserUnknown)).classification
+        let bounce = d.complete(provider: .gmail, path: .shared, classification: unknown, createdAt: t0, failedAttempts: 2, now: t0, using: &rng)
+        #expect(bounce.disposition == .bounced(suppressRecipient: true))
+        let block = try #require(SMTPReply(parsing: ProviderReplies.gmailBlock)).classification
+        let local = d.complete(provider: .gmail, path: nil, classification: block, createdAt: t0, failedAttempts: 0, now: t0, using: &rng)
+        #expect(local.resumeAt == nil)
+        #expect(d.router.suspension(ip: "127.0.0.2", provider: .gmail, now: t0) == nil)
+    }
+
+    @Test func poolsArePlannedOnceAnHourFromTheBacklog() {
+        var d = dispatcher(scaling: .managed, ips: ["127.0.0.2", "127.0.0.3", "127.0.0.4"])
+        #expect(d.router.activeIPs(pool: "p").count == 1)
+        // A day's backlog far beyond one IP: the pool takes more.
+        let plans = d.planPools(backlog: [.gmail: 1_000_000], now: t0)
+        #expect(plans.first?.add.isEmpty == false)
+        let grown = d.router.activeIPs(pool: "p").count
+        #expect(grown > 1)
+        #expect(d.planPools(backlog: [.gmail: 1_000_000], now: t0 + .seconds(1800)).isEmpty)
+        #expect(!d.isPlanDue(now: t0 + .seconds(3599)) && d.isPlanDue(now: t0 + .seconds(3600)))
+    }
+}
