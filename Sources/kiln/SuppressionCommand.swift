@@ -108,7 +108,8 @@ struct Suppression: AsyncParsableCommand {
                     return
                 }
                 let emailIndex = header.firstIndex(of: "email")!
-                guard record.fields.count == header.count, let address = try? EmailAddress(record.fields[emailIndex]) else {
+                guard record.fields.count == header.count, !record.invalidUTF8Fields.contains(emailIndex),
+                      let address = try? EmailAddress(record.fields[emailIndex]) else {
                     rejected += 1
                     FileHandle.standardError.write(Data("kiln: \(file):\(record.line): skipped (not an address or wrong column count)\n".utf8))
                     return
@@ -117,7 +118,7 @@ struct Suppression: AsyncParsableCommand {
                 if let r = header.firstIndex(of: "reason"), !record.fields[r].isEmpty {
                     guard let parsed = SuppressionReason(rawValue: record.fields[r].uppercased()) else {
                         rejected += 1
-                        FileHandle.standardError.write(Data("kiln: \(file):\(record.line): unknown reason '\(record.fields[r])'\n".utf8))
+                        FileHandle.standardError.write(Data("kiln: \(file):\(record.line): unknown reason '\(record.fields[r].escapingControlCharacters)'\n".utf8))
                         return
                     }
                     rowReason = parsed
