@@ -30,12 +30,7 @@ import Testing
     }
 
     func collect(_ transport: SMTPTransport, count: Int) async -> [MessageID: SMTPResult] {
-        var results: [MessageID: SMTPResult] = [:]
-        for await _ in transport.resultsReady {
-            for r in transport.takeResults() { results[r.id] = r }
-            if results.count >= count { break }
-        }
-        return results
+        await SMTPTransportTests().collect(transport, count: count)
     }
 
     static let hostileRecipients = [smuggled, "a\r\nb@example.com", "a\nRCPT TO:<v@example.com>", "a\u{0}@example.com", "a\u{7F}@example.com",
