@@ -108,7 +108,7 @@ public struct CampaignRunner: Sendable {
             throw KilnError(.invalidInput, "cannot read the recipients file", location: recipientsFile)
         }
         let from: EmailAddress
-        do { from = try EmailAddress(template.from) } catch { throw KilnError(.invalidAddress, "'\(template.from)' is not an email address", location: "template.from") }
+        do { from = try EmailAddress(template.from) } catch { throw KilnError(.invalidAddress, "'\(template.from.escapingControlCharacters)' is not an email address", location: "template.from") }
         guard let identity = engine.configuration.identity(for: from) else {
             throw KilnError(.notAllowedSender, "\(from) is not in a configured identity", location: "template.from")
         }
@@ -224,9 +224,15 @@ public struct CampaignRunner: Sendable {
                     return
                 }
                 let text = record.fields[emailColumn]
-                guard let address = try? EmailAddress(text) else {
+                let address: EmailAddress
+                do throws(KilnError) {
+                    guard !record.invalidUTF8Fields.contains(emailColumn) else {
+                        throw KilnError(.invalidAddress, "'\(text.trimmingWhitespace().escapingControlCharacters)' is not valid UTF-8")
+                    }
+                    address = try EmailAddress(text)
+                } catch {
                     batchRejected += 1
-                    rejectedRows.append((record.line, "'\(text.trimmingWhitespace())' is not an email address"))
+                    rejectedRows.append((record.line, error.message))
                     return
                 }
                 let written = address.description

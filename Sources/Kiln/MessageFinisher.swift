@@ -91,7 +91,7 @@ struct MessageFinisher: Sendable {
             }
         }
         let address: EmailAddress
-        do { address = try EmailAddress(recipient) } catch { throw KilnError(.invalidAddress, "'\(recipient)' is not an email address", location: "recipient") }
+        do { address = try EmailAddress(recipient) } catch { throw KilnError(.invalidAddress, "'\(recipient.escapingControlCharacters)' is not an email address", location: "recipient") }
         let draft = try compiled.render(to: address, variables: variables)
         let domain = content.fromDomain ?? address.domain
         let unique = "\(message.id).\(String(UInt64(bitPattern: time.nanoseconds), radix: 36))"
@@ -109,7 +109,7 @@ struct MessageFinisher: Sendable {
             unsubscribeURL: set?.unsubscribe?.url, unsubscribeMailto: set?.unsubscribe?.mailto,
             secret: unsubscribeSecrets[content.configurationSet] ?? [])
         let token = UnsubscribeToken(recipient: recipient, list: content.configurationSet, campaign: content.campaign ?? "")
-        var message = headers.lines(for: token) + content.data
+        var message = try headers.lines(for: token) + content.data
         for signer in signers[content.fromDomain?.lowercased() ?? ""] ?? [] {
             message = try signer.sign(message, time: time)
         }

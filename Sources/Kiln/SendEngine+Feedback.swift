@@ -54,6 +54,9 @@ extension SendEngine {
             // The return path names one message (one recipient); the store checks the recipient agrees.
             let target = try await store.feedbackTarget(messageID: messageID, recipient: recipient.address)
             if target == nil { outcome.unmatched += 1 }
+            // A report names any text it likes: what is not an address (a line break, a
+            // control character, invalid UTF-8) is neither suppressed nor logged.
+            guard target != nil || (try? EmailAddress(recipient.address)) != nil else { continue }
             let address = target?.recipient ?? recipient.address
             let detail = [recipient.reason, recipient.status, recipient.diagnostic].compactMap { $0 }.joined(separator: " ")
             switch report.type {

@@ -48,7 +48,8 @@ extension SendEngine {
                 return
             }
             let emailIndex = header.firstIndex(of: "email")!
-            guard record.fields.count == header.count, let address = try? EmailAddress(record.fields[emailIndex]) else {
+            guard record.fields.count == header.count, !record.invalidUTF8Fields.contains(emailIndex),
+                  let address = try? EmailAddress(record.fields[emailIndex]) else {
                 result.rejected += 1
                 skipped(record.line, "not an address or wrong column count")
                 return
@@ -57,7 +58,7 @@ extension SendEngine {
             if let r = header.firstIndex(of: "reason"), !record.fields[r].isEmpty {
                 guard let parsed = SuppressionReason(rawValue: record.fields[r].uppercased()) else {
                     result.rejected += 1
-                    skipped(record.line, "unknown reason '\(record.fields[r])'")
+                    skipped(record.line, "unknown reason '\(record.fields[r].escapingControlCharacters)'")
                     return
                 }
                 rowReason = parsed

@@ -3,12 +3,15 @@
 /// doubled quotes and line breaks; CRLF and LF both end a record. A malformed record
 /// (a quote inside an unquoted field, text after a closing quote, an unterminated quote
 /// at the end) comes back as an error with its line number, and parsing goes on with the
-/// next record.
+/// next record. A field that is not valid UTF-8 is decoded with U+FFFD in place of the
+/// bad bytes and its index listed in `Record.invalidUTF8Fields`, for the caller to refuse.
 public struct CSVParser: Sendable {
     public struct Record: Sendable, Equatable {
         /// The line the record starts on (1-based).
         public var line: Int
         public var fields: [String]
+        /// The indices of the fields whose bytes were not valid UTF-8 (empty nearly always).
+        public var invalidUTF8Fields: [Int] = []
     }
 
     public enum Item: Sendable, Equatable {
@@ -21,6 +24,7 @@ public struct CSVParser: Sendable {
     private var state = State.fieldStart
     private var field: [UInt8] = []
     private var fields: [String] = []
+    private var invalidUTF8Fields: [Int] = []
     private var line = 1
     private var recordLine = 1
     private var error: String?
@@ -107,7 +111,12 @@ public struct CSVParser: Sendable {
     }
 
     private mutating func endField() {
-        fields.append(String(decoding: field, as: UTF8.self))
+        if let text = String(validating: field, as: UTF8.self) {
+            fields.append(text)
+        } else {
+            invalidUTF8Fields.append(fields.count)
+            fields.append(String(decoding: field, as: UTF8.self))
+        }
         field.removeAll(keepingCapacity: true)
         state = .fieldStart
     }
@@ -116,6 +125,7 @@ public struct CSVParser: Sendable {
         defer {
             fields.removeAll(keepingCapacity: true)
             field.removeAll(keepingCapacity: true)
+            invalidUTF8Fields.removeAll()
             state = .fieldStart
             error = nil
         }
@@ -126,6 +136,6 @@ public struct CSVParser: Sendable {
         endField()
         // A blank line is no record.
         if fields.count == 1 && fields[0].isEmpty { return }
-        try emit(.record(Record(line: recordLine, fields: fields)))
+        try emit(.record(Record(line: recordLine, fields: fields, invalidUTF8Fields: invalidUTF8Fields)))
     }
 }

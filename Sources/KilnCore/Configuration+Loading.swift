@@ -110,9 +110,9 @@ extension Configuration {
         check(!identities.isEmpty, "identities", "at least one identity is required")
         for (i, identity) in identities.enumerated() {
             let path = "identities[\(i)]"
-            check(EmailAddress.isValidDomain(identity.domain), "\(path).domain", "'\(identity.domain)' is not a domain name")
+            check(EmailAddress.isValidDomain(identity.domain), "\(path).domain", "'\(identity.domain.escapingControlCharacters)' is not a domain name")
             if let rp = identity.returnPathDomain {
-                check(EmailAddress.isValidDomain(rp), "\(path).returnPathDomain", "'\(rp)' is not a domain name")
+                check(EmailAddress.isValidDomain(rp), "\(path).returnPathDomain", "'\(rp.escapingControlCharacters)' is not a domain name")
             }
             for (j, address) in (identity.allowedFromAddresses ?? []).enumerated() {
                 do {
@@ -221,7 +221,7 @@ extension Configuration {
                     check(!url.contains(where: { $0 == "<" || $0 == ">" || $0 == "," || $0.isWhitespace }), "\(path).url", "must not contain spaces, commas or angle brackets")
                 }
                 if let mailto = u.mailto {
-                    check((try? EmailAddress(mailto)) != nil, "\(path).mailto", "'\(mailto)' is not an email address")
+                    check((try? EmailAddress(mailto)) != nil, "\(path).mailto", "'\(mailto.escapingControlCharacters)' is not an email address")
                 }
                 check(u.secretEnv != nil || u.secretFile != nil, path, "needs secretEnv or secretFile (the token's HMAC key)")
             }

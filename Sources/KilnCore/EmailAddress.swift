@@ -1,6 +1,11 @@
-/// A mailbox address `local@domain`, checked against the RFC 5321 syntax Kiln accepts
-/// for sending: a dot-atom or quoted local part of at most 64 octets, and a domain of
-/// LDH labels (or an address literal) of at most 255 octets. The domain is lower-cased.
+/// A mailbox address `local@domain`, checked against the RFC 5321 grammar (§4.1.2,
+/// §4.1.3) with the RFC 6531 UTF-8 extension (see `EmailAddress+Syntax.swift`): a
+/// Dot-string or Quoted-string local part of at most 64 octets, and a domain of two or
+/// more labels (or an address literal `[192.0.2.1]`, `[IPv6:2001:db8::1]`) of at most
+/// 255 octets; 254 octets in all. No control character (C0, DEL, C1) and no invalid UTF-8
+/// passes, so an address can never carry CR or LF into an SMTP command or a header.
+/// White space around the text is trimmed. A domain name is lower-cased; an address
+/// literal is kept as written.
 public struct EmailAddress: Hashable, Sendable, CustomStringConvertible, Comparable {
     public let localPart: String
     public let domain: String
@@ -19,21 +24,27 @@ public struct EmailAddress: Hashable, Sendable, CustomStringConvertible, Compara
         self.domain = domain
     }
 
-    /// Why `text` is not an address (the slow path, for the error message only).
-    static func invalid(_ text: String) -> KilnError {
-        let trimmed = text.trimmingWhitespace()
-        guard let at = trimmed.lastIndex(of: "@") else {
-            return KilnError(.invalidAddress, "'\(trimmed)' is not an email address: no '@'")
+    /// An address from raw bytes (a file, a command line): bytes that are not well-formed
+    /// UTF-8 are an error naming the part they are in, never replaced with U+FFFD.
+    public init(utf8 bytes: some Collection<UInt8>) throws(KilnError) {
+        let array = Array(bytes)
+        guard let text = String(validating: array, as: UTF8.self) else {
+            let found = array.withUnsafeBufferPointer { Self.flaw(ofTrimmed: $0) } ?? Flaw.invalidUTF8(.localPart)
+            throw KilnError(.invalidAddress, found.message(String(decoding: array, as: UTF8.self).escapingControlCharacters))
         }
-        let local = String(trimmed[..<at])
-        let domain = String(trimmed[trimmed.index(after: at)...]).lowercased()
-        if !isValidLocalPart(local) { return KilnError(.invalidAddress, "'\(trimmed)' has an invalid local part") }
-        if !isValidDomain(domain) { return KilnError(.invalidAddress, "'\(trimmed)' has an invalid domain") }
-        return KilnError(.invalidAddress, "'\(trimmed)' is longer than 254 octets")
+        try self.init(text)
     }
 
-    /// The local part and the lower-cased domain of a valid address, in one pass over its
-    /// bytes; nil when it is not valid or ends in non-ASCII whitespace.
+    /// Why `text` is not an address (the slow path, for the error message only). The
+    /// address is echoed with its control characters escaped.
+    static func invalid(_ text: String) -> KilnError {
+        var trimmed = text.trimmingWhitespace()
+        let found = trimmed.withUTF8 { Self.flaw(ofTrimmed: $0) } ?? Flaw.invalidLocalPart
+        return KilnError(.invalidAddress, found.message(trimmed.escapingControlCharacters))
+    }
+
+    /// The local part and the domain (lower-cased unless a literal) of a valid address,
+    /// in one pass over its bytes; nil when it is not valid or ends in non-ASCII whitespace.
     static func split(_ bytes: UnsafeBufferPointer<UInt8>) -> (String, String)? {
         var start = 0, end = bytes.count
         while start < end, isASCIIWhitespace(bytes[start]) { start += 1 }
@@ -47,7 +58,9 @@ public struct EmailAddress: Hashable, Sendable, CustomStringConvertible, Compara
         guard at >= start else { return nil }
         let local = UnsafeBufferPointer(rebasing: bytes[start..<at])
         let domainBytes = UnsafeBufferPointer(rebasing: bytes[(at + 1)..<end])
-        guard local.count + domainBytes.count + 1 <= 254, isValidLocalPart(local), isValidDomain(domainBytes) else { return nil }
+        guard local.count + domainBytes.count + 1 <= 254, localPartFlaw(local) == nil, domainFlaw(domainBytes) == nil else { return nil }
+        let localPart = String(decoding: local, as: UTF8.self)
+        if domainBytes[0] == UInt8(ascii: "[") { return (localPart, String(decoding: domainBytes, as: UTF8.self)) }
         var ascii = true
         let lowered = String(unsafeUninitializedCapacity: domainBytes.count) { out in
             for (index, byte) in domainBytes.enumerated() {
@@ -56,7 +69,7 @@ public struct EmailAddress: Hashable, Sendable, CustomStringConvertible, Compara
             }
             return domainBytes.count
         }
-        return (String(decoding: local, as: UTF8.self), ascii ? lowered : lowered.lowercased())
+        return (localPart, ascii ? lowered : lowered.lowercased())
     }
 
     static func isASCIIWhitespace(_ byte: UInt8) -> Bool { byte == 32 || (byte >= 9 && byte <= 13) }
@@ -80,72 +93,15 @@ public struct EmailAddress: Hashable, Sendable, CustomStringConvertible, Compara
 
     public static func < (lhs: EmailAddress, rhs: EmailAddress) -> Bool { lhs.description < rhs.description }
 
-    static func isValidLocalPart(_ local: String) -> Bool {
-        var local = local
-        return local.withUTF8 { isValidLocalPart($0) }
-    }
-
-    static func isValidLocalPart(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
-        guard !bytes.isEmpty, bytes.count <= 64 else { return false }
-        if bytes.first == UInt8(ascii: "\"") {
-            guard bytes.count >= 2, bytes.last == UInt8(ascii: "\"") else { return false }
-            return bytes.dropFirst().dropLast().allSatisfy { $0 >= 32 && $0 < 127 && $0 != UInt8(ascii: "\"") || $0 >= 128 }
-        }
-        if bytes.first == UInt8(ascii: ".") || bytes.last == UInt8(ascii: ".") { return false }
-        var previousDot = false
-        for byte in bytes {
-            if byte == UInt8(ascii: ".") {
-                if previousDot { return false }
-                previousDot = true
-                continue
-            }
-            previousDot = false
-            if byte >= 128 { continue }  // SMTPUTF8 local parts
-            guard isAtext(byte) else { return false }
-        }
-        return true
-    }
-
-    static func isAtext(_ byte: UInt8) -> Bool {
-        switch byte {
-        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
-            return true
-        case UInt8(ascii: "!"), UInt8(ascii: "#"), UInt8(ascii: "$"), UInt8(ascii: "%"), UInt8(ascii: "&"), UInt8(ascii: "'"), UInt8(ascii: "*"),
-             UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "/"), UInt8(ascii: "="), UInt8(ascii: "?"), UInt8(ascii: "^"), UInt8(ascii: "_"),
-             UInt8(ascii: "`"), UInt8(ascii: "{"), UInt8(ascii: "|"), UInt8(ascii: "}"), UInt8(ascii: "~"):
-            return true
-        default:
-            return false
-        }
-    }
-
-    /// True for an LDH domain name with at least two labels, or an address literal `[...]`.
+    /// True for a domain name of two or more labels (UTF-8 allowed beyond ASCII) or an
+    /// address literal, by the same rules as an address's domain: no control character,
+    /// no invalid UTF-8, at most 255 octets.
     public static func isValidDomain(_ domain: String) -> Bool {
         var domain = domain
         return domain.withUTF8 { isValidDomain($0) }
     }
 
-    static func isValidDomain(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
-        guard !bytes.isEmpty, bytes.count <= 255 else { return false }
-        if bytes.first == UInt8(ascii: "[") { return bytes.last == UInt8(ascii: "]") && bytes.count > 2 }
-        var labels = 0, labelStart = 0
-        for index in 0...bytes.count {
-            guard index == bytes.count || bytes[index] == UInt8(ascii: ".") else {
-                let byte = bytes[index]
-                guard isAlnum(byte) || byte == UInt8(ascii: "-") || byte >= 128 else { return false }
-                continue
-            }
-            let length = index - labelStart
-            guard length > 0, length <= 63, bytes[labelStart] != UInt8(ascii: "-"), bytes[index - 1] != UInt8(ascii: "-") else { return false }
-            labels += 1
-            labelStart = index + 1
-        }
-        return labels >= 2
-    }
-
-    static func isAlnum(_ byte: UInt8) -> Bool {
-        (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
-    }
+    static func isValidDomain(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool { domainFlaw(bytes) == nil }
 }
 
 extension StringProtocol {

@@ -98,16 +98,17 @@ public struct BulkHeaders: Sendable {
         self.secret = secret
     }
 
-    /// The header lines (CRLF-terminated) for one recipient.
-    public func lines(for token: UnsubscribeToken) -> [UInt8] {
+    /// The header lines (CRLF-terminated) for one recipient; an error (`headerInjection`)
+    /// when a value would carry a line break.
+    public func lines(for token: UnsubscribeToken) throws(KilnError) -> [UInt8] {
         var out = ""
-        if let feedbackID { out += HeaderField.line("Feedback-ID", feedbackID.description) }
+        if let feedbackID { out += try HeaderField.line("Feedback-ID", feedbackID.description) }
         if unsubscribeURL != nil || unsubscribeMailto != nil {
             let value = token.make(secret: secret)
             var targets: [String] = []
             if let url = unsubscribeURL { targets.append("<\(url)\(url.contains("?") ? "&" : "?")t=\(value)>") }
             if let mailto = unsubscribeMailto { targets.append("<mailto:\(mailto)?subject=unsubscribe-\(value)>") }
-            out += HeaderField.line("List-Unsubscribe", targets.joined(separator: ", "))
+            out += try HeaderField.line("List-Unsubscribe", targets.joined(separator: ", "))
             if unsubscribeURL != nil { out += "List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n" }
         }
         return Array(out.utf8)

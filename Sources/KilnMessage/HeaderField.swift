@@ -29,6 +29,50 @@ public enum HeaderField {
         return words.joined(separator: "\r\n ")
     }
 
+    /// Refuses a value with NUL, a bare CR or LF, or a CRLF that is not folding: CRLF must
+    /// be followed by a space or a tab and then more than white space (a line of white
+    /// space alone could end the header section for some readers).
+    ///
+    /// | value | |
+    /// |---|---|
+    /// | `=?UTF-8?B?…?=\r\n =?UTF-8?B?…?=` | accepted |
+    /// | `a\r\nBcc: x@example.com`, `a\nb`, `a\rb`, `a\0b` | refused |
+    /// | `a\r\n \r\n b`, `a\r\n` | refused |
+    public static func checkFolding(_ value: String, field: String) throws(KilnError) {
+        let bytes = value.utf8
+        guard bytes.contains(where: { $0 == 13 || $0 == 10 || $0 == 0 }) else { return }
+        var index = bytes.startIndex
+        var continuation = false  // inside a folded line that has shown only white space
+        while index != bytes.endIndex {
+            let byte = bytes[index]
+            switch byte {
+            case 0:
+                throw KilnError(.headerInjection, "a NUL is not allowed in a header value", location: field)
+            case 13:
+                let lf = bytes.index(after: index)
+                guard !continuation, lf != bytes.endIndex, bytes[lf] == 10 else { break }
+                let wsp = bytes.index(after: lf)
+                guard wsp != bytes.endIndex, bytes[wsp] == 32 || bytes[wsp] == 9 else { break }
+                continuation = true
+                index = bytes.index(after: wsp)
+                continue
+            case 10:
+                break
+            case 32, 9:
+                index = bytes.index(after: index)
+                continue
+            default:
+                continuation = false
+                index = bytes.index(after: index)
+                continue
+            }
+            throw KilnError(.headerInjection, "a line break is not allowed in a header value (only folding: CRLF, then a space or a tab and text)", location: field)
+        }
+        if continuation {
+            throw KilnError(.headerInjection, "a header value must not end in a folded line of white space", location: field)
+        }
+    }
+
     /// A mailbox with an optional display name: `"Name" <addr>` (the name encoded per
     /// RFC 2047 when not ASCII, quoted when it has specials).
     public static func mailbox(_ address: EmailAddress, displayName: String?, field: String) throws(KilnError) -> String {
@@ -42,8 +86,15 @@ public enum HeaderField {
     }
 
     /// `Name: value`, folded at spaces so that lines stay under 78 characters where
-    /// possible (RFC 5322 §2.2.3), with CRLF.
-    public static func line(_ name: String, _ value: String) -> String {
+    /// possible (RFC 5322 §2.2.3), with CRLF. This is where every header is written, so it
+    /// checks again whatever the value went through before: a name that is not printable
+    /// ASCII without a colon, or a value with NUL or a CR or LF that is not folding, is
+    /// refused (`headerInjection`), never written.
+    public static func line(_ name: String, _ value: String) throws(KilnError) -> String {
+        guard !name.isEmpty, name.utf8.allSatisfy({ $0 > 32 && $0 < 127 && $0 != UInt8(ascii: ":") }) else {
+            throw KilnError(.headerInjection, "'\(name.escapingControlCharacters)' is not a valid header name", location: "headers")
+        }
+        try checkFolding(value, field: name)
         let full = "\(name): \(value)"
         if full.utf8.count <= 78 || value.contains("\r\n") { return full + "\r\n" }
         // Break before a space once the line would pass 78 octets.

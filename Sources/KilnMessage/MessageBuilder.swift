@@ -62,18 +62,18 @@ public enum MessageBuilder {
             throw KilnError(.invalidMessage, "a message needs a text or an HTML body", location: "body")
         }
         var head = ""
-        head += HeaderField.line("From", try HeaderField.mailbox(draft.from, displayName: draft.fromName, field: "From"))
-        head += HeaderField.line("To", draft.to.map(\.description).joined(separator: ", "))
-        if let replyTo = draft.replyTo { head += HeaderField.line("Reply-To", replyTo.description) }
-        head += HeaderField.line("Subject", HeaderField.encodedWords(try HeaderField.checked(draft.subject, field: "Subject")))
-        head += HeaderField.line("Date", RFC5322Date.format(date))
-        head += HeaderField.line("Message-ID", "<\(try HeaderField.checked(messageID, field: "Message-ID"))>")
+        head += try HeaderField.line("From", try HeaderField.mailbox(draft.from, displayName: draft.fromName, field: "From"))
+        head += try HeaderField.line("To", draft.to.map(\.description).joined(separator: ", "))
+        if let replyTo = draft.replyTo { head += try HeaderField.line("Reply-To", replyTo.description) }
+        head += try HeaderField.line("Subject", HeaderField.encodedWords(try HeaderField.checked(draft.subject, field: "Subject")))
+        head += try HeaderField.line("Date", RFC5322Date.format(date))
+        head += try HeaderField.line("Message-ID", "<\(try HeaderField.checked(messageID, field: "Message-ID"))>")
         head += "MIME-Version: 1.0\r\n"
         for header in draft.extraHeaders {
             guard !header.name.isEmpty, header.name.utf8.allSatisfy({ $0 > 32 && $0 < 127 && $0 != UInt8(ascii: ":") }) else {
                 throw KilnError(.invalidMessage, "'\(header.name)' is not a valid header name", location: "headers")
             }
-            head += HeaderField.line(header.name, HeaderField.encodedWords(try HeaderField.checked(header.value, field: header.name)))
+            head += try HeaderField.line(header.name, HeaderField.encodedWords(try HeaderField.checked(header.value, field: header.name)))
         }
         var out = Array(head.utf8)
         guard !draft.attachments.isEmpty else {
@@ -137,7 +137,7 @@ public enum MessageBuilder {
             parameter = "filename*=\(encoded)"
         }
         var out = Array("Content-Type: \(type)\r\nContent-Transfer-Encoding: base64\r\n".utf8)
-        out += Array(HeaderField.line("Content-Disposition", "attachment; \(parameter)").utf8)
+        out += Array(try HeaderField.line("Content-Disposition", "attachment; \(parameter)").utf8)
         out += [13, 10]
         out += Base64.encodeBytes(attachment.data, lineLength: 76)
         out += [13, 10]

@@ -44,10 +44,10 @@ public struct MessageTemplate: Sendable, Codable, Hashable {
     public func compile() throws(KilnError) -> Compiled {
         guard text != nil || html != nil else { throw KilnError(.invalidMessage, "a template needs a text or an HTML body", location: "template") }
         let sender: EmailAddress
-        do { sender = try EmailAddress(from) } catch { throw KilnError(.invalidAddress, "'\(from)' is not an email address", location: "template.from") }
+        do { sender = try EmailAddress(from) } catch { throw KilnError(.invalidAddress, "'\(from.escapingControlCharacters)' is not an email address", location: "template.from") }
         var replyAddress: EmailAddress?
         if let replyTo {
-            do { replyAddress = try EmailAddress(replyTo) } catch { throw KilnError(.invalidAddress, "'\(replyTo)' is not an email address", location: "template.replyTo") }
+            do { replyAddress = try EmailAddress(replyTo) } catch { throw KilnError(.invalidAddress, "'\(replyTo.escapingControlCharacters)' is not an email address", location: "template.replyTo") }
         }
         for (index, tag) in (tags ?? []).enumerated() {
             guard !tag.isEmpty, !tag.contains(":"), !tag.contains("{{"), tag.unicodeScalars.allSatisfy({ $0.value > 32 && $0.value < 127 }) else {

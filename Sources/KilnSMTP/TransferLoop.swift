@@ -64,6 +64,14 @@ final class TransferLoop: @unchecked Sendable {
             let (jobs, stop) = transport.takeInbox()
             let now = ContinuousClock.now
             for job in jobs {
+                // Nothing unsafe reaches a curl option: refuse it here, with a local reply.
+                if let refusal = EnvelopeCheck.refusal(job, heloName: transport.options.heloName) {
+                    transport.logger.warning("smtp job refused", metadata: [
+                        "recipient": "\(job.recipient.escapingControlCharacters)", "reply": "\(refusal)",
+                    ])
+                    pendingResults.append(SMTPResult(id: job.id, reply: refusal, sourceIP: job.sourceIP, destination: job.destination))
+                    continue
+                }
                 let key = LaneKey(destination: job.destination, sourceIP: job.sourceIP)
                 let lane = lanes[key] ?? { let l = Lane(); lanes[key] = l; return l }()
                 if let held = lane.heldUntil, held > now {

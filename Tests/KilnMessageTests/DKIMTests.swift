@@ -34,7 +34,7 @@ enum TestKeys {
         let body = try MessageBuilder.compose(draft, date: time, messageID: "abc.123@example.com", boundarySeed: "abc")
         let headers = BulkHeaders(feedbackID: try FeedbackID(campaign: "nov", category: "news", stream: "newsletter", senderId: "ExampleCo"),
                                   unsubscribeURL: "https://example.com/u", unsubscribeMailto: "unsubscribe@example.com", secret: Array("s3cret".utf8))
-        return headers.lines(for: UnsubscribeToken(recipient: "ada@gmail.com", list: "newsletter", campaign: "nov")) + body
+        return try headers.lines(for: UnsubscribeToken(recipient: "ada@gmail.com", list: "newsletter", campaign: "nov")) + body
     }
 
     func signed(_ message: [UInt8]) throws -> ([UInt8], [String: String]) {
@@ -170,7 +170,7 @@ enum TestKeys {
 
     @Test func theOneClickPairIsAdded() throws {
         let headers = BulkHeaders(feedbackID: nil, unsubscribeURL: "https://example.com/u", unsubscribeMailto: "u@example.com", secret: [1, 2, 3])
-        let text = String(decoding: headers.lines(for: UnsubscribeToken(recipient: "a@b.c", list: "l", campaign: "c")), as: UTF8.self)
+        let text = String(decoding: try headers.lines(for: UnsubscribeToken(recipient: "a@b.c", list: "l", campaign: "c")), as: UTF8.self)
             .replacingOccurrences(of: "\r\n ", with: " ")
         #expect(text.contains("List-Unsubscribe: <https://example.com/u?t="))
         #expect(text.contains("<mailto:u@example.com?subject=unsubscribe-"))
