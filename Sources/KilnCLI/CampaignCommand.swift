@@ -61,9 +61,7 @@ struct CampaignStatus: AsyncParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() async throws {
-        let engine = try SendEngine(configurationFile: options.config, logger: makeLogger())
-        guard try await engine.store.campaign(id: id) != nil else { throw KilnError(.invalidInput, "no campaign '\(id)' in this store", location: id) }
-        let report = try await CampaignRunner(engine: engine).report(id)
+        let report = try await campaignReport(id, config: options.config)
         if output.json { printJSON(report); return }
         let done = report.delivered + report.bounced + report.expired + report.failed
         print("campaign \(id): \(report.ingestComplete ? "list read" : "list partly read") (\(report.recipients) rows), "
@@ -78,11 +76,17 @@ struct CampaignReportCommand: AsyncParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() async throws {
-        let engine = try SendEngine(configurationFile: options.config, logger: makeLogger())
-        guard try await engine.store.campaign(id: id) != nil else { throw KilnError(.invalidInput, "no campaign '\(id)' in this store", location: id) }
-        let report = try await CampaignRunner(engine: engine).report(id)
+        let report = try await campaignReport(id, config: options.config)
         if output.json { printJSON(report) } else { printReport(report) }
     }
+}
+
+/// The report of campaign `id` in the store of configuration `config`; an id the store
+/// does not have is invalid input (exit 2).
+func campaignReport(_ id: String, config: String) async throws -> CampaignReport {
+    let engine = try SendEngine(configurationFile: config, logger: makeLogger())
+    guard try await engine.store.campaign(id: id) != nil else { throw KilnError(.invalidInput, "no campaign '\(id)' in this store", location: id) }
+    return try await CampaignRunner(engine: engine).report(id)
 }
 
 func printReport(_ r: CampaignReport) {

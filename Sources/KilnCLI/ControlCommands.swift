@@ -88,9 +88,7 @@ struct Pause: AsyncParsableCommand {
     @OptionGroup var options: ConfigOption
     @Option(name: .customLong("config-set"), help: "Pause only this configuration set.") var configSet: String?
     func run() async throws {
-        let engine = try SendEngine(configurationFile: options.config, logger: makeLogger())
-        try checkConfigSet(configSet, engine)
-        try await engine.pause(configurationSet: configSet)
+        try await control(options, configSet) { try await $0.pause(configurationSet: configSet) }
         print("paused \(configSet ?? "all sending")")
     }
 }
@@ -100,14 +98,19 @@ struct Resume: AsyncParsableCommand {
     @OptionGroup var options: ConfigOption
     @Option(name: .customLong("config-set"), help: "Resume only this configuration set.") var configSet: String?
     func run() async throws {
-        let engine = try SendEngine(configurationFile: options.config, logger: makeLogger())
-        try checkConfigSet(configSet, engine)
-        try await engine.resume(configurationSet: configSet)
+        try await control(options, configSet) { try await $0.resume(configurationSet: configSet) }
         print("resumed \(configSet ?? "all sending")")
     }
 }
 
 func percent(_ value: Double) -> String { String(format: "%.2f%%", value * 100) }
+
+/// Opens the engine, checks `--config-set`, and applies a pause or a resume.
+func control(_ options: ConfigOption, _ configSet: String?, _ apply: (SendEngine) async throws -> Void) async throws {
+    let engine = try SendEngine(configurationFile: options.config, logger: makeLogger())
+    try checkConfigSet(configSet, engine)
+    try await apply(engine)
+}
 
 func checkConfigSet(_ name: String?, _ engine: SendEngine) throws {
     do {
