@@ -275,7 +275,7 @@ public struct CampaignRunner: Sendable {
     /// for the whole file: its length over the length of the rows in the first chunk.
     func rebuildSeen(_ campaign: CampaignRecord, fileSize: Int, sample: Data) throws(KilnError) -> FingerprintSet {
         let lines = max(1, sample.reduce(0) { $0 + ($1 == 10 ? 1 : 0) })
-        let expected = Int(Double(fileSize) / (Double(sample.count) / Double(lines)) * 1.05)
+        let expected = Int(saturating: Double(fileSize) / (Double(sample.count) / Double(lines)) * 1.05)
         var seen = FingerprintSet(expected: expected)
         if campaign.rowsRead > 0 {
             try engine.store.forEachRecipient(contentID: campaign.contentID) { seen.insert($0.lowercased()) }

@@ -48,8 +48,8 @@ extension SendEngine {
         _ = try MessageFinisher(configuration: configuration, secrets: secrets)
         let d = configuration.delivery
         let transport = SMTPTransport(
-            options: .init(heloName: d.heloName, connectTimeout: .seconds(d.connectTimeoutSeconds ?? 30),
-                           transferTimeout: .seconds(d.transferTimeoutSeconds ?? 300)),
+            options: .init(heloName: d.heloName, connectTimeout: .saturatingSeconds(d.connectTimeoutSeconds ?? 30),
+                           transferTimeout: .saturatingSeconds(d.transferTimeoutSeconds ?? 300)),
             logger: logger)
         let session = try DeliverySession(engine: self, transport: transport)
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -115,7 +115,7 @@ final class DeliverySession: Sendable {
         state = Mutex(State(router: router))
         retry = RetryPolicy(maxMessageAge: configuration.maxMessageAge)
         maxInFlight = configuration.delivery.maxInFlight ?? 256
-        leaseTime = .seconds((configuration.delivery.transferTimeoutSeconds ?? 300) + 120)
+        leaseTime = .saturatingSeconds((configuration.delivery.transferTimeoutSeconds ?? 300) + 120)
         credentials = try engine.sharedPoolCredentials
         finisher = try MessageFinisher(configuration: configuration, secrets: engine.secrets)
         sharedURL = configuration.sharedPool.flatMap { SMTPURL($0.url) }

@@ -223,7 +223,7 @@ public final class SendEngine: Service, Sendable {
             let profile = ProviderProfile.resolve(pair.provider, overrides: configuration.providers)
             return EngineStatus.PairStatus(
                 ip: pair.ip, provider: pair.provider.id, percent: pair.warmup.percent,
-                hourly: Int(pair.warmup.hourly(profile, strategy: strategies[pool] ?? .adaptive(WarmupModel()), now: time)),
+                hourly: Int(saturating: pair.warmup.hourly(profile, strategy: strategies[pool] ?? .adaptive(WarmupModel()), now: time)),
                 suspendedUntil: pair.suspendedUntil.flatMap { $0 > time ? $0 : nil })
         }.sorted { ($0.ip, $0.provider) < ($1.ip, $1.provider) }
         return EngineStatus(counts: try store.counts(), pausedScopes: try store.pausedScopes().sorted(), pools: configuration.pools.map {

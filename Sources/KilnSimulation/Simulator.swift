@@ -112,7 +112,7 @@ public struct Simulator: Sendable {
         let models = providerIDs.map { id in (scenario.providers?[id] ?? ProviderModel()).over(ProviderModel.defaults(id)) }
         let ips = (0..<scenario.pool.maxIPs).map { "10.0.\($0 / 250).\($0 % 250 + 1)" }
         let start = Timestamp(nanoseconds: 1_800_000_000_000_000_000 / Self.day * Self.day)  // a midnight
-        let maxAge = Duration.seconds((scenario.maxMessageAgeHours ?? 72) * 3600)
+        let maxAge = Duration.saturatingSeconds((scenario.maxMessageAgeHours ?? 72) * 3600)
         let retry = RetryPolicy(maxMessageAge: maxAge)
         let hardBounceRate = scenario.list?.hardBounceRate ?? 0
         let complaintRate = scenario.list?.complaintRate ?? 0
@@ -233,7 +233,7 @@ public struct Simulator: Sendable {
                 for (p, id) in providerIDs.enumerated() {
                     if let until = pausedUntilDay[id], day < until { continue }
                     let wanted = messagesPerDay * dayFactor * (mix[id] ?? 0) / mixTotal * weights[hour] / weightSum + carry[p]
-                    let count = Int(wanted)
+                    let count = Int(saturating: wanted)
                     carry[p] = wanted - Double(count)
                     guard count > 0 else { continue }
                     today[p].demand += count
@@ -248,7 +248,7 @@ public struct Simulator: Sendable {
                 if case .oracle = strategy {
                     // Exactly at capacity, every IP, each hour; the rest spills or waits.
                     for p in providerIDs.indices {
-                        var budget = pairs[p].indices.reduce(0) { $0 + (pairs[p][$1].blockedUntil > hourStart ? 0 : Int(capacity(p, pairs[p][$1].reputation))) }
+                        var budget = pairs[p].indices.reduce(0) { $0 + (pairs[p][$1].blockedUntil > hourStart ? 0 : Int(saturating: capacity(p, pairs[p][$1].reputation))) }
                         var i = 0
                         var due = 0
                         for c in queues[p] where c.due < hourStart + Self.hour { due += c.count }
@@ -257,13 +257,13 @@ public struct Simulator: Sendable {
                         var remaining = send
                         var bouncedNow = 0
                         while remaining > 0, i < pairs[p].count {
-                            let take = min(remaining, Int(capacity(p, pairs[p][i].reputation)))
+                            let take = min(remaining, Int(saturating: capacity(p, pairs[p][i].reputation)))
                             pairs[p][i].dayAccepted += take
                             pairs[p][i].dayAttempted += take
                             pairs[p][i].hourAccepted += take
                             // The list is the same for every strategy: so are its bad addresses.
-                            pairs[p][i].dayBounced += Int((Double(take) * hardBounceRate).rounded())
-                            bouncedNow += Int((Double(take) * hardBounceRate).rounded())
+                            pairs[p][i].dayBounced += Int(saturating: (Double(take) * hardBounceRate).rounded())
+                            bouncedNow += Int(saturating: (Double(take) * hardBounceRate).rounded())
                             remaining -= take
                             i += 1
                         }
@@ -517,7 +517,7 @@ public struct SimulatedPair: Sendable, Hashable {
         let cap = m.capacity(reputation: reputation)
         if blockedUntil > time { return .blocked(newEpisode: false) }
         if Double(hourAttempts) > cap * m.blockFactor! {
-            blockedUntil = time + Int64(m.blockHours! * 3600) * 1_000_000_000
+            blockedUntil = time &+ Int64(saturating: m.blockHours! * 3600 * 1e9)
             reputation = max(0, reputation - m.blockPenalty!)
             return .blocked(newEpisode: true)
         }
