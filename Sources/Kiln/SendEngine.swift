@@ -177,7 +177,7 @@ public final class SendEngine: Service, Sendable {
     var sharedPoolCredentials: SMTPCredentials? {
         get throws(KilnError) {
             guard let shared = configuration.sharedPool, let userVariable = shared.usernameEnv else { return nil }
-            let user = try secrets.fromEnvironment(userVariable, for: "sharedPool.usernameEnv")
+            let user = try secrets.valueFromEnvironment(userVariable, for: "sharedPool.usernameEnv")
             let password: String
             if let file = shared.passwordFile {
                 password = try secrets.fromFile(file, for: "sharedPool.passwordFile")
