@@ -27,7 +27,7 @@ struct RunCampaign: AsyncParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() async throws {
-        let engine = try SendEngine(configurationFile: options.config, logger: makeLogger())
+        let engine = try openEngine(options, secrets: .delivery, sendsFromPools: true)
         let (message, templateSet) = try CampaignTemplateFile.load(path: template)
         if try engine.store.campaign(id: campaign) != nil {
             throw KilnError(.invalidInput, "campaign '\(campaign)' already exists in this store; use `kiln campaign resume \(campaign)`", location: "--campaign")
@@ -47,7 +47,7 @@ struct ResumeCampaign: AsyncParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() async throws {
-        let engine = try SendEngine(configurationFile: options.config, logger: makeLogger())
+        let engine = try openEngine(options, secrets: .delivery, sendsFromPools: true)
         guard let record = try engine.store.campaign(id: id) else { throw KilnError(.invalidInput, "no campaign '\(id)' in this store", location: id) }
         try await CampaignSession(engine: engine, runner: CampaignRunner(engine: engine), config: options.config, json: output.json).run(record)
     }
