@@ -33,6 +33,11 @@ public struct CampaignTemplateFile: Codable, Sendable {
             if inline != nil && file != nil { throw KilnError(.invalidInput, "give \(field) or \(field)File, not both", location: "\(path): \(field)") }
             guard let file else { return inline }
             let resolved = file.hasPrefix("/") ? file : (directory as NSString).appendingPathComponent(file)
+            let size = (try? FileManager.default.attributesOfItem(atPath: resolved)[.size] as? Int) ?? 0
+            guard size <= MessageTemplate.maxPartBytes else {
+                throw KilnError(.invalidInput, "\(resolved) is \(size) bytes; a template part may have at most \(MessageTemplate.maxPartBytes)",
+                                location: "\(path): \(field)File")
+            }
             guard let data = FileManager.default.contents(atPath: resolved) else {
                 throw KilnError(.invalidInput, "cannot read \(resolved)", location: "\(path): \(field)File")
             }
@@ -281,7 +286,7 @@ public struct CampaignRunner: Sendable {
     /// for the whole file: its length over the length of the rows in the first chunk.
     func rebuildSeen(_ campaign: CampaignRecord, fileSize: Int, sample: Data) async throws(KilnError) -> FingerprintSet {
         let lines = max(1, sample.reduce(0) { $0 + ($1 == 10 ? 1 : 0) })
-        let expected = Int(Double(fileSize) / (Double(sample.count) / Double(lines)) * 1.05)
+        let expected = Int(saturating: Double(fileSize) / (Double(sample.count) / Double(lines)) * 1.05)
         var seen = FingerprintSet(expected: expected)
         if campaign.rowsRead > 0 {
             var after: MessageID?

@@ -124,7 +124,7 @@ final class DeliverySession: Sendable {
         }
         state = Mutex(State(dispatcher: dispatcher))
         maxInFlight = configuration.delivery.maxInFlight ?? 256
-        leaseTime = .seconds((configuration.delivery.transferTimeoutSeconds ?? 300) + 120)
+        leaseTime = .saturatingSeconds((configuration.delivery.transferTimeoutSeconds ?? 300) + 120)
         credentials = try engine.sharedPoolCredentials
         finisher = try MessageFinisher(configuration: configuration, secrets: engine.secrets)
         sharedURL = configuration.sharedPool.flatMap { SMTPURL($0.url) }

@@ -206,12 +206,12 @@ public final class SendEngine: Service, Sendable {
     var sharedPoolCredentials: SMTPCredentials? {
         get throws(KilnError) {
             guard let shared = configuration.sharedPool, let userVariable = shared.usernameEnv else { return nil }
-            let user = try secrets.fromEnvironment(userVariable, for: "sharedPool.usernameEnv")
+            let user = try secrets.valueFromEnvironment(userVariable, for: "sharedPool.usernameEnv")
             let password: String
             if let file = shared.passwordFile {
-                password = try secrets.fromFile(file, for: "sharedPool.passwordFile")
+                password = try secrets.fromFile(file, for: "sharedPool.passwordFile", minimumLength: 1)
             } else if let variable = shared.passwordEnv {
-                password = try secrets.fromEnvironment(variable, for: "sharedPool.passwordEnv")
+                password = try secrets.fromEnvironment(variable, for: "sharedPool.passwordEnv", minimumLength: 1)
             } else {
                 password = ""
             }
@@ -254,7 +254,7 @@ public final class SendEngine: Service, Sendable {
             let profile = ProviderProfile.resolve(pair.provider, overrides: configuration.providers)
             return EngineStatus.PairStatus(
                 ip: pair.ip, provider: pair.provider.id, percent: pair.warmup.percent,
-                hourly: Int(pair.warmup.hourly(profile, strategy: strategies[pool] ?? .adaptive(WarmupModel()), now: time)),
+                hourly: Int(saturating: pair.warmup.hourly(profile, strategy: strategies[pool] ?? .adaptive(WarmupModel()), now: time)),
                 suspendedUntil: pair.suspendedUntil.flatMap { $0 > time ? $0 : nil })
         }.sorted { ($0.ip, $0.provider) < ($1.ip, $1.provider) }
         let pools = configuration.pools.map {
@@ -353,8 +353,8 @@ extension SendEngine {
     func makeTransport() -> any MailTransport {
         let d = configuration.delivery
         return transportFactory(
-            SMTPTransport.Options(heloName: d.heloName, connectTimeout: .seconds(d.connectTimeoutSeconds ?? 30),
-                                  transferTimeout: .seconds(d.transferTimeoutSeconds ?? 300)),
+            SMTPTransport.Options(heloName: d.heloName, connectTimeout: .saturatingSeconds(d.connectTimeoutSeconds ?? 30),
+                                  transferTimeout: .saturatingSeconds(d.transferTimeoutSeconds ?? 300)),
             logger)
     }
 }

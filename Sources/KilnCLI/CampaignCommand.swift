@@ -28,7 +28,7 @@ struct RunCampaign: AsyncParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() async throws {
-        let engine = try SendEngine(configurationFile: options.config, logger: makeLogger())
+        let engine = try openEngine(options, secrets: .delivery, sendsFromPools: true)
         let (message, templateSet) = try CampaignTemplateFile.load(path: template)
         if try await engine.store.campaign(id: campaign) != nil {
             throw KilnError(.invalidInput, "campaign '\(campaign)' already exists in this store; use `kiln campaign resume \(campaign)`", location: "--campaign")
@@ -48,7 +48,7 @@ struct ResumeCampaign: AsyncParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() async throws {
-        let engine = try SendEngine(configurationFile: options.config, logger: makeLogger())
+        let engine = try openEngine(options, secrets: .delivery, sendsFromPools: true)
         guard let record = try await engine.store.campaign(id: id) else { throw KilnError(.invalidInput, "no campaign '\(id)' in this store", location: id) }
         try await CampaignSession(engine: engine, runner: CampaignRunner(engine: engine), config: options.config, json: output.json).run(record)
     }

@@ -14,6 +14,8 @@ struct Run: AsyncParsableCommand {
     func run() async throws {
         let logger = makeLogger()
         let engine = try SendEngine(configurationFile: options.config, logger: logger)
+        try engine.checkSecrets(for: .delivery)
+        try engine.checkSourceAddresses()
         if untilIdle {
             try await engine.runUntilIdle()
         } else {

@@ -26,7 +26,7 @@ struct Send: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let engine = try SendEngine(configurationFile: options.config, logger: makeLogger())
+        let engine = try openEngine(options, secrets: wait ? .delivery : nil, sendsFromPools: wait)
         let fromAddress = try parseAddress(from, option: "--from")
         let recipients = try to.map { try parseAddress($0, option: "--to") }
         let textBody = try text ?? textFile.map { try readFile($0, option: "--text-file") }

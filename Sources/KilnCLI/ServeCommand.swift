@@ -15,7 +15,7 @@ struct Serve: AsyncParsableCommand {
             throw ValidationError("--listen: expected HOST:PORT, e.g. 127.0.0.1:8080")
         }
         let host = String(listen[..<colon])
-        let engine = try SendEngine(configurationFile: options.config, logger: makeLogger())
+        let engine = try openEngine(options, secrets: .unsubscribe)
         let router = Hummingbird.Router()
         // The paths of the configured unsubscribe URLs (default /u).
         var paths = Set(engine.configuration.configurationSets.compactMap { $0.unsubscribe?.url.flatMap { URL(string: $0)?.path } }.filter { !$0.isEmpty })

@@ -16,7 +16,7 @@ struct Simulate: AsyncParsableCommand {
         if strategy != "all" && SimulationStrategy(strategy) == nil {
             throw ValidationError("--strategy must be adaptive, fixed:ses45, fixed:stages30, none, oracle or all")
         }
-        if let days, days < 1 { throw ValidationError("--days must be at least 1") }
+        if let days, !(1...3_650).contains(days) { throw ValidationError("--days must be between 1 and 3650") }
     }
 
     func run() async throws {

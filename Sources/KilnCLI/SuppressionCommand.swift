@@ -21,10 +21,13 @@ struct Suppression: AsyncParsableCommand {
         @Option(name: .customLong("page-token"), help: "The nextPageToken of the previous page.") var pageToken: String?
         @OptionGroup var output: OutputOptions
 
+        func validate() throws {
+            guard (1...10_000).contains(pageSize) else { throw ValidationError("--page-size: must be between 1 and 10000") }
+        }
+
         func run() async throws {
             let engine = try SendEngine(configurationFile: options.config, logger: makeLogger())
             let reason = try parseReason(self.reason, option: "--reason")
-            guard (1...10_000).contains(pageSize) else { throw ValidationError("--page-size: must be between 1 and 10000") }
             let page = try await engine.store.suppressionPage(reason: reason, pageSize: pageSize, after: pageToken)
             if output.json {
                 struct Page: Encodable { var entries: [Entry]; var nextPageToken: String? }

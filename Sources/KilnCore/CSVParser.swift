@@ -30,10 +30,27 @@ public struct CSVParser: Sendable {
     private var error: String?
     private var pendingCR = false
 
+    /// The first bytes of the input while they may still be a UTF-8 byte order mark
+    /// (nil once decided).
+    private var leading: [UInt8]? = []
+    static let byteOrderMark: [UInt8] = [0xEF, 0xBB, 0xBF]
+
     public init() {}
 
-    /// Parses `bytes`, calling `emit` for every record or error completed.
+    /// Parses `bytes`, calling `emit` for every record or error completed. A UTF-8 byte
+    /// order mark at the start of the input (Excel writes one) is skipped.
     public mutating func feed(_ bytes: some Sequence<UInt8>, _ emit: (Item) throws -> Void) rethrows {
+        if let head = leading {
+            let combined = head + Array(bytes)
+            if combined.count < 3 && Self.byteOrderMark.starts(with: combined) {
+                leading = combined
+                return
+            }
+            leading = nil
+            let body = Array(combined.starts(with: Self.byteOrderMark) ? combined.dropFirst(3) : combined[...])
+            try body.withUnsafeBufferPointer { buffer in try feed(buffer: buffer, emit) }
+            return
+        }
         if try bytes.withContiguousStorageIfAvailable({ buffer in try feed(buffer: buffer, emit) }) != nil { return }
         try Array(bytes).withUnsafeBufferPointer { buffer in try feed(buffer: buffer, emit) }
     }
@@ -97,6 +114,10 @@ public struct CSVParser: Sendable {
 
     /// Ends the input: a last record without a line end, or an unterminated quote.
     public mutating func finish(_ emit: (Item) throws -> Void) rethrows {
+        if let head = leading, !head.isEmpty {
+            leading = nil
+            try head.withUnsafeBufferPointer { buffer in try feed(buffer: buffer, emit) }
+        }
         if state == .quoted {
             error = error ?? "a quoted field is not closed before the end of the file"
         }

@@ -14,16 +14,11 @@ public struct ConfigurationProblem: Hashable, Sendable, CustomStringConvertible 
 extension Configuration {
     /// Decodes and validates a configuration. Throws a `KilnError` with code
     /// `.invalidConfiguration` listing every problem (syntax, types, unknown keys,
-    /// validation), each with its JSON path.
+    /// duplicate keys, validation), each with its JSON path (and line and column for
+    /// syntax).
     public static func load(json data: Data, source: String = "configuration") throws(KilnError) -> Configuration {
-        let configuration: Configuration
-        do {
-            configuration = try JSONDecoder().decode(Configuration.self, from: data)
-        } catch let error as DecodingError {
-            throw invalid([problem(from: error)], source: source)
-        } catch {
-            throw invalid([ConfigurationProblem(path: "", message: "\(error)")], source: source)
-        }
+        let data = CheckedJSON.withoutBOM(data)
+        let configuration = try CheckedJSON.decode(Configuration.self, from: data, source: source)
         var problems = unknownKeys(in: data, decoded: configuration)
         problems += configuration.validate()
         if !problems.isEmpty { throw invalid(problems, source: source) }
@@ -105,6 +100,8 @@ extension Configuration {
             if !condition { problems.append(ConfigurationProblem(path: path, message: message)) }
         }
         check(!store.path.isEmpty, "store.path", "must not be empty")
+        problems += numericProblems()
+        problems += secretAndPathProblems()
         check(!senderId.isEmpty, "senderId", "must not be empty")
         check(!senderId.contains(":") && !senderId.contains(where: \.isNewline), "senderId", "must not contain ':' or a line break")
         check(!identities.isEmpty, "identities", "at least one identity is required")
@@ -144,17 +141,12 @@ extension Configuration {
             check(Set(pool.ips).count == pool.ips.count, "\(path).ips", "addresses must be distinct")
             let minIPs = pool.minIPs ?? 1
             let maxIPs = pool.maxIPs ?? pool.ips.count
-            check(minIPs >= 1, "\(path).minIPs", "must be at least 1")
             check(maxIPs >= minIPs, "\(path).maxIPs", "must be at least minIPs (\(minIPs))")
-            check(maxIPs <= pool.ips.count, "\(path).maxIPs", "must be at most the number of ips (\(pool.ips.count))")
             if let warmup = pool.warmup {
                 check(["adaptive", "ses45", "stages30", "custom"].contains(warmup), "\(path).warmup", "must be adaptive, ses45, stages30 or custom")
                 if warmup == "custom" {
                     check(!(pool.warmupSchedule ?? []).isEmpty, "\(path).warmupSchedule", "warmup 'custom' needs a non-empty list of daily volumes")
                 }
-            }
-            for (day, volume) in (pool.warmupSchedule ?? []).enumerated() {
-                check(volume > 0 && volume.isFinite, "\(path).warmupSchedule[\(day)]", "must be a positive number")
             }
             if let spillover = pool.spillover, spillover != .never {
                 check(sharedPool != nil, "\(path).spillover", "'\(spillover.rawValue)' needs a sharedPool")
@@ -165,33 +157,25 @@ extension Configuration {
         if let shared = sharedPool {
             check(SMTPURL(shared.url) != nil, "sharedPool.url", "'\(shared.url)' is not smtp://host:port or smtps://host:port")
             check(!(shared.passwordEnv != nil && shared.passwordFile != nil), "sharedPool", "give passwordEnv or passwordFile, not both")
-            if let limit = shared.dailyLimit { check(limit >= 0, "sharedPool.dailyLimit", "must not be negative") }
         }
 
         check(!delivery.heloName.isEmpty && EmailAddress.isValidDomain(delivery.heloName), "delivery.heloName", "must be a domain name")
         for (provider, url) in (delivery.routes ?? [:]).sorted(by: { $0.key < $1.key }) {
             check(SMTPURL(url) != nil, "delivery.routes.\(provider)", "'\(url)' is not smtp://host:port or smtps://host:port")
             check(provider == "*" || provider == provider.lowercased(), "delivery.routes.\(provider)", "provider ids are lower-case")
+            check(provider == "*" || MailboxProvider.isConfigurable(provider), "delivery.routes.\(provider)",
+                  "unknown provider id '\(provider)': \(MailboxProvider.configurableDescription) or *")
         }
         if delivery.mode == .routes {
             check(delivery.routes?["*"] != nil, "delivery.routes", "mode 'routes' needs a '*' route for unlisted providers")
         }
-        if let hours = delivery.maxMessageAgeHours { check(hours > 0, "delivery.maxMessageAgeHours", "must be positive") }
-        if let seconds = delivery.connectTimeoutSeconds { check(seconds > 0, "delivery.connectTimeoutSeconds", "must be positive") }
-        if let seconds = delivery.transferTimeoutSeconds { check(seconds > 0, "delivery.transferTimeoutSeconds", "must be positive") }
-        if let n = delivery.maxInFlight { check(n >= 1, "delivery.maxInFlight", "must be at least 1") }
-        if let n = delivery.maxConnectionsPerDestination { check(n >= 1, "delivery.maxConnectionsPerDestination", "must be at least 1") }
 
         for (name, profile) in (providers ?? [:]).sorted(by: { $0.key < $1.key }) {
             let path = "providers.\(name)"
             check(name == name.lowercased(), path, "provider ids are lower-case")
-            if let cold = profile.coldHourly { check(cold > 0, "\(path).coldHourly", "must be positive") }
-            if let warm = profile.warmHourly { check(warm > 0, "\(path).warmHourly", "must be positive") }
+            check(MailboxProvider.isConfigurable(name), path, "unknown provider id '\(name)': \(MailboxProvider.configurableDescription)")
             let resolved = ProviderProfile.resolve(MailboxProvider(name), overrides: providers)
-            check(resolved.warmHourly >= resolved.coldHourly, "\(path).warmHourly", "must be at least coldHourly (\(resolved.coldHourly))")
-            if let n = profile.maxConnections { check(n >= 1, "\(path).maxConnections", "must be at least 1") }
-            if let n = profile.messagesPerConnection { check(n >= 1, "\(path).messagesPerConnection", "must be at least 1") }
-            if let s = profile.throttleBackoffSeconds { check(s > 0, "\(path).throttleBackoffSeconds", "must be positive") }
+            check(!(resolved.warmHourly < resolved.coldHourly), "\(path).warmHourly", "must be at least coldHourly (\(resolved.coldHourly))")
         }
 
         check(!configurationSets.isEmpty, "configurationSets", "at least one configuration set is required")
@@ -212,7 +196,6 @@ extension Configuration {
             let lines = set.reputationThresholds
             check(lines.bounceReview <= lines.bouncePause, "configurationSets[\(i)].bounceReviewRate", "must not be above bouncePauseRate")
             check(lines.complaintReview <= lines.complaintPause, "configurationSets[\(i)].complaintReviewRate", "must not be above complaintPauseRate")
-            if let volume = set.reputationMinimumVolume { check(volume >= 1, "configurationSets[\(i)].reputationMinimumVolume", "must be at least 1") }
             if let u = set.unsubscribe {
                 let path = "configurationSets[\(i)].unsubscribe"
                 check(u.url != nil || u.mailto != nil, path, "needs a url or a mailto")
@@ -224,6 +207,7 @@ extension Configuration {
                     check((try? EmailAddress(mailto)) != nil, "\(path).mailto", "'\(mailto.escapingControlCharacters)' is not an email address")
                 }
                 check(u.secretEnv != nil || u.secretFile != nil, path, "needs secretEnv or secretFile (the token's HMAC key)")
+                check(u.secretEnv == nil || u.secretFile == nil, path, "give secretEnv or secretFile, not both")
             }
         }
         check(Set(configurationSets.map(\.name)).count == configurationSets.count, "configurationSets", "names must be distinct")

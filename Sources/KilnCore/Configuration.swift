@@ -275,7 +275,7 @@ extension Configuration {
         }, uniquingKeysWith: { a, _ in a })
     }
 
-    public var maxMessageAge: Duration { .seconds((delivery.maxMessageAgeHours ?? 72) * 3600) }
+    public var maxMessageAge: Duration { .saturatingSeconds((delivery.maxMessageAgeHours ?? 72) * 3600) }
 
     public func configurationSet(named name: String?) -> ConfigurationSet? {
         let wanted = name ?? defaultConfigurationSet ?? configurationSets.first?.name

@@ -100,7 +100,7 @@ public struct PoolPlanner: Sendable {
             // Beyond what the IPs could carry even when warm: as many as that needs.
             // Within it but beyond today's allowances: one more IP a round while the
             // pool warms, so that more IPs warm up side by side (they start cold).
-            let ips = wanted > ceiling ? Int((wanted / (profile.warmHourly * headroom)).rounded(.up)) : active.count + 1
+            let ips = wanted > ceiling ? Int(saturating: (wanted / (profile.warmHourly * headroom)).rounded(.up)) : active.count + 1
             if ips > needed {
                 needed = ips
                 cause = (provider, wanted, ips)
@@ -113,7 +113,7 @@ public struct PoolPlanner: Sendable {
             let ranked = idle.sorted { ($0.pairs[provider ?? .other]?.level ?? 0) > ($1.pairs[provider ?? .other]?.level ?? 0) }
             plan.add = ranked.prefix(min(maxStep, target - active.count)).map(\.ip)
             if let (provider, wanted, ips) = cause {
-                plan.reason = "\(provider) wants \(Int(wanted))/h, more than \(active.count) IP(s) can carry now; planning \(ips)"
+                plan.reason = "\(provider) wants \(Int(saturating: wanted))/h, more than \(active.count) IP(s) can carry now; planning \(ips)"
             }
             underUsed[pool.name] = 0
             return plan

@@ -56,7 +56,7 @@ public struct ProviderProfile: Hashable, Sendable {
         if let v = o.warmHourly { profile.warmHourly = v }
         if let v = o.maxConnections { profile.maxConnections = v }
         if let v = o.messagesPerConnection { profile.messagesPerConnection = v }
-        if let v = o.throttleBackoffSeconds { profile.throttleBackoff = .seconds(v) }
+        if let v = o.throttleBackoffSeconds { profile.throttleBackoff = .saturatingSeconds(v) }
         return profile
     }
 }

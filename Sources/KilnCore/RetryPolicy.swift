@@ -32,7 +32,7 @@ public struct RetryPolicy: Sendable, Hashable {
         let exponent = Double(max(0, failedAttempts - 1))
         let base = min(maximum.secondsDouble, initial.secondsDouble * pow(factor, exponent))
         let spread = jitter > 0 ? Double.random(in: -jitter...jitter, using: &rng) : 0
-        return .nanoseconds(Int64(max(0, base * (1 + spread)) * 1e9))
+        return .saturatingSeconds(max(0, base * (1 + spread)))
     }
 
     /// True when a message created at `createdAt` may no longer be tried at `now`.

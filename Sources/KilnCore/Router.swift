@@ -177,7 +177,7 @@ public struct Router: Sendable {
         TokenBucket(hourly: hourly, burst: burst(hourly: hourly))
     }
 
-    static func burst(hourly: Double) -> Int { max(1, Int(hourly / 60)) }
+    static func burst(hourly: Double) -> Int { max(1, Int(saturating: hourly / 60)) }
 
     // MARK: Routing
 
@@ -272,7 +272,7 @@ public struct Router: Sendable {
         guard let poolKey = key(forPool: pool) else { return .seconds(60) }
         let p = key(for: provider).index
         let total = poolStates[poolKey.index].active.reduce(0.0) { $0 + slots[$1, p].bucket.hourly }
-        return total > 0 ? .nanoseconds(Int64(3_600_000_000_000 / total)) : .seconds(60)
+        return total > 0 ? .nanoseconds(Int64(saturating: 3_600_000_000_000 / total)) : .seconds(60)
     }
 
     // MARK: Feedback

@@ -32,7 +32,7 @@ public struct TokenBucket: Hashable, Sendable, Codable {
 
     static func interval(hourly: Double) -> Int64 {
         guard hourly > 0 else { return Self.hour * 24 * 365 }
-        return max(1, Int64((Double(hour) / hourly).rounded()))
+        return max(1, Int64(saturating: (Double(hour) / hourly).rounded()))
     }
 
     /// Tokens per hour.

@@ -183,7 +183,7 @@ public struct WarmupTracker: Hashable, Sendable, Codable {
     }
 
     /// The level as a whole percentage.
-    public var percent: Int { Int((level * 100).rounded()) }
+    public var percent: Int { Int(saturating: (level * 100).rounded()) }
 }
 
 #if canImport(Glibc)

@@ -25,18 +25,26 @@ public enum DKIMKey: Sendable {
         }
     }
 
+    /// The largest key file read (an RSA 8192-bit PEM is about 6.5 KB); checked before
+    /// reading.
+    public static let maxKeyFileBytes = 64 * 1024
+
     /// Reads a PEM key (PKCS#1 `RSA PRIVATE KEY`, or PKCS#8 `PRIVATE KEY` holding RSA or
-    /// Ed25519). A file that group or others may read is refused unless `allowInsecure`.
+    /// Ed25519). A file that group or others may read is refused unless `allowInsecure`;
+    /// so is one larger than `maxKeyFileBytes` or not a regular file, unread.
     /// - Parameter field: where the file is named in the configuration, for errors.
     public static func load(path: String, expectedAlgorithm: String? = nil, allowInsecure: Bool = false, field: String) throws(KilnError) -> DKIMKey {
         var info = stat()
         guard stat(path, &info) == 0 else {
             throw KilnError(.secretUnavailable, "cannot read the DKIM key \(path): \(String(cString: strerror(errno)))", location: field)
         }
+        guard info.st_mode & S_IFMT == S_IFREG, info.st_size <= maxKeyFileBytes else {
+            throw KilnError(.secretUnavailable, "the DKIM key \(path) is not a regular file of at most \(maxKeyFileBytes) bytes", location: field)
+        }
         if info.st_mode & 0o077 != 0 && !allowInsecure {
             throw KilnError(.secretUnavailable, "the DKIM key \(path) may be read by group or others (mode \(String(info.st_mode & 0o777, radix: 8))); chmod 600 it, or set allowInsecureKeyFile", location: field)
         }
-        guard let data = FileManager.default.contents(atPath: path) else {
+        guard let data = FileManager.default.contents(atPath: path), data.count <= maxKeyFileBytes else {
             throw KilnError(.secretUnavailable, "cannot read the DKIM key \(path)", location: field)
         }
         let key = try parse(pem: String(decoding: data, as: UTF8.self), field: field)

@@ -40,9 +40,13 @@ public struct MessageTemplate: Sendable, Codable, Hashable {
         public let required: [String]
     }
 
-    /// Parses every part; an error names the part.
+    /// Parses every part; an error names the part. A part over `maxPartBytes` or
+    /// nesting sections deeper than `maxSectionDepth` is refused before parsing.
     public func compile() throws(KilnError) -> Compiled {
         guard text != nil || html != nil else { throw KilnError(.invalidMessage, "a template needs a text or an HTML body", location: "template") }
+        for (part, source) in [("subject", subject), ("fromName", fromName), ("text", text), ("html", html)] {
+            if let source { try Self.checkShape(source, part: part) }
+        }
         let sender: EmailAddress
         do { sender = try EmailAddress(from) } catch { throw KilnError(.invalidAddress, "'\(from.escapingControlCharacters)' is not an email address", location: "template.from") }
         var replyAddress: EmailAddress?

@@ -7,7 +7,7 @@ public enum SimulationReport {
         var out = csvHeader + "\n"
         for d in result.days {
             out += "\(d.day),\(d.provider),\(d.demand),\(d.dedicated),\(d.spilled),\(d.backlog),\(d.throttled),\(d.blocked),\(d.expired),\(d.bounced),"
-                + "\(Int((d.warmupPercent * 10).rounded()) / 10).\(Int((d.warmupPercent * 10).rounded()) % 10),\(d.ips)\n"
+                + "\(Int(saturating: (d.warmupPercent * 10).rounded()) / 10).\(Int(saturating: (d.warmupPercent * 10).rounded()) % 10),\(d.ips)\n"
         }
         return out
     }
@@ -22,7 +22,7 @@ public enum SimulationReport {
         let rows = ["Daily volume (dark: dedicated IPs, light: shared relay)", "Mean warm-up % per provider", "Throttles (bars) and blocks (red) per day"]
         let width = margin + Double(results.count) * (panelWidth + margin)
         let height = 60 + Double(rows.count) * (panelHeight + 60)
-        var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" font-family=\"sans-serif\" font-size=\"11\">\n"
+        var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(saturating: width))\" height=\"\(Int(saturating: height))\" font-family=\"sans-serif\" font-size=\"11\">\n"
         svg += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n<text x=\"\(margin)\" y=\"24\" font-size=\"16\">\(escape(title))</text>\n"
         let providers = Array(Set(results.flatMap { $0.days.map(\.provider) })).sorted()
         for (index, provider) in providers.enumerated() {
@@ -80,7 +80,7 @@ public enum SimulationReport {
     }
 
     static func fmt(_ value: Double) -> String {
-        let scaled = Int((value * 10).rounded())
+        let scaled = Int(saturating: (value * 10).rounded())
         return "\(scaled / 10).\(abs(scaled % 10))"
     }
 

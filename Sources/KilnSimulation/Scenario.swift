@@ -85,12 +85,8 @@ public struct Scenario: Codable, Sendable {
     }
 
     public static func load(json data: Data, source: String) throws(KilnError) -> Scenario {
-        let scenario: Scenario
-        do { scenario = try JSONDecoder().decode(Scenario.self, from: data) } catch let error as DecodingError {
-            throw Configuration.invalid([Configuration.problem(from: error)], source: source)
-        } catch {
-            throw Configuration.invalid([ConfigurationProblem(path: "", message: "\(error)")], source: source)
-        }
+        let data = CheckedJSON.withoutBOM(data)
+        let scenario = try CheckedJSON.decode(Scenario.self, from: data, source: source)
         var problems = Configuration.unknownKeys(in: data, decoded: scenario)
         problems += scenario.validate()
         if !problems.isEmpty { throw Configuration.invalid(problems, source: source) }
@@ -101,6 +97,7 @@ public struct Scenario: Codable, Sendable {
         var problems: [ConfigurationProblem] = []
         func check(_ ok: Bool, _ path: String, _ message: String) { if !ok { problems.append(ConfigurationProblem(path: path, message: message)) } }
         check(days >= 1 && days <= 3650, "days", "must be between 1 and 3650")
+        problems += numericProblems()
         check(demand.messagesPerDay >= 0 && demand.messagesPerDay.isFinite, "demand.messagesPerDay", "must be a non-negative number")
         if let profile = demand.hourlyProfile { check(profile.weights != nil, "demand.hourlyProfile", "must be 24 weights or flat, business, evening") }
         check(!mix.isEmpty && mix.values.allSatisfy { $0 >= 0 } && mix.values.reduce(0, +) > 0, "mix", "needs at least one positive share")

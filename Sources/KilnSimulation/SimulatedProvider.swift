@@ -35,7 +35,7 @@ public struct SimulatedPair: Sendable, Hashable {
         let cap = m.capacity(reputation: reputation)
         if blockedUntil > time { return .blocked(newEpisode: false) }
         if Double(hourAttempts) > cap * m.blockFactor! {
-            blockedUntil = time + Int64(m.blockHours! * 3600) * 1_000_000_000
+            blockedUntil = time &+ Int64(saturating: m.blockHours! * 3600 * 1e9)
             reputation = max(0, reputation - m.blockPenalty!)
             return .blocked(newEpisode: true)
         }

@@ -141,7 +141,7 @@ extension SimulationRun {
     mutating func sendAtCapacity(hourStart: Int64) {
         for p in providerIDs.indices {
             let budget = pairs[p].indices.reduce(0) {
-                $0 + (pairs[p][$1].blockedUntil > hourStart ? 0 : Int(models[p].capacity(reputation: pairs[p][$1].reputation)))
+                $0 + (pairs[p][$1].blockedUntil > hourStart ? 0 : Int(saturating: models[p].capacity(reputation: pairs[p][$1].reputation)))
             }
             var due = 0
             for c in queues[p] where c.due < hourStart + Simulator.hour { due += c.count }
@@ -150,13 +150,13 @@ extension SimulationRun {
             var bouncedNow = 0
             var i = 0
             while remaining > 0, i < pairs[p].count {
-                let take = min(remaining, Int(models[p].capacity(reputation: pairs[p][i].reputation)))
+                let take = min(remaining, Int(saturating: models[p].capacity(reputation: pairs[p][i].reputation)))
                 pairs[p][i].dayAccepted += take
                 pairs[p][i].dayAttempted += take
                 pairs[p][i].hourAccepted += take
                 // The list is the same for every strategy: so are its bad addresses.
-                pairs[p][i].dayBounced += Int((Double(take) * hardBounceRate).rounded())
-                bouncedNow += Int((Double(take) * hardBounceRate).rounded())
+                pairs[p][i].dayBounced += Int(saturating: (Double(take) * hardBounceRate).rounded())
+                bouncedNow += Int(saturating: (Double(take) * hardBounceRate).rounded())
                 remaining -= take
                 i += 1
             }

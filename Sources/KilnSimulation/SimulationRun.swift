@@ -85,7 +85,7 @@ struct SimulationRun {
         }
         let profileOverrides = overrides
         // The engine's own dispatcher: routing, expiry, reply handling, pool planning.
-        let maxAge = Duration.seconds((scenario.maxMessageAgeHours ?? 72) * 3600)
+        let maxAge = Duration.saturatingSeconds((scenario.maxMessageAgeHours ?? 72) * 3600)
         dispatcher = Dispatcher(
             router: Router(pools: [poolConfig], sharedPool: shared, strategies: strategies, now: start,
                            profiles: { ProviderProfile.resolve($0, overrides: profileOverrides) }),
@@ -137,7 +137,7 @@ struct SimulationRun {
         for (p, id) in providerIDs.enumerated() {
             if let until = pausedUntilDay[id], day < until { continue }
             let wanted = messagesPerDay * dayFactor * (mix[id] ?? 0) / mixTotal * weights[hour] / weightSum + carry[p]
-            let count = Int(wanted)
+            let count = Int(saturating: wanted)
             carry[p] = wanted - Double(count)
             guard count > 0 else { continue }
             today[p].demand += count

@@ -20,6 +20,7 @@ public final class DeliveryLock: Sendable {
         guard fd >= 0 else {
             throw KilnError(.storeFailure, "cannot open the delivery lock: \(String(cString: strerror(errno)))", location: path)
         }
+        _ = fchmod(fd, 0o600)  // a lock file left by an older version may be 0644
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
             close(fd)
             throw KilnError(.deliveryLockHeld, "another kiln engine is already delivering from this store", location: storePath)

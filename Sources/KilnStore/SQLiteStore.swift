@@ -13,7 +13,8 @@ public final class SQLiteStore: MessageStore {
     let pool: DatabasePool
     private let committer: GroupCommitter
 
-    /// Opens (creating and migrating when needed) the store at `path`.
+    /// Opens (creating and migrating when needed) the store at `path`. Its files are
+    /// created with mode 0600 (they hold addresses and tokens).
     public init(path: String) throws(KilnError) {
         self.path = path
         var configuration = GRDB.Configuration()
@@ -24,8 +25,12 @@ public final class SQLiteStore: MessageStore {
         do {
             let directory = (path as NSString).deletingLastPathComponent
             if !directory.isEmpty { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
+            try StoreFileMode.prepare(path)
             pool = try DatabasePool(path: path, configuration: configuration)
+            StoreFileMode.tighten(path)
             try Schema.migrator.migrate(pool)
+        } catch let error as KilnError {
+            throw error
         } catch {
             throw KilnError(.storeFailure, "cannot open the store", location: path, underlying: error)
         }

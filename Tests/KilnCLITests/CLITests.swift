@@ -17,6 +17,8 @@ struct ProcessOutput {
     var status: Int32
     var stdout: String
     var stderr: String
+    /// Whether the process died of a signal (a trap, a crash) rather than exiting.
+    var signaled = false
 }
 
 /// Runs `kiln` with `arguments` and waits for it.
@@ -36,7 +38,8 @@ func kiln(_ arguments: [String], stdin: String? = nil, directory: String? = nil)
     let outData = out.fileHandleForReading.readDataToEndOfFile()
     let errData = err.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
-    return ProcessOutput(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self))
+    return ProcessOutput(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self),
+                         signaled: process.terminationReason == .uncaughtSignal)
 }
 
 /// A temporary directory with a configuration routing every provider to `route`.

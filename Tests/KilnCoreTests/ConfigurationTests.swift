@@ -25,6 +25,11 @@ import Testing
          "configurationSets": [{"name": "c", "pool": "p"}]}
         """
 
+    static var minimalConfiguration: Configuration {
+        (try? Configuration.load(json: Data(minimal.utf8))) ?? Configuration(
+            store: .init(path: ""), senderId: "", identities: [], pools: [], delivery: .init(mode: .mx, heloName: ""), configurationSets: [])
+    }
+
     func problems(_ json: String) -> String {
         do {
             _ = try Configuration.load(json: Data(json.utf8))

@@ -339,7 +339,7 @@ final class EngineHarness: Sendable {
                                       unsubscribe: .init(url: "https://example.com/u", mailto: "unsubscribe@example.com", secretEnv: "KILN_TEST_UNSUB"))],
             defaultConfigurationSet: "newsletter")
         let engine = try SendEngine(configuration: configuration, baseDirectory: directory,
-                                    secrets: SecretSource(environment: ["KILN_TEST_UNSUB": "s3cret"], baseDirectory: directory), logger: Logger(label: "test"))
+                                    secrets: SecretSource(environment: ["KILN_TEST_UNSUB": "s3cret-of-16-bytes-or-more"], baseDirectory: directory), logger: Logger(label: "test"))
         let draft = MessageDraft(from: try EmailAddress("news@example.com"), to: [try EmailAddress("ada@gmail.com"), try EmailAddress("bob@yahoo.com")],
                                  subject: "November", text: "Hello!\n", html: "<p>Hello!</p>")
         _ = try await engine.submit(OutgoingMessage(draft, campaign: "nov2026"))
@@ -358,7 +358,7 @@ final class EngineHarness: Sendable {
             #expect(text.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"))
             // The token in the link is the recipient's own.
             let token = try #require(text.components(separatedBy: "?t=").dropFirst().first?.components(separatedBy: ">").first)
-            #expect(UnsubscribeToken.verify(token, secret: Array("s3cret".utf8))?.recipient == message.recipients.first)
+            #expect(UnsubscribeToken.verify(token, secret: Array("s3cret-of-16-bytes-or-more".utf8))?.recipient == message.recipients.first)
             if let results = IndependentChecks.verifyDKIM(message.data, records: records) {
                 #expect(results == [true, true])
             } else {
