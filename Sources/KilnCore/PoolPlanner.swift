@@ -122,7 +122,9 @@ public struct PoolPlanner: Sendable {
         // Scale in: could the IPs without the coldest carry everything, at today's
         // allowances, at a comfortable utilization?
         guard active.count > pool.minIPs else { return plan }
-        func warmth(_ ip: PoolView.IP) -> Double { ip.pairs.values.reduce(0) { $0 + $1.level } }
+        // Summed in provider order: a sum in the dictionary's (per-process) order can differ
+        // in its last bit and turn a tie, and then two runs of one scenario would differ.
+        func warmth(_ ip: PoolView.IP) -> Double { ip.pairs.sorted { $0.key < $1.key }.reduce(0) { $0 + $1.value.level } }
         let coldest = active.min { warmth($0) < warmth($1) }!.ip
         let fits = demand.allSatisfy { provider, wanted in
             guard wanted > 0, let profile = pool.profiles[provider] else { return true }
