@@ -31,6 +31,8 @@ public final class SendEngine: Service, Sendable {
     public let nodeID: String
     /// The unsubscribe tokens' keys per configuration set, once read.
     let unsubscribeSecretCache = Mutex<[String: [UInt8]]?>(nil)
+    /// The return path's MAC key, once read (the outer nil: not read yet).
+    let returnPathSecretCache = Mutex<[UInt8]??>(nil)
     /// How often a delivering engine checks the reputation guard.
     let reputationCheckInterval: Duration
     /// Makes the transport of one delivery run.

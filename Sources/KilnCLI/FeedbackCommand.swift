@@ -48,7 +48,7 @@ extension Feedback {
         @OptionGroup var output: OutputOptions
 
         struct Summary: Encodable {
-            var messages = 0, bounces = 0, complaints = 0, unsubscribes = 0, suppressed = 0, unmatched = 0, ignored = 0
+            var messages = 0, bounces = 0, complaints = 0, unsubscribes = 0, suppressed = 0, unmatched = 0, unverified = 0, mismatched = 0, invalid = 0, ignored = 0
             var errors: [String] = []
         }
 
@@ -65,7 +65,10 @@ extension Feedback {
                         summary.unsubscribes += outcome.unsubscribes
                         summary.suppressed += outcome.suppressed
                         summary.unmatched += outcome.unmatched
-                        if outcome.bounces + outcome.complaints + outcome.unsubscribes == 0 { summary.ignored += 1 }
+                        summary.unverified += outcome.unverified
+                        summary.mismatched += outcome.mismatched
+                        summary.invalid += outcome.invalid
+                        if outcome.bounces + outcome.complaints + outcome.unsubscribes + outcome.unmatched + outcome.unverified + outcome.mismatched == 0 { summary.ignored += 1 }
                     } catch {
                         summary.errors.append("\(name): \(error)")
                     }
@@ -74,7 +77,7 @@ extension Feedback {
             if output.json {
                 printJSON(summary)
             } else {
-                print("\(summary.messages) messages: \(summary.bounces) bounces, \(summary.complaints) complaints, \(summary.unsubscribes) unsubscribes, \(summary.ignored) ignored; \(summary.suppressed) addresses newly suppressed, \(summary.unmatched) recipients not matched to a sent message")
+                print("\(summary.messages) messages: \(summary.bounces) bounces, \(summary.complaints) complaints, \(summary.unsubscribes) unsubscribes, \(summary.ignored) ignored; \(summary.suppressed) addresses newly suppressed, \(summary.unmatched) recipients not matched to a sent message, \(summary.unverified) unverified (return path without a valid MAC), \(summary.mismatched) not the traced message's recipient, \(summary.invalid) not addresses")
                 for error in summary.errors { FileHandle.standardError.write(Data("kiln: \(error)\n".utf8)) }
             }
             if !summary.errors.isEmpty { throw ExitCode(1) }
