@@ -377,27 +377,6 @@ final class EngineHarness: Sendable {
             }
         }
     }
-
-    @Test func aMissingKeyStopsTheRunBeforeAnythingIsSent() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kiln-nokey-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let configuration = Configuration(
-            store: .init(path: "kiln.sqlite"), senderId: "ExampleCo",
-            identities: [.init(domain: "example.com", dkim: [.init(selector: "s1", algorithm: "rsa-sha256", privateKeyFile: "missing.pem")])],
-            pools: [.init(name: "p", ips: ["127.0.0.2"], scaling: .fixed)],
-            delivery: .init(mode: .routes, routes: ["*": "smtp://127.0.0.1:1"], heloName: "mta.example.com"),
-            configurationSets: [.init(name: "newsletter", pool: "p")], defaultConfigurationSet: "newsletter")
-        let engine = try SendEngine(configuration: configuration, baseDirectory: directory, logger: Logger(label: "test"))
-        _ = try await engine.submit(OutgoingMessage(MessageDraft(from: try EmailAddress("news@example.com"), to: [try EmailAddress("a@gmail.com")], subject: "x", text: "y")))
-        do {
-            try await engine.runUntilIdle()
-            Issue.record("the run started without its DKIM key")
-        } catch {
-            #expect((error as? KilnError)?.location == "identities[0].dkim[0].privateKeyFile")
-        }
-        #expect(try await engine.status().byState == ["queued": 1])
-    }
 }
 
 @Suite struct TemplateDeliveryTests {
