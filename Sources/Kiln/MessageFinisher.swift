@@ -124,6 +124,11 @@ struct MessageFinisher: Sendable {
         let unique = "\(message.id).\(String(UInt64(bitPattern: time.nanoseconds), radix: 36))"
         var rendered = content
         rendered.data = try MessageBuilder.compose(draft, date: time, messageID: "\(unique)@\(domain)", boundarySeed: unique)
+        // Template variables are untrusted: a field past `feedback.maxHeaderBytes` fails this recipient only.
+        if let longest = HeaderField.longestField(in: rendered.data), longest.octets > headerLimit {
+            throw KilnError(.renderingFailure, "the \(longest.name) field renders to \(longest.octets) octets, over feedback.maxHeaderBytes (\(headerLimit))",
+                            location: "message \(message.id)")
+        }
         return try finish(rendered, recipient: recipient, time: time, tags: compiled.template.tags ?? [])
     }
 

@@ -56,3 +56,37 @@ import Testing
         #expect(try await engine.status().byState.isEmpty)
     }
 }
+
+/// A header rendered from template variables is folded, and refused past
+/// `feedback.maxHeaderBytes` for that recipient only (issue 20).
+@Suite struct RenderedHeaderTests {
+    @Test(arguments: [
+        (String(repeating: "x", count: 1_048_576), false),
+        (String(repeating: "word ", count: 4000), false),
+        (String(repeating: "é", count: 9000), false),
+        (String(repeating: "y", count: 5000), true),
+        (String(repeating: "ü ", count: 1000), true),
+    ])
+    func aLongSubjectIsFoldedOrFailsOnlyItsRecipient(subject: String, fits: Bool) async throws {
+        let h = try await EngineHarness()
+        let events = h.engine.events()
+        let template = MessageTemplate(from: "news@example.com", subject: "{{subject}}", text: "Hi.\n")
+        let ids = try await h.engine.submit(OutgoingMessage(template: template, recipients: [
+            (try EmailAddress("ada@gmail.com"), ["subject": subject]),
+            (try EmailAddress("bob@yahoo.com"), ["subject": "Hello"]),
+        ]))
+        try await h.engine.runUntilIdle()
+        h.engine.closeEvents()
+        let states = try await h.engine.store.messages(ids: ids).map(\.state)
+        #expect(states == [fits ? .delivered : .failed, .delivered])
+        var failures: [DeliveryEvent] = []
+        for await event in events where event.kind == .renderingFailure { failures.append(event) }
+        #expect(failures.map(\.recipient) == (fits ? [] : ["ada@gmail.com"]))
+        for message in h.network.messages {
+            let head = message.text.components(separatedBy: "\r\n\r\n")[0]
+            let longest = head.components(separatedBy: "\r\n").map(\.utf8.count).max() ?? 0
+            #expect(longest <= 998, "a header line of \(longest) octets")
+        }
+        await h.finish()
+    }
+}
