@@ -72,7 +72,10 @@ let package = Package(
         // The one-click unsubscribe endpoint (RFC 8058), embeddable in a Hummingbird app.
         .target(
             name: "KilnServe",
-            dependencies: ["Kiln", .product(name: "Hummingbird", package: "hummingbird")]
+            dependencies: [
+                "Kiln", .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"), .product(name: "NIOCore", package: "swift-nio"),
+            ]
         ),
         // Scriptable SMTP receivers on loopback addresses (SwiftNIO): the demo's
         // providers, and the real-socket end of the integration tests.

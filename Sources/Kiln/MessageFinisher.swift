@@ -20,11 +20,17 @@ struct MessageFinisher: Sendable {
     let sets: [String: Configuration.ConfigurationSet]
     let unsubscribeSecrets: [String: [UInt8]]
     let signers: [String: [DKIMSigner]]
+    /// The key of the return path's MAC (nil: unsigned, see `ReturnPath`).
+    let returnPathSecret: [UInt8]?
+    /// The longest rendered header field, in octets.
+    let headerLimit: Int
 
     init(configuration: Configuration, secrets: SecretSource) throws(KilnError) {
         senderId = configuration.senderId
         sets = Dictionary(configuration.configurationSets.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         unsubscribeSecrets = try Self.unsubscribeSecrets(configuration: configuration, secrets: secrets)
+        returnPathSecret = try Self.returnPathSecret(configuration: configuration, secrets: secrets)
+        headerLimit = configuration.feedbackSettings.headerLimit
         var signers: [String: [DKIMSigner]] = [:]
         for (i, identity) in configuration.identities.enumerated() {
             for (k, key) in (identity.dkim ?? []).enumerated() {
@@ -51,6 +57,27 @@ struct MessageFinisher: Sendable {
             result[set.name] = Array(secret.utf8)
         }
         return result
+    }
+
+    /// The return path's HMAC key from `feedback.returnPathSecretEnv` or `returnPathSecretFile`
+    /// (nil when neither is set); shorter than 16 bytes is refused.
+    static func returnPathSecret(configuration: Configuration, secrets: SecretSource) throws(KilnError) -> [UInt8]? {
+        let settings = configuration.feedbackSettings
+        let field: String
+        let secret: String
+        if let file = settings.returnPathSecretFile {
+            field = "feedback.returnPathSecretFile"
+            secret = try secrets.fromFile(file, for: field)
+        } else if let variable = settings.returnPathSecretEnv {
+            field = "feedback.returnPathSecretEnv"
+            secret = try secrets.fromEnvironment(variable, for: field)
+        } else {
+            return nil
+        }
+        guard secret.utf8.count >= Configuration.Feedback.minimumSecretBytes else {
+            throw KilnError(.secretUnavailable, "the return-path secret must be at least \(Configuration.Feedback.minimumSecretBytes) bytes", location: field)
+        }
+        return Array(secret.utf8)
     }
 
     /// The Feedback-ID of a message of `set` in `campaign`: the message's campaign (else
@@ -97,6 +124,11 @@ struct MessageFinisher: Sendable {
         let unique = "\(message.id).\(String(UInt64(bitPattern: time.nanoseconds), radix: 36))"
         var rendered = content
         rendered.data = try MessageBuilder.compose(draft, date: time, messageID: "\(unique)@\(domain)", boundarySeed: unique)
+        // Template variables are untrusted: a field past `feedback.maxHeaderBytes` fails this recipient only.
+        if let longest = HeaderField.longestField(in: rendered.data), longest.octets > headerLimit {
+            throw KilnError(.renderingFailure, "the \(longest.name) field renders to \(longest.octets) octets, over feedback.maxHeaderBytes (\(headerLimit))",
+                            location: "message \(message.id)")
+        }
         return try finish(rendered, recipient: recipient, time: time, tags: compiled.template.tags ?? [])
     }
 

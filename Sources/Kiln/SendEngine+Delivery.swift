@@ -1,5 +1,6 @@
 import Foundation
 import KilnCore
+import KilnMessage
 import KilnSMTP
 import KilnStore
 import ServiceLifecycle
@@ -272,7 +273,8 @@ final class DeliverySession: Sendable {
                 let profile = ProviderProfile.resolve(message.provider, overrides: configuration.providers)
                 let viaShared = path == .shared
                 jobs.append(SMTPJob(
-                    id: message.id, destination: url, sourceIP: path.ip, mailFrom: "b+\(message.id)@\(content.envelopeDomain)",
+                    id: message.id, destination: url, sourceIP: path.ip,
+                    mailFrom: ReturnPath.address(for: message.id, domain: content.envelopeDomain, secret: finisher.returnPathSecret),
                     recipient: message.recipient, body: body,
                     maxConnections: viaShared ? 8 : connectionLimit(message.provider, profile: profile),
                     messagesPerConnection: viaShared ? 100 : profile.messagesPerConnection,

@@ -12,16 +12,32 @@ public struct FeedbackOutcome: Sendable, Hashable, Codable {
     public var unsubscribes = 0
     /// Addresses newly added to the suppression list.
     public var suppressed = 0
-    /// Recipients for which no sent message was found (still suppressed when permanent).
+    /// Recipients of feedback with no Kiln return path (suppressed only with
+    /// `feedback.suppressUnmatched` and when Kiln has sent to them).
     public var unmatched = 0
+    /// Recipients of feedback whose Kiln return path has a missing or wrong MAC: recorded
+    /// (event detail "unverified ..."), suppressing nothing unless `feedback.suppressUnmatched`.
+    public var unverified = 0
+    /// Recipients of a report traced to a message that are not that message's recipient:
+    /// recorded ("recipient mismatch"), never suppressed.
+    public var mismatched = 0
+    /// Recipient fields that are not email addresses (`*`, junk): skipped.
+    public var invalid = 0
+
+    public init(kind: FeedbackReport.Kind) { self.kind = kind }
 }
 
 extension SendEngine {
     /// Ingests one returned message (a bounce, a complaint, an unsubscribe mail to the
     /// List-Unsubscribe mailto address, an SES notification): records events, feeds the
     /// suppression list and the reputation guard, and pauses any scope the guard says to.
+    /// A report larger than `feedback.maxReportBytes` is refused (`.invalidInput`).
     @discardableResult
     public func ingestFeedback(_ bytes: [UInt8], source: String) async throws(KilnError) -> FeedbackOutcome {
+        let limit = configuration.feedbackSettings.reportLimit
+        guard bytes.count <= limit else {
+            throw KilnError(.invalidInput, "a report of \(bytes.count) bytes is larger than feedback.maxReportBytes (\(limit))", location: source)
+        }
         let message = MIMEEntity(bytes: bytes)
         if let token = Self.unsubscribeToken(inSubject: message.field("Subject") ?? "") {
             var outcome = FeedbackOutcome(kind: .complaint)
@@ -32,61 +48,75 @@ extension SendEngine {
             return outcome
         }
         let report = FeedbackClassifier.classify(bytes)
-        var verp: [MessageID] = []
-        for value in [report.originalReturnPath ?? ""] + ["To", "Delivered-To", "X-Original-To", "Envelope-To"].compactMap({ message.field($0) }) {
-            if let id = Self.messageID(inReturnPath: value) { verp.append(id) }
-        }
-        return try await ingest(report, messageID: verp.first, source: source)
+        let values = [report.originalReturnPath ?? ""] + ["To", "Delivered-To", "X-Original-To", "Envelope-To"].flatMap { message.fields($0) }
+        return try await ingest(report, trace: ReturnPath.trace(values, secret: try returnPathSecret()), source: source)
     }
 
-    /// Ingests a classified report. `messageID` is the message the traceable return path names.
+    /// Ingests a classified report that `messageID` (nil: nothing) is known to be about.
     @discardableResult
     public func ingest(_ report: FeedbackReport, messageID: MessageID? = nil, source: String) async throws(KilnError) -> FeedbackOutcome {
+        try await ingest(report, trace: messageID.map { .verified($0) } ?? .none, source: source)
+    }
+
+    /// Ingests a classified report. Who it may suppress depends on `trace`:
+    ///
+    /// | trace | recipient | effect |
+    /// | --- | --- | --- |
+    /// | verified | the message's recipient | event, reputation, suppression when permanent |
+    /// | verified | another address | event "recipient mismatch", nothing else |
+    /// | unverified / none | an address Kiln sent to, with `suppressUnmatched` | as verified |
+    /// | unverified / none | otherwise | event ("unverified" / "unmatched"), nothing else |
+    ///
+    /// A recipient that is not an email address is skipped (`invalid`).
+    @discardableResult
+    public func ingest(_ report: FeedbackReport, trace: ReturnPath.Trace, source: String) async throws(KilnError) -> FeedbackOutcome {
         var outcome = FeedbackOutcome(kind: report.type)
         guard report.type == .bounce || report.type == .complaint else { return outcome }
         let time = now()
-        var events: [DeliveryEvent] = []
-        var bounces: [MessageID] = []
-        var complaints: [MessageID] = []
-        var entries: [SuppressionEntry] = []
+        var traced: FeedbackTarget?
+        if case .verified(let id) = trace { traced = try await store.feedbackTarget(messageID: id, recipient: nil) }
+        var batch = FeedbackBatch(source: source, time: time, report: report)
         for recipient in report.recipients where !recipient.address.isEmpty {
             if report.type == .bounce, recipient.action == "delayed" || recipient.action == "delivered" || recipient.action == "relayed" { continue }
-            // The return path names one message (one recipient); the store checks the recipient agrees.
-            let target = try await store.feedbackTarget(messageID: messageID, recipient: recipient.address)
-            if target == nil { outcome.unmatched += 1 }
-            // A report names any text it likes: what is not an address (a line break, a
-            // control character, invalid UTF-8) is neither suppressed nor logged.
-            guard target != nil || (try? EmailAddress(recipient.address)) != nil else { continue }
-            let address = target?.recipient ?? recipient.address
-            let detail = [recipient.reason, recipient.status, recipient.diagnostic].compactMap { $0 }.joined(separator: " ")
-            switch report.type {
-            case .bounce:
-                outcome.bounces += 1
-                events.append(DeliveryEvent(kind: .bounce, time: time, messageID: target?.id, recipient: address,
-                                            detail: "\(recipient.permanent ? "permanent" : "transient") bounce (\(source)): \(detail)"))
-                if recipient.permanent {
-                    if let id = target?.id { bounces.append(id) }
-                    entries.append(SuppressionEntry(address: address, reason: .bounce, source: "bounce (\(source)): \(detail)", createdAt: time))
-                }
-            default:
-                let type = report.feedbackType ?? "abuse"
-                outcome.complaints += 1
-                events.append(DeliveryEvent(kind: .complaint, time: time, messageID: target?.id, recipient: address,
-                                            detail: "complaint \(type) (\(source))"))
-                if let id = target?.id { complaints.append(id) }
-                // An opt-out is an unsubscribe from that list; any other complaint stops all mail.
-                if type == "opt-out" {
-                    entries.append(SuppressionEntry(address: address, scope: target?.configurationSet, reason: .unsubscribe,
-                                                    source: "opt-out report (\(source))", createdAt: time))
+            guard let address = try? EmailAddress(recipient.address) else {
+                outcome.invalid += 1
+                continue
+            }
+            let target: FeedbackTarget?
+            switch trace {
+            case .verified where traced != nil:
+                if traced!.recipient.lowercased() == address.description.lowercased() {
+                    target = traced
                 } else {
-                    entries.append(SuppressionEntry(address: address, reason: .complaint, source: "complaint \(type) (\(source))", createdAt: time))
+                    outcome.mismatched += 1
+                    batch.flag(recipient, address: address, messageID: traced!.id, note: "recipient mismatch (not the recipient of message \(traced!.id))")
+                    continue
+                }
+            case .unverified, .verified, .none:
+                if case .unverified = trace { outcome.unverified += 1 } else { outcome.unmatched += 1 }
+                let note = if case .unverified = trace { "unverified" } else { "unmatched" }
+                target = configuration.feedbackSettings.suppressesUnmatched
+                    ? try await store.feedbackTarget(messageID: nil, recipient: address.description) : nil
+                if target == nil {
+                    batch.flag(recipient, address: address, messageID: nil, note: note)
+                    continue
                 }
             }
+            batch.apply(recipient, to: target!, outcome: &outcome)
         }
-        outcome.suppressed = try await store.recordFeedback(events: events, bounces: bounces, complaints: complaints, suppressions: entries, now: time)
-        broadcaster.publish(events)
+        outcome.suppressed = try await store.recordFeedback(events: batch.events, bounces: batch.bounces, complaints: batch.complaints,
+                                                            suppressions: batch.entries, now: time)
+        broadcaster.publish(batch.events)
         try await enforceReputation()
         return outcome
+    }
+
+    /// The return path's MAC key (nil when none is configured), read once.
+    func returnPathSecret() throws(KilnError) -> [UInt8]? {
+        if let cached = returnPathSecretCache.withLock({ $0 }) { return cached }
+        let loaded = try MessageFinisher.returnPathSecret(configuration: configuration, secrets: secrets)
+        returnPathSecretCache.withLock { $0 = .some(loaded) }
+        return loaded
     }
 
     /// Verifies a one-click unsubscribe token (RFC 8058) against the secrets of the
@@ -115,14 +145,6 @@ extension SendEngine {
         let loaded = try MessageFinisher.unsubscribeSecrets(configuration: configuration, secrets: secrets)
         unsubscribeSecretCache.withLock { $0 = loaded }
         return loaded
-    }
-
-    /// `b+<id>@bounce.example.com` → the message id.
-    static func messageID(inReturnPath value: String) -> MessageID? {
-        guard let plus = value.range(of: "b+") else { return nil }
-        let digits = value[plus.upperBound...].prefix { $0.isASCII && $0.isNumber }
-        guard !digits.isEmpty, value[plus.upperBound...].dropFirst(digits.count).first == "@", let id = Int64(digits) else { return nil }
-        return MessageID(id)
     }
 
     /// `unsubscribe-<token>` in the Subject of a mail to the List-Unsubscribe mailto address.

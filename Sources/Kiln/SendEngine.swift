@@ -31,6 +31,10 @@ public final class SendEngine: Service, Sendable {
     public let nodeID: String
     /// The unsubscribe tokens' keys per configuration set, once read.
     let unsubscribeSecretCache = Mutex<[String: [UInt8]]?>(nil)
+    /// The return path's MAC key, once read (the outer nil: not read yet).
+    let returnPathSecretCache = Mutex<[UInt8]??>(nil)
+    /// Whether `checkReadyToSend` has passed.
+    let readyToSend = Mutex(false)
     /// How often a delivering engine checks the reputation guard.
     let reputationCheckInterval: Duration
     /// Makes the transport of one delivery run.
@@ -92,13 +96,15 @@ public final class SendEngine: Service, Sendable {
 
     /// Validates and durably stores a message; returns one id per recipient once it is
     /// on disk. Throws (and stores nothing) for a From outside the configured identities,
-    /// an unknown configuration set, a header with a line break, or no recipients.
+    /// an unknown configuration set, a header with a line break, no recipients, or a
+    /// secret or key that a delivery run needs and cannot read (`checkReadyToSend`).
     public func submit(_ message: OutgoingMessage) async throws(KilnError) -> [MessageID] {
         try await submit(batch: [message]).first ?? []
     }
 
     /// Stores several messages in one transaction.
     public func submit(batch messages: [OutgoingMessage]) async throws(KilnError) -> [[MessageID]] {
+        try checkReadyToSend()
         let time = now()
         var submissions: [Submission] = []
         submissions.reserveCapacity(messages.count)

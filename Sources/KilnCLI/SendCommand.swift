@@ -19,6 +19,10 @@ struct Send: AsyncParsableCommand {
     @Flag(help: "Deliver now and wait until every recipient has a final outcome or is deferred.") var wait = false
     @OptionGroup var output: OutputOptions
 
+    /// The exit status when the message was queued (its ids printed) but `--wait` could
+    /// not deliver: do not send it again; `kiln run` delivers it.
+    static let acceptedButNotDelivered: Int32 = 3
+
     func validate() throws {
         if to.isEmpty { throw ValidationError("--to is required") }
         if (text == nil) == (textFile == nil) && htmlFile == nil { throw ValidationError("give --text or --text-file (or --html-file)") }
@@ -33,7 +37,15 @@ struct Send: AsyncParsableCommand {
         let htmlBody = try htmlFile.map { try readFile($0, option: "--html-file") }
         let draft = MessageDraft(from: fromAddress, to: recipients, subject: subject, text: textBody, html: htmlBody)
         let ids = try await engine.submit(OutgoingMessage(draft, configurationSet: configSet))
-        let records = wait ? try await engine.deliverAndWait(for: ids) : try await engine.store.messages(ids: ids)
+        let records: [MessageRecord]
+        do {
+            records = wait ? try await engine.deliverAndWait(for: ids) : try await engine.store.messages(ids: ids)
+        } catch {
+            // Accepted but not delivered: say which ids are queued, so that a retry does not send twice.
+            FileHandle.standardError.write(Data("kiln: \(error)\n".utf8))
+            if output.json { printJSON(ids.map(\.rawValue)) } else { print("queued: \(ids.map(\.description).joined(separator: " "))") }
+            throw ExitCode(Self.acceptedButNotDelivered)
+        }
         if output.json {
             printJSON(records.map(SendResult.init))
         } else {

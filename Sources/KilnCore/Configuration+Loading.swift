@@ -214,6 +214,7 @@ extension Configuration {
         if let name = defaultConfigurationSet {
             check(configurationSets.contains { $0.name == name }, "defaultConfigurationSet", "no configuration set named '\(name)'")
         }
+        problems += feedback?.validate() ?? []
         return problems
     }
 }

@@ -13,11 +13,13 @@ public struct Configuration: Codable, Sendable, Equatable {
     public var providers: [String: ProviderProfileOverride]?
     public var configurationSets: [ConfigurationSet]
     public var defaultConfigurationSet: String?
+    /// Trust and limits for what comes back (`Configuration+Feedback.swift`); absent: defaults.
+    public var feedback: Feedback?
 
     public init(
         store: Store, senderId: String, identities: [Identity], pools: [Pool], sharedPool: SharedPool? = nil,
         delivery: Delivery, providers: [String: ProviderProfileOverride]? = nil,
-        configurationSets: [ConfigurationSet], defaultConfigurationSet: String? = nil
+        configurationSets: [ConfigurationSet], defaultConfigurationSet: String? = nil, feedback: Feedback? = nil
     ) {
         self.store = store
         self.senderId = senderId
@@ -28,6 +30,7 @@ public struct Configuration: Codable, Sendable, Equatable {
         self.providers = providers
         self.configurationSets = configurationSets
         self.defaultConfigurationSet = defaultConfigurationSet
+        self.feedback = feedback
     }
 
     public struct Store: Codable, Sendable, Equatable {

@@ -64,10 +64,10 @@ public enum BounceReason: String, Sendable, Codable, CaseIterable {
             (.helo, ["helo", "ehlo", "my name was rejected"]),
             (.connect, ["connected to", "greeting", "initial connection", "connection refused", "connect to"]),
         ]
-        var best: (Command, String.Index)?
+        var best: (Command, Int)?
         for (command, patterns) in rules {
             for pattern in patterns {
-                if let range = lowered.range(of: pattern), best == nil || range.lowerBound < best!.1 { best = (command, range.lowerBound) }
+                if let offset = lowered.range(ofBytes: pattern), best == nil || offset < best!.1 { best = (command, offset) }
             }
         }
         return best?.0
@@ -83,26 +83,26 @@ public enum BounceReason: String, Sendable, Codable, CaseIterable {
         let command = command ?? Self.command(in: diagnostic)
         let statusReason = status.flatMap { statusRules[$0] }
         if let status, let statusReason, decisiveStatuses.contains(status) { return statusReason }
-        for phrase in definiteUserUnknown where text.contains(phrase) { return .userUnknown }
+        for phrase in definiteUserUnknown where text.includes(phrase) { return .userUnknown }
         // 5.2.1 with user-unknown words is a bad address; alone, a disabled mailbox.
-        if status == "5.2.1", command == .rcpt, textRules.first(where: { $0.0 == .userUnknown })!.1.contains(where: text.contains),
-           !textRules.first(where: { $0.0 == .suspend })!.1.contains(where: text.contains) {
+        if status == "5.2.1", command == .rcpt, textRules.first(where: { $0.0 == .userUnknown })!.1.contains(where: text.includes),
+           !textRules.first(where: { $0.0 == .suspend })!.1.contains(where: text.includes) {
             return .userUnknown
         }
         if statusReason == .userUnknown || statusReason == .hostUnknown {
             // x.1.1 and x.1.2 are trusted unless the words say it is something else.
             let overriding: [BounceReason] = [.noRelaying, .blocked, .mailboxFull, .hasMoved, .rejected, .notAccept, .speeding, .mailerError]
-            for (reason, patterns) in textRules where overriding.contains(reason) && patterns.contains(where: text.contains) {
+            for (reason, patterns) in textRules where overriding.contains(reason) && patterns.contains(where: text.includes) {
                 return reason
             }
             return statusReason!
         }
         // A bare "Recipient address rejected." (no reason after it) at RCPT: the address.
-        if let range = text.range(of: "recipient address rejected"),
-           text[range.upperBound...].drop(while: { $0 == " " }).first != ":" {
+        if let offset = text.range(ofBytes: "recipient address rejected"),
+           text.utf8.dropFirst(offset + "recipient address rejected".utf8.count).drop(while: { $0 == 32 }).first != UInt8(ascii: ":") {
             return command == .rcpt ? .userUnknown : .filtered
         }
-        for (reason, patterns) in textRules where patterns.contains(where: text.contains) {
+        for (reason, patterns) in textRules where patterns.contains(where: text.includes) {
             if reason == .userUnknown {
                 switch command {
                 case .rcpt: return .userUnknown

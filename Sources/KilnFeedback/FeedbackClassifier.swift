@@ -31,19 +31,20 @@ public enum FeedbackClassifier {
             return complaint(message, report: MIMEEntity(text: feedback.body))
         }
         if message.contentType.parameters["report-type"]?.lowercased() == "feedback-report" {
-            let text = entities.dropFirst().first { $0.contentType.type.hasPrefix("text/") && $0.body.contains("Feedback-Type:") }
+            let text = entities.dropFirst().first { $0.contentType.type.hasPrefix("text/") && $0.body.includes("Feedback-Type:") }
             return complaint(message, report: MIMEEntity(text: text?.body ?? ""))
         }
         if let ses = sesNotification(in: message) { return ses }
         if let other = nonARFComplaint(message) { return other }
         let statuses = entities.filter {
             ["message/delivery-status", "message/global-delivery-status"].contains($0.contentType.type)
-                || ($0.contentType.type == "text/plain" && $0.body.range(of: "\nAction:", options: .caseInsensitive) != nil
-                    && $0.body.range(of: "Final-Recipient:", options: .caseInsensitive) != nil)
+                || ($0.contentType.type == "text/plain" && $0.body.includesIgnoringASCIICase("\naction:")
+                    && $0.body.includesIgnoringASCIICase("final-recipient:"))
         }
         let humanText = humanReadableText(of: message)
         if !statuses.isEmpty {
-            let recipients = statuses.flatMap { deliveryStatus($0.body, humanText: humanText) }
+            let lines = TextLines(humanText)
+            let recipients = Array(statuses.flatMap { deliveryStatus($0.body, humanText: lines) }.prefix(maxRecipients))
             if !recipients.isEmpty {
                 let finalActions: Set<String> = ["delivered", "relayed", "expanded"]
                 if recipients.allSatisfy({ finalActions.contains($0.action ?? "") }) {
@@ -101,7 +102,7 @@ public enum FeedbackClassifier {
     static func sesNotification(in message: MIMEEntity) -> FeedbackReport? {
         for entity in message.walk(intoMessages: false) where entity.parts.isEmpty {
             let body = entity.body
-            guard body.contains("\"notificationType\"") || body.contains("\"eventType\"") || body.contains("\"Type\" : \"Notification\"") else { continue }
+            guard body.includes("\"notificationType\"") || body.includes("\"eventType\"") || body.includes("\"Type\" : \"Notification\"") else { continue }
             if let report = SESNotification.parse(body) { return report }
         }
         return nil
@@ -109,13 +110,17 @@ public enum FeedbackClassifier {
 
     // MARK: Delivery status notifications (RFC 3464)
 
-    static func deliveryStatus(_ body: String, humanText: String) -> [FeedbackReport.Recipient] {
+    /// The most recipients read from one report: Kiln sends one recipient per message, so
+    /// a real report names one; the cap keeps a forged one from costing time per recipient.
+    static let maxRecipients = 100
+
+    static func deliveryStatus(_ body: String, humanText: TextLines) -> [FeedbackReport.Recipient] {
         // Groups of fields separated by blank lines: the first is about the message, the
         // others one recipient each.
         let groups = body.components(separatedBy: "\n\n").map { MIMEEntity(text: $0.trimmingCharacters(in: .newlines) + "\n\n") }
         var perMessageMTA: String?
         var recipients: [FeedbackReport.Recipient] = []
-        for group in groups where !group.fields.isEmpty {
+        for group in groups where !group.fields.isEmpty && recipients.count < maxRecipients {
             guard let recipientField = group.field("Final-Recipient") ?? group.field("Original-Recipient") ?? group.field("X-Actual-Recipient") else {
                 perMessageMTA = group.field("Reporting-MTA") ?? perMessageMTA
                 continue
@@ -158,7 +163,7 @@ public enum FeedbackClassifier {
         if status == "4.4.7" || status == "5.4.7" { return true }
         let lowered = text.lowercased()
         return action == "failed" && (status?.hasPrefix("4") ?? false)
-            && ["expired", "too long", "retry time", "timeout", "could not be delivered within", "giving up", "gave up"].contains(where: lowered.contains)
+            && ["expired", "too long", "retry time", "timeout", "could not be delivered within", "giving up", "gave up"].contains(where: lowered.includes)
     }
 
     // MARK: Non-standard bounces
@@ -186,10 +191,10 @@ public enum FeedbackClassifier {
         let from = (message.field("From") ?? "").lowercased()
         let subject = (message.field("Subject") ?? "").lowercased()
         let returnPath = (message.field("Return-Path") ?? "").lowercased()
-        let senderLooksLikeMTA = bounceSenders.contains(where: from.contains) || returnPath == "<>" || returnPath.isEmpty && from.contains("daemon")
-        let subjectLooksLikeBounce = bounceSubjects.contains(where: subject.contains)
+        let senderLooksLikeMTA = bounceSenders.contains(where: from.includes) || returnPath == "<>" || returnPath.isEmpty && from.includes("daemon")
+        let subjectLooksLikeBounce = bounceSubjects.contains(where: subject.includes)
         let lowered = text.lowercased()
-        let bodyLooksLikeBounce = bounceBodyPhrases.contains(where: lowered.contains)
+        let bodyLooksLikeBounce = bounceBodyPhrases.contains(where: lowered.includes)
         if senderLooksLikeMTA && (subjectLooksLikeBounce || bodyLooksLikeBounce) { return true }
         if subjectLooksLikeBounce && bodyLooksLikeBounce { return true }
         return senderLooksLikeMTA && returnedMessage(in: message) != nil
@@ -205,10 +210,12 @@ public enum FeedbackClassifier {
             for found in DiagnosticText.addresses(in: original?.field(field) ?? "") { excluded.insert(found.address.lowercased()) }
         }
         var addresses: [String] = []
+        var seen = Set<String>()
+        func add(_ address: String) {
+            if addresses.count < maxRecipients, seen.insert(address).inserted { addresses.append(address) }
+        }
         for failed in message.fields("X-Failed-Recipients") {
-            for found in DiagnosticText.addresses(in: failed) where !addresses.contains(found.address.lowercased()) {
-                addresses.append(found.address.lowercased())
-            }
+            for found in DiagnosticText.addresses(in: failed) { add(found.address.lowercased()) }
         }
         let found = DiagnosticText.addresses(in: text).filter { candidate in
             let lowered = candidate.address.lowercased()
@@ -216,14 +223,15 @@ public enum FeedbackClassifier {
             return !excluded.contains(lowered) && !["mailer-daemon", "mailer_daemon", "mail-daemon"].contains(local)
         }
         if addresses.isEmpty {
-            for candidate in found where !addresses.contains(candidate.address.lowercased()) { addresses.append(candidate.address.lowercased()) }
+            for candidate in found { add(candidate.address.lowercased()) }
         }
         if addresses.isEmpty, let to = original?.field("To") {
-            addresses = DiagnosticText.addresses(in: to).map { $0.address.lowercased() }.filter { !excluded.contains($0) }
+            for found in DiagnosticText.addresses(in: to) where !excluded.contains(found.address.lowercased()) { add(found.address.lowercased()) }
         }
         let wholeText = DiagnosticText.oneLine(text)
+        let lines = TextLines(text)
         return addresses.map { address in
-            var context = humanContext(for: address, in: text)
+            var context = humanContext(for: address, in: lines)
             if context.isEmpty || (DiagnosticText.replyCode(in: context) == nil && BounceReason.classify(diagnostic: context, status: nil, replyCode: nil) == .undefined) {
                 context = wholeText
             }
@@ -244,10 +252,10 @@ public enum FeedbackClassifier {
     /// The lines about one address in the human-readable text: from the line where it
     /// appears to the next blank line (or the next line naming another address), at most
     /// eight lines.
-    static func humanContext(for address: String, in text: String) -> String {
-        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+    static func humanContext(for address: String, in text: TextLines) -> String {
+        let lines = text.lines
         let lowered = address.lowercased()
-        guard let index = lines.firstIndex(where: { $0.lowercased().contains(lowered) }) else { return "" }
+        guard let index = text.lowered.firstIndex(where: { $0.includes(lowered) }) else { return "" }
         var taken: [Substring] = [lines[index]]
         var i = index + 1
         while i < lines.count, taken.count < 8 {
@@ -264,6 +272,17 @@ public enum FeedbackClassifier {
             i += 1
         }
         return DiagnosticText.oneLine(taken.joined(separator: " "))
+    }
+
+    /// A text split into lines once, with each line lowercased once, for the searches
+    /// made per recipient.
+    struct TextLines {
+        let lines: [Substring]
+        let lowered: [String]
+        init(_ text: String) {
+            lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+            lowered = lines.map { $0.lowercased() }
+        }
     }
 
     /// The bounce's own words: its text parts outside the returned message, cut where the
@@ -294,13 +313,22 @@ public enum FeedbackClassifier {
     /// message", "--- Below this line is a copy"), not prose that mentions it (Postfix's
     /// "delete your own text from the attached returned message").
     static func isReturnedMessageMarker(_ lowered: some StringProtocol) -> Bool {
-        guard returnedMessageMarkers.contains(where: lowered.contains) else { return false }
+        guard returnedMessageMarkers.contains(where: lowered.includes) else { return false }
         let trimmed = lowered.drop { $0 == " " || $0 == "\t" }
         if let first = trimmed.first, "-=*_[<(".contains(first) { return true }
-        return ["follow", "below", "copy of", "content-type"].contains(where: lowered.contains)
+        return ["follow", "below", "copy of", "content-type"].contains(where: lowered.includes)
+    }
+
+    /// Whether `text` holds a returned-message marker (or one of `extra`) anywhere,
+    /// ignoring ASCII case: a linear check before the per-line search.
+    static func mayHoldMarker(_ text: String, extra: [String] = []) -> Bool {
+        let lowered = String(decoding: text.utf8.map { $0 >= 65 && $0 <= 90 ? $0 | 0x20 : $0 }, as: UTF8.self)
+        return (returnedMessageMarkers + extra).contains(where: lowered.includes)
     }
 
     static func cutAtReturnedMessage(_ text: String) -> String {
+        // Most texts have no marker at all: one pass over the bytes says so.
+        guard mayHoldMarker(text, extra: ["return-path: <", "received: from"]) else { return text }
         var lines: [Substring] = []
         for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
             let lowered = line.lowercased()
@@ -334,6 +362,7 @@ public enum FeedbackClassifier {
         }
         // A returned copy pasted into the text after a marker line.
         let body = message.parts.isEmpty ? message.body : ""
+        guard mayHoldMarker(body) else { return nil }
         let lines = body.split(separator: "\n", omittingEmptySubsequences: false)
         if let marker = lines.firstIndex(where: { isReturnedMessageMarker($0.lowercased()) }) {
             let rest = lines[(marker + 1)...].drop { $0.trimmingCharacters(in: .whitespaces).isEmpty }
@@ -350,11 +379,11 @@ public enum FeedbackClassifier {
         if autoSubmitted.hasPrefix("auto-replied") { return true }
         if message.field("X-Autoreply") != nil || message.field("X-Autorespond") != nil || message.field("X-Auto-Response-Suppress") != nil && autoSubmitted != "no" {
             let subject = (message.field("Subject") ?? "").lowercased()
-            if message.field("X-Auto-Response-Suppress") == nil || autoReplySubjects.contains(where: subject.contains) { return true }
+            if message.field("X-Auto-Response-Suppress") == nil || autoReplySubjects.contains(where: subject.includes) { return true }
         }
         if (message.field("Precedence") ?? "").lowercased() == "auto_reply" { return true }
         let subject = (message.field("Subject") ?? "").lowercased()
-        return autoReplySubjects.contains(where: subject.contains)
+        return autoReplySubjects.contains(where: subject.includes)
     }
 
     static let autoReplySubjects = ["auto:", "automatic reply", "autoreply", "auto-reply", "auto reply", "out of office", "out of the office",

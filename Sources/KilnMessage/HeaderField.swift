@@ -10,10 +10,12 @@ public enum HeaderField {
         return value
     }
 
-    /// The value as is when it is printable ASCII, else as RFC 2047 encoded words
-    /// (`=?UTF-8?B?...?=`), each at most 75 characters, split on character boundaries.
+    /// The value as is when it is printable ASCII that can fold (no run without a space
+    /// longer than 76 octets), else as RFC 2047 encoded words (`=?UTF-8?B?...?=`), each
+    /// at most 75 characters, split on character boundaries, one per folded line: so no
+    /// line passes 78 octets (RFC 5322 §2.1.1 allows 998) whatever the value.
     public static func encodedWords(_ value: String) -> String {
-        if value.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) { return value }
+        if value.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }), !hasUnfoldableRun(value) { return value }
         var words: [String] = []
         var chunk: [UInt8] = []
         // 75 - len("=?UTF-8?B??=") = 63 base64 characters = 45 bytes.
@@ -71,6 +73,44 @@ public enum HeaderField {
         if continuation {
             throw KilnError(.headerInjection, "a header value must not end in a folded line of white space", location: field)
         }
+    }
+
+    /// Whether `value` has a run of more than 76 octets without a space, which folding
+    /// at spaces cannot break.
+    static func hasUnfoldableRun(_ value: String) -> Bool {
+        var run = 0
+        for byte in value.utf8 {
+            run = byte == 32 ? 0 : run + 1
+            if run > 76 { return true }
+        }
+        return false
+    }
+
+    /// The longest header field of `message` (its header section: up to the first empty
+    /// line), folded lines included, with its name and length in octets (CRLF excluded).
+    public static func longestField(in message: [UInt8]) -> (name: String, octets: Int)? {
+        var longest: (name: String, octets: Int)?
+        var start = 0, current = 0, nameEnd = 0, i = 0
+        func close(at end: Int) {
+            let octets = end - start
+            if octets > (longest?.octets ?? -1) { longest = (String(decoding: message[start..<nameEnd], as: UTF8.self), octets) }
+        }
+        while i < message.count {
+            guard let lf = message[i...].firstIndex(of: 10) else { break }
+            let lineEnd = lf > i && message[lf - 1] == 13 ? lf - 1 : lf
+            if lineEnd == i { break }  // the empty line: the body starts
+            if message[i] == 32 || message[i] == 9 {
+                current = lineEnd
+            } else {
+                if i > 0 { close(at: current) }
+                start = i
+                current = lineEnd
+                nameEnd = message[i..<lineEnd].firstIndex(of: UInt8(ascii: ":")) ?? lineEnd
+            }
+            i = lf + 1
+        }
+        if i > 0 { close(at: current) }
+        return longest
     }
 
     /// A mailbox with an optional display name: `"Name" <addr>` (the name encoded per

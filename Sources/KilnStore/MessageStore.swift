@@ -87,7 +87,8 @@ public protocol MessageStore: Sendable {
     func reputationWindowStart(scope: String) async throws(KilnError) -> Int64?
     /// Starts the guard's window for `scope` anew from the next hour.
     func restartReputationWindow(scope: String, now: Timestamp) async throws(KilnError)
-    /// The stored message a piece of feedback is about: by id, else by recipient.
+    /// The stored message a piece of feedback is about: the message `messageID` whatever
+    /// its recipient, else the latest message Kiln has sent to `recipient` (attempted).
     func feedbackTarget(messageID: MessageID?, recipient: String?) async throws(KilnError) -> (id: MessageID, configurationSet: String, recipient: String)?
 
     // MARK: Campaigns

@@ -78,26 +78,27 @@ extension SQLiteStore {
         }
     }
 
-    /// Finds the stored message a piece of feedback is about: by id (from the traceable
-    /// return path), else the latest message to that recipient among the most recent
-    /// 200,000 (there is no index on recipients: it would slow every enqueue).
+    /// Finds the stored message a piece of feedback is about: by id (from a verified
+    /// return path; the caller compares its recipient), else the latest message Kiln has
+    /// sent to that recipient (attempted at least once: delivered, bounced, deferred or
+    /// expired) among the most recent 200,000 (there is no index on recipients: it would
+    /// slow every enqueue).
     public func feedbackTarget(messageID: MessageID?, recipient: String?) async throws(KilnError) -> (id: MessageID, configurationSet: String, recipient: String)? {
         try await wrapAsync("find message") {
             try await pool.read { db in
-                if let messageID, let row = try Row.fetchOne(db, sql: """
-                    SELECT m.id, c.config_set, m.recipient FROM messages m JOIN contents c ON c.id = m.content_id WHERE m.id = ?
-                    """, arguments: [messageID.rawValue]) {
-                    let stored: String = row[2]
-                    if recipient == nil || stored.lowercased() == recipient!.lowercased() { return (MessageID(row[0]), row[1], stored) }
+                if let messageID {
+                    return try Row.fetchOne(db, sql: """
+                        SELECT m.id, c.config_set, m.recipient FROM messages m JOIN contents c ON c.id = m.content_id WHERE m.id = ?
+                        """, arguments: [messageID.rawValue]).map { (MessageID($0[0]), $0[1], $0[2]) }
                 }
-                if let recipient, let row = try Row.fetchOne(db, sql: """
+                guard let recipient else { return nil }
+                let sent = [MessageState.delivered, .bounced, .deferred, .expired].map { String($0.rawValue) }.joined(separator: ", ")
+                return try Row.fetchOne(db, sql: """
                     SELECT m.id, c.config_set, m.recipient FROM messages m JOIN contents c ON c.id = m.content_id
                     WHERE m.id > (SELECT COALESCE(MAX(id), 0) FROM messages) - 200000 AND m.recipient = ? COLLATE NOCASE
+                      AND m.attempts > 0 AND m.state IN (\(sent))
                     ORDER BY m.id DESC LIMIT 1
-                    """, arguments: [recipient]) {
-                    return (MessageID(row[0]), row[1], row[2])
-                }
-                return nil
+                    """, arguments: [recipient]).map { (MessageID($0[0]), $0[1], $0[2]) }
             }
         }
     }

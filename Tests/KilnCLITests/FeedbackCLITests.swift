@@ -1,4 +1,5 @@
 import Foundation
+import KilnTesting
 import Testing
 
 @Suite struct FeedbackCLITests {
@@ -26,9 +27,14 @@ import Testing
         #expect(try kiln(["feedback", "classify", workspace.directory + "/missing.eml"]).status != 0)
     }
 
-    @Test func ingestReadsAMaildirAndAnMboxAndFeedsTheSuppressionList() throws {
-        let workspace = try Workspace(route: "smtp://127.0.0.1:1")
+    @Test func ingestReadsAMaildirAndAnMboxAndFeedsTheSuppressionList() async throws {
+        let server = try await LoopbackSMTPServer.start()
+        // Reports not traced by a signed return path may suppress an address Kiln sent to.
+        let workspace = try Workspace(route: server.url) { $0["feedback"] = ["suppressUnmatched": true] }
         defer { workspace.remove() }
+        let sent = try kiln(["send", "--config", workspace.config, "--from", "news@example.com", "--subject", "Hi", "--text", "Hello", "--wait"]
+                            + ["one", "two", "three", "four", "five"].flatMap { ["--to", "\($0)@example.net"] })
+        #expect(sent.status == 0, "\(sent.stderr)")
         let maildir = workspace.directory + "/Maildir"
         for folder in ["new", "cur", "tmp"] { try FileManager.default.createDirectory(atPath: maildir + "/" + folder, withIntermediateDirectories: true) }
         func bounce(_ address: String) -> String {
@@ -36,6 +42,8 @@ import Testing
         }
         try bounce("one@example.net").write(toFile: maildir + "/new/1.eml", atomically: true, encoding: .utf8)
         try bounce("two@example.net").write(toFile: maildir + "/cur/2.eml:2,S", atomically: true, encoding: .utf8)
+        // never@ was never sent to: recorded, not suppressed.
+        try bounce("never@example.net").write(toFile: maildir + "/cur/3.eml:2,S", atomically: true, encoding: .utf8)
         let mbox = "From MAILER-DAEMON Thu Jan  1 00:00:00 2026\n" + bounce("three@example.net") + "\nFrom fbl Thu Jan  1 00:00:00 2026\n"
             + "From: fbl@isp.example\nContent-Type: multipart/report; report-type=feedback-report; boundary=R\n\n--R\nContent-Type: message/feedback-report\n\nFeedback-Type: abuse\nOriginal-Rcpt-To: four@example.net\n\n--R--\n"
         try mbox.write(toFile: workspace.directory + "/feedback.mbox", atomically: true, encoding: .utf8)
@@ -44,14 +52,30 @@ import Testing
         let result = try kiln(["feedback", "ingest", "--config", workspace.config, maildir, workspace.directory + "/feedback.mbox", workspace.directory + "/ses.json", "--json"])
         #expect(result.status == 0, "\(result.stderr)")
         let summary = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
-        #expect(summary["messages"] as? Int == 5)
+        #expect(summary["messages"] as? Int == 6)
         #expect(summary["bounces"] as? Int == 4)
         #expect(summary["complaints"] as? Int == 1)
         #expect(summary["suppressed"] as? Int == 5)
+        #expect(summary["unmatched"] as? Int == 6)
+        #expect(summary["unverified"] as? Int == 0)
         let list = try kiln(["suppression", "list", "--config", workspace.config, "--json"])
         let entries = try #require((try JSONSerialization.jsonObject(with: Data(list.stdout.utf8)) as? [String: Any])?["entries"] as? [[String: Any]])
         #expect(Set(entries.compactMap { $0["address"] as? String }) == ["one@example.net", "two@example.net", "three@example.net", "four@example.net", "five@example.net"])
         #expect(entries.first { $0["address"] as? String == "four@example.net" }?["reason"] as? String == "COMPLAINT")
+    }
+
+    @Test func ingestByDefaultSuppressesNothingNotTracedAndCountsUnverified() throws {
+        let workspace = try Workspace(route: "smtp://127.0.0.1:1")
+        defer { workspace.remove() }
+        let file = workspace.directory + "/guessed.eml"
+        try "From: MAILER-DAEMON@mx.example.net\r\nTo: b+1@bounce.example.com\r\nSubject: Undelivered Mail\r\nX-Failed-Recipients: victim@example.net\r\n\r\n550 5.1.1 user unknown\r\n"
+            .write(toFile: file, atomically: true, encoding: .utf8)
+        let result = try kiln(["feedback", "ingest", "--config", workspace.config, file, "--json"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let summary = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        #expect(summary["unverified"] as? Int == 1)
+        #expect(summary["suppressed"] as? Int == 0)
+        #expect(try kiln(["feedback", "ingest", "--config", workspace.config, file]).stdout.contains("1 unverified"))
     }
 
     @Test func suppressionListPagesThroughEveryEntryOnceAndImportExportRoundTrip() throws {

@@ -66,8 +66,10 @@ import Testing
         let second = h.directory + "/second.csv"
         try "email,name\ncy@example.org,C\n".write(toFile: second, atomically: true, encoding: .utf8)
         _ = try await runner.ingest(try await runner.create(id: "c2", recipientsFile: second, template: template, configurationSet: nil))
+        // Traced by its (verified) return path to bob's message.
+        let bob = try #require(try await h.engine.store.messages(ids: (1...3).map { MessageID($0) }).first { $0.recipient == "bob@yahoo.com" })
         let outcome = try await h.engine.ingest(FeedbackReport(type: .complaint, feedbackType: "abuse", recipients: [.init(address: "bob@yahoo.com")]),
-                                          source: "test")
+                                          messageID: bob.id, source: "test")
         #expect(outcome.complaints == 1 && outcome.unmatched == 0)
         #expect(try await runner.report("c1").complaints == 1)
         #expect(try await runner.report("c2").complaints == 0)

@@ -12,49 +12,6 @@ import Testing
     static let unsubscribe = Configuration.Unsubscribe(url: "https://example.com/u", mailto: "unsub@example.com", secretEnv: "KILN_TEST_UNSUB")
     static let secrets = SecretSource(environment: ["KILN_TEST_UNSUB": "a-test-secret-of-enough-length"])
 
-    func dsn(for recipient: String, messageID: MessageID, status: String, diagnostic: String) -> [UInt8] {
-        Array("""
-        From: MAILER-DAEMON@mx.example.net\r
-        To: b+\(messageID)@bounce.example.com\r
-        Subject: Undelivered Mail Returned to Sender\r
-        MIME-Version: 1.0\r
-        Content-Type: multipart/report; report-type=delivery-status; boundary="B"\r
-        \r
-        --B\r
-        Content-Type: message/delivery-status\r
-        \r
-        Reporting-MTA: dns; mx.example.net\r
-        \r
-        Final-Recipient: rfc822; \(recipient)\r
-        Action: failed\r
-        Status: \(status)\r
-        Diagnostic-Code: smtp; \(diagnostic)\r
-        \r
-        --B--\r
-
-        """.utf8)
-    }
-
-    func arf(for recipient: String, type: String = "abuse") -> [UInt8] {
-        Array("""
-        From: fbl@isp.example\r
-        To: fbl@example.com\r
-        Subject: complaint\r
-        MIME-Version: 1.0\r
-        Content-Type: multipart/report; report-type=feedback-report; boundary="R"\r
-        \r
-        --R\r
-        Content-Type: message/feedback-report\r
-        \r
-        Feedback-Type: \(type)\r
-        Version: 1\r
-        Original-Rcpt-To: \(recipient)\r
-        \r
-        --R--\r
-
-        """.utf8)
-    }
-
     @Test func aSuppressedAddressIsNotQueuedButCounted() async throws {
         let h = try await EngineHarness()
         try await h.engine.store.suppress([SuppressionEntry(address: "gone@gmail.com", reason: .manual, source: "test", createdAt: h.clock.now())])
@@ -74,9 +31,9 @@ import Testing
         let h = try await EngineHarness()
         let ids = try await h.engine.submit(OutgoingMessage(h.draft(to: ["ann@gmail.com", "bob@gmail.com"])))
         try await h.engine.runUntilIdle()
-        let hard = try await h.engine.ingestFeedback(dsn(for: "ann@gmail.com", messageID: ids[0], status: "5.1.1", diagnostic: "550 5.1.1 The email account that you tried to reach does not exist."), source: "test")
+        let hard = try await h.engine.ingestFeedback(FeedbackMail.dsn(for: "ann@gmail.com", messageID: ids[0], status: "5.1.1", diagnostic: "550 5.1.1 The email account that you tried to reach does not exist."), source: "test")
         #expect(hard.bounces == 1 && hard.suppressed == 1 && hard.unmatched == 0)
-        let soft = try await h.engine.ingestFeedback(dsn(for: "bob@gmail.com", messageID: ids[1], status: "5.2.2", diagnostic: "552 5.2.2 Mailbox full"), source: "test")
+        let soft = try await h.engine.ingestFeedback(FeedbackMail.dsn(for: "bob@gmail.com", messageID: ids[1], status: "5.2.2", diagnostic: "552 5.2.2 Mailbox full"), source: "test")
         #expect(soft.bounces == 1 && soft.suppressed == 0)
         #expect(try await h.engine.store.suppression(of: "ann@gmail.com")?.reason == .bounce)
         #expect(try await h.engine.store.suppression(of: "bob@gmail.com") == nil)
@@ -92,12 +49,12 @@ import Testing
         ])
         let bulk = (0..<20).map { "b\($0)@gmail.com" }
         let other = (0..<20).map { "o\($0)@gmail.com" }
-        _ = try await h.engine.submit(OutgoingMessage(h.draft(to: bulk)))
+        let bulkIDs = try await h.engine.submit(OutgoingMessage(h.draft(to: bulk)))
         _ = try await h.engine.submit(OutgoingMessage(h.draft(to: other), configurationSet: "other"))
         try await h.engine.runUntilIdle()
         #expect(h.network.messages.flatMap(\.recipients).count == 40)
         // One complaint in 20 (5%) reaches bulk's pause line; none for other.
-        let outcome = try await h.engine.ingestFeedback(arf(for: "b3@gmail.com"), source: "fbl")
+        let outcome = try await h.engine.ingestFeedback(FeedbackMail.arf(for: "b3@gmail.com", returnPath: EngineHarness.returnPath(bulkIDs[3])), source: "fbl")
         #expect(outcome.complaints == 1 && outcome.unmatched == 0)
         #expect(try await h.engine.store.suppression(of: "b3@gmail.com")?.reason == .complaint)
         let reputation = try await h.engine.reputation()

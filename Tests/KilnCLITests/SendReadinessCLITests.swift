@@ -1,0 +1,27 @@
+import Foundation
+import KilnTesting
+import Testing
+
+/// `kiln send --wait` never exits with a failure after queuing: what a send needs is
+/// checked before anything is stored (issue 20).
+@Suite struct SendReadinessCLITests {
+    @Test(arguments: ["unsubscribe", "returnPath"])
+    func aMissingSecretFailsTheSendBeforeAnythingIsQueued(secret: String) async throws {
+        let server = try await LoopbackSMTPServer.start()
+        let workspace = try Workspace(route: server.url) { json in
+            if secret == "unsubscribe" {
+                json["configurationSets"] = [["name": "bulk", "pool": "p", "unsubscribe": ["url": "https://example.com/u", "secretEnv": "KILN_TEST_UNSET_SECRET"]]]
+            } else {
+                json["feedback"] = ["returnPathSecretEnv": "KILN_TEST_UNSET_SECRET"]
+            }
+        }
+        defer { workspace.remove() }
+        let sent = try kiln(["send", "--config", workspace.config, "--from", "news@example.com", "--to", "a@gmail.com", "--subject", "Hi", "--text", "Hello", "--wait"])
+        #expect(sent.status != 0)
+        #expect(sent.stderr.contains("KILN_TEST_UNSET_SECRET"))
+        let status = try kiln(["status", "--config", workspace.config, "--json"])
+        let json = try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any]
+        #expect((json?["byState"] as? [String: Int] ?? [:]).isEmpty)
+        #expect(server.messages.isEmpty)
+    }
+}

@@ -1,0 +1,98 @@
+import Foundation
+import Hummingbird
+#if canImport(Glibc)
+import Glibc
+#endif
+import Kiln
+import KilnMessage
+import KilnServe
+import Logging
+import Testing
+
+/// A flood of idle connections neither blocks a real unsubscribe nor stays open past the
+/// header timeout (issue 20).
+@Suite struct SlowClientTests {
+    /// Opens a TCP connection to the port on loopback that sends nothing.
+    static func idleConnection(port: Int) throws -> Int32 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw HTTP.Failure(what: "socket (errno \(errno))") }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { close(fd); throw HTTP.Failure(what: "connect (errno \(errno))") }
+        return fd
+    }
+
+    /// Runs blocking socket calls on a thread of their own: on Swift's cooperative pool
+    /// (two threads here) they would starve the server's own tasks.
+    static func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread { continuation.resume(with: Result { try body() }) }.start()
+        }
+    }
+
+    /// Whether the server has closed the connection (end of file, or reset).
+    static func isClosed(_ fd: Int32) -> Bool {
+        var byte: UInt8 = 0
+        let n = recv(fd, &byte, 1, Int32(MSG_DONTWAIT))
+        return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+    }
+
+    @Test(arguments: [(1100, 2.0)])
+    func aRealUnsubscribeIsAnsweredDuringASlowClientFlood(idle: Int, headerTimeout: Double) async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kiln-flood-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let engine = try UnsubscribeEndpointTests().engine(in: directory)
+        let router = Hummingbird.Router()
+        UnsubscribeEndpoint(engine: engine).addRoutes(to: router, path: "/u")
+        // Also raises this process's open-file limit, so that both ends of 1,100 connections fit.
+        let limits = UnsubscribeServerLimits(headerTimeout: .seconds(headerTimeout)).fittingOpenFileLimit()
+        #expect(limits.maxConnections > idle)
+        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
+        let app = Application(router: router, server: limits.server,
+                              configuration: limits.configuration(address: .hostname("127.0.0.1", port: 0), logger: Logger(label: "test")),
+                              onServerRunning: { channel in continuation.yield(channel.localAddress?.port ?? 0) })
+        let server = Task { try await app.runService(gracefulShutdownSignals: []) }
+        defer { server.cancel() }
+        var iterator = ports.makeAsyncIterator()
+        let port = try #require(await iterator.next())
+
+        let opened = ContinuousClock.now
+        let sockets = try await Self.onThread {
+            var sockets: [Int32] = []
+            do {
+                for _ in 0..<idle { sockets.append(try Self.idleConnection(port: port)) }
+            } catch {
+                for fd in sockets { close(fd) }
+                throw error
+            }
+            return sockets
+        }
+        defer { for fd in sockets { close(fd) } }
+
+        let token = UnsubscribeToken(recipient: "ann@example.net", list: "news", campaign: "c").make(secret: Array(UnsubscribeEndpointTests.secret.utf8))
+        let asked = ContinuousClock.now
+        let answer = try await Self.onThread { try HTTP.request(port: port, "POST", "/u?t=\(token)", body: "List-Unsubscribe=One-Click") }
+        let took = ContinuousClock.now - asked
+        #expect(answer.status == 200)
+        #expect(took < .seconds(2), "the one-click POST took \(took)")
+        #expect(try await engine.store.suppression(of: "ann@example.net", scope: "news") != nil)
+
+        // Every idle connection is closed once the header timeout has passed: 6 s after the first opened when this suite
+        // runs alone; the margin is for a run beside suites that block the cooperative pool (the CLI tests), which
+        // delays the server's accepting, not its timeout.
+        var open = sockets
+        while !open.isEmpty, ContinuousClock.now - opened < .seconds(headerTimeout * 30) {
+            try await Task.sleep(for: .milliseconds(100))
+            open.removeAll(where: Self.isClosed)
+        }
+        #expect(open.isEmpty, "\(open.count) idle connections still open")
+        print("all \(idle) idle connections closed \(ContinuousClock.now - opened) after the first opened; the POST took \(took)")
+        #expect(ContinuousClock.now - opened > .seconds(headerTimeout * 0.9))
+    }
+}
