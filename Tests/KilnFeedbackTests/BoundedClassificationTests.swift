@@ -5,26 +5,14 @@ import Testing
 /// Classification stays linear on hostile input (issue 20): binary junk, and reports that
 /// name a great many recipients. Time is measured by hand (README), not asserted here.
 @Suite struct BoundedClassificationTests {
-    /// SplitMix64: the same bytes every run.
-    struct SeededBytes: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
+    /// Bytes from a 64-bit linear congruential generator (Knuth's MMIX constants): the
+    /// same junk every run.
     static func random(_ count: Int, seed: UInt64) -> [UInt8] {
-        var generator = SeededBytes(state: seed)
-        var bytes = [UInt8](repeating: 0, count: count)
-        for i in stride(from: 0, to: count, by: 8) {
-            var word = generator.next()
-            for j in i..<min(i + 8, count) { bytes[j] = UInt8(truncatingIfNeeded: word); word >>= 8 }
+        var state = seed
+        return (0..<count).map { _ in
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return UInt8(truncatingIfNeeded: state >> 56)
         }
-        return bytes
     }
 
     @Test func fiveMegabytesOfRandomBytesClassifyAsUnknown() {

@@ -14,17 +14,7 @@ import Testing
 @Suite struct SlowClientTests {
     /// Opens a TCP connection to the port on loopback that sends nothing.
     static func idleConnection(port: Int) throws -> Int32 {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw HTTP.Failure(what: "socket (errno \(errno))") }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard connected == 0 else { close(fd); throw HTTP.Failure(what: "connect (errno \(errno))") }
-        return fd
+        try HTTP.connection(port: port)
     }
 
     /// Runs blocking socket calls on a thread of their own: on Swift's cooperative pool

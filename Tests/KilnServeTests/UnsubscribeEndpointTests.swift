@@ -67,10 +67,10 @@ import Testing
 enum HTTP {
     struct Failure: Error { var what: String }
 
-    static func request(port: Int, _ method: String, _ path: String, body: String? = nil) throws -> (status: Int, body: String) {
+    /// A TCP connection to `port` on 127.0.0.1.
+    static func connection(port: Int) throws -> Int32 {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw Failure(what: "socket") }
-        defer { close(fd) }
+        guard fd >= 0 else { throw Failure(what: "socket (errno \(errno))") }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(port).bigEndian)
@@ -78,7 +78,13 @@ enum HTTP {
         let connected = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
-        guard connected == 0 else { throw Failure(what: "connect") }
+        guard connected == 0 else { close(fd); throw Failure(what: "connect (errno \(errno))") }
+        return fd
+    }
+
+    static func request(port: Int, _ method: String, _ path: String, body: String? = nil) throws -> (status: Int, body: String) {
+        let fd = try connection(port: port)
+        defer { close(fd) }
         var text = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
         if let body {
             text += "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
