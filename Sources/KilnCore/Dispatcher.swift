@@ -26,9 +26,14 @@ public struct Dispatcher: Sendable {
     /// Deferrals handed out in the current batch, per provider.
     var deferralsInBatch: [MailboxProvider: Int] = [:]
 
+    /// `retry.maxMessageAge` in nanoseconds: the expiry test runs once per message routed.
+    let maxAgeNanoseconds: Int64
+
     public init(router: Router, retry: RetryPolicy) {
         self.router = router
         self.retry = retry
+        let (seconds, attoseconds) = retry.maxMessageAge.components
+        maxAgeNanoseconds = seconds >= Int64.max / 1_000_000_000 ? .max : seconds * 1_000_000_000 + attoseconds / 1_000_000_000
     }
 
     // MARK: Keys
@@ -54,7 +59,9 @@ public struct Dispatcher: Sendable {
     /// Expires a message past its maximum age; otherwise routes it (takes a token from
     /// the coldest IP of the pool that has one, else spills or defers; see `Router`).
     public mutating func decide(provider: Router.ProviderKey, pool: Router.PoolKey, createdAt: Timestamp, now: Timestamp) -> Decision {
-        if retry.isExpired(createdAt: createdAt, now: now) { return .expire }
+        // As `retry.isExpired(createdAt:now:)`, in integers (an age past Int64 is expired).
+        let (age, overflow) = now.nanoseconds.subtractingReportingOverflow(createdAt.nanoseconds)
+        if overflow ? now.nanoseconds > createdAt.nanoseconds : age >= maxAgeNanoseconds { return .expire }
         switch router.route(provider, pool: pool, now: now) {
         case .dedicated(let ip): return .send(.dedicated(ip: ip))
         case .shared: return .send(.shared)
