@@ -49,11 +49,12 @@ extension SendEngine {
             logger.info("returned messages leased by an earlier engine to the queue", metadata: ["count": "\(claim.recovered)"])
         }
 
-        // A missing secret or key fails here, before any thread starts.
-        _ = try sharedPoolCredentials
-        _ = try MessageFinisher(configuration: configuration, secrets: secrets)
-        let transport = makeTransport()
-        let session = try DeliverySession(engine: self, transport: transport, saved: await savedShaping())
+        // Keys and secrets are read once, here: a missing one fails before any thread starts.
+        let finisher = try MessageFinisher(configuration: configuration, secrets: secrets)
+        let credentials = try sharedPoolCredentials
+        let saved = await savedShaping()
+        let session = DeliverySession(engine: self, transport: makeTransport(), saved: saved, finisher: finisher, credentials: credentials)
+        let transport = session.transport
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await session.consumeResults() }
             do {
@@ -111,7 +112,7 @@ final class DeliverySession: Sendable {
     let leaseTime: Duration
     let credentials: SMTPCredentials?
 
-    init(engine: SendEngine, transport: any MailTransport, saved: SavedShaping?) throws {
+    init(engine: SendEngine, transport: any MailTransport, saved: SavedShaping?, finisher: MessageFinisher, credentials: SMTPCredentials?) {
         self.engine = engine
         self.transport = transport
         let configuration = engine.configuration
@@ -126,8 +127,8 @@ final class DeliverySession: Sendable {
         state = Mutex(State(dispatcher: dispatcher))
         maxInFlight = configuration.delivery.maxInFlight ?? 256
         leaseTime = .saturatingSeconds((configuration.delivery.transferTimeoutSeconds ?? 300) + 120)
-        credentials = try engine.sharedPoolCredentials
-        finisher = try MessageFinisher(configuration: configuration, secrets: engine.secrets)
+        self.credentials = credentials
+        self.finisher = finisher
         sharedURL = configuration.sharedPool.flatMap { SMTPURL($0.url) }
     }
 

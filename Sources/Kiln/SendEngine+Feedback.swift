@@ -3,6 +3,7 @@ import KilnCore
 import KilnFeedback
 import KilnMessage
 import KilnStore
+import Synchronization
 
 /// What one ingested piece of feedback did.
 public struct FeedbackOutcome: Sendable, Hashable, Codable {
@@ -113,10 +114,9 @@ extension SendEngine {
 
     /// The return path's MAC key (nil when none is configured), read once.
     func returnPathSecret() throws(KilnError) -> [UInt8]? {
-        if let cached = returnPathSecretCache.withLock({ $0 }) { return cached }
-        let loaded = try MessageFinisher.returnPathSecret(configuration: configuration, secrets: secrets)
-        returnPathSecretCache.withLock { $0 = .some(loaded) }
-        return loaded
+        try Self.readOnce(returnPathSecretCache) { () throws(KilnError) in
+            try MessageFinisher.returnPathSecret(configuration: configuration, secrets: secrets)
+        }
     }
 
     /// Verifies a one-click unsubscribe token (RFC 8058) against the secrets of the
@@ -141,9 +141,17 @@ extension SendEngine {
 
     /// The unsubscribe secrets of the configuration sets, read once (not per request).
     func unsubscribeSecrets() throws(KilnError) -> [String: [UInt8]] {
-        if let cached = unsubscribeSecretCache.withLock({ $0 }) { return cached }
-        let loaded = try MessageFinisher.unsubscribeSecrets(configuration: configuration, secrets: secrets)
-        unsubscribeSecretCache.withLock { $0 = loaded }
+        try Self.readOnce(unsubscribeSecretCache) { () throws(KilnError) in
+            try MessageFinisher.unsubscribeSecrets(configuration: configuration, secrets: secrets)
+        }
+    }
+
+    /// The cached value, or what `load` reads (kept once it succeeds; a failure is tried
+    /// again next time).
+    static func readOnce<Value: Sendable>(_ cache: borrowing Mutex<Value?>, _ load: () throws(KilnError) -> Value) throws(KilnError) -> Value {
+        if let cached = cache.withLock({ $0 }) { return cached }
+        let loaded = try load()
+        cache.withLock { $0 = loaded }
         return loaded
     }
 

@@ -13,7 +13,7 @@ public struct SuppressionImport: Sendable, Hashable {
 extension SendEngine {
     /// Adds the addresses of a CSV file to the suppression list (a header row with an
     /// `email` column and optionally `reason`), read a megabyte at a time and stored in
-    /// batches of 5,000. A UTF-8 byte order mark is skipped.
+    /// batches of 5,000. A UTF-8 byte order mark is skipped (by `CSVParser`).
     /// - Parameters:
     ///   - configurationSet: the list to add to; nil for the account-wide list.
     ///   - reason: the reason of rows without a `reason` column.
@@ -41,8 +41,7 @@ extension SendEngine {
                 return
             }
             guard let header = columns else {
-                var names = record.fields.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
-                if let first = names.first, first.hasPrefix("\u{FEFF}") { names[0] = String(first.dropFirst()) }
+                let names = record.fields.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
                 columns = names
                 if !names.contains("email") { failure = KilnError(.invalidInput, "line \(record.line): the header has no 'email' column", location: path) }
                 return

@@ -18,10 +18,15 @@ public final class SMTPTransport: Sendable {
         public var heloName: String
         public var connectTimeout: Duration
         public var transferTimeout: Duration
-        public init(heloName: String, connectTimeout: Duration = .seconds(30), transferTimeout: Duration = .seconds(300)) {
+        /// How long a lane refuses new jobs after a reply that withdraws it: longer than the
+        /// engine takes to record the reply and stop routing to that (IP, destination).
+        public var laneHold: Duration
+        public init(heloName: String, connectTimeout: Duration = .seconds(30), transferTimeout: Duration = .seconds(300),
+                    laneHold: Duration = .seconds(2)) {
             self.heloName = heloName
             self.connectTimeout = connectTimeout
             self.transferTimeout = transferTimeout
+            self.laneHold = laneHold
         }
     }
 

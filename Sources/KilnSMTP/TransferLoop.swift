@@ -20,10 +20,6 @@ final class TransferLoop: @unchecked Sendable {
         var heldUntil: ContinuousClock.Instant?
     }
 
-    /// How long a lane refuses new jobs after a reply that withdraws it: longer than the
-    /// engine takes to record the reply and stop routing to that (IP, destination).
-    static let hold: Duration = .seconds(2)
-
     /// One easy handle, reused for the lane's transfers; its connection stays in curl's
     /// connection cache between them.
     final class Connection {
@@ -202,7 +198,7 @@ final class TransferLoop: @unchecked Sendable {
         // this lane goes back at once, before more connections start.
         let classification = reply.classification
         if let lane, Dispatcher.withdrawsLane(after: classification) {
-            lane.heldUntil = ContinuousClock.now + Self.hold
+            lane.heldUntil = ContinuousClock.now + transport.options.laneHold
             for waiting in lane.queue {
                 withdrawn.append(SMTPResult(id: waiting.id, reply: nil, sourceIP: waiting.sourceIP, destination: waiting.destination))
             }

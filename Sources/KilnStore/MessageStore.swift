@@ -138,9 +138,4 @@ extension MessageStore {
     public func suppression(of address: String) async throws(KilnError) -> SuppressionEntry? {
         try await suppression(of: address, scope: nil)
     }
-
-    /// When the next due message comes due.
-    public func nextDue() async throws(KilnError) -> Timestamp? {
-        try await nextDue(pausedSets: [], excluding: [])
-    }
 }

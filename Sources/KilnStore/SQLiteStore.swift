@@ -37,10 +37,6 @@ public final class SQLiteStore: MessageStore {
         committer = GroupCommitter()
     }
 
-    func wrap<T>(_ what: String, _ body: () throws -> T) throws(KilnError) -> T {
-        do { return try body() } catch { throw KilnError(.storeFailure, "store: \(what) failed", location: path, underlying: error) }
-    }
-
     func wrapAsync<T>(_ what: String, _ body: () async throws -> T) async throws(KilnError) -> T {
         do { return try await body() } catch { throw KilnError(.storeFailure, "store: \(what) failed", location: path, underlying: error) }
     }
@@ -55,11 +51,6 @@ public final class SQLiteStore: MessageStore {
                 try await self.pool.write { db in try Self.insert(batch, now: now, db: db) }
             }
         }
-    }
-
-    /// The same as `enqueue`, blocking the calling thread (for batch loaders that own a thread).
-    public func enqueueSynchronously(_ submissions: [Submission], now: Timestamp) throws(KilnError) -> [[MessageID]] {
-        try wrap("enqueue") { try pool.write { db in try Self.insert(submissions, now: now, db: db) } }
     }
 
     static func insert(_ submissions: [Submission], now: Timestamp, db: Database) throws -> [[MessageID]] {
@@ -178,11 +169,6 @@ public final class SQLiteStore: MessageStore {
     public func append(events: [DeliveryEvent]) async throws(KilnError) {
         guard !events.isEmpty else { return }
         try await wrapAsync("append events") { try await pool.write { db in try Self.insert(events, db: db) } }
-    }
-
-    public func appendSynchronously(events: [DeliveryEvent]) throws(KilnError) {
-        guard !events.isEmpty else { return }
-        try wrap("append events") { try pool.write { db in try Self.insert(events, db: db) } }
     }
 
     static func insert(_ events: [DeliveryEvent], db: Database) throws {

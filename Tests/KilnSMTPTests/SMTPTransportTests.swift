@@ -6,8 +6,10 @@ import Logging
 import Testing
 
 @Suite struct SMTPTransportTests {
-    func transport() -> SMTPTransport {
-        SMTPTransport(options: .init(heloName: "mta.example.com", connectTimeout: .seconds(5), transferTimeout: .seconds(20)), logger: Logger(label: "test"))
+    /// - Parameter laneHold: long in tests, so that a loaded machine does not outlast it.
+    func transport(laneHold: Duration = .seconds(2)) -> SMTPTransport {
+        SMTPTransport(options: .init(heloName: "mta.example.com", connectTimeout: .seconds(5), transferTimeout: .seconds(20), laneHold: laneHold),
+                      logger: Logger(label: "test"))
     }
 
     func job(_ n: Int, _ server: LoopbackSMTPServer, recipient: String? = nil, source: String? = "127.0.0.2", perConnection: Int = 100, connections: Int = 4) -> SMTPJob {
@@ -129,7 +131,7 @@ import Testing
             }
             return nil
         }
-        let transport = transport()
+        let transport = transport(laneHold: .seconds(120))
         transport.send((0..<10).map { job($0, server, connections: 1) })
         let first = await collect(transport, count: 10)
         let replied = first.values.filter { $0.reply != nil }
