@@ -3,7 +3,7 @@ SWIFT ?= swift
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES := libcurl4-openssl-dev libsqlite3-dev
 
-.PHONY: deps test-deps bench-deps build release demo test bench clean
+.PHONY: deps test-deps bench-deps build release demo test test-postgres bench clean
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -31,9 +31,18 @@ test-deps: deps
 	@python3 -c "import dkim, nacl" || { echo "dkimpy and pynacl are needed by the tests"; exit 1; }
 
 # A hung test must fail the run, not stall it: the whole suite gets 20 minutes.
+# The cluster tests run against this machine's PostgreSQL when it is installed (started and
+# given a test role by scripts/postgres-test-env.sh); without it they are skipped, unless
+# KILN_REQUIRE_POSTGRES=1. POSTGRES_SETUP=--install installs it from apt first (CI does).
+POSTGRES_SETUP ?=
 test: test-deps
 	$(SWIFT) build --build-tests
-	timeout --kill-after=30 1200 $(SWIFT) test --skip-build
+	pg_env=$$(scripts/postgres-test-env.sh $(POSTGRES_SETUP)) && eval "$$pg_env" && \
+	  timeout --kill-after=30 1200 $(SWIFT) test --skip-build
+
+# Every test, the PostgreSQL cluster tests included (installs PostgreSQL when missing).
+test-postgres:
+	KILN_REQUIRE_POSTGRES=1 $(MAKE) test POSTGRES_SETUP=--install
 
 bench-deps: deps
 	@command -v smtp-sink >/dev/null 2>&1 || [ -x /usr/sbin/smtp-sink ] || { \

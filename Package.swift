@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "KilnFeedback", targets: ["KilnFeedback"]),
         .library(name: "KilnServe", targets: ["KilnServe"]),
         .executable(name: "kiln", targets: ["KilnCLI"]),
+        .executable(name: "kiln-cluster-bench", targets: ["KilnClusterBench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -25,6 +26,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     ],
     targets: [
         // Pure domain: no I/O, no clock reads, no C.
@@ -53,6 +56,16 @@ let package = Package(
             name: "KilnStore",
             dependencies: ["KilnCore", .product(name: "GRDB", package: "GRDB.swift")]
         ),
+        // The store shared by several nodes: PostgreSQL (leases by FOR UPDATE SKIP LOCKED).
+        .target(
+            name: "KilnPostgres",
+            dependencies: [
+                "KilnCore", "KilnStore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .target(
             name: "KilnSMTP",
             dependencies: [
@@ -64,7 +77,7 @@ let package = Package(
         .target(
             name: "Kiln",
             dependencies: [
-                "KilnCore", "KilnMessage", "KilnStore", "KilnSMTP", "KilnFeedback",
+                "KilnCore", "KilnMessage", "KilnStore", "KilnPostgres", "KilnSMTP", "KilnFeedback",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -104,6 +117,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The cluster figures (scripts/cluster-bench.sh): lease contention, SQLite against PostgreSQL.
+        .executableTarget(
+            name: "KilnClusterBench",
+            dependencies: ["Kiln", "KilnPostgres", "KilnLoopback", .product(name: "PostgresNIO", package: "postgres-nio")]
+        ),
         // The README's embedding example, compiled with every build so that it stays true.
         .executableTarget(name: "KilnEmbeddingExample", dependencies: ["Kiln"], path: "Examples/Embedding"),
         .testTarget(name: "KilnCoreTests", dependencies: ["KilnCore"]),
@@ -118,6 +136,10 @@ let package = Package(
             ]
         ),
         .testTarget(name: "KilnStoreTests", dependencies: ["KilnStore"]),
+        .testTarget(
+            name: "KilnPostgresTests",
+            dependencies: ["KilnPostgres", "KilnStore", "Kiln", "KilnTesting", .product(name: "PostgresNIO", package: "postgres-nio")]
+        ),
         .testTarget(name: "KilnSMTPTests", dependencies: ["KilnSMTP", "KilnTesting"]),
         .testTarget(
             name: "KilnTests",

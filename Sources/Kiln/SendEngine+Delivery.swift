@@ -43,7 +43,7 @@ extension SendEngine {
         // A stop() asked before this run started ends it at once; once it has ended,
         // the next run starts afresh.
         defer { stopping.withLock { $0 = false } }
-        let claim = try await store.beginDelivery(now: now())
+        let claim = try await store.beginDelivery(node: node, now: now())
         defer { withExtendedLifetime(claim) {} }
         if claim.recovered > 0 {
             logger.info("returned messages leased by an earlier engine to the queue", metadata: ["count": "\(claim.recovered)"])
@@ -103,19 +103,26 @@ final class DeliverySession: Sendable {
         var inFlight: [MessageID: InFlight] = [:]
         var rng = SystemRandomNumberGenerator()
         var contents: [Int64: StoredContent] = [:]
+        /// Nodes delivering from the store (1 for SQLite): this node's share of the limits
+        /// that hold for the whole pool is 1/liveNodes.
+        var liveNodes = 1
     }
 
     let engine: SendEngine
     let transport: any MailTransport
     let state: Mutex<State>
     let maxInFlight: Int
+    /// How long a lease lasts without a heartbeat; the run renews its leases every quarter of it.
     let leaseTime: Duration
+    let heartbeat: NodeHeartbeat
+    /// Configuration sets whose pool has no IP on this node: other nodes send them.
+    let otherNodesSets: Set<String>
     let credentials: SMTPCredentials?
 
     init(engine: SendEngine, transport: any MailTransport, saved: SavedShaping?, finisher: MessageFinisher, credentials: SMTPCredentials?) {
         self.engine = engine
         self.transport = transport
-        let configuration = engine.configuration
+        let configuration = engine.sendingConfiguration
         let overrides = configuration.providers
         let router = Router(
             pools: configuration.pools, sharedPool: configuration.sharedPool, strategies: configuration.warmupStrategies,
@@ -126,7 +133,9 @@ final class DeliverySession: Sendable {
         }
         state = Mutex(State(dispatcher: dispatcher))
         maxInFlight = configuration.delivery.maxInFlight ?? 256
-        leaseTime = .saturatingSeconds((configuration.delivery.transferTimeoutSeconds ?? 300) + 120)
+        leaseTime = .seconds(configuration.store.leaseSeconds ?? 60)
+        heartbeat = NodeHeartbeat(owner: engine.nodeID, node: engine.node, ips: configuration.pools.flatMap(\.ips))
+        otherNodesSets = configuration.setsWithoutIPs
         self.credentials = credentials
         self.finisher = finisher
         sharedURL = configuration.sharedPool.flatMap { SMTPURL($0.url) }
@@ -139,7 +148,8 @@ final class DeliverySession: Sendable {
     func saveShaping(now: Timestamp) async throws {
         let saved = state.withLock { state in
             state.savedAt = now
-            return SavedShaping(pairs: state.dispatcher.router.snapshot, activePools: state.dispatcher.router.activePools)
+            return SavedShaping(pairs: state.dispatcher.router.snapshot, activePools: state.dispatcher.router.activePools,
+                                ownedIPs: engine.node == nil ? nil : heartbeat.ips)
         }
         try await engine.store.saveShaping(saved)
     }
@@ -158,7 +168,17 @@ final class DeliverySession: Sendable {
         }
     }
 
-    var configuration: Configuration { engine.configuration }
+    var configuration: Configuration { engine.sendingConfiguration }
+
+    /// Renews this run's leases, says the node is alive, and takes back the leases of
+    /// nodes that stopped renewing theirs.
+    func beat(now: Timestamp) async throws {
+        let result = try await engine.store.heartbeat(heartbeat, now: now, leaseUntil: now + leaseTime)
+        if result.recovered > 0 {
+            engine.logger.info("took back messages whose lease expired (their node stopped)", metadata: ["count": "\(result.recovered)"])
+        }
+        state.withLock { $0.liveNodes = result.liveNodes }
+    }
 
     // MARK: Dispatching
 
@@ -166,15 +186,20 @@ final class DeliverySession: Sendable {
         var paused = Set<String>()
         var pausedCheckedAt = ContinuousClock.now - .seconds(10)
         var guardCheckedAt = ContinuousClock.now - .seconds(60)
+        var beatAt = ContinuousClock.now - .seconds(3600)
         while !engine.stopping.withLock({ $0 }) {
             try Task.checkCancellation()
+            if ContinuousClock.now - beatAt > leaseTime / 4 {
+                try await beat(now: engine.now())
+                beatAt = ContinuousClock.now
+            }
             if ContinuousClock.now - guardCheckedAt > engine.reputationCheckInterval {
                 try await engine.enforceReputation()
                 guardCheckedAt = ContinuousClock.now
                 pausedCheckedAt = guardCheckedAt - .seconds(10)
             }
             if ContinuousClock.now - pausedCheckedAt > .milliseconds(250) {
-                paused = try await engine.store.pausedScopes()
+                paused = try await engine.store.pausedScopes().union(otherNodesSets)
                 pausedCheckedAt = ContinuousClock.now
             }
             if paused.contains("*") {
@@ -277,7 +302,7 @@ final class DeliverySession: Sendable {
                     id: message.id, destination: url, sourceIP: path.ip,
                     mailFrom: ReturnPath.address(for: message.id, domain: content.envelopeDomain, secret: finisher.returnPathSecret),
                     recipient: message.recipient, body: body,
-                    maxConnections: viaShared ? 8 : connectionLimit(message.provider, profile: profile),
+                    maxConnections: connectionLimit(viaShared ? nil : message.provider, profile: profile),
                     messagesPerConnection: viaShared ? 100 : profile.messagesPerConnection,
                     credentials: viaShared ? credentials : nil,
                     tls: configuration.delivery.tls ?? .opportunistic))
@@ -301,9 +326,15 @@ final class DeliverySession: Sendable {
         transport.send(jobs)
     }
 
-    func connectionLimit(_ provider: MailboxProvider, profile: ProviderProfile) -> Int {
-        configuration.providers?[provider.id]?.maxConnections
-            ?? (ProviderProfile.builtIn[provider] == nil ? configuration.delivery.maxConnectionsPerDestination ?? profile.maxConnections : profile.maxConnections)
+    /// This node's connections to a provider (or the shared relay): the configured limit
+    /// holds for the whole pool, so each of N live nodes takes 1/N of it (at least one).
+    func connectionLimit(_ provider: MailboxProvider?, profile: ProviderProfile) -> Int {
+        let limit = provider.map { provider in
+            configuration.providers?[provider.id]?.maxConnections
+                ?? (ProviderProfile.builtIn[provider] == nil ? configuration.delivery.maxConnectionsPerDestination ?? profile.maxConnections : profile.maxConnections)
+        } ?? 8
+        let nodes = state.withLock { $0.liveNodes }
+        return max(1, (limit + nodes - 1) / nodes)
     }
 
     /// The SMTP destination of a message: its provider's route, else the `*` route, else

@@ -71,7 +71,7 @@ extension SendEngine {
     /// (`SourceAddressCheck`), so that `kiln run` refuses to start rather than fail each
     /// transfer.
     public func checkSourceAddresses() throws(KilnError) {
-        let problems = Self.sourceAddressProblems(configuration)
+        let problems = Self.sourceAddressProblems(sendingConfiguration)
         if !problems.isEmpty { throw Configuration.invalid(problems, source: "configuration (source addresses)") }
     }
 

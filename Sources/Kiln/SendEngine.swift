@@ -2,6 +2,7 @@ import Foundation
 import KilnCore
 import KilnMessage
 import KilnSMTP
+import KilnPostgres
 import KilnStore
 import Logging
 import ServiceLifecycle
@@ -27,8 +28,13 @@ public final class SendEngine: Service, Sendable {
     let mx = MXResolver()
     let stopping = Mutex(false)
     let messageIDs = Mutex<SystemRandomNumberGenerator>(SystemRandomNumberGenerator())
-    /// Whose leases this engine takes: the host, the process and a random part.
+    /// Whose leases this engine takes: the node name (when it is one of the configured
+    /// nodes), the host, the process and a random part.
     public let nodeID: String
+    /// The configured node this engine delivers as (nil: the one machine, every IP).
+    public let node: String?
+    /// What a delivery run sends with: the configuration, restricted to the node's IPs.
+    let sendingConfiguration: Configuration
     /// The unsubscribe tokens' keys per configuration set, once read.
     let unsubscribeSecretCache = Mutex<[String: [UInt8]]?>(nil)
     /// The return path's MAC key, once read (the outer nil: not read yet).
@@ -49,38 +55,62 @@ public final class SendEngine: Service, Sendable {
     ///   - now: the wall clock (injectable for tests).
     ///   - transport: makes the transport of each delivery run; libcurl SMTP by default
     ///     (tests pass `KilnTesting.FakeTransport`).
+    ///   - store: the store to use instead of the configured one.
+    ///   - node: the configured node to deliver as (sending from its IPs only).
     public init(
         configuration: Configuration, baseDirectory: String = FileManager.default.currentDirectoryPath,
         secrets: SecretSource? = nil, logger: Logger, now: @escaping @Sendable () -> Timestamp = SendEngine.wallClock,
         reputationCheckInterval: Duration = .seconds(10),
         transport: @escaping TransportFactory = { options, logger in SMTPTransport(options: options, logger: logger) },
-        store: (any MessageStore)? = nil
+        store: (any MessageStore)? = nil, node: String? = nil
     ) throws(KilnError) {
         self.reputationCheckInterval = reputationCheckInterval
         self.transportFactory = transport
-        self.nodeID = "\(ProcessInfo.processInfo.hostName)-\(getpid())-\(String(UInt32.random(in: 0...UInt32.max), radix: 36))"
         let problems = configuration.validate()
         if !problems.isEmpty { throw Configuration.invalid(problems, source: "configuration") }
+        if let node, configuration.node(named: node) == nil {
+            let known = (configuration.nodes ?? []).map(\.name).joined(separator: ", ")
+            throw KilnError(.invalidInput, "no node named '\(node)' in the configuration\(known.isEmpty ? " (it names no nodes)" : " (configured: \(known))")", location: "--node")
+        }
+        self.node = node
+        let run = "\(ProcessInfo.processInfo.hostName)-\(getpid())-\(String(UInt32.random(in: 0...UInt32.max), radix: 36))"
+        self.nodeID = node.map { "\($0)/\(run)" } ?? run
         self.configuration = configuration
+        self.sendingConfiguration = node.map { configuration.restricted(toNode: $0) } ?? configuration
         self.logger = logger
         self.now = now
-        self.secrets = secrets ?? SecretSource(baseDirectory: baseDirectory)
+        let secrets = secrets ?? SecretSource(baseDirectory: baseDirectory)
+        self.secrets = secrets
         if let store {
             self.store = store
         } else {
-            let path = configuration.store.path.hasPrefix("/") ? configuration.store.path : (baseDirectory as NSString).appendingPathComponent(configuration.store.path)
-            self.store = try SQLiteStore(path: path)
+            self.store = try Self.openStore(configuration.store, secrets: secrets, baseDirectory: baseDirectory)
         }
     }
 
+    /// Opens the configured store: the SQLite file, or the PostgreSQL database (its
+    /// password read from the environment or its file now).
+    static func openStore(_ settings: Configuration.Store, secrets: SecretSource, baseDirectory: String) throws(KilnError) -> any MessageStore {
+        if let url = settings.url {
+            var password: String?
+            if let name = settings.passwordEnv { password = try secrets.fromEnvironment(name, for: "store.passwordEnv", minimumLength: 1) }
+            if let file = settings.passwordFile { password = try secrets.fromFile(file, for: "store.passwordFile", minimumLength: 1) }
+            let tls = settings.tls.flatMap(PostgresSettings.TLSMode.init(rawValue:)) ?? .prefer
+            return PostgresStore(settings: try PostgresSettings(url: url, password: password, tls: tls, caFile: settings.caFile.map(secrets.resolve)))
+        }
+        let configured = settings.path ?? "kiln.sqlite"
+        let path = configured.hasPrefix("/") ? configured : (baseDirectory as NSString).appendingPathComponent(configured)
+        return try SQLiteStore(path: path)
+    }
+
     /// Opens an engine on a configuration file.
-    public convenience init(configurationFile path: String, logger: Logger) throws(KilnError) {
+    public convenience init(configurationFile path: String, logger: Logger, node: String? = nil) throws(KilnError) {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw KilnError(.invalidConfiguration, "cannot read the configuration file", location: path)
         }
         let configuration = try Configuration.load(json: data, source: path)
         let directory = (path as NSString).deletingLastPathComponent
-        try self.init(configuration: configuration, baseDirectory: directory.isEmpty ? "." : directory, logger: logger)
+        try self.init(configuration: configuration, baseDirectory: directory.isEmpty ? "." : directory, logger: logger, node: node)
     }
 
     @Sendable public static func wallClock() -> Timestamp {
@@ -266,9 +296,13 @@ public final class SendEngine: Service, Sendable {
         let pools = configuration.pools.map {
             EngineStatus.PoolStatus(name: $0.name, ips: $0.ips, active: saved?.activePools[$0.name] ?? $0.ips)
         }
+        let nodes = try await store.nodes().map { node in
+            EngineStatus.NodeInfo(node: node.node, ips: node.ips, heartbeatAt: node.heartbeatAt,
+                                  secondsAgo: max(0, Int((time.nanoseconds - node.heartbeatAt.nanoseconds) / 1_000_000_000)), leased: node.leased)
+        }
         return EngineStatus(counts: try await store.counts(), pausedScopes: try await store.pausedScopes().sorted(), pools: pools,
                             warmup: warmup, reputation: try await reputation(),
-                            suppressed: try await store.suppressionCounts().reduce(into: [:]) { $0[$1.key.rawValue] = $1.value })
+                            suppressed: try await store.suppressionCounts().reduce(into: [:]) { $0[$1.key.rawValue] = $1.value }, nodes: nodes)
     }
 
     /// Throws, naming the set, when `configurationSet` is not a configured set (nil, the
@@ -315,6 +349,16 @@ public struct EngineStatus: Sendable, Codable {
     public var reputation: [String: ReputationSnapshot]
     /// Suppression list size by reason.
     public var suppressed: [String: Int]
+    /// A node delivering from a shared store: its IPs, last heartbeat and leases.
+    public struct NodeInfo: Sendable, Codable {
+        public var node: String
+        public var ips: [String]
+        public var heartbeatAt: Timestamp
+        public var secondsAgo: Int
+        public var leased: Int
+    }
+    /// The delivering nodes of a shared store (empty for SQLite: one machine).
+    public var nodes: [NodeInfo] = []
 
     /// Totals by state name.
     public var byState: [String: Int] {

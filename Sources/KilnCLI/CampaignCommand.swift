@@ -25,10 +25,11 @@ struct RunCampaign: AsyncParsableCommand {
     @Option(help: "The template file (JSON).") var template: String
     @Option(help: "The campaign id (also the Feedback-ID campaign field unless the template's tags say otherwise).") var campaign: String
     @Option(name: .customLong("config-set"), help: "The configuration set (default: the template's, else the configuration's default).") var configSet: String?
+    @OptionGroup var nodeOption: NodeOption
     @OptionGroup var output: OutputOptions
 
     func run() async throws {
-        let engine = try openEngine(options, secrets: .delivery, sendsFromPools: true)
+        let engine = try openEngine(options, secrets: .delivery, sendsFromPools: true, node: nodeOption.node)
         let (message, templateSet) = try CampaignTemplateFile.load(path: template)
         if try await engine.store.campaign(id: campaign) != nil {
             throw KilnError(.invalidInput, "campaign '\(campaign)' already exists in this store; use `kiln campaign resume \(campaign)`", location: "--campaign")
@@ -45,10 +46,11 @@ struct ResumeCampaign: AsyncParsableCommand {
         abstract: "Finish a campaign that was interrupted: read the rest of its list, deliver what is not final.")
     @Argument(help: "The campaign id.") var id: String
     @OptionGroup var options: ConfigOption
+    @OptionGroup var nodeOption: NodeOption
     @OptionGroup var output: OutputOptions
 
     func run() async throws {
-        let engine = try openEngine(options, secrets: .delivery, sendsFromPools: true)
+        let engine = try openEngine(options, secrets: .delivery, sendsFromPools: true, node: nodeOption.node)
         guard let record = try await engine.store.campaign(id: id) else { throw KilnError(.invalidInput, "no campaign '\(id)' in this store", location: id) }
         try await CampaignSession(engine: engine, runner: CampaignRunner(engine: engine), config: options.config, json: output.json).run(record)
     }

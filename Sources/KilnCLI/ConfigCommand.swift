@@ -31,8 +31,8 @@ struct Config: AsyncParsableCommand {
 /// - Parameters:
 ///   - secrets: the secrets the command will use (nil: none).
 ///   - sendsFromPools: whether it delivers, and so binds the pools' IPs.
-func openEngine(_ options: ConfigOption, secrets use: SecretUse? = nil, sendsFromPools: Bool = false) throws -> SendEngine {
-    let engine = try SendEngine(configurationFile: options.config, logger: makeLogger())
+func openEngine(_ options: ConfigOption, secrets use: SecretUse? = nil, sendsFromPools: Bool = false, node: String? = nil) throws -> SendEngine {
+    let engine = try SendEngine(configurationFile: options.config, logger: makeLogger(), node: node)
     if let use { try engine.checkSecrets(for: use) }
     if sendsFromPools { try engine.checkSourceAddresses() }
     return engine

@@ -10,10 +10,11 @@ struct Run: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Deliver the queue until stopped (SIGINT/SIGTERM), or with --until-idle until nothing is due.")
     @OptionGroup var options: ConfigOption
     @Flag(name: .customLong("until-idle"), help: "Return once no message is due or in flight.") var untilIdle = false
+    @OptionGroup var nodeOption: NodeOption
 
     func run() async throws {
         let logger = makeLogger()
-        let engine = try SendEngine(configurationFile: options.config, logger: logger)
+        let engine = try SendEngine(configurationFile: options.config, logger: logger, node: nodeOption.node)
         try engine.checkSecrets(for: .delivery)
         try engine.checkSourceAddresses()
         if untilIdle {
@@ -38,6 +39,12 @@ struct Status: AsyncParsableCommand {
             return
         }
         print("sending: \(status.pausedScopes.contains("*") ? "PAUSED" : "active")\(status.pausedScopes.filter { $0 != "*" }.map { ", \($0) paused" }.joined())")
+        if !status.nodes.isEmpty {
+            print("node\tlast heartbeat\tleased\tips")
+            for node in status.nodes {
+                print("\(node.node)\t\(node.heartbeatAt) (\(node.secondsAgo) s ago)\t\(node.leased)\t\(node.ips.joined(separator: " "))")
+            }
+        }
         for pool in status.pools {
             print("pool \(pool.name): \(pool.active.joined(separator: ", ")) in use of \(pool.ips.joined(separator: ", "))")
         }
@@ -73,7 +80,9 @@ struct StatusOutput: Encodable {
     var warmup: [EngineStatus.PairStatus]
     var reputation: [String: ReputationSnapshot]
     var suppressed: [String: Int]
+    var nodes: [EngineStatus.NodeInfo]
     init(_ s: EngineStatus) {
+        nodes = s.nodes
         warmup = s.warmup
         reputation = s.reputation
         suppressed = s.suppressed
@@ -82,6 +91,17 @@ struct StatusOutput: Encodable {
         byState = s.byState
         byProvider = s.counts.reduce(into: [:]) { $0[$1.provider.id, default: [:]][$1.state.description, default: 0] += $1.count }
         pools = s.pools
+    }
+}
+
+struct Migrate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Create or upgrade the store's schema (PostgreSQL: run before the nodes start; they also migrate on start).")
+    @OptionGroup var options: ConfigOption
+
+    func run() async throws {
+        let engine = try SendEngine(configurationFile: options.config, logger: makeLogger())
+        let ran = try await engine.store.migrate()
+        print("\(engine.store.location): schema up to date (\(ran) migration\(ran == 1 ? "" : "s") applied)")
     }
 }
 

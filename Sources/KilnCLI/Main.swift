@@ -35,12 +35,17 @@ struct KilnCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kiln",
         abstract: "A bulk email sending engine that warms up dedicated IPs by itself.",
-        subcommands: [Send.self, Run.self, Status.self, Pause.self, Resume.self, Campaign.self, Simulate.self, Demo.self, Reply.self, Feedback.self, Suppression.self, Serve.self, Config.self])
+        subcommands: [Send.self, Run.self, Status.self, Pause.self, Resume.self, Campaign.self, Simulate.self, Demo.self, Reply.self, Feedback.self, Suppression.self, Serve.self, Config.self, Migrate.self])
 }
 
 struct ConfigOption: ParsableArguments {
     @Option(name: .long, help: "The configuration file (JSON).")
     var config: String
+}
+
+struct NodeOption: ParsableArguments {
+    @Option(name: .long, help: "Deliver as this node of the configuration's nodes (its IPs only), on the shared PostgreSQL store.")
+    var node: String?
 }
 
 struct OutputOptions: ParsableArguments {

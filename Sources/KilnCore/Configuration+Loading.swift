@@ -99,7 +99,7 @@ extension Configuration {
         func check(_ condition: Bool, _ path: String, _ message: String) {
             if !condition { problems.append(ConfigurationProblem(path: path, message: message)) }
         }
-        check(!store.path.isEmpty, "store.path", "must not be empty")
+        problems += storeProblems()
         problems += numericProblems()
         problems += secretAndPathProblems()
         check(!senderId.isEmpty, "senderId", "must not be empty")

@@ -1,7 +1,10 @@
 extension Configuration {
     /// Where the configuration names a file: every such string, with its JSON path.
     public var namedFiles: [(path: String, file: String)] {
-        var files: [(String, String)] = [("store.path", store.path)]
+        var files: [(String, String)] = []
+        if let path = store.path { files.append(("store.path", path)) }
+        if let file = store.passwordFile { files.append(("store.passwordFile", file)) }
+        if let file = store.caFile { files.append(("store.caFile", file)) }
         for (i, identity) in identities.enumerated() {
             for (k, key) in (identity.dkim ?? []).enumerated() { files.append(("identities[\(i)].dkim[\(k)].privateKeyFile", key.privateKeyFile)) }
         }
@@ -15,6 +18,7 @@ extension Configuration {
     /// Where the configuration names an environment variable, with its JSON path.
     public var namedVariables: [(path: String, variable: String)] {
         var variables: [(String, String)] = []
+        if let name = store.passwordEnv { variables.append(("store.passwordEnv", name)) }
         if let name = sharedPool?.usernameEnv { variables.append(("sharedPool.usernameEnv", name)) }
         if let name = sharedPool?.passwordEnv { variables.append(("sharedPool.passwordEnv", name)) }
         for (i, set) in configurationSets.enumerated() {

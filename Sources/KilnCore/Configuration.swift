@@ -15,12 +15,16 @@ public struct Configuration: Codable, Sendable, Equatable {
     public var defaultConfigurationSet: String?
     /// Trust and limits for what comes back (`Configuration+Feedback.swift`); absent: defaults.
     public var feedback: Feedback?
+    /// The nodes sharing a PostgreSQL store, each with the pool IPs it owns (absent: one
+    /// machine sends from every IP).
+    public var nodes: [Node]?
 
     public init(
         store: Store, senderId: String, identities: [Identity], pools: [Pool], sharedPool: SharedPool? = nil,
         delivery: Delivery, providers: [String: ProviderProfileOverride]? = nil,
-        configurationSets: [ConfigurationSet], defaultConfigurationSet: String? = nil, feedback: Feedback? = nil
+        configurationSets: [ConfigurationSet], defaultConfigurationSet: String? = nil, feedback: Feedback? = nil, nodes: [Node]? = nil
     ) {
+        self.nodes = nodes
         self.store = store
         self.senderId = senderId
         self.identities = identities
@@ -33,10 +37,43 @@ public struct Configuration: Codable, Sendable, Equatable {
         self.feedback = feedback
     }
 
+    /// Where the queue is: a SQLite file (`path`: one machine) or a PostgreSQL database
+    /// (`url`: several nodes share it). Exactly one of the two.
     public struct Store: Codable, Sendable, Equatable {
         /// The SQLite file; relative paths are relative to the configuration file.
-        public var path: String
-        public init(path: String) { self.path = path }
+        public var path: String?
+        /// `postgres://user@host:port/database`, without a password.
+        public var url: String?
+        /// The environment variable, or the file, holding the database password.
+        public var passwordEnv: String?
+        public var passwordFile: String?
+        /// `disable`, `prefer` (default), `require` or `verify` (the certificate checked
+        /// against `caFile`, else the system's trust store).
+        public var tls: String?
+        public var caFile: String?
+        /// How long a lease lasts without its owner's heartbeat (default 60 s): after that,
+        /// another node takes the message over.
+        public var leaseSeconds: Int?
+        public init(path: String? = nil, url: String? = nil, passwordEnv: String? = nil, passwordFile: String? = nil, tls: String? = nil,
+                    caFile: String? = nil, leaseSeconds: Int? = nil) {
+            self.path = path
+            self.url = url
+            self.passwordEnv = passwordEnv
+            self.passwordFile = passwordFile
+            self.tls = tls
+            self.caFile = caFile
+            self.leaseSeconds = leaseSeconds
+        }
+    }
+
+    /// A delivering node of a cluster and the pool IPs it sends from.
+    public struct Node: Codable, Sendable, Equatable {
+        public var name: String
+        public var ips: [String]
+        public init(name: String, ips: [String]) {
+            self.name = name
+            self.ips = ips
+        }
     }
 
     /// A sending domain the operator controls.

@@ -15,6 +15,19 @@ public struct CampaignRecord: Sendable, Hashable, Codable {
     public var duplicates: Int
     public var accepted: Int
     public var ingestComplete: Bool
+    public init(id: String, contentID: Int64, recipientsFile: String, configurationSet: String, rowsRead: Int, rejectedRows: Int, suppressed: Int,
+                duplicates: Int, accepted: Int, ingestComplete: Bool) {
+        self.id = id
+        self.contentID = contentID
+        self.recipientsFile = recipientsFile
+        self.configurationSet = configurationSet
+        self.rowsRead = rowsRead
+        self.rejectedRows = rejectedRows
+        self.suppressed = suppressed
+        self.duplicates = duplicates
+        self.accepted = accepted
+        self.ingestComplete = ingestComplete
+    }
 }
 
 /// One recipient row ready to queue.

@@ -144,6 +144,17 @@ public struct MessageRecord: Sendable, Hashable, Codable {
     public var via: SendingPath?
     public var lastReply: SMTPReply?
     public var nextAttemptAt: Timestamp
+    public init(id: MessageID, recipient: String, provider: MailboxProvider, state: MessageState, attempts: Int, via: SendingPath?,
+                lastReply: SMTPReply?, nextAttemptAt: Timestamp) {
+        self.id = id
+        self.recipient = recipient
+        self.provider = provider
+        self.state = state
+        self.attempts = attempts
+        self.via = via
+        self.lastReply = lastReply
+        self.nextAttemptAt = nextAttemptAt
+    }
 }
 
 public struct StateCount: Sendable, Hashable, Codable {

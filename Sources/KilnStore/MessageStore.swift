@@ -11,6 +11,10 @@ import KilnCore
 public protocol MessageStore: Sendable {
     /// Where the store is, for messages (a path; never a password).
     var location: String { get }
+    /// Creates or upgrades the schema (opening a SQLite store already did); returns how
+    /// many migrations ran.
+    @discardableResult
+    func migrate() async throws(KilnError) -> Int
 
     // MARK: Queue
 
@@ -27,10 +31,18 @@ public protocol MessageStore: Sendable {
     func record(_ outcomes: [Outcome], events: [DeliveryEvent], now: Timestamp) async throws(KilnError)
     /// Puts leased messages back as they were, without counting an attempt.
     func release(_ ids: [MessageID]) async throws(KilnError)
-    /// Starts a delivering run: returns leased messages that nobody will finish to the
-    /// queue (SQLite, whose one deliverer holds `DeliveryLock`: all of them). The claim
-    /// is held for the run and released when it is dropped.
-    func beginDelivery(now: Timestamp) async throws(KilnError) -> DeliveryClaim
+    /// Starts a delivering run of `node` (nil: an unnamed deliverer): returns leased
+    /// messages that nobody will finish to the queue (SQLite, whose one deliverer holds
+    /// `DeliveryLock`: all of them; a shared store: the expired leases and those of this
+    /// node's earlier run). The claim is held for the run and released when it is dropped;
+    /// it keeps a second process from running as the same node.
+    func beginDelivery(node: String?, now: Timestamp) async throws(KilnError) -> DeliveryClaim
+    /// Renews `heartbeat.owner`'s leases until `leaseUntil`, records the node's heartbeat,
+    /// and returns to the queue the messages whose lease expired (their owner stopped
+    /// renewing: it died). Says how many it took back, and how many nodes are alive.
+    func heartbeat(_ heartbeat: NodeHeartbeat, now: Timestamp, leaseUntil: Timestamp) async throws(KilnError) -> HeartbeatResult
+    /// The delivering nodes that have sent a heartbeat, with what they hold leased.
+    func nodes() async throws(KilnError) -> [NodeStatus]
     /// When the next due message outside `pausedSets` and `excluding` comes due.
     func nextDue(pausedSets: Set<String>, excluding: Set<MailboxProvider>) async throws(KilnError) -> Timestamp?
 
@@ -103,6 +115,52 @@ public protocol MessageStore: Sendable {
     func recipients(contentID: Int64, after: MessageID?, limit: Int) async throws(KilnError) -> (addresses: [String], next: MessageID?)
     func campaignCounts(contentID: Int64) async throws(KilnError) -> (counts: [StateCount], spilled: Int, transientFailures: Int)
     func countEvents(kind: DeliveryEvent.Kind, contentID: Int64) async throws(KilnError) -> Int
+}
+
+/// What a delivering run says of itself, every few seconds.
+public struct NodeHeartbeat: Sendable, Hashable {
+    /// The lease owner: unique per run (`node/host-pid-random`).
+    public var owner: String
+    /// The configured node name (nil: an engine that is not one of the configured nodes;
+    /// it renews its leases but is not listed).
+    public var node: String?
+    /// The source IPs this run sends from.
+    public var ips: [String]
+    public init(owner: String, node: String?, ips: [String]) {
+        self.owner = owner
+        self.node = node
+        self.ips = ips
+    }
+}
+
+/// What a heartbeat learned.
+public struct HeartbeatResult: Sendable, Hashable {
+    /// Messages whose lease had expired, now back in the queue.
+    public var recovered: Int
+    /// Nodes that sent a heartbeat within the last lease time (this one included; at least 1):
+    /// a node takes this share of the limits that hold for the whole pool.
+    public var liveNodes: Int
+    public init(recovered: Int, liveNodes: Int) {
+        self.recovered = recovered
+        self.liveNodes = max(1, liveNodes)
+    }
+}
+
+/// A delivering node as the store knows it.
+public struct NodeStatus: Sendable, Hashable, Codable {
+    public var node: String
+    public var owner: String
+    public var ips: [String]
+    public var heartbeatAt: Timestamp
+    /// Messages leased by this node's current run.
+    public var leased: Int
+    public init(node: String, owner: String, ips: [String], heartbeatAt: Timestamp, leased: Int) {
+        self.node = node
+        self.owner = owner
+        self.ips = ips
+        self.heartbeatAt = heartbeatAt
+        self.leased = leased
+    }
 }
 
 /// What a delivering run holds while it runs (for SQLite, the delivery lock), and how

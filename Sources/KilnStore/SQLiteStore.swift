@@ -37,6 +37,9 @@ public final class SQLiteStore: MessageStore {
         committer = GroupCommitter()
     }
 
+    /// The schema was migrated when the store opened.
+    public func migrate() async throws(KilnError) -> Int { 0 }
+
     func wrapAsync<T>(_ what: String, _ body: () async throws -> T) async throws(KilnError) -> T {
         do { return try await body() } catch { throw KilnError(.storeFailure, "store: \(what) failed", location: path, underlying: error) }
     }
@@ -203,10 +206,25 @@ public final class SQLiteStore: MessageStore {
 
     /// Takes the delivery lock (one delivering process per store: `DeliveryLock`) and,
     /// holding it, returns every leased message to the queue: no other deliverer is alive.
-    public func beginDelivery(now: Timestamp) async throws(KilnError) -> DeliveryClaim {
+    public func beginDelivery(node: String? = nil, now: Timestamp) async throws(KilnError) -> DeliveryClaim {
         let lock = try DeliveryLock(storePath: path)
         return DeliveryClaim(recovered: try await recoverLeases(all: true, now: now), holder: lock)
     }
+
+    /// Renews the owner's leases. Nothing else to take back: the one deliverer holds the
+    /// delivery lock, and recovered every lease when it began.
+    public func heartbeat(_ heartbeat: NodeHeartbeat, now: Timestamp, leaseUntil: Timestamp) async throws(KilnError) -> HeartbeatResult {
+        try await wrapAsync("renew leases") {
+            try await pool.write { db in
+                try db.execute(sql: "UPDATE messages SET lease_expires_at = ? WHERE state = \(MessageState.leased.rawValue) AND lease_owner = ?",
+                               arguments: [leaseUntil.nanoseconds, heartbeat.owner])
+                return HeartbeatResult(recovered: 0, liveNodes: 1)
+            }
+        }
+    }
+
+    /// One machine, one deliverer: no node list.
+    public func nodes() async throws(KilnError) -> [NodeStatus] { [] }
 
     /// Puts leased messages back as they were, without counting an attempt.
     public func release(_ ids: [MessageID]) async throws(KilnError) {
@@ -354,8 +372,12 @@ public final class SQLiteStore: MessageStore {
 public struct SavedShaping: Codable, Sendable {
     public var pairs: [PairSnapshot]
     public var activePools: [String: [String]]
-    public init(pairs: [PairSnapshot], activePools: [String: [String]]) {
+    /// The IPs whose state this saves (a node's own); nil: every IP. A store shared by
+    /// nodes replaces only these IPs' state and active flags.
+    public var ownedIPs: [String]?
+    public init(pairs: [PairSnapshot], activePools: [String: [String]], ownedIPs: [String]? = nil) {
         self.pairs = pairs
         self.activePools = activePools
+        self.ownedIPs = ownedIPs
     }
 }

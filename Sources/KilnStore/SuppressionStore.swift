@@ -33,6 +33,32 @@ public struct SuppressionEntry: Sendable, Hashable, Codable {
 public struct SuppressionPage: Sendable {
     public var entries: [SuppressionEntry]
     public var nextToken: String?
+    public init(entries: [SuppressionEntry], nextToken: String?) {
+        self.entries = entries
+        self.nextToken = nextToken
+    }
+
+    /// A page of `size` from up to `size + 1` entries read in (scope, address) order: the
+    /// extra one says there is a next page, whose token names the page's last entry.
+    public init(reading entries: [SuppressionEntry], size: Int) {
+        var entries = entries
+        var next: String?
+        if entries.count > size {
+            entries.removeLast(entries.count - size)
+            let last = entries[entries.count - 1]
+            next = Data(((last.scope ?? "") + "\u{0}" + last.address).utf8).base64EncodedString()
+        }
+        self.init(entries: entries, nextToken: next)
+    }
+
+    /// The (scope, address) a page token resumes after; an error for a token this list did not give out.
+    public static func cursor(_ token: String?) throws(KilnError) -> (scope: String, address: String)? {
+        guard let token else { return nil }
+        guard let data = Data(base64Encoded: token), let text = String(data: data, encoding: .utf8), let separator = text.firstIndex(of: "\u{0}") else {
+            throw KilnError(.invalidInput, "the page token '\(token)' is not one this list gave out")
+        }
+        return (String(text[..<separator]), String(text[text.index(after: separator)...]))
+    }
 }
 
 extension SQLiteStore {
@@ -102,15 +128,7 @@ extension SQLiteStore {
     /// after `token`. Each page is one indexed range scan, whatever the list's size.
     public func suppressionPage(reason: SuppressionReason?, pageSize: Int, after token: String?) async throws(KilnError) -> SuppressionPage {
         let size = max(1, min(pageSize, 10_000))
-        var cursor: (scope: String, address: String)?
-        if let token {
-            guard let data = Data(base64Encoded: token), let text = String(data: data, encoding: .utf8),
-                  let separator = text.firstIndex(of: "\u{0}") else {
-                throw KilnError(.invalidInput, "the page token '\(token)' is not one this list gave out")
-            }
-            cursor = (String(text[..<separator]), String(text[text.index(after: separator)...]))
-        }
-        let after = cursor
+        let after = try SuppressionPage.cursor(token)
         return try await wrapAsync("list suppressions") {
             try await pool.read { db in
                 var sql = "SELECT scope, address, reason, source, created_at FROM suppression_list"
@@ -127,14 +145,7 @@ extension SQLiteStore {
                 if !conditions.isEmpty { sql += " WHERE " + conditions.joined(separator: " AND ") }
                 sql += " ORDER BY scope, address LIMIT ?"
                 arguments += [size + 1]
-                var entries = try Row.fetchAll(db, sql: sql, arguments: arguments).map(Self.entry)
-                var next: String?
-                if entries.count > size {
-                    entries.removeLast()
-                    let last = entries[entries.count - 1]
-                    next = Data(((last.scope ?? "") + "\u{0}" + last.address).utf8).base64EncodedString()
-                }
-                return SuppressionPage(entries: entries, nextToken: next)
+                return SuppressionPage(reading: try Row.fetchAll(db, sql: sql, arguments: arguments).map(Self.entry), size: size)
             }
         }
     }

@@ -3,16 +3,6 @@ import KilnCore
 import KilnTesting
 import Testing
 
-/// The `kiln` executable built next to this test bundle.
-let kilnExecutable: String = {
-    let bundle = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-    for candidate in [bundle, bundle.deletingLastPathComponent()] {
-        let path = candidate.appendingPathComponent("kiln").path
-        if FileManager.default.isExecutableFile(atPath: path) { return path }
-    }
-    return URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent(".build/debug/kiln").path
-}()
-
 struct ProcessOutput {
     var status: Int32
     var stdout: String

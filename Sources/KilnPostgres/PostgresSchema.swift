@@ -1,0 +1,151 @@
+import Logging
+import PostgresNIO
+
+/// The PostgreSQL schema, in numbered migrations. Each runs once, in a transaction that
+/// holds an advisory lock, so that nodes starting together migrate one at a time.
+enum PostgresSchema {
+    /// `pg_advisory_xact_lock` key of the migrations ("kiln" in ASCII).
+    static let migrationLock: Int64 = 0x6B69_6C6E
+
+    static let migrations: [(version: Int, name: String, sql: [String])] = [
+        (1, "queue, contents, events, control, suppression, reputation, campaigns, nodes, warm-up state", [
+            """
+            CREATE TABLE contents (
+              id BIGSERIAL PRIMARY KEY,
+              data BYTEA NOT NULL,
+              envelope_domain TEXT NOT NULL,
+              config_set TEXT NOT NULL,
+              campaign TEXT,
+              from_domain TEXT,
+              is_template BOOLEAN NOT NULL DEFAULT FALSE
+            )
+            """,
+            // `config_set` is the content's, kept on each message so that leasing can
+            // skip paused sets and the reputation counters can group without a join.
+            """
+            CREATE TABLE messages (
+              id BIGSERIAL PRIMARY KEY,
+              content_id BIGINT NOT NULL REFERENCES contents(id),
+              config_set TEXT NOT NULL,
+              state INTEGER NOT NULL,
+              provider TEXT NOT NULL,
+              recipient TEXT NOT NULL,
+              variables BYTEA,
+              created_at BIGINT NOT NULL,
+              next_attempt_at BIGINT NOT NULL,
+              lease_expires_at BIGINT,
+              lease_owner TEXT,
+              attempts INTEGER NOT NULL DEFAULT 0,
+              source_ip TEXT,
+              last_code INTEGER,
+              last_status TEXT,
+              last_text TEXT,
+              updated_at BIGINT NOT NULL
+            )
+            """,
+            // Leasing reads the due messages in due order; a queued message enters only this index
+            // and the content one.
+            "CREATE INDEX messages_ready ON messages (next_attempt_at) WHERE state IN (0, 2)",
+            "CREATE INDEX messages_leased ON messages (lease_expires_at) WHERE state = 1",
+            "CREATE INDEX messages_lease_owner ON messages (lease_owner) WHERE state = 1",
+            "CREATE INDEX messages_content ON messages (content_id, state, provider)",
+            """
+            CREATE TABLE events (
+              id BIGSERIAL PRIMARY KEY,
+              time BIGINT NOT NULL,
+              kind TEXT NOT NULL,
+              message_id BIGINT,
+              recipient TEXT,
+              provider TEXT,
+              source_ip TEXT,
+              code INTEGER,
+              status TEXT,
+              text TEXT,
+              detail TEXT
+            )
+            """,
+            "CREATE INDEX events_message ON events (message_id)",
+            "CREATE TABLE control (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+            """
+            CREATE TABLE suppression_list (
+              scope TEXT NOT NULL,
+              address TEXT NOT NULL,
+              reason TEXT NOT NULL,
+              source TEXT NOT NULL,
+              created_at BIGINT NOT NULL,
+              PRIMARY KEY (scope, address)
+            )
+            """,
+            "CREATE INDEX suppression_by_reason ON suppression_list (reason, scope, address)",
+            "CREATE INDEX suppression_by_address ON suppression_list (address)",
+            """
+            CREATE TABLE reputation_hours (
+              scope TEXT NOT NULL,
+              hour BIGINT NOT NULL,
+              sent BIGINT NOT NULL DEFAULT 0,
+              bounces BIGINT NOT NULL DEFAULT 0,
+              complaints BIGINT NOT NULL DEFAULT 0,
+              PRIMARY KEY (scope, hour)
+            )
+            """,
+            """
+            CREATE TABLE campaigns (
+              id TEXT PRIMARY KEY,
+              content_id BIGINT NOT NULL REFERENCES contents(id),
+              recipients_file TEXT NOT NULL,
+              config_set TEXT NOT NULL,
+              rows_read BIGINT NOT NULL DEFAULT 0,
+              rejected_rows BIGINT NOT NULL DEFAULT 0,
+              suppressed BIGINT NOT NULL DEFAULT 0,
+              duplicates BIGINT NOT NULL DEFAULT 0,
+              accepted BIGINT NOT NULL DEFAULT 0,
+              ingest_complete BOOLEAN NOT NULL DEFAULT FALSE,
+              created_at BIGINT NOT NULL
+            )
+            """,
+            // One row per delivering node: its current run (owner), IPs and last heartbeat.
+            """
+            CREATE TABLE nodes (
+              name TEXT PRIMARY KEY,
+              owner TEXT NOT NULL,
+              ips TEXT NOT NULL,
+              heartbeat_at BIGINT NOT NULL
+            )
+            """,
+            // Warm-up state per (IP, provider): each node writes only its own IPs' rows, so a
+            // node restarted on another host continues its IPs' warm-up.
+            """
+            CREATE TABLE warmup_pairs (
+              ip TEXT NOT NULL,
+              provider TEXT NOT NULL,
+              snapshot TEXT NOT NULL,
+              PRIMARY KEY (ip, provider)
+            )
+            """,
+            "CREATE TABLE pool_active (pool TEXT NOT NULL, ip TEXT NOT NULL, PRIMARY KEY (pool, ip))",
+        ]),
+    ]
+
+    /// Applies the migrations not yet applied; returns how many ran.
+    static func migrate(_ client: PostgresClient, logger: Logger) async throws -> Int {
+        try await client.withTransaction(logger: logger) { connection in
+            try await connection.query("SELECT pg_advisory_xact_lock(\(migrationLock))", logger: logger)
+            try await connection.query("""
+                CREATE TABLE IF NOT EXISTS kiln_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())
+                """, logger: logger)
+            var applied = Set<Int>()
+            for try await version in try await connection.query("SELECT version FROM kiln_migrations", logger: logger).decode(Int.self) {
+                applied.insert(version)
+            }
+            var ran = 0
+            for migration in migrations where !applied.contains(migration.version) {
+                for statement in migration.sql {
+                    try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                }
+                try await connection.query("INSERT INTO kiln_migrations (version, name) VALUES (\(migration.version), \(migration.name))", logger: logger)
+                ran += 1
+            }
+            return ran
+        }
+    }
+}

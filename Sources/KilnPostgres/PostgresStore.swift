@@ -1,0 +1,500 @@
+import Foundation
+import KilnCore
+import KilnStore
+import Logging
+import NIOCore
+import PostgresNIO
+import Synchronization
+
+/// The store shared by several Kiln nodes, on PostgreSQL: the same protocol and semantics
+/// as `SQLiteStore`. Leasing takes due messages with `SELECT … FOR UPDATE SKIP LOCKED`, so
+/// that nodes never take the same message and never wait for each other; each lease has an
+/// owner (a node's run) and an expiry that the owner renews with its heartbeat. Batches
+/// (a lease, a batch of outcomes with their events) are a few statements each, whatever
+/// their size: arrays are bound whole and `UNNEST`ed.
+public final class PostgresStore: MessageStore {
+    public let settings: PostgresSettings
+    public var location: String { settings.location }
+    let client: PostgresClient
+    let logger: Logger
+    private let runner: Task<Void, Never>
+    /// The migration run (once it succeeded, every call returns it; a failed one is tried
+    /// again on the next call).
+    private let migration = Mutex<Task<Int, any Error>?>(nil)
+    private let roundTripCount = Atomic<Int>(0)
+
+    /// Statements sent to the server so far (each one round trip; a transaction adds its
+    /// BEGIN and COMMIT): how batched the store is.
+    public var roundTrips: Int { roundTripCount.load(ordering: .relaxed) }
+
+    /// Connects (lazily: the first call waits for the connection and the migrations) to
+    /// the database of `settings`.
+    public init(settings: PostgresSettings, logger: Logger = Logger(label: "kiln.postgres", factory: { _ in SwiftLogNoOpLogHandler() })) {
+        self.settings = settings
+        self.logger = logger
+        let client = PostgresClient(configuration: settings.clientConfiguration(), backgroundLogger: logger)
+        self.client = client
+        runner = Task { await client.run() }
+    }
+
+    deinit {
+        runner.cancel()
+    }
+
+    /// Runs the migrations not yet applied (they also run on first use); returns how many ran.
+    /// A server that cannot be reached, or refuses the login, fails here at once (the
+    /// pool alone would keep retrying).
+    @discardableResult
+    public func migrate() async throws(KilnError) -> Int {
+        let task = migration.withLock { current in
+            if let current { return current }
+            let task = Task { [client, settings, logger] in
+                let probe = try await PostgresConnection.connect(configuration: try settings.connectionConfiguration(), id: 0, logger: logger)
+                try await probe.close()
+                return try await PostgresSchema.migrate(client, logger: logger)
+            }
+            current = task
+            return task
+        }
+        do {
+            return try await task.value
+        } catch {
+            migration.withLock { if $0 == task { $0 = nil } }
+            throw KilnError(.storeFailure, "store: cannot reach or migrate the database: \(Self.describe(error))", location: location)
+        }
+    }
+
+    /// Runs `body` once the schema is ready; any error becomes a store failure naming `what`.
+    func run<T: Sendable>(_ what: String, _ body: () async throws -> T) async throws(KilnError) -> T {
+        try await migrate()
+        do {
+            return try await body()
+        } catch {
+            throw KilnError(.storeFailure, "store: \(what) failed: \(Self.describe(error))", location: location)
+        }
+    }
+
+    /// A database error as the server said it (PSQLError's description hides it).
+    static func describe(_ error: any Error) -> String {
+        if let error = error as? PSQLError {
+            if let message = error.serverInfo?[.message] { return message }
+            return "\(error.code)"
+        }
+        return "\(error)"
+    }
+
+    /// One statement outside a transaction.
+    func query(_ query: PostgresQuery, logger: Logger) async throws -> PostgresRowSequence {
+        roundTripCount.add(1, ordering: .relaxed)
+        return try await client.query(query, logger: logger)
+    }
+
+    /// `body` in a transaction, its statements counted.
+    func transaction<T: Sendable>(_ what: String, _ body: @escaping @Sendable (Transaction) async throws -> T) async throws(KilnError) -> T {
+        try await run(what) {
+            roundTripCount.add(2, ordering: .relaxed)
+            return try await client.withTransaction(logger: logger) { [self] connection in
+                try await body(Transaction(connection: connection, logger: logger, count: { self.roundTripCount.add(1, ordering: .relaxed) }))
+            }
+        }
+    }
+
+    static func bytes(_ buffer: ByteBuffer?) -> [UInt8]? { buffer.map { Array($0.readableBytesView) } }
+
+    // MARK: Queue
+
+    public func enqueue(_ submissions: [Submission], now: Timestamp) async throws(KilnError) -> [[MessageID]] {
+        guard !submissions.isEmpty else { return [] }
+        return try await transaction("enqueue") { [logger] connection in
+            var result: [[MessageID]] = []
+            for submission in submissions {
+                let c = submission.content
+                let recipients = submission.recipients
+                let states = recipients.map { $0.suppressed == nil ? MessageState.queued.rawValue : MessageState.suppressed.rawValue }
+                let variables = recipients.map { ByteBuffer(bytes: $0.variables ?? []) }
+                let hasVariables = recipients.map { $0.variables != nil }
+                let rows = try await connection.query("""
+                    WITH c AS (
+                      INSERT INTO contents (data, envelope_domain, config_set, campaign, from_domain, is_template)
+                      VALUES (\(ByteBuffer(bytes: c.data)), \(c.envelopeDomain), \(c.configurationSet), \(c.campaign), \(c.fromDomain), \(c.isTemplate))
+                      RETURNING id)
+                    INSERT INTO messages (content_id, config_set, state, provider, recipient, variables, created_at, next_attempt_at, updated_at)
+                    SELECT c.id, \(c.configurationSet), r.state, r.provider, r.recipient, CASE WHEN r.has THEN r.variables END,
+                           \(now.nanoseconds), \(now.nanoseconds), \(now.nanoseconds)
+                    FROM c, UNNEST(\(states)::bigint[], \(recipients.map(\.provider.id))::text[], \(recipients.map(\.address))::text[],
+                                   \(variables)::bytea[], \(hasVariables)::boolean[]) WITH ORDINALITY AS r(state, provider, recipient, variables, has, n)
+                    ORDER BY r.n
+                    RETURNING id
+                    """, logger: logger)
+                var ids: [MessageID] = []
+                for try await id in rows.decode(Int64.self) { ids.append(MessageID(id)) }
+                result.append(ids.sorted())
+            }
+            return result
+        }
+    }
+
+    public func lease(limit: Int, owner: String, now: Timestamp, leaseUntil: Timestamp, excluding: Set<MailboxProvider>, pausedSets: Set<String>)
+        async throws(KilnError) -> [LeasedMessage] {
+        guard limit > 0 else { return [] }
+        return try await run("lease") {
+            let rows = try await query("""
+                WITH due AS (
+                  SELECT id FROM messages
+                  WHERE state IN (0, 2) AND next_attempt_at <= \(now.nanoseconds)
+                    AND provider <> ALL(\(excluding.map(\.id))::text[]) AND config_set <> ALL(\(Array(pausedSets))::text[])
+                  ORDER BY next_attempt_at LIMIT \(limit)
+                  FOR UPDATE SKIP LOCKED)
+                UPDATE messages m SET state = \(MessageState.leased.rawValue), lease_expires_at = \(leaseUntil.nanoseconds), lease_owner = \(owner),
+                  updated_at = \(now.nanoseconds)
+                FROM due WHERE m.id = due.id
+                RETURNING m.id, m.content_id, m.provider, m.recipient, m.variables, m.created_at, m.attempts, m.next_attempt_at
+                """, logger: logger)
+            var leased: [(LeasedMessage, Int64)] = []
+            for try await (id, contentID, provider, recipient, variables, createdAt, attempts, due) in rows.decode(
+                (Int64, Int64, String, String, ByteBuffer?, Int64, Int, Int64).self) {
+                leased.append((LeasedMessage(id: MessageID(id), contentID: contentID, provider: MailboxProvider(provider), recipient: recipient,
+                                             variables: Self.bytes(variables), createdAt: Timestamp(nanoseconds: createdAt), attempts: attempts), due))
+            }
+            return leased.sorted { ($0.1, $0.0.id.rawValue) < ($1.1, $1.0.id.rawValue) }.map(\.0)
+        }
+    }
+
+    public func contents(ids: [Int64]) async throws(KilnError) -> [Int64: StoredContent] {
+        guard !ids.isEmpty else { return [:] }
+        return try await run("read contents") {
+            var result: [Int64: StoredContent] = [:]
+            let rows = try await query("""
+                SELECT id, data, envelope_domain, config_set, campaign, from_domain, is_template FROM contents WHERE id = ANY(\(ids)::bigint[])
+                """, logger: logger)
+            for try await (id, data, envelope, set, campaign, from, isTemplate) in rows.decode((Int64, ByteBuffer, String, String, String?, String?, Bool).self) {
+                result[id] = StoredContent(data: Array(data.readableBytesView), envelopeDomain: envelope, configurationSet: set, campaign: campaign,
+                                           fromDomain: from, isTemplate: isTemplate)
+            }
+            return result
+        }
+    }
+
+    public func record(_ outcomes: [Outcome], events: [DeliveryEvent], now: Timestamp) async throws(KilnError) {
+        guard !outcomes.isEmpty || !events.isEmpty else { return }
+        try await transaction("record outcomes") { [logger] connection in
+            if !outcomes.isEmpty {
+                // -1 and '' stand for "no value" in the bound arrays (PostgreSQL arrays bound
+                // from Swift carry no NULLs); no real value is either.
+                try await connection.query("""
+                    UPDATE messages m SET state = o.state, next_attempt_at = COALESCE(NULLIF(o.next, -1), m.next_attempt_at),
+                      lease_expires_at = NULL, lease_owner = NULL, attempts = m.attempts + o.counts,
+                      source_ip = COALESCE(NULLIF(o.via, ''), m.source_ip),
+                      last_code = CASE WHEN o.code = -1 THEN m.last_code ELSE o.code END,
+                      last_status = CASE WHEN o.code = -1 THEN m.last_status ELSE NULLIF(o.status, '') END,
+                      last_text = CASE WHEN o.code = -1 THEN m.last_text ELSE o.text END,
+                      updated_at = \(now.nanoseconds)
+                    FROM UNNEST(\(outcomes.map(\.id.rawValue))::bigint[], \(outcomes.map(\.state.rawValue))::bigint[],
+                                \(outcomes.map { $0.nextAttemptAt?.nanoseconds ?? -1 })::bigint[], \(outcomes.map { $0.countsAsAttempt ? 1 : 0 })::bigint[],
+                                \(outcomes.map { $0.via?.description ?? "" })::text[], \(outcomes.map { $0.reply?.code ?? -1 })::bigint[],
+                                \(outcomes.map { $0.reply?.enhancedStatus ?? "" })::text[], \(outcomes.map { $0.reply?.text ?? "" })::text[])
+                      AS o(id, state, next, counts, via, code, status, text)
+                    WHERE m.id = o.id AND m.state = \(MessageState.leased.rawValue)
+                    """, logger: logger)
+            }
+            try await Self.insert(events, connection: connection, logger: logger)
+            // A bad address, as the dispatcher decided, is suppressed for good.
+            var entries: [SuppressionEntry] = []
+            var hardBounces: [MessageID] = []
+            for o in outcomes {
+                guard let recipient = o.suppressRecipient else { continue }
+                entries.append(SuppressionEntry(address: recipient, reason: .bounce, source: "bounce: \(o.reply?.description ?? "")", createdAt: now))
+                hardBounces.append(o.id)
+            }
+            _ = try await Self.suppress(entries, replace: false, connection: connection, logger: logger)
+            let sent = outcomes.filter { $0.state == .delivered || $0.state == .bounced }.map(\.id)
+            try await Self.count(sent: sent, bounces: hardBounces, complaints: [], now: now, connection: connection, logger: logger)
+        }
+    }
+
+    static func insert(_ events: [DeliveryEvent], connection: Transaction, logger: Logger) async throws {
+        guard !events.isEmpty else { return }
+        try await connection.query("""
+            INSERT INTO events (time, kind, message_id, recipient, provider, source_ip, code, status, text, detail)
+            SELECT e.time, e.kind, NULLIF(e.message, -1), NULLIF(e.recipient, ''), NULLIF(e.provider, ''), NULLIF(e.via, ''),
+                   NULLIF(e.code, -1), NULLIF(e.status, ''), CASE WHEN e.code = -1 THEN NULL ELSE e.text END, NULLIF(e.detail, '')
+            FROM UNNEST(\(events.map(\.time.nanoseconds))::bigint[], \(events.map(\.kind.rawValue))::text[],
+                        \(events.map { $0.messageID?.rawValue ?? -1 })::bigint[], \(events.map { $0.recipient ?? "" })::text[],
+                        \(events.map { $0.provider?.id ?? "" })::text[], \(events.map { $0.via?.description ?? "" })::text[],
+                        \(events.map { $0.reply?.code ?? -1 })::bigint[], \(events.map { $0.reply?.enhancedStatus ?? "" })::text[],
+                        \(events.map { $0.reply?.text ?? "" })::text[], \(events.map { $0.detail ?? "" })::text[]) WITH ORDINALITY
+              AS e(time, kind, message, recipient, provider, via, code, status, text, detail, n)
+            ORDER BY e.n
+            """, logger: logger)
+    }
+
+    public func release(_ ids: [MessageID]) async throws(KilnError) {
+        guard !ids.isEmpty else { return }
+        try await run("release leases") {
+            try await query("""
+                UPDATE messages SET state = \(MessageState.queued.rawValue), lease_expires_at = NULL, lease_owner = NULL
+                WHERE id = ANY(\(ids.map(\.rawValue))::bigint[]) AND state = \(MessageState.leased.rawValue)
+                """, logger: logger)
+        }
+    }
+
+    /// Takes the node's advisory lock (one run per node name at a time) and returns to the
+    /// queue the expired leases of every node and every lease of this node's earlier runs.
+    public func beginDelivery(node: String?, now: Timestamp) async throws(KilnError) -> DeliveryClaim {
+        try await migrate()
+        var holder: NodeLock?
+        if let node {
+            holder = try await NodeLock.take(node: node, settings: settings, logger: logger)
+        }
+        let recovered = try await run("recover leases") {
+            let rows = try await query("""
+                WITH back AS (
+                  UPDATE messages SET state = \(MessageState.queued.rawValue), lease_expires_at = NULL, lease_owner = NULL
+                  WHERE state = \(MessageState.leased.rawValue)
+                    AND (lease_expires_at < \(now.nanoseconds) OR (\(node != nil) AND lease_owner LIKE \(Self.likePrefix(node ?? "")) || '%'))
+                  RETURNING 1)
+                SELECT count(*) FROM back
+                """, logger: logger)
+            var count = 0
+            for try await n in rows.decode(Int.self) { count = n }
+            return count
+        }
+        return DeliveryClaim(recovered: recovered, holder: holder)
+    }
+
+    /// `node/` with LIKE's wildcards escaped: the owners of that node's runs.
+    static func likePrefix(_ node: String) -> String {
+        node.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_") + "/"
+    }
+
+    public func heartbeat(_ heartbeat: NodeHeartbeat, now: Timestamp, leaseUntil: Timestamp) async throws(KilnError) -> HeartbeatResult {
+        try await transaction("heartbeat") { [logger] connection in
+            if let node = heartbeat.node {
+                try await connection.query("""
+                    INSERT INTO nodes (name, owner, ips, heartbeat_at) VALUES (\(node), \(heartbeat.owner), \(heartbeat.ips.joined(separator: " ")), \(now.nanoseconds))
+                    ON CONFLICT (name) DO UPDATE SET owner = EXCLUDED.owner, ips = EXCLUDED.ips, heartbeat_at = EXCLUDED.heartbeat_at
+                    """, logger: logger)
+            }
+            try await connection.query("""
+                UPDATE messages SET lease_expires_at = \(leaseUntil.nanoseconds)
+                WHERE state = \(MessageState.leased.rawValue) AND lease_owner = \(heartbeat.owner)
+                """, logger: logger)
+            let rows = try await connection.query("""
+                WITH back AS (
+                  UPDATE messages SET state = \(MessageState.queued.rawValue), lease_expires_at = NULL, lease_owner = NULL
+                  WHERE state = \(MessageState.leased.rawValue) AND lease_expires_at < \(now.nanoseconds)
+                  RETURNING 1)
+                SELECT count(*) FROM back
+                """, logger: logger)
+            var count = 0
+            for try await n in rows.decode(Int.self) { count = n }
+            var live = 1
+            let since = now.nanoseconds - (leaseUntil.nanoseconds - now.nanoseconds)
+            for try await n in try await connection.query("SELECT count(*) FROM nodes WHERE heartbeat_at > \(since)", logger: logger).decode(Int.self) {
+                live = n + (heartbeat.node == nil ? 1 : 0)
+            }
+            return HeartbeatResult(recovered: count, liveNodes: live)
+        }
+    }
+
+    public func nodes() async throws(KilnError) -> [NodeStatus] {
+        try await run("read nodes") {
+            let rows = try await query("""
+                SELECT n.name, n.owner, n.ips, n.heartbeat_at,
+                       (SELECT count(*) FROM messages m WHERE m.state = \(MessageState.leased.rawValue) AND m.lease_owner = n.owner)
+                FROM nodes n ORDER BY n.name
+                """, logger: logger)
+            var nodes: [NodeStatus] = []
+            for try await (name, owner, ips, at, leased) in rows.decode((String, String, String, Int64, Int).self) {
+                nodes.append(NodeStatus(node: name, owner: owner, ips: ips.split(separator: " ").map(String.init),
+                                        heartbeatAt: Timestamp(nanoseconds: at), leased: leased))
+            }
+            return nodes
+        }
+    }
+
+    public func nextDue(pausedSets: Set<String>, excluding: Set<MailboxProvider>) async throws(KilnError) -> Timestamp? {
+        try await run("read next due") {
+            let rows = try await query("""
+                SELECT MIN(next_attempt_at) FROM messages
+                WHERE state IN (0, 2) AND provider <> ALL(\(excluding.map(\.id))::text[]) AND config_set <> ALL(\(Array(pausedSets))::text[])
+                """, logger: logger)
+            var due: Int64?
+            for try await value in rows.decode(Int64?.self) { due = value }
+            return due.map(Timestamp.init(nanoseconds:))
+        }
+    }
+
+    // MARK: Reading
+
+    public func counts() async throws(KilnError) -> [StateCount] {
+        try await run("count") {
+            let rows = try await query("SELECT state, provider, count(*) FROM messages GROUP BY state, provider ORDER BY state, provider", logger: logger)
+            var counts: [StateCount] = []
+            for try await (state, provider, count) in rows.decode((Int, String, Int).self) {
+                guard let state = MessageState(rawValue: state) else { continue }
+                counts.append(StateCount(state: state, provider: MailboxProvider(provider), count: count))
+            }
+            return counts
+        }
+    }
+
+    public func messages(ids: [MessageID]) async throws(KilnError) -> [MessageRecord] {
+        guard !ids.isEmpty else { return [] }
+        return try await run("read messages") {
+            let rows = try await query("""
+                SELECT id, recipient, provider, state, attempts, source_ip, last_code, last_status, last_text, next_attempt_at
+                FROM messages WHERE id = ANY(\(ids.map(\.rawValue))::bigint[])
+                """, logger: logger)
+            var byID: [MessageID: MessageRecord] = [:]
+            for try await (id, recipient, provider, state, attempts, via, code, status, text, due) in rows.decode(
+                (Int64, String, String, Int, Int, String?, Int?, String?, String?, Int64).self) {
+                let record = MessageRecord(
+                    id: MessageID(id), recipient: recipient, provider: MailboxProvider(provider), state: MessageState(rawValue: state) ?? .queued,
+                    attempts: attempts, via: via.map(SendingPath.init), lastReply: code.map { SMTPReply(code: $0, enhancedStatus: status, text: text ?? "") },
+                    nextAttemptAt: Timestamp(nanoseconds: due))
+                byID[record.id] = record
+            }
+            return ids.compactMap { byID[$0] }
+        }
+    }
+
+    public func events(after afterID: Int64, limit: Int) async throws(KilnError) -> [(id: Int64, event: DeliveryEvent)] {
+        try await run("read events") {
+            let rows = try await query("""
+                SELECT id, time, kind, message_id, recipient, provider, source_ip, code, status, text, detail
+                FROM events WHERE id > \(afterID) ORDER BY id LIMIT \(limit)
+                """, logger: logger)
+            var events: [(id: Int64, event: DeliveryEvent)] = []
+            for try await (id, time, kind, message, recipient, provider, via, code, status, text, detail) in rows.decode(
+                (Int64, Int64, String, Int64?, String?, String?, String?, Int?, String?, String?, String?).self) {
+                guard let kind = DeliveryEvent.Kind(rawValue: kind) else { continue }
+                events.append((id, DeliveryEvent(
+                    kind: kind, time: Timestamp(nanoseconds: time), messageID: message.map(MessageID.init), recipient: recipient,
+                    provider: provider.map { MailboxProvider($0) }, via: via.map(SendingPath.init),
+                    reply: code.map { SMTPReply(code: $0, enhancedStatus: status, text: text ?? "") }, detail: detail)))
+            }
+            return events
+        }
+    }
+
+    public func append(events: [DeliveryEvent]) async throws(KilnError) {
+        guard !events.isEmpty else { return }
+        try await transaction("append events") { [logger] connection in try await Self.insert(events, connection: connection, logger: logger) }
+    }
+
+    // MARK: Control
+
+    public func setPaused(_ paused: Bool, scope: String?) async throws(KilnError) {
+        let key = "paused:" + (scope ?? "*")
+        try await run("set pause") {
+            if paused {
+                try await query("INSERT INTO control (key, value) VALUES (\(key), '1') ON CONFLICT (key) DO UPDATE SET value = '1'", logger: logger)
+            } else {
+                try await query("DELETE FROM control WHERE key = \(key)", logger: logger)
+            }
+        }
+    }
+
+    public func pausedScopes() async throws(KilnError) -> Set<String> {
+        try await run("read pause") {
+            var scopes = Set<String>()
+            for try await scope in try await query("SELECT substr(key, 8) FROM control WHERE key LIKE 'paused:%'", logger: logger).decode(String.self) {
+                scopes.insert(scope)
+            }
+            return scopes
+        }
+    }
+
+    /// Saves the pairs of the IPs it names (`ownedIPs`, else all it holds) and which of
+    /// them are active, leaving other nodes' IPs as they are.
+    public func saveShaping(_ shaping: SavedShaping) async throws(KilnError) {
+        let encoder = JSONEncoder()
+        let pairs: [(ip: String, provider: String, json: String)]
+        do {
+            pairs = try shaping.pairs.map { ($0.ip, $0.provider.id, String(decoding: try encoder.encode($0), as: UTF8.self)) }
+        } catch {
+            throw KilnError(.storeFailure, "store: cannot encode the warm-up state: \(error)", location: location)
+        }
+        let owned = shaping.ownedIPs ?? Array(Set(shaping.pairs.map(\.ip)).union(shaping.activePools.values.joined()))
+        let active = shaping.activePools.flatMap { pool, ips in ips.map { (pool, $0) } }
+        try await transaction("save warm-up state") { [logger] connection in
+            try await connection.query("""
+                INSERT INTO warmup_pairs (ip, provider, snapshot)
+                SELECT * FROM UNNEST(\(pairs.map(\.ip))::text[], \(pairs.map(\.provider))::text[], \(pairs.map(\.json))::text[])
+                ON CONFLICT (ip, provider) DO UPDATE SET snapshot = EXCLUDED.snapshot
+                """, logger: logger)
+            try await connection.query("DELETE FROM pool_active WHERE ip = ANY(\(owned)::text[])", logger: logger)
+            try await connection.query("""
+                INSERT INTO pool_active (pool, ip) SELECT * FROM UNNEST(\(active.map(\.0))::text[], \(active.map(\.1))::text[]) ON CONFLICT DO NOTHING
+                """, logger: logger)
+        }
+    }
+
+    public func loadShaping() async throws(KilnError) -> SavedShaping? {
+        try await run("load warm-up state") {
+            let decoder = JSONDecoder()
+            var pairs: [PairSnapshot] = []
+            for try await json in try await query("SELECT snapshot FROM warmup_pairs ORDER BY ip, provider", logger: logger).decode(String.self) {
+                pairs.append(try decoder.decode(PairSnapshot.self, from: Data(json.utf8)))
+            }
+            var active: [String: [String]] = [:]
+            for try await (pool, ip) in try await query("SELECT pool, ip FROM pool_active ORDER BY pool, ip", logger: logger).decode((String, String).self) {
+                active[pool, default: []].append(ip)
+            }
+            return pairs.isEmpty && active.isEmpty ? nil : SavedShaping(pairs: pairs, activePools: active)
+        }
+    }
+}
+
+/// A connection in a transaction; its statements are counted as round trips.
+struct Transaction: Sendable {
+    let connection: PostgresConnection
+    let logger: Logger
+    let count: @Sendable () -> Void
+
+    @discardableResult
+    func query(_ query: PostgresQuery, logger _: Logger? = nil) async throws -> PostgresRowSequence {
+        count()
+        return try await connection.query(query, logger: logger)
+    }
+}
+
+/// A node's run holds a session-level advisory lock on a connection of its own, so that a
+/// second process started as the same node fails instead of sending from the same IPs.
+final class NodeLock: Sendable {
+    let connection: PostgresConnection
+
+    private init(connection: PostgresConnection) { self.connection = connection }
+
+    static func take(node: String, settings: PostgresSettings, logger: Logger) async throws(KilnError) -> NodeLock {
+        let connection: PostgresConnection
+        do {
+            connection = try await PostgresConnection.connect(configuration: try settings.connectionConfiguration(), id: 1, logger: logger)
+        } catch {
+            throw KilnError(.storeFailure, "store: cannot connect for the node lock: \(PostgresStore.describe(error))", location: settings.location)
+        }
+        var taken = false
+        do {
+            for try await ok in try await connection.query("SELECT pg_try_advisory_lock(hashtext(\("kiln-node:" + node))::bigint)", logger: logger).decode(Bool.self) {
+                taken = ok
+            }
+        } catch {
+            try? await connection.close()
+            throw KilnError(.storeFailure, "store: cannot take the node lock: \(PostgresStore.describe(error))", location: settings.location)
+        }
+        guard taken else {
+            try? await connection.close()
+            throw KilnError(.storeFailure, "another process is already delivering as node '\(node)'", location: settings.location)
+        }
+        return NodeLock(connection: connection)
+    }
+
+    deinit {
+        // Closing the session releases the advisory lock.
+        // The connection must live until it is closed.
+        let connection = connection
+        let closed: EventLoopFuture<Void> = connection.close()
+        closed.whenComplete { _ in withExtendedLifetime(connection) {} }
+    }
+}
