@@ -144,7 +144,7 @@ extension PostgresStore {
     public func recordFeedback(events: [DeliveryEvent], bounces: [MessageID], complaints: [MessageID], suppressions: [SuppressionEntry], now: Timestamp)
         async throws(KilnError) -> Int {
         try await transaction("record feedback") { [logger] connection in
-            try await Self.insert(events, connection: connection, logger: logger)
+            if !events.isEmpty { try await connection.query(Self.recording([], events: events, now: now)) }
             try await Self.count(sent: [], bounces: bounces, complaints: complaints, now: now, connection: connection, logger: logger)
             return try await Self.suppress(suppressions, replace: false, connection: connection, logger: logger)
         }

@@ -175,57 +175,58 @@ public final class PostgresStore: MessageStore {
         }
     }
 
+    /// Records a batch of outcomes with their events, the hard bounces' suppressions and
+    /// the reputation counters in one statement: one round trip, atomic.
     public func record(_ outcomes: [Outcome], events: [DeliveryEvent], now: Timestamp) async throws(KilnError) {
         guard !outcomes.isEmpty || !events.isEmpty else { return }
-        try await transaction("record outcomes") { [logger] connection in
-            if !outcomes.isEmpty {
-                // -1 and '' stand for "no value" in the bound arrays (PostgreSQL arrays bound
-                // from Swift carry no NULLs); no real value is either.
-                try await connection.query("""
-                    UPDATE messages m SET state = o.state, next_attempt_at = COALESCE(NULLIF(o.next, -1), m.next_attempt_at),
-                      lease_expires_at = NULL, lease_owner = NULL, attempts = m.attempts + o.counts,
-                      source_ip = COALESCE(NULLIF(o.via, ''), m.source_ip),
-                      last_code = CASE WHEN o.code = -1 THEN m.last_code ELSE o.code END,
-                      last_status = CASE WHEN o.code = -1 THEN m.last_status ELSE NULLIF(o.status, '') END,
-                      last_text = CASE WHEN o.code = -1 THEN m.last_text ELSE o.text END,
-                      updated_at = \(now.nanoseconds)
-                    FROM UNNEST(\(outcomes.map(\.id.rawValue))::bigint[], \(outcomes.map(\.state.rawValue))::bigint[],
-                                \(outcomes.map { $0.nextAttemptAt?.nanoseconds ?? -1 })::bigint[], \(outcomes.map { $0.countsAsAttempt ? 1 : 0 })::bigint[],
-                                \(outcomes.map { $0.via?.description ?? "" })::text[], \(outcomes.map { $0.reply?.code ?? -1 })::bigint[],
-                                \(outcomes.map { $0.reply?.enhancedStatus ?? "" })::text[], \(outcomes.map { $0.reply?.text ?? "" })::text[])
-                      AS o(id, state, next, counts, via, code, status, text)
-                    WHERE m.id = o.id AND m.state = \(MessageState.leased.rawValue)
-                    """, logger: logger)
-            }
-            try await Self.insert(events, connection: connection, logger: logger)
-            // A bad address, as the dispatcher decided, is suppressed for good.
-            var entries: [SuppressionEntry] = []
-            var hardBounces: [MessageID] = []
-            for o in outcomes {
-                guard let recipient = o.suppressRecipient else { continue }
-                entries.append(SuppressionEntry(address: recipient, reason: .bounce, source: "bounce: \(o.reply?.description ?? "")", createdAt: now))
-                hardBounces.append(o.id)
-            }
-            _ = try await Self.suppress(entries, replace: false, connection: connection, logger: logger)
-            let sent = outcomes.filter { $0.state == .delivered || $0.state == .bounced }.map(\.id)
-            try await Self.count(sent: sent, bounces: hardBounces, complaints: [], now: now, connection: connection, logger: logger)
-        }
+        try await run("record outcomes") { try await query(Self.recording(outcomes, events: events, now: now), logger: logger) }
     }
 
-    static func insert(_ events: [DeliveryEvent], connection: Transaction, logger: Logger) async throws {
-        guard !events.isEmpty else { return }
-        try await connection.query("""
-            INSERT INTO events (time, kind, message_id, recipient, provider, source_ip, code, status, text, detail)
-            SELECT e.time, e.kind, NULLIF(e.message, -1), NULLIF(e.recipient, ''), NULLIF(e.provider, ''), NULLIF(e.via, ''),
-                   NULLIF(e.code, -1), NULLIF(e.status, ''), CASE WHEN e.code = -1 THEN NULL ELSE e.text END, NULLIF(e.detail, '')
-            FROM UNNEST(\(events.map(\.time.nanoseconds))::bigint[], \(events.map(\.kind.rawValue))::text[],
-                        \(events.map { $0.messageID?.rawValue ?? -1 })::bigint[], \(events.map { $0.recipient ?? "" })::text[],
-                        \(events.map { $0.provider?.id ?? "" })::text[], \(events.map { $0.via?.description ?? "" })::text[],
-                        \(events.map { $0.reply?.code ?? -1 })::bigint[], \(events.map { $0.reply?.enhancedStatus ?? "" })::text[],
-                        \(events.map { $0.reply?.text ?? "" })::text[], \(events.map { $0.detail ?? "" })::text[]) WITH ORDINALITY
-              AS e(time, kind, message, recipient, provider, via, code, status, text, detail, n)
-            ORDER BY e.n
-            """, logger: logger)
+    /// The statement that records outcomes and events: data-modifying CTEs over the arrays
+    /// of the batch. -1 and '' stand for "no value" in the arrays (arrays bound from Swift
+    /// carry no NULLs); no real value is either.
+    static func recording(_ outcomes: [Outcome], events: [DeliveryEvent], now: Timestamp) -> PostgresQuery {
+        """
+        WITH o AS (
+          SELECT * FROM UNNEST(\(outcomes.map(\.id.rawValue))::bigint[], \(outcomes.map(\.state.rawValue))::bigint[],
+                               \(outcomes.map { $0.nextAttemptAt?.nanoseconds ?? -1 })::bigint[], \(outcomes.map { $0.countsAsAttempt ? 1 : 0 })::bigint[],
+                               \(outcomes.map { $0.via?.description ?? "" })::text[], \(outcomes.map { $0.reply?.code ?? -1 })::bigint[],
+                               \(outcomes.map { $0.reply?.enhancedStatus ?? "" })::text[], \(outcomes.map { $0.reply?.text ?? "" })::text[],
+                               \(outcomes.map { $0.suppressRecipient?.lowercased() ?? "" })::text[],
+                               \(outcomes.map { "bounce: \($0.reply?.description ?? "")" })::text[])
+            AS o(id, state, next, counts, via, code, status, text, suppress, source)),
+        updated AS (
+          UPDATE messages m SET state = o.state, next_attempt_at = COALESCE(NULLIF(o.next, -1), m.next_attempt_at),
+            lease_expires_at = NULL, lease_owner = NULL, attempts = m.attempts + o.counts,
+            source_ip = COALESCE(NULLIF(o.via, ''), m.source_ip),
+            last_code = CASE WHEN o.code = -1 THEN m.last_code ELSE o.code END,
+            last_status = CASE WHEN o.code = -1 THEN m.last_status ELSE NULLIF(o.status, '') END,
+            last_text = CASE WHEN o.code = -1 THEN m.last_text ELSE o.text END,
+            updated_at = \(now.nanoseconds)
+          FROM o WHERE m.id = o.id AND m.state = \(MessageState.leased.rawValue)
+          RETURNING m.config_set, o.state, o.suppress),
+        suppressed AS (
+          INSERT INTO suppression_list (scope, address, reason, source, created_at)
+          SELECT '', o.suppress, \(SuppressionReason.bounce.rawValue), o.source, \(now.nanoseconds) FROM o WHERE o.suppress <> ''
+          ON CONFLICT (scope, address) DO NOTHING),
+        counted AS (
+          INSERT INTO reputation_hours (scope, hour, sent, bounces)
+          SELECT config_set, \(hour(of: now)),
+                 count(*) FILTER (WHERE state IN (\(MessageState.delivered.rawValue), \(MessageState.bounced.rawValue))),
+                 count(*) FILTER (WHERE suppress <> '')
+          FROM updated GROUP BY config_set
+          ON CONFLICT (scope, hour) DO UPDATE SET sent = reputation_hours.sent + EXCLUDED.sent, bounces = reputation_hours.bounces + EXCLUDED.bounces)
+        INSERT INTO events (time, kind, message_id, recipient, provider, source_ip, code, status, text, detail)
+        SELECT e.time, e.kind, NULLIF(e.message, -1), NULLIF(e.recipient, ''), NULLIF(e.provider, ''), NULLIF(e.via, ''),
+               NULLIF(e.code, -1), NULLIF(e.status, ''), CASE WHEN e.code = -1 THEN NULL ELSE e.text END, NULLIF(e.detail, '')
+        FROM UNNEST(\(events.map(\.time.nanoseconds))::bigint[], \(events.map(\.kind.rawValue))::text[],
+                    \(events.map { $0.messageID?.rawValue ?? -1 })::bigint[], \(events.map { $0.recipient ?? "" })::text[],
+                    \(events.map { $0.provider?.id ?? "" })::text[], \(events.map { $0.via?.description ?? "" })::text[],
+                    \(events.map { $0.reply?.code ?? -1 })::bigint[], \(events.map { $0.reply?.enhancedStatus ?? "" })::text[],
+                    \(events.map { $0.reply?.text ?? "" })::text[], \(events.map { $0.detail ?? "" })::text[]) WITH ORDINALITY
+          AS e(time, kind, message, recipient, provider, via, code, status, text, detail, n)
+        ORDER BY e.n
+        """
     }
 
     public func release(_ ids: [MessageID]) async throws(KilnError) {
@@ -379,8 +380,8 @@ public final class PostgresStore: MessageStore {
     }
 
     public func append(events: [DeliveryEvent]) async throws(KilnError) {
-        guard !events.isEmpty else { return }
-        try await transaction("append events") { [logger] connection in try await Self.insert(events, connection: connection, logger: logger) }
+        guard let first = events.first else { return }
+        try await run("append events") { try await query(Self.recording([], events: events, now: first.time), logger: logger) }
     }
 
     // MARK: Control
