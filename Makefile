@@ -1,7 +1,7 @@
 # Kiln: `make demo` and `make test` set up what they need on a fresh Debian/Ubuntu machine.
 SWIFT ?= swift
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-APT_PACKAGES := libcurl4-openssl-dev libsqlite3-dev
+APT_PACKAGES := libcurl4-openssl-dev libsqlite3-dev libssl-dev
 
 .PHONY: deps test-deps bench-deps build release demo test bench clean
 
