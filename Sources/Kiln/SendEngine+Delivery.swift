@@ -180,8 +180,11 @@ final class DeliverySession: Sendable {
     /// Once an hour (and at start), the dispatcher scales the managed pools from demand.
     func planPools(now: Timestamp) async throws {
         guard state.withLock({ $0.dispatcher.isPlanDue(now: now) }) else { return }
+        // The backlog is a scan of the whole queue (seconds at 10 million): only a managed
+        // pool needs it.
         var backlog: [MailboxProvider: Int] = [:]
-        for count in try await engine.store.counts() where count.state == .queued || count.state == .deferred || count.state == .leased {
+        let counts = configuration.pools.contains { ($0.scaling ?? .managed) == .managed } ? try await engine.store.counts() : []
+        for count in counts where count.state == .queued || count.state == .deferred || count.state == .leased {
             backlog[count.provider, default: 0] += count.count
         }
         let plans = state.withLock { $0.dispatcher.planPools(backlog: backlog, now: now) }

@@ -50,8 +50,10 @@ import Testing
         let signer = DKIMSigner(domain: "example.com", selector: "ed1", key: key)
         let records = TestKeys.records([("ed1", key)])
         func bodyHash(_ field: [UInt8]) -> String {
-            let text = String(decoding: field, as: UTF8.self).replacingOccurrences(of: "\r\n\t", with: "")
-            return String(text.split(separator: " ").first { $0.hasPrefix("bh=") }!.dropFirst(3).dropLast())
+            // Tags are separated by a space or a fold (CRLF TAB).
+            let text = String(decoding: field, as: UTF8.self).replacingOccurrences(of: "\r\n\t", with: " ")
+            guard let tag = text.split(separator: " ").first(where: { $0.hasPrefix("bh=") }) else { return "" }
+            return String(tag.dropFirst(3).prefix { $0 != ";" })
         }
         let first = message(body: "Hello Ada,  the news.\r\n")
         let same = message(body: "Hello Ada,  the news.\r\n")
@@ -59,7 +61,7 @@ import Testing
         let h1 = bodyHash(try signer.signatureField(for: first, time: time))
         let h2 = bodyHash(try signer.signatureField(for: same, time: time))
         let h3 = bodyHash(try signer.signatureField(for: other, time: time))
-        #expect(h1 == h2)
+        #expect(!h1.isEmpty && h1 == h2)
         #expect(h1 != h3)
         #expect(h1 == Data(SHA256.hash(data: Array("Hello Ada, the news.\r\n".utf8))).base64EncodedString())
         #expect(h3 == Data(SHA256.hash(data: Array("Hello Bob, the news.\r\n".utf8))).base64EncodedString())
