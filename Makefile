@@ -1,9 +1,9 @@
 # Kiln: `make demo` and `make test` set up what they need on a fresh Debian/Ubuntu machine.
 SWIFT ?= swift
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-APT_PACKAGES := libcurl4-openssl-dev libsqlite3-dev
+APT_PACKAGES := libcurl4-openssl-dev libsqlite3-dev libssl-dev
 
-.PHONY: deps test-deps bench-deps build release demo test test-postgres bench clean
+.PHONY: deps test-deps bench-deps build release demo test test-postgres bench throughput large-queue clean
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -50,6 +50,15 @@ bench-deps: deps
 
 bench: bench-deps
 	cd Benchmarks && $(SWIFT) package --disable-sandbox benchmark --no-progress
+	scripts/throughput.sh
+
+# End-to-end sending against the SMTP ceiling and OpenSSL's signing rate (issue 16).
+throughput: bench-deps
+	scripts/throughput.sh
+
+# Delivery with 10 million queued against delivery with an empty queue.
+large-queue: bench-deps
+	scripts/large-queue.sh
 
 clean:
 	rm -rf .build Benchmarks/.build

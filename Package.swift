@@ -38,7 +38,7 @@ let package = Package(
         .target(
             name: "KilnMessage",
             dependencies: [
-                "KilnCore",
+                "KilnCore", "COpenSSL",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CryptoExtras", package: "swift-crypto"),
                 .product(name: "Mustache", package: "swift-mustache"),
@@ -48,6 +48,11 @@ let package = Package(
         .target(name: "KilnFeedback", dependencies: ["KilnCore"]),
         // Simulated mailbox providers driving the real core over virtual time.
         .target(name: "KilnSimulation", dependencies: ["KilnCore", .product(name: "DequeModule", package: "swift-collections")]),
+        // OpenSSL's libcrypto for DKIM RSA signatures, where it is faster than swift-crypto.
+        .systemLibrary(
+            name: "COpenSSL",
+            providers: [.apt(["libssl-dev"])]
+        ),
         .systemLibrary(
             name: "CCurl",
             providers: [.apt(["libcurl4-openssl-dev"])]

@@ -31,16 +31,39 @@ struct MessageFinisher: Sendable {
         unsubscribeSecrets = try Self.unsubscribeSecrets(configuration: configuration, secrets: secrets)
         returnPathSecret = try Self.returnPathSecret(configuration: configuration, secrets: secrets)
         headerLimit = configuration.feedbackSettings.headerLimit
+        let rsaLibrary = try Self.rsaLibrary(secrets.environment)
         var signers: [String: [DKIMSigner]] = [:]
         for (i, identity) in configuration.identities.enumerated() {
             for (k, key) in (identity.dkim ?? []).enumerated() {
                 let field = "identities[\(i)].dkim[\(k)].privateKeyFile"
                 let loaded = try DKIMKey.load(path: secrets.resolve(key.privateKeyFile), expectedAlgorithm: key.algorithm,
                                               allowInsecure: key.allowInsecureKeyFile ?? false, field: field)
-                signers[identity.domain.lowercased(), default: []].append(DKIMSigner(domain: identity.domain, selector: key.selector, key: loaded))
+                signers[identity.domain.lowercased(), default: []].append(DKIMSigner(domain: identity.domain, selector: key.selector, key: loaded,
+                                                                                     rsaLibrary: rsaLibrary))
             }
         }
         self.signers = signers
+    }
+
+    /// The environment variable that forces the RSA signing library (`openssl` or
+    /// `swift-crypto`), for comparing them; unset, each key uses the faster on this machine.
+    static let rsaLibraryVariable = "KILN_DKIM_RSA_LIBRARY"
+
+    static func rsaLibrary(_ environment: [String: String]) throws(KilnError) -> RSASigningLibrary? {
+        guard let name = environment[rsaLibraryVariable], !name.isEmpty else { return nil }
+        guard let library = RSASigningLibrary(rawValue: name) else {
+            throw KilnError(.invalidConfiguration, "'\(name)' is not openssl or swift-crypto", location: rsaLibraryVariable)
+        }
+        return library
+    }
+
+    /// The RSA signing library of each selector (`selector._domainkey.domain`), for the log.
+    var rsaLibraries: [String: RSASigningLibrary] {
+        var result: [String: RSASigningLibrary] = [:]
+        for signer in signers.values.joined() {
+            if let library = signer.rsaLibrary { result["\(signer.selector)._domainkey.\(signer.domain)"] = library }
+        }
+        return result
     }
 
     /// The HMAC key of each configuration set's unsubscribe tokens, by set name.
@@ -112,11 +135,7 @@ struct MessageFinisher: Sendable {
             }
         }
         var variables: [String: String] = [:]
-        if let data = message.variables {
-            do { variables = try JSONDecoder().decode([String: String].self, from: Data(data)) } catch {
-                throw KilnError(.renderingFailure, "the variables do not decode: \(error)", location: "message \(message.id)")
-            }
-        }
+        if let data = message.variables { variables = try Self.variables(data, message: message.id) }
         let address: EmailAddress
         do { address = try EmailAddress(recipient) } catch { throw KilnError(.invalidAddress, "'\(recipient.escapingControlCharacters)' is not an email address", location: "recipient") }
         let draft = try compiled.render(to: address, variables: variables)

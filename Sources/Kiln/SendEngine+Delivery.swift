@@ -51,6 +51,9 @@ extension SendEngine {
 
         // Keys and secrets are read once, here: a missing one fails before any thread starts.
         let finisher = try MessageFinisher(configuration: configuration, secrets: secrets)
+        for (key, library) in finisher.rsaLibraries.sorted(by: { $0.key < $1.key }) {
+            logger.info("DKIM RSA signatures through \(library.rawValue)", metadata: ["key": "\(key)"])
+        }
         let credentials = try sharedPoolCredentials
         let saved = await savedShaping()
         let session = DeliverySession(engine: self, transport: makeTransport(), saved: saved, finisher: finisher, credentials: credentials)
@@ -59,7 +62,9 @@ extension SendEngine {
             group.addTask { try await session.consumeResults() }
             do {
                 try await session.dispatch(until: idle)
+                try await session.drainFinishing()
             } catch {
+                try? await session.drainFinishing()
                 await transport.shutdownGracefully()
                 try? await group.waitForAll()
                 await session.finish()
@@ -86,8 +91,11 @@ extension SendEngine {
     }
 }
 
-/// One run of the delivery loop: the dispatcher leases and sends, the consumer records
-/// results. Shared state is behind a mutex; neither awaits per message.
+/// One run of the delivery loop: the dispatcher leases, decides and routes; the finishing
+/// pool renders and signs on threads of its own (one per core) and hands the messages to
+/// the transport in lease order; the consumer records results. Up to `maxInFlight`
+/// messages are leased ahead of the transfers, so that rendering overlaps sending.
+/// Shared state is behind a mutex; nobody awaits per message.
 final class DeliverySession: Sendable {
     struct InFlight: Sendable {
         var provider: MailboxProvider
@@ -106,6 +114,17 @@ final class DeliverySession: Sendable {
         /// Nodes delivering from the store (1 for SQLite): this node's share of the limits
         /// that hold for the whole pool is 1/liveNodes.
         var liveNodes = 1
+        /// Messages handed to the finishing pool, not yet to the transport.
+        var finishing = 0
+        /// Messages that could not be rendered, to be recorded by the dispatcher.
+        var renderingFailures: [(Outcome, DeliveryEvent)] = []
+    }
+
+    /// A message to render and sign, with its job (all but the body).
+    struct FinishWork: Sendable {
+        var job: SMTPJob
+        var content: StoredContent
+        var message: LeasedMessage
     }
 
     let engine: SendEngine
@@ -142,6 +161,20 @@ final class DeliverySession: Sendable {
         self.credentials = credentials
         self.finisher = finisher
         sharedURL = configuration.sharedPool.flatMap { SMTPURL($0.url) }
+        pool = FinishingPool()
+        let transport = transport
+        sequencer = Sequencer { jobs in transport.send(jobs) }
+    }
+
+    deinit { pool.stop() }
+
+    let pool: FinishingPool
+    let sequencer: Sequencer<[SMTPJob]>
+
+    /// Messages leased and not yet recorded: being finished, waiting to be recorded as
+    /// rendering failures, or with the transport.
+    var inFlight: Int {
+        transport.inFlight + state.withLock { $0.finishing + $0.renderingFailures.count }
     }
 
     let sharedURL: SMTPURL?
@@ -160,8 +193,11 @@ final class DeliverySession: Sendable {
     /// Once an hour (and at start), the dispatcher scales the managed pools from demand.
     func planPools(now: Timestamp) async throws {
         guard state.withLock({ $0.dispatcher.isPlanDue(now: now) }) else { return }
+        // The backlog is a scan of the whole queue (seconds at 10 million): only a managed
+        // pool needs it.
         var backlog: [MailboxProvider: Int] = [:]
-        for count in try await engine.store.counts() where count.state == .queued || count.state == .deferred || count.state == .leased {
+        let counts = configuration.pools.contains { ($0.scaling ?? .managed) == .managed } ? try await engine.store.counts() : []
+        for count in counts where count.state == .queued || count.state == .deferred || count.state == .leased {
             backlog[count.provider, default: 0] += count.count
         }
         let plans = state.withLock { $0.dispatcher.planPools(backlog: backlog, now: now) }
@@ -205,15 +241,16 @@ final class DeliverySession: Sendable {
                 paused = try await engine.store.pausedScopes().union(otherNodesSets)
                 pausedCheckedAt = ContinuousClock.now
             }
+            try await recordRenderingFailures()
             if paused.contains("*") {
-                if transport.inFlight == 0, try await idle(paused, [:]) { return }
+                if inFlight == 0, try await idle(paused, [:]) { return }
                 try await Task.sleep(for: .milliseconds(250))
                 continue
             }
-            let capacity = maxInFlight - transport.inFlight
+            let capacity = maxInFlight - inFlight
             // Lease in batches: while transfers run, wait until a quarter of the room is free,
             // so that the store (shared by nodes on PostgreSQL) sees few, large leases.
-            if capacity <= 0 || (transport.inFlight > 0 && capacity < leaseBatch) {
+            if capacity <= 0 || (inFlight > 0 && capacity < leaseBatch) {
                 try await Task.sleep(for: .milliseconds(2))
                 continue
             }
@@ -225,7 +262,7 @@ final class DeliverySession: Sendable {
                                                       excluding: excluded, pausedSets: paused)
             if leased.isEmpty {
                 let exhausted = state.withLock { $0.dispatcher.exhaustedProviders(now: now) }
-                if transport.inFlight == 0, try await idle(paused, exhausted) { return }
+                if inFlight == 0, try await idle(paused, exhausted) { return }
                 try await Task.sleep(for: .milliseconds(20))
                 continue
             }
@@ -251,7 +288,7 @@ final class DeliverySession: Sendable {
                 state.contents.merge(loaded) { a, _ in a }
             }
         }
-        var jobs: [SMTPJob] = []
+        var work: [FinishWork] = []
         var outcomes: [Outcome] = []
         var events: [DeliveryEvent] = []
         var release: [MessageID] = []
@@ -290,27 +327,19 @@ final class DeliverySession: Sendable {
             } else {
                 target = await destination(for: message)
             }
-            let body: [UInt8]
-            do {
-                body = try finisher.finish(content, message: message, time: now)
-            } catch {
-                outcomes.append(Outcome(id: message.id, state: .failed, countsAsAttempt: false))
-                events.append(DeliveryEvent(kind: .renderingFailure, time: now, messageID: message.id, recipient: message.recipient,
-                                            provider: message.provider, detail: "\(error)"))
-                continue
-            }
             switch target {
             case .url(let url):
                 let profile = ProviderProfile.resolve(message.provider, overrides: configuration.providers)
                 let viaShared = path == .shared
-                jobs.append(SMTPJob(
+                let job = SMTPJob(
                     id: message.id, destination: url, sourceIP: path.ip,
                     mailFrom: ReturnPath.address(for: message.id, domain: content.envelopeDomain, secret: finisher.returnPathSecret),
-                    recipient: message.recipient, body: body,
+                    recipient: message.recipient, body: [],
                     maxConnections: connectionLimit(viaShared ? nil : message.provider, profile: profile),
                     messagesPerConnection: viaShared ? 100 : profile.messagesPerConnection,
                     credentials: viaShared ? credentials : nil,
-                    tls: configuration.delivery.tls ?? .opportunistic))
+                    tls: configuration.delivery.tls ?? .opportunistic)
+                work.append(FinishWork(job: job, content: content, message: message))
                 state.withLock {
                     $0.inFlight[message.id] = InFlight(provider: message.provider, recipient: message.recipient, createdAt: message.createdAt,
                                                        attempts: message.attempts, path: path)
@@ -328,7 +357,86 @@ final class DeliverySession: Sendable {
             try await engine.store.record(outcomes, events: events, now: now)
             engine.broadcaster.publish(events)
         }
-        transport.send(jobs)
+        finishAndSend(work, now: now)
+    }
+
+    /// Renders and signs `work` on the finishing pool, in chunks so that every core
+    /// shares a batch; the batch goes to the transport whole and in lease order, as one
+    /// `send` (a throttle on a lane withdraws the rest of its batch). A message that
+    /// cannot be rendered is left for `recordRenderingFailures()`.
+    func finishAndSend(_ work: [FinishWork], now: Timestamp) {
+        guard !work.isEmpty else { return }
+        state.withLock { $0.finishing += work.count }
+        let chunkSize = min(32, max(4, (work.count + 2 * pool.threadCount - 1) / (2 * pool.threadCount)))
+        let chunks = stride(from: 0, to: work.count, by: chunkSize).map { work[$0..<min($0 + chunkSize, work.count)] }
+        let batch = BatchAssembly(number: sequencer.issue(), parts: chunks.count)
+        for (index, chunk) in chunks.enumerated() {
+            pool.submit { [self] in
+                var jobs: [SMTPJob] = []
+                jobs.reserveCapacity(chunk.count)
+                var failures: [(Outcome, DeliveryEvent)] = []
+                for var item in chunk {
+                    let message = item.message
+                    do {
+                        item.job.body = try finisher.finish(item.content, message: message, time: now)
+                        jobs.append(item.job)
+                    } catch {
+                        failures.append((Outcome(id: message.id, state: .failed, countsAsAttempt: false),
+                                         DeliveryEvent(kind: .renderingFailure, time: now, messageID: message.id, recipient: message.recipient,
+                                                       provider: message.provider, detail: "\(error)")))
+                    }
+                }
+                if !failures.isEmpty {
+                    state.withLock { state in
+                        for (outcome, _) in failures { state.inFlight.removeValue(forKey: outcome.id) }
+                        state.renderingFailures += failures
+                    }
+                }
+                if let whole = batch.add(jobs, at: index) {
+                    sequencer.complete(batch.number, whole)
+                    state.withLock { $0.finishing -= work.count }
+                }
+            }
+        }
+    }
+
+    /// The chunks of one batch, put back together when the last one is done.
+    final class BatchAssembly: Sendable {
+        let number: Int
+        private let parts: Mutex<(remaining: Int, jobs: [[SMTPJob]])>
+
+        init(number: Int, parts: Int) {
+            self.number = number
+            self.parts = Mutex((parts, Array(repeating: [], count: parts)))
+        }
+
+        /// Adds chunk `index`; returns the whole batch in order once every chunk is in.
+        func add(_ jobs: [SMTPJob], at index: Int) -> [SMTPJob]? {
+            parts.withLock { parts in
+                parts.jobs[index] = jobs
+                parts.remaining -= 1
+                return parts.remaining == 0 ? Array(parts.jobs.joined()) : nil
+            }
+        }
+    }
+
+    /// Records the rendering failures the finishing pool left.
+    func recordRenderingFailures() async throws {
+        let failures = state.withLock { state in
+            defer { state.renderingFailures.removeAll() }
+            return state.renderingFailures
+        }
+        guard !failures.isEmpty else { return }
+        let events = failures.map(\.1)
+        try await engine.store.record(failures.map(\.0), events: events, now: engine.now())
+        engine.broadcaster.publish(events)
+    }
+
+    /// Waits for the finishing pool to hand over what it holds (at the end of a run,
+    /// before the transport shuts down), then records its failures.
+    func drainFinishing() async throws {
+        while state.withLock({ $0.finishing > 0 }) { try? await Task.sleep(for: .milliseconds(1)) }
+        try await recordRenderingFailures()
     }
 
     /// This node's connections to a provider (or the shared relay): the configured limit

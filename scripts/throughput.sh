@@ -1,0 +1,166 @@
+#!/usr/bin/env bash
+# Sending throughput against the machine's own ceilings, in one run (issue 16):
+#   - end-to-end `kiln campaign run` of N recipients (default 20,000) with a 20 KB HTML
+#     template into postfix's smtp-sink, from 2 source IPs with warm limits: unsigned,
+#     DKIM rsa-2048 and DKIM ed25519 (and rsa-2048 forced onto swift-crypto, to compare
+#     the two RSA libraries end to end);
+#   - the SMTP ceiling: smtp-source -d -s 16 -l 20480 into the same smtp-sink;
+#   - OpenSSL's RSA-2048 signatures/s on 2 processes (openssl speed -multi 2 rsa2048).
+# Each figure is the median of RUNS rounds (default 3); a round measures every row once,
+# so that drift on a shared machine falls on all of them. Absolute numbers vary between
+# machines; the ratios are what to compare.
+#
+#   scripts/throughput.sh [N] [RUNS]
+# Take timings while nobody builds: flock /tmp/kiln-build.lock scripts/throughput.sh
+# PERF_DIR=dir records the first round's kiln runs with `perf record -a -g` into
+# dir/<row>.data (the whole machine: kiln, smtp-sink and the kernel), for `perf report`.
+set -euo pipefail
+rows=${1:-20000}
+runs=${2:-3}
+root=$(cd "$(dirname "$0")/.." && pwd)
+work=$(mktemp -d)
+port=$((20000 + RANDOM % 20000))
+sink_pid=
+cleanup() { [ -n "$sink_pid" ] && kill "$sink_pid" 2>/dev/null; rm -rf "$work"; }
+trap cleanup EXIT
+
+make -C "$root" bench-deps >/dev/null
+swift build -c release --product kiln --package-path "$root" >/dev/null
+kiln=$(swift build -c release --show-bin-path --package-path "$root")/kiln
+sink=$(command -v smtp-sink || echo /usr/sbin/smtp-sink)
+source=$(command -v smtp-source || echo /usr/sbin/smtp-source)
+as_user=$([ "$(id -u)" = 0 ] && echo "-u nobody" || true)
+
+# smtp-sink accepts everything and keeps nothing; one sink serves every row.
+# shellcheck disable=SC2086
+"$sink" $as_user 127.0.0.1:$port 1024 &
+sink_pid=$!
+
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$work/rsa.pem" 2>/dev/null
+openssl genpkey -algorithm ED25519 -out "$work/ed.pem" 2>/dev/null
+chmod 600 "$work/rsa.pem" "$work/ed.pem"
+
+python3 - "$work" "$rows" "$port" <<'PY'
+import json, sys
+work, rows, port = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+domains = ["gmail.com", "yahoo.com", "outlook.com", "example.org"]
+with open(f"{work}/list.csv", "w") as f:
+    f.write("email,first_name\n")
+    for i in range(rows):
+        f.write(f"user{i}@{domains[i % 4]},Name{i}\n")
+# A 20 KB newsletter: a personal greeting, then the same paragraphs for everyone.
+paragraph = ("<p style=\"margin:0 0 12px 0;font-family:Arial,sans-serif;font-size:14px;line-height:20px;color:#333333\">"
+             "This week in the shop: new arrivals, a few favourites back in stock, and a short note on shipping times "
+             "before the holidays. <a href=\"https://example.com/shop?utm_source=news&amp;utm_medium=email\">See what is new</a>.</p>\n")
+html = "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>News</title></head>\n<body>\n<p>Hello {{first_name}},</p>\n"
+while len(html) < 20 * 1024 - 40:
+    html += paragraph
+html += "</body></html>\n"
+open(f"{work}/news.html", "w").write(html)
+json.dump({"from": "news@example.com", "subject": "This week, {{first_name}}", "htmlFile": "news.html", "tags": ["weekly", "news"]},
+          open(f"{work}/template.json", "w"))
+providers = {p: {"coldHourly": 100000000, "warmHourly": 1000000000, "maxConnections": 8, "messagesPerConnection": 1000}
+             for p in ["gmail", "microsoft", "yahoo", "apple", "other"]}
+for variant, dkim in [("unsigned", None), ("rsa", [{"selector": "r1", "algorithm": "rsa-sha256", "privateKeyFile": f"{work}/rsa.pem"}]),
+                      ("ed25519", [{"selector": "e1", "algorithm": "ed25519-sha256", "privateKeyFile": f"{work}/ed.pem"}])]:
+    identity = {"domain": "example.com", "returnPathDomain": "bounce.example.com"}
+    if dkim:
+        identity["dkim"] = dkim
+    json.dump({
+        "store": {"path": "kiln.sqlite"}, "senderId": "Throughput",
+        "identities": [identity],
+        "pools": [{"name": "p", "ips": ["127.0.0.2", "127.0.0.3"], "scaling": "fixed"}],
+        "providers": providers,
+        "delivery": {"mode": "routes", "routes": {"*": f"smtp://127.0.0.1:{port}"}, "heloName": "mta.example.com", "tls": "none"},
+        "configurationSets": [{"name": "bulk", "pool": "p",
+                               "unsubscribe": {"url": "https://example.com/u", "mailto": "unsubscribe@example.com", "secretEnv": "TP_UNSUB_SECRET"}}],
+        "defaultConfigurationSet": "bulk",
+        "feedback": {"returnPathSecretEnv": "TP_RETURN_SECRET"},
+    }, open(f"{work}/{variant}.json", "w"))
+PY
+export TP_UNSUB_SECRET=throughput-unsubscribe-secret TP_RETURN_SECRET=throughput-return-path-secret
+sleep 0.3
+
+seconds_since() { python3 -c "import time,sys; print(time.time() - float(sys.argv[1]))" "$1"; }
+
+# One end-to-end campaign (configuration VARIANT, row name ROW) into a fresh store;
+# prints messages/s (0 when not all delivered).
+campaign() {
+  local variant=$1 dir="$work/run-$RANDOM$RANDOM"
+  mkdir -p "$dir"
+  cp "$work/$variant.json" "$dir/kiln.json"
+  local start
+  start=$(python3 -c "import time; print(time.time())")
+  local perf=()
+  if [ -n "${PERF_DIR:-}" ] && [ ! -e "$PERF_DIR/$2.data" ]; then
+    mkdir -p "$PERF_DIR"
+    perf=(perf record -q -a -g -F 499 -o "$PERF_DIR/$2.data" --)
+  fi
+  (cd "$dir" && "${perf[@]}" "$kiln" campaign run --config kiln.json --recipients "$work/list.csv" --template "$work/template.json" \
+      --campaign c --json >report.json 2>kiln.log) || true
+  local elapsed delivered
+  elapsed=$(seconds_since "$start")
+  delivered=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['delivered'])" "$dir/report.json" 2>/dev/null || echo 0)
+  if [ "$delivered" != "$rows" ]; then
+    echo "  $variant: only $delivered of $rows delivered; log: $(tail -3 "$dir/kiln.log")" >&2
+    echo 0
+  else
+    python3 -c "print(f'{$rows / $elapsed:.0f}')"
+  fi
+  rm -rf "$dir"
+}
+
+ceiling() {
+  local start
+  start=$(python3 -c "import time; print(time.time())")
+  "$source" -d -s 16 -l 20480 -m "$rows" -f news@example.com -t user@example.org 127.0.0.1:$port
+  python3 -c "print(f'{$rows / $(seconds_since "$start"):.0f}')"
+}
+
+openssl_rate() {
+  # "rsa 2048 bits <sign s> <verify s> <sign/s> <verify/s>", summed over the processes.
+  openssl speed -multi 2 -seconds 3 rsa2048 2>/dev/null | awk '/^rsa 2048 bits/ {rate=$6} END {print int(rate)}'
+}
+
+declare -A figures
+rows_order=(ceiling unsigned rsa ed25519 rsa_swift_crypto openssl)
+for round in $(seq 1 "$runs"); do
+  figures[ceiling]+="$(ceiling) "
+  figures[unsigned]+="$(campaign unsigned unsigned) "
+  figures[rsa]+="$(campaign rsa rsa) "
+  figures[ed25519]+="$(campaign ed25519 ed25519) "
+  figures[rsa_swift_crypto]+="$(KILN_DKIM_RSA_LIBRARY=swift-crypto campaign rsa rsa_swift_crypto) "
+  figures[openssl]+="$(openssl_rate) "
+  echo "round $round: $(for k in "${rows_order[@]}"; do printf '%s=%s ' "$k" "$(echo "${figures[$k]}" | awk '{print $NF}')"; done)" >&2
+done
+
+python3 - "$rows" "$runs" "${figures[ceiling]}" "${figures[unsigned]}" "${figures[rsa]}" "${figures[ed25519]}" \
+  "${figures[rsa_swift_crypto]}" "${figures[openssl]}" <<'PY'
+import statistics, sys
+rows, runs = int(sys.argv[1]), int(sys.argv[2])
+names = ["ceiling", "unsigned", "rsa", "ed25519", "rsa_swift_crypto", "openssl"]
+values = {n: [float(v) for v in sys.argv[3 + i].split()] for i, n in enumerate(names)}
+m = {n: statistics.median(v) for n, v in values.items()}
+labels = {
+    "ceiling": "SMTP ceiling: smtp-source -d -s 16 -l 20480 -> smtp-sink",
+    "unsigned": "kiln campaign run, unsigned",
+    "rsa": "kiln campaign run, DKIM rsa-2048 (fastest library)",
+    "ed25519": "kiln campaign run, DKIM ed25519",
+    "rsa_swift_crypto": "kiln campaign run, DKIM rsa-2048 forced to swift-crypto",
+    "openssl": "openssl speed -multi 2 rsa2048 (signatures/s)",
+}
+print(f"\n{rows} recipients, 20 KB HTML, medians of {runs} rounds (msg/s unless noted)\n")
+print(f"| {'path':<58} | {'median':>8} | runs")
+print(f"|{'-' * 60}|{'-' * 10}|------")
+for n in names:
+    print(f"| {labels[n]:<58} | {m[n]:>8,.0f} | {' '.join(f'{v:.0f}' for v in values[n])}")
+def ratio(label, value, target):
+    verdict = "met" if value >= target else "NOT met"
+    print(f"{label:<62} {value:5.2f}  (target >= {target}: {verdict})")
+print()
+ratio("unsigned / SMTP ceiling", m["unsigned"] / m["ceiling"], 0.6)
+base = min(m["unsigned"], m["openssl"])
+ratio(f"rsa-2048 / min(unsigned, openssl 2-process) = /{base:,.0f}", m["rsa"] / base, 0.75)
+ratio("ed25519 / unsigned", m["ed25519"] / m["unsigned"], 0.85)
+print(f"{'rsa-2048 fastest library / forced swift-crypto':<62} {m['rsa'] / max(m['rsa_swift_crypto'], 1):5.2f}")
+PY
