@@ -15,11 +15,14 @@ public struct Configuration: Codable, Sendable, Equatable {
     public var defaultConfigurationSet: String?
     /// Trust and limits for what comes back (`Configuration+Feedback.swift`); absent: defaults.
     public var feedback: Feedback?
+    /// Operator reply rules, checked before the built-in table (`Configuration+ReplyRules.swift`).
+    public var replyRules: [ReplyRuleEntry]?
 
     public init(
         store: Store, senderId: String, identities: [Identity], pools: [Pool], sharedPool: SharedPool? = nil,
         delivery: Delivery, providers: [String: ProviderProfileOverride]? = nil,
-        configurationSets: [ConfigurationSet], defaultConfigurationSet: String? = nil, feedback: Feedback? = nil
+        configurationSets: [ConfigurationSet], defaultConfigurationSet: String? = nil, feedback: Feedback? = nil,
+        replyRules: [ReplyRuleEntry]? = nil
     ) {
         self.store = store
         self.senderId = senderId
@@ -31,6 +34,7 @@ public struct Configuration: Codable, Sendable, Equatable {
         self.configurationSets = configurationSets
         self.defaultConfigurationSet = defaultConfigurationSet
         self.feedback = feedback
+        self.replyRules = replyRules
     }
 
     public struct Store: Codable, Sendable, Equatable {
