@@ -89,9 +89,13 @@ public struct ReplyRule: Sendable {
     public let scope: ReplyScope
     public let reason: ReplyReason
     public let source: String
+    /// Vague words ("try later", "denied"): they decide only a reply without a status or
+    /// with a vague one (X.0.x, X.Y.0 "other or undefined", X.7.x); a precise status of
+    /// another subject says more (RFC 3463).
+    public let vague: Bool
 
     public init(_ id: String, provider: String? = nil, codes: Codes = .any, status: String? = nil, _ text: [String],
-                _ replyClass: ReplyClass, _ scope: ReplyScope, _ reason: ReplyReason, source: String) {
+                _ replyClass: ReplyClass, _ scope: ReplyScope, _ reason: ReplyReason, source: String, vague: Bool = false) {
         self.id = id
         self.provider = provider
         self.codes = codes
@@ -102,6 +106,7 @@ public struct ReplyRule: Sendable {
         self.scope = scope
         self.reason = reason
         self.source = source
+        self.vague = vague
     }
 
     /// Whether the rule applies to a reply with this code, status and lower-cased text
@@ -116,6 +121,7 @@ public struct ReplyRule: Sendable {
         if let pattern = self.status {
             guard let status, Self.statusMatches(status, pattern) else { return false }
         }
+        if vague, let status, !Self.statusMatches(status, "X.0.*|X.*.0|X.7.*") { return false }
         return patterns.isEmpty || patterns.contains { Self.includes(lowered, $0) }
     }
 

@@ -199,7 +199,7 @@ public enum ReplyRules {
     // MARK: Vague words: try later, or a policy of some kind
 
     static let vagueRules: [ReplyRule] = [
-        ReplyRule("try-later", ["try again later", "try later", "come back later", "please retry", "temporarily", "temporary", "réessayer plus tard", "reessayer plus tard", "essayer plus tard", "später erneut", "später noch einmal", "vorübergehend", "riprova più tardi", "riprovare più tardi", "temporaneamente", "inténtelo más tarde", "intente más tarde", "más tarde", "tente novamente mais tarde", "mais tarde", "попробуйте позже", "повторите попытку позже", "временно", "しばらくしてから", "一時的", "稍后再试", "稍后重试", "暂时"], .temporary, .message, .systemError, source: twoMTAs),
-        ReplyRule("policy", ["policy", "not authorized", "denied", "refused", "rejected due to", "prohibited", "not allowed", "abuse", "politique", "richtlinie", "politica", "política", "политик", "ポリシー", "策略"], .permanentPolicy, .ip, .policy, source: "RFC 3463 §3.8 X.7.1 Delivery not authorized, message refused; " + twoMTAs),
+        ReplyRule("try-later", ["try again later", "try later", "come back later", "please retry", "temporarily", "temporary", "réessayer plus tard", "reessayer plus tard", "essayer plus tard", "später erneut", "später noch einmal", "vorübergehend", "riprova più tardi", "riprovare più tardi", "temporaneamente", "inténtelo más tarde", "intente más tarde", "más tarde", "tente novamente mais tarde", "mais tarde", "попробуйте позже", "повторите попытку позже", "временно", "しばらくしてから", "一時的", "稍后再试", "稍后重试", "暂时"], .temporary, .message, .systemError, source: twoMTAs, vague: true),
+        ReplyRule("policy", ["policy", "not authorized", "denied", "refused", "rejected due to", "prohibited", "not allowed", "abuse", "politique", "richtlinie", "politica", "política", "политик", "ポリシー", "策略"], .permanentPolicy, .ip, .policy, source: "RFC 3463 §3.8 X.7.1 Delivery not authorized, message refused; " + twoMTAs, vague: true),
     ]
 }
