@@ -80,9 +80,11 @@ import Testing
         #expect(records.allSatisfy { $0.state != .bounced })
         let refused = refusals.load(ordering: .relaxed)
         #expect(refused >= 1)
-        // Kept at ten a connection, every sixth message would be refused (40 of 240);
-        // halved to five after the first refusals, none after the connections then open.
-        #expect(refused <= 12, "\(refused) refusals")
+        // Kept at ten a connection, every sixth message would be refused (about 48 of 240:
+        // five taken, one refused, on each connection). Lowered to five after the first
+        // refusals, only the transfers already on their way are refused (curl may still
+        // reuse a cached connection across handles, so a few more).
+        #expect(refused <= 24, "\(refused) refusals")
         #expect(records.filter { $0.state == .delivered }.count == 240 - refused)
         #expect(records.filter { $0.state == .deferred }.count == refused)
         // Not a rate problem: no pair rests.
