@@ -103,6 +103,8 @@ final class DeliverySession: Sendable {
         var createdAt: Timestamp
         var attempts: Int
         var path: SendingPath
+        /// For an operator rule that pauses the message's configuration set.
+        var configurationSet: String
     }
 
     struct State {
@@ -161,6 +163,7 @@ final class DeliverySession: Sendable {
         self.credentials = credentials
         self.finisher = finisher
         sharedURL = configuration.sharedPool.flatMap { SMTPURL($0.url) }
+        classifier = configuration.replyClassifier
         pool = FinishingPool()
         let transport = transport
         sequencer = Sequencer { jobs in transport.send(jobs) }
@@ -178,6 +181,9 @@ final class DeliverySession: Sendable {
     }
 
     let sharedURL: SMTPURL?
+    /// Operator reply rules, then the built-in table: for replies made up locally (the
+    /// transport classifies what servers say, with the same rules).
+    let classifier: ReplyClassifier
     let finisher: MessageFinisher
 
     /// Saves the warm-up state (levels, suspensions, active IPs) to the store.
@@ -331,23 +337,29 @@ final class DeliverySession: Sendable {
             case .url(let url):
                 let profile = ProviderProfile.resolve(message.provider, overrides: configuration.providers)
                 let viaShared = path == .shared
+                // The provider's limits, as lowered by its session and connection limit replies
+                // (of this node's share of the pool-wide connection limit).
+                let configured = connectionLimit(viaShared ? nil : message.provider, profile: profile)
+                let (connections, perConnection) = state.withLock { state in
+                    state.inFlight[message.id] = InFlight(provider: message.provider, recipient: message.recipient, createdAt: message.createdAt,
+                                                          attempts: message.attempts, path: path, configurationSet: content.configurationSet)
+                    return (viaShared ? configured : state.dispatcher.connections(for: message.provider, configured: configured),
+                            state.dispatcher.messagesPerConnection(for: message.provider))
+                }
                 let job = SMTPJob(
                     id: message.id, destination: url, sourceIP: path.ip,
                     mailFrom: ReturnPath.address(for: message.id, domain: content.envelopeDomain, secret: finisher.returnPathSecret),
                     recipient: message.recipient, body: [],
-                    maxConnections: connectionLimit(viaShared ? nil : message.provider, profile: profile),
-                    messagesPerConnection: viaShared ? 100 : profile.messagesPerConnection,
+                    maxConnections: connections,
+                    messagesPerConnection: viaShared ? 100 : perConnection,
                     credentials: viaShared ? credentials : nil,
-                    tls: configuration.delivery.tls ?? .opportunistic)
+                    tls: configuration.delivery.tls ?? .opportunistic, provider: message.provider)
                 work.append(FinishWork(job: job, content: content, message: message))
-                state.withLock {
-                    $0.inFlight[message.id] = InFlight(provider: message.provider, recipient: message.recipient, createdAt: message.createdAt,
-                                                       attempts: message.attempts, path: path)
-                }
             case .failed(let reply):
                 // A local reply (no such domain, DNS failure): nothing was sent, so no IP is blamed.
                 let (outcome, event) = resolve(message.id, recipient: message.recipient, provider: message.provider, createdAt: message.createdAt,
-                                               attempts: message.attempts, path: nil, reply: reply, classification: reply.classification, now: now)
+                                               attempts: message.attempts, path: nil, reply: reply,
+                                               classification: classifier.classify(reply, provider: message.provider), now: now)
                 outcomes.append(outcome)
                 events.append(event)
             }
@@ -490,6 +502,7 @@ final class DeliverySession: Sendable {
         var outcomes: [Outcome] = []
         var events: [DeliveryEvent] = []
         var release: [MessageID] = []
+        var pauses = Set<String>()
         outcomes.reserveCapacity(results.count)
         for result in results {
             guard let info = state.withLock({ $0.inFlight.removeValue(forKey: result.id) }) else { continue }
@@ -501,9 +514,17 @@ final class DeliverySession: Sendable {
                                            attempts: info.attempts, path: info.path, reply: reply, classification: result.classification, now: now)
             outcomes.append(outcome)
             events.append(event)
+            if result.classification.pausesConfigurationSet {
+                pauses.insert(info.configurationSet)
+            }
         }
         if !release.isEmpty { try await engine.store.release(release) }
         try await engine.store.record(outcomes, events: events, now: now)
+        for set in pauses.sorted() {
+            // An operator rule (`pauseConfigurationSet`) said the sending setup is at fault.
+            try await engine.pause(configurationSet: set)
+            engine.logger.warning("configuration set paused by a reply rule", metadata: ["configurationSet": "\(set)"])
+        }
         engine.broadcaster.publish(events)
     }
 

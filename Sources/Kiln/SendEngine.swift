@@ -404,7 +404,7 @@ extension SendEngine {
         let d = configuration.delivery
         return transportFactory(
             SMTPTransport.Options(heloName: d.heloName, connectTimeout: .saturatingSeconds(d.connectTimeoutSeconds ?? 30),
-                                  transferTimeout: .saturatingSeconds(d.transferTimeoutSeconds ?? 300)),
+                                  transferTimeout: .saturatingSeconds(d.transferTimeoutSeconds ?? 300), classifier: configuration.replyClassifier),
             logger)
     }
 }

@@ -6,9 +6,12 @@ struct Reply: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "SMTP replies.", subcommands: [Classify.self])
 
     struct Classify: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Classify an SMTP reply: class (success, throttle, temporary, permanent-user, permanent-policy, permanent-message) and scope.")
+        static let configuration = CommandConfiguration(
+            abstract: "Classify an SMTP reply: class (success, throttle, temporary, permanent-user, permanent-policy, permanent-message), scope, reason and the rule that decided.")
         @Argument(help: "The reply, e.g. \"421 4.7.28 unusual rate\".") var reply: String?
         @Flag(help: "Read one reply per line from standard input; write one JSON object per line.") var stdin = false
+        @Option(help: "A configuration file whose replyRules are checked before the built-in table.") var config: String?
+        @Option(help: "The provider id the reply came from (gmail, yahoo, microsoft, ...): its own rules apply, other providers' do not.") var provider: String?
         @OptionGroup var output: OutputOptions
 
         func validate() throws {
@@ -16,16 +19,24 @@ struct Reply: ParsableCommand {
         }
 
         func run() throws {
+            var classifier = ReplyClassifier.builtIn
+            if let config {
+                guard let data = FileManager.default.contents(atPath: config) else {
+                    throw KilnError(.invalidConfiguration, "cannot read the configuration file", location: config)
+                }
+                classifier = try Configuration.load(json: data, source: config).replyClassifier
+            }
+            let provider = self.provider.map { MailboxProvider($0) }
             if stdin {
                 while let line = readLine() {
                     guard !line.trimmingCharacters(in: .whitespaces).isEmpty else { continue }
-                    printJSON(Classified(line))
+                    printJSON(Classified(line, classifier: classifier, provider: provider))
                 }
                 return
             }
-            let result = Classified(reply!)
+            let result = Classified(reply!, classifier: classifier, provider: provider)
             if output.json { printJSON(result) } else {
-                print("\(result.class)\t\(result.scope)\tcode \(result.code.map(String.init) ?? "-")\tstatus \(result.enhancedStatus ?? "-")")
+                print("\(result.class)\t\(result.scope)\t\(result.reason)\trule \(result.rule)\tcode \(result.code.map(String.init) ?? "-")\tstatus \(result.enhancedStatus ?? "-")")
             }
         }
     }
@@ -35,16 +46,23 @@ struct Reply: ParsableCommand {
         var enhancedStatus: String?
         var `class`: String
         var scope: String
-        init(_ text: String) {
+        /// Why it failed (sisimai-style: userunknown, mailboxfull, blocked, ratelimited, ...).
+        var reason: String
+        /// The id of the rule that decided (a table rule, `replyRules[i]`, `status` or `fallback`).
+        var rule: String
+
+        init(_ text: String, classifier: ReplyClassifier, provider: MailboxProvider?) {
             guard let reply = SMTPReply(parsing: text.replacingOccurrences(of: "\\r\\n", with: "\n")) else {
-                code = nil; enhancedStatus = nil; `class` = "unknown"; scope = "message"
+                code = nil; enhancedStatus = nil; `class` = "unknown"; scope = "message"; reason = ReplyReason.undefined.rawValue; rule = "unparsed"
                 return
             }
-            let c = reply.classification
+            let c = classifier.classify(reply, provider: provider)
             code = reply.code
             enhancedStatus = reply.enhancedStatus
             `class` = c.replyClass.rawValue
             scope = c.scope.rawValue
+            reason = c.reason.rawValue
+            rule = c.rule
         }
     }
 }

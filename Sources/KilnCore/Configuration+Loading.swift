@@ -215,6 +215,7 @@ extension Configuration {
             check(configurationSets.contains { $0.name == name }, "defaultConfigurationSet", "no configuration set named '\(name)'")
         }
         problems += feedback?.validate() ?? []
+        problems += replyRuleProblems()
         return problems
     }
 }

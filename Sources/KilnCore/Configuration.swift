@@ -18,11 +18,14 @@ public struct Configuration: Codable, Sendable, Equatable {
     /// The nodes sharing a PostgreSQL store, each with the pool IPs it owns (absent: one
     /// machine sends from every IP).
     public var nodes: [Node]?
+    /// Operator reply rules, checked before the built-in table (`Configuration+ReplyRules.swift`).
+    public var replyRules: [ReplyRuleEntry]?
 
     public init(
         store: Store, senderId: String, identities: [Identity], pools: [Pool], sharedPool: SharedPool? = nil,
         delivery: Delivery, providers: [String: ProviderProfileOverride]? = nil,
-        configurationSets: [ConfigurationSet], defaultConfigurationSet: String? = nil, feedback: Feedback? = nil, nodes: [Node]? = nil
+        configurationSets: [ConfigurationSet], defaultConfigurationSet: String? = nil, feedback: Feedback? = nil,
+        replyRules: [ReplyRuleEntry]? = nil, nodes: [Node]? = nil
     ) {
         self.nodes = nodes
         self.store = store
@@ -35,6 +38,7 @@ public struct Configuration: Codable, Sendable, Equatable {
         self.configurationSets = configurationSets
         self.defaultConfigurationSet = defaultConfigurationSet
         self.feedback = feedback
+        self.replyRules = replyRules
     }
 
     /// Where the queue is: a SQLite file (`path`: one machine) or a PostgreSQL database

@@ -26,6 +26,10 @@ public struct Dispatcher: Sendable {
     /// Deferrals handed out in the current batch, per provider.
     var deferralsInBatch: [MailboxProvider: Int] = [:]
 
+    /// Limits lowered by replies, per provider: messages per connection (after a session
+    /// limit) and connections (after a connection limit), for the rest of the run.
+    public private(set) var loweredLimits: [MailboxProvider: LoweredLimits] = [:]
+
     /// `retry.maxMessageAge` in nanoseconds: the expiry test runs once per message routed.
     let maxAgeNanoseconds: Int64
 
@@ -125,6 +129,7 @@ public struct Dispatcher: Sendable {
         var resumeAt: Timestamp?
         if case .dedicated(let ip) = path {
             resumeAt = router.record(classification, ip: ip, provider: provider, now: now)
+            lowerLimits(provider: provider, after: classification, now: now)
         }
         let disposition = AttemptDisposition.decide(
             classification: classification, failedAttempts: failedAttempts + 1, createdAt: createdAt, now: now, resumeAt: resumeAt,
@@ -144,12 +149,51 @@ public struct Dispatcher: Sendable {
         return Completion(disposition: disposition, event: event, resumeAt: resumeAt)
     }
 
+    /// A provider's limits lowered by its replies.
+    public struct LoweredLimits: Hashable, Sendable {
+        public var messagesPerConnection: Int?
+        public var connections: Int?
+        var loweredAt: Timestamp?
+    }
+
+    /// The messages per connection for `provider`: its profile's, or less after a session
+    /// limit reply.
+    public mutating func messagesPerConnection(for provider: MailboxProvider) -> Int {
+        loweredLimits[provider]?.messagesPerConnection ?? router.profileList[key(for: provider).index].messagesPerConnection
+    }
+
+    /// At most `configured` connections to `provider`, or fewer after a connection limit reply.
+    public func connections(for provider: MailboxProvider, configured: Int) -> Int {
+        min(configured, loweredLimits[provider]?.connections ?? configured)
+    }
+
+    /// A session limit (`temporary`, scope `session`) halves the provider's messages per
+    /// connection; a connection limit (`throttle`, scope `connection`) halves its
+    /// connections (from the profile's `maxConnections` at first). Never below 1, and at
+    /// most once a minute per provider, so a burst of replies to one limit lowers it once.
+    mutating func lowerLimits(provider: MailboxProvider, after classification: ReplyClassification, now: Timestamp) {
+        let session = classification.replyClass == .temporary && classification.scope == .session
+        let connection = classification.replyClass == .throttle && classification.scope == .connection
+        guard session || connection else { return }
+        let profile = router.profileList[key(for: provider).index]
+        var limits = loweredLimits[provider] ?? LoweredLimits()
+        if let last = limits.loweredAt, now - last < .seconds(60) { return }
+        if session {
+            limits.messagesPerConnection = max(1, (limits.messagesPerConnection ?? profile.messagesPerConnection) / 2)
+        } else {
+            limits.connections = max(1, (limits.connections ?? profile.maxConnections) / 2)
+        }
+        limits.loweredAt = now
+        loweredLimits[provider] = limits
+    }
+
     /// Whether a reply speaks for its whole lane (source IP, destination): a throttle of
     /// the IP or a policy block. Then what waits behind it on that lane goes back to the
     /// queue at once instead of going out into the throttle. The transport applies it,
     /// where the reply arrives.
     public static func withdrawsLane(after classification: ReplyClassification) -> Bool {
-        (classification.replyClass == .throttle && classification.scope == .ip) || classification.replyClass == .permanentPolicy
+        (classification.replyClass == .throttle && classification.scope == .ip)
+            || (classification.replyClass == .permanentPolicy && classification.scope == .ip)
     }
 
     // MARK: Pool planning

@@ -3,18 +3,21 @@ public enum ReplyClass: String, Sendable, Codable, CaseIterable {
     /// Accepted.
     case success
     /// The provider wants less traffic from this IP now (rate, volume, connections).
-    /// Slows the (IP, provider) pair at once and lowers its warm-up.
+    /// Slows the (IP, provider) pair at once and lowers its warm-up; with scope
+    /// `connection`, lowers the provider's connections instead.
     case throttle
-    /// Any other transient failure (greylisting, a timeout, a full queue): retry later.
+    /// Any other transient failure (greylisting, a timeout, a full queue, a recipient that
+    /// receives too fast, a session's message limit): retry later.
     case temporary
     /// The address itself is bad (does not exist, moved, disabled): a hard bounce; the
     /// recipient is suppressed.
     case permanentUser = "permanent-user"
-    /// A policy rejection (block list, reputation, authentication, content): never the
-    /// recipient's fault, never suppresses the recipient; blocks the IP for the provider.
+    /// A policy rejection (block list, reputation, the sender's authentication): never the
+    /// recipient's fault, never suppresses the recipient; with scope `ip`, blocks the IP
+    /// for the provider.
     case permanentPolicy = "permanent-policy"
-    /// This message cannot be delivered (too large, bad syntax, mailbox full): it bounces,
-    /// the recipient stays, the IP is not blamed.
+    /// This message cannot be delivered (too large, spam content, mailbox full): it
+    /// bounces, the recipient stays, the IP is not blamed.
     case permanentMessage = "permanent-message"
 }
 
@@ -25,95 +28,173 @@ public enum ReplyScope: String, Sendable, Codable, CaseIterable {
     case ip
     /// The connection only (a dropped or refused connection, too many connections).
     case connection
+    /// The number of messages or recipients on one connection: reconnect, and send fewer
+    /// messages per connection to that provider.
+    case session
+    /// The sending domain or the envelope sender (SPF, DKIM, DMARC, a refused sender
+    /// address): a misconfiguration of ours; neither the IP nor the recipient is blamed.
+    case sender
 }
 
+/// A reply's meaning: class, scope, the reason (sisimai-style name) and the rule that
+/// decided it.
 public struct ReplyClassification: Hashable, Sendable {
     public var replyClass: ReplyClass
     public var scope: ReplyScope
-    public init(_ replyClass: ReplyClass, scope: ReplyScope) {
+    public var reason: ReplyReason
+    /// The id of the rule that decided: a `ReplyRules` id, `replyRules[i]` for an
+    /// operator rule, `status` (RFC 3463 by the enhanced status), `fallback` (the reply
+    /// code alone), `success` or `local` (a failure Kiln met before any reply).
+    public var rule: String
+    /// For an operator rule's `suspend`: how long the (IP, provider) pair rests.
+    public var suspension: Duration?
+    /// For an operator rule's `pauseConfigurationSet`: the message's configuration set is paused.
+    public var pausesConfigurationSet: Bool
+
+    public init(_ replyClass: ReplyClass, scope: ReplyScope, reason: ReplyReason = .undefined, rule: String = "",
+                suspension: Duration? = nil, pausesConfigurationSet: Bool = false) {
         self.replyClass = replyClass
         self.scope = scope
+        self.reason = reason
+        self.rule = rule
+        self.suspension = suspension
+        self.pausesConfigurationSet = pausesConfigurationSet
     }
 }
 
 extension SMTPReply {
-    /// Classifies the reply: the enhanced status decides first, text patterns second
-    /// (the patterns, with real provider strings, are in `ReplyPatterns`).
+    /// Classifies the reply by the built-in table (`ReplyRules`), provider unknown.
     ///
-    /// | reply | class | scope |
-    /// |---|---|---|
-    /// | `250 2.0.0 OK` | success | message |
-    /// | `421 4.7.28 ... unusual rate of unsolicited mail` | throttle | ip |
-    /// | `451 4.7.500 Server busy` | throttle | ip |
-    /// | `450 4.2.1 ... rate that prevents additional messages` | throttle | ip |
-    /// | `451 4.7.1 Greylisted` | temporary | message |
-    /// | `550 5.1.1 user unknown` | permanent-user | recipient |
-    /// | `550 5.7.1 ... blocked using Spamhaus` | permanent-policy | ip |
-    /// | `552 5.3.4 Message size exceeds` | permanent-message | message |
-    public var classification: ReplyClassification {
-        if isPositive { return ReplyClassification(.success, scope: .message) }
-        let lowered = text.lowercased()
-        if isTransient { return Self.classifyTransient(code: code, status: enhancedStatus, text: lowered, isLocal: isLocal) }
-        return Self.classifyPermanent(status: enhancedStatus, text: lowered)
+    /// | reply | class | scope | reason |
+    /// |---|---|---|---|
+    /// | `250 2.0.0 OK` | success | message | accepted |
+    /// | `421 4.7.28 ... unusual rate of unsolicited mail` | throttle | ip | ratelimited |
+    /// | `550 Ip frequency limited` (QQ) | throttle | ip | ratelimited |
+    /// | `450 4.2.1 ... receiving mail too quickly` | temporary | recipient | recipientrate |
+    /// | `421 4.7.0 Too many connections` | throttle | connection | toomanyconn |
+    /// | `452 4.5.3 too many recipients this session` | temporary | session | sessionlimit |
+    /// | `550 5.7.26 ... DMARC policy` | permanent-policy | sender | authfailure |
+    /// | `451 4.7.1 Greylisted` | temporary | message | greylisted |
+    /// | `550 5.1.1 user unknown` | permanent-user | recipient | userunknown |
+    /// | `550 5.7.1 ... blocked using Spamhaus` | permanent-policy | ip | blocked |
+    /// | `552 5.3.4 Message size exceeds` | permanent-message | message | mesgtoobig |
+    public var classification: ReplyClassification { ReplyClassifier.builtIn.classify(self, provider: nil) }
+
+    /// As `classification`, for a reply from a known provider (provider-specific rules of
+    /// other providers are skipped).
+    public func classification(provider: MailboxProvider?) -> ReplyClassification {
+        ReplyClassifier.builtIn.classify(self, provider: provider)
+    }
+}
+
+/// Reads replies: operator rules first (from `replyRules` in the configuration), then the
+/// built-in table, then the enhanced status by RFC 3463, then the code. Two promises hold
+/// for the built-in answers: a 4xx reply is never `permanent-*`, and an X.7.x reply is
+/// never `permanent-user`.
+public struct ReplyClassifier: Sendable {
+    /// Checked before the built-in table, in order.
+    public var operatorRules: [OperatorReplyRule]
+
+    public init(operatorRules: [OperatorReplyRule] = []) {
+        self.operatorRules = operatorRules
     }
 
-    private static func classifyTransient(code: Int, status: String?, text: String, isLocal: Bool) -> ReplyClassification {
-        if isLocal { return ReplyClassification(.temporary, scope: .connection) }
-        if let status, ReplyPatterns.throttleStatuses.contains(status) {
-            return ReplyClassification(.throttle, scope: .ip)
+    public static let builtIn = ReplyClassifier()
+
+    public func classify(_ reply: SMTPReply, provider: MailboxProvider?) -> ReplyClassification {
+        if reply.isPositive { return ReplyClassification(.success, scope: .message, reason: .accepted, rule: "success") }
+        if reply.isLocal, reply.isTransient {
+            return ReplyClassification(.temporary, scope: .connection, reason: .networkError, rule: "local")
         }
-        if ReplyPatterns.greylisting.contains(where: text.contains) {
-            return ReplyClassification(.temporary, scope: .message)
+        let whole = reply.description
+        for rule in operatorRules where rule.matches(whole, provider: provider?.id) {
+            return rule.classification
         }
-        if ReplyPatterns.throttleText.contains(where: text.contains) {
-            return ReplyClassification(.throttle, scope: .ip)
+        let result = Self.classifyBuiltIn(code: reply.code, status: reply.enhancedStatus ?? SMTPReply.findStatus(in: reply.text, code: reply.code),
+                                          lowered: Array(whole.lowercased().utf8), provider: provider?.id)
+        if reply.isLocal, result.scope == .sender {
+            // An envelope sender Kiln itself refuses to send: no retry will change it.
+            return ReplyClassification(.permanentMessage, scope: .message, reason: .rejected, rule: "local")
         }
-        if ReplyPatterns.connectionThrottleText.contains(where: text.contains) {
-            return ReplyClassification(.throttle, scope: .connection)
-        }
-        // A transient security/policy status that is not greylisting is a reputation
-        // deferral (Yahoo's 4.7.0 [TSS04], Apple's 4.7.0 [CS01]): slow down.
-        if let status, status.hasPrefix("4.7.") {
-            return ReplyClassification(.throttle, scope: .ip)
-        }
-        if let status, status.hasPrefix("4.2.2") || status.hasPrefix("4.1.") {
-            return ReplyClassification(.temporary, scope: .recipient)
-        }
-        return ReplyClassification(.temporary, scope: code == 421 ? .connection : .message)
+        return result
     }
 
-    private static func classifyPermanent(status: String?, text: String) -> ReplyClassification {
-        if let status {
+    /// The built-in answer for a failure reply (code 400 and above).
+    static func classifyBuiltIn(code: Int, status: String?, lowered: [UInt8], provider: String?) -> ReplyClassification {
+        var result: ReplyClassification
+        if let rule = ReplyRules.all.first(where: { $0.matches(code: code, status: status, lowered: lowered, provider: provider) }) {
+            result = ReplyClassification(rule.replyClass, scope: rule.scope, reason: rule.reason, rule: rule.id)
+        } else if let status, let byStatus = byStatus(status) {
+            result = byStatus
+        } else {
+            result = byCode(code)
+        }
+        return guarded(result, code: code, status: status)
+    }
+
+    /// The promises: a 4xx reply is never permanent (a permanent-policy of the IP becomes
+    /// a throttle, the others temporary, same scope); an X.7.x reply never says the
+    /// address is bad (the message bounces, the recipient stays); an X.1.7 or X.1.8 reply
+    /// (the sender's address) never either.
+    static func guarded(_ classification: ReplyClassification, code: Int, status: String?) -> ReplyClassification {
+        var c = classification
+        if (400..<500).contains(code) {
+            switch c.replyClass {
+            case .permanentPolicy: c.replyClass = c.scope == .ip ? .throttle : .temporary
+            case .permanentUser, .permanentMessage: c.replyClass = .temporary
+            default: break
+            }
+        }
+        if c.replyClass == .permanentUser, let status {
             let parts = status.split(separator: ".")
-            let subject = parts.count > 1 ? parts[1] : ""
-            if ReplyPatterns.userStatuses.contains(status) {
-                // Some receivers answer 5.1.1 for what is a policy block; the text tells.
-                if ReplyPatterns.policyText.contains(where: text.contains),
-                   !ReplyPatterns.userText.contains(where: text.contains) {
-                    return ReplyClassification(.permanentPolicy, scope: .ip)
-                }
-                return ReplyClassification(.permanentUser, scope: .recipient)
-            }
-            if subject != "7", ReplyPatterns.userText.contains(where: text.contains) {
-                return ReplyClassification(.permanentUser, scope: .recipient)
-            }
-            switch subject {
-            case "7":
-                return ReplyClassification(.permanentPolicy, scope: .ip)
-            case "3", "5", "6":
-                return ReplyClassification(.permanentMessage, scope: .message)
-            case "2":
-                return ReplyClassification(.permanentMessage, scope: .recipient)
-            default:
-                break
+            if parts.count == 3, parts[1] == "7" {
+                c.replyClass = .permanentMessage
+            } else if parts.count == 3, parts[1] == "1", parts[2] == "7" || parts[2] == "8" {
+                c = ReplyClassification(.permanentPolicy, scope: .sender, reason: .rejected, rule: c.rule)
             }
         }
-        if ReplyPatterns.userText.contains(where: text.contains) {
-            return ReplyClassification(.permanentUser, scope: .recipient)
+        return c
+    }
+
+    /// RFC 3463 §3 by subject: X.1 addressing, X.2 mailbox, X.3 mail system, X.4 network
+    /// and routing, X.5 protocol, X.6 content, X.7 security and policy.
+    static func byStatus(_ status: String) -> ReplyClassification? {
+        let parts = status.split(separator: ".")
+        guard parts.count == 3 else { return nil }
+        let transient = parts[0] == "4"
+        func c(_ k: ReplyClass, _ s: ReplyScope, _ r: ReplyReason) -> ReplyClassification { ReplyClassification(k, scope: s, reason: r, rule: "status") }
+        switch (parts[1], parts[2]) {
+        case ("1", "1"), ("1", "3"), ("1", "4"): return c(.permanentUser, .recipient, .userUnknown)
+        case ("1", "2"): return c(.permanentUser, .recipient, .hostUnknown)
+        case ("1", "6"): return c(.permanentUser, .recipient, .hasMoved)
+        case ("1", "7"), ("1", "8"): return c(.permanentPolicy, .sender, .rejected)
+        case ("1", _): return c(.permanentMessage, .recipient, .undefined)
+        case ("2", "1"): return c(.permanentMessage, .recipient, .suspend)
+        case ("2", "2"): return c(.permanentMessage, .recipient, .mailboxFull)
+        case ("2", "3"): return c(.permanentMessage, .message, .messageTooBig)
+        case ("2", _): return c(.permanentMessage, .recipient, .undefined)
+        case ("3", "4"): return c(.permanentMessage, .message, .messageTooBig)
+        case ("3", "2") where transient: return c(.temporary, .connection, .systemError)
+        case ("3", _): return c(.permanentMessage, .message, .systemError)
+        case ("4", "5") where transient: return c(.throttle, .connection, .tooManyConnections)
+        case ("4", "7"): return c(.temporary, .message, .expired)
+        case ("4", _) where transient: return c(.temporary, .connection, .networkError)
+        case ("4", _): return c(.permanentMessage, .message, .networkError)
+        case ("5", _): return c(.permanentMessage, .message, .syntaxError)
+        case ("6", _): return c(.permanentMessage, .message, .contentError)
+        case ("7", _): return c(.permanentPolicy, .ip, .policy)
+        case ("0", _): return c(.permanentMessage, .message, .undefined)
+        default: return nil
         }
-        if ReplyPatterns.policyText.contains(where: text.contains) {
-            return ReplyClassification(.permanentPolicy, scope: .ip)
+    }
+
+    /// RFC 5321 §4.2 by the code alone.
+    static func byCode(_ code: Int) -> ReplyClassification {
+        switch code {
+        case 421: ReplyClassification(.temporary, scope: .connection, reason: .systemError, rule: "fallback")
+        case 400..<500: ReplyClassification(.temporary, scope: .message, reason: .undefined, rule: "fallback")
+        case 552: ReplyClassification(.permanentMessage, scope: .recipient, reason: .mailboxFull, rule: "fallback")
+        default: ReplyClassification(.permanentMessage, scope: .message, reason: .undefined, rule: "fallback")
         }
-        return ReplyClassification(.permanentMessage, scope: .message)
     }
 }

@@ -279,8 +279,9 @@ public struct Router: Sendable {
 
     /// Feeds a reply back. A throttle slows the pair at once (its level drops, its bucket
     /// follows) and rests it for the provider's backoff; a policy block collapses its
-    /// level and suspends it for `blockSuspension`. Per-recipient and per-message replies
-    /// change nothing.
+    /// level and suspends it for `blockSuspension`; an operator rule's `suspend` rests it for
+    /// its own duration. Per-recipient, per-message, per-session and sender (authentication)
+    /// replies change nothing here.
     /// - Returns: the time the pair is suspended until, when it is.
     @discardableResult
     public mutating func record(_ reply: SMTPReply, ip: String, provider: MailboxProvider, now: Timestamp) -> Timestamp? {
@@ -296,12 +297,15 @@ public struct Router: Sendable {
         if case .adaptive(let m) = strategy(ofIP: i) { model = m } else { model = WarmupModel() }
         let suspension: Duration
         switch (classification.replyClass, classification.scope) {
+        case (.throttle, .ip) where classification.suspension != nil:
+            // An operator rule's `suspend`: rest the pair, leave its level alone.
+            suspension = classification.suspension!
         case (.throttle, .ip):
             let profile = profileList[p]
             let taken = WarmupTracker.level(hourly: Double(slots[i, p].warmup.sentInWindow), cold: profile.coldHourly, warm: profile.warmHourly)
             slots[i, p].warmup.recordThrottle(model: model, takenLevel: taken)
             suspension = profileList[p].throttleBackoff
-        case (.permanentPolicy, _):
+        case (.permanentPolicy, .ip):
             slots[i, p].warmup.recordBlock(model: model)
             suspension = blockSuspension
         default:

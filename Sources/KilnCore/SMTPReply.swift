@@ -49,7 +49,35 @@ public struct SMTPReply: Hashable, Sendable, Codable, CustomStringConvertible {
             if !rest.isEmpty { texts.append(Substring(rest)) }
         }
         guard let code else { return nil }
-        self.init(code: code, enhancedStatus: status, text: texts.joined(separator: " "))
+        let text = texts.joined(separator: " ")
+        self.init(code: code, enhancedStatus: status ?? Self.findStatus(in: text, code: code), text: text)
+    }
+
+    /// The enhanced status written somewhere in a reply's text, where providers put it:
+    /// after a `#` (`#5.1.0`), in brackets or parentheses (`[5.7.1]`, `(#4.4.5)`), after
+    /// the text. Only a status of the code's class counts (a 550 reply's 5.x.x); its
+    /// subject is one digit 0-7 (RFC 3463 §3), so a version number (`Exim 4.92.3`) or an
+    /// address (`192.0.2.10`) is not taken. Nil when there is none.
+    public static func findStatus(in text: some StringProtocol, code: Int) -> String? {
+        let bytes = Array(text.utf8)
+        let classDigit = UInt8(ascii: "0") + UInt8(clamping: code / 100)
+        func isDigit(_ b: UInt8) -> Bool { b >= 0x30 && b <= 0x39 }
+        var i = 0
+        while i + 4 < bytes.count {
+            defer { i += 1 }
+            guard bytes[i] == classDigit, bytes[i + 1] == UInt8(ascii: "."), i == 0 || (!isDigit(bytes[i - 1]) && bytes[i - 1] != UInt8(ascii: ".")),
+                  bytes[i + 2] >= 0x30, bytes[i + 2] <= 0x37, bytes[i + 3] == UInt8(ascii: ".") else { continue }
+            var end = i + 4
+            while end < bytes.count, isDigit(bytes[end]), end - (i + 4) < 4 { end += 1 }
+            let detail = end - (i + 4)
+            guard detail >= 1, detail <= 3 else { continue }
+            if end < bytes.count {
+                if isDigit(bytes[end]) { continue }
+                if bytes[end] == UInt8(ascii: "."), end + 1 < bytes.count, isDigit(bytes[end + 1]) { continue }
+            }
+            return String(decoding: bytes[i..<end], as: UTF8.self)
+        }
+        return nil
     }
 
     /// True for `class.subject.detail` with class 2, 4 or 5 (RFC 3463).

@@ -79,65 +79,77 @@ public enum BounceReason: String, Sendable, Codable, CaseIterable {
     /// filter after DATA (or a rejected sender after MAIL); then the status, then the
     /// reply code.
     public static func classify(diagnostic: String, status: String?, replyCode: Int?, command: Command? = nil) -> BounceReason {
+        decide(diagnostic: diagnostic, status: status, replyCode: replyCode, command: command).reason
+    }
+
+    /// A reason and the rule that decided it (`status:5.1.1`, `text:mailboxfull`,
+    /// `definite-user`, `code:550`, `fallback`), for `kiln feedback classify`.
+    public struct Decision: Hashable, Sendable {
+        public var reason: BounceReason
+        public var rule: String
+    }
+
+    /// As `classify(diagnostic:status:replyCode:command:)`, with the rule that decided.
+    public static func decide(diagnostic: String, status: String?, replyCode: Int?, command: Command? = nil) -> Decision {
         let text = diagnostic.lowercased()
         let command = command ?? Self.command(in: diagnostic)
         let statusReason = status.flatMap { statusRules[$0] }
-        if let status, let statusReason, decisiveStatuses.contains(status) { return statusReason }
-        for phrase in definiteUserUnknown where text.includes(phrase) { return .userUnknown }
+        if let status, let statusReason, decisiveStatuses.contains(status) { return Decision(reason: statusReason, rule: "status:\(status)") }
+        for phrase in definiteUserUnknown where text.includes(phrase) { return Decision(reason: .userUnknown, rule: "definite-user") }
         // 5.2.1 with user-unknown words is a bad address; alone, a disabled mailbox.
         if status == "5.2.1", command == .rcpt, textRules.first(where: { $0.0 == .userUnknown })!.1.contains(where: text.includes),
            !textRules.first(where: { $0.0 == .suspend })!.1.contains(where: text.includes) {
-            return .userUnknown
+            return Decision(reason: .userUnknown, rule: "status:5.2.1+text:userunknown")
         }
         if statusReason == .userUnknown || statusReason == .hostUnknown {
             // x.1.1 and x.1.2 are trusted unless the words say it is something else.
             let overriding: [BounceReason] = [.noRelaying, .blocked, .mailboxFull, .hasMoved, .rejected, .notAccept, .speeding, .mailerError]
             for (reason, patterns) in textRules where overriding.contains(reason) && patterns.contains(where: text.includes) {
-                return reason
+                return Decision(reason: reason, rule: "text:\(reason.rawValue)")
             }
-            return statusReason!
+            return Decision(reason: statusReason!, rule: "status:\(status ?? "")")
         }
         // A bare "Recipient address rejected." (no reason after it) at RCPT: the address.
         if let offset = text.range(ofBytes: "recipient address rejected"),
            text.utf8.dropFirst(offset + "recipient address rejected".utf8.count).drop(while: { $0 == 32 }).first != UInt8(ascii: ":") {
-            return command == .rcpt ? .userUnknown : .filtered
+            return Decision(reason: command == .rcpt ? .userUnknown : .filtered, rule: "recipient-address-rejected")
         }
         for (reason, patterns) in textRules where patterns.contains(where: text.includes) {
             if reason == .userUnknown {
                 switch command {
-                case .rcpt: return .userUnknown
-                case .mail: return .rejected
-                default: return .filtered
+                case .rcpt: return Decision(reason: .userUnknown, rule: "text:userunknown+rcpt")
+                case .mail: return Decision(reason: .rejected, rule: "text:userunknown+mail")
+                default: return Decision(reason: .filtered, rule: "text:userunknown+data")
                 }
             }
-            return reason
+            return Decision(reason: reason, rule: "text:\(reason.rawValue)")
         }
-        if let statusReason { return statusReason }
+        if let statusReason { return Decision(reason: statusReason, rule: "status:\(status ?? "")") }
         if let status {
             let parts = status.split(separator: ".")
             if parts.count == 3 {
                 switch parts[1] {
-                case "1": return status.hasPrefix("5") ? .userUnknown : .onHold
-                case "2": return .mailboxFull
-                case "3": return .systemError
-                case "4": return .networkError
-                case "5": return .syntaxError
-                case "6": return .contentError
-                case "7": return .securityError
+                case "1": return Decision(reason: status.hasPrefix("5") ? .userUnknown : .onHold, rule: "status-class:X.1")
+                case "2": return Decision(reason: .mailboxFull, rule: "status-class:X.2")
+                case "3": return Decision(reason: .systemError, rule: "status-class:X.3")
+                case "4": return Decision(reason: .networkError, rule: "status-class:X.4")
+                case "5": return Decision(reason: .syntaxError, rule: "status-class:X.5")
+                case "6": return Decision(reason: .contentError, rule: "status-class:X.6")
+                case "7": return Decision(reason: .securityError, rule: "status-class:X.7")
                 default: break
                 }
             }
         }
         if let replyCode {
             switch replyCode {
-            case 552: return .mailboxFull
-            case 421: return .tooManyConnections
-            case 450, 451, 452: return .systemError
-            case 550, 551, 553, 554: return .onHold
+            case 552: return Decision(reason: .mailboxFull, rule: "code:\(replyCode)")
+            case 421: return Decision(reason: .tooManyConnections, rule: "code:\(replyCode)")
+            case 450, 451, 452: return Decision(reason: .systemError, rule: "code:\(replyCode)")
+            case 550, 551, 553, 554: return Decision(reason: .onHold, rule: "code:\(replyCode)")
             default: break
             }
         }
-        return .undefined
+        return Decision(reason: .undefined, rule: "fallback")
     }
 
     /// Statuses that mean one thing whatever the words around them.
@@ -167,11 +179,13 @@ public enum BounceReason: String, Sendable, Codable, CaseIterable {
     /// before the address-is-bad reasons.
     static let textRules: [(BounceReason, [String])] = [
         (.hasMoved, ["has been moved", "address has changed", "has moved", "no longer at this address", "user has moved"]),
-        (.notAccept, ["does not accept mail", "null mx", "couldn't find a mail exchanger", "no mx found", "could not find a mail exchanger", "not accept any mail", "domain does not receive mail", "no mx record", "mx points to"]),
+        (.notAccept, ["does not accept mail", "null mx", "couldn't find a mail exchanger", "no mx found", "could not find a mail exchanger", "not accept any mail", "domain does not receive mail", "no mx record", "mx points to",
+                      "indicated no smtp service"]),  // Exim's words for a null MX (RFC 7505)
         (.virusDetected, ["virus", "malware", "infected"]),
         (.requirePTR, ["reverse dns", "reverse lookup", "no ptr", "ptr record", "resolve your address", "cannot find your hostname", "not resolve to your ip", "hostname lookup failed", "doesn't have reverse", "rdns"]),
         (.authFailure, ["spf", "dkim", "dmarc", "sender policy framework", "authentication failed", "authentication check", "not authenticated", "unauthenticated", "message failed authentication"]),
-        (.failedStartTLS, ["starttls", "tls is required", "must issue a starttls", "requires tls", "encryption required"]),
+        (.failedStartTLS, ["starttls", "tls is required", "must issue a starttls", "requires tls", "encryption required", "support tls",
+                             "tls required", "tls negotiation failed"]),  // RFC 3207; Postfix, Gmail
         (.noRelaying, ["relay", "not local host", "not permitted to relay", "we do not relay", "relaying denied", "unable to relay", "not a gateway", "not our customer"]),
         (.tooManyConnections, ["too many connections", "too many concurrent", "connection limit", "too many sessions", "too many simultaneous"]),
         (.speeding, ["too many recipients this hour", "has sent to too many", "rate limit", "ratelimit", "sending rate", "unusual rate", "too fast", "slow down", "throttl"]),

@@ -51,12 +51,16 @@ public enum FeedbackClassifier {
                     return FeedbackReport(type: .delivery, recipients: recipients)
                 }
                 let failed = recipients.filter { !finalActions.contains($0.action ?? "") }
-                return FeedbackReport(type: .bounce, reason: failed.first?.reason, recipients: failed)
+                var report = FeedbackReport(type: .bounce, reason: failed.first?.reason, recipients: failed)
+                report.rule = failed.first?.rule
+                return report
             }
         }
         if isBounce(message, text: humanText) || !statuses.isEmpty {
             let recipients = nonStandardRecipients(message, text: humanText)
-            return FeedbackReport(type: .bounce, reason: recipients.first?.reason, recipients: recipients)
+            var report = FeedbackReport(type: .bounce, reason: recipients.first?.reason, recipients: recipients)
+            report.rule = recipients.first?.rule
+            return report
         }
         if isAutoReply(message) {
             let from = message.field("From").map(DiagnosticText.bareAddress)
@@ -117,7 +121,7 @@ public enum FeedbackClassifier {
     static func deliveryStatus(_ body: String, humanText: TextLines) -> [FeedbackReport.Recipient] {
         // Groups of fields separated by blank lines: the first is about the message, the
         // others one recipient each.
-        let groups = body.components(separatedBy: "\n\n").map { MIMEEntity(text: $0.trimmingCharacters(in: .newlines) + "\n\n") }
+        let groups = separatingRecipientGroups(body).components(separatedBy: "\n\n").map { MIMEEntity(text: $0.trimmingCharacters(in: .newlines) + "\n\n") }
         var perMessageMTA: String?
         var recipients: [FeedbackReport.Recipient] = []
         for group in groups where !group.fields.isEmpty && recipients.count < maxRecipients {
@@ -143,19 +147,41 @@ public enum FeedbackClassifier {
             if diagnostic.isEmpty { diagnostic = context }
             let code = DiagnosticText.replyCode(in: diagnostic)
             let command = BounceReason.command(in: diagnostic) ?? BounceReason.command(in: context)
-            var reason = BounceReason.classify(diagnostic: diagnostic, status: status, replyCode: code, command: command)
-            if reason == .undefined || reason == .onHold, !context.isEmpty, context != diagnostic {
-                reason = BounceReason.classify(diagnostic: context, status: status, replyCode: code, command: command)
+            var decision = BounceReason.decide(diagnostic: diagnostic, status: status, replyCode: code, command: command)
+            if decision.reason == .undefined || decision.reason == .onHold, !context.isEmpty, context != diagnostic {
+                decision = BounceReason.decide(diagnostic: context, status: status, replyCode: code, command: command)
+                decision.rule += "@human-text"
             }
-            if action == "delayed" { reason = reason == .undefined ? .expired : reason }
-            if isExpiry(status: status, action: action, text: diagnostic + " " + context) { reason = .expired }
+            if action == "delayed", decision.reason == .undefined { decision = BounceReason.Decision(reason: .expired, rule: "action:delayed") }
+            if isExpiry(status: status, action: action, text: diagnostic + " " + context) { decision = BounceReason.Decision(reason: .expired, rule: "expired") }
             let temporary = (status?.hasPrefix("4") ?? false) || (code.map { $0 / 100 == 4 } ?? false) || action == "delayed"
             recipients.append(FeedbackReport.Recipient(
                 address: address, status: status, diagnostic: diagnostic.isEmpty ? nil : diagnostic,
-                permanent: reason.isAddressBad && !temporary, reason: reason.rawValue, replyCode: code, action: action))
+                permanent: decision.reason.isAddressBad && !temporary, reason: decision.reason.rawValue, replyCode: code, action: action,
+                rule: decision.rule))
         }
         _ = perMessageMTA
         return recipients
+    }
+
+    /// The DSN's fields with a blank line before each recipient's group even where the
+    /// reporting MTA wrote none (RFC 3464 §2.1 requires one; AOL's and some gateways'
+    /// reports run the groups together): a second `Final-Recipient` field in one group
+    /// starts a new one.
+    static func separatingRecipientGroups(_ body: String) -> String {
+        guard body.range(of: "final-recipient:", options: .caseInsensitive) != nil else { return body }
+        var out: [Substring] = []
+        var groupHasRecipient = false
+        for line in body.split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+                groupHasRecipient = false
+            } else if line.lowercased().hasPrefix("final-recipient:") {
+                if groupHasRecipient { out.append("") }
+                groupHasRecipient = true
+            }
+            out.append(line)
+        }
+        return out.joined(separator: "\n")
     }
 
     /// A failed delivery that timed out in the queue is an expiry, whatever the last reply was.
@@ -222,8 +248,13 @@ public enum FeedbackClassifier {
             let local = lowered.split(separator: "@").first.map(String.init) ?? ""
             return !excluded.contains(lowered) && !["mailer-daemon", "mailer_daemon", "mail-daemon"].contains(local)
         }
+        // An address on a header line the report quotes (Exchange's "Your message To: ...
+        // Subject: ... did not reach", a forwarded bounce's "> Message-Id: <...>") is a
+        // summary of the original, not a failed recipient, while others are named.
+        let bytes = Array(text.utf8)
+        let named = found.filter { !isOnQuotedHeaderLine(bytes, at: $0.offset) }
         if addresses.isEmpty {
-            for candidate in found { add(candidate.address.lowercased()) }
+            for candidate in named.isEmpty ? found : named { add(candidate.address.lowercased()) }
         }
         if addresses.isEmpty, let to = original?.field("To") {
             for found in DiagnosticText.addresses(in: to) where !excluded.contains(found.address.lowercased()) { add(found.address.lowercased()) }
@@ -237,16 +268,36 @@ public enum FeedbackClassifier {
             }
             let status = DiagnosticText.status(in: context)
             let code = DiagnosticText.replyCode(in: context)
-            var reason = BounceReason.classify(diagnostic: context, status: status, replyCode: code)
-            if reason == .undefined, context != wholeText {
-                reason = BounceReason.classify(diagnostic: wholeText, status: status, replyCode: code)
+            var decision = BounceReason.decide(diagnostic: context, status: status, replyCode: code)
+            var general = context == wholeText
+            if decision.reason == .undefined, context != wholeText {
+                decision = BounceReason.decide(diagnostic: wholeText, status: status, replyCode: code)
+                general = true
             }
-            if isExpiry(status: status, action: "failed", text: context) { reason = .expired }
-            let temporary = (status?.hasPrefix("4") ?? false) || (code.map { $0 / 100 == 4 } ?? false)
+            if general { decision.rule += "@whole-text" }
+            if isExpiry(status: status, action: "failed", text: context) { decision = BounceReason.Decision(reason: .expired, rule: "expired") }
+            // With several recipients, the report's general words are not one recipient's
+            // fate: they never make it permanent.
+            let temporary = (status?.hasPrefix("4") ?? false) || (code.map { $0 / 100 == 4 } ?? false) || general && addresses.count > 1
             return FeedbackReport.Recipient(address: address, status: status, diagnostic: context.isEmpty ? nil : String(context.prefix(1000)),
-                                            permanent: reason.isAddressBad && !temporary, reason: reason.rawValue,
-                                            replyCode: code, action: "failed")
+                                            permanent: decision.reason.isAddressBad && !temporary, reason: decision.reason.rawValue,
+                                            replyCode: code, action: "failed", rule: decision.rule)
         }
+    }
+
+    /// Header fields a report quotes from the original message (or its own envelope).
+    static let quotedHeaderNames = ["from:", "to:", "cc:", "bcc:", "subject:", "sent:", "date:", "message-id:", "in-reply-to:",
+                                    "references:", "reply-to:", "return-path:", "sender:", "mail from:", "x-mailer:"]
+
+    /// Whether the line holding byte `offset` of `bytes` is a quoted header field (after
+    /// any `>` quoting and blanks), such as `  To: ann@example.net`.
+    static func isOnQuotedHeaderLine(_ bytes: [UInt8], at offset: Int) -> Bool {
+        var start = min(offset, bytes.count)
+        while start > 0, bytes[start - 1] != 10 { start -= 1 }
+        var i = start
+        while i < offset, bytes[i] == 32 || bytes[i] == 9 || bytes[i] == UInt8(ascii: ">") { i += 1 }
+        let head = String(decoding: bytes[i..<min(offset, i + 16)], as: UTF8.self).lowercased()
+        return quotedHeaderNames.contains { head.hasPrefix($0) }
     }
 
     /// The lines about one address in the human-readable text: from the line where it

@@ -19,8 +19,12 @@ public struct FeedbackReport: Sendable, Hashable, Codable {
         public var replyCode: Int?
         /// RFC 3464 Action: failed, delayed, delivered, relayed, expanded.
         public var action: String?
+        /// What decided the reason: `status:5.1.1`, `text:mailboxfull`, `definite-user`,
+        /// `code:550`, `expired`, `fallback` (`@human-text` when read from the report's
+        /// own words rather than the diagnostic); nil for complaints and auto-replies.
+        public var rule: String?
 
-        enum CodingKeys: String, CodingKey { case address, status, diagnostic, permanent, reason, replyCode, action }
+        enum CodingKeys: String, CodingKey { case address, status, diagnostic, permanent, reason, replyCode, action, rule }
 
         /// Every key is written, absent values as null.
         public func encode(to encoder: any Encoder) throws {
@@ -32,10 +36,11 @@ public struct FeedbackReport: Sendable, Hashable, Codable {
             try container.encode(reason, forKey: .reason)
             try container.encode(replyCode, forKey: .replyCode)
             try container.encode(action, forKey: .action)
+            try container.encode(rule, forKey: .rule)
         }
 
         public init(address: String, status: String? = nil, diagnostic: String? = nil, permanent: Bool = false,
-                    reason: String? = nil, replyCode: Int? = nil, action: String? = nil) {
+                    reason: String? = nil, replyCode: Int? = nil, action: String? = nil, rule: String? = nil) {
             self.address = address
             self.status = status
             self.diagnostic = diagnostic
@@ -43,6 +48,7 @@ public struct FeedbackReport: Sendable, Hashable, Codable {
             self.reason = reason
             self.replyCode = replyCode
             self.action = action
+            self.rule = rule
         }
     }
 
@@ -51,6 +57,8 @@ public struct FeedbackReport: Sendable, Hashable, Codable {
     public var feedbackType: String?
     /// For bounces, the reason of the first recipient; for complaints, the feedback type.
     public var reason: String?
+    /// For bounces, the rule that decided the first recipient's reason.
+    public var rule: String?
     public var recipients: [Recipient]
     /// What ties the report to the message Kiln sent: the returned message's Message-ID,
     /// and the envelope sender (Kiln's traceable return path) when it came back.
@@ -60,7 +68,7 @@ public struct FeedbackReport: Sendable, Hashable, Codable {
     public var originalFeedbackID: String?
 
     enum CodingKeys: String, CodingKey {
-        case type, feedbackType, reason, recipients, originalMessageID, originalReturnPath, originalFeedbackID
+        case type, feedbackType, reason, rule, recipients, originalMessageID, originalReturnPath, originalFeedbackID
     }
 
     /// Every key is written, absent values as null.
@@ -69,6 +77,7 @@ public struct FeedbackReport: Sendable, Hashable, Codable {
         try container.encode(type, forKey: .type)
         try container.encode(feedbackType, forKey: .feedbackType)
         try container.encode(reason, forKey: .reason)
+        try container.encode(rule, forKey: .rule)
         try container.encode(recipients, forKey: .recipients)
         try container.encode(originalMessageID, forKey: .originalMessageID)
         try container.encode(originalReturnPath, forKey: .originalReturnPath)

@@ -18,10 +18,12 @@ public struct SMTPJob: Sendable {
     public var messagesPerConnection: Int
     public var credentials: SMTPCredentials?
     public var tls: Configuration.TLSPolicy
+    /// The recipient's provider, for provider-specific reply rules; nil when not known.
+    public var provider: MailboxProvider?
 
     public init(id: MessageID, destination: SMTPURL, sourceIP: String?, mailFrom: String, recipient: String, body: [UInt8],
                 maxConnections: Int = 10, messagesPerConnection: Int = 100, credentials: SMTPCredentials? = nil,
-                tls: Configuration.TLSPolicy = .opportunistic) {
+                tls: Configuration.TLSPolicy = .opportunistic, provider: MailboxProvider? = nil) {
         self.id = id
         self.destination = destination
         self.sourceIP = sourceIP
@@ -32,6 +34,7 @@ public struct SMTPJob: Sendable {
         self.messagesPerConnection = messagesPerConnection
         self.credentials = credentials
         self.tls = tls
+        self.provider = provider
     }
 }
 

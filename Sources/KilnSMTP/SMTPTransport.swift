@@ -21,9 +21,12 @@ public final class SMTPTransport: Sendable {
         /// How long a lane refuses new jobs after a reply that withdraws it: longer than the
         /// engine takes to record the reply and stop routing to that (IP, destination).
         public var laneHold: Duration
+        /// Reads every reply where it arrives: operator rules, then the built-in table.
+        public var classifier: ReplyClassifier
         public init(heloName: String, connectTimeout: Duration = .seconds(30), transferTimeout: Duration = .seconds(300),
-                    laneHold: Duration = .seconds(2)) {
+                    laneHold: Duration = .seconds(2), classifier: ReplyClassifier = .builtIn) {
             self.heloName = heloName
+            self.classifier = classifier
             self.connectTimeout = connectTimeout
             self.transferTimeout = transferTimeout
             self.laneHold = laneHold

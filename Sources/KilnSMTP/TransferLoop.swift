@@ -18,6 +18,9 @@ final class TransferLoop: @unchecked Sendable {
         /// After a throttle or a block: jobs that reach the lane before this time go back
         /// unsent (the engine routed them before it learned of the reply).
         var heldUntil: ContinuousClock.Instant?
+        /// After a session limit reply: the messages the receiver took on a connection
+        /// before it refused one; later connections of the lane close after that many.
+        var messageCap: Int?
     }
 
     /// One easy handle, reused for the lane's transfers; its connection stays in curl's
@@ -173,7 +176,8 @@ final class TransferLoop: @unchecked Sendable {
             kiln_easy_setopt_string(easy, CURLOPT_PASSWORD, credentials.password)
         }
         // Close the connection after its last allowed message.
-        let last = connection.messagesOnConnection >= max(1, job.messagesPerConnection)
+        let cap = min(job.messagesPerConnection, lanes[connection.key]?.messageCap ?? .max)
+        let last = connection.messagesOnConnection >= max(1, cap)
         kiln_easy_setopt_long(easy, CURLOPT_FORBID_REUSE, last ? 1 : 0)
         if last { connection.messagesOnConnection = 0 }
     }
@@ -185,9 +189,14 @@ final class TransferLoop: @unchecked Sendable {
         let lane = lanes[connection.key]
         lane?.active -= 1
         let reply = Self.reply(for: code, captured: connection.replyBytes)
-        if code != CURLE_OK {
-            // A failed transfer may leave its connection in any state: start the next
-            // message on this handle with a fresh one.
+        let classification = transport.options.classifier.classify(reply, provider: job.provider)
+        if classification.scope == .session, let lane {
+            lane.messageCap = max(1, min(lane.messageCap ?? .max, connection.messagesOnConnection - 1))
+        }
+        if code != CURLE_OK || classification.scope == .session {
+            // A failed transfer may leave its connection in any state, and a session limit
+            // refuses what follows on it: start the next message on this handle with a
+            // fresh one.
             connection.messagesOnConnection = 0
             kiln_easy_setopt_long(easy, CURLOPT_FRESH_CONNECT, 1)
         } else {
@@ -196,7 +205,6 @@ final class TransferLoop: @unchecked Sendable {
         lane?.idle.append(connection)
         // A throttle or a block speaks for the (IP, destination): what waits behind it on
         // this lane goes back at once, before more connections start.
-        let classification = reply.classification
         if let lane, Dispatcher.withdrawsLane(after: classification) {
             lane.heldUntil = ContinuousClock.now + transport.options.laneHold
             for waiting in lane.queue {

@@ -45,7 +45,7 @@ public final class FakeNetwork: Sendable {
     /// A transport onto this network: pass it as `SendEngine`'s `transport:`.
     @Sendable public func transport(options: SMTPTransport.Options, logger: Logger) -> any MailTransport {
         state.withLock { $0.transports += 1 }
-        return FakeTransport(network: self, heloName: options.heloName)
+        return FakeTransport(network: self, heloName: options.heloName, classifier: options.classifier)
     }
 
     /// One SMTP transaction: the script may answer any command; the first reply of 400 or
@@ -85,6 +85,7 @@ public final class FakeNetwork: Sendable {
 public final class FakeTransport: MailTransport {
     let network: FakeNetwork
     let heloName: String
+    let classifier: ReplyClassifier
     let state = Mutex(State())
     public let resultsReady: AsyncStream<Void>
     let continuation: AsyncStream<Void>.Continuation
@@ -95,9 +96,10 @@ public final class FakeTransport: MailTransport {
         var stopped = false
     }
 
-    init(network: FakeNetwork, heloName: String) {
+    init(network: FakeNetwork, heloName: String, classifier: ReplyClassifier) {
         self.network = network
         self.heloName = heloName
+        self.classifier = classifier
         (resultsReady, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
@@ -112,7 +114,7 @@ public final class FakeTransport: MailTransport {
                 continue
             }
             let reply = network.transact(job, heloName: heloName)
-            let classification = reply.classification
+            let classification = classifier.classify(reply, provider: job.provider)
             if Dispatcher.withdrawsLane(after: classification) { withdrawn.insert(lane) }
             results.append(SMTPResult(id: job.id, reply: reply, classification: classification, sourceIP: job.sourceIP, destination: job.destination))
         }

@@ -108,3 +108,65 @@ import Testing
         #expect(!d.isPlanDue(now: t0 + .seconds(3599)) && d.isPlanDue(now: t0 + .seconds(3600)))
     }
 }
+
+/// Limits lowered by what providers say: a session limit halves the provider's messages
+/// per connection, a connection limit its connections; once a minute at most, never
+/// below one, and never for the shared relay or a rate.
+@Suite struct LoweredLimitTests {
+    let t0 = Timestamp(nanoseconds: 1_000_000_000_000)
+
+    func dispatcher() -> Dispatcher {
+        let router = Router(pools: [.init(name: "p", ips: ["127.0.0.2"], scaling: .fixed, spillover: .never)], now: t0,
+                            profiles: { ProviderProfile.resolve($0, overrides: ["gmail": .init(maxConnections: 8, messagesPerConnection: 40)]) })
+        return Dispatcher(router: router, retry: RetryPolicy(jitter: 0, maxMessageAge: .seconds(3600)))
+    }
+
+    func classification(_ reply: String) throws -> ReplyClassification {
+        try #require(SMTPReply(parsing: reply)).classification(provider: .gmail)
+    }
+
+    @Test func aSessionLimitHalvesMessagesPerConnectionOnceAMinute() throws {
+        var d = dispatcher()
+        var rng = SystemRandomNumberGenerator()
+        let limit = try classification("452 4.5.3 Your message has too many recipients.")
+        #expect(limit.scope == .session)
+        #expect(d.messagesPerConnection(for: .gmail) == 40)
+        let completion = d.complete(provider: .gmail, path: .dedicated(ip: "127.0.0.2"), classification: limit, createdAt: t0, failedAttempts: 0,
+                                    now: t0, using: &rng)
+        guard case .retry = completion.disposition else { Issue.record("a session limit bounced"); return }
+        #expect(d.messagesPerConnection(for: .gmail) == 20)
+        _ = d.complete(provider: .gmail, path: .dedicated(ip: "127.0.0.2"), classification: limit, createdAt: t0, failedAttempts: 0,
+                       now: t0 + .seconds(30), using: &rng)
+        #expect(d.messagesPerConnection(for: .gmail) == 20, "a burst of replies to one limit lowers it once")
+        for minute in 1...10 {
+            _ = d.complete(provider: .gmail, path: .dedicated(ip: "127.0.0.2"), classification: limit, createdAt: t0, failedAttempts: 0,
+                           now: t0 + .seconds(Int64(60 * minute)), using: &rng)
+        }
+        #expect(d.messagesPerConnection(for: .gmail) == 1)
+        // The rate is not touched: the pair does not rest.
+        #expect(d.router.suspension(ip: "127.0.0.2", provider: .gmail, now: t0) == nil)
+        #expect(d.connections(for: .gmail, configured: 8) == 8)
+    }
+
+    @Test func aConnectionLimitHalvesConnectionsAndLeavesTheRate() throws {
+        var d = dispatcher()
+        var rng = SystemRandomNumberGenerator()
+        let limit = try classification("421 4.7.0 mx.example.com Error: too many connections from 192.0.2.10")
+        _ = d.key(for: .gmail)
+        let before = try #require(d.router.allowance(ip: "127.0.0.2", provider: .gmail, now: t0))
+        _ = d.complete(provider: .gmail, path: .dedicated(ip: "127.0.0.2"), classification: limit, createdAt: t0, failedAttempts: 0, now: t0, using: &rng)
+        #expect(d.connections(for: .gmail, configured: 8) == 4)
+        #expect(d.connections(for: .gmail, configured: 2) == 2)
+        #expect(d.router.allowance(ip: "127.0.0.2", provider: .gmail, now: t0) == before)
+        #expect(d.router.suspension(ip: "127.0.0.2", provider: .gmail, now: t0) == nil)
+        #expect(d.messagesPerConnection(for: .gmail) == 40)
+    }
+
+    @Test func theSharedRelaysRepliesLowerNothing() throws {
+        var d = dispatcher()
+        var rng = SystemRandomNumberGenerator()
+        _ = d.complete(provider: .gmail, path: .shared, classification: try classification("452 4.5.3 Your message has too many recipients."),
+                       createdAt: t0, failedAttempts: 0, now: t0, using: &rng)
+        #expect(d.messagesPerConnection(for: .gmail) == 40)
+    }
+}

@@ -23,7 +23,7 @@ import Testing
 
     @Test(arguments: [
         (ProviderReplies.gmailThrottle, ReplyClass.throttle, ReplyScope.ip),
-        (ProviderReplies.gmailRateLimit, .throttle, .ip),
+        (ProviderReplies.gmailRateLimit, .temporary, .recipient),
         (ProviderReplies.yahooThrottle, .throttle, .ip),
         (ProviderReplies.microsoftBusy, .throttle, .ip),
         (ProviderReplies.microsoftRateLimited, .throttle, .ip),
@@ -41,7 +41,7 @@ import Testing
         (ProviderReplies.gmailBlock, .permanentPolicy, .ip),
         (ProviderReplies.yahooBlock, .permanentPolicy, .ip),
         (ProviderReplies.microsoftBlock, .permanentPolicy, .ip),
-        ("550 5.7.26 Unauthenticated email from example.com is not accepted due to domain's DMARC policy", .permanentPolicy, .ip),
+        ("550 5.7.26 Unauthenticated email from example.com is not accepted due to domain's DMARC policy", .permanentPolicy, .sender),
         ("554 Service unavailable; Client host [192.0.2.1] blocked using zen.spamhaus.org", .permanentPolicy, .ip),
         ("552 5.3.4 Message size exceeds fixed maximum message size", .permanentMessage, .message),
         ("552 5.2.2 The email account that you tried to reach is over quota.", .permanentMessage, .recipient),
@@ -55,6 +55,6 @@ import Testing
 
     @Test func localConnectionFailuresAreTemporaryForTheConnection() {
         let reply = SMTPReply(code: 421, enhancedStatus: "4.4.1", text: "kiln: no connection", isLocal: true)
-        #expect(reply.classification == ReplyClassification(.temporary, scope: .connection))
+        #expect(reply.classification == ReplyClassification(.temporary, scope: .connection, reason: .networkError, rule: "local"))
     }
 }

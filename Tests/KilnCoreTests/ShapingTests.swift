@@ -167,7 +167,7 @@ import Testing
         router.restore([PairSnapshot(ip: "127.0.0.2", provider: .gmail, warmup: WarmupTracker(level: 0.8, now: t0), suspendedUntil: nil)], now: t0)
         router.record(try #require(SMTPReply(parsing: ProviderReplies.gmailUserUnknown)), ip: "127.0.0.2", provider: .gmail, now: t0)
         #expect(router.warmup(ip: "127.0.0.2", provider: .gmail)?.level == 0.8)
-        router.record(try #require(SMTPReply(parsing: "550 5.7.1 Our system has detected that this message is likely unsolicited mail.")), ip: "127.0.0.2", provider: .gmail, now: t0)
+        router.record(try #require(SMTPReply(parsing: ProviderReplies.gmailBlock)), ip: "127.0.0.2", provider: .gmail, now: t0)
         #expect(router.warmup(ip: "127.0.0.2", provider: .gmail)?.level == 0.4)
         #expect(router.suspension(ip: "127.0.0.2", provider: .gmail, now: t0) == t0 + .seconds(12 * 3600))
     }

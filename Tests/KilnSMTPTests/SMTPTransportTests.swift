@@ -136,7 +136,7 @@ import Testing
         let first = await collect(transport, count: 10)
         let replied = first.values.filter { $0.reply != nil }
         #expect(replied.count == 1)
-        #expect(replied.first?.classification == ReplyClassification(.throttle, scope: .ip))
+        #expect(replied.first?.classification.replyClass == .throttle && replied.first?.classification.scope == .ip)
         #expect(first.values.filter { $0.reply == nil }.count == 9)
         // Routed before the engine learned of the throttle: held back, not sent.
         transport.send([job(10, server, connections: 1)])

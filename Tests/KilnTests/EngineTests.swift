@@ -240,7 +240,8 @@ final class EngineHarness: Sendable {
         let relay: LoopbackSMTPServer
         let engine: SendEngine
 
-        init(spillover: Configuration.Spillover, gmailScript: @escaping LoopbackSMTPServer.Script = { _ in nil }, coldHourly: Double = 20) async throws {
+        init(spillover: Configuration.Spillover, gmailScript: @escaping LoopbackSMTPServer.Script = { _ in nil }, coldHourly: Double = 20,
+             messagesPerConnection: Int? = nil, replyRules: [Configuration.ReplyRuleEntry]? = nil) async throws {
             directory = FileManager.default.temporaryDirectory.appendingPathComponent("kiln-shaping-\(UUID().uuidString)").path
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             gmail = try await LoopbackSMTPServer.start(script: gmailScript)
@@ -252,8 +253,9 @@ final class EngineHarness: Sendable {
                 sharedPool: .init(url: relay.url),
                 delivery: .init(mode: .routes, routes: ["gmail": gmail.url, "*": gmail.url], heloName: "mta.example.com", connectTimeoutSeconds: 5,
                                 transferTimeoutSeconds: 20, tls: Configuration.TLSPolicy.none),
-                providers: ["gmail": .init(coldHourly: coldHourly, warmHourly: max(50_000, coldHourly * 10), throttleBackoffSeconds: 900)],
-                configurationSets: [.init(name: "bulk", pool: "p")], defaultConfigurationSet: "bulk")
+                providers: ["gmail": .init(coldHourly: coldHourly, warmHourly: max(50_000, coldHourly * 10), messagesPerConnection: messagesPerConnection,
+                                           throttleBackoffSeconds: 900)],
+                configurationSets: [.init(name: "bulk", pool: "p")], defaultConfigurationSet: "bulk", replyRules: replyRules)
             engine = try SendEngine(configuration: configuration, baseDirectory: directory, logger: Logger(label: "test"))
         }
 
