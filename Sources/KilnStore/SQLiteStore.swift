@@ -354,8 +354,11 @@ public final class SQLiteStore: MessageStore {
 public struct SavedShaping: Codable, Sendable {
     public var pairs: [PairSnapshot]
     public var activePools: [String: [String]]
-    public init(pairs: [PairSnapshot], activePools: [String: [String]]) {
+    /// The learned pace and ceiling per provider (absent in state saved before they existed).
+    public var paces: [ProviderPace]?
+    public init(pairs: [PairSnapshot], activePools: [String: [String]], paces: [ProviderPace]? = nil) {
         self.pairs = pairs
         self.activePools = activePools
+        self.paces = paces
     }
 }
