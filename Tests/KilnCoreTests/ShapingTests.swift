@@ -221,7 +221,7 @@ import Testing
         var planner = PoolPlanner()
         var plans: [PoolPlan] = []
         for _ in 0..<planner.scaleInAfter { plans.append(planner.plan(view(active: 3, of: 3), demand: [.apple: 100])) }
-        #expect(plans.dropLast().allSatisfy(\.isEmpty))  // a day of under-use, not a quiet night
+        #expect(plans.dropLast().allSatisfy { $0.isEmpty })  // a day of under-use, not a quiet night
         #expect(plans.last?.release.count == 1)
         var single = PoolPlanner()
         for _ in 0..<5 { #expect(single.plan(view(active: 1, of: 3), demand: [:]).isEmpty) }
