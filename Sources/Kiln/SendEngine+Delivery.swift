@@ -152,7 +152,7 @@ final class DeliverySession: Sendable {
             now: engine.now(), profiles: { ProviderProfile.resolve($0, overrides: overrides) })
         var dispatcher = Dispatcher(router: router, retry: RetryPolicy(maxMessageAge: configuration.maxMessageAge))
         if let saved {
-            dispatcher.restore(saved.pairs, activePools: saved.activePools, now: engine.now())
+            dispatcher.restore(saved.pairs, activePools: saved.activePools, paces: saved.paces ?? [], now: engine.now())
         }
         state = Mutex(State(dispatcher: dispatcher))
         maxInFlight = configuration.delivery.maxInFlight ?? 256
@@ -186,12 +186,12 @@ final class DeliverySession: Sendable {
     let classifier: ReplyClassifier
     let finisher: MessageFinisher
 
-    /// Saves the warm-up state (levels, suspensions, active IPs) to the store.
+    /// Saves the warm-up state (levels, suspensions, active IPs, learned paces) to the store.
     func saveShaping(now: Timestamp) async throws {
         let saved = state.withLock { state in
             state.savedAt = now
             return SavedShaping(pairs: state.dispatcher.router.snapshot, activePools: state.dispatcher.router.activePools,
-                                ownedIPs: engine.node == nil ? nil : heartbeat.ips)
+                                ownedIPs: engine.node == nil ? nil : heartbeat.ips, paces: state.dispatcher.router.learnedPaces)
         }
         try await engine.store.saveShaping(saved)
     }

@@ -6,13 +6,41 @@ import KilnSimulation
 struct Simulate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run the engine's warm-up against simulated mailbox providers over days of virtual time.")
-    @Option(help: "The scenario file (JSON); see Scenarios/.") var scenario: String
+    @Option(help: "The scenario file (JSON); see Scenarios/.") var scenario: String?
+    @Option(help: "Instead of a scenario file: draw this many random scenarios (see the README's ranges).") var random: Int?
+    @Option(help: "The random family's seed.") var seed: UInt64 = 1
+    @Option(help: "The random family's largest demand a day (default 3,000,000).") var maxDemand: Double?
+    @Option(help: "Scenarios run at once in a random family (default: the processor count).") var workers: Int?
     @Option(help: "adaptive, fixed:ses45, fixed:stages30, none, oracle, or all.") var strategy = "adaptive"
     @Option(help: "Simulate this many days instead of the scenario's.") var days: Int?
     @Option(help: "Write days.csv per strategy and charts.svg here.") var out: String?
+    @Option(help: "Adaptive warm-up parameters to try instead of the defaults, as JSON (e.g. '{\"probeStep\": 0.02}'); see WarmupModel.")
+    var warmupModel: String?
     @OptionGroup var output: OutputOptions
 
+    /// The defaults with the `--warmup-model` fields set over them.
+    func model() throws -> WarmupModel {
+        guard let warmupModel else { return WarmupModel() }
+        guard let given = try? JSONSerialization.jsonObject(with: Data(warmupModel.utf8)) as? [String: Any] else {
+            throw ValidationError("--warmup-model must be a JSON object")
+        }
+        var merged = try JSONSerialization.jsonObject(with: JSONEncoder().encode(WarmupModel())) as? [String: Any] ?? [:]
+        for (key, value) in given {
+            guard merged[key] != nil else { throw ValidationError("--warmup-model: unknown key \(key)") }
+            merged[key] = value
+        }
+        do {
+            return try JSONDecoder().decode(WarmupModel.self, from: JSONSerialization.data(withJSONObject: merged))
+        } catch {
+            throw ValidationError("--warmup-model: \(error)")
+        }
+    }
+
     func validate() throws {
+        if (scenario == nil) == (random == nil) { throw ValidationError("give either --scenario FILE or --random K") }
+        if let random, !(1...100_000).contains(random) { throw ValidationError("--random must be between 1 and 100000") }
+        if let workers, !(1...256).contains(workers) { throw ValidationError("--workers must be between 1 and 256") }
+        if let maxDemand, !(20_000...1_000_000_000).contains(maxDemand) { throw ValidationError("--max-demand must be between 20000 and 1000000000") }
         if strategy != "all" && SimulationStrategy(strategy) == nil {
             throw ValidationError("--strategy must be adaptive, fixed:ses45, fixed:stages30, none, oracle or all")
         }
@@ -20,10 +48,12 @@ struct Simulate: AsyncParsableCommand {
     }
 
     func run() async throws {
+        if let random { return try await runFamily(random) }
+        guard let scenario else { return }
         var loaded = try Scenario.load(path: scenario)
         if let days { loaded.days = days }
         let strategies = strategy == "all" ? SimulationStrategy.all : [SimulationStrategy(strategy)!]
-        let simulator = Simulator(scenario: loaded)
+        let simulator = Simulator(scenario: loaded, model: try model())
         let results = await withTaskGroup(of: (Int, SimulationResult).self) { group in
             for (index, s) in strategies.enumerated() { group.addTask { (index, simulator.run(s)) } }
             var results: [(Int, SimulationResult)] = []
@@ -52,6 +82,40 @@ struct Simulate: AsyncParsableCommand {
                          r.ipDays, r.p95QueueHours) + full)
         }
         if let out { print("wrote \(out)/charts.svg and days-*.csv") }
+    }
+}
+
+extension Simulate {
+    /// `--random K`: K scenarios of the seeded family, every family strategy, the distribution.
+    func runFamily(_ count: Int) async throws {
+        let family = ScenarioFamily(seed: seed, days: days ?? 30, messagesPerDay: 20_000...(maxDemand ?? 3_000_000))
+        let scenarios = family.scenarios(count)
+        let results = await Simulator.runFamily(scenarios, model: try model(), workers: workers ?? ProcessInfo.processInfo.activeProcessorCount)
+        let report = FamilyReport(seed: seed, days: family.days, scenarios: scenarios, results: results)
+        if let out {
+            try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+            for (index, worst) in report.worst.enumerated() {
+                try encoder.encode(worst).write(to: URL(fileURLWithPath: "\(out)/worst-\(index + 1).json"))
+            }
+            try encoder.encode(report).write(to: URL(fileURLWithPath: "\(out)/family.json"))
+        }
+        if output.json {
+            printJSON(report)
+            return
+        }
+        print("random family: \(count) scenarios, seed \(seed), \(family.days) days; ratio = dedicatedShare / oracle's")
+        print("strategy         min    p5     median mean   blocks  max throttle  expired  p95 queue h  ip-days")
+        for line in report.strategies {
+            let r = line.ratioToOracle
+            print(line.strategy.padding(toLength: 16, withPad: " ", startingAt: 0)
+                + String(format: " %.3f  %.3f  %.3f  %.3f  %6d  %11.2f%%  %7d  %11.2f  %7d", r.min, r.p5, r.median, r.mean, line.withBlocks,
+                         line.maxThrottleRate * 100, line.withExpired, line.medianP95QueueHours, line.ipDays))
+        }
+        print(String(format: "adaptive ahead of both fixed plans in %.1f%% of scenarios", report.adaptiveAheadOfFixed * 100))
+        print("worst (adaptive / oracle): " + report.worst.map { $0.name ?? "" }.joined(separator: ", "))
+        if let out { print("wrote \(out)/family.json and worst-1..5.json (replay with --scenario)") }
     }
 }
 

@@ -9,7 +9,7 @@
 /// | what to lease | every provider but those whose capacity is used up | `exhaustedProviders(now:)` |
 /// | a reply came back | feed the router (throttle, block), then delivered / bounced (suppress?) / retry at / expired, and the event | `complete(...)` |
 /// | a throttle or block on a lane | take back what waits behind it on that (IP, destination) | `withdrawsLane(after:)` |
-/// | an hour passed | demand per provider (backlog spread over a day + the last hour's sends) → scale the managed pools | `planPools(backlog:now:)` |
+/// | an hour passed | demand per provider (backlog spread over a day + the last hour's sends, dedicated and spilled) → scale the managed pools | `planPools(backlog:now:)` |
 ///
 /// A value type: the engine keeps it behind a lock, the simulation owns it. Every
 /// decision takes `now`; jitter takes the caller's random number generator.
@@ -80,6 +80,22 @@ public struct Dispatcher: Sendable {
             return retry.isExpired(createdAt: createdAt, now: now) ? .expire : .deferral(until: now + .seconds(60))
         }
         return decide(provider: key(for: provider), pool: poolKey, createdAt: createdAt, now: now)
+    }
+
+    /// A run of due messages of one provider and pool, created at `createdAt`, that would
+    /// each be decided at a time before the returned one goes to the shared relay, as
+    /// `decide` would send them (no IP can have a token before then, none expires): a
+    /// caller with many such messages (the simulation bench) decides them at once and
+    /// counts them with `recordSpills`. Nil when it is not known.
+    public func spillsUntil(provider: Router.ProviderKey, pool: Router.PoolKey, createdAt: Timestamp) -> Timestamp? {
+        guard let until = router.spillsUntil(provider, pool: pool) else { return nil }
+        let (expiry, overflow) = createdAt.nanoseconds.addingReportingOverflow(maxAgeNanoseconds)
+        return Timestamp(nanoseconds: overflow ? until : min(until, expiry))
+    }
+
+    /// Counts `count` messages sent to the shared relay on the word of `spillsUntil`.
+    public mutating func recordSpills(provider: Router.ProviderKey, pool: Router.PoolKey, count: Int) {
+        router.recordSpills(provider, pool: pool, count: count)
     }
 
     /// Starts a new leased batch: deferrals are spaced from the refill again.
@@ -205,7 +221,8 @@ public struct Dispatcher: Sendable {
 
     /// Once per `planInterval` (and at the first call), scales the managed pools from
     /// demand per provider: the backlog spread over a day plus what the active IPs sent
-    /// in the last hour. Returns the plans applied (none when not due).
+    /// in the last hour plus what spilled to the shared relay since the last plan (mail
+    /// the IPs could not carry is demand too). Returns the plans applied (none when not due).
     /// - Parameter backlog: messages waiting per provider (queued, deferred, leased).
     public mutating func planPools(backlog: [MailboxProvider: Int], now: Timestamp) -> [PoolPlan] {
         guard isPlanDue(now: now) else { return [] }
@@ -214,8 +231,10 @@ public struct Dispatcher: Sendable {
         for provider in backlog.keys { _ = router.key(for: provider) }
         var plans: [PoolPlan] = []
         for pool in router.poolNames {
+            let spilled = router.takeSpilled(pool: pool)
             guard let view = router.poolView(pool, now: now) else { continue }
             var demand = backlog.mapValues { Double($0) / 24 }
+            for (provider, count) in spilled { demand[provider, default: 0] += Double(count) }
             for ip in view.ips where ip.active {
                 for (provider, pair) in ip.pairs { demand[provider, default: 0] += pair.sentThisHour }
             }
@@ -233,8 +252,8 @@ public struct Dispatcher: Sendable {
         router.apply(plan, now: now)
     }
 
-    /// Restores saved warm-up state (levels, suspensions, active IPs).
-    public mutating func restore(_ pairs: [PairSnapshot], activePools: [String: [String]], now: Timestamp) {
-        router.restore(pairs, activePools: activePools, now: now)
+    /// Restores saved warm-up state (levels, suspensions, active IPs, learned paces).
+    public mutating func restore(_ pairs: [PairSnapshot], activePools: [String: [String]], paces: [ProviderPace] = [], now: Timestamp) {
+        router.restore(pairs, activePools: activePools, paces: paces, now: now)
     }
 }

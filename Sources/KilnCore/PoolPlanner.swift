@@ -31,7 +31,12 @@ public struct PoolView: Sendable {
     public var maxIPs: Int
     public var managed: Bool
     public var profiles: [MailboxProvider: ProviderProfile]
-    public init(name: String, ips: [IP], minIPs: Int, maxIPs: Int, managed: Bool, profiles: [MailboxProvider: ProviderProfile]) {
+    /// The learned per-IP ceiling (messages an hour) of providers whose throttles stopped
+    /// rising (`ProviderPace.ceilingLevel`): one IP carries no more, however warm.
+    public var ceilings: [MailboxProvider: Double]
+    public init(name: String, ips: [IP], minIPs: Int, maxIPs: Int, managed: Bool, profiles: [MailboxProvider: ProviderProfile],
+                ceilings: [MailboxProvider: Double] = [:]) {
+        self.ceilings = ceilings
         self.name = name
         self.ips = ips
         self.minIPs = minIPs
@@ -61,12 +66,15 @@ public struct PoolPlan: Hashable, Sendable {
 /// per provider (an hourly moving average) against what the pool's IPs can safely send.
 ///
 /// - **Scale out** when, for some provider, demand exceeds what the active IPs can send
-///   now. Beyond what they could send even when fully warm (`active × warmHourly ×
-///   headroom`: a provider with a low ceiling per IP, like Apple), the pool takes as many
-///   IPs as that needs (at most `maxStep` a round); within it, one more IP a round, so
-///   that more IPs warm up side by side while the excess spills or waits (new IPs start
-///   cold, so the pool takes them as soon as the need shows).
-/// - **Scale in** after `scaleInAfter` consecutive plans in which the active IPs other
+///   now. Beyond what they could send even when fully warm (`active × ceiling ×
+///   headroom`, the ceiling being the learned per-IP ceiling of a saturated provider, or
+///   else the profile's `warmHourly`), the pool takes as many IPs as that needs at once
+///   (a provider with a low ceiling per IP, like Apple: the same hour, up to `maxIPs`);
+///   within it, one more IP a round, so that more IPs warm up side by side while the
+///   excess spills or waits (new IPs start cold, so the pool takes them as soon as the
+///   need shows).
+/// - **Scale in** after `scaleInAfter` consecutive plans (a day: sustained, not a quiet
+///   night) in which the active IPs other
 ///   than the coldest could carry every provider's demand at `scaleInUtilization` of
 ///   their current allowances: release the coldest, least recently used IP, never below
 ///   `minIPs`.
@@ -74,8 +82,9 @@ public struct PoolPlanner: Sendable {
     /// The share of the warm ceilings the pool plans to use.
     public var headroom: Double = 0.8
     public var scaleInUtilization: Double = 0.3
-    public var scaleInAfter: Int = 3
-    /// At most this many IPs are added by one plan.
+    public var scaleInAfter: Int = 24
+    /// At most this many IPs are added by one plan while the pool warms (a saturated
+    /// provider takes what it needs at once).
     public var maxStep: Int = 2
     private var underUsed: [String: Int] = [:]
 
@@ -91,19 +100,22 @@ public struct PoolPlanner: Sendable {
 
         // How many IPs each provider's demand needs at its warm ceiling.
         var needed = active.count
+        var step = maxStep
         var cause: (MailboxProvider, Double, Int)?
         for (provider, wanted) in demand.sorted(by: { $0.key < $1.key }) where wanted > 0 {
             guard let profile = pool.profiles[provider] else { continue }
             let now = active.reduce(0.0) { $0 + ($1.pairs[provider]?.hourly ?? profile.coldHourly) }
             guard wanted > now else { continue }
-            let ceiling = Double(active.count) * profile.warmHourly * headroom
+            let perIP = pool.ceilings[provider] ?? profile.warmHourly
+            let ceiling = Double(active.count) * perIP * headroom
             // Beyond what the IPs could carry even when warm: as many as that needs.
             // Within it but beyond today's allowances: one more IP a round while the
             // pool warms, so that more IPs warm up side by side (they start cold).
-            let ips = wanted > ceiling ? Int(saturating: (wanted / (profile.warmHourly * headroom)).rounded(.up)) : active.count + 1
+            let ips = wanted > ceiling ? Int(saturating: (wanted / (perIP * headroom)).rounded(.up)) : active.count + 1
             if ips > needed {
                 needed = ips
                 cause = (provider, wanted, ips)
+                if wanted > ceiling { step = max(step, ips - active.count) }
             }
         }
         let target = min(pool.maxIPs, needed)
@@ -111,7 +123,7 @@ public struct PoolPlanner: Sendable {
             // The warmest idle IPs for the provider that needs them first.
             let provider = cause?.0
             let ranked = idle.sorted { ($0.pairs[provider ?? .other]?.level ?? 0) > ($1.pairs[provider ?? .other]?.level ?? 0) }
-            plan.add = ranked.prefix(min(maxStep, target - active.count)).map(\.ip)
+            plan.add = ranked.prefix(min(step, target - active.count)).map(\.ip)
             if let (provider, wanted, ips) = cause {
                 plan.reason = "\(provider) wants \(Int(saturating: wanted))/h, more than \(active.count) IP(s) can carry now; planning \(ips)"
             }

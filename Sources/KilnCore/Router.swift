@@ -93,6 +93,16 @@ public struct Router: Sendable {
         var maxIPs: Int
         var strategy: WarmupStrategy
         var roundRobin: Int = 0
+        /// Per provider: when the last route found no IP with a token, the time before which
+        /// none can have one (the earliest refill, suspension end or window end), that
+        /// earliest refill, and whether an IP was cold. Routes before then skip the scan.
+        var idleUntil: [Int64] = []
+        var idleRefill: [Int64] = []
+        var idleAnyCold: [Bool] = []
+
+        mutating func forgetIdle() {
+            for p in idleUntil.indices { idleUntil[p] = .min }
+        }
     }
 
     /// How long a pair rests after a policy block (5.7.x).
@@ -106,6 +116,11 @@ public struct Router: Sendable {
     var poolIndex: [String: Int] = [:]
     /// `slots[ip, provider]`.
     var slots = SlotTable()
+    /// What each provider's replies taught about its pace and per-IP ceiling, per provider index.
+    var paces: [ProviderPace] = []
+    /// Messages sent through the shared relay per pool and provider since the last pool
+    /// plan: demand the dedicated IPs did not carry (`takeSpilled(pool:)`).
+    var spilled: [[Int]] = []
     var shared: TokenBucket?
     let hasShared: Bool
     private let profiles: @Sendable (MailboxProvider) -> ProviderProfile
@@ -140,6 +155,7 @@ public struct Router: Sendable {
             let maxIPs = min(indices.count, pool.maxIPs ?? indices.count)
             let minIPs = max(1, min(pool.minIPs ?? 1, maxIPs))
             poolIndex[pool.name] = poolStates.count
+            spilled.append([])
             poolStates.append(PoolState(
                 name: pool.name, ips: indices, active: Array(indices.prefix(scaling == .fixed ? indices.count : minIPs)),
                 spillover: sharedPool == nil ? .never : (pool.spillover ?? .whileWarming), scaling: scaling,
@@ -157,6 +173,11 @@ public struct Router: Sendable {
         providerIndex[provider] = index
         let profile = profiles(provider)
         profileList.append(profile)
+        // A provider's pace starts where the (first) adaptive pool's model starts it.
+        let model = poolStates.lazy.compactMap { state -> WarmupModel? in
+            if case .adaptive(let m) = state.strategy { m } else { nil }
+        }.first ?? WarmupModel()
+        paces.append(ProviderPace(provider: provider, perDay: model.maxRisePerDay))
         let strategies = (0..<slots.ipCount).map { strategy(ofIP: $0) }
         slots.appendProvider { ip in
             var slot = Slot(bucket: TokenBucket(hourly: profile.coldHourly, burst: 1), warmup: WarmupTracker(now: start))
@@ -191,11 +212,17 @@ public struct Router: Sendable {
     /// spills or defers. Counts the message as offered demand.
     public mutating func route(_ provider: ProviderKey, pool: PoolKey, now: Timestamp) -> RouteDecision {
         let p = provider.index
-        let ips = poolStates[pool.index].active
         let t = now.nanoseconds
+        // Nothing has changed since the last scan found no token: spill or defer at once.
+        if p < poolStates[pool.index].idleUntil.count, t < poolStates[pool.index].idleUntil[p] {
+            return overflow(pool: pool.index, provider: p, anyCold: poolStates[pool.index].idleAnyCold[p],
+                            earliest: poolStates[pool.index].idleRefill[p], now: t)
+        }
+        let ips = poolStates[pool.index].active
         var chosen = -1
-        var chosenLevel = 2.0
+        var chosenLevel = Double.infinity
         var earliest = Int64.max
+        var windowEnd = Int64.max
         let rotation = poolStates[pool.index].roundRobin
         let count = ips.count
         guard count > 0 else { return .deferred(until: now + .seconds(60)) }
@@ -208,6 +235,7 @@ public struct Router: Sendable {
             // Field by field: this runs for every IP of the pool for every message.
             let index = slots.index(ip: ip, p: p)
             if slots.storage[index].warmup.needsRoll(now: now) { roll(ip: ip, provider: p, now: now) }
+            windowEnd = min(windowEnd, slots.storage[index].warmup.windowStart &+ 3_600_000_000_000)
             let level = slots.storage[index].warmup.level
             if level < 1 { anyCold = true }
             let suspendedUntil = slots.storage[index].suspendedUntil
@@ -231,13 +259,51 @@ public struct Router: Sendable {
             poolStates[pool.index].roundRobin = first + 1 == count ? 0 : first + 1
             return .dedicated(ip: ipNames[chosen])
         }
+        if poolStates[pool.index].idleUntil.count <= p {
+            let missing = p + 1 - poolStates[pool.index].idleUntil.count
+            poolStates[pool.index].idleUntil += Array(repeating: .min, count: missing)
+            poolStates[pool.index].idleRefill += Array(repeating: .max, count: missing)
+            poolStates[pool.index].idleAnyCold += Array(repeating: false, count: missing)
+        }
+        poolStates[pool.index].idleUntil[p] = min(earliest, windowEnd)
+        poolStates[pool.index].idleRefill[p] = earliest
+        poolStates[pool.index].idleAnyCold[p] = anyCold
+        return overflow(pool: pool.index, provider: p, anyCold: anyCold, earliest: earliest, now: t)
+    }
+
+    /// Until when (nanoseconds) every route of `provider` from `pool` spills to the shared
+    /// relay as the last one did, without a look at the IPs: the last scan found no IP
+    /// with a token and the pool spills. Nil when not known, or when the shared relay has a
+    /// daily limit (then each spill takes one of its tokens).
+    public func spillsUntil(_ provider: ProviderKey, pool: PoolKey) -> Int64? {
+        let state = poolStates[pool.index], p = provider.index
+        guard hasShared, shared == nil, p < state.idleUntil.count, state.idleUntil[p] > .min else { return nil }
+        switch state.spillover {
+        case .never: return nil
+        case .always: return state.idleUntil[p]
+        case .whileWarming: return state.idleAnyCold[p] ? state.idleUntil[p] : nil
+        }
+    }
+
+    /// Counts `count` routes that spilled as `spillsUntil` said they would.
+    public mutating func recordSpills(_ provider: ProviderKey, pool: PoolKey, count: Int) {
+        let p = provider.index
+        if spilled[pool.index].count <= p { spilled[pool.index] += Array(repeating: 0, count: p + 1 - spilled[pool.index].count) }
+        spilled[pool.index][p] &+= count
+    }
+
+    /// No IP of the pool has a token: spill if the pool allows it and the shared pool has
+    /// capacity, else defer to the earliest refill or suspension end.
+    mutating func overflow(pool: Int, provider p: Int, anyCold: Bool, earliest: Int64, now t: Int64) -> RouteDecision {
         let spills: Bool
-        switch poolStates[pool.index].spillover {
+        switch poolStates[pool].spillover {
         case .never: spills = false
         case .always: spills = true
         case .whileWarming: spills = anyCold
         }
-        if spills, shared?.take(now: now) ?? true {
+        if spills, shared?.take(now: Timestamp(nanoseconds: t)) ?? true {
+            if spilled[pool].count <= p { spilled[pool] += Array(repeating: 0, count: p + 1 - spilled[pool].count) }
+            spilled[pool][p] &+= 1
             return .shared
         }
         return .deferred(until: Timestamp(nanoseconds: earliest == .max ? t + 60_000_000_000 : earliest))
@@ -256,7 +322,8 @@ public struct Router: Sendable {
             slots[ip, p].warmup.windowStart = frozen.windowStart
             slots[ip, p].warmup.sentInWindow = 0
         } else {
-            slots[ip, p].warmup.roll(now: now, allowance: allowance, model: model)
+            slots[ip, p].warmup.roll(now: now, allowance: allowance, model: model, pace: paces[p].perDay)
+            paces[p].windowClosed(slots[ip, p].warmup, model: model)
         }
         updateRate(ip: ip, provider: p, now: now)
     }
@@ -302,19 +369,39 @@ public struct Router: Sendable {
             suspension = classification.suspension!
         case (.throttle, .ip):
             let profile = profileList[p]
-            let taken = WarmupTracker.level(hourly: Double(slots[i, p].warmup.sentInWindow), cold: profile.coldHourly, warm: profile.warmHourly)
+            let before = slots[i, p].warmup
+            let taken = WarmupTracker.level(hourly: Double(before.sentInWindow), cold: profile.coldHourly, warm: profile.warmHourly)
             slots[i, p].warmup.recordThrottle(model: model, takenLevel: taken)
+            if case .adaptive = strategy(ofIP: i) { paces[p].throttled(before: before, after: slots[i, p].warmup, model: model) }
             suspension = profileList[p].throttleBackoff
+            // The hour already took (nearly) the new allowance: the provider has had what it
+            // takes this hour, so rest until the window ends, not just for the backoff (the
+            // next attempts would only add to the hour's count).
+            let after = slots[i, p].warmup
+            if Double(after.sentInWindow) >= 0.9 * after.hourly(profile, strategy: strategy(ofIP: i), now: now) {
+                slots[i, p].suspendedUntil = max(slots[i, p].suspendedUntil, after.windowStart + 3_600_000_000_000)
+            }
         case (.permanentPolicy, .ip):
             slots[i, p].warmup.recordBlock(model: model)
+            if case .adaptive = strategy(ofIP: i) { paces[p].blocked(model: model) }
             suspension = blockSuspension
         default:
             return nil
         }
         updateRate(ip: i, provider: p, now: now)
+        for pool in poolStates.indices { poolStates[pool].forgetIdle() }
         let until = (now + suspension).nanoseconds
         slots[i, p].suspendedUntil = max(slots[i, p].suspendedUntil, until)
         return Timestamp(nanoseconds: slots[i, p].suspendedUntil)
+    }
+
+    /// The messages each provider of `pool` spilled to the shared relay since the last call.
+    public mutating func takeSpilled(pool name: String) -> [MailboxProvider: Int] {
+        guard let index = poolIndex[name] else { return [:] }
+        var taken: [MailboxProvider: Int] = [:]
+        for (p, count) in spilled[index].enumerated() where count > 0 { taken[providers[p]] = count }
+        spilled[index].removeAll(keepingCapacity: true)
+        return taken
     }
 
     /// The time the pair may send again, if it is suspended at `now`.
@@ -350,7 +437,7 @@ public struct Router: Sendable {
         for (i, ip) in ipNames.enumerated() {
             for (p, provider) in providers.enumerated() {
                 let slot = slots[i, p]
-                guard slot.warmup.firstSentAt != nil || slot.warmup.level > 0 || slot.suspendedUntil > .min else { continue }
+                guard slot.warmup.firstSentAt != nil || slot.warmup.level != 0 || slot.suspendedUntil > .min else { continue }
                 result.append(PairSnapshot(ip: ip, provider: provider, warmup: slot.warmup,
                                            suspendedUntil: slot.suspendedUntil == .min ? nil : Timestamp(nanoseconds: slot.suspendedUntil)))
             }
@@ -358,13 +445,18 @@ public struct Router: Sendable {
         return result
     }
 
+    /// What the router learned per provider (pace, ceiling), for `kiln status` and persistence.
+    public var learnedPaces: [ProviderPace] { paces }
+
     /// The active IPs of every pool, for persistence.
     public var activePools: [String: [String]] {
         Dictionary(uniqueKeysWithValues: poolStates.map { ($0.name, $0.active.map { ipNames[$0] }) })
     }
 
-    /// Restores pairs and active IPs saved from an earlier run.
-    public mutating func restore(_ pairs: [PairSnapshot], activePools: [String: [String]] = [:], now: Timestamp) {
+    /// Restores pairs, active IPs and learned paces saved from an earlier run.
+    public mutating func restore(_ pairs: [PairSnapshot], activePools: [String: [String]] = [:], paces saved: [ProviderPace] = [], now: Timestamp) {
+        for pace in saved { paces[key(for: pace.provider).index] = pace }
+        for pool in poolStates.indices { poolStates[pool].forgetIdle() }
         for pair in pairs {
             guard let i = ipIndex[pair.ip] else { continue }
             let p = key(for: pair.provider).index
@@ -390,6 +482,7 @@ public struct Router: Sendable {
         for ip in plan.release { if let i = ipIndex[ip] { active.removeAll { $0 == i } } }
         if active.count >= poolStates[index].minIPs && active.count <= poolStates[index].maxIPs {
             poolStates[index].active = active
+            poolStates[index].forgetIdle()
         }
     }
 
@@ -410,8 +503,15 @@ public struct Router: Sendable {
             }
             ips.append(PoolView.IP(ip: ipNames[i], active: state.active.contains(i), pairs: perProvider))
         }
+        var ceilings: [MailboxProvider: Double] = [:]
+        if case .adaptive = state.strategy {
+            for (p, provider) in providers.enumerated() {
+                guard let level = paces[p].ceilingLevel else { continue }
+                ceilings[provider] = WarmupTracker.hourly(level: level, cold: profileList[p].coldHourly, warm: profileList[p].warmHourly)
+            }
+        }
         return PoolView(name: name, ips: ips, minIPs: state.minIPs, maxIPs: state.maxIPs, managed: state.scaling == .managed,
-                        profiles: Dictionary(uniqueKeysWithValues: providers.enumerated().map { ($1, profileList[$0]) }))
+                        profiles: Dictionary(uniqueKeysWithValues: providers.enumerated().map { ($1, profileList[$0]) }), ceilings: ceilings)
     }
 
     /// Pool names.

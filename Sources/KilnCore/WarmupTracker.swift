@@ -1,17 +1,51 @@
 /// The parameters of the adaptive warm-up. Defaults follow the common warm-up plans:
-/// a clean, well-used pair goes from cold to fully warm in about three weeks at the
-/// fastest (the SES plan takes 45 days to 50,000 a day, SendGrid's 30 days), volume grows
-/// by at most about half a day, a throttle halves the volume, and two weeks of silence
-/// make a pair cold again.
+/// a clean, well-used pair goes from cold to fully warm in about three weeks while
+/// nothing is known of the provider (the SES plan takes 45 days to 50,000 a day,
+/// SendGrid's 30 days), a throttle drops the pair to just below what the provider took,
+/// and two weeks of silence make a pair cold again. The pace is learned: a provider that
+/// takes every probe clean lets its pairs rise faster (see `ProviderPace`).
+///
+/// An hour at **full use** (at least `fullUseFraction` of the allowance, no throttle) is
+/// a probe the provider took: the next hour's allowance rises by `probeStep`, doubled
+/// for each such hour in a row (slow start), at most `maxProbeStep` an hour and, once the
+/// provider has throttled the pair, at most `paceProbe` × the provider's learned daily
+/// pace a day. A **busy** hour (`busyFraction`) rises
+/// `risePerBusyHour` within the same daily cap. After a throttle the pair holds (no rise)
+/// for the rest of its day; a block halves its level.
+///
+/// | level step | Gmail's range (20 → 50,000 an hour) | Apple's (10 → 10,000) |
+/// |---|---|---|
+/// | 0.0125 (first probe) | × 1.10 | × 1.09 |
+/// | 0.05 | × 1.48 | × 1.41 |
+/// | 0.1 (largest probe) | × 2.19 | × 1.99 |
 public struct WarmupModel: Hashable, Sendable, Codable {
-    /// The level gained by an hour in which the pair used at least `busyFraction` of its
-    /// allowance with no throttle.
+    /// The level gained by a busy hour (at least `busyFraction` of the allowance used, no throttle).
     public var risePerBusyHour: Double = 0.025
-    /// The most the level may rise within one day (a cap on the daily growth of volume:
-    /// `(warm / cold) ^ maxRisePerDay`, about ×1.5 a day for Gmail's 20 → 50,000).
+    /// The daily rise a provider is first credited with (its learned pace starts here):
+    /// `(warm / cold) ^ maxRisePerDay`, about ×1.5 a day for Gmail's 20 → 50,000.
     public var maxRisePerDay: Double = 0.05
     /// The share of the hourly allowance an hour must use to count as busy.
     public var busyFraction: Double = 0.6
+    /// The share of the hourly allowance an hour must use to count as a probe.
+    public var fullUseFraction: Double = 0.85
+    /// The first probe's rise; it doubles with each clean hour at full use in a row.
+    public var probeStep: Double = 0.0125
+    /// The largest rise of one hour.
+    public var maxProbeStep: Double = 0.1
+    /// Bounds of the learned daily pace.
+    public var minPace: Double = 0.02
+    public var maxPace: Double = 0.8
+    /// A pair may rise this multiple of the learned pace a day: it probes above the pace,
+    /// so a provider that lets reputation grow faster shows it.
+    public var paceProbe: Double = 2
+    /// The learned pace grows by this factor when a pair used its whole daily rise clean.
+    public var paceGrowth: Double = 2
+    /// The highest level: 1 is the profile's `warmHourly`; a provider that takes more
+    /// per IP than the profile says is probed beyond it.
+    public var maxLevel: Double = 1.5
+    /// The lowest level throttles can set: 0 is the profile's `coldHourly`; a provider
+    /// that takes less from a new IP than the profile says pushes the pair below it.
+    public var minLevel: Double = -1
     /// The most level a throttle reply costs (0.1 of Gmail's range is about ×0.46 in
     /// volume): the cost when the throttle came early in the hour.
     public var throttleDrop: Double = 0.1
@@ -74,8 +108,10 @@ public enum WarmupStrategy: Hashable, Sendable, Codable {
 /// counted in hourly windows; each window closes when time passes its end.
 ///
 /// - A busy clean hour (most of the allowance used, no throttle) raises the level, up to
-///   a daily cap.
-/// - A throttle lowers it at once; a block collapses it.
+///   a daily cap (the provider's learned pace); clean hours at full use in a row raise
+///   it faster (slow start), in bounded steps.
+/// - A throttle lowers it at once, to just below what the hour took, and holds it for
+///   the rest of the day; a block collapses it.
 /// - Silence beyond a grace period decays it, so an IP idle to a provider for two weeks
 ///   is cold for it again.
 public struct WarmupTracker: Hashable, Sendable, Codable {
@@ -87,28 +123,43 @@ public struct WarmupTracker: Hashable, Sendable, Codable {
     /// The current day (for the daily rise cap) and what the level rose in it.
     var dayStart: Int64
     var risenToday: Double = 0
+    /// Clean hours at full use in a row (the slow start's exponent).
+    var probes = 0
+    /// No rise before this time (after a throttle: the rest of the day).
+    var holdUntil: Int64 = .min
+    /// Whether the provider has ever throttled or blocked this pair. Until then the slow
+    /// start is bounded only by `maxProbeStep` an hour (the pair looks for the provider's
+    /// limit); after, by the provider's learned daily pace too.
+    public internal(set) var limited = false
+    /// Whether the last window closed at full use, clean, with its rise cut by the daily
+    /// cap: the provider took all the pace allowed it (the router then raises the pace).
+    public internal(set) var reachedDailyCap = false
     public internal(set) var lastSentAt: Int64?
     public internal(set) var firstSentAt: Int64?
 
     static let hour: Int64 = 3_600_000_000_000
     static let day: Int64 = 24 * hour
 
-    public init(level: Double = 0, now: Timestamp) {
-        self.level = min(1, max(0, level))
+    /// - Parameter limited: whether the provider has already limited the pair (see `limited`).
+    public init(level: Double = 0, now: Timestamp, limited: Bool = false) {
+        self.level = min(2, max(-1, level))
+        self.limited = limited
         windowStart = now.nanoseconds
         dayStart = now.nanoseconds
     }
 
-    /// The safe hourly volume at `level` for a provider between `cold` and `warm`.
+    /// The safe hourly volume at `level` for a provider between `cold` and `warm`; the
+    /// range goes on geometrically beyond both ends (levels -1 to 2), for a provider that
+    /// takes less from a new IP or more from a warm one than its profile says.
     public static func hourly(level: Double, cold: Double, warm: Double) -> Double {
         guard warm > cold, cold > 0 else { return max(cold, warm) }
-        return cold * pow(warm / cold, min(1, max(0, level)))
+        return cold * pow(warm / cold, min(2, max(-1, level)))
     }
 
-    /// The level at which a pair sends `hourly` (the inverse of `hourly(level:...)`).
+    /// The level at which a pair sends `hourly` (the inverse of `hourly(level:...)`, -1 to 2).
     public static func level(hourly: Double, cold: Double, warm: Double) -> Double {
-        guard warm > cold, cold > 0, hourly > 0 else { return hourly >= warm ? 1 : 0 }
-        return min(1, max(0, log(hourly / cold) / log(warm / cold)))
+        guard warm > cold, cold > 0, hourly > 0 else { return hourly >= warm ? 1 : -1 }
+        return min(2, max(-1, log(hourly / cold) / log(warm / cold)))
     }
 
     /// The hourly allowance now, under `strategy`, for `profile`.
@@ -127,20 +178,38 @@ public struct WarmupTracker: Hashable, Sendable, Codable {
 
     /// Closes the windows that ended before `now`, judging each against the allowance
     /// (`allowance` per hour) that held in it, and applies decay for silence.
+    /// - Parameter pace: the provider's learned daily rise (default: `model.maxRisePerDay`).
     /// - Returns: whether the level changed.
     @discardableResult
-    public mutating func roll(now: Timestamp, allowance: Double, model: WarmupModel) -> Bool {
+    public mutating func roll(now: Timestamp, allowance: Double, model: WarmupModel, pace: Double? = nil) -> Bool {
         guard needsRoll(now: now) else { return false }
         let before = level
+        let windowEnd = windowStart + Self.hour
         // The window that just ended.
-        if now.nanoseconds >= dayStart + Self.day {
-            dayStart += (now.nanoseconds - dayStart) / Self.day * Self.day
+        if windowEnd > dayStart + Self.day {
+            dayStart += (windowEnd - dayStart - 1) / Self.day * Self.day
             risenToday = 0
         }
-        if !throttledInWindow, allowance > 0, Double(sentInWindow) >= model.busyFraction * allowance {
-            let rise = min(model.risePerBusyHour, max(0, model.maxRisePerDay - risenToday))
-            level = min(1, level + rise)
+        let dailyCap = limited ? max(0, (pace ?? model.maxRisePerDay) * model.paceProbe - risenToday) : .infinity
+        reachedDailyCap = false
+        let sent = Double(sentInWindow)
+        if throttledInWindow || allowance <= 0 {
+            probes = 0
+        } else if sent >= model.fullUseFraction * allowance, windowStart >= holdUntil {
+            // A probe the provider took: slow start, in bounded steps, within the daily pace.
+            let step = min(model.maxProbeStep, model.probeStep * Double(1 << min(probes, 20)))
+            let rise = max(0, min(step, dailyCap, model.maxLevel - level))
+            reachedDailyCap = step >= dailyCap && level < model.maxLevel
+            level += rise
             risenToday += rise
+            probes += 1
+        } else if sent >= model.busyFraction * allowance, windowStart >= holdUntil {
+            let rise = max(0, min(model.risePerBusyHour, dailyCap, model.maxLevel - level))
+            level += rise
+            risenToday += rise
+            probes = 0
+        } else {
+            probes = 0
         }
         let windows = (now.nanoseconds - windowStart) / Self.hour
         windowStart += windows * Self.hour
@@ -152,7 +221,8 @@ public struct WarmupTracker: Hashable, Sendable, Codable {
             let chargedUntil = max(graceEnd, windowStart - windows * Self.hour)
             if windowStart > chargedUntil {
                 let idle = Double(windowStart - chargedUntil) / Double(model.decayPeriod.nanoseconds)
-                level = max(0, level - idle)
+                if level > 0 { level = max(0, level - idle) }
+                probes = 0
             }
         }
         return level != before
@@ -170,16 +240,51 @@ public struct WarmupTracker: Hashable, Sendable, Codable {
     /// below that volume (`takenLevel`, the level of `sentInWindow` an hour), by at least
     /// `throttleMargin` and at most `throttleDrop`. A throttle late in a full hour costs
     /// little; one early in the hour costs the full drop.
+    /// The pair then holds (no rise) until its day ends.
     public mutating func recordThrottle(model: WarmupModel, takenLevel: Double? = nil) {
         let measured = (takenLevel ?? 0) - model.throttleMargin
-        level = max(0, min(level - model.throttleMargin, max(level - model.throttleDrop, measured)))
+        level = max(model.minLevel, min(level - model.throttleMargin, max(level - model.throttleDrop, measured)))
         throttledInWindow = true
+        limited = true
+        probes = 0
+        holdUntil = max(holdUntil, endOfWindowDay)
     }
 
-    /// A block: the level collapses.
+    /// The end of the day the current window lies in.
+    var endOfWindowDay: Int64 { dayStart + (max(0, windowStart - dayStart) / Self.day + 1) * Self.day }
+
+    /// A block: the level collapses, and the pair holds for the rest of its day.
     public mutating func recordBlock(model: WarmupModel) {
-        level *= model.blockFactor
+        level = level > 0 ? level * model.blockFactor : max(model.minLevel, level - model.throttleDrop)
         throttledInWindow = true
+        limited = true
+        probes = 0
+        holdUntil = max(holdUntil, endOfWindowDay)
+    }
+
+    /// What the level rose in the pair's current day.
+    public var risenInDay: Double { risenToday }
+
+    enum CodingKeys: String, CodingKey {
+        case level, windowStart, sentInWindow, throttledInWindow, dayStart, risenToday, probes, holdUntil, limited, reachedDailyCap, lastSentAt, firstSentAt
+    }
+
+    /// Reads a saved tracker; the slow start's fields (added later) may be missing.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        level = try c.decode(Double.self, forKey: .level)
+        windowStart = try c.decode(Int64.self, forKey: .windowStart)
+        sentInWindow = try c.decode(Int.self, forKey: .sentInWindow)
+        throttledInWindow = try c.decode(Bool.self, forKey: .throttledInWindow)
+        dayStart = try c.decode(Int64.self, forKey: .dayStart)
+        risenToday = try c.decode(Double.self, forKey: .risenToday)
+        probes = try c.decodeIfPresent(Int.self, forKey: .probes) ?? 0
+        holdUntil = try c.decodeIfPresent(Int64.self, forKey: .holdUntil) ?? .min
+        // State saved before the slow start: bounded by the pace at once, to be safe.
+        limited = try c.decodeIfPresent(Bool.self, forKey: .limited) ?? true
+        reachedDailyCap = try c.decodeIfPresent(Bool.self, forKey: .reachedDailyCap) ?? false
+        lastSentAt = try c.decodeIfPresent(Int64.self, forKey: .lastSentAt)
+        firstSentAt = try c.decodeIfPresent(Int64.self, forKey: .firstSentAt)
     }
 
     /// The level as a whole percentage.

@@ -408,12 +408,15 @@ public final class PostgresStore: MessageStore {
     }
 
     /// Saves the pairs of the IPs it names (`ownedIPs`, else all it holds) and which of
-    /// them are active, leaving other nodes' IPs as they are.
+    /// them are active, leaving other nodes' IPs as they are; and the learned paces per
+    /// provider (learned from every IP: the node that saves last has seen the latest).
     public func saveShaping(_ shaping: SavedShaping) async throws(KilnError) {
         let encoder = JSONEncoder()
         let pairs: [(ip: String, provider: String, json: String)]
+        let paces: String?
         do {
             pairs = try shaping.pairs.map { ($0.ip, $0.provider.id, String(decoding: try encoder.encode($0), as: UTF8.self)) }
+            paces = try shaping.paces.map { String(decoding: try encoder.encode($0), as: UTF8.self) }
         } catch {
             throw KilnError(.storeFailure, "store: cannot encode the warm-up state: \(error)", location: location)
         }
@@ -429,6 +432,9 @@ public final class PostgresStore: MessageStore {
             try await connection.query("""
                 INSERT INTO pool_active (pool, ip) SELECT * FROM UNNEST(\(active.map(\.0))::text[], \(active.map(\.1))::text[]) ON CONFLICT DO NOTHING
                 """, logger: logger)
+            if let paces {
+                try await connection.query("INSERT INTO control (key, value) VALUES ('paces', \(paces)) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value")
+            }
         }
     }
 
@@ -443,7 +449,11 @@ public final class PostgresStore: MessageStore {
             for try await (pool, ip) in try await query("SELECT pool, ip FROM pool_active ORDER BY pool, ip", logger: logger).decode((String, String).self) {
                 active[pool, default: []].append(ip)
             }
-            return pairs.isEmpty && active.isEmpty ? nil : SavedShaping(pairs: pairs, activePools: active)
+            var paces: [ProviderPace]?
+            for try await json in try await query("SELECT value FROM control WHERE key = 'paces'", logger: logger).decode(String.self) {
+                paces = try decoder.decode([ProviderPace].self, from: Data(json.utf8))
+            }
+            return pairs.isEmpty && active.isEmpty && paces == nil ? nil : SavedShaping(pairs: pairs, activePools: active, paces: paces)
         }
     }
 }

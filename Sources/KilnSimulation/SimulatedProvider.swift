@@ -10,7 +10,12 @@ public struct SimulatedPair: Sendable, Hashable {
         case blocked(newEpisode: Bool)
     }
 
-    public var reputation: Double
+    public var reputation: Double {
+        didSet { capacityKnown = false }
+    }
+    /// `capacity(reputation:)`, computed once per reputation (it changes once a day).
+    var capacity = 0.0
+    var capacityKnown = false
     var hourAttempts = 0
     var hourAccepted = 0
     var blockedUntil: Int64 = .min
@@ -30,16 +35,25 @@ public struct SimulatedPair: Sendable, Hashable {
     /// hour's attempts pass `cap × blockFactor`; a throttle once `cap × (1 + tolerance)`
     /// were accepted this hour; else accepted (a share of them unknown users).
     public mutating func attempt(_ m: ProviderModel, at time: Int64, hardBounceRate: Double, using rng: inout some RandomNumberGenerator) -> Outcome {
+        attempt(ProviderPhysics(m), at: time, hardBounceRate: hardBounceRate, using: &rng)
+    }
+
+    /// As `attempt(_:at:hardBounceRate:using:)`, with the model's numbers unpacked once.
+    mutating func attempt(_ m: ProviderPhysics, at time: Int64, hardBounceRate: Double, using rng: inout some RandomNumberGenerator) -> Outcome {
         hourAttempts += 1
         dayAttempted += 1
-        let cap = m.capacity(reputation: reputation)
+        if !capacityKnown {
+            capacity = m.capacity(reputation: reputation)
+            capacityKnown = true
+        }
+        let cap = capacity
         if blockedUntil > time { return .blocked(newEpisode: false) }
-        if Double(hourAttempts) > cap * m.blockFactor! {
-            blockedUntil = time &+ Int64(saturating: m.blockHours! * 3600 * 1e9)
-            reputation = max(0, reputation - m.blockPenalty!)
+        if Double(hourAttempts) > cap * m.blockFactor {
+            blockedUntil = time &+ Int64(saturating: m.blockHours * 3600 * 1e9)
+            reputation = max(0, reputation - m.blockPenalty)
             return .blocked(newEpisode: true)
         }
-        if Double(hourAccepted) >= cap * (1 + m.tolerance!) {
+        if Double(hourAccepted) >= cap * (1 + m.tolerance) {
             dayThrottled += 1
             return .throttled
         }
@@ -70,6 +84,27 @@ public struct SimulatedPair: Sendable, Hashable {
     }
 
     public var isBlocked: Bool { blockedUntil > .min }
+}
+
+/// The numbers of a `ProviderModel` an attempt reads, unpacked (no optionals, no strings).
+struct ProviderPhysics: Sendable {
+    var cold: Double
+    var warm: Double
+    var tolerance: Double
+    var blockFactor: Double
+    var blockHours: Double
+    var blockPenalty: Double
+
+    init(_ m: ProviderModel) {
+        cold = m.coldHourly!
+        warm = m.warmHourly!
+        tolerance = m.tolerance!
+        blockFactor = m.blockFactor!
+        blockHours = m.blockHours!
+        blockPenalty = m.blockPenalty!
+    }
+
+    func capacity(reputation r: Double) -> Double { cold * pow(warm / cold, r) }
 }
 
 extension ProviderModel {

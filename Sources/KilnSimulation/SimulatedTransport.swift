@@ -72,6 +72,9 @@ struct SimulatedTransport {
         refusals[p].insert(reply, at: position)
     }
 
+    /// When the next refusal of provider `p` is back, if one is out.
+    func nextReplyTime(_ p: Int) -> Int64? { refusals[p].first?.at }
+
     /// Whether a refusal of provider `p` is back by `time`.
     func hasReply(_ p: Int, by time: Int64) -> Bool {
         refusals[p].first.map { $0.at <= time } ?? false

@@ -59,6 +59,8 @@ public struct StrategySummary: Sendable, Codable, Hashable {
     public var expired: Int
     public var daysToFull: [String: Int?]
     public var ipDays: Int
+    /// The 95th percentile of the time from submit to delivery over all messages (dedicated,
+    /// spilled; expired and still waiting at the end count with their age), in hours.
     public var p95QueueHours: Double
 }
 
@@ -85,9 +87,9 @@ extension StrategySummary {
         var p95 = 0.0
         let total = totals.latency.reduce(0, +)
         var running = 0
-        for (hours, count) in totals.latency.enumerated() {
+        for (minutes, count) in totals.latency.enumerated() {
             running += count
-            if Double(running) >= 0.95 * Double(total) { p95 = Double(hours); break }
+            if Double(running) >= 0.95 * Double(total) { p95 = (Double(minutes) / 60 * 100).rounded() / 100; break }
         }
         self.init(
             strategy: strategy.description, dedicatedShare: delivered > 0 ? Double(totals.dedicated) / Double(delivered) : 0,

@@ -21,7 +21,7 @@ extension SimulationRun {
             dueCount += cohort.count
         }
         guard dueCount > 0 else { return }
-        let model = models[p]  // once, not once a message: it holds strings
+        let model = physics[p]
         let spacing = Simulator.minute / Int64(dueCount)
         var clock = minuteStart
         var k = 0
@@ -32,6 +32,7 @@ extension SimulationRun {
             if dispatcher.retry.isExpired(createdAt: Timestamp(nanoseconds: cohort.created), now: Timestamp(nanoseconds: minuteStart)) {
                 today[p].expired += cohort.count
                 totals.expired += cohort.count
+                totals.delivered(cohort.count, after: minuteStart - cohort.created)
                 k += cohort.count
                 queues[p][index].count = 0
                 index += 1
@@ -55,6 +56,7 @@ extension SimulationRun {
                     k += 1
                     today[p].expired += 1
                     totals.expired += 1
+                    totals.delivered(after: clock - cohort.created)
                 case .deferral(let until):
                     if until.nanoseconds < minuteEnd {
                         clock = max(clock + 1, until.nanoseconds)
@@ -66,9 +68,29 @@ extension SimulationRun {
                 case .send(.shared):
                     cohort.count -= 1
                     k += 1
-                    today[p].spilled += 1
-                    totals.shared += 1
-                    totals.delivered(after: clock - cohort.created)
+                    // The messages after it spill too until a token, a reply or expiry can
+                    // change that: the dispatcher's decisions, taken at once.
+                    var spilled = 1
+                    if cohort.count > 0,
+                       let until = dispatcher.spillsUntil(provider: keys[p], pool: pool, createdAt: Timestamp(nanoseconds: cohort.created)) {
+                        let limit = min(until.nanoseconds, minuteEnd, transport.nextReplyTime(p) ?? .max)
+                        // Message j goes at max(clock, minuteStart + j × spacing).
+                        var n = 0
+                        if clock < limit {
+                            // j goes before `limit` when its slot does (clock < limit already).
+                            n = min(cohort.count, max(0, Int((limit - 1 - minuteStart) / spacing) + 1 - k))
+                        }
+                        if n > 0 {
+                            clock = max(clock, minuteStart + Int64(k + n - 1) * spacing)
+                            cohort.count -= n
+                            k += n
+                            spilled += n
+                            dispatcher.recordSpills(provider: keys[p], pool: pool, count: n)
+                        }
+                    }
+                    today[p].spilled += spilled
+                    totals.shared += spilled
+                    totals.delivered(spilled, after: clock - cohort.created)
                 case .send(.dedicated(let ip)):
                     cohort.count -= 1
                     k += 1
@@ -85,7 +107,7 @@ extension SimulationRun {
 
     /// One attempt from a dedicated IP: the pair's first free connection takes it, the
     /// provider answers as the transaction starts, and a refusal is back when it ends.
-    mutating func attempt(_ p: Int, ip i: Int, cohort: Cohort, at clock: Int64, model: ProviderModel) {
+    mutating func attempt(_ p: Int, ip i: Int, cohort: Cohort, at clock: Int64, model: ProviderPhysics) {
         totals.dedicatedAttempts += 1
         let (begins, ends) = transport.start(p, ip: i, at: clock)
         let outcome = pairs[p][i].attempt(model, at: begins, hardBounceRate: hardBounceRate, using: &rng)
@@ -130,6 +152,7 @@ extension SimulationRun {
             case .expired:
                 today[p].expired += 1
                 totals.expired += 1
+                totals.delivered(after: reply.at - reply.created)
             case .delivered, .bounced:
                 today[p].bounced += 1
             }

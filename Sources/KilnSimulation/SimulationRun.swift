@@ -9,6 +9,8 @@ struct SimulationRun {
     let providerIDs: [String]
     let providerKeys: [MailboxProvider]
     let models: [ProviderModel]
+    /// The models' numbers an attempt reads, unpacked once.
+    let physics: [ProviderPhysics]
     let ips: [String]
     let ipIndex: [String: Int]
     /// A midnight.
@@ -49,13 +51,14 @@ struct SimulationRun {
     var records: [DayRecord] = []
     var totals = SimulationTotals()
 
-    init(scenario: Scenario, strategy: SimulationStrategy) {
+    init(scenario: Scenario, strategy: SimulationStrategy, model: WarmupModel = WarmupModel()) {
         self.scenario = scenario
         self.strategy = strategy
         rng = SeededRandom(seed: scenario.seed)
         providerIDs = scenario.mix.keys.sorted()
         providerKeys = providerIDs.map { MailboxProvider($0) }
         models = providerIDs.map { id in (scenario.providers?[id] ?? ProviderModel()).over(ProviderModel.defaults(id)) }
+        physics = models.map(ProviderPhysics.init)
         ips = (0..<scenario.pool.maxIPs).map { "10.0.\($0 / 250).\($0 % 250 + 1)" }
         ipIndex = Dictionary(uniqueKeysWithValues: ips.enumerated().map { ($1, $0) })
         hardBounceRate = scenario.list?.hardBounceRate ?? 0
@@ -81,7 +84,7 @@ struct SimulationRun {
         case .none:
             strategies = [:]
             for id in providerIDs { overrides[id] = .init(coldHourly: 1e9, warmHourly: 1e10) }
-        default: strategies = [:]
+        default: strategies = ["sim": .adaptive(model)]
         }
         let profileOverrides = overrides
         // The engine's own dispatcher: routing, expiry, reply handling, pool planning.
@@ -180,8 +183,13 @@ struct SimulationRun {
         records += today
     }
 
-    func summary() -> StrategySummary {
-        StrategySummary(strategy: strategy, records: records, providerIDs: providerIDs, totals: totals)
+    /// The summary; messages still waiting count with their age at `end`.
+    func summary(end: Int64) -> StrategySummary {
+        var totals = totals
+        for p in providerIDs.indices {
+            for cohort in queues[p] + retries[p] { totals.delivered(cohort.count, after: end - cohort.created) }
+        }
+        return StrategySummary(strategy: strategy, records: records, providerIDs: providerIDs, totals: totals)
     }
 }
 

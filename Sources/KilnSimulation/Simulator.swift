@@ -7,8 +7,13 @@ import KilnCore
 /// replies.
 public struct Simulator: Sendable {
     public let scenario: Scenario
+    /// The adaptive strategy's parameters (the engine's defaults unless tried otherwise).
+    public var model: WarmupModel
 
-    public init(scenario: Scenario) { self.scenario = scenario }
+    public init(scenario: Scenario, model: WarmupModel = WarmupModel()) {
+        self.scenario = scenario
+        self.model = model
+    }
 
     static let minute: Int64 = 60_000_000_000
     static let hour: Int64 = 60 * minute
@@ -18,7 +23,7 @@ public struct Simulator: Sendable {
     /// hour new demand, the minutes (or the oracle's hour) and the pool plan, then the
     /// providers' daily judgement.
     public func run(_ strategy: SimulationStrategy) -> SimulationResult {
-        var run = SimulationRun(scenario: scenario, strategy: strategy)
+        var run = SimulationRun(scenario: scenario, strategy: strategy, model: model)
         for day in 0..<scenario.days {
             run.startDay(day)
             for hour in 0..<24 {
@@ -35,7 +40,7 @@ public struct Simulator: Sendable {
             }
             run.endDay()
         }
-        return SimulationResult(strategy: strategy, days: run.records, summary: run.summary())
+        return SimulationResult(strategy: strategy, days: run.records, summary: run.summary(end: run.start.nanoseconds + Int64(scenario.days) * Self.day))
     }
 
     /// Cohorts in due order, those with the same creation, due time and attempts merged.
@@ -70,10 +75,13 @@ struct SimulationTotals {
     var blockEpisodes = 0
     var expired = 0
     var ipDays = 0
-    /// Deliveries by whole hours of queueing time.
-    var latency = Array(repeating: 0, count: 24 * 30)
+    /// Messages by whole minutes from submit to delivery (dedicated or spilled), to
+    /// expiry, or, for those still waiting when the run ends, to the end: the p95 of all
+    /// messages, so a plan that holds mail back shows the delay it causes. The last
+    /// bucket holds 30 days and more.
+    var latency = Array(repeating: 0, count: 60 * 24 * 30 + 1)
 
     mutating func delivered(_ count: Int = 1, after queued: Int64) {
-        latency[min(latency.count - 1, Int(queued / Simulator.hour))] += count
+        latency[min(latency.count - 1, Int(max(0, queued) / Simulator.minute))] += count
     }
 }

@@ -375,9 +375,12 @@ public struct SavedShaping: Codable, Sendable {
     /// The IPs whose state this saves (a node's own); nil: every IP. A store shared by
     /// nodes replaces only these IPs' state and active flags.
     public var ownedIPs: [String]?
-    public init(pairs: [PairSnapshot], activePools: [String: [String]], ownedIPs: [String]? = nil) {
+    /// The learned pace and ceiling per provider (absent in state saved before they existed).
+    public var paces: [ProviderPace]?
+    public init(pairs: [PairSnapshot], activePools: [String: [String]], ownedIPs: [String]? = nil, paces: [ProviderPace]? = nil) {
         self.pairs = pairs
         self.activePools = activePools
         self.ownedIPs = ownedIPs
+        self.paces = paces
     }
 }

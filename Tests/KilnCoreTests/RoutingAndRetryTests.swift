@@ -37,10 +37,10 @@ struct SeededGenerator: RandomNumberGenerator {
         // Other providers are not affected.
         let yahoo = Set((0..<2).map { _ in router.route(provider: .yahoo, pool: "p", now: t0) })
         #expect(yahoo == [.dedicated(ip: "127.0.0.2"), .dedicated(ip: "127.0.0.3")])
-        // After the backoff the IP is used again.
+        // After the backoff the IP is used again (first, now: the throttle left it the coldest).
         let later = t0 + .seconds(901)
         let picks = Set((0..<2).map { _ in router.route(provider: .gmail, pool: "p", now: later) })
-        #expect(picks == [.dedicated(ip: "127.0.0.2"), .dedicated(ip: "127.0.0.3")])
+        #expect(picks.contains(.dedicated(ip: "127.0.0.2")))
     }
 
     @Test func whenEveryIPRestsTheMessageWaitsForTheFirstToResume() throws {
