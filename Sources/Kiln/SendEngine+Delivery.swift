@@ -43,6 +43,7 @@ extension SendEngine {
         // A stop() asked before this run started ends it at once; once it has ended,
         // the next run starts afresh.
         defer { stopping.withLock { $0 = false } }
+        try await requireAuthentication()
         let claim = try await store.beginDelivery(now: now())
         defer { withExtendedLifetime(claim) {} }
         if claim.recovered > 0 {
@@ -103,7 +104,14 @@ final class DeliverySession: Sendable {
         var inFlight: [MessageID: InFlight] = [:]
         var rng = SystemRandomNumberGenerator()
         var contents: [Int64: StoredContent] = [:]
+        /// The bytes of `contents`.
+        var contentBytes = 0
     }
+
+    /// The content cache's bounds: when a batch would take it past either, it keeps only
+    /// what that batch needs.
+    static let contentCacheEntries = 10_000
+    static let contentCacheBytes = 256 * 1024 * 1024
 
     let engine: SendEngine
     let transport: any MailTransport
@@ -213,12 +221,22 @@ final class DeliverySession: Sendable {
     }
 
     func send(_ leased: [LeasedMessage], paused: Set<String>, now: Timestamp) async throws {
-        let missing = Set(leased.map(\.contentID)).subtracting(state.withLock { Set($0.contents.keys) })
+        let needed = Set(leased.map(\.contentID))
+        let missing = needed.subtracting(state.withLock { Set($0.contents.keys) })
         if !missing.isEmpty {
             let loaded = try await engine.store.contents(ids: Array(missing))
             state.withLock { state in
-                if state.contents.count > 10_000 { state.contents.removeAll(keepingCapacity: true) }
-                state.contents.merge(loaded) { a, _ in a }
+                // Bounded in count and in bytes: a batch of large messages cannot pile up.
+                let loadedBytes = loaded.values.reduce(0) { $0 + $1.data.count }
+                if state.contents.count > Self.contentCacheEntries || state.contentBytes + loadedBytes > Self.contentCacheBytes {
+                    // What this batch needs stays.
+                    state.contents = state.contents.filter { needed.contains($0.key) }
+                    state.contentBytes = state.contents.values.reduce(0) { $0 + $1.data.count }
+                }
+                for (id, content) in loaded where state.contents[id] == nil {
+                    state.contents[id] = content
+                    state.contentBytes += content.data.count
+                }
             }
         }
         var jobs: [SMTPJob] = []
@@ -256,13 +274,16 @@ final class DeliverySession: Sendable {
             }
             let target: Destination
             if path == .shared, let sharedURL {
-                target = .url(sharedURL)
+                target = .hops([SMTPHop(url: sharedURL)])
             } else {
-                target = await destination(for: message)
+                target = await destination(for: message, sourceIP: path.ip)
             }
             let body: [UInt8]
             do {
                 body = try finisher.finish(content, message: message, time: now)
+                if body.count > configuration.maxMessageBytes {
+                    throw KilnError(.invalidMessage, "rendered to \(body.count) bytes, over delivery.maxMessageBytes (\(configuration.maxMessageBytes))")
+                }
             } catch {
                 outcomes.append(Outcome(id: message.id, state: .failed, countsAsAttempt: false))
                 events.append(DeliveryEvent(kind: .renderingFailure, time: now, messageID: message.id, recipient: message.recipient,
@@ -270,17 +291,20 @@ final class DeliverySession: Sendable {
                 continue
             }
             switch target {
-            case .url(let url):
+            case .hops(let hops):
                 let profile = ProviderProfile.resolve(message.provider, overrides: configuration.providers)
                 let viaShared = path == .shared
-                jobs.append(SMTPJob(
-                    id: message.id, destination: url, sourceIP: path.ip,
+                var job = SMTPJob(
+                    id: message.id, destination: hops[0].url, sourceIP: path.ip,
                     mailFrom: ReturnPath.address(for: message.id, domain: content.envelopeDomain, secret: finisher.returnPathSecret),
                     recipient: message.recipient, body: body,
                     maxConnections: viaShared ? 8 : connectionLimit(message.provider, profile: profile),
                     messagesPerConnection: viaShared ? 100 : profile.messagesPerConnection,
                     credentials: viaShared ? credentials : nil,
-                    tls: configuration.delivery.tls ?? .opportunistic))
+                    tls: configuration.delivery.tls ?? .opportunistic, priority: message.priority)
+                job.route(to: hops)
+                job.verifyTLS = configuration.delivery.tlsVerify == .verify
+                jobs.append(job)
                 state.withLock {
                     $0.inFlight[message.id] = InFlight(provider: message.provider, recipient: message.recipient, createdAt: message.createdAt,
                                                        attempts: message.attempts, path: path)
@@ -306,25 +330,34 @@ final class DeliverySession: Sendable {
             ?? (ProviderProfile.builtIn[provider] == nil ? configuration.delivery.maxConnectionsPerDestination ?? profile.maxConnections : profile.maxConnections)
     }
 
-    /// The SMTP destination of a message: its provider's route, else the `*` route, else
-    /// (MX mode) the recipient domain's most preferred MX on port 25. A failure is a
-    /// local reply: 5.1.2 for a domain that does not exist, 4.4.3 for a DNS failure.
-    func destination(for message: LeasedMessage) async -> Destination {
-        if let route = configuration.route(for: message.provider), let url = SMTPURL(route) { return .url(url) }
+    /// Where a message goes, in the order to try within one attempt: its provider's
+    /// route (a URL or a list), else the `*` route, else (MX mode) the recipient domain's
+    /// MX hosts (`MXResolver.hops`). A failure is a local reply: 5.1.2 for a domain that
+    /// does not exist, 5.1.10 for a null MX (RFC 7505), 4.4.3 for a DNS failure.
+    func destination(for message: LeasedMessage, sourceIP: String?) async -> Destination {
+        if let route = configuration.route(for: message.provider) {
+            let hops = route.urls.compactMap(SMTPURL.init).map { SMTPHop(url: $0) }
+            if !hops.isEmpty { return .hops(hops) }
+        }
         let domain = String(message.recipient[message.recipient.index(after: message.recipient.lastIndex(of: "@")!)...])
         switch await engine.mx.lookup(domain) {
         case .hosts(let hosts):
-            if let first = hosts.first, let url = SMTPURL("smtp://\(first):25") { return .url(url) }
-            return .failed(SMTPReply(code: 451, enhancedStatus: "4.4.3", text: "kiln: no usable MX host for \(domain)", isLocal: true))
+            let port = configuration.delivery.mxPort ?? 25
+            let hops = state.withLock { MXResolver.hops(hosts, port: port, sourceIP: sourceIP, using: &$0.rng) }
+            if !hops.isEmpty { return .hops(hops) }
+            return .failed(SMTPReply(code: 451, enhancedStatus: "4.4.3", text: "kiln: no MX host of \(domain) has an address this source (\(sourceIP ?? "any")) can reach", isLocal: true))
+        case .nullMX:
+            return .failed(SMTPReply(code: 556, enhancedStatus: "5.1.10", text: "kiln: \(domain) accepts no mail (null MX, RFC 7505)", isLocal: true))
         case .noSuchDomain:
             return .failed(SMTPReply(code: 550, enhancedStatus: "5.1.2", text: "kiln: the domain \(domain) does not exist or accepts no mail", isLocal: true))
-        case .temporaryFailure:
-            return .failed(SMTPReply(code: 451, enhancedStatus: "4.4.3", text: "kiln: DNS lookup of \(domain) failed", isLocal: true))
+        case .temporaryFailure(let why):
+            return .failed(SMTPReply(code: 451, enhancedStatus: "4.4.3", text: "kiln: DNS lookup of \(domain) failed: \(why)", isLocal: true))
         }
     }
 
     enum Destination {
-        case url(SMTPURL)
+        /// At least one.
+        case hops([SMTPHop])
         case failed(SMTPReply)
     }
 
@@ -350,8 +383,11 @@ final class DeliverySession: Sendable {
                 release.append(result.id)
                 continue
             }
-            let (outcome, event) = resolve(result.id, recipient: info.recipient, provider: info.provider, createdAt: info.createdAt,
+            var (outcome, event) = resolve(result.id, recipient: info.recipient, provider: info.provider, createdAt: info.createdAt,
                                            attempts: info.attempts, path: info.path, reply: reply, classification: result.classification, now: now)
+            outcome.host = result.host.description
+            event.host = outcome.host
+            if !result.passedOver.isEmpty { event.detail = "passed over: " + result.passedOver.joined(separator: "; ") }
             outcomes.append(outcome)
             events.append(event)
         }

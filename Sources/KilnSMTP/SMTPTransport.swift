@@ -21,8 +21,15 @@ public final class SMTPTransport: Sendable {
         /// How long a lane refuses new jobs after a reply that withdraws it: longer than the
         /// engine takes to record the reply and stop routing to that (IP, destination).
         public var laneHold: Duration
+        /// How long a host that refused a connection or never answered is passed over
+        /// (from the same source address) without a new socket.
+        public var downHold: Duration
+        /// The certificate authorities that jobs with `verifyTLS` trust (nil: the system's).
+        public var caFile: String?
         public init(heloName: String, connectTimeout: Duration = .seconds(30), transferTimeout: Duration = .seconds(300),
-                    laneHold: Duration = .seconds(2)) {
+                    laneHold: Duration = .seconds(2), downHold: Duration = .seconds(10), caFile: String? = nil) {
+            self.caFile = caFile
+            self.downHold = downHold
             self.heloName = heloName
             self.connectTimeout = connectTimeout
             self.transferTimeout = transferTimeout

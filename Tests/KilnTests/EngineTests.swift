@@ -250,7 +250,7 @@ final class EngineHarness: Sendable {
                 identities: [.init(domain: "example.com", returnPathDomain: "bounce.example.com")],
                 pools: [.init(name: "p", ips: ["127.0.0.2", "127.0.0.3"], scaling: .fixed, spillover: spillover)],
                 sharedPool: .init(url: relay.url),
-                delivery: .init(mode: .routes, routes: ["gmail": gmail.url, "*": gmail.url], heloName: "mta.example.com", connectTimeoutSeconds: 5,
+                delivery: .init(mode: .routes, routes: ["gmail": RouteList(gmail.url), "*": RouteList(gmail.url)], heloName: "mta.example.com", connectTimeoutSeconds: 5,
                                 transferTimeoutSeconds: 20, tls: Configuration.TLSPolicy.none),
                 providers: ["gmail": .init(coldHourly: coldHourly, warmHourly: max(50_000, coldHourly * 10), throttleBackoffSeconds: 900)],
                 configurationSets: [.init(name: "bulk", pool: "p")], defaultConfigurationSet: "bulk")
@@ -344,7 +344,7 @@ final class EngineHarness: Sendable {
                 .init(selector: "ed1", algorithm: "ed25519-sha256", privateKeyFile: "ed.pem"),
             ])],
             pools: [.init(name: "p", ips: ["127.0.0.2"], scaling: .fixed)],
-            delivery: .init(mode: .routes, routes: ["*": server.url], heloName: "mta.example.com", tls: Configuration.TLSPolicy.none),
+            delivery: .init(mode: .routes, routes: ["*": RouteList(server.url)], heloName: "mta.example.com", tls: Configuration.TLSPolicy.none),
             providers: Configuration.ProviderProfileOverride.unthrottled,
             configurationSets: [.init(name: "newsletter", pool: "p", feedbackId: .init(category: "news"),
                                       unsubscribe: .init(url: "https://example.com/u", mailto: "unsubscribe@example.com", secretEnv: "KILN_TEST_UNSUB"))],
