@@ -186,20 +186,6 @@ struct IdentityChecker: Sendable {
     }
 }
 
-extension DNSClient: DNSLookups {
-    public func lookup(_ name: String, _ type: DNSMessage.RecordType) async -> DNSLookupResult {
-        switch await query(name, type: type) {
-        case .failure(let failure):
-            return .failure(failure.description)
-        case .success(let message):
-            if message.responseCode == .nameError { return .nothing }
-            guard message.responseCode == .noError else { return .failure("the name server answered RCODE \(message.responseCode.rawValue)") }
-            let records = message.answers.filter { $0.type == type }.map(\.data)
-            return records.isEmpty ? .nothing : .records(records)
-        }
-    }
-}
-
 extension SendEngine {
     /// Checks every identity and pool IP through DNS (`IdentityChecker`).
     public func checkIdentities() async -> [IdentityFinding] {

@@ -134,6 +134,21 @@ public final class DNSClient: Sendable {
     }
 }
 
+/// Answers for the sender-authentication checks (`kiln identity check`).
+extension DNSClient: DNSLookups {
+    public func lookup(_ name: String, _ type: DNSMessage.RecordType) async -> DNSLookupResult {
+        switch await query(name, type: type) {
+        case .failure(let failure):
+            return .failure(failure.description)
+        case .success(let message):
+            if message.responseCode == .nameError { return .nothing }
+            guard message.responseCode == .noError else { return .failure("the name server answered RCODE \(message.responseCode.rawValue)") }
+            let records = message.answers.filter { $0.type == type }.map(\.data)
+            return records.isEmpty ? .nothing : .records(records)
+        }
+    }
+}
+
 /// A sockaddr for an IPv4 or IPv6 address and port.
 struct SocketAddress {
     var storage = sockaddr_storage()
