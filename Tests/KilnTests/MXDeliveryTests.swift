@@ -77,7 +77,7 @@ final class MXNetwork: Sendable {
         #expect(records.allSatisfy { $0.state == .delivered && $0.attempts == 1 })
         #expect(records.allSatisfy { $0.host?.contains("mx2.kiln-a.test") == true })
         // The delivery events name the host that took the message and the one passed over.
-        let deliveries = try await engine.store.events().map(\.event).filter { $0.kind == .delivery }
+        let deliveries = try await engine.store.events().map { $0.event }.filter { $0.kind == .delivery }
         #expect(deliveries.count == 30)
         #expect(deliveries.allSatisfy { $0.host?.hasPrefix("smtp://mx2.kiln-a.test:\(network.port)") == true })
         #expect(deliveries.contains { $0.detail?.contains("mx1.kiln-a.test") == true })
@@ -228,7 +228,7 @@ final class MXNetwork: Sendable {
         let records = try await engine.store.messages(ids: ids)
         #expect(records.map(\.state) == [.delivered, .deferred])
         // ... and a domain with no such host waits, its event saying why.
-        let delay = try await engine.store.events().map(\.event).first { $0.kind == .deliveryDelay }
+        let delay = try await engine.store.events().map { $0.event }.first { $0.kind == .deliveryDelay }
         #expect(delay?.recipient == "someone@plain-only.test")
         #expect(delay?.reply?.text.contains("not sent in clear") == true)
         #expect(delay?.host?.contains("plain.kiln-tls.test") == true)
