@@ -129,9 +129,10 @@ extension PostgresStore {
 
     static func hour(of time: Timestamp) -> Int64 { time.nanoseconds / 3_600_000_000_000 }
 
-    /// Adds to the counters of the messages' configuration sets for the current hour.
-    static func count(sent: [MessageID], bounces: [MessageID], complaints: [MessageID], now: Timestamp, connection: Transaction, logger: Logger) async throws {
-        for (column, ids) in [("sent", sent), ("bounces", bounces), ("complaints", complaints)] where !ids.isEmpty {
+    /// Adds feedback's hard bounces and complaints to their configuration sets' counters
+    /// for the current hour (sends are counted where outcomes are recorded: `recording`).
+    static func count(bounces: [MessageID], complaints: [MessageID], now: Timestamp, connection: Transaction, logger: Logger) async throws {
+        for (column, ids) in [("bounces", bounces), ("complaints", complaints)] where !ids.isEmpty {
             try await connection.query("""
                 INSERT INTO reputation_hours (scope, hour, \(unescaped: column))
                 SELECT config_set, \(hour(of: now)), count(*) FROM messages WHERE id = ANY(\(ids.map(\.rawValue))::bigint[]) GROUP BY config_set
@@ -145,7 +146,7 @@ extension PostgresStore {
         async throws(KilnError) -> Int {
         try await transaction("record feedback") { [logger] connection in
             if !events.isEmpty { try await connection.query(Self.recording([], events: events, now: now)) }
-            try await Self.count(sent: [], bounces: bounces, complaints: complaints, now: now, connection: connection, logger: logger)
+            try await Self.count(bounces: bounces, complaints: complaints, now: now, connection: connection, logger: logger)
             return try await Self.suppress(suppressions, replace: false, connection: connection, logger: logger)
         }
     }

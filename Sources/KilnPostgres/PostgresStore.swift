@@ -248,19 +248,24 @@ public final class PostgresStore: MessageStore {
             holder = try await NodeLock.take(node: node, settings: settings, logger: logger)
         }
         let recovered = try await run("recover leases") {
-            let rows = try await query("""
-                WITH back AS (
-                  UPDATE messages SET state = \(MessageState.queued.rawValue), lease_expires_at = NULL, lease_owner = NULL
-                  WHERE state = \(MessageState.leased.rawValue)
-                    AND (lease_expires_at < \(now.nanoseconds) OR (\(node != nil) AND lease_owner LIKE \(Self.likePrefix(node ?? "")) || '%'))
-                  RETURNING 1)
-                SELECT count(*) FROM back
-                """, logger: logger)
             var count = 0
-            for try await n in rows.decode(Int.self) { count = n }
+            for try await n in try await query(Self.takingBack(expiredBefore: now, runsOf: node), logger: logger).decode(Int.self) { count = n }
             return count
         }
         return DeliveryClaim(recovered: recovered, holder: holder)
+    }
+
+    /// Returns to the queue the leases that expired before `now`, and every lease of
+    /// `node`'s runs; the statement answers how many.
+    static func takingBack(expiredBefore now: Timestamp, runsOf node: String?) -> PostgresQuery {
+        """
+        WITH back AS (
+          UPDATE messages SET state = \(MessageState.queued.rawValue), lease_expires_at = NULL, lease_owner = NULL
+          WHERE state = \(MessageState.leased.rawValue)
+            AND (lease_expires_at < \(now.nanoseconds) OR (\(node != nil) AND lease_owner LIKE \(likePrefix(node ?? "")) || '%'))
+          RETURNING 1)
+        SELECT count(*) FROM back
+        """
     }
 
     /// `node/` with LIKE's wildcards escaped: the owners of that node's runs.
@@ -280,15 +285,8 @@ public final class PostgresStore: MessageStore {
                 UPDATE messages SET lease_expires_at = \(leaseUntil.nanoseconds)
                 WHERE state = \(MessageState.leased.rawValue) AND lease_owner = \(heartbeat.owner)
                 """, logger: logger)
-            let rows = try await connection.query("""
-                WITH back AS (
-                  UPDATE messages SET state = \(MessageState.queued.rawValue), lease_expires_at = NULL, lease_owner = NULL
-                  WHERE state = \(MessageState.leased.rawValue) AND lease_expires_at < \(now.nanoseconds)
-                  RETURNING 1)
-                SELECT count(*) FROM back
-                """, logger: logger)
             var count = 0
-            for try await n in rows.decode(Int.self) { count = n }
+            for try await n in try await connection.query(Self.takingBack(expiredBefore: now, runsOf: nil)).decode(Int.self) { count = n }
             var live = 1
             let since = now.nanoseconds - (leaseUntil.nanoseconds - now.nanoseconds)
             for try await n in try await connection.query("SELECT count(*) FROM nodes WHERE heartbeat_at > \(since)", logger: logger).decode(Int.self) {
