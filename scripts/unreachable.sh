@@ -51,7 +51,11 @@ json.dump({"from": "news@example.com", "subject": "Hi", "text": "Hello\n"}, open
 PY
 sleep 0.5
 "$kiln" pause --config "$work/kiln.json" >/dev/null
-"$kiln" campaign run --config "$work/kiln.json" --recipients "$work/list.csv" --template "$work/template.json" --campaign u >/dev/null 2>&1 || true
+# On a paused store the campaign is stored and the run stops at once (exit 3: paused).
+rc=0
+"$kiln" campaign run --config "$work/kiln.json" --recipients "$work/list.csv" --template "$work/template.json" --campaign unreachable \
+  >"$work/ingest.log" 2>&1 || rc=$?
+[ "$rc" = 0 ] || [ "$rc" = 3 ] || { echo "campaign run failed ($rc):"; tail -3 "$work/ingest.log"; exit 1; }
 "$kiln" resume --config "$work/kiln.json" >/dev/null
 start=$(date +%s.%N)
 "$kiln" run --config "$work/kiln.json" --until-idle >"$work/run.log" 2>&1 &
