@@ -17,6 +17,15 @@ struct Run: AsyncParsableCommand {
         let engine = try SendEngine(configurationFile: options.config, logger: logger, node: nodeOption.node)
         try engine.checkSecrets(for: .delivery)
         try engine.checkSourceAddresses()
+        // A warning for every failing authentication check (delivery.requireAuthentication
+        // makes the engine refuse instead).
+        if engine.configuration.delivery.requireAuthentication != true {
+            for finding in await engine.checkIdentities() where !finding.passed {
+                logger.warning("sender authentication check failed (kiln identity check)", metadata: [
+                    "check": "\(finding.check.rawValue)", "subject": "\(finding.subject)", "problem": "\(finding.message)", "fix": "\(finding.fix ?? "-")",
+                ])
+            }
+        }
         if untilIdle {
             try await engine.runUntilIdle()
         } else {
@@ -58,6 +67,10 @@ struct Status: AsyncParsableCommand {
         for (scope, r) in status.reputation.sorted(by: { $0.key < $1.key }) {
             print("\t\(scope == "*" ? "account" : scope)\t\(r.status.rawValue)\t\(percent(r.bounceRate))\t\(percent(r.complaintRate))\t\(r.sent)")
         }
+        if !status.receivingHosts.isEmpty {
+            print("receiving hosts (last 10,000 deliveries)\tprovider\thost\tdeliveries")
+            for h in status.receivingHosts { print("\t\(h.provider.id)\t\(h.host)\t\(h.deliveries)") }
+        }
         if !status.suppressed.isEmpty {
             print("suppressed: " + status.suppressed.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", "))
         }
@@ -81,8 +94,10 @@ struct StatusOutput: Encodable {
     var reputation: [String: ReputationSnapshot]
     var suppressed: [String: Int]
     var nodes: [EngineStatus.NodeInfo]
+    var receivingHosts: [HostCount]
     init(_ s: EngineStatus) {
         nodes = s.nodes
+        receivingHosts = s.receivingHosts
         warmup = s.warmup
         reputation = s.reputation
         suppressed = s.suppressed

@@ -51,8 +51,13 @@ public struct DeliveryEvent: Sendable, Hashable, Codable {
     public var via: SendingPath?
     public var reply: SMTPReply?
     public var detail: String?
+    /// The receiving host that gave `reply` (`smtp://mx2.example.com:25 (192.0.2.7)`):
+    /// for a delivery, the host that took the message.
+    public var host: String?
 
-    public init(kind: Kind, time: Timestamp, messageID: MessageID? = nil, recipient: String? = nil, provider: MailboxProvider? = nil, via: SendingPath? = nil, reply: SMTPReply? = nil, detail: String? = nil) {
+    public init(kind: Kind, time: Timestamp, messageID: MessageID? = nil, recipient: String? = nil, provider: MailboxProvider? = nil, via: SendingPath? = nil, reply: SMTPReply? = nil, detail: String? = nil,
+                host: String? = nil) {
+        self.host = host
         self.kind = kind
         self.time = time
         self.messageID = messageID
