@@ -99,6 +99,9 @@ extension Simulate {
             for (index, worst) in report.worst.enumerated() {
                 try encoder.encode(worst).write(to: URL(fileURLWithPath: "\(out)/worst-\(index + 1).json"))
             }
+            for (index, blocked) in report.blocked.enumerated() {
+                try encoder.encode(blocked).write(to: URL(fileURLWithPath: "\(out)/blocked-\(index + 1).json"))
+            }
             try encoder.encode(report).write(to: URL(fileURLWithPath: "\(out)/family.json"))
         }
         if output.json {
@@ -115,7 +118,8 @@ extension Simulate {
         }
         print(String(format: "adaptive ahead of both fixed plans in %.1f%% of scenarios", report.adaptiveAheadOfFixed * 100))
         print("worst (adaptive / oracle): " + report.worst.map { $0.name ?? "" }.joined(separator: ", "))
-        if let out { print("wrote \(out)/family.json and worst-1..5.json (replay with --scenario)") }
+        if !report.blocked.isEmpty { print("adaptive blocked in: " + report.blocked.map { $0.name ?? "" }.joined(separator: ", ")) }
+        if let out { print("wrote \(out)/family.json, worst-1..5.json and blocked-*.json (replay with --scenario)") }
     }
 }
 

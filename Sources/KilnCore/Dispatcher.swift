@@ -63,14 +63,27 @@ public struct Dispatcher: Sendable {
     /// Expires a message past its maximum age; otherwise routes it (takes a token from
     /// the coldest IP of the pool that has one, else spills or defers; see `Router`).
     public mutating func decide(provider: Router.ProviderKey, pool: Router.PoolKey, createdAt: Timestamp, now: Timestamp) -> Decision {
+        switch decideKeyed(provider: provider, pool: pool, createdAt: createdAt, now: now) {
+        case .expire: return .expire
+        case .route(.dedicated(let ip)): return .send(.dedicated(ip: router.ipNames[ip]))
+        case .route(.shared): return .send(.shared)
+        case .route(.deferred(let until)): return .deferral(until: Timestamp(nanoseconds: until))
+        }
+    }
+
+    /// `decide`'s decision with the IP as its index in `router.ipNames` (no string per
+    /// message, for a caller that decides millions: the simulation bench).
+    public enum KeyedDecision: Hashable, Sendable {
+        case expire
+        case route(Router.KeyedRoute)
+    }
+
+    /// As `decide(provider:pool:createdAt:now:)`, the IP as its index in `router.ipNames`.
+    public mutating func decideKeyed(provider: Router.ProviderKey, pool: Router.PoolKey, createdAt: Timestamp, now: Timestamp) -> KeyedDecision {
         // As `retry.isExpired(createdAt:now:)`, in integers (an age past Int64 is expired).
         let (age, overflow) = now.nanoseconds.subtractingReportingOverflow(createdAt.nanoseconds)
         if overflow ? now.nanoseconds > createdAt.nanoseconds : age >= maxAgeNanoseconds { return .expire }
-        switch router.route(provider, pool: pool, now: now) {
-        case .dedicated(let ip): return .send(.dedicated(ip: ip))
-        case .shared: return .send(.shared)
-        case .deferred(let until): return .deferral(until: until)
-        }
+        return .route(router.routeKeyed(provider, pool: pool, now: now))
     }
 
     /// As `decide(provider:pool:createdAt:now:)`, by name. A pool name that no pool has

@@ -99,9 +99,18 @@ public struct Router: Sendable {
         var idleUntil: [Int64] = []
         var idleRefill: [Int64] = []
         var idleAnyCold: [Bool] = []
+        /// Per provider: the positions in `active` in order of level (coldest first, ties in
+        /// position order), `orderStride` apart; valid until the first active IP's window
+        /// ends (`orderUntil`; `.min`: rebuild), with whether an active IP is cold.
+        var order: [Int] = []
+        var orderUntil: [Int64] = []
+        var orderAnyCold: [Bool] = []
+        var orderStride: Int { ips.count }
 
+        /// Levels or the active IPs changed: no cached scan or order holds.
         mutating func forgetIdle() {
             for p in idleUntil.indices { idleUntil[p] = .min }
+            for p in orderUntil.indices { orderUntil[p] = .min }
         }
     }
 
@@ -211,33 +220,51 @@ public struct Router: Sendable {
     /// Routes one message: takes a token from the coldest active IP that has one, else
     /// spills or defers. Counts the message as offered demand.
     public mutating func route(_ provider: ProviderKey, pool: PoolKey, now: Timestamp) -> RouteDecision {
+        switch routeKeyed(provider, pool: pool, now: now) {
+        case .dedicated(let ip): return .dedicated(ip: ipNames[ip])
+        case .shared: return .shared
+        case .deferred(let until): return .deferred(until: Timestamp(nanoseconds: until))
+        }
+    }
+
+    /// A route with the IP as its index in `ipNames`: the same decision as
+    /// `route(_:pool:now:)`, with no string on the way (for callers that route millions).
+    public enum KeyedRoute: Hashable, Sendable {
+        case dedicated(ip: Int)
+        case shared
+        case deferred(until: Int64)
+    }
+
+    /// As `route(_:pool:now:)`, the IP as its index in `ipNames`.
+    ///
+    /// The IPs are scanned coldest first (the order is kept until a window ends or a level
+    /// or the active IPs change): the first with a token wins, ties going to the one first
+    /// in the round-robin rotation, so the scan stops at the first warmer IP after a find.
+    public mutating func routeKeyed(_ provider: ProviderKey, pool: PoolKey, now: Timestamp) -> KeyedRoute {
         let p = provider.index
         let t = now.nanoseconds
+        let pi = pool.index
         // Nothing has changed since the last scan found no token: spill or defer at once.
-        if p < poolStates[pool.index].idleUntil.count, t < poolStates[pool.index].idleUntil[p] {
-            return overflow(pool: pool.index, provider: p, anyCold: poolStates[pool.index].idleAnyCold[p],
-                            earliest: poolStates[pool.index].idleRefill[p], now: t)
+        if p < poolStates[pi].idleUntil.count, t < poolStates[pi].idleUntil[p] {
+            return overflow(pool: pi, provider: p, anyCold: poolStates[pi].idleAnyCold[p], earliest: poolStates[pi].idleRefill[p], now: t)
         }
-        let ips = poolStates[pool.index].active
+        let count = poolStates[pi].active.count
+        guard count > 0 else { return .deferred(until: t + 60_000_000_000) }
+        let rotation = poolStates[pi].roundRobin
+        let first = rotation < count ? rotation : rotation % count
+        if p >= poolStates[pi].orderUntil.count || t >= poolStates[pi].orderUntil[p] { orderIPs(pool: pi, provider: p, first: first, now: now) }
+        let stride = poolStates[pi].orderStride
         var chosen = -1
         var chosenLevel = Double.infinity
+        var chosenDistance = Int.max
         var earliest = Int64.max
-        var windowEnd = Int64.max
-        let rotation = poolStates[pool.index].roundRobin
-        let count = ips.count
-        guard count > 0 else { return .deferred(until: now + .seconds(60)) }
-        let first = rotation < count ? rotation : rotation % count
-        var position = first
-        var anyCold = false
-        for _ in 0..<count {
-            let ip = ips[position]
-            position = position + 1 == count ? 0 : position + 1
-            // Field by field: this runs for every IP of the pool for every message.
+        for k in 0..<count {
+            let position = poolStates[pi].order[p &* stride &+ k]
+            let ip = poolStates[pi].active[position]
+            // Field by field: this runs for several IPs of the pool for every message.
             let index = slots.index(ip: ip, p: p)
-            if slots.storage[index].warmup.needsRoll(now: now) { roll(ip: ip, provider: p, now: now) }
-            windowEnd = min(windowEnd, slots.storage[index].warmup.windowStart &+ 3_600_000_000_000)
             let level = slots.storage[index].warmup.level
-            if level < 1 { anyCold = true }
+            if chosen >= 0, level > chosenLevel { break }
             let suspendedUntil = slots.storage[index].suspendedUntil
             if suspendedUntil > t {
                 earliest = min(earliest, suspendedUntil)
@@ -248,27 +275,61 @@ public struct Router: Sendable {
                 earliest = min(earliest, bucket.nextAvailable(now: now).nanoseconds)
                 continue
             }
-            if level < chosenLevel {
+            // Among IPs of one level, the first in the rotation from `first`.
+            let distance = position >= first ? position &- first : position &+ count &- first
+            if distance < chosenDistance {
                 chosen = ip
                 chosenLevel = level
+                chosenDistance = distance
             }
         }
         if chosen >= 0 {
             _ = slots[chosen, p].bucket.take(now: now)
             slots[chosen, p].warmup.recordSend(now: now)
-            poolStates[pool.index].roundRobin = first + 1 == count ? 0 : first + 1
-            return .dedicated(ip: ipNames[chosen])
+            poolStates[pi].roundRobin = first + 1 == count ? 0 : first + 1
+            return .dedicated(ip: chosen)
         }
-        if poolStates[pool.index].idleUntil.count <= p {
-            let missing = p + 1 - poolStates[pool.index].idleUntil.count
-            poolStates[pool.index].idleUntil += Array(repeating: .min, count: missing)
-            poolStates[pool.index].idleRefill += Array(repeating: .max, count: missing)
-            poolStates[pool.index].idleAnyCold += Array(repeating: false, count: missing)
+        if poolStates[pi].idleUntil.count <= p {
+            let missing = p + 1 - poolStates[pi].idleUntil.count
+            poolStates[pi].idleUntil += Array(repeating: .min, count: missing)
+            poolStates[pi].idleRefill += Array(repeating: .max, count: missing)
+            poolStates[pi].idleAnyCold += Array(repeating: false, count: missing)
         }
-        poolStates[pool.index].idleUntil[p] = min(earliest, windowEnd)
-        poolStates[pool.index].idleRefill[p] = earliest
-        poolStates[pool.index].idleAnyCold[p] = anyCold
-        return overflow(pool: pool.index, provider: p, anyCold: anyCold, earliest: earliest, now: t)
+        let anyCold = poolStates[pi].orderAnyCold[p]
+        poolStates[pi].idleUntil[p] = min(earliest, poolStates[pi].orderUntil[p])
+        poolStates[pi].idleRefill[p] = earliest
+        poolStates[pi].idleAnyCold[p] = anyCold
+        return overflow(pool: pi, provider: p, anyCold: anyCold, earliest: earliest, now: t)
+    }
+
+    /// Closes the windows of the pool's active IPs that ended (in rotation order from
+    /// `first`, as routes would meet them), then orders the IPs by level for `provider`.
+    mutating func orderIPs(pool pi: Int, provider p: Int, first: Int, now: Timestamp) {
+        let count = poolStates[pi].active.count
+        let stride = poolStates[pi].orderStride
+        if poolStates[pi].orderUntil.count <= p {
+            let missing = p + 1 - poolStates[pi].orderUntil.count
+            poolStates[pi].orderUntil += Array(repeating: .min, count: missing)
+            poolStates[pi].orderAnyCold += Array(repeating: false, count: missing)
+            poolStates[pi].order += Array(repeating: 0, count: missing * stride)
+        }
+        var windowEnd = Int64.max
+        var anyCold = false
+        var levels: [(level: Double, position: Int)] = []
+        levels.reserveCapacity(count)
+        for k in 0..<count {
+            let position = (first + k) % count
+            let ip = poolStates[pi].active[position]
+            if slots[ip, p].warmup.needsRoll(now: now) { roll(ip: ip, provider: p, now: now) }
+            let warmup = slots[ip, p].warmup
+            windowEnd = min(windowEnd, warmup.windowStart &+ 3_600_000_000_000)
+            if warmup.level < 1 { anyCold = true }
+            levels.append((warmup.level, position))
+        }
+        levels.sort { ($0.level, $0.position) < ($1.level, $1.position) }
+        for (k, entry) in levels.enumerated() { poolStates[pi].order[p * stride + k] = entry.position }
+        poolStates[pi].orderUntil[p] = windowEnd
+        poolStates[pi].orderAnyCold[p] = anyCold
     }
 
     /// Until when (nanoseconds) every route of `provider` from `pool` spills to the shared
@@ -294,7 +355,7 @@ public struct Router: Sendable {
 
     /// No IP of the pool has a token: spill if the pool allows it and the shared pool has
     /// capacity, else defer to the earliest refill or suspension end.
-    mutating func overflow(pool: Int, provider p: Int, anyCold: Bool, earliest: Int64, now t: Int64) -> RouteDecision {
+    mutating func overflow(pool: Int, provider p: Int, anyCold: Bool, earliest: Int64, now t: Int64) -> KeyedRoute {
         let spills: Bool
         switch poolStates[pool].spillover {
         case .never: spills = false
@@ -306,7 +367,7 @@ public struct Router: Sendable {
             spilled[pool][p] &+= 1
             return .shared
         }
-        return .deferred(until: Timestamp(nanoseconds: earliest == .max ? t + 60_000_000_000 : earliest))
+        return .deferred(until: earliest == .max ? t + 60_000_000_000 : earliest)
     }
 
     /// Closes the pair's past windows and sets its bucket to its new allowance.

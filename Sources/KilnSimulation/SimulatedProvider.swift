@@ -35,11 +35,19 @@ public struct SimulatedPair: Sendable, Hashable {
     /// hour's attempts pass `cap × blockFactor`; a throttle once `cap × (1 + tolerance)`
     /// were accepted this hour; else accepted (a share of them unknown users).
     public mutating func attempt(_ m: ProviderModel, at time: Int64, hardBounceRate: Double, using rng: inout some RandomNumberGenerator) -> Outcome {
-        attempt(ProviderPhysics(m), at: time, hardBounceRate: hardBounceRate, using: &rng)
+        attempt(ProviderPhysics(m), at: time, bounceBelow: Self.bounceThreshold(hardBounceRate), using: &rng)
     }
 
-    /// As `attempt(_:at:hardBounceRate:using:)`, with the model's numbers unpacked once.
-    mutating func attempt(_ m: ProviderPhysics, at time: Int64, hardBounceRate: Double, using rng: inout some RandomNumberGenerator) -> Outcome {
+    /// The draw below which an attempt is an unknown user: `Double.random(in: 0..<1) <
+    /// rate` in integers (that draw is the low 53 bits of `next()` × 2⁻⁵³), the same
+    /// outcome for the same generator state.
+    static func bounceThreshold(_ rate: Double) -> UInt64 {
+        rate >= 1 ? 1 << 53 : rate <= 0 ? 0 : UInt64((rate * 0x1p53).rounded(.up))
+    }
+
+    /// As `attempt(_:at:hardBounceRate:using:)`, with the model's numbers unpacked once and
+    /// the bounce rate as a `bounceThreshold`.
+    mutating func attempt(_ m: ProviderPhysics, at time: Int64, bounceBelow: UInt64, using rng: inout some RandomNumberGenerator) -> Outcome {
         hourAttempts += 1
         dayAttempted += 1
         if !capacityKnown {
@@ -59,7 +67,7 @@ public struct SimulatedPair: Sendable, Hashable {
         }
         hourAccepted += 1
         dayAccepted += 1
-        if Double.random(in: 0..<1, using: &rng) < hardBounceRate {
+        if rng.next() & ((1 << 53) - 1) < bounceBelow {
             dayBounced += 1
             return .userUnknown
         }

@@ -28,6 +28,10 @@ struct SimulatedTransport {
     let ipCount: Int
     /// When each connection of each pair is free again: [(p × IPs + i) × stride + c].
     var connectionFree: [Int64]
+    /// Per pair (p × IPs + i), the connection free first. Every transaction takes the same
+    /// time and the clock only moves on, so the first free connection goes round in a
+    /// ring: the one just taken is free last.
+    var nextConnection: [Int]
     /// When the attempts in flight end, per provider (for the in-flight bound).
     var inFlight: [Deque<Int64>]
     /// The refusals not yet back, per provider, in the order they come back.
@@ -39,6 +43,7 @@ struct SimulatedTransport {
         stride = connections.max() ?? 1
         ipCount = ips
         connectionFree = Array(repeating: Int64.min, count: connections.count * ips * stride)
+        nextConnection = Array(repeating: 0, count: connections.count * ips)
         inFlight = connections.map { _ in Deque<Int64>() }
         refusals = connections.map { _ in Deque<PendingReply>() }
     }
@@ -54,9 +59,9 @@ struct SimulatedTransport {
     /// Puts an attempt on the pair's first free connection; returns when its transaction
     /// begins (the provider answers then) and ends (the reply is back then).
     mutating func start(_ p: Int, ip i: Int, at clock: Int64) -> (begins: Int64, ends: Int64) {
-        let base = (p * ipCount + i) * stride
-        var free = base
-        for c in base..<(base + connections[p]) where connectionFree[c] < connectionFree[free] { free = c }
+        let pair = p * ipCount + i
+        let free = pair * stride + nextConnection[pair]
+        nextConnection[pair] = nextConnection[pair] + 1 == connections[p] ? 0 : nextConnection[pair] + 1
         let begins = max(clock, connectionFree[free])
         let ends = begins + Self.transactionTime
         connectionFree[free] = ends

@@ -48,8 +48,8 @@ extension SimulationRun {
                     continue
                 }
                 guard clock < minuteEnd else { stopped = true; break }
-                let decision = dispatcher.decide(provider: keys[p], pool: pool, createdAt: Timestamp(nanoseconds: cohort.created),
-                                                 now: Timestamp(nanoseconds: clock))
+                let decision = dispatcher.decideKeyed(provider: keys[p], pool: pool, createdAt: Timestamp(nanoseconds: cohort.created),
+                                                      now: Timestamp(nanoseconds: clock))
                 switch decision {
                 case .expire:
                     cohort.count -= 1
@@ -57,15 +57,15 @@ extension SimulationRun {
                     today[p].expired += 1
                     totals.expired += 1
                     totals.delivered(after: clock - cohort.created)
-                case .deferral(let until):
-                    if until.nanoseconds < minuteEnd {
-                        clock = max(clock + 1, until.nanoseconds)
+                case .route(.deferred(let until)):
+                    if until < minuteEnd {
+                        clock = max(clock + 1, until)
                         continue
                     }
                     // Capacity deferral: wait for the refill (not a failed attempt).
                     stopped = true
-                    cohort.due = max(cohort.due, until.nanoseconds)
-                case .send(.shared):
+                    cohort.due = max(cohort.due, until)
+                case .route(.shared):
                     cohort.count -= 1
                     k += 1
                     // The messages after it spill too until a token, a reply or expiry can
@@ -91,10 +91,10 @@ extension SimulationRun {
                     today[p].spilled += spilled
                     totals.shared += spilled
                     totals.delivered(spilled, after: clock - cohort.created)
-                case .send(.dedicated(let ip)):
+                case .route(.dedicated(let ip)):
                     cohort.count -= 1
                     k += 1
-                    attempt(p, ip: ipIndex[ip]!, cohort: cohort, at: clock, model: model)
+                    attempt(p, ip: routerIPs[ip], cohort: cohort, at: clock, model: model)
                 }
                 if stopped { break }
             }
@@ -110,7 +110,7 @@ extension SimulationRun {
     mutating func attempt(_ p: Int, ip i: Int, cohort: Cohort, at clock: Int64, model: ProviderPhysics) {
         totals.dedicatedAttempts += 1
         let (begins, ends) = transport.start(p, ip: i, at: clock)
-        let outcome = pairs[p][i].attempt(model, at: begins, hardBounceRate: hardBounceRate, using: &rng)
+        let outcome = pairs[p][i].attempt(model, at: begins, bounceBelow: bounceBelow, using: &rng)
         switch outcome {
         case .accepted:
             today[p].dedicated += 1

@@ -17,6 +17,8 @@ struct SimulationRun {
     let start = Timestamp(nanoseconds: 1_800_000_000_000_000_000 / Simulator.day * Simulator.day)
     let spillover: Configuration.Spillover
     let hardBounceRate: Double
+    /// `hardBounceRate` as the provider's draw threshold (`SimulatedPair.bounceThreshold`).
+    let bounceBelow: UInt64
     let complaintRate: Double
     let weights: [Double]
     let weightSum: Double
@@ -29,6 +31,8 @@ struct SimulationRun {
     var dispatcher: Dispatcher
     let keys: [Router.ProviderKey]
     let pool: Router.PoolKey
+    /// Per IP index of the router (`router.ipNames`), the index in `ips`.
+    let routerIPs: [Int]
     var rng: SeededRandom
 
     // The providers' side and the transport.
@@ -62,6 +66,7 @@ struct SimulationRun {
         ips = (0..<scenario.pool.maxIPs).map { "10.0.\($0 / 250).\($0 % 250 + 1)" }
         ipIndex = Dictionary(uniqueKeysWithValues: ips.enumerated().map { ($1, $0) })
         hardBounceRate = scenario.list?.hardBounceRate ?? 0
+        bounceBelow = SimulatedPair.bounceThreshold(hardBounceRate)
         complaintRate = scenario.list?.complaintRate ?? 0
         weights = (scenario.demand.hourlyProfile ?? .named("business")).weights!
         weightSum = weights.reduce(0, +)
@@ -97,6 +102,8 @@ struct SimulationRun {
         for id in providerIDs { keys.append(dispatcher.key(for: MailboxProvider(id))) }
         self.keys = keys
         pool = dispatcher.key(forPool: "sim")!
+        let simIndex = ipIndex
+        routerIPs = dispatcher.router.ipNames.map { simIndex[$0]! }
         if scenario.pool.initialIPs > (scenario.pool.minIPs ?? scenario.pool.initialIPs) {
             dispatcher.apply(PoolPlan(pool: "sim", add: Array(ips[1..<scenario.pool.initialIPs])), now: start)
         }
