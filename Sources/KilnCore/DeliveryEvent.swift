@@ -51,8 +51,17 @@ public struct DeliveryEvent: Sendable, Hashable, Codable {
     public var via: SendingPath?
     public var reply: SMTPReply?
     public var detail: String?
+    /// The reply's class and reason, as classified where it arrived.
+    public var replyClass: ReplyClass?
+    public var reason: ReplyReason?
+    /// The attempt's number (1 for the first), for an attempt's event.
+    public var attempt: Int?
 
-    public init(kind: Kind, time: Timestamp, messageID: MessageID? = nil, recipient: String? = nil, provider: MailboxProvider? = nil, via: SendingPath? = nil, reply: SMTPReply? = nil, detail: String? = nil) {
+    public init(kind: Kind, time: Timestamp, messageID: MessageID? = nil, recipient: String? = nil, provider: MailboxProvider? = nil, via: SendingPath? = nil, reply: SMTPReply? = nil, detail: String? = nil,
+                replyClass: ReplyClass? = nil, reason: ReplyReason? = nil, attempt: Int? = nil) {
+        self.attempt = attempt
+        self.replyClass = replyClass
+        self.reason = reason
         self.kind = kind
         self.time = time
         self.messageID = messageID
