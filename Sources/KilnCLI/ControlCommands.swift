@@ -3,26 +3,51 @@ import Foundation
 import Kiln
 import KilnCore
 import KilnStore
+import Metrics
+import Prometheus
 import ServiceLifecycle
 import UnixSignals
 
 struct Run: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Deliver the queue until stopped (SIGINT/SIGTERM), or with --until-idle until nothing is due.")
+    static let configuration = CommandConfiguration(
+        abstract: "Deliver the queue until stopped (SIGINT/SIGTERM), or with --until-idle until nothing is due; with --listen, also serve /metrics, /healthz, /readyz and the unsubscribe routes.")
     @OptionGroup var options: ConfigOption
     @Flag(name: .customLong("until-idle"), help: "Return once no message is due or in flight.") var untilIdle = false
     @OptionGroup var nodeOption: NodeOption
+    @Option(help: "Serve /metrics (Prometheus), /healthz, /readyz and the one-click unsubscribe routes on HOST:PORT, in the same process.")
+    var listen: String?
+    @Option(name: .customLong("shutdown-timeout"), help: "Seconds a graceful shutdown may take (default 30); then transfers still running are cancelled and their messages return to the queue.")
+    var shutdownTimeout: Double = 30
+    @OptionGroup var logging: LogOptions
+
+    func validate() throws {
+        if !(shutdownTimeout > 0 && shutdownTimeout <= 3_600) { throw ValidationError("--shutdown-timeout must be more than 0 and at most 3600 seconds") }
+        if listen != nil && untilIdle { throw ValidationError("--listen runs until stopped; it does not go with --until-idle") }
+        if let listen { _ = try ListenAddress(listen) }
+    }
 
     func run() async throws {
-        let logger = makeLogger()
+        let logger = logging.makeLogger()
+        // The CLI's metrics backend: Prometheus (the engine only knows swift-metrics).
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         let engine = try SendEngine(configurationFile: options.config, logger: logger, node: nodeOption.node)
         try engine.checkSecrets(for: .delivery)
         try engine.checkSourceAddresses()
         if untilIdle {
             try await engine.runUntilIdle()
-        } else {
-            let group = ServiceGroup(services: [engine], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
-            try await group.run()
+            return
         }
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        if let listen {
+            // Started first, stopped last: /readyz says "shutting down" while delivery drains.
+            let app = try operationsApplication(engine: engine, listen: try ListenAddress(listen), logger: logger) { registry.emitToBuffer() }
+            services.append(.init(service: app))
+        }
+        services.append(.init(service: engine))
+        var configuration = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        configuration.maximumGracefulShutdownDuration = .milliseconds(Int64(shutdownTimeout * 1_000))
+        try await ServiceGroup(configuration: configuration).run()
     }
 }
 
@@ -58,6 +83,12 @@ struct Status: AsyncParsableCommand {
         for (scope, r) in status.reputation.sorted(by: { $0.key < $1.key }) {
             print("\t\(scope == "*" ? "account" : scope)\t\(r.status.rawValue)\t\(percent(r.bounceRate))\t\(percent(r.complaintRate))\t\(r.sent)")
         }
+        if !status.destinations.isEmpty {
+            print("destination\ttype\tpending\tlast error")
+            for d in status.destinations {
+                print("\(d.name)\t\(d.type)\t\(d.pending)\t\(d.lastError.map { "\($0) (at \(d.lastErrorAt.map(iso8601) ?? "?"))" } ?? "-")")
+            }
+        }
         if !status.suppressed.isEmpty {
             print("suppressed: " + status.suppressed.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", "))
         }
@@ -81,7 +112,9 @@ struct StatusOutput: Encodable {
     var reputation: [String: ReputationSnapshot]
     var suppressed: [String: Int]
     var nodes: [EngineStatus.NodeInfo]
+    var destinations: [DestinationStatus]
     init(_ s: EngineStatus) {
+        destinations = s.destinations
         nodes = s.nodes
         warmup = s.warmup
         reputation = s.reputation
@@ -109,9 +142,10 @@ struct Pause: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Stop all sending (kill switch), or one configuration set's; persisted until resume.")
     @OptionGroup var options: ConfigOption
     @Option(name: .customLong("config-set"), help: "Pause only this configuration set.") var configSet: String?
+    @OptionGroup var output: OutputOptions
     func run() async throws {
         try await control(options, configSet) { try await $0.pause(configurationSet: configSet) }
-        print("paused \(configSet ?? "all sending")")
+        if output.json { printJSON(["action": "pause", "scope": configSet ?? "*"]) } else { print("paused \(configSet ?? "all sending")") }
     }
 }
 
@@ -119,9 +153,10 @@ struct Resume: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Resume sending after pause.")
     @OptionGroup var options: ConfigOption
     @Option(name: .customLong("config-set"), help: "Resume only this configuration set.") var configSet: String?
+    @OptionGroup var output: OutputOptions
     func run() async throws {
         try await control(options, configSet) { try await $0.resume(configurationSet: configSet) }
-        print("resumed \(configSet ?? "all sending")")
+        if output.json { printJSON(["action": "resume", "scope": configSet ?? "*"]) } else { print("resumed \(configSet ?? "all sending")") }
     }
 }
 
