@@ -161,7 +161,12 @@ let package = Package(
                 .product(name: "CryptoExtras", package: "swift-crypto"),
             ]
         ),
-        .testTarget(name: "KilnCLITests", dependencies: ["KilnTesting", "KilnStore"]),
+        .testTarget(
+            name: "KilnCLITests",
+            dependencies: [
+                "KilnTesting", "KilnStore", .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
         .testTarget(
             name: "KilnServeTests",
             dependencies: ["KilnServe", "Kiln", .product(name: "Hummingbird", package: "hummingbird")]

@@ -115,13 +115,13 @@ public final class SendEngine: Service, Sendable {
     }
 
     /// Opens an engine on a configuration file.
-    public convenience init(configurationFile path: String, logger: Logger, node: String? = nil) throws(KilnError) {
+    public convenience init(configurationFile path: String, logger: Logger, node: String? = nil, housekeeping: Housekeeping = Housekeeping()) throws(KilnError) {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw KilnError(.invalidConfiguration, "cannot read the configuration file", location: path)
         }
         let configuration = try Configuration.load(json: data, source: path)
         let directory = (path as NSString).deletingLastPathComponent
-        try self.init(configuration: configuration, baseDirectory: directory.isEmpty ? "." : directory, logger: logger, node: node)
+        try self.init(configuration: configuration, baseDirectory: directory.isEmpty ? "." : directory, logger: logger, node: node, housekeeping: housekeeping)
     }
 
     @Sendable public static func wallClock() -> Timestamp {

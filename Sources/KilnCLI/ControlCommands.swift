@@ -19,8 +19,10 @@ struct Run: AsyncParsableCommand {
     @Option(name: .customLong("shutdown-timeout"), help: "Seconds a graceful shutdown may take (default 30); then transfers still running are cancelled and their messages return to the queue.")
     var shutdownTimeout: Double = 30
     @OptionGroup var logging: LogOptions
+    @Option(name: .customLong("metrics-interval"), help: .hidden) var metricsInterval: Double = 10
 
     func validate() throws {
+        if !(metricsInterval >= 0.1) { throw ValidationError("--metrics-interval must be at least 0.1 seconds") }
         if !(shutdownTimeout > 0 && shutdownTimeout <= 3_600) { throw ValidationError("--shutdown-timeout must be more than 0 and at most 3600 seconds") }
         if listen != nil && untilIdle { throw ValidationError("--listen runs until stopped; it does not go with --until-idle") }
         if let listen { _ = try ListenAddress(listen) }
@@ -31,7 +33,8 @@ struct Run: AsyncParsableCommand {
         // The CLI's metrics backend: Prometheus (the engine only knows swift-metrics).
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
-        let engine = try SendEngine(configurationFile: options.config, logger: logger, node: nodeOption.node)
+        let housekeeping = Housekeeping(metricsInterval: .milliseconds(Int64(metricsInterval * 1_000)))
+        let engine = try SendEngine(configurationFile: options.config, logger: logger, node: nodeOption.node, housekeeping: housekeeping)
         try engine.checkSecrets(for: .delivery)
         try engine.checkSourceAddresses()
         if untilIdle {

@@ -5,7 +5,7 @@ import Logging
 
 /// The CLI's logger: to standard error, `KILN_LOG_LEVEL` (default warning).
 func makeLogger() -> Logger {
-    LogOptions().makeLogger()
+    LogOptions.logger(format: .text, level: nil)
 }
 
 /// `--log-format json|text` and `--log-level`: the log lines on standard error. At `info`
@@ -19,12 +19,13 @@ struct LogOptions: ParsableArguments {
 
     enum LogFormat: String, ExpressibleByArgument, CaseIterable { case text, json }
 
-    func makeLogger() -> Logger {
-        let format = logFormat
+    func makeLogger() -> Logger { Self.logger(format: logFormat, level: logLevel) }
+
+    static func logger(format: LogFormat, level: Logger.Level?) -> Logger {
         var logger = Logger(label: "kiln") { label in
             format == .json ? JSONLogHandler(label: label) as any LogHandler : StreamLogHandler.standardError(label: label)
         }
-        logger.logLevel = logLevel ?? ProcessInfo.processInfo.environment["KILN_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
+        logger.logLevel = level ?? ProcessInfo.processInfo.environment["KILN_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
         return logger
     }
 }
