@@ -195,6 +195,8 @@ func metricSum(_ text: String, _ name: String, _ labels: [String: String] = [:])
             let receivers = try await Self.receivers(delay: 20_000)
             let workspace = try Self.workspace(receivers, hookPort: hookPort)
             defer { workspace.remove() }
+            // The CLI commands that queue the campaign check the secret too (a unique name: no other test reads it).
+            setenv("KILN_TEST_HOOK_SECRET", Self.secret, 1)
             let (all, bounced) = try Self.queue(workspace, count: 1_000, bounces: 30)
             let environment = ["KILN_TEST_HOOK_SECRET": Self.secret]
             let port = try freeLoopbackPort()

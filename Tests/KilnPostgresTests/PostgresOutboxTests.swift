@@ -7,8 +7,19 @@ import Testing
 
 /// The event log, destination cursors and the retention purge on PostgreSQL: the same
 /// behaviour as SQLite, and the commit order that only a shared store needs.
-@Suite(.enabled(if: PostgresTestServer.enabled, "set KILN_TEST_POSTGRES_URL (make test does)"))
+@Suite(.serialized, .enabled(if: PostgresTestServer.enabled, "set KILN_TEST_POSTGRES_URL (make test does)"))
 struct PostgresOutboxTests {
+    /// The log after `position` once it holds `count` events: a transaction still open
+    /// anywhere on the server (another test's) holds back what can be read, for a moment.
+    func read(_ store: PostgresStore, after position: EventPosition, count: Int) async throws -> [StoredEvent] {
+        for _ in 0..<100 {
+            let events = try await store.outboxEvents(after: position, limit: 100)
+            if events.count >= count { return events }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return try await store.outboxEvents(after: position, limit: 100)
+    }
+
     let t0 = Timestamp(nanoseconds: 1_800_000_000_000_000_000)
     let day = Duration.seconds(86_400)
 
@@ -29,7 +40,7 @@ struct PostgresOutboxTests {
                           reply: ok, replyClass: .success, reason: .accepted, attempt: 1),
         ], now: t0)
         try await store.append(events: [DeliveryEvent(kind: .paused, time: t0, detail: "*")])
-        let all = try await store.outboxEvents(after: .start, limit: 100)
+        let all = try await read(store, after: .start, count: 4)
         #expect(all.map(\.event.kind) == [.accepted, .accepted, .delivery, .paused])
         #expect(all.map(\.position) == all.map(\.position).sorted())
         #expect(all[2].configurationSet == "news" && all[2].campaign == "spring" && all[2].contentID != nil)
@@ -53,7 +64,7 @@ struct PostgresOutboxTests {
         let db = try await PostgresTestServer.freshDatabase()
         let store = db.store()
         try await store.append(events: [DeliveryEvent(kind: .paused, time: t0, detail: "*")])
-        let start = try #require(try await store.outboxEvents(after: .start, limit: 10).last).position
+        let start = try #require(try await read(store, after: .start, count: 1).last).position
         try await PostgresTestServer.admin(db.settings) { slow in
             try await slow.query("BEGIN", logger: PostgresTestServer.logger)
             try await slow.query("INSERT INTO events (time, kind, detail) VALUES (1, 'resumed', 'late')", logger: PostgresTestServer.logger)
@@ -62,7 +73,7 @@ struct PostgresOutboxTests {
             #expect(try await store.outboxEvents(after: start, limit: 10).isEmpty)
             try await slow.query("COMMIT", logger: PostgresTestServer.logger)
         }
-        let after = try await store.outboxEvents(after: start, limit: 10)
+        let after = try await read(store, after: start, count: 2)
         #expect(after.map(\.event.detail) == ["late", "early"])
         await db.drop()
     }
