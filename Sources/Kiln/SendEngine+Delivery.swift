@@ -55,6 +55,7 @@ extension SendEngine {
         // A stop() asked before this run started ends it at once; once it has ended,
         // the next run starts afresh.
         defer { stopping.withLock { $0 = false } }
+        try await requireAuthentication()
         let claim = try await store.beginDelivery(node: node, now: now())
         defer { withExtendedLifetime(claim) {} }
         if claim.recovered > 0 {
@@ -133,6 +134,8 @@ final class DeliverySession: Sendable {
         var inFlight: [MessageID: InFlight] = [:]
         var rng = SystemRandomNumberGenerator()
         var contents: [Int64: StoredContent] = [:]
+        /// The bytes of `contents`.
+        var contentBytes = 0
         /// Nodes delivering from the store (1 for SQLite): this node's share of the limits
         /// that hold for the whole pool is 1/liveNodes.
         var liveNodes = 1
@@ -141,6 +144,11 @@ final class DeliverySession: Sendable {
         /// Messages that could not be rendered, to be recorded by the dispatcher.
         var renderingFailures: [(Outcome, DeliveryEvent)] = []
     }
+
+    /// The content cache's bounds: when a batch would take it past either, it keeps only
+    /// what that batch needs.
+    static let contentCacheEntries = 10_000
+    static let contentCacheBytes = 256 * 1024 * 1024
 
     /// A message to render and sign, with its job (all but the body).
     struct FinishWork: Sendable {
@@ -307,12 +315,22 @@ final class DeliverySession: Sendable {
     }
 
     func send(_ leased: [LeasedMessage], paused: Set<String>, now: Timestamp) async throws {
-        let missing = Set(leased.map(\.contentID)).subtracting(state.withLock { Set($0.contents.keys) })
+        let needed = Set(leased.map(\.contentID))
+        let missing = needed.subtracting(state.withLock { Set($0.contents.keys) })
         if !missing.isEmpty {
             let loaded = try await engine.store.contents(ids: Array(missing))
             state.withLock { state in
-                if state.contents.count > 10_000 { state.contents.removeAll(keepingCapacity: true) }
-                state.contents.merge(loaded) { a, _ in a }
+                // Bounded in count and in bytes: a batch of large messages cannot pile up.
+                let loadedBytes = loaded.values.reduce(0) { $0 + $1.data.count }
+                if state.contents.count > Self.contentCacheEntries || state.contentBytes + loadedBytes > Self.contentCacheBytes {
+                    // What this batch needs stays.
+                    state.contents = state.contents.filter { needed.contains($0.key) }
+                    state.contentBytes = state.contents.values.reduce(0) { $0 + $1.data.count }
+                }
+                for (id, content) in loaded where state.contents[id] == nil {
+                    state.contents[id] = content
+                    state.contentBytes += content.data.count
+                }
             }
         }
         var work: [FinishWork] = []
@@ -350,12 +368,12 @@ final class DeliverySession: Sendable {
             }
             let target: Destination
             if path == .shared, let sharedURL {
-                target = .url(sharedURL)
+                target = .hops([SMTPHop(url: sharedURL)])
             } else {
-                target = await destination(for: message)
+                target = await destination(for: message, sourceIP: path.ip)
             }
             switch target {
-            case .url(let url):
+            case .hops(let hops):
                 let profile = ProviderProfile.resolve(message.provider, overrides: configuration.providers)
                 let viaShared = path == .shared
                 // The provider's limits, as lowered by its session and connection limit replies
@@ -368,14 +386,16 @@ final class DeliverySession: Sendable {
                     return (viaShared ? configured : state.dispatcher.connections(for: message.provider, configured: configured),
                             state.dispatcher.messagesPerConnection(for: message.provider))
                 }
-                let job = SMTPJob(
-                    id: message.id, destination: url, sourceIP: path.ip,
+                var job = SMTPJob(
+                    id: message.id, destination: hops[0].url, sourceIP: path.ip,
                     mailFrom: ReturnPath.address(for: message.id, domain: content.envelopeDomain, secret: finisher.returnPathSecret),
                     recipient: message.recipient, body: [],
                     maxConnections: connections,
                     messagesPerConnection: viaShared ? 100 : perConnection,
                     credentials: viaShared ? credentials : nil,
-                    tls: configuration.delivery.tls ?? .opportunistic, provider: message.provider)
+                    tls: configuration.delivery.tls ?? .opportunistic, provider: message.provider, priority: message.priority)
+                job.route(to: hops)
+                job.verifyTLS = configuration.delivery.tlsVerify == .verify
                 work.append(FinishWork(job: job, content: content, message: message))
                 events.append(DeliveryEvent(kind: .send, time: now, messageID: message.id, recipient: message.recipient, provider: message.provider,
                                             via: path, attempt: message.attempts + 1))
@@ -424,6 +444,9 @@ final class DeliverySession: Sendable {
                     let message = item.message
                     do {
                         item.job.body = try finisher.finish(item.content, message: message, time: now)
+                        if item.job.body.count > configuration.maxMessageBytes {
+                            throw KilnError(.invalidMessage, "rendered to \(item.job.body.count) bytes, over delivery.maxMessageBytes (\(configuration.maxMessageBytes))")
+                        }
                         jobs.append(item.job)
                     } catch {
                         failures.append((Outcome(id: message.id, state: .failed, countsAsAttempt: false),
@@ -495,25 +518,34 @@ final class DeliverySession: Sendable {
         return max(1, (limit + nodes - 1) / nodes)
     }
 
-    /// The SMTP destination of a message: its provider's route, else the `*` route, else
-    /// (MX mode) the recipient domain's most preferred MX on port 25. A failure is a
-    /// local reply: 5.1.2 for a domain that does not exist, 4.4.3 for a DNS failure.
-    func destination(for message: LeasedMessage) async -> Destination {
-        if let route = configuration.route(for: message.provider), let url = SMTPURL(route) { return .url(url) }
+    /// Where a message goes, in the order to try within one attempt: its provider's
+    /// route (a URL or a list), else the `*` route, else (MX mode) the recipient domain's
+    /// MX hosts (`MXResolver.hops`). A failure is a local reply: 5.1.2 for a domain that
+    /// does not exist, 5.1.10 for a null MX (RFC 7505), 4.4.3 for a DNS failure.
+    func destination(for message: LeasedMessage, sourceIP: String?) async -> Destination {
+        if let route = configuration.route(for: message.provider) {
+            let hops = route.urls.compactMap(SMTPURL.init).map { SMTPHop(url: $0) }
+            if !hops.isEmpty { return .hops(hops) }
+        }
         let domain = String(message.recipient[message.recipient.index(after: message.recipient.lastIndex(of: "@")!)...])
         switch await engine.mx.lookup(domain) {
         case .hosts(let hosts):
-            if let first = hosts.first, let url = SMTPURL("smtp://\(first):25") { return .url(url) }
-            return .failed(SMTPReply(code: 451, enhancedStatus: "4.4.3", text: "kiln: no usable MX host for \(domain)", isLocal: true))
+            let port = configuration.delivery.mxPort ?? 25
+            let hops = state.withLock { MXResolver.hops(hosts, port: port, sourceIP: sourceIP, using: &$0.rng) }
+            if !hops.isEmpty { return .hops(hops) }
+            return .failed(SMTPReply(code: 451, enhancedStatus: "4.4.3", text: "kiln: no MX host of \(domain) has an address this source (\(sourceIP ?? "any")) can reach", isLocal: true))
+        case .nullMX:
+            return .failed(SMTPReply(code: 556, enhancedStatus: "5.1.10", text: "kiln: \(domain) accepts no mail (null MX, RFC 7505)", isLocal: true))
         case .noSuchDomain:
             return .failed(SMTPReply(code: 550, enhancedStatus: "5.1.2", text: "kiln: the domain \(domain) does not exist or accepts no mail", isLocal: true))
-        case .temporaryFailure:
-            return .failed(SMTPReply(code: 451, enhancedStatus: "4.4.3", text: "kiln: DNS lookup of \(domain) failed", isLocal: true))
+        case .temporaryFailure(let why):
+            return .failed(SMTPReply(code: 451, enhancedStatus: "4.4.3", text: "kiln: DNS lookup of \(domain) failed: \(why)", isLocal: true))
         }
     }
 
     enum Destination {
-        case url(SMTPURL)
+        /// At least one.
+        case hops([SMTPHop])
         case failed(SMTPReply)
     }
 
@@ -543,8 +575,11 @@ final class DeliverySession: Sendable {
                 release.append(result.id)
                 continue
             }
-            let (outcome, event) = resolve(result.id, recipient: info.recipient, provider: info.provider, createdAt: info.createdAt,
+            var (outcome, event) = resolve(result.id, recipient: info.recipient, provider: info.provider, createdAt: info.createdAt,
                                            attempts: info.attempts, path: info.path, reply: reply, classification: result.classification, now: now)
+            outcome.host = result.host.description
+            event.host = outcome.host
+            if !result.passedOver.isEmpty { event.detail = "passed over: " + result.passedOver.joined(separator: "; ") }
             let duration = ContinuousClock.now - info.startedAt
             engine.metrics.attempt(provider: info.provider.id, ip: info.path.description, replyClass: result.classification.replyClass.rawValue,
                                    duration: duration)

@@ -25,7 +25,8 @@ public final class SendEngine: Service, Sendable {
     let secrets: SecretSource
     let now: @Sendable () -> Timestamp
     let broadcaster = EventBroadcaster()
-    let mx = MXResolver()
+    /// MX lookups through `delivery.nameservers` (else /etc/resolv.conf), on the engine's clock.
+    let mx: MXResolver
     let stopping = Mutex(false)
     let messageIDs = Mutex<SystemRandomNumberGenerator>(SystemRandomNumberGenerator())
     /// Whose leases this engine takes: the node name (when it is one of the configured
@@ -90,6 +91,7 @@ public final class SendEngine: Service, Sendable {
         self.sendingConfiguration = node.map { configuration.restricted(toNode: $0) } ?? configuration
         self.logger = logger
         self.now = now
+        self.mx = MXResolver(client: DNSClient(servers: (configuration.delivery.nameservers ?? []).compactMap(DNSServerAddress.init)), now: now)
         let secrets = secrets ?? SecretSource(baseDirectory: baseDirectory)
         self.secrets = secrets
         if let store {
@@ -210,6 +212,11 @@ public final class SendEngine: Service, Sendable {
             }
             data = try Self.encoded(template, location: place ?? "template")
         }
+        // Refused here, before anything is stored: no receiver would take it either.
+        if data.count > configuration.maxMessageBytes {
+            throw KilnError(.invalidMessage, "the message is \(data.count) bytes, over delivery.maxMessageBytes (\(configuration.maxMessageBytes))",
+                            location: place ?? "body")
+        }
         var recipients: [Submission.Recipient] = []
         recipients.reserveCapacity(message.recipients.count)
         var variables: [[String: String]]?
@@ -222,7 +229,7 @@ public final class SendEngine: Service, Sendable {
             content: StoredContent(data: data, envelopeDomain: identity.returnPathDomain ?? identity.domain,
                                    configurationSet: configurationSet.name, campaign: message.campaign, fromDomain: identity.domain,
                                    isTemplate: { if case .template = message.body { true } else { false } }()),
-            recipients: recipients)
+            recipients: recipients, priority: configurationSet.transactional == true ? 1 : 0)
     }
 
     /// JSON for the store; a value that does not encode is an invalid message there.
@@ -239,7 +246,7 @@ public final class SendEngine: Service, Sendable {
     func provider(for address: EmailAddress) async -> MailboxProvider {
         if let known = MailboxProvider.classify(domain: address.domain) { return known }
         guard configuration.delivery.mode == .mx else { return .other }
-        if case .hosts(let hosts) = await mx.lookup(address.domain) { return MailboxProvider.classify(mxHosts: hosts) }
+        if case .hosts(let hosts) = await mx.lookup(address.domain) { return MailboxProvider.classify(mxHosts: hosts.map(\.name)) }
         return .other
     }
 
@@ -306,7 +313,7 @@ public final class SendEngine: Service, Sendable {
         return EngineStatus(counts: try await store.counts(), pausedScopes: try await store.pausedScopes().sorted(), pools: pools,
                             warmup: warmup, reputation: try await reputation(),
                             suppressed: try await store.suppressionCounts().reduce(into: [:]) { $0[$1.key.rawValue] = $1.value }, nodes: nodes,
-                            destinations: try await destinationStatus())
+                            receivingHosts: try await store.receivingHosts(deliveries: 10_000), destinations: try await destinationStatus())
     }
 
     /// Throws, naming the set, when `configurationSet` is not a configured set (nil, the
@@ -363,6 +370,8 @@ public struct EngineStatus: Sendable, Codable {
     }
     /// The delivering nodes of a shared store (empty for SQLite: one machine).
     public var nodes: [NodeInfo] = []
+    /// The hosts that took the last 10,000 deliveries, by provider.
+    public var receivingHosts: [HostCount]
     /// Each event destination's backlog and last error.
     public var destinations: [DestinationStatus] = []
 
@@ -410,7 +419,8 @@ extension SendEngine {
         let d = configuration.delivery
         return transportFactory(
             SMTPTransport.Options(heloName: d.heloName, connectTimeout: .saturatingSeconds(d.connectTimeoutSeconds ?? 30),
-                                  transferTimeout: .saturatingSeconds(d.transferTimeoutSeconds ?? 300), classifier: configuration.replyClassifier),
+                                  transferTimeout: .saturatingSeconds(d.transferTimeoutSeconds ?? 300),
+                                  caFile: d.caFile.map(secrets.resolve), classifier: configuration.replyClassifier),
             logger)
     }
 }

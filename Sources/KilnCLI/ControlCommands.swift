@@ -37,6 +37,15 @@ struct Run: AsyncParsableCommand {
         let engine = try SendEngine(configurationFile: options.config, logger: logger, node: nodeOption.node, housekeeping: housekeeping)
         try engine.checkSecrets(for: .delivery)
         try engine.checkSourceAddresses()
+        // A warning for every failing authentication check (delivery.requireAuthentication
+        // makes the engine refuse instead).
+        if engine.configuration.delivery.requireAuthentication != true {
+            for finding in await engine.checkIdentities() where !finding.passed {
+                logger.warning("sender authentication check failed (kiln identity check)", metadata: [
+                    "check": "\(finding.check.rawValue)", "subject": "\(finding.subject)", "problem": "\(finding.message)", "fix": "\(finding.fix ?? "-")",
+                ])
+            }
+        }
         if untilIdle {
             try await engine.runUntilIdle()
             return
@@ -92,6 +101,10 @@ struct Status: AsyncParsableCommand {
                 print("\(d.name)\t\(d.type)\t\(d.pending)\t\(d.lastError.map { "\($0) (at \(d.lastErrorAt.map(iso8601) ?? "?"))" } ?? "-")")
             }
         }
+        if !status.receivingHosts.isEmpty {
+            print("receiving hosts (last 10,000 deliveries)\tprovider\thost\tdeliveries")
+            for h in status.receivingHosts { print("\t\(h.provider.id)\t\(h.host)\t\(h.deliveries)") }
+        }
         if !status.suppressed.isEmpty {
             print("suppressed: " + status.suppressed.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", "))
         }
@@ -116,9 +129,11 @@ struct StatusOutput: Encodable {
     var suppressed: [String: Int]
     var nodes: [EngineStatus.NodeInfo]
     var destinations: [DestinationStatus]
+    var receivingHosts: [HostCount]
     init(_ s: EngineStatus) {
         destinations = s.destinations
         nodes = s.nodes
+        receivingHosts = s.receivingHosts
         warmup = s.warmup
         reputation = s.reputation
         suppressed = s.suppressed

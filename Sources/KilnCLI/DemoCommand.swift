@@ -63,9 +63,9 @@ struct DemoRun {
         for provider in Self.providers {
             servers[provider.id] = try await LoopbackSMTPServer.start(script: Self.script(for: provider.id))
         }
-        var routes: [String: String] = [:]
-        for (id, server) in servers { routes[id] = server.url }
-        routes["*"] = servers["other"]!.url
+        var routes: [String: RouteList] = [:]
+        for (id, server) in servers { routes[id] = RouteList(server.url) }
+        routes["*"] = RouteList(servers["other"]!.url)
         // The shared relay that takes what the cold pool cannot send yet.
         let relay = try await LoopbackSMTPServer.start()
 

@@ -51,7 +51,7 @@ struct Send: AsyncParsableCommand {
         } else {
             for r in records {
                 let reply = r.lastReply.map { " (\($0))" } ?? ""
-                print("\(r.id)\t\(r.recipient)\t\(r.state)\(r.via.map { " via \($0)" } ?? "")\(reply)")
+                print("\(r.id)\t\(r.recipient)\t\(r.state)\(r.via.map { " via \($0)" } ?? "")\(r.host.map { " at \($0)" } ?? "")\(reply)")
             }
         }
     }
@@ -65,7 +65,10 @@ struct SendResult: Encodable {
     var attempts: Int
     var sourceIP: String?
     var reply: String?
+    /// The receiving host that gave the last reply.
+    var host: String?
     init(_ r: MessageRecord) {
+        host = r.host
         id = r.id.rawValue
         recipient = r.recipient
         provider = r.provider.id

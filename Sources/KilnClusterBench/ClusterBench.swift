@@ -131,7 +131,7 @@ struct ClusterBench {
             return Configuration(
                 store: store, senderId: "Bench", identities: [.init(domain: "example.com", returnPathDomain: "bounce.example.com")],
                 pools: [.init(name: "p", ips: ["127.0.0.2", "127.0.0.3"], scaling: .fixed)],
-                delivery: .init(mode: .routes, routes: ["*": route], heloName: "mta.example.com", connectTimeoutSeconds: 5, transferTimeoutSeconds: 30,
+                delivery: .init(mode: .routes, routes: ["*": RouteList(route)], heloName: "mta.example.com", connectTimeoutSeconds: 5, transferTimeoutSeconds: 30,
                                 tls: Configuration.TLSPolicy.none),
                 providers: Dictionary(uniqueKeysWithValues: ["gmail", "microsoft", "yahoo", "apple", "other"].map { ($0, roomy) }),
                 configurationSets: [.init(name: "bulk", pool: "p")], defaultConfigurationSet: "bulk",

@@ -161,12 +161,20 @@ extension Configuration {
         }
 
         check(!delivery.heloName.isEmpty && EmailAddress.isValidDomain(delivery.heloName), "delivery.heloName", "must be a domain name")
-        for (provider, url) in (delivery.routes ?? [:]).sorted(by: { $0.key < $1.key }) {
-            check(SMTPURL(url) != nil, "delivery.routes.\(provider)", "'\(url)' is not smtp://host:port or smtps://host:port")
+        for (provider, list) in (delivery.routes ?? [:]).sorted(by: { $0.key < $1.key }) {
+            check(!list.urls.isEmpty, "delivery.routes.\(provider)", "needs at least one URL")
+            for (index, url) in list.urls.enumerated() {
+                check(SMTPURL(url) != nil, "delivery.routes.\(provider)" + (list.urls.count > 1 ? "[\(index)]" : ""),
+                      "'\(url)' is not smtp://host:port or smtps://host:port")
+            }
             check(provider == "*" || provider == provider.lowercased(), "delivery.routes.\(provider)", "provider ids are lower-case")
             check(provider == "*" || MailboxProvider.isConfigurable(provider), "delivery.routes.\(provider)",
                   "unknown provider id '\(provider)': \(MailboxProvider.configurableDescription) or *")
         }
+        for (index, server) in (delivery.nameservers ?? []).enumerated() {
+            check(DNSServerAddress(server) != nil, "delivery.nameservers[\(index)]", "'\(server)' is not an IP address with an optional port (127.0.0.1:5353, [::1]:53)")
+        }
+        if let port = delivery.mxPort { check((1...65535).contains(port), "delivery.mxPort", "must be 1 to 65,535") }
         if delivery.mode == .routes {
             check(delivery.routes?["*"] != nil, "delivery.routes", "mode 'routes' needs a '*' route for unlisted providers")
         }

@@ -177,18 +177,30 @@ public struct Configuration: Codable, Sendable, Equatable {
     }
 
     public enum TLSPolicy: String, Codable, Sendable {
-        /// STARTTLS when the server offers it, without certificate checks (like Postfix `may`).
+        /// STARTTLS when the server offers it, else in clear (like Postfix `may`).
         case opportunistic
-        /// STARTTLS required with a verified certificate.
+        /// STARTTLS required: a receiver that does not offer it is passed over (the next MX
+        /// host, or a deferral); nothing is sent in clear (like Postfix `encrypt`).
         case required
         /// Never TLS (loopback tests).
         case none
     }
 
+    /// Whether a receiver's TLS certificate is checked.
+    public enum TLSVerification: String, Codable, Sendable {
+        /// Encrypt without checking the certificate (MX delivery without DANE or MTA-STS,
+        /// as MTAs do; the default).
+        case none
+        /// Check the certificate chain (against `delivery.caFile`, else the system store)
+        /// and that it names the host: a bad one passes the host over.
+        case verify
+    }
+
     public struct Delivery: Codable, Sendable, Equatable {
         public var mode: DeliveryMode
-        /// Fixed destinations by provider id, or `*` for all others: `smtp://host:port`.
-        public var routes: [String: String]?
+        /// Fixed destinations by provider id, or `*` for all others: `smtp://host:port`, or
+        /// a list of such URLs tried in order within one attempt (like MX hosts).
+        public var routes: [String: RouteList]?
         /// The name Kiln gives in EHLO.
         public var heloName: String
         /// A message not delivered within this age expires (default 72 hours).
@@ -203,11 +215,34 @@ public struct Configuration: Codable, Sendable, Equatable {
         /// profile (default 10).
         public var maxConnectionsPerDestination: Int?
         public var tls: TLSPolicy?
+        /// Name servers to ask (`"127.0.0.1:5353"`, `"[::1]:53"`, `"192.0.2.53"`) instead
+        /// of those in /etc/resolv.conf: for MX, address and `kiln identity check` lookups.
+        public var nameservers: [String]?
+        /// The port MX hosts are reached on (default 25; a test network may use another).
+        public var mxPort: Int?
+        /// Certificate checks for STARTTLS and `smtps://` (default `none`).
+        public var tlsVerify: TLSVerification?
+        /// PEM file of the certificate authorities `tlsVerify: verify` trusts (default: the
+        /// system store); relative to the configuration file.
+        public var caFile: String?
+        /// The largest message `submit` accepts, in bytes (default 26,214,400: 25 MB); a
+        /// template rendered over it fails that recipient only.
+        public var maxMessageBytes: Int?
+        /// Refuse to deliver while `kiln identity check` finds a failing DKIM, SPF, DMARC
+        /// or reverse-DNS record (default false: `kiln run` only warns).
+        public var requireAuthentication: Bool?
         public init(
-            mode: DeliveryMode, routes: [String: String]? = nil, heloName: String, maxMessageAgeHours: Double? = nil,
+            mode: DeliveryMode, routes: [String: RouteList]? = nil, heloName: String, maxMessageAgeHours: Double? = nil,
             connectTimeoutSeconds: Double? = nil, transferTimeoutSeconds: Double? = nil, maxInFlight: Int? = nil,
-            maxConnectionsPerDestination: Int? = nil, tls: TLSPolicy? = nil
+            maxConnectionsPerDestination: Int? = nil, tls: TLSPolicy? = nil, nameservers: [String]? = nil, mxPort: Int? = nil,
+            tlsVerify: TLSVerification? = nil, caFile: String? = nil, maxMessageBytes: Int? = nil, requireAuthentication: Bool? = nil
         ) {
+            self.requireAuthentication = requireAuthentication
+            self.maxMessageBytes = maxMessageBytes
+            self.tlsVerify = tlsVerify
+            self.caFile = caFile
+            self.nameservers = nameservers
+            self.mxPort = mxPort
             self.mode = mode
             self.routes = routes
             self.heloName = heloName
@@ -328,6 +363,9 @@ extension Configuration {
 
     public var maxMessageAge: Duration { .saturatingSeconds((delivery.maxMessageAgeHours ?? 72) * 3600) }
 
+    /// `delivery.maxMessageBytes`, or 25 MB.
+    public var maxMessageBytes: Int { delivery.maxMessageBytes ?? 26_214_400 }
+
     public func configurationSet(named name: String?) -> ConfigurationSet? {
         let wanted = name ?? defaultConfigurationSet ?? configurationSets.first?.name
         return configurationSets.first { $0.name == wanted }
@@ -342,7 +380,7 @@ extension Configuration {
     }
 
     /// The route for a provider: its own, else `*`.
-    public func route(for provider: MailboxProvider) -> String? {
+    public func route(for provider: MailboxProvider) -> RouteList? {
         delivery.routes?[provider.id] ?? delivery.routes?["*"]
     }
 }

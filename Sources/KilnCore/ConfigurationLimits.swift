@@ -13,6 +13,7 @@
 /// | `delivery.transferTimeoutSeconds` | 0.001 to 86,400 | seconds |
 /// | `delivery.maxInFlight` | 1 to 100,000 | transfers |
 /// | `delivery.maxConnectionsPerDestination` | 1 to 10,000 | connections |
+/// | `delivery.maxMessageBytes` | 1,024 to 1,073,741,824 (1 GiB) | bytes |
 /// | `providers.<id>.coldHourly`, `warmHourly` | 0.01 to 1,000,000,000 | messages an hour |
 /// | `providers.<id>.maxConnections` | 1 to 10,000 | connections |
 /// | `providers.<id>.messagesPerConnection` | 1 to 1,000,000 | messages |
@@ -30,6 +31,7 @@ public enum ConfigurationLimits {
     public static let transferTimeoutSeconds: ClosedRange<Double> = 0.001...86_400
     public static let maxInFlight = 1...100_000
     public static let connections = 1...10_000
+    public static let maxMessageBytes = 1_024...1_073_741_824
     public static let hourly: ClosedRange<Double> = 0.01...1_000_000_000
     public static let messagesPerConnection = 1...1_000_000
     public static let throttleBackoffSeconds: ClosedRange<Double> = 0.001...604_800
@@ -73,6 +75,8 @@ extension Configuration {
         checkCount(pools.count, "pools")
         checkCount(configurationSets.count, "configurationSets")
         checkCount(delivery.routes?.count ?? 0, "delivery.routes")
+        for (provider, list) in delivery.routes ?? [:] { checkCount(list.urls.count, "delivery.routes.\(provider)") }
+        checkCount(delivery.nameservers?.count ?? 0, "delivery.nameservers")
         for (i, identity) in identities.enumerated() {
             checkCount(identity.allowedFromAddresses?.count ?? 0, "identities[\(i)].allowedFromAddresses")
             checkCount(identity.dkim?.count ?? 0, "identities[\(i)].dkim")
@@ -98,6 +102,7 @@ extension Configuration {
         check(delivery.connectTimeoutSeconds, in: ConfigurationLimits.connectTimeoutSeconds, "delivery.connectTimeoutSeconds")
         check(delivery.transferTimeoutSeconds, in: ConfigurationLimits.transferTimeoutSeconds, "delivery.transferTimeoutSeconds")
         check(delivery.maxInFlight, in: ConfigurationLimits.maxInFlight, "delivery.maxInFlight")
+        check(delivery.maxMessageBytes, in: ConfigurationLimits.maxMessageBytes, "delivery.maxMessageBytes")
         check(delivery.maxConnectionsPerDestination, in: ConfigurationLimits.connections, "delivery.maxConnectionsPerDestination")
         for (name, profile) in (providers ?? [:]).sorted(by: { $0.key < $1.key }) {
             let path = "providers.\(name)"

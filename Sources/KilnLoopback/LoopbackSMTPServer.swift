@@ -24,8 +24,11 @@ public final class LoopbackSMTPServer: Sendable {
         public var data: [UInt8]
         /// The client's source address (which dedicated IP sent it).
         public var clientAddress: String
+        /// Whether it came over TLS (after STARTTLS, or on an implicit-TLS port).
+        public var overTLS: Bool
         public var text: String { String(decoding: data, as: UTF8.self) }
-        public init(mailFrom: String, recipients: [String], data: [UInt8], clientAddress: String) {
+        public init(mailFrom: String, recipients: [String], data: [UInt8], clientAddress: String, overTLS: Bool = false) {
+            self.overTLS = overTLS
             self.mailFrom = mailFrom
             self.recipients = recipients
             self.data = data
@@ -59,6 +62,20 @@ public final class LoopbackSMTPServer: Sendable {
 
     public typealias Script = @Sendable (Command) -> SMTPReply?
 
+    /// TLS for a receiver: `upgrade` puts a TLS server handler at the front of a
+    /// connection's pipeline (KilnTesting's `LoopbackTLS` makes one with swift-nio-ssl and
+    /// a throwaway certificate). With `.startTLS` the server offers STARTTLS (RFC 3207);
+    /// with `.implicit` every connection starts with TLS (smtps, RFC 8314).
+    public struct TLS: Sendable {
+        public enum Mode: Sendable { case startTLS, implicit }
+        public var mode: Mode
+        public var upgrade: @Sendable (any Channel) throws -> Void
+        public init(mode: Mode, upgrade: @escaping @Sendable (any Channel) throws -> Void) {
+            self.mode = mode
+            self.upgrade = upgrade
+        }
+    }
+
     public let host: String
     public let port: Int
     let channel: any Channel
@@ -66,6 +83,7 @@ public final class LoopbackSMTPServer: Sendable {
     let isShutDown = Mutex(false)
     let state: Mutex<State>
     let script: Script
+    let tls: TLS?
 
     struct State {
         var messages: [ReceivedMessage] = []
@@ -73,7 +91,8 @@ public final class LoopbackSMTPServer: Sendable {
         var waiters: [(Int, CheckedContinuation<Void, Never>)] = []
     }
 
-    init(host: String, port: Int, channel: any Channel, group: MultiThreadedEventLoopGroup, script: @escaping Script) {
+    init(host: String, port: Int, channel: any Channel, group: MultiThreadedEventLoopGroup, tls: TLS?, script: @escaping Script) {
+        self.tls = tls
         self.host = host
         self.port = port
         self.channel = channel
@@ -83,7 +102,8 @@ public final class LoopbackSMTPServer: Sendable {
     }
 
     /// Starts a server on `host` (a loopback address) and `port` (0 for any free port).
-    public static func start(host: String = "127.0.0.1", port: Int = 0, script: @escaping Script = { _ in nil }) async throws -> LoopbackSMTPServer {
+    /// - Parameter tls: STARTTLS or implicit TLS (nil: plain SMTP only).
+    public static func start(host: String = "127.0.0.1", port: Int = 0, tls: TLS? = nil, script: @escaping Script = { _ in nil }) async throws -> LoopbackSMTPServer {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let box = ServerBox()
         let bootstrap = ServerBootstrap(group: group)
@@ -91,8 +111,10 @@ public final class LoopbackSMTPServer: Sendable {
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    let implicit = tls?.mode == .implicit
+                    if implicit, let tls { try tls.upgrade(channel) }
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(LineDecoder()))
-                    try channel.pipeline.syncOperations.addHandler(SMTPSessionHandler(box: box))
+                    try channel.pipeline.syncOperations.addHandler(SMTPSessionHandler(box: box, overTLS: implicit))
                 }
             }
         let channel: any Channel
@@ -103,13 +125,13 @@ public final class LoopbackSMTPServer: Sendable {
             throw error
         }
         let server = LoopbackSMTPServer(
-            host: host, port: channel.localAddress?.port ?? port, channel: channel, group: group, script: script)
+            host: host, port: channel.localAddress?.port ?? port, channel: channel, group: group, tls: tls, script: script)
         box.server.withLock { $0 = server }
         return server
     }
 
-    /// `smtp://host:port` of this server.
-    public var url: String { "smtp://\(host):\(port)" }
+    /// `smtp://host:port` of this server (`smtps://` with implicit TLS).
+    public var url: String { "\(tls?.mode == .implicit ? "smtps" : "smtp")://\(host):\(port)" }
 
     /// Everything accepted so far.
     public var messages: [ReceivedMessage] { state.withLock { $0.messages } }

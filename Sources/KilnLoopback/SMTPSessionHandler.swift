@@ -13,8 +13,12 @@ final class SMTPSessionHandler: ChannelInboundHandler, @unchecked Sendable {
     var inData = false
     var data: [UInt8] = []
     var messagesOnConnection = 0
+    var overTLS: Bool
 
-    init(box: ServerBox) { self.box = box }
+    init(box: ServerBox, overTLS: Bool = false) {
+        self.box = box
+        self.overTLS = overTLS
+    }
 
     var server: LoopbackSMTPServer? { box.server.withLock { $0 } }
 
@@ -46,7 +50,8 @@ final class SMTPSessionHandler: ChannelInboundHandler, @unchecked Sendable {
             resetTransaction()
             if let reply = ask(.hello(String(text.dropFirst(5)))) { return send(reply, context: context) }
             if verb == "EHLO" {
-                write("250-kiln-testing\r\n250-PIPELINING\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250 SIZE 52428800\r\n", context: context)
+                let startTLS = server?.tls?.mode == .startTLS && !overTLS ? "250-STARTTLS\r\n" : ""
+                write("250-kiln-testing\r\n250-PIPELINING\r\n\(startTLS)250-8BITMIME\r\n250-SMTPUTF8\r\n250 SIZE 52428800\r\n", context: context)
             } else {
                 send(SMTPReply(code: 250, text: "kiln-testing"), context: context)
             }
@@ -67,6 +72,20 @@ final class SMTPSessionHandler: ChannelInboundHandler, @unchecked Sendable {
             inData = true
             data.removeAll(keepingCapacity: true)
             send(SMTPReply(code: 354, text: "End data with <CR><LF>.<CR><LF>"), context: context)
+        case "STARTTLS":
+            guard let tls = server?.tls, tls.mode == .startTLS, !overTLS else {
+                return send(SMTPReply(code: 502, enhancedStatus: "5.5.1", text: "STARTTLS not offered"), context: context)
+            }
+            // The 220 goes out in clear; everything after it through TLS (RFC 3207 §4.2:
+            // the session starts over, so the client says EHLO again).
+            send(SMTPReply(code: 220, enhancedStatus: "2.0.0", text: "Ready to start TLS"), context: context)
+            do {
+                try tls.upgrade(context.channel)
+                overTLS = true
+                resetTransaction()
+            } catch {
+                context.close(promise: nil)
+            }
         case "RSET":
             resetTransaction()
             send(SMTPReply(code: 250, enhancedStatus: "2.0.0", text: "OK"), context: context)
@@ -86,7 +105,8 @@ final class SMTPSessionHandler: ChannelInboundHandler, @unchecked Sendable {
             resetTransaction()
             return send(reply, context: context)
         }
-        let received = LoopbackSMTPServer.ReceivedMessage(mailFrom: mailFrom ?? "", recipients: recipients, data: message, clientAddress: clientAddress)
+        let received = LoopbackSMTPServer.ReceivedMessage(mailFrom: mailFrom ?? "", recipients: recipients, data: message, clientAddress: clientAddress,
+                                                          overTLS: overTLS)
         let number = server?.accept(received) ?? 0
         messagesOnConnection += 1
         resetTransaction()

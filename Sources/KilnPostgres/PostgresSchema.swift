@@ -124,7 +124,16 @@ enum PostgresSchema {
             """,
             "CREATE TABLE pool_active (pool TEXT NOT NULL, ip TEXT NOT NULL, PRIMARY KEY (pool, ip))",
         ]),
-        (2, "event destinations' cursors, reply class in events, the log's commit order, retention", [
+        (2, "transactional mail is leased before bulk; the receiving host that answered", [
+            // A message's priority (0 bulk, 1 transactional): due messages of priority > 0
+            // are leased first, through a partial index that only they enter.
+            "ALTER TABLE messages ADD COLUMN priority INTEGER NOT NULL DEFAULT 0",
+            "CREATE INDEX messages_ready_priority ON messages (priority, next_attempt_at) WHERE state IN (0, 2) AND priority > 0",
+            // With MX failover and route lists, which host took a message (or refused it).
+            "ALTER TABLE events ADD COLUMN host TEXT",
+            "ALTER TABLE messages ADD COLUMN last_host TEXT",
+        ]),
+        (3, "event destinations' cursors, reply class in events, the log's commit order, retention", [
             // Destinations read the log in (transaction id, id) order, and only transactions
             // older than every running one (`EventPosition`): an id taken by a transaction
             // that commits late is never skipped.

@@ -5,7 +5,7 @@ import PostgresNIO
 /// The event log as destinations read it, their cursors, and the retention purge.
 extension PostgresStore {
     /// The columns `event(_:)` reads, in order.
-    static let eventColumns = "e.time, e.kind, e.message_id, e.recipient, e.provider, e.source_ip, e.code, e.status, e.text, e.detail, e.class, e.reason, e.attempt"
+    static let eventColumns = "e.time, e.kind, e.message_id, e.recipient, e.provider, e.source_ip, e.code, e.status, e.text, e.detail, e.class, e.reason, e.attempt, e.host"
 
     /// An event from `eventColumns` starting at column `first`.
     static func event(_ row: PostgresRandomAccessRow, from first: Int) throws -> DeliveryEvent? {
@@ -17,7 +17,8 @@ extension PostgresStore {
             recipient: try cell(3, String?.self), provider: try cell(4, String?.self).map { MailboxProvider($0) },
             via: try cell(5, String?.self).map(SendingPath.init),
             reply: try code.map { SMTPReply(code: $0, enhancedStatus: try cell(7, String?.self), text: try cell(8, String?.self) ?? "") },
-            detail: try cell(9, String?.self), replyClass: try cell(10, String?.self).flatMap(ReplyClass.init(rawValue:)),
+            detail: try cell(9, String?.self),
+            host: try cell(13, String?.self), replyClass: try cell(10, String?.self).flatMap(ReplyClass.init(rawValue:)),
             reason: try cell(11, String?.self).flatMap(ReplyReason.init(rawValue:)), attempt: try cell(12, Int?.self))
     }
 
@@ -39,8 +40,8 @@ extension PostgresStore {
                 guard let event = try Self.event(r, from: 2) else { continue }
                 let id = try r[1].decode(Int64.self)
                 events.append(StoredEvent(position: EventPosition(major: try r[0].decode(Int64.self), minor: id), id: id, event: event,
-                                          configurationSet: try r[15].decode(String?.self), campaign: try r[16].decode(String?.self),
-                                          contentID: try r[17].decode(Int64?.self)))
+                                          configurationSet: try r[16].decode(String?.self), campaign: try r[17].decode(String?.self),
+                                          contentID: try r[18].decode(Int64?.self)))
             }
             return events
         }

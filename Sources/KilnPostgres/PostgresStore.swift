@@ -119,9 +119,9 @@ public final class PostgresStore: MessageStore {
                       VALUES (\(ByteBuffer(bytes: c.data)), \(c.envelopeDomain), \(c.configurationSet), \(c.campaign), \(c.fromDomain), \(c.isTemplate))
                       RETURNING id)
                     , m AS (
-                    INSERT INTO messages (content_id, config_set, state, provider, recipient, variables, created_at, next_attempt_at, updated_at)
+                    INSERT INTO messages (content_id, config_set, state, provider, recipient, variables, created_at, next_attempt_at, updated_at, priority)
                     SELECT c.id, \(c.configurationSet), r.state, r.provider, r.recipient, CASE WHEN r.has THEN r.variables END,
-                           \(now.nanoseconds), \(now.nanoseconds), \(now.nanoseconds)
+                           \(now.nanoseconds), \(now.nanoseconds), \(now.nanoseconds), \(submission.priority)
                     FROM c, UNNEST(\(states)::bigint[], \(recipients.map(\.provider.id))::text[], \(recipients.map(\.address))::text[],
                                    \(variables)::bytea[], \(hasVariables)::boolean[]) WITH ORDINALITY AS r(state, provider, recipient, variables, has, n)
                     ORDER BY r.n
@@ -142,26 +142,38 @@ public final class PostgresStore: MessageStore {
     public func lease(limit: Int, owner: String, now: Timestamp, leaseUntil: Timestamp, excluding: Set<MailboxProvider>, pausedSets: Set<String>)
         async throws(KilnError) -> [LeasedMessage] {
         guard limit > 0 else { return [] }
+        let excluded = excluding.map(\.id)
+        let paused = Array(pausedSets)
         return try await run("lease") {
+            // One statement: due messages of a higher priority (transactional mail) first,
+            // through the small partial index `messages_ready_priority`, then bulk (priority
+            // 0) for the rest of the limit, oldest due first.
             let rows = try await query("""
-                WITH due AS (
+                WITH urgent AS (
                   SELECT id FROM messages
-                  WHERE state IN (0, 2) AND next_attempt_at <= \(now.nanoseconds)
-                    AND provider <> ALL(\(excluding.map(\.id))::text[]) AND config_set <> ALL(\(Array(pausedSets))::text[])
-                  ORDER BY next_attempt_at LIMIT \(limit)
+                  WHERE state IN (0, 2) AND priority > 0 AND next_attempt_at <= \(now.nanoseconds)
+                    AND provider <> ALL(\(excluded)::text[]) AND config_set <> ALL(\(paused)::text[])
+                  ORDER BY priority DESC, next_attempt_at, id LIMIT \(limit)
+                  FOR UPDATE SKIP LOCKED),
+                bulk AS (
+                  SELECT id FROM messages
+                  WHERE state IN (0, 2) AND priority = 0 AND next_attempt_at <= \(now.nanoseconds)
+                    AND provider <> ALL(\(excluded)::text[]) AND config_set <> ALL(\(paused)::text[])
+                  ORDER BY next_attempt_at LIMIT (\(limit) - (SELECT count(*) FROM urgent))
                   FOR UPDATE SKIP LOCKED)
                 UPDATE messages m SET state = \(MessageState.leased.rawValue), lease_expires_at = \(leaseUntil.nanoseconds), lease_owner = \(owner),
                   updated_at = \(now.nanoseconds)
-                FROM due WHERE m.id = due.id
-                RETURNING m.id, m.content_id, m.provider, m.recipient, m.variables, m.created_at, m.attempts, m.next_attempt_at
+                FROM (SELECT id FROM urgent UNION ALL SELECT id FROM bulk) due WHERE m.id = due.id
+                RETURNING m.id, m.content_id, m.provider, m.recipient, m.variables, m.created_at, m.attempts, m.next_attempt_at, m.priority
                 """, logger: logger)
             var leased: [(LeasedMessage, Int64)] = []
-            for try await (id, contentID, provider, recipient, variables, createdAt, attempts, due) in rows.decode(
-                (Int64, Int64, String, String, ByteBuffer?, Int64, Int, Int64).self) {
+            for try await (id, contentID, provider, recipient, variables, createdAt, attempts, due, priority) in rows.decode(
+                (Int64, Int64, String, String, ByteBuffer?, Int64, Int, Int64, Int).self) {
                 leased.append((LeasedMessage(id: MessageID(id), contentID: contentID, provider: MailboxProvider(provider), recipient: recipient,
-                                             variables: Self.bytes(variables), createdAt: Timestamp(nanoseconds: createdAt), attempts: attempts), due))
+                                             variables: Self.bytes(variables), createdAt: Timestamp(nanoseconds: createdAt), attempts: attempts,
+                                             priority: priority), due))
             }
-            return leased.sorted { ($0.1, $0.0.id.rawValue) < ($1.1, $1.0.id.rawValue) }.map(\.0)
+            return leased.sorted { (-$0.0.priority, $0.1, $0.0.id.rawValue) < (-$1.0.priority, $1.1, $1.0.id.rawValue) }.map(\.0)
         }
     }
 
@@ -198,8 +210,8 @@ public final class PostgresStore: MessageStore {
                                \(outcomes.map { $0.via?.description ?? "" })::text[], \(outcomes.map { $0.reply?.code ?? -1 })::bigint[],
                                \(outcomes.map { $0.reply?.enhancedStatus ?? "" })::text[], \(outcomes.map { $0.reply?.text ?? "" })::text[],
                                \(outcomes.map { $0.suppressRecipient?.lowercased() ?? "" })::text[],
-                               \(outcomes.map { "bounce: \($0.reply?.description ?? "")" })::text[])
-            AS o(id, state, next, counts, via, code, status, text, suppress, source)),
+                               \(outcomes.map { "bounce: \($0.reply?.description ?? "")" })::text[], \(outcomes.map { $0.host ?? "" })::text[])
+            AS o(id, state, next, counts, via, code, status, text, suppress, source, host)),
         updated AS (
           UPDATE messages m SET state = o.state, next_attempt_at = COALESCE(NULLIF(o.next, -1), m.next_attempt_at),
             lease_expires_at = NULL, lease_owner = NULL, attempts = m.attempts + o.counts,
@@ -207,6 +219,7 @@ public final class PostgresStore: MessageStore {
             last_code = CASE WHEN o.code = -1 THEN m.last_code ELSE o.code END,
             last_status = CASE WHEN o.code = -1 THEN m.last_status ELSE NULLIF(o.status, '') END,
             last_text = CASE WHEN o.code = -1 THEN m.last_text ELSE o.text END,
+            last_host = COALESCE(NULLIF(o.host, ''), m.last_host),
             updated_at = \(now.nanoseconds)
           FROM o WHERE m.id = o.id AND m.state = \(MessageState.leased.rawValue)
           RETURNING m.config_set, o.state, o.suppress),
@@ -221,18 +234,19 @@ public final class PostgresStore: MessageStore {
                  count(*) FILTER (WHERE suppress <> '')
           FROM updated GROUP BY config_set
           ON CONFLICT (scope, hour) DO UPDATE SET sent = reputation_hours.sent + EXCLUDED.sent, bounces = reputation_hours.bounces + EXCLUDED.bounces)
-        INSERT INTO events (time, kind, message_id, recipient, provider, source_ip, code, status, text, detail, class, reason, attempt)
+        INSERT INTO events (time, kind, message_id, recipient, provider, source_ip, code, status, text, detail, host, class, reason, attempt)
         SELECT e.time, e.kind, NULLIF(e.message, -1), NULLIF(e.recipient, ''), NULLIF(e.provider, ''), NULLIF(e.via, ''),
                NULLIF(e.code, -1), NULLIF(e.status, ''), CASE WHEN e.code = -1 THEN NULL ELSE e.text END, NULLIF(e.detail, ''),
-               NULLIF(e.class, ''), NULLIF(e.reason, ''), NULLIF(e.attempt, -1)
+               NULLIF(e.host, ''), NULLIF(e.class, ''), NULLIF(e.reason, ''), NULLIF(e.attempt, -1)
         FROM UNNEST(\(events.map(\.time.nanoseconds))::bigint[], \(events.map(\.kind.rawValue))::text[],
                     \(events.map { $0.messageID?.rawValue ?? -1 })::bigint[], \(events.map { $0.recipient ?? "" })::text[],
                     \(events.map { $0.provider?.id ?? "" })::text[], \(events.map { $0.via?.description ?? "" })::text[],
                     \(events.map { $0.reply?.code ?? -1 })::bigint[], \(events.map { $0.reply?.enhancedStatus ?? "" })::text[],
                     \(events.map { $0.reply?.text ?? "" })::text[], \(events.map { $0.detail ?? "" })::text[],
+                    \(events.map { $0.host ?? "" })::text[],
                     \(events.map { $0.replyClass?.rawValue ?? "" })::text[], \(events.map { $0.reason?.rawValue ?? "" })::text[],
                     \(events.map { $0.attempt ?? -1 })::bigint[]) WITH ORDINALITY
-          AS e(time, kind, message, recipient, provider, via, code, status, text, detail, class, reason, attempt, n)
+          AS e(time, kind, message, recipient, provider, via, code, status, text, detail, host, class, reason, attempt, n)
         ORDER BY e.n
         """
     }
@@ -350,16 +364,16 @@ public final class PostgresStore: MessageStore {
         guard !ids.isEmpty else { return [] }
         return try await run("read messages") {
             let rows = try await query("""
-                SELECT id, recipient, provider, state, attempts, source_ip, last_code, last_status, last_text, next_attempt_at
+                SELECT id, recipient, provider, state, attempts, source_ip, last_code, last_status, last_text, next_attempt_at, last_host
                 FROM messages WHERE id = ANY(\(ids.map(\.rawValue))::bigint[])
                 """, logger: logger)
             var byID: [MessageID: MessageRecord] = [:]
-            for try await (id, recipient, provider, state, attempts, via, code, status, text, due) in rows.decode(
-                (Int64, String, String, Int, Int, String?, Int?, String?, String?, Int64).self) {
+            for try await (id, recipient, provider, state, attempts, via, code, status, text, due, host) in rows.decode(
+                (Int64, String, String, Int, Int, String?, Int?, String?, String?, Int64, String?).self) {
                 let record = MessageRecord(
                     id: MessageID(id), recipient: recipient, provider: MailboxProvider(provider), state: MessageState(rawValue: state) ?? .queued,
                     attempts: attempts, via: via.map(SendingPath.init), lastReply: code.map { SMTPReply(code: $0, enhancedStatus: status, text: text ?? "") },
-                    nextAttemptAt: Timestamp(nanoseconds: due))
+                    nextAttemptAt: Timestamp(nanoseconds: due), host: host)
                 byID[record.id] = record
             }
             return ids.compactMap { byID[$0] }
@@ -378,6 +392,22 @@ public final class PostgresStore: MessageStore {
                 events.append((try r[0].decode(Int64.self), event))
             }
             return events
+        }
+    }
+
+    public func receivingHosts(deliveries: Int) async throws(KilnError) -> [HostCount] {
+        try await run("read receiving hosts") {
+            // The newest delivery events, by the events' primary key (no index on kind).
+            let rows = try await query("""
+                SELECT provider, host, count(*) AS n FROM (
+                  SELECT provider, host FROM events WHERE kind = \(DeliveryEvent.Kind.delivery.rawValue) AND host IS NOT NULL ORDER BY id DESC LIMIT \(deliveries)) recent
+                GROUP BY provider, host ORDER BY provider, n DESC, host
+                """, logger: logger)
+            var hosts: [HostCount] = []
+            for try await (provider, host, n) in rows.decode((String?, String, Int).self) {
+                hosts.append(HostCount(provider: MailboxProvider(provider ?? "other"), host: host, deliveries: n))
+            }
+            return hosts
         }
     }
 

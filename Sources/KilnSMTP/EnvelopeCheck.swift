@@ -24,8 +24,8 @@ enum EnvelopeCheck {
         if !isSafeName(heloName, extra: "%/?#") {
             return SMTPReply(code: 553, enhancedStatus: "5.3.5", text: "kiln: refused EHLO name with a control character or a URL delimiter", isLocal: true)
         }
-        if !isSafeName(job.destination.host, extra: "%/?#@") {
-            return SMTPReply(code: 553, enhancedStatus: "5.3.5", text: "kiln: refused destination host with a control character or a URL delimiter", isLocal: true)
+        if !job.hops.allSatisfy({ isSafeName($0.url.host, extra: "%/?#@") && ($0.address.map { IPAddressBytes.parse($0) != nil } ?? true) }) {
+            return SMTPReply(code: 553, enhancedStatus: "5.3.5", text: "kiln: refused destination host with a control character or a URL delimiter, or an address that is not an IP address", isLocal: true)
         }
         return nil
     }

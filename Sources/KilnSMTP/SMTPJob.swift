@@ -1,10 +1,33 @@
 import KilnCore
 
+/// One place to deliver to: a URL, and the address to connect to when the caller has
+/// resolved its host (an MX host through `delivery.nameservers`); nil lets curl resolve it.
+/// TLS names and verifies the URL's host either way.
+public struct SMTPHop: Sendable, Hashable, CustomStringConvertible {
+    public var url: SMTPURL
+    public var address: String?
+    public init(url: SMTPURL, address: String? = nil) {
+        self.url = url
+        self.address = address
+    }
+    public var description: String {
+        guard let address, address != url.host else { return url.description }
+        return "\(url) (\(address))"
+    }
+}
+
 /// One message to one recipient, to be sent over SMTP.
 public struct SMTPJob: Sendable {
     /// Returned with the result, for the caller to match.
     public var id: MessageID
     public var destination: SMTPURL
+    /// The address to connect to for `destination` (nil: curl resolves its host).
+    public var address: String?
+    /// Where to go next, in order, within this attempt, when `destination` fails before
+    /// the transaction starts: no connection, a time-out, or a 4xx/5xx at the greeting,
+    /// EHLO or STARTTLS. A reply to MAIL, RCPT or DATA is the receiver's answer and ends
+    /// the attempt.
+    public var fallbacks: [SMTPHop] = []
     /// The source address to bind (`CURLOPT_INTERFACE`), nil for the system's choice.
     public var sourceIP: String?
     /// The envelope sender (`MAIL FROM`), without angle brackets; empty for the null sender.
@@ -20,10 +43,16 @@ public struct SMTPJob: Sendable {
     public var tls: Configuration.TLSPolicy
     /// The recipient's provider, for provider-specific reply rules; nil when not known.
     public var provider: MailboxProvider?
+    /// Check the receiver's certificate (chain and host name) for STARTTLS and smtps.
+    public var verifyTLS = false
+    /// A job of a higher priority (transactional mail) starts before the lower-priority
+    /// jobs waiting on its lane.
+    public var priority: Int
 
     public init(id: MessageID, destination: SMTPURL, sourceIP: String?, mailFrom: String, recipient: String, body: [UInt8],
                 maxConnections: Int = 10, messagesPerConnection: Int = 100, credentials: SMTPCredentials? = nil,
-                tls: Configuration.TLSPolicy = .opportunistic, provider: MailboxProvider? = nil) {
+                tls: Configuration.TLSPolicy = .opportunistic, provider: MailboxProvider? = nil, priority: Int = 0) {
+        self.priority = priority
         self.id = id
         self.destination = destination
         self.sourceIP = sourceIP
@@ -35,6 +64,24 @@ public struct SMTPJob: Sendable {
         self.credentials = credentials
         self.tls = tls
         self.provider = provider
+    }
+}
+
+extension SMTPResult {
+    /// The host that gave the reply, for events: `smtp://mx2.example.com:25 (192.0.2.7)`.
+    public var host: SMTPHop { SMTPHop(url: destination, address: address) }
+}
+
+extension SMTPJob {
+    /// Every place this job may go, in order: the destination, then the fallbacks.
+    public var hops: [SMTPHop] { [SMTPHop(url: destination, address: address)] + fallbacks }
+
+    /// A job for `hops` (at least one).
+    public mutating func route(to hops: [SMTPHop]) {
+        guard let first = hops.first else { return }
+        destination = first.url
+        address = first.address
+        fallbacks = Array(hops.dropFirst())
     }
 }
 
@@ -59,7 +106,11 @@ public struct SMTPResult: Sendable {
     /// never started: nothing to react to).
     public var classification: ReplyClassification
     public var sourceIP: String?
+    /// The host that gave the reply (the last one tried), and the address connected to.
     public var destination: SMTPURL
+    public var address: String?
+    /// The hosts tried before it in this attempt, and why each was passed over.
+    public var passedOver: [String] = []
 
     public init(id: MessageID, reply: SMTPReply?, sourceIP: String?, destination: SMTPURL) {
         self.init(id: id, reply: reply, classification: reply?.classification ?? ReplyClassification(.success, scope: .message),

@@ -23,8 +23,16 @@ public final class SMTPTransport: Sendable {
         public var laneHold: Duration
         /// Reads every reply where it arrives: operator rules, then the built-in table.
         public var classifier: ReplyClassifier
+        /// How long a host that refused a connection or never answered is passed over
+        /// (from the same source address) without a new socket.
+        public var downHold: Duration
+        /// The certificate authorities that jobs with `verifyTLS` trust (nil: the system's).
+        public var caFile: String?
         public init(heloName: String, connectTimeout: Duration = .seconds(30), transferTimeout: Duration = .seconds(300),
-                    laneHold: Duration = .seconds(2), classifier: ReplyClassifier = .builtIn) {
+                    laneHold: Duration = .seconds(2), downHold: Duration = .seconds(10), caFile: String? = nil,
+                    classifier: ReplyClassifier = .builtIn) {
+            self.caFile = caFile
+            self.downHold = downHold
             self.heloName = heloName
             self.classifier = classifier
             self.connectTimeout = connectTimeout

@@ -8,7 +8,14 @@ import Logging
 final class TransferLoop: @unchecked Sendable {
     struct LaneKey: Hashable {
         var destination: SMTPURL
+        var address: String?
         var sourceIP: String?
+
+        init(_ job: SMTPJob) {
+            destination = job.destination
+            address = job.address
+            sourceIP = job.sourceIP
+        }
     }
 
     final class Lane {
@@ -21,6 +28,24 @@ final class TransferLoop: @unchecked Sendable {
         /// After a session limit reply: the messages the receiver took on a connection
         /// before it refused one; later connections of the lane close after that many.
         var messageCap: Int?
+        /// After a refused connection or a host that did not answer: jobs go straight to
+        /// their next host (or back with the same reply) until this time, without a socket.
+        var downUntil: ContinuousClock.Instant?
+        var downReply: SMTPReply?
+        /// The hosts each job passed over before this lane's.
+        var passedOver: [MessageID: [String]] = [:]
+
+        /// Appends a job; one of a higher priority goes ahead of every lower-priority job
+        /// waiting (behind those of its own priority), so transactional mail never waits
+        /// behind a lane's bulk backlog.
+        func enqueue(_ job: SMTPJob) {
+            guard job.priority > 0, let last = queue.last, last.priority < job.priority else {
+                queue.append(job)
+                return
+            }
+            let position = queue.firstIndex { $0.priority < job.priority } ?? queue.endIndex
+            queue.insert(job, at: position)
+        }
     }
 
     /// One easy handle, reused for the lane's transfers; its connection stays in curl's
@@ -33,6 +58,10 @@ final class TransferLoop: @unchecked Sendable {
         var readOffset = 0
         var messagesOnConnection = 0
         var recipients: UnsafeMutablePointer<curl_slist>?
+        var connectTo: UnsafeMutablePointer<curl_slist>?
+        /// Whether this transfer sent MAIL FROM: a failure before it is the host's, not
+        /// the receiver's answer to the message.
+        var sentMail = false
 
         init(key: LaneKey) {
             easy = curl_easy_init()!
@@ -42,6 +71,7 @@ final class TransferLoop: @unchecked Sendable {
         deinit {
             if let recipients { curl_slist_free_all(recipients) }
             curl_easy_cleanup(easy)
+            if let connectTo { curl_slist_free_all(connectTo) }
         }
     }
 
@@ -71,13 +101,7 @@ final class TransferLoop: @unchecked Sendable {
                     pendingResults.append(SMTPResult(id: job.id, reply: refusal, sourceIP: job.sourceIP, destination: job.destination))
                     continue
                 }
-                let key = LaneKey(destination: job.destination, sourceIP: job.sourceIP)
-                let lane = lanes[key] ?? { let l = Lane(); lanes[key] = l; return l }()
-                if let held = lane.heldUntil, held > now {
-                    pendingResults.append(SMTPResult(id: job.id, reply: nil, sourceIP: job.sourceIP, destination: job.destination))
-                    continue
-                }
-                lane.queue.append(job)
+                if let result = route(job, now: now) { pendingResults.append(result) }
             }
             if stop && !stopping {
                 stopping = true
@@ -117,10 +141,39 @@ final class TransferLoop: @unchecked Sendable {
         transport.loopFinished()
     }
 
+    /// Puts a job on its lane; a job for a lane that is held or down comes back at once
+    /// (nil reply: unsent), or moves on to its next host.
+    func route(_ job: SMTPJob, now: ContinuousClock.Instant, passedOver: [String] = []) -> SMTPResult? {
+        var job = job
+        var passedOver = passedOver
+        while true {
+            let key = LaneKey(job)
+            let lane = lanes[key] ?? { let l = Lane(); lanes[key] = l; return l }()
+            if let held = lane.heldUntil, held > now {
+                return SMTPResult(id: job.id, reply: nil, sourceIP: job.sourceIP, destination: job.destination)
+            }
+            if let down = lane.downUntil, down > now, let reply = lane.downReply {
+                guard !job.fallbacks.isEmpty else {
+                    var result = SMTPResult(id: job.id, reply: reply, classification: transport.options.classifier.classify(reply, provider: job.provider),
+                                              sourceIP: job.sourceIP, destination: job.destination)
+                    result.address = job.address
+                    result.passedOver = passedOver
+                    return result
+                }
+                passedOver.append("\(SMTPHop(url: job.destination, address: job.address)): \(reply)")
+                job.route(to: Array(job.fallbacks))
+                continue
+            }
+            lane.enqueue(job)
+            lane.passedOver[job.id] = passedOver.isEmpty ? nil : passedOver
+            return nil
+        }
+    }
+
     func start(_ lane: Lane, multi: UnsafeMutableRawPointer) {
         while let job = lane.queue.first, lane.active < max(1, job.maxConnections) {
             lane.queue.removeFirst()
-            let connection = lane.idle.popLast() ?? Connection(key: LaneKey(destination: job.destination, sourceIP: job.sourceIP))
+            let connection = lane.idle.popLast() ?? Connection(key: LaneKey(job))
             configure(connection, for: job)
             lane.active += 1
             running[connection.easy] = connection
@@ -134,6 +187,7 @@ final class TransferLoop: @unchecked Sendable {
         connection.job = job
         connection.replyBytes.removeAll(keepingCapacity: true)
         connection.readOffset = 0
+        connection.sentMail = false
         connection.messagesOnConnection += 1
         let context = Unmanaged.passUnretained(connection).toOpaque()
 
@@ -154,6 +208,14 @@ final class TransferLoop: @unchecked Sendable {
         kiln_easy_setopt_pointer(easy, CURLOPT_DEBUGDATA, context)
         kiln_easy_setopt_long(easy, CURLOPT_CONNECTTIMEOUT_MS, Int(options.connectTimeout.nanoseconds / 1_000_000))
         kiln_easy_setopt_long(easy, CURLOPT_TIMEOUT_MS, Int(options.transferTimeout.nanoseconds / 1_000_000))
+        if let connectTo = connection.connectTo { curl_slist_free_all(connectTo) }
+        connection.connectTo = nil
+        if let address = job.address {
+            // Connect to the resolved address; TLS still names and checks the host.
+            let target = address.contains(":") ? "[\(address)]" : address
+            connection.connectTo = curl_slist_append(nil, "\(host):\(job.destination.port):\(target):\(job.destination.port)")
+        }
+        kiln_easy_setopt_slist(easy, CURLOPT_CONNECT_TO, connection.connectTo)
         if let source = job.sourceIP {
             kiln_easy_setopt_string(easy, CURLOPT_INTERFACE, "host!\(source)")
         } else {
@@ -164,13 +226,12 @@ final class TransferLoop: @unchecked Sendable {
             kiln_easy_setopt_long(easy, CURLOPT_USE_SSL, Int(CURLUSESSL_NONE.rawValue))
         case .opportunistic:
             kiln_easy_setopt_long(easy, CURLOPT_USE_SSL, Int(CURLUSESSL_TRY.rawValue))
-            kiln_easy_setopt_long(easy, CURLOPT_SSL_VERIFYPEER, 0)
-            kiln_easy_setopt_long(easy, CURLOPT_SSL_VERIFYHOST, 0)
         case .required:
             kiln_easy_setopt_long(easy, CURLOPT_USE_SSL, Int(CURLUSESSL_ALL.rawValue))
-            kiln_easy_setopt_long(easy, CURLOPT_SSL_VERIFYPEER, 1)
-            kiln_easy_setopt_long(easy, CURLOPT_SSL_VERIFYHOST, 2)
         }
+        kiln_easy_setopt_long(easy, CURLOPT_SSL_VERIFYPEER, job.verifyTLS ? 1 : 0)
+        kiln_easy_setopt_long(easy, CURLOPT_SSL_VERIFYHOST, job.verifyTLS ? 2 : 0)
+        if job.verifyTLS, let caFile = options.caFile { kiln_easy_setopt_string(easy, CURLOPT_CAINFO, caFile) }
         if let credentials = job.credentials {
             kiln_easy_setopt_string(easy, CURLOPT_USERNAME, credentials.username)
             kiln_easy_setopt_string(easy, CURLOPT_PASSWORD, credentials.password)
@@ -203,11 +264,36 @@ final class TransferLoop: @unchecked Sendable {
             kiln_easy_setopt_long(easy, CURLOPT_FRESH_CONNECT, 0)
         }
         lane?.idle.append(connection)
+        let passedOver = lane?.passedOver.removeValue(forKey: job.id) ?? []
+        if code != CURLE_OK && !connection.sentMail, let lane {
+            // The host failed before the transaction: no connection, no answer, or a
+            // refusal at the greeting, EHLO or STARTTLS. The job, and (for a host that is
+            // down) what waits for the same host, go on to their next hosts.
+            if Self.isUnreachable(code, captured: connection.replyBytes) {
+                lane.downUntil = ContinuousClock.now + transport.options.downHold
+                lane.downReply = reply
+                let waiting = Array(lane.queue)
+                lane.queue.removeAll()
+                for other in waiting {
+                    if let result = route(other, now: ContinuousClock.now, passedOver: lane.passedOver.removeValue(forKey: other.id) ?? []) {
+                        withdrawn.append(result)
+                    }
+                }
+            }
+            if !job.fallbacks.isEmpty {
+                var next = job
+                next.route(to: job.fallbacks)
+                let tried = passedOver + ["\(SMTPHop(url: job.destination, address: job.address)): \(reply)"]
+                transport.logger.debug("smtp host passed over", metadata: ["destination": "\(job.destination)", "reply": "\(reply)"])
+                return route(next, now: ContinuousClock.now, passedOver: tried)
+            }
+        }
         // A throttle or a block speaks for the (IP, destination): what waits behind it on
         // this lane goes back at once, before more connections start.
         if let lane, Dispatcher.withdrawsLane(after: classification) {
             lane.heldUntil = ContinuousClock.now + transport.options.laneHold
             for waiting in lane.queue {
+                lane.passedOver[waiting.id] = nil
                 withdrawn.append(SMTPResult(id: waiting.id, reply: nil, sourceIP: waiting.sourceIP, destination: waiting.destination))
             }
             lane.queue.removeAll()
@@ -217,7 +303,19 @@ final class TransferLoop: @unchecked Sendable {
                 "destination": "\(job.destination)", "source": "\(job.sourceIP ?? "-")", "reply": "\(reply)",
             ])
         }
-        return SMTPResult(id: job.id, reply: reply, classification: classification, sourceIP: job.sourceIP, destination: job.destination)
+        var result = SMTPResult(id: job.id, reply: reply, classification: classification, sourceIP: job.sourceIP, destination: job.destination)
+        result.address = job.address
+        result.passedOver = passedOver
+        return result
+    }
+
+    /// A refused connection, or a host that never answered (no reply line at all).
+    static func isUnreachable(_ code: CURLcode, captured: [UInt8]) -> Bool {
+        switch code {
+        case CURLE_COULDNT_CONNECT, CURLE_COULDNT_RESOLVE_HOST: return true
+        case CURLE_OPERATION_TIMEDOUT: return SMTPReplyCapture.lastReply(in: captured) == nil
+        default: return false
+        }
     }
 
     /// The reply that ended the transfer: the server's last reply, or a local 4.4.x reply
@@ -234,6 +332,13 @@ final class TransferLoop: @unchecked Sendable {
             return SMTPReply(code: 421, enhancedStatus: "4.4.1", text: "kiln: no connection: \(reason)", isLocal: true)
         case CURLE_OPERATION_TIMEDOUT:
             return SMTPReply(code: 421, enhancedStatus: "4.4.2", text: "kiln: timed out: \(reason)", isLocal: true)
+        case CURLE_USE_SSL_FAILED:
+            return SMTPReply(code: 421, enhancedStatus: "4.7.10",
+                             text: "kiln: the receiver offers no STARTTLS and delivery.tls is required: not sent in clear", isLocal: true)
+        case CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CACERT_BADFILE, CURLE_SSL_ISSUER_ERROR:
+            return SMTPReply(code: 421, enhancedStatus: "4.7.5", text: "kiln: TLS certificate not verified (delivery.tlsVerify): \(reason)", isLocal: true)
+        case CURLE_SSL_CONNECT_ERROR:
+            return SMTPReply(code: 421, enhancedStatus: "4.7.5", text: "kiln: TLS handshake failed: \(reason)", isLocal: true)
         default:
             return SMTPReply(code: 421, enhancedStatus: "4.4.2", text: "kiln: connection failed: \(reason)", isLocal: true)
         }
@@ -256,8 +361,15 @@ private let readCallback: kiln_read_callback = { buffer, size, count, userdata i
 }
 
 private let debugCallback: kiln_debug_callback = { _, type, data, size, userdata in
-    guard type == CURLINFO_HEADER_IN, let data, let userdata else { return 0 }
+    guard let data, let userdata else { return 0 }
     let connection = Unmanaged<TransferLoop.Connection>.fromOpaque(userdata).takeUnretainedValue()
+    if type == CURLINFO_HEADER_OUT {
+        if size >= 4, data.withMemoryRebound(to: UInt8.self, capacity: 4, { Array(UnsafeBufferPointer(start: $0, count: 4)) }).map({ $0 | 0x20 }) == Array("mail".utf8) {
+            connection.sentMail = true
+        }
+        return 0
+    }
+    guard type == CURLINFO_HEADER_IN else { return 0 }
     data.withMemoryRebound(to: UInt8.self, capacity: size) { bytes in
         connection.replyBytes.append(contentsOf: UnsafeBufferPointer(start: bytes, count: size))
     }

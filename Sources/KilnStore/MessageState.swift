@@ -79,9 +79,13 @@ public struct Submission: Sendable {
     }
     public var content: StoredContent
     public var recipients: [Recipient]
-    public init(content: StoredContent, recipients: [Recipient]) {
+    /// Leased before every message of a lower priority that is due (0: bulk; 1:
+    /// transactional, from `ConfigurationSet.transactional`).
+    public var priority: Int
+    public init(content: StoredContent, recipients: [Recipient], priority: Int = 0) {
         self.content = content
         self.recipients = recipients
+        self.priority = priority
     }
 }
 
@@ -95,8 +99,13 @@ public struct LeasedMessage: Sendable, Hashable {
     public var createdAt: Timestamp
     /// Attempts made before this one.
     public var attempts: Int
+    /// The submission's priority (`Submission.priority`): the transport starts it ahead
+    /// of lower-priority jobs waiting on the same lane.
+    public var priority: Int
 
-    public init(id: MessageID, contentID: Int64, provider: MailboxProvider, recipient: String, variables: [UInt8]?, createdAt: Timestamp, attempts: Int) {
+    public init(id: MessageID, contentID: Int64, provider: MailboxProvider, recipient: String, variables: [UInt8]?, createdAt: Timestamp, attempts: Int,
+                priority: Int = 0) {
+        self.priority = priority
         self.id = id
         self.contentID = contentID
         self.provider = provider
@@ -121,6 +130,8 @@ public struct Outcome: Sendable, Hashable {
     /// The address to suppress, as the dispatcher decided (a hard bounce): the store
     /// records it, it does not decide it.
     public var suppressRecipient: String?
+    /// The receiving host that gave `reply`.
+    public var host: String?
     public init(id: MessageID, state: MessageState, nextAttemptAt: Timestamp? = nil, reply: SMTPReply? = nil, via: SendingPath? = nil,
                 countsAsAttempt: Bool = true, suppressRecipient: String? = nil) {
         self.id = id
@@ -144,9 +155,13 @@ public struct MessageRecord: Sendable, Hashable, Codable {
     public var via: SendingPath?
     public var lastReply: SMTPReply?
     public var nextAttemptAt: Timestamp
+    /// The receiving host that gave the last reply (for a delivered message, the host
+    /// that took it).
+    public var host: String?
     public init(id: MessageID, recipient: String, provider: MailboxProvider, state: MessageState, attempts: Int, via: SendingPath?,
-                lastReply: SMTPReply?, nextAttemptAt: Timestamp) {
+                lastReply: SMTPReply?, nextAttemptAt: Timestamp, host: String? = nil) {
         self.id = id
+        self.host = host
         self.recipient = recipient
         self.provider = provider
         self.state = state

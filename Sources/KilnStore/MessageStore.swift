@@ -20,7 +20,8 @@ public protocol MessageStore: Sendable {
 
     /// Stores submissions durably; returns each one's message ids once committed.
     func enqueue(_ submissions: [Submission], now: Timestamp) async throws(KilnError) -> [[MessageID]]
-    /// Leases up to `limit` due messages to `owner` until `leaseUntil` (oldest due first),
+    /// Leases up to `limit` due messages to `owner` until `leaseUntil` (higher priority
+    /// first, then oldest due first; the result in that order),
     /// leaving those of `excluding` providers and `pausedSets` configuration sets queued.
     func lease(limit: Int, owner: String, now: Timestamp, leaseUntil: Timestamp, excluding: Set<MailboxProvider>, pausedSets: Set<String>)
         async throws(KilnError) -> [LeasedMessage]
@@ -54,6 +55,9 @@ public protocol MessageStore: Sendable {
     func messages(ids: [MessageID]) async throws(KilnError) -> [MessageRecord]
     /// Events after the cursor `afterID` (exclusive), oldest first, with their cursors.
     func events(after afterID: Int64, limit: Int) async throws(KilnError) -> [(id: Int64, event: DeliveryEvent)]
+    /// The receiving hosts that took the last `deliveries` deliveries, with counts, by
+    /// provider (most first).
+    func receivingHosts(deliveries: Int) async throws(KilnError) -> [HostCount]
     /// Appends events not tied to an outcome.
     func append(events: [DeliveryEvent]) async throws(KilnError)
 
@@ -178,6 +182,18 @@ public struct NodeStatus: Sendable, Hashable, Codable {
         self.ips = ips
         self.heartbeatAt = heartbeatAt
         self.leased = leased
+    }
+}
+
+/// How many of the recent deliveries to a provider one receiving host took.
+public struct HostCount: Sendable, Hashable, Codable {
+    public var provider: MailboxProvider
+    public var host: String
+    public var deliveries: Int
+    public init(provider: MailboxProvider, host: String, deliveries: Int) {
+        self.provider = provider
+        self.host = host
+        self.deliveries = deliveries
     }
 }
 

@@ -18,21 +18,21 @@ extension SQLiteStore {
             try await pool.read { db in
                 try Row.fetchAll(db, sql: """
                     SELECT e.id, e.time, e.kind, e.message_id, e.recipient, e.provider, e.source_ip, e.code, e.status, e.text, e.detail,
-                           e.class, e.reason, e.attempt, c.config_set, c.campaign, m.content_id
+                           e.class, e.reason, e.attempt, e.host, c.config_set, c.campaign, m.content_id
                     FROM events e LEFT JOIN messages m ON m.id = e.message_id LEFT JOIN contents c ON c.id = m.content_id
                     WHERE e.id > ? ORDER BY e.id LIMIT ?
                     """, arguments: [position.minor, limit]).compactMap { row in
                     guard let kind = DeliveryEvent.Kind(rawValue: row[2]) else { return nil }
                     let id: Int64 = row[0]
-                    return StoredEvent(position: EventPosition(minor: id), id: id, event: Self.event(kind, row), configurationSet: row[14],
-                                       campaign: row[15], contentID: row[16])
+                    return StoredEvent(position: EventPosition(minor: id), id: id, event: Self.event(kind, row), configurationSet: row[15],
+                                       campaign: row[16], contentID: row[17])
                 }
             }
         }
     }
 
     /// An event from columns time, kind, message_id, recipient, provider, source_ip,
-    /// code, status, text, detail, class, reason, attempt at 1...13.
+    /// code, status, text, detail, class, reason, attempt, host at 1...14.
     static func event(_ kind: DeliveryEvent.Kind, _ row: Row) -> DeliveryEvent {
         let code: Int? = row[7]
         let provider: String? = row[5]
@@ -41,8 +41,8 @@ extension SQLiteStore {
             kind: kind, time: Timestamp(nanoseconds: row[1]), messageID: messageID.map { MessageID($0) },
             recipient: row[4], provider: provider.map { MailboxProvider($0) }, via: (row[6] as String?).map(SendingPath.init),
             reply: code.map { SMTPReply(code: $0, enhancedStatus: row[8], text: row[9] ?? "") }, detail: row[10],
-            replyClass: (row[11] as String?).flatMap(ReplyClass.init(rawValue:)), reason: (row[12] as String?).flatMap(ReplyReason.init(rawValue:)),
-            attempt: row[13])
+            host: row[14], replyClass: (row[11] as String?).flatMap(ReplyClass.init(rawValue:)),
+            reason: (row[12] as String?).flatMap(ReplyReason.init(rawValue:)), attempt: row[13])
     }
 
     public func outboxCount(after position: EventPosition, cap: Int) async throws(KilnError) -> Int {

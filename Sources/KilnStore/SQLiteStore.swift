@@ -59,8 +59,8 @@ public final class SQLiteStore: MessageStore {
     static func insert(_ submissions: [Submission], now: Timestamp, db: Database) throws -> [[MessageID]] {
         let contentStatement = try db.cachedStatement(sql: "INSERT INTO contents (data, envelope_domain, config_set, campaign, from_domain, is_template) VALUES (?, ?, ?, ?, ?, ?)")
         let messageStatement = try db.cachedStatement(sql: """
-            INSERT INTO messages (content_id, state, provider, recipient, variables, created_at, next_attempt_at, updated_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            INSERT INTO messages (content_id, state, provider, recipient, variables, created_at, next_attempt_at, updated_at, priority)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
         var result: [[MessageID]] = []
         result.reserveCapacity(submissions.count)
@@ -72,7 +72,7 @@ public final class SQLiteStore: MessageStore {
             var ids: [MessageID] = []
             ids.reserveCapacity(submission.recipients.count)
             for r in submission.recipients {
-                try messageStatement.execute(arguments: [contentID, r.suppressed == nil ? MessageState.queued.rawValue : MessageState.suppressed.rawValue, r.provider.id, r.address, r.variables.map { Data($0) }, now.nanoseconds, now.nanoseconds, now.nanoseconds])
+                try messageStatement.execute(arguments: [contentID, r.suppressed == nil ? MessageState.queued.rawValue : MessageState.suppressed.rawValue, r.provider.id, r.address, r.variables.map { Data($0) }, now.nanoseconds, now.nanoseconds, now.nanoseconds, submission.priority])
                 ids.append(MessageID(db.lastInsertedRowID))
             }
             result.append(ids)
@@ -83,8 +83,10 @@ public final class SQLiteStore: MessageStore {
 
     // MARK: Delivering
 
-    /// Takes up to `limit` messages whose next attempt is due, oldest due first, leasing
-    /// them until `leaseUntil`. Providers in `excluding` are skipped (they cannot send now).
+    /// Takes up to `limit` messages whose next attempt is due, leasing them until
+    /// `leaseUntil`: first those of a higher priority (transactional mail, highest first),
+    /// then the rest, oldest due first. Providers in `excluding` are skipped (they cannot
+    /// send now). The result lists the messages in that order.
     /// - Parameters:
     ///   - excluding: providers whose messages stay queued.
     ///   - pausedSets: configuration sets whose messages stay queued.
@@ -94,28 +96,43 @@ public final class SQLiteStore: MessageStore {
         guard limit > 0 else { return [] }
         return try await wrapAsync("lease") {
             try await pool.write { db in
-                var sql = "SELECT id FROM messages WHERE \(MessageState.dueSQL) AND next_attempt_at <= ?"
-                var arguments: StatementArguments = [now.nanoseconds]
-                if !excluding.isEmpty {
-                    sql += " AND provider NOT IN (\(excluding.map { _ in "?" }.joined(separator: ",")))"
-                    arguments += StatementArguments(excluding.map(\.id))
-                }
-                Self.excludeSets(pausedSets, sql: &sql, arguments: &arguments)
-                sql += " ORDER BY next_attempt_at LIMIT ?"
-                arguments += [limit]
-                let rows = try Row.fetchAll(db, sql: """
-                    UPDATE messages SET state = \(MessageState.leased.rawValue), lease_expires_at = ?, lease_owner = ?, updated_at = ?
-                    WHERE id IN (\(sql))
-                    RETURNING id, content_id, provider, recipient, variables, created_at, attempts
-                    """, arguments: [leaseUntil.nanoseconds, owner, now.nanoseconds] + arguments)
-                return rows.map { row in
-                    LeasedMessage(
-                        id: MessageID(row[0]), contentID: row[1], provider: MailboxProvider(row[2] as String),
-                        recipient: row[3], variables: (row[4] as Data?).map { [UInt8]($0) },
-                        createdAt: Timestamp(nanoseconds: row[5]), attempts: row[6])
-                }
+                // Priority > 0 first, through the small partial index `messages_ready_priority`;
+                // what it leased is no longer due, so the bulk query below is unchanged.
+                let urgent = try Self.lease(limit: limit, priorityOnly: true, owner: owner, now: now, leaseUntil: leaseUntil,
+                                            excluding: excluding, pausedSets: pausedSets, db: db)
+                guard urgent.count < limit else { return urgent }
+                return urgent + (try Self.lease(limit: limit - urgent.count, priorityOnly: false, owner: owner, now: now, leaseUntil: leaseUntil,
+                                                excluding: excluding, pausedSets: pausedSets, db: db))
             }
         }
+    }
+
+    private static func lease(
+        limit: Int, priorityOnly: Bool, owner: String, now: Timestamp, leaseUntil: Timestamp, excluding: Set<MailboxProvider>, pausedSets: Set<String>,
+        db: Database
+    ) throws -> [LeasedMessage] {
+        var sql = "SELECT id FROM messages WHERE \(MessageState.dueSQL)\(priorityOnly ? " AND priority > 0" : "") AND next_attempt_at <= ?"
+        var arguments: StatementArguments = [now.nanoseconds]
+        if !excluding.isEmpty {
+            sql += " AND provider NOT IN (\(excluding.map { _ in "?" }.joined(separator: ",")))"
+            arguments += StatementArguments(excluding.map(\.id))
+        }
+        excludeSets(pausedSets, sql: &sql, arguments: &arguments)
+        sql += priorityOnly ? " ORDER BY priority DESC, next_attempt_at, id LIMIT ?" : " ORDER BY next_attempt_at LIMIT ?"
+        arguments += [limit]
+        let rows = try Row.fetchAll(db, sql: """
+            UPDATE messages SET state = \(MessageState.leased.rawValue), lease_expires_at = ?, lease_owner = ?, updated_at = ?
+            WHERE id IN (\(sql))
+            RETURNING id, content_id, provider, recipient, variables, created_at, attempts, priority
+            """, arguments: [leaseUntil.nanoseconds, owner, now.nanoseconds] + arguments)
+        let leased = rows.map { row in
+            LeasedMessage(
+                id: MessageID(row[0]), contentID: row[1], provider: MailboxProvider(row[2] as String),
+                recipient: row[3], variables: (row[4] as Data?).map { [UInt8]($0) },
+                createdAt: Timestamp(nanoseconds: row[5]), attempts: row[6], priority: row[7])
+        }
+        // RETURNING comes in the update's order: highest priority first, then id order.
+        return priorityOnly ? leased.sorted { $0.priority > $1.priority } : leased
     }
 
     /// The contents with these ids.
@@ -143,13 +160,13 @@ public final class SQLiteStore: MessageStore {
                     UPDATE messages SET state = ?, next_attempt_at = COALESCE(?, next_attempt_at), lease_expires_at = NULL,
                       attempts = attempts + ?, source_ip = COALESCE(?, source_ip),
                       last_code = COALESCE(?, last_code), last_status = CASE WHEN ? IS NULL THEN last_status ELSE ? END,
-                      last_text = COALESCE(?, last_text), updated_at = ?
+                      last_text = COALESCE(?, last_text), updated_at = ?, last_host = COALESCE(?, last_host)
                     WHERE id = ? AND state = \(MessageState.leased.rawValue)
                     """)
                 for o in outcomes {
                     try update.execute(arguments: [
                         o.state.rawValue, o.nextAttemptAt?.nanoseconds, o.countsAsAttempt ? 1 : 0, o.via?.description,
-                        o.reply?.code, o.reply?.code, o.reply?.enhancedStatus, o.reply?.text, now.nanoseconds, o.id.rawValue,
+                        o.reply?.code, o.reply?.code, o.reply?.enhancedStatus, o.reply?.text, now.nanoseconds, o.host, o.id.rawValue,
                     ])
                 }
                 try Self.insert(events, db: db)
@@ -179,13 +196,13 @@ public final class SQLiteStore: MessageStore {
     static func insert(_ events: [DeliveryEvent], db: Database) throws {
         guard !events.isEmpty else { return }
         let statement = try db.cachedStatement(sql: """
-            INSERT INTO events (time, kind, message_id, recipient, provider, source_ip, code, status, text, detail, class, reason, attempt)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            INSERT INTO events (time, kind, message_id, recipient, provider, source_ip, code, status, text, detail, host, class, reason, attempt)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
         for e in events {
             try statement.execute(arguments: [
                 e.time.nanoseconds, e.kind.rawValue, e.messageID?.rawValue, e.recipient, e.provider?.id, e.via?.description,
-                e.reply?.code, e.reply?.enhancedStatus, e.reply?.text, e.detail, e.replyClass?.rawValue, e.reason?.rawValue, e.attempt,
+                e.reply?.code, e.reply?.enhancedStatus, e.reply?.text, e.detail, e.host, e.replyClass?.rawValue, e.reason?.rawValue, e.attempt,
             ])
         }
     }
@@ -261,7 +278,7 @@ public final class SQLiteStore: MessageStore {
                 for chunk in stride(from: 0, to: ids.count, by: 500).map({ ids[$0..<min($0 + 500, ids.count)] }) {
                     let list = chunk.map { String($0.rawValue) }.joined(separator: ",")
                     for row in try Row.fetchAll(db, sql: """
-                        SELECT id, recipient, provider, state, attempts, source_ip, last_code, last_status, last_text, next_attempt_at
+                        SELECT id, recipient, provider, state, attempts, source_ip, last_code, last_status, last_text, next_attempt_at, last_host
                         FROM messages WHERE id IN (\(list))
                         """) {
                         let code: Int? = row[6]
@@ -269,11 +286,26 @@ public final class SQLiteStore: MessageStore {
                             id: MessageID(row[0]), recipient: row[1], provider: MailboxProvider(row[2] as String),
                             state: MessageState(rawValue: row[3]) ?? .queued, attempts: row[4], via: (row[5] as String?).map(SendingPath.init),
                             lastReply: code.map { SMTPReply(code: $0, enhancedStatus: row[7], text: row[8] ?? "") },
-                            nextAttemptAt: Timestamp(nanoseconds: row[9]))
+                            nextAttemptAt: Timestamp(nanoseconds: row[9]), host: row[10])
                         byID[record.id] = record
                     }
                 }
                 return ids.compactMap { byID[$0] }
+            }
+        }
+    }
+
+    public func receivingHosts(deliveries: Int) async throws(KilnError) -> [HostCount] {
+        try await wrapAsync("read receiving hosts") {
+            try await pool.read { db in
+                // The newest delivery events, by the events' primary key (no index on kind).
+                try Row.fetchAll(db, sql: """
+                    SELECT provider, host, COUNT(*) AS n FROM (
+                      SELECT provider, host FROM events WHERE kind = ? AND host IS NOT NULL ORDER BY id DESC LIMIT ?)
+                    GROUP BY provider, host ORDER BY provider, n DESC, host
+                    """, arguments: [DeliveryEvent.Kind.delivery.rawValue, deliveries]).map { row in
+                    HostCount(provider: MailboxProvider(row[0] as String? ?? "other"), host: row[1], deliveries: row[2])
+                }
             }
         }
     }
@@ -306,7 +338,7 @@ public final class SQLiteStore: MessageStore {
         try await wrapAsync("read events") {
             try await pool.read { db in
                 try Row.fetchAll(db, sql: """
-                    SELECT id, time, kind, message_id, recipient, provider, source_ip, code, status, text, detail, class, reason, attempt
+                    SELECT id, time, kind, message_id, recipient, provider, source_ip, code, status, text, detail, class, reason, attempt, host
                     FROM events WHERE id > ? ORDER BY id LIMIT ?
                     """, arguments: [afterID, limit]).compactMap { row in
                     guard let kind = DeliveryEvent.Kind(rawValue: row[2]) else { return nil }

@@ -124,6 +124,22 @@ enum Schema {
             // the embedded store records it too, so that both have one shape.
             try db.execute(sql: "ALTER TABLE messages ADD COLUMN lease_owner TEXT")
         }
+        migrator.registerMigration("v8: transactional mail is leased before bulk") { db in
+            // A message's priority (0 bulk, 1 transactional). The lease takes due messages
+            // of priority > 0 first, through a partial index that only they enter: bulk
+            // rows cost no extra index entry, and the bulk lease query is unchanged.
+            try db.execute(sql: """
+                ALTER TABLE messages ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;
+                CREATE INDEX messages_ready_priority ON messages(priority, next_attempt_at) WHERE state IN (0, 2) AND priority > 0;
+                """)
+        }
+        migrator.registerMigration("v9: the receiving host that answered") { db in
+            // With MX failover and route lists, which host took a message (or refused it).
+            try db.execute(sql: """
+                ALTER TABLE events ADD COLUMN host TEXT;
+                ALTER TABLE messages ADD COLUMN last_host TEXT;
+                """)
+        }
         migrator.registerMigration("v10: event destinations' cursors, reply class in events, retention") { db in
             // Each destination's place in the event log and its last error; the reply's
             // class, reason and attempt number with each event; final messages by age, for

@@ -320,4 +320,42 @@ func metricSum(_ text: String, _ name: String, _ labels: [String: String] = [:])
         #expect(run.process.terminationStatus == 0, "\(run.log.suffix(2000))")
         await receivers.shutdown()
     }
+
+    /// At trace level, with a webhook, an unsubscribe key and JSON logs: one log line per
+    /// attempt, and neither secret nor the message body anywhere in the output.
+    @Test func noSecretOrBodyIsLoggedAtAnyLevel() async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            let hook = WebhookReceiver(outage: .zero)
+            let hookPort = try await hook.start(in: &group)
+            defer { group.cancelAll() }
+            let receivers = try await Self.receivers()
+            var workspace = try Self.workspace(receivers, hookPort: hookPort)
+            defer { workspace.remove() }
+            let unsubscribeSecret = "unsubscribe-key-fedcba9876543210"
+            workspace = try Workspace(reusing: workspace) { json in
+                var sets = json["configurationSets"] as! [[String: Any]]
+                sets[0]["unsubscribe"] = ["url": "https://u.example.com/u", "secretEnv": "KILN_TEST_LOG_UNSUBSCRIBE"]
+                json["configurationSets"] = sets
+            }
+            setenv("KILN_TEST_HOOK_SECRET", Self.secret, 1)
+            setenv("KILN_TEST_LOG_UNSUBSCRIBE", unsubscribeSecret, 1)
+            let (all, bounced) = try Self.queue(workspace, count: 6, bounces: 1)
+            let run = try RunningKiln(["run", "--config", workspace.config, "--log-level", "trace", "--log-format", "json"], environment: [:],
+                                      logPath: workspace.directory + "/trace.log")
+            let done = try await Self.wait(seconds: 60) {
+                hook.acceptedEvents.filter { ["delivery", "bounce"].contains($0["eventType"] as? String ?? "") }.count >= all.count
+            }
+            run.stop()
+            #expect(done, "\(run.log.suffix(2000))")
+            let log = run.log
+            #expect(!log.contains(Self.secret) && !log.contains(unsubscribeSecret))
+            #expect(!log.contains("Code C3."))
+            let lines = log.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+            let attempts = lines.filter { $0["message"] as? String == "attempt" }
+            #expect(attempts.count == all.count)
+            #expect(attempts.allSatisfy { ["message", "ip", "provider", "code", "class", "duration"].allSatisfy($0.keys.contains) })
+            #expect(attempts.filter { $0["class"] as? String == "permanent-user" }.count == bounced.count)
+            await receivers.shutdown()
+        }
+    }
 }

@@ -20,7 +20,7 @@ struct PostgresStoreTests {
     @Test func queueLeaseRecordAndReadBack() async throws {
         let db = try await PostgresTestServer.freshDatabase()
         let store = db.store()
-        #expect(try await store.migrate() == 2)
+        #expect(try await store.migrate() == 3)
         let ids = try await store.enqueue([submission(["a@gmail.com", "b@yahoo.com", "c@gmail.com"], suppressed: ["c@gmail.com"]),
                                            submission(["d@outlook.com"], set: "other")], now: t0)
         #expect(ids.map(\.count) == [3, 1])
@@ -210,6 +210,33 @@ struct PostgresStoreTests {
         let loaded = try #require(try await store.loadShaping())
         #expect(Set(loaded.pairs.map(\.ip)) == ["127.0.0.2", "127.0.0.4"])
         #expect(loaded.activePools["p"] == ["127.0.0.3", "127.0.0.4", "127.0.0.5"])
+        await db.drop()
+    }
+
+    @Test func transactionalMailIsLeasedFirstAndTheReceivingHostIsKept() async throws {
+        let db = try await PostgresTestServer.freshDatabase()
+        let store = db.store()
+        let bulk = try await store.enqueue([submission((0..<50).map { "b\($0)@gmail.com" })], now: t0)[0]
+        var urgent = submission(["reset@gmail.com"], set: "tx")
+        urgent.priority = 1
+        let tx = try await store.enqueue([urgent], now: t0 + .seconds(60))[0]
+        var paused = submission(["p@gmail.com"], set: "paused-tx")
+        paused.priority = 1
+        _ = try await store.enqueue([paused], now: t0 + .seconds(60))
+        let first = try await store.lease(limit: 3, owner: "n/1", now: t0 + .seconds(61), leaseUntil: t0 + .seconds(120), excluding: [],
+                                          pausedSets: ["paused-tx"])
+        #expect(first.map(\.id) == tx + bulk.prefix(2))
+        #expect(first.map(\.priority) == [1, 0, 0])
+        let host = "smtp://mx2.example.com:25 (192.0.2.7)"
+        var event = DeliveryEvent(kind: .delivery, time: t0 + .seconds(62), messageID: tx[0], recipient: "reset@gmail.com", provider: .gmail,
+                                  via: .dedicated(ip: "127.0.0.2"), reply: SMTPReply(code: 250, enhancedStatus: "2.0.0", text: "ok"))
+        event.host = host
+        var outcome = Outcome(id: tx[0], state: .delivered, reply: event.reply, via: .dedicated(ip: "127.0.0.2"))
+        outcome.host = host
+        try await store.record([outcome], events: [event], now: t0 + .seconds(62))
+        #expect(try await store.messages(ids: tx).first?.host == host)
+        #expect(try await store.events(after: 0, limit: 10).last?.event.host == host)
+        #expect(try await store.receivingHosts(deliveries: 100) == [HostCount(provider: .gmail, host: host, deliveries: 1)])
         await db.drop()
     }
 

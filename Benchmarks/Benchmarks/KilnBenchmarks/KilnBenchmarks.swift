@@ -157,7 +157,7 @@ struct Bench {
             store: .init(path: "kiln.sqlite"), senderId: "Bench",
             identities: [.init(domain: "example.com", returnPathDomain: "bounce.example.com")],
             pools: [.init(name: "p", ips: ["127.0.0.2", "127.0.0.3"], scaling: .fixed)],
-            delivery: .init(mode: .routes, routes: ["*": route], heloName: "mta.example.com", maxInFlight: 256, tls: Configuration.TLSPolicy.none),
+            delivery: .init(mode: .routes, routes: ["*": RouteList(route)], heloName: "mta.example.com", maxInFlight: 256, tls: Configuration.TLSPolicy.none),
             providers: Configuration.ProviderProfileOverride.unthrottled,
             configurationSets: [.init(name: "bulk", pool: "p")], defaultConfigurationSet: "bulk")
         var logger = Logger(label: "bench")
