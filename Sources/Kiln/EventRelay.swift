@@ -138,6 +138,7 @@ final class EventRelay: Sendable {
             } catch is CancellationError {
                 return
             } catch {
+                if Task.isCancelled { return }
                 // The store failed (it will be back): wait, then read the cursor again.
                 failures += 1
                 logger.error("event destination could not read or save its cursor", metadata: ["destination": "\(target.key)", "error": "\(error)"])

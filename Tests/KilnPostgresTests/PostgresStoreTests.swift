@@ -235,7 +235,7 @@ struct PostgresStoreTests {
         outcome.host = host
         try await store.record([outcome], events: [event], now: t0 + .seconds(62))
         #expect(try await store.messages(ids: tx).first?.host == host)
-        #expect(try await store.events(after: 0, limit: 10).last?.event.host == host)
+        #expect(try await store.events(after: 0, limit: 100).last?.event.host == host)
         #expect(try await store.receivingHosts(deliveries: 100) == [HostCount(provider: .gmail, host: host, deliveries: 1)])
         await db.drop()
     }
