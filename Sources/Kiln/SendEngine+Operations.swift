@@ -142,7 +142,7 @@ extension SendEngine {
         let pairs = live?.0 ?? saved?.pairs ?? []
         let active = live?.1 ?? saved?.activePools ?? [:]
         for (pair, level) in pairStatus(pairs, now: now()) {
-            metrics.gauge("kiln_warmup_level", [("ip", pair.ip), ("provider", pair.provider)], level)
+            metrics.gauge("kiln_warmup_level", [("ip", pair.ip), ("provider", pair.provider)], min(1, max(0, level)))
             metrics.gauge("kiln_hourly_allowance", [("ip", pair.ip), ("provider", pair.provider)], Double(pair.hourly))
         }
         for pool in configuration.pools {
