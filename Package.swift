@@ -29,6 +29,8 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.0.0"),
     ],
     targets: [
         // Pure domain: no I/O, no clock reads, no C.
@@ -83,9 +85,12 @@ let package = Package(
         .target(
             name: "Kiln",
             dependencies: [
-                "KilnCore", "KilnMessage", "KilnStore", "KilnPostgres", "KilnSMTP", "KilnFeedback",
+                "KilnCore", "KilnMessage", "KilnStore", "KilnPostgres", "KilnSMTP", "KilnFeedback", "CCurl",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                // Metrics through the embedder's backend (the CLI bootstraps Prometheus).
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         // The one-click unsubscribe endpoint (RFC 8058), embeddable in a Hummingbird app.
@@ -127,6 +132,8 @@ let package = Package(
                 "Kiln", "KilnLoopback", "KilnSimulation", "KilnFeedback", "KilnServe",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
         // The cluster figures (scripts/cluster-bench.sh): lease contention, SQLite against PostgreSQL.
@@ -161,7 +168,12 @@ let package = Package(
                 .product(name: "CryptoExtras", package: "swift-crypto"),
             ]
         ),
-        .testTarget(name: "KilnCLITests", dependencies: ["KilnTesting", "KilnStore"]),
+        .testTarget(
+            name: "KilnCLITests",
+            dependencies: [
+                "KilnTesting", "KilnStore", .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
         .testTarget(
             name: "KilnServeTests",
             dependencies: ["KilnServe", "Kiln", .product(name: "Hummingbird", package: "hummingbird")]

@@ -3,6 +3,7 @@ import KilnCore
 import KilnMessage
 import KilnSMTP
 import KilnStore
+import Logging
 import ServiceLifecycle
 import Synchronization
 
@@ -11,9 +12,20 @@ extension SendEngine {
     /// delivery lock (one delivering engine per store), returns messages leased by a
     /// dead engine to the queue, then leases due messages, routes them, and sends them.
     /// On the way out, transfers in flight finish and everything else stays queued.
+    ///
+    /// Alongside delivery it takes the stored events to the configured destinations
+    /// (`EventRelay`), purges what retention allows, and refreshes the gauges; these stop
+    /// when delivery does (destinations resume from their cursors on the next run).
     public func run() async throws {
+        let relay = EventRelay(targets: try EventRelay.targets(of: configuration, secrets: secrets), store: store, logger: logger, metrics: metrics)
         try await withGracefulShutdownHandler {
-            try await deliver(until: { _, _ in false })
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { await relay.run() }
+                group.addTask { await self.retainForever() }
+                group.addTask { await self.refreshGaugesForever() }
+                defer { group.cancelAll() }
+                try await deliver(until: { _, _ in false })
+            }
         } onGracefulShutdown: {
             self.stop()
         }
@@ -59,6 +71,12 @@ extension SendEngine {
         let saved = await savedShaping()
         let session = DeliverySession(engine: self, transport: makeTransport(), saved: saved, finisher: finisher, credentials: credentials)
         let transport = session.transport
+        liveSession.withLock { $0 = session }
+        delivering.withLock { $0 = true }
+        defer {
+            delivering.withLock { $0 = false }
+            liveSession.withLock { $0 = nil }
+        }
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await session.consumeResults() }
             do {
@@ -106,6 +124,8 @@ final class DeliverySession: Sendable {
         var path: SendingPath
         /// For an operator rule that pauses the message's configuration set.
         var configurationSet: String
+        /// When it was leased for this attempt (the attempt's duration runs from here).
+        var startedAt: ContinuousClock.Instant
     }
 
     struct State {
@@ -254,6 +274,7 @@ final class DeliverySession: Sendable {
             if ContinuousClock.now - pausedCheckedAt > .milliseconds(250) {
                 paused = try await engine.store.pausedScopes().union(otherNodesSets)
                 pausedCheckedAt = ContinuousClock.now
+                engine.pausedAll.withLock { [paused] in $0 = paused.contains("*") }
             }
             try await recordRenderingFailures()
             if paused.contains("*") {
@@ -360,7 +381,8 @@ final class DeliverySession: Sendable {
                 let configured = connectionLimit(viaShared ? nil : message.provider, profile: profile)
                 let (connections, perConnection) = state.withLock { state in
                     state.inFlight[message.id] = InFlight(provider: message.provider, recipient: message.recipient, createdAt: message.createdAt,
-                                                          attempts: message.attempts, path: path, configurationSet: content.configurationSet)
+                                                          attempts: message.attempts, path: path, configurationSet: content.configurationSet,
+                                                          startedAt: .now)
                     return (viaShared ? configured : state.dispatcher.connections(for: message.provider, configured: configured),
                             state.dispatcher.messagesPerConnection(for: message.provider))
                 }
@@ -375,17 +397,28 @@ final class DeliverySession: Sendable {
                 job.route(to: hops)
                 job.verifyTLS = configuration.delivery.tlsVerify == .verify
                 work.append(FinishWork(job: job, content: content, message: message))
+                events.append(DeliveryEvent(kind: .send, time: now, messageID: message.id, recipient: message.recipient, provider: message.provider,
+                                            via: path, attempt: message.attempts + 1))
+                if viaShared {
+                    // The pool had no token for it: it leaves through the shared relay.
+                    events.append(DeliveryEvent(kind: .spillover, time: now, messageID: message.id, recipient: message.recipient,
+                                                provider: message.provider, via: path, attempt: message.attempts + 1))
+                    engine.metrics.spillover(provider: message.provider.id)
+                }
             case .failed(let reply):
                 // A local reply (no such domain, DNS failure): nothing was sent, so no IP is blamed.
+                let classification = classifier.classify(reply, provider: message.provider)
                 let (outcome, event) = resolve(message.id, recipient: message.recipient, provider: message.provider, createdAt: message.createdAt,
-                                               attempts: message.attempts, path: nil, reply: reply,
-                                               classification: classifier.classify(reply, provider: message.provider), now: now)
+                                               attempts: message.attempts, path: nil, reply: reply, classification: classification, now: now)
+                engine.logAttempt(message.id, ip: "none", provider: message.provider, reply: reply, classification: classification, duration: nil)
                 outcomes.append(outcome)
                 events.append(event)
             }
         }
         if !release.isEmpty { try await engine.store.release(release) }
-        if !outcomes.isEmpty {
+        if !outcomes.isEmpty || !events.isEmpty {
+            // The send events are stored before the transfers start: a destination sees a
+            // message's send before its delivery.
             try await engine.store.record(outcomes, events: events, now: now)
             engine.broadcaster.publish(events)
         }
@@ -547,6 +580,11 @@ final class DeliverySession: Sendable {
             outcome.host = result.host.description
             event.host = outcome.host
             if !result.passedOver.isEmpty { event.detail = "passed over: " + result.passedOver.joined(separator: "; ") }
+            let duration = ContinuousClock.now - info.startedAt
+            engine.metrics.attempt(provider: info.provider.id, ip: info.path.description, replyClass: result.classification.replyClass.rawValue,
+                                   duration: duration)
+            engine.logAttempt(result.id, ip: info.path.description, provider: info.provider, reply: reply, classification: result.classification,
+                              duration: duration)
             outcomes.append(outcome)
             events.append(event)
             if result.classification.pausesConfigurationSet {
@@ -583,7 +621,22 @@ final class DeliverySession: Sendable {
         case .expired:
             outcome = Outcome(id: id, state: .expired, reply: reply, via: path)
         }
-        let event = DeliveryEvent(kind: completion.event, time: now, messageID: id, recipient: recipient, provider: provider, via: path, reply: reply)
+        let event = DeliveryEvent(kind: completion.event, time: now, messageID: id, recipient: recipient, provider: provider, via: path, reply: reply,
+                                  replyClass: classification.replyClass, reason: classification.reason, attempt: attempts + 1)
         return (outcome, event)
+    }
+}
+
+extension SendEngine {
+    /// The attempt's log line (info): message id, source IP, provider, reply code, class
+    /// and duration; never the body, the recipient's content or a secret.
+    func logAttempt(_ id: MessageID, ip: String, provider: MailboxProvider, reply: SMTPReply, classification: ReplyClassification, duration: Duration?) {
+        var metadata: Logger.Metadata = [
+            "message": "\(id)", "ip": "\(ip)", "provider": "\(provider.id)", "code": "\(reply.code)",
+            "class": "\(classification.replyClass.rawValue)",
+        ]
+        if let status = reply.enhancedStatus { metadata["status"] = "\(status)" }
+        if let duration { metadata["duration"] = "\(String(format: "%.3f", duration.secondsDouble))" }
+        logger.info("attempt", metadata: metadata)
     }
 }

@@ -45,6 +45,13 @@ extension SendEngine {
                 problems.append(ConfigurationProblem(path: "configurationSets", message: "no configuration set has an unsubscribe section (url and secretEnv or secretFile) to serve"))
             }
         case .delivery:
+            for (_, d, path) in configuration.eventDestinations where d.type == "webhook" {
+                if let file = d.secretFile {
+                    attempt { () throws(KilnError) in _ = try secrets.fromFile(file, for: "\(path).secretFile") }
+                } else if let variable = d.secretEnv {
+                    attempt { () throws(KilnError) in _ = try secrets.fromEnvironment(variable, for: "\(path).secretEnv") }
+                }
+            }
             for (i, identity) in configuration.identities.enumerated() {
                 for (k, key) in (identity.dkim ?? []).enumerated() {
                     attempt { () throws(KilnError) in

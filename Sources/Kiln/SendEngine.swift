@@ -46,6 +46,15 @@ public final class SendEngine: Service, Sendable {
     let reputationCheckInterval: Duration
     /// Makes the transport of one delivery run.
     let transportFactory: TransportFactory
+    /// The engine's metrics (swift-metrics: the embedder's backend).
+    public let metrics: EngineMetrics
+    /// The delivery run in progress, for the metrics' gauges.
+    let liveSession = Mutex<DeliverySession?>(nil)
+    /// Whether a delivery run is going and the whole store is not paused (`readiness()`).
+    let delivering = Mutex(false)
+    let pausedAll = Mutex(false)
+    /// How often `run()` purges old messages and refreshes the gauges.
+    let housekeeping: Housekeeping
 
     /// Makes the transport of one delivery run from the configured SMTP options.
     public typealias TransportFactory = @Sendable (SMTPTransport.Options, Logger) -> any MailTransport
@@ -63,8 +72,10 @@ public final class SendEngine: Service, Sendable {
         secrets: SecretSource? = nil, logger: Logger, now: @escaping @Sendable () -> Timestamp = SendEngine.wallClock,
         reputationCheckInterval: Duration = .seconds(10),
         transport: @escaping TransportFactory = { options, logger in SMTPTransport(options: options, logger: logger) },
-        store: (any MessageStore)? = nil, node: String? = nil
+        store: (any MessageStore)? = nil, node: String? = nil, metrics: EngineMetrics? = nil, housekeeping: Housekeeping = Housekeeping()
     ) throws(KilnError) {
+        self.metrics = metrics ?? EngineMetrics()
+        self.housekeeping = housekeeping
         self.reputationCheckInterval = reputationCheckInterval
         self.transportFactory = transport
         let problems = configuration.validate()
@@ -106,13 +117,13 @@ public final class SendEngine: Service, Sendable {
     }
 
     /// Opens an engine on a configuration file.
-    public convenience init(configurationFile path: String, logger: Logger, node: String? = nil) throws(KilnError) {
+    public convenience init(configurationFile path: String, logger: Logger, node: String? = nil, housekeeping: Housekeeping = Housekeeping()) throws(KilnError) {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw KilnError(.invalidConfiguration, "cannot read the configuration file", location: path)
         }
         let configuration = try Configuration.load(json: data, source: path)
         let directory = (path as NSString).deletingLastPathComponent
-        try self.init(configuration: configuration, baseDirectory: directory.isEmpty ? "." : directory, logger: logger, node: node)
+        try self.init(configuration: configuration, baseDirectory: directory.isEmpty ? "." : directory, logger: logger, node: node, housekeeping: housekeeping)
     }
 
     @Sendable public static func wallClock() -> Timestamp {
@@ -290,16 +301,8 @@ public final class SendEngine: Service, Sendable {
     /// of every (IP, provider) pair as last saved by a delivering engine.
     public func status() async throws(KilnError) -> EngineStatus {
         let saved = try await store.loadShaping()
-        let strategies = configuration.warmupStrategies
         let time = now()
-        let warmup = (saved?.pairs ?? []).map { pair in
-            let pool = configuration.pools.first { $0.ips.contains(pair.ip) }?.name ?? ""
-            let profile = ProviderProfile.resolve(pair.provider, overrides: configuration.providers)
-            return EngineStatus.PairStatus(
-                ip: pair.ip, provider: pair.provider.id, percent: pair.warmup.percent,
-                hourly: Int(saturating: pair.warmup.hourly(profile, strategy: strategies[pool] ?? .adaptive(WarmupModel()), now: time)),
-                suspendedUntil: pair.suspendedUntil.flatMap { $0 > time ? $0 : nil })
-        }.sorted { ($0.ip, $0.provider) < ($1.ip, $1.provider) }
+        let warmup = pairStatus(saved?.pairs ?? [], now: time).map(\.status)
         let pools = configuration.pools.map {
             EngineStatus.PoolStatus(name: $0.name, ips: $0.ips, active: saved?.activePools[$0.name] ?? $0.ips)
         }
@@ -310,7 +313,7 @@ public final class SendEngine: Service, Sendable {
         return EngineStatus(counts: try await store.counts(), pausedScopes: try await store.pausedScopes().sorted(), pools: pools,
                             warmup: warmup, reputation: try await reputation(),
                             suppressed: try await store.suppressionCounts().reduce(into: [:]) { $0[$1.key.rawValue] = $1.value }, nodes: nodes,
-                            receivingHosts: try await store.receivingHosts(deliveries: 10_000))
+                            receivingHosts: try await store.receivingHosts(deliveries: 10_000), destinations: try await destinationStatus())
     }
 
     /// Throws, naming the set, when `configurationSet` is not a configured set (nil, the
@@ -369,6 +372,8 @@ public struct EngineStatus: Sendable, Codable {
     public var nodes: [NodeInfo] = []
     /// The hosts that took the last 10,000 deliveries, by provider.
     public var receivingHosts: [HostCount]
+    /// Each event destination's backlog and last error.
+    public var destinations: [DestinationStatus] = []
 
     /// Totals by state name.
     public var byState: [String: Int] {

@@ -8,7 +8,7 @@ struct Config: AsyncParsableCommand {
 
     struct Check: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Check a configuration without opening its store: syntax, keys, ranges, secrets and DKIM keys, and that this machine can send from every pool IP. Exit 2 naming every problem.")
+            abstract: "Check a configuration without opening or migrating its store: syntax, keys, ranges, secrets and DKIM keys, event destinations, and that this machine can send from every pool IP. Prints ok, or exits 2 naming every problem with its JSON path.")
         @OptionGroup var options: ConfigOption
 
         func run() async throws {
@@ -20,7 +20,7 @@ struct Config: AsyncParsableCommand {
             let secrets = SecretSource(baseDirectory: directory.isEmpty ? "." : directory)
             let problems = SendEngine.secretProblems(configuration, secrets: secrets, use: .delivery) + SendEngine.sourceAddressProblems(configuration)
             if !problems.isEmpty { throw Configuration.invalid(problems, source: options.config) }
-            print("\(options.config): configuration OK")
+            print("ok")
         }
     }
 }

@@ -3,18 +3,38 @@ import Foundation
 import Kiln
 import KilnCore
 import KilnStore
+import Metrics
+import Prometheus
 import ServiceLifecycle
 import UnixSignals
 
 struct Run: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Deliver the queue until stopped (SIGINT/SIGTERM), or with --until-idle until nothing is due.")
+    static let configuration = CommandConfiguration(
+        abstract: "Deliver the queue until stopped (SIGINT/SIGTERM), or with --until-idle until nothing is due; with --listen, also serve /metrics, /healthz, /readyz and the unsubscribe routes.")
     @OptionGroup var options: ConfigOption
     @Flag(name: .customLong("until-idle"), help: "Return once no message is due or in flight.") var untilIdle = false
     @OptionGroup var nodeOption: NodeOption
+    @Option(help: "Serve /metrics (Prometheus), /healthz, /readyz and the one-click unsubscribe routes on HOST:PORT, in the same process.")
+    var listen: String?
+    @Option(name: .customLong("shutdown-timeout"), help: "Seconds a graceful shutdown may take (default 30); then transfers still running are cancelled and their messages return to the queue.")
+    var shutdownTimeout: Double = 30
+    @OptionGroup var logging: LogOptions
+    @Option(name: .customLong("metrics-interval"), help: .hidden) var metricsInterval: Double = 10
+
+    func validate() throws {
+        if !(metricsInterval >= 0.1) { throw ValidationError("--metrics-interval must be at least 0.1 seconds") }
+        if !(shutdownTimeout > 0 && shutdownTimeout <= 3_600) { throw ValidationError("--shutdown-timeout must be more than 0 and at most 3600 seconds") }
+        if listen != nil && untilIdle { throw ValidationError("--listen runs until stopped; it does not go with --until-idle") }
+        if let listen { _ = try ListenAddress(listen) }
+    }
 
     func run() async throws {
-        let logger = makeLogger()
-        let engine = try SendEngine(configurationFile: options.config, logger: logger, node: nodeOption.node)
+        let logger = logging.makeLogger()
+        // The CLI's metrics backend: Prometheus (the engine only knows swift-metrics).
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        let housekeeping = Housekeeping(metricsInterval: .milliseconds(Int64(metricsInterval * 1_000)))
+        let engine = try SendEngine(configurationFile: options.config, logger: logger, node: nodeOption.node, housekeeping: housekeeping)
         try engine.checkSecrets(for: .delivery)
         try engine.checkSourceAddresses()
         // A warning for every failing authentication check (delivery.requireAuthentication
@@ -28,10 +48,18 @@ struct Run: AsyncParsableCommand {
         }
         if untilIdle {
             try await engine.runUntilIdle()
-        } else {
-            let group = ServiceGroup(services: [engine], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
-            try await group.run()
+            return
         }
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        if let listen {
+            // Started first, stopped last: /readyz says "shutting down" while delivery drains.
+            let app = try operationsApplication(engine: engine, listen: try ListenAddress(listen), logger: logger) { registry.emitToBuffer() }
+            services.append(.init(service: app))
+        }
+        services.append(.init(service: engine))
+        var configuration = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        configuration.maximumGracefulShutdownDuration = .milliseconds(Int64(shutdownTimeout * 1_000))
+        try await ServiceGroup(configuration: configuration).run()
     }
 }
 
@@ -67,6 +95,12 @@ struct Status: AsyncParsableCommand {
         for (scope, r) in status.reputation.sorted(by: { $0.key < $1.key }) {
             print("\t\(scope == "*" ? "account" : scope)\t\(r.status.rawValue)\t\(percent(r.bounceRate))\t\(percent(r.complaintRate))\t\(r.sent)")
         }
+        if !status.destinations.isEmpty {
+            print("destination\ttype\tpending\tlast error")
+            for d in status.destinations {
+                print("\(d.name)\t\(d.type)\t\(d.pending)\t\(d.lastError.map { "\($0) (at \(d.lastErrorAt.map(iso8601) ?? "?"))" } ?? "-")")
+            }
+        }
         if !status.receivingHosts.isEmpty {
             print("receiving hosts (last 10,000 deliveries)\tprovider\thost\tdeliveries")
             for h in status.receivingHosts { print("\t\(h.provider.id)\t\(h.host)\t\(h.deliveries)") }
@@ -94,8 +128,10 @@ struct StatusOutput: Encodable {
     var reputation: [String: ReputationSnapshot]
     var suppressed: [String: Int]
     var nodes: [EngineStatus.NodeInfo]
+    var destinations: [DestinationStatus]
     var receivingHosts: [HostCount]
     init(_ s: EngineStatus) {
+        destinations = s.destinations
         nodes = s.nodes
         receivingHosts = s.receivingHosts
         warmup = s.warmup
@@ -124,9 +160,10 @@ struct Pause: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Stop all sending (kill switch), or one configuration set's; persisted until resume.")
     @OptionGroup var options: ConfigOption
     @Option(name: .customLong("config-set"), help: "Pause only this configuration set.") var configSet: String?
+    @OptionGroup var output: OutputOptions
     func run() async throws {
         try await control(options, configSet) { try await $0.pause(configurationSet: configSet) }
-        print("paused \(configSet ?? "all sending")")
+        if output.json { printJSON(["action": "pause", "scope": configSet ?? "*"]) } else { print("paused \(configSet ?? "all sending")") }
     }
 }
 
@@ -134,9 +171,10 @@ struct Resume: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Resume sending after pause.")
     @OptionGroup var options: ConfigOption
     @Option(name: .customLong("config-set"), help: "Resume only this configuration set.") var configSet: String?
+    @OptionGroup var output: OutputOptions
     func run() async throws {
         try await control(options, configSet) { try await $0.resume(configurationSet: configSet) }
-        print("resumed \(configSet ?? "all sending")")
+        if output.json { printJSON(["action": "resume", "scope": configSet ?? "*"]) } else { print("resumed \(configSet ?? "all sending")") }
     }
 }
 

@@ -35,6 +35,7 @@ struct KilnCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kiln",
         abstract: "A bulk email sending engine that warms up dedicated IPs by itself.",
+        version: KilnVersion.text,
         subcommands: [Send.self, Run.self, Status.self, Pause.self, Resume.self, Campaign.self, Simulate.self, Demo.self, Reply.self, Feedback.self, Suppression.self, Serve.self, Config.self, Migrate.self, Identity.self])
 }
 
@@ -57,4 +58,10 @@ func printJSON(_ value: some Encodable) {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
     if let data = try? encoder.encode(value) { print(String(decoding: data, as: UTF8.self)) }
+}
+
+/// `kiln --version`: the release, and the commit it was built from when the build knew it.
+enum KilnVersion {
+    static let release = "0.9.0"
+    static var text: String { "kiln \(release)" }
 }

@@ -20,15 +20,13 @@ struct Serve: AsyncParsableCommand {
     }
 
     func run() async throws {
-        guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]), (1...65535).contains(port) else {
-            throw ValidationError("--listen: expected HOST:PORT, e.g. 127.0.0.1:8080")
-        }
-        let host = String(listen[..<colon])
+        let address = try ListenAddress(listen)
+        let host = address.host
+        let port = address.port
         let engine = try openEngine(options, secrets: .unsubscribe)
         let router = Hummingbird.Router()
         // The paths of the configured unsubscribe URLs (default /u).
-        var paths = Set(engine.configuration.configurationSets.compactMap { $0.unsubscribe?.url.flatMap { URL(string: $0)?.path } }.filter { !$0.isEmpty })
-        if paths.isEmpty { paths = ["/u"] }
+        let paths = unsubscribePaths(engine)
         for path in paths.sorted() { UnsubscribeEndpoint(engine: engine).addRoutes(to: router, path: RouterPath(path)) }
         let limits = UnsubscribeServerLimits(headerTimeout: .seconds(headerTimeout), maxConnections: maxConnections).fittingOpenFileLimit()
         let logger = makeLogger()

@@ -47,6 +47,7 @@ struct Suppression: AsyncParsableCommand {
         @OptionGroup var scope: Scope
         @Option(help: "BOUNCE, COMPLAINT, UNSUBSCRIBE or MANUAL.") var reason = "MANUAL"
         @Argument(help: "Addresses.") var addresses: [String]
+        @OptionGroup var output: OutputOptions
         func run() async throws {
             let engine = try SendEngine(configurationFile: options.config, logger: makeLogger())
             try checkConfigSet(scope.configSet, engine)
@@ -58,7 +59,11 @@ struct Suppression: AsyncParsableCommand {
                 catch { throw ValidationError("address \(i + 1): \(error.message)") }
             }
             let added = try await engine.store.suppress(entries, replace: true)
-            print("suppressed \(added) address(es) in \(scope.configSet ?? "the account-wide list")")
+            if output.json {
+                printJSON(SuppressionChange(action: "add", scope: scope.configSet, added: added))
+            } else {
+                print("suppressed \(added) address(es) in \(scope.configSet ?? "the account-wide list")")
+            }
         }
     }
 
@@ -67,12 +72,17 @@ struct Suppression: AsyncParsableCommand {
         @OptionGroup var options: ConfigOption
         @OptionGroup var scope: Scope
         @Argument(help: "Addresses.") var addresses: [String]
+        @OptionGroup var output: OutputOptions
         func run() async throws {
             let engine = try SendEngine(configurationFile: options.config, logger: makeLogger())
             try checkConfigSet(scope.configSet, engine)
             var removed = 0
             for address in addresses where try await engine.store.unsuppress(address, scope: scope.configSet) { removed += 1 }
-            print("removed \(removed) of \(addresses.count) address(es) from \(scope.configSet ?? "the account-wide list")")
+            if output.json {
+                printJSON(SuppressionChange(action: "remove", scope: scope.configSet, removed: removed, requested: addresses.count))
+            } else {
+                print("removed \(removed) of \(addresses.count) address(es) from \(scope.configSet ?? "the account-wide list")")
+            }
         }
     }
 
@@ -83,6 +93,7 @@ struct Suppression: AsyncParsableCommand {
         @OptionGroup var scope: Scope
         @Option(help: "The reason for rows without a reason column.") var reason = "MANUAL"
         @Argument(help: "The CSV file.") var file: String
+        @OptionGroup var output: OutputOptions
         func run() async throws {
             let engine = try SendEngine(configurationFile: options.config, logger: makeLogger())
             try checkConfigSet(scope.configSet, engine)
@@ -90,7 +101,11 @@ struct Suppression: AsyncParsableCommand {
             let result = try await engine.importSuppressions(from: file, configurationSet: scope.configSet, reason: defaultReason) { line, why in
                 FileHandle.standardError.write(Data("kiln: \(file):\(line): skipped (\(why))\n".utf8))
             }
-            print("imported \(result.added) new address(es), \(result.rejected) row(s) skipped")
+            if output.json {
+                printJSON(SuppressionChange(action: "import", scope: scope.configSet, added: result.added, rejected: result.rejected))
+            } else {
+                print("imported \(result.added) new address(es), \(result.rejected) row(s) skipped")
+            }
         }
     }
 
@@ -136,4 +151,15 @@ func csvField(_ text: String) -> String {
 func iso8601(_ time: Timestamp) -> String {
     let formatter = ISO8601DateFormatter()
     return formatter.string(from: Date(timeIntervalSince1970: Double(time.nanoseconds) / 1e9))
+}
+
+/// What `suppression add/remove/import --json` print.
+struct SuppressionChange: Encodable {
+    var action: String
+    /// The configuration set (absent: the account-wide list).
+    var scope: String?
+    var added: Int?
+    var removed: Int?
+    var requested: Int?
+    var rejected: Int?
 }

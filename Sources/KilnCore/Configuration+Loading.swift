@@ -100,6 +100,7 @@ extension Configuration {
             if !condition { problems.append(ConfigurationProblem(path: path, message: message)) }
         }
         problems += storeProblems()
+        problems += eventDestinationProblems()
         problems += numericProblems()
         problems += secretAndPathProblems()
         check(!senderId.isEmpty, "senderId", "must not be empty")

@@ -12,6 +12,10 @@ extension Configuration {
         for (i, set) in configurationSets.enumerated() {
             if let file = set.unsubscribe?.secretFile { files.append(("configurationSets[\(i)].unsubscribe.secretFile", file)) }
         }
+        for (_, d, path) in eventDestinations {
+            if let file = d.secretFile { files.append(("\(path).secretFile", file)) }
+            if let file = d.path { files.append(("\(path).path", file)) }
+        }
         return files
     }
 
@@ -23,6 +27,9 @@ extension Configuration {
         if let name = sharedPool?.passwordEnv { variables.append(("sharedPool.passwordEnv", name)) }
         for (i, set) in configurationSets.enumerated() {
             if let name = set.unsubscribe?.secretEnv { variables.append(("configurationSets[\(i)].unsubscribe.secretEnv", name)) }
+        }
+        for (_, d, path) in eventDestinations {
+            if let name = d.secretEnv { variables.append(("\(path).secretEnv", name)) }
         }
         return variables
     }

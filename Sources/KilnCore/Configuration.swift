@@ -58,8 +58,12 @@ public struct Configuration: Codable, Sendable, Equatable {
         /// How long a lease lasts without its owner's heartbeat (default 60 s): after that,
         /// another node takes the message over.
         public var leaseSeconds: Int?
+        /// Days a final message (delivered, bounced, expired, suppressed, failed), its
+        /// content and events are kept (default 30); older ones are purged while running.
+        public var retentionDays: Int?
         public init(path: String? = nil, url: String? = nil, passwordEnv: String? = nil, passwordFile: String? = nil, tls: String? = nil,
-                    caFile: String? = nil, leaseSeconds: Int? = nil) {
+                    caFile: String? = nil, leaseSeconds: Int? = nil, retentionDays: Int? = nil) {
+            self.retentionDays = retentionDays
             self.path = path
             self.url = url
             self.passwordEnv = passwordEnv
@@ -284,9 +288,12 @@ public struct Configuration: Codable, Sendable, Equatable {
         public var complaintPauseRate: Double?
         /// Sends needed in the window before the guard acts (default 1,000).
         public var reputationMinimumVolume: Int?
+        /// Where this set's events go, durably (`Configuration+EventDestinations.swift`).
+        public var eventDestinations: [EventDestination]?
         public init(name: String, pool: String, transactional: Bool? = nil, feedbackId: FeedbackIDFields? = nil, unsubscribe: Unsubscribe? = nil,
                     bounceReviewRate: Double? = nil, bouncePauseRate: Double? = nil, complaintReviewRate: Double? = nil,
-                    complaintPauseRate: Double? = nil, reputationMinimumVolume: Int? = nil) {
+                    complaintPauseRate: Double? = nil, reputationMinimumVolume: Int? = nil, eventDestinations: [EventDestination]? = nil) {
+            self.eventDestinations = eventDestinations
             self.name = name
             self.pool = pool
             self.transactional = transactional

@@ -54,10 +54,18 @@ public struct DeliveryEvent: Sendable, Hashable, Codable {
     /// The receiving host that gave `reply` (`smtp://mx2.example.com:25 (192.0.2.7)`):
     /// for a delivery, the host that took the message.
     public var host: String?
+    /// The reply's class and reason, as classified where it arrived.
+    public var replyClass: ReplyClass?
+    public var reason: ReplyReason?
+    /// The attempt's number (1 for the first), for an attempt's event.
+    public var attempt: Int?
 
     public init(kind: Kind, time: Timestamp, messageID: MessageID? = nil, recipient: String? = nil, provider: MailboxProvider? = nil, via: SendingPath? = nil, reply: SMTPReply? = nil, detail: String? = nil,
-                host: String? = nil) {
+                host: String? = nil, replyClass: ReplyClass? = nil, reason: ReplyReason? = nil, attempt: Int? = nil) {
         self.host = host
+        self.attempt = attempt
+        self.replyClass = replyClass
+        self.reason = reason
         self.kind = kind
         self.time = time
         self.messageID = messageID

@@ -133,6 +133,26 @@ enum PostgresSchema {
             "ALTER TABLE events ADD COLUMN host TEXT",
             "ALTER TABLE messages ADD COLUMN last_host TEXT",
         ]),
+        (3, "event destinations' cursors, reply class in events, the log's commit order, retention", [
+            // Destinations read the log in (transaction id, id) order, and only transactions
+            // older than every running one (`EventPosition`): an id taken by a transaction
+            // that commits late is never skipped.
+            """
+            CREATE TABLE event_destinations (
+              name TEXT PRIMARY KEY,
+              major BIGINT NOT NULL,
+              minor BIGINT NOT NULL,
+              last_error TEXT,
+              last_error_at BIGINT
+            )
+            """,
+            """
+            ALTER TABLE events ADD COLUMN class TEXT, ADD COLUMN reason TEXT, ADD COLUMN attempt INTEGER,
+              ADD COLUMN txid BIGINT NOT NULL DEFAULT (pg_current_xact_id()::text::bigint)
+            """,
+            "CREATE INDEX events_log ON events (txid, id)",
+            "CREATE INDEX messages_final ON messages (updated_at) WHERE state >= 3",
+        ]),
     ]
 
     /// Applies the migrations not yet applied; returns how many ran.

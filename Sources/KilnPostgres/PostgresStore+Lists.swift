@@ -263,7 +263,10 @@ extension PostgresStore {
                       FROM r, s
                       WHERE NOT EXISTS (SELECT 1 FROM suppression_list l WHERE l.scope IN ('', s.config_set) AND l.address = lower(r.recipient))
                       ORDER BY r.n
-                      RETURNING 1)
+                      RETURNING id, recipient, provider),
+                    accepted AS (
+                      INSERT INTO events (time, kind, message_id, recipient, provider)
+                      SELECT \(now.nanoseconds), \(DeliveryEvent.Kind.accepted.rawValue), id, recipient, provider FROM added ORDER BY id)
                     SELECT count(*) FROM added
                     """, logger: logger)
                 for try await n in result.decode(Int.self) { queued = n }

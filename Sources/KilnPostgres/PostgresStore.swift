@@ -118,13 +118,18 @@ public final class PostgresStore: MessageStore {
                       INSERT INTO contents (data, envelope_domain, config_set, campaign, from_domain, is_template)
                       VALUES (\(ByteBuffer(bytes: c.data)), \(c.envelopeDomain), \(c.configurationSet), \(c.campaign), \(c.fromDomain), \(c.isTemplate))
                       RETURNING id)
+                    , m AS (
                     INSERT INTO messages (content_id, config_set, state, provider, recipient, variables, created_at, next_attempt_at, updated_at, priority)
                     SELECT c.id, \(c.configurationSet), r.state, r.provider, r.recipient, CASE WHEN r.has THEN r.variables END,
                            \(now.nanoseconds), \(now.nanoseconds), \(now.nanoseconds), \(submission.priority)
                     FROM c, UNNEST(\(states)::bigint[], \(recipients.map(\.provider.id))::text[], \(recipients.map(\.address))::text[],
                                    \(variables)::bytea[], \(hasVariables)::boolean[]) WITH ORDINALITY AS r(state, provider, recipient, variables, has, n)
                     ORDER BY r.n
-                    RETURNING id
+                    RETURNING id, state, recipient, provider),
+                    accepted AS (
+                      INSERT INTO events (time, kind, message_id, recipient, provider)
+                      SELECT \(now.nanoseconds), \(DeliveryEvent.Kind.accepted.rawValue), id, recipient, provider FROM m WHERE state = 0 ORDER BY id)
+                    SELECT id FROM m
                     """, logger: logger)
                 var ids: [MessageID] = []
                 for try await id in rows.decode(Int64.self) { ids.append(MessageID(id)) }
@@ -229,17 +234,19 @@ public final class PostgresStore: MessageStore {
                  count(*) FILTER (WHERE suppress <> '')
           FROM updated GROUP BY config_set
           ON CONFLICT (scope, hour) DO UPDATE SET sent = reputation_hours.sent + EXCLUDED.sent, bounces = reputation_hours.bounces + EXCLUDED.bounces)
-        INSERT INTO events (time, kind, message_id, recipient, provider, source_ip, code, status, text, detail, host)
+        INSERT INTO events (time, kind, message_id, recipient, provider, source_ip, code, status, text, detail, host, class, reason, attempt)
         SELECT e.time, e.kind, NULLIF(e.message, -1), NULLIF(e.recipient, ''), NULLIF(e.provider, ''), NULLIF(e.via, ''),
                NULLIF(e.code, -1), NULLIF(e.status, ''), CASE WHEN e.code = -1 THEN NULL ELSE e.text END, NULLIF(e.detail, ''),
-               NULLIF(e.host, '')
+               NULLIF(e.host, ''), NULLIF(e.class, ''), NULLIF(e.reason, ''), NULLIF(e.attempt, -1)
         FROM UNNEST(\(events.map(\.time.nanoseconds))::bigint[], \(events.map(\.kind.rawValue))::text[],
                     \(events.map { $0.messageID?.rawValue ?? -1 })::bigint[], \(events.map { $0.recipient ?? "" })::text[],
                     \(events.map { $0.provider?.id ?? "" })::text[], \(events.map { $0.via?.description ?? "" })::text[],
                     \(events.map { $0.reply?.code ?? -1 })::bigint[], \(events.map { $0.reply?.enhancedStatus ?? "" })::text[],
                     \(events.map { $0.reply?.text ?? "" })::text[], \(events.map { $0.detail ?? "" })::text[],
-                    \(events.map { $0.host ?? "" })::text[]) WITH ORDINALITY
-          AS e(time, kind, message, recipient, provider, via, code, status, text, detail, host, n)
+                    \(events.map { $0.host ?? "" })::text[],
+                    \(events.map { $0.replyClass?.rawValue ?? "" })::text[], \(events.map { $0.reason?.rawValue ?? "" })::text[],
+                    \(events.map { $0.attempt ?? -1 })::bigint[]) WITH ORDINALITY
+          AS e(time, kind, message, recipient, provider, via, code, status, text, detail, host, class, reason, attempt, n)
         ORDER BY e.n
         """
     }
@@ -376,17 +383,13 @@ public final class PostgresStore: MessageStore {
     public func events(after afterID: Int64, limit: Int) async throws(KilnError) -> [(id: Int64, event: DeliveryEvent)] {
         try await run("read events") {
             let rows = try await query("""
-                SELECT id, time, kind, message_id, recipient, provider, source_ip, code, status, text, detail, host
-                FROM events WHERE id > \(afterID) ORDER BY id LIMIT \(limit)
+                SELECT e.id, \(unescaped: Self.eventColumns) FROM events e WHERE e.id > \(afterID) ORDER BY e.id LIMIT \(limit)
                 """, logger: logger)
             var events: [(id: Int64, event: DeliveryEvent)] = []
-            for try await (id, time, kind, message, recipient, provider, via, code, status, text, detail, host) in rows.decode(
-                (Int64, Int64, String, Int64?, String?, String?, String?, Int?, String?, String?, String?, String?).self) {
-                guard let kind = DeliveryEvent.Kind(rawValue: kind) else { continue }
-                events.append((id, DeliveryEvent(
-                    kind: kind, time: Timestamp(nanoseconds: time), messageID: message.map(MessageID.init), recipient: recipient,
-                    provider: provider.map { MailboxProvider($0) }, via: via.map(SendingPath.init),
-                    reply: code.map { SMTPReply(code: $0, enhancedStatus: status, text: text ?? "") }, detail: detail, host: host)))
+            for try await row in rows {
+                let r = row.makeRandomAccess()
+                guard let event = try Self.event(r, from: 1) else { continue }
+                events.append((try r[0].decode(Int64.self), event))
             }
             return events
         }

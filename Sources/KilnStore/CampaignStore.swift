@@ -138,12 +138,14 @@ extension SQLiteStore {
             raw.reset()
             queued += rows.count
         }
+        let before = try Int64.fetchOne(db, sql: "SELECT MAX(id) FROM messages") ?? 0
         var start = 0
         while start < kept.count {
             let end = min(kept.count, start + rowsPerStatement)
             try insert(kept[start..<end])
             start = end
         }
+        try acceptedEvents(after: before, now: now, db: db)
         try db.execute(sql: """
             UPDATE campaigns SET rows_read = ?, rejected_rows = rejected_rows + ?, suppressed = suppressed + ?, duplicates = duplicates + ?,
               accepted = accepted + ?, ingest_complete = ? WHERE id = ?

@@ -61,6 +61,24 @@ public protocol MessageStore: Sendable {
     /// Appends events not tied to an outcome.
     func append(events: [DeliveryEvent]) async throws(KilnError)
 
+    // MARK: Event destinations and retention
+
+    /// Up to `limit` events after `position`, in log order (`EventPosition`), with their
+    /// messages' configuration set and campaign.
+    func outboxEvents(after position: EventPosition, limit: Int) async throws(KilnError) -> [StoredEvent]
+    /// How many events lie after `position` (at most `cap`: counting stops there).
+    func outboxCount(after position: EventPosition, cap: Int) async throws(KilnError) -> Int
+    /// The time of the first event after `position` (nil: none).
+    func outboxTime(after position: EventPosition) async throws(KilnError) -> Timestamp?
+    /// Every destination's saved cursor, by name.
+    func destinationCursors() async throws(KilnError) -> [String: DestinationCursor]
+    /// Saves a destination's cursor and last error (nil: the last attempt succeeded).
+    func saveDestinationCursor(_ cursor: DestinationCursor) async throws(KilnError)
+    /// One small retention batch: up to `limit` final messages last updated before
+    /// `before`, the contents no message or campaign uses any more, and up to `limit`
+    /// events older than `before`. Suppressions, warm-up state and campaigns stay.
+    func purge(before: Timestamp, limit: Int) async throws(KilnError) -> PurgeResult
+
     // MARK: Control
 
     /// Pauses or resumes the whole store (`scope` nil) or one configuration set.

@@ -64,6 +64,7 @@ public final class SQLiteStore: MessageStore {
             """)
         var result: [[MessageID]] = []
         result.reserveCapacity(submissions.count)
+        let before = try Int64.fetchOne(db, sql: "SELECT MAX(id) FROM messages") ?? 0
         for submission in submissions {
             let c = submission.content
             try contentStatement.execute(arguments: [Data(c.data), c.envelopeDomain, c.configurationSet, c.campaign, c.fromDomain, c.isTemplate])
@@ -76,6 +77,7 @@ public final class SQLiteStore: MessageStore {
             }
             result.append(ids)
         }
+        try acceptedEvents(after: before, now: now, db: db)
         return result
     }
 
@@ -194,13 +196,13 @@ public final class SQLiteStore: MessageStore {
     static func insert(_ events: [DeliveryEvent], db: Database) throws {
         guard !events.isEmpty else { return }
         let statement = try db.cachedStatement(sql: """
-            INSERT INTO events (time, kind, message_id, recipient, provider, source_ip, code, status, text, detail, host)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            INSERT INTO events (time, kind, message_id, recipient, provider, source_ip, code, status, text, detail, host, class, reason, attempt)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
         for e in events {
             try statement.execute(arguments: [
                 e.time.nanoseconds, e.kind.rawValue, e.messageID?.rawValue, e.recipient, e.provider?.id, e.via?.description,
-                e.reply?.code, e.reply?.enhancedStatus, e.reply?.text, e.detail, e.host,
+                e.reply?.code, e.reply?.enhancedStatus, e.reply?.text, e.detail, e.host, e.replyClass?.rawValue, e.reason?.rawValue, e.attempt,
             ])
         }
     }
@@ -336,18 +338,11 @@ public final class SQLiteStore: MessageStore {
         try await wrapAsync("read events") {
             try await pool.read { db in
                 try Row.fetchAll(db, sql: """
-                    SELECT id, time, kind, message_id, recipient, provider, source_ip, code, status, text, detail, host
+                    SELECT id, time, kind, message_id, recipient, provider, source_ip, code, status, text, detail, class, reason, attempt, host
                     FROM events WHERE id > ? ORDER BY id LIMIT ?
                     """, arguments: [afterID, limit]).compactMap { row in
                     guard let kind = DeliveryEvent.Kind(rawValue: row[2]) else { return nil }
-                    let code: Int? = row[7]
-                    let provider: String? = row[5]
-                    let messageID: Int64? = row[3]
-                    let event = DeliveryEvent(
-                        kind: kind, time: Timestamp(nanoseconds: row[1]), messageID: messageID.map { MessageID($0) },
-                        recipient: row[4], provider: provider.map { MailboxProvider($0) }, via: (row[6] as String?).map(SendingPath.init),
-                        reply: code.map { SMTPReply(code: $0, enhancedStatus: row[8], text: row[9] ?? "") }, detail: row[10], host: row[11])
-                    return (row[0], event)
+                    return (row[0], Self.event(kind, row))
                 }
             }
         }

@@ -140,6 +140,23 @@ enum Schema {
                 ALTER TABLE messages ADD COLUMN last_host TEXT;
                 """)
         }
+        migrator.registerMigration("v10: event destinations' cursors, reply class in events, retention") { db in
+            // Each destination's place in the event log and its last error; the reply's
+            // class, reason and attempt number with each event; final messages by age, for
+            // the retention purge.
+            try db.execute(sql: """
+                CREATE TABLE event_destinations (
+                  name TEXT PRIMARY KEY,
+                  position INTEGER NOT NULL,
+                  last_error TEXT,
+                  last_error_at INTEGER
+                ) WITHOUT ROWID;
+                ALTER TABLE events ADD COLUMN class TEXT;
+                ALTER TABLE events ADD COLUMN reason TEXT;
+                ALTER TABLE events ADD COLUMN attempt INTEGER;
+                CREATE INDEX messages_final ON messages(updated_at) WHERE state >= \(MessageState.delivered.rawValue);
+                """)
+        }
         return migrator
     }
 }

@@ -57,6 +57,14 @@ struct Workspace {
         try JSONSerialization.data(withJSONObject: json).write(to: URL(fileURLWithPath: config))
     }
 
+    /// The same directory with its configuration changed by `change`.
+    init(reusing workspace: Workspace, change: (inout [String: Any]) -> Void) throws {
+        directory = workspace.directory
+        var json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: workspace.config))) as! [String: Any]
+        change(&json)
+        try JSONSerialization.data(withJSONObject: json).write(to: URL(fileURLWithPath: config))
+    }
+
     func remove() { try? FileManager.default.removeItem(atPath: directory) }
 }
 

@@ -20,7 +20,7 @@ struct PostgresStoreTests {
     @Test func queueLeaseRecordAndReadBack() async throws {
         let db = try await PostgresTestServer.freshDatabase()
         let store = db.store()
-        #expect(try await store.migrate() == 2)
+        #expect(try await store.migrate() == 3)
         let ids = try await store.enqueue([submission(["a@gmail.com", "b@yahoo.com", "c@gmail.com"], suppressed: ["c@gmail.com"]),
                                            submission(["d@outlook.com"], set: "other")], now: t0)
         #expect(ids.map(\.count) == [3, 1])
@@ -50,9 +50,11 @@ struct PostgresStoreTests {
         #expect(records[3].nextAttemptAt == retry)
         #expect(records[3].attempts == 1)
         #expect(try await store.suppression(of: "B@yahoo.com")?.reason == .bounce)
+        // The enqueue stored an accepted event per queued message (not the suppressed one).
         let events = try await store.events(after: 0)
-        #expect(events.map(\.event.kind) == [.delivery])
-        #expect(events[0].event.reply == ok && events[0].event.via == .dedicated(ip: "127.0.0.2"))
+        #expect(events.map(\.event.kind) == [.accepted, .accepted, .accepted, .delivery])
+        #expect(events.prefix(3).compactMap(\.event.recipient).sorted() == ["a@gmail.com", "b@yahoo.com", "d@outlook.com"])
+        #expect(events[3].event.reply == ok && events[3].event.via == .dedicated(ip: "127.0.0.2"))
         let hours = try await store.reputationHours(now: t0 + .seconds(2), hours: 24)
         #expect(hours["bulk"]?.first?.sent == 2)
         #expect(hours["bulk"]?.first?.bounces == 1)
@@ -233,7 +235,7 @@ struct PostgresStoreTests {
         outcome.host = host
         try await store.record([outcome], events: [event], now: t0 + .seconds(62))
         #expect(try await store.messages(ids: tx).first?.host == host)
-        #expect(try await store.events(after: 0, limit: 10).last?.event.host == host)
+        #expect(try await store.events(after: 0, limit: 100).last?.event.host == host)
         #expect(try await store.receivingHosts(deliveries: 100) == [HostCount(provider: .gmail, host: host, deliveries: 1)])
         await db.drop()
     }

@@ -72,10 +72,11 @@ func submission(_ recipients: [String], provider: MailboxProvider = .gmail, conf
         #expect(records.map(\.state) == [.delivered, .bounced])
         #expect(records[1].lastReply == bounce)
         #expect(records[0].via == .dedicated(ip: "127.0.0.2"))
+        // The enqueue stored an accepted event per queued message, in the same transaction.
         let events = try await store.events()
-        #expect(events.count == 1)
-        #expect(events[0].event.reply == bounce)
-        #expect(events[0].event.kind == .bounce)
+        #expect(events.map(\.event.kind) == [.accepted, .accepted, .bounce])
+        #expect(events.prefix(2).map(\.event.messageID) == ids.map { Optional($0) })
+        #expect(events[2].event.reply == bounce)
     }
 
     @Test func aStoreReopenedAfterACrashReturnsLeasedMessages() async throws {

@@ -1,0 +1,182 @@
+import Foundation
+import KilnCore
+import KilnStore
+import Logging
+import Synchronization
+
+/// Takes the stored event log to each configured destination, at least once, in log
+/// order, from a cursor kept in the store: a restart resumes where the last run stopped.
+/// One task per destination; a destination that fails (a webhook answering 503, a
+/// refused connection) retries with `RetryBackoff` and never holds up delivery or the
+/// other destinations. The cursor moves only once a batch was taken.
+final class EventRelay: Sendable {
+    struct Target: Sendable {
+        /// `configurationSet/name`: the cursor's key.
+        var key: String
+        var configurationSet: String
+        var destination: EventDestination
+        var kinds: Set<DeliveryEvent.Kind>
+        var sink: any EventSink
+    }
+
+    let targets: [Target]
+    let store: any MessageStore
+    let logger: Logger
+    let metrics: EngineMetrics
+    /// How long an idle destination waits before it reads the log again.
+    let pollInterval: Duration
+    let backoff: RetryBackoff
+    /// Template tags by content id (a few hundred at most are kept).
+    private let tags = Mutex<[Int64: [String]]>([:])
+
+    init(targets: [Target], store: any MessageStore, logger: Logger, metrics: EngineMetrics, pollInterval: Duration = .milliseconds(200),
+         backoff: RetryBackoff = RetryBackoff(base: .milliseconds(500), cap: .seconds(30))) {
+        self.targets = targets
+        self.store = store
+        self.logger = logger
+        self.metrics = metrics
+        self.pollInterval = pollInterval
+        self.backoff = backoff
+    }
+
+    /// The targets of a configuration; secrets are read now (a missing one throws).
+    static func targets(of configuration: Configuration, secrets: SecretSource) throws(KilnError) -> [Target] {
+        var targets: [Target] = []
+        for (set, d, path) in configuration.eventDestinations {
+            let sink: any EventSink
+            if d.type == "webhook", let url = d.url {
+                let secret: String
+                if let file = d.secretFile {
+                    secret = try secrets.fromFile(file, for: "\(path).secretFile")
+                } else {
+                    secret = try secrets.fromEnvironment(d.secretEnv ?? "", for: "\(path).secretEnv")
+                }
+                sink = WebhookSink(url: url, secret: Array(secret.utf8), timeoutSeconds: d.timeoutSeconds ?? 10)
+            } else {
+                sink = FileSink(path: secrets.resolve(d.path ?? "events.jsonl"))
+            }
+            targets.append(Target(key: "\(set)/\(d.name)", configurationSet: set, destination: d, kinds: d.kinds, sink: sink))
+        }
+        return targets
+    }
+
+    /// Runs every destination until cancelled.
+    func run() async {
+        await withTaskGroup(of: Void.self) { group in
+            for target in targets {
+                group.addTask { await self.run(target) }
+            }
+        }
+    }
+
+    /// Whether `target` takes `event`: its kinds, of its configuration set, or an engine
+    /// event (a pause of the account or of this set, a pool scaling).
+    static func takes(_ target: Target, _ stored: StoredEvent) -> Bool {
+        guard target.kinds.contains(stored.event.kind) else { return false }
+        if let set = stored.configurationSet { return set == target.configurationSet }
+        switch stored.event.kind {
+        case .paused, .resumed: return stored.event.detail == "*" || stored.event.detail == target.configurationSet
+        case .poolScaled: return true
+        default: return stored.event.messageID == nil
+        }
+    }
+
+    func run(_ target: Target) async {
+        var rng = SystemRandomNumberGenerator()
+        var failures = 0
+        var cursor: DestinationCursor?
+        var pendingCheckedAt = ContinuousClock.now - .seconds(60)
+        while !Task.isCancelled {
+            do {
+                if cursor == nil { cursor = try await store.destinationCursors()[target.key] ?? DestinationCursor(name: target.key, position: .start) }
+                guard var current = cursor else { continue }
+                if ContinuousClock.now - pendingCheckedAt > .seconds(5) {
+                    metrics.eventsPending(target.key, try await store.outboxCount(after: current.position, cap: 10_000_000))
+                    pendingCheckedAt = ContinuousClock.now
+                }
+                let batch = try await store.outboxEvents(after: current.position, limit: 1_000)
+                if batch.isEmpty {
+                    try await Task.sleep(for: pollInterval)
+                    continue
+                }
+                // The events it takes, up to a request's worth; the cursor moves past the
+                // events it skips too.
+                var chosen: [StoredEvent] = []
+                var through = batch[batch.count - 1].position
+                for stored in batch where Self.takes(target, stored) {
+                    chosen.append(stored)
+                    if chosen.count == EventDestination.batchLimit {
+                        through = stored.position
+                        break
+                    }
+                }
+                if !chosen.isEmpty {
+                    let body = EventBatchBody(records: try await records(chosen))
+                    do {
+                        try await target.sink.deliver(body)
+                    } catch {
+                        failures += 1
+                        current.lastError = error.message
+                        current.lastErrorAt = SendEngine.wallClock()
+                        cursor = current
+                        try await store.saveDestinationCursor(current)
+                        logger.warning("event destination failed; retrying", metadata: [
+                            "destination": "\(target.key)", "error": "\(error.message)", "failures": "\(failures)"])
+                        try await Task.sleep(for: backoff.delay(afterFailures: failures, using: &rng))
+                        continue
+                    }
+                }
+                failures = 0
+                current.position = through
+                current.lastError = nil
+                current.lastErrorAt = nil
+                cursor = current
+                try await store.saveDestinationCursor(current)
+                if !chosen.isEmpty {
+                    logger.debug("events sent", metadata: ["destination": "\(target.key)", "count": "\(chosen.count)", "through": "\(through)"])
+                }
+            } catch is CancellationError {
+                return
+            } catch {
+                if Task.isCancelled { return }
+                // The store failed (it will be back): wait, then read the cursor again.
+                failures += 1
+                logger.error("event destination could not read or save its cursor", metadata: ["destination": "\(target.key)", "error": "\(error)"])
+                cursor = nil
+                do { try await Task.sleep(for: backoff.delay(afterFailures: failures, using: &rng)) } catch { return }
+            }
+        }
+    }
+
+    /// The documented records of `events`, with each template's tags.
+    func records(_ events: [StoredEvent]) async throws(KilnError) -> [EventRecord] {
+        let missing = Set(events.compactMap(\.contentID)).subtracting(tags.withLock { Set($0.keys) })
+        if !missing.isEmpty {
+            let contents = try await store.contents(ids: Array(missing))
+            tags.withLock { known in
+                if known.count > 500 { known.removeAll() }
+                for id in missing { known[id] = contents[id].flatMap(Self.tags(of:)) ?? [] }
+            }
+        }
+        let known = tags.withLock { $0 }
+        return events.map { stored in
+            let tagList = stored.contentID.flatMap { known[$0] }
+            return EventRecord(id: stored.id, event: stored.event, configurationSet: stored.configurationSet ?? Self.scope(of: stored.event),
+                               campaign: stored.campaign, tags: tagList?.isEmpty == false ? tagList : nil, attempt: stored.event.attempt)
+        }
+    }
+
+    /// The configuration set a pause or resume names.
+    static func scope(of event: DeliveryEvent) -> String? {
+        guard event.kind == .paused || event.kind == .resumed, let detail = event.detail, detail != "*" else { return nil }
+        return detail
+    }
+
+    private struct TemplateTags: Decodable { var tags: [String]? }
+
+    /// A template content's tags (the first Feedback-ID fields).
+    static func tags(of content: StoredContent) -> [String]? {
+        guard content.isTemplate else { return nil }
+        return (try? JSONDecoder().decode(TemplateTags.self, from: Data(content.data)))?.tags
+    }
+}

@@ -1,0 +1,47 @@
+import ArgumentParser
+import Foundation
+import Hummingbird
+import Kiln
+import KilnServe
+import Logging
+
+/// `HOST:PORT` of `--listen`.
+struct ListenAddress {
+    var host: String
+    var port: Int
+
+    init(_ text: String) throws {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (1...65535).contains(port),
+              !text[..<colon].isEmpty else {
+            throw ValidationError("--listen: expected HOST:PORT, e.g. 127.0.0.1:8080")
+        }
+        host = String(text[..<colon])
+        self.port = port
+    }
+}
+
+/// The paths of the configured unsubscribe URLs (`/u` when none names one).
+func unsubscribePaths(_ engine: SendEngine) -> [String] {
+    let paths = Set(engine.configuration.configurationSets.compactMap { $0.unsubscribe?.url.flatMap { URL(string: $0)?.path } }.filter { !$0.isEmpty })
+    return paths.isEmpty ? ["/u"] : paths.sorted()
+}
+
+/// The HTTP server of `kiln run --listen`: /metrics, /healthz, /readyz, and the one-click
+/// unsubscribe routes when a configuration set has an unsubscribe section.
+func operationsApplication(engine: SendEngine, listen: ListenAddress, logger: Logger,
+                           metricsText: @escaping @Sendable () -> [UInt8]) throws -> some ApplicationProtocol {
+    let router = Hummingbird.Router()
+    OperationsEndpoint(engine: engine, metricsText: metricsText).addRoutes(to: router)
+    var routes = ["/metrics", "/healthz", "/readyz"]
+    if engine.configuration.configurationSets.contains(where: { $0.unsubscribe != nil }) {
+        try engine.checkSecrets(for: .unsubscribe)
+        for path in unsubscribePaths(engine) {
+            UnsubscribeEndpoint(engine: engine).addRoutes(to: router, path: RouterPath(path))
+            routes.append(path)
+        }
+    }
+    let limits = UnsubscribeServerLimits().fittingOpenFileLimit()
+    logger.notice("serving", metadata: ["address": "http://\(listen.host):\(listen.port)", "routes": "\(routes.joined(separator: " "))"])
+    return Application(router: router, server: limits.server,
+                       configuration: limits.configuration(address: .hostname(listen.host, port: listen.port), logger: logger), logger: logger)
+}
