@@ -5,8 +5,13 @@ import KilnCore
 import Logging
 import Synchronization
 
-/// SMTP delivery over libcurl's multi interface, on a thread of its own (never on the
-/// Swift concurrency pool). Jobs are queued per (destination, source IP) lane; each lane
+/// SMTP delivery over libcurl's multi interface, on threads of its own (never on the
+/// Swift concurrency pool): `Options.transferThreads` of them, each with its own multi
+/// handle, because libcurl's SMTP "done" phase blocks its multi handle until the server
+/// answers the end of DATA (curl issue #8555; a provider takes 0.1-1 s to scan a message):
+/// on one thread every transfer would wait for every other's reply. A lane's transfers
+/// are spread over the threads, each thread holding a share of the lane's connections.
+/// Jobs are queued per (destination, source IP) lane; each lane
 /// runs at most `maxConnections` transfers at once and reuses its connections for up to
 /// `messagesPerConnection` messages. Every result carries the server's reply (code,
 /// enhanced status, text), captured through curl's debug callback, classified once. A
@@ -28,9 +33,13 @@ public final class SMTPTransport: Sendable {
         public var downHold: Duration
         /// The certificate authorities that jobs with `verifyTLS` trust (nil: the system's).
         public var caFile: String?
+        /// Transfer threads (at least 1). Each waits on the network, not the CPU: a lane of
+        /// n connections overlaps up to min(n, transferThreads) end-of-DATA waits.
+        public var transferThreads: Int
         public init(heloName: String, connectTimeout: Duration = .seconds(30), transferTimeout: Duration = .seconds(300),
                     laneHold: Duration = .seconds(2), downHold: Duration = .seconds(10), caFile: String? = nil,
-                    classifier: ReplyClassifier = .builtIn) {
+                    classifier: ReplyClassifier = .builtIn, transferThreads: Int = 8) {
+            self.transferThreads = max(1, transferThreads)
             self.caFile = caFile
             self.downHold = downHold
             self.heloName = heloName
@@ -46,37 +55,79 @@ public final class SMTPTransport: Sendable {
     public let resultsReady: AsyncStream<Void>
     private let resultsContinuation: AsyncStream<Void>.Continuation
     private let inbox = Mutex(Inbox())
-    private let multi: MultiHandle
+    let shards: [TransferShard]
     private let finished = DispatchSemaphore(value: 0)
+    /// Lanes held shut after a throttle or a block, for every thread.
+    private let holds = Mutex<[TransferLoop.LaneKey: ContinuousClock.Instant]>([:])
     let options: Options
     let logger: Logger
 
     struct Inbox {
-        var jobs: [SMTPJob] = []
         var stopping = false
         var inFlight = 0
         var results: [SMTPResult] = []
+        /// Jobs given to each lane so far: the next one goes to the next of its threads.
+        var turns: [TransferLoop.LaneKey: Int] = [:]
+        var runningLoops = 0
     }
 
     public init(options: Options, logger: Logger) {
         self.options = options
         self.logger = logger
         (resultsReady, resultsContinuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
-        multi = MultiHandle()
-        let loop = TransferLoop(transport: self)
-        let thread = Thread { loop.run() }
-        thread.name = "kiln-smtp"
-        thread.start()
+        shards = (0..<options.transferThreads).map { _ in TransferShard() }
+        inbox.withLock { $0.runningLoops = shards.count }
+        for (index, shard) in shards.enumerated() {
+            let loop = TransferLoop(transport: self, shard: shard)
+            let thread = Thread { loop.run() }
+            thread.name = "kiln-smtp-\(index)"
+            thread.start()
+        }
     }
 
-    /// Queues jobs; their results arrive on `results`.
+    /// Queues jobs; their results arrive on `results`. A lane's jobs go to its threads in
+    /// turn (of min(threads, maxConnections), starting at one chosen by the lane), and
+    /// each of those threads opens at most its share of the lane's connections.
     public func send(_ jobs: [SMTPJob]) {
         guard !jobs.isEmpty else { return }
-        inbox.withLock {
-            $0.jobs.append(contentsOf: jobs)
-            $0.inFlight += jobs.count
+        let count = shards.count
+        var batches = [[SMTPJob]](repeating: [], count: count)
+        inbox.withLock { state in
+            state.inFlight += jobs.count
+            for var job in jobs {
+                let key = TransferLoop.LaneKey(job)
+                let connections = max(1, job.maxConnections)
+                let spread = min(count, connections)
+                let turn = state.turns[key, default: 0]
+                state.turns[key] = turn &+ 1
+                let slot = turn % spread
+                job.maxConnections = connections / spread + (slot < connections % spread ? 1 : 0)
+                let first = Int(UInt(bitPattern: key.hashValue) % UInt(count))
+                batches[(first + slot) % count].append(job)
+            }
         }
-        multi.wakeup()
+        for (shard, batch) in zip(shards, batches) where !batch.isEmpty {
+            shard.inbox.withLock { $0.jobs.append(contentsOf: batch) }
+            shard.multi.wakeup()
+        }
+    }
+
+    /// Holds a lane shut on every thread until `until` (after a throttle or a block).
+    func hold(_ key: TransferLoop.LaneKey, until: ContinuousClock.Instant) {
+        holds.withLock { $0[key] = max($0[key] ?? until, until) }
+        for shard in shards { shard.multi.wakeup() }
+    }
+
+    /// Until when a lane is held shut, if it is.
+    func heldUntil(_ key: TransferLoop.LaneKey, now: ContinuousClock.Instant) -> ContinuousClock.Instant? {
+        holds.withLock { holds in
+            guard let until = holds[key] else { return nil }
+            if until <= now {
+                holds[key] = nil
+                return nil
+            }
+            return until
+        }
     }
 
     /// Takes the results that finished since the last call.
@@ -102,7 +153,10 @@ public final class SMTPTransport: Sendable {
             return !state.stopping
         }
         guard first else { return }
-        multi.wakeup()
+        for shard in shards {
+            shard.inbox.withLock { $0.stopping = true }
+            shard.multi.wakeup()
+        }
         finished.wait()
     }
 
@@ -120,15 +174,6 @@ public final class SMTPTransport: Sendable {
         resultsContinuation.finish()
     }
 
-    // Called on the transfer thread.
-    func takeInbox() -> (jobs: [SMTPJob], stopping: Bool) {
-        inbox.withLock { state in
-            let jobs = state.jobs
-            state.jobs.removeAll(keepingCapacity: true)
-            return (jobs, state.stopping)
-        }
-    }
-
     func deliver(_ results: [SMTPResult]) {
         guard !results.isEmpty else { return }
         inbox.withLock {
@@ -137,12 +182,35 @@ public final class SMTPTransport: Sendable {
         resultsContinuation.yield()
     }
 
+    /// Called by each transfer thread as it ends; the last one ends `resultsReady`.
     func loopFinished() {
+        let last = inbox.withLock { state -> Bool in
+            state.runningLoops -= 1
+            return state.runningLoops == 0
+        }
+        guard last else { return }
         resultsContinuation.finish()
         finished.signal()
     }
+}
 
-    var multiHandle: MultiHandle { multi }
+/// One transfer thread's multi handle and inbox.
+final class TransferShard: Sendable {
+    struct Inbox {
+        var jobs: [SMTPJob] = []
+        var stopping = false
+    }
+    let multi = MultiHandle()
+    let inbox = Mutex(Inbox())
+
+    // Called on the shard's transfer thread.
+    func takeInbox() -> (jobs: [SMTPJob], stopping: Bool) {
+        inbox.withLock { state in
+            let jobs = state.jobs
+            state.jobs.removeAll(keepingCapacity: true)
+            return (jobs, state.stopping)
+        }
+    }
 }
 
 /// The curl multi handle; `wakeup` is the one call safe from any thread.

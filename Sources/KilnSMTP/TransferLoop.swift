@@ -76,21 +76,23 @@ final class TransferLoop: @unchecked Sendable {
     }
 
     unowned let transport: SMTPTransport
+    let shard: TransferShard
     var lanes: [LaneKey: Lane] = [:]
     var running: [UnsafeMutableRawPointer: Connection] = [:]
     /// Jobs taken back from a lane after a throttle, not yet reported.
     var withdrawn: [SMTPResult] = []
 
-    init(transport: SMTPTransport) {
+    init(transport: SMTPTransport, shard: TransferShard) {
         self.transport = transport
+        self.shard = shard
     }
 
     func run() {
-        let multi = transport.multiHandle.raw
+        let multi = shard.multi.raw
         var stopping = false
         var pendingResults: [SMTPResult] = []
         while true {
-            let (jobs, stop) = transport.takeInbox()
+            let (jobs, stop) = shard.takeInbox()
             let now = ContinuousClock.now
             for job in jobs {
                 // Nothing unsafe reaches a curl option: refuse it here, with a local reply.
@@ -114,7 +116,14 @@ final class TransferLoop: @unchecked Sendable {
                 }
             }
             if !stopping {
-                for (_, lane) in lanes { start(lane, multi: multi) }
+                for (key, lane) in lanes where !lane.queue.isEmpty {
+                    // A throttle or block seen on another thread holds this lane too.
+                    if let held = transport.heldUntil(key, now: now) {
+                        withdraw(lane, until: held)
+                        continue
+                    }
+                    start(lane, multi: multi)
+                }
             }
             var stillRunning: Int32 = 0
             curl_multi_perform(multi, &stillRunning)
@@ -152,6 +161,10 @@ final class TransferLoop: @unchecked Sendable {
             if let held = lane.heldUntil, held > now {
                 return SMTPResult(id: job.id, reply: nil, sourceIP: job.sourceIP, destination: job.destination)
             }
+            if let held = transport.heldUntil(key, now: now) {
+                lane.heldUntil = held
+                return SMTPResult(id: job.id, reply: nil, sourceIP: job.sourceIP, destination: job.destination)
+            }
             if let down = lane.downUntil, down > now, let reply = lane.downReply {
                 guard !job.fallbacks.isEmpty else {
                     var result = SMTPResult(id: job.id, reply: reply, classification: transport.options.classifier.classify(reply, provider: job.provider),
@@ -168,6 +181,16 @@ final class TransferLoop: @unchecked Sendable {
             lane.passedOver[job.id] = passedOver.isEmpty ? nil : passedOver
             return nil
         }
+    }
+
+    /// Holds a lane shut until `until` and gives back what waits on it, unsent.
+    func withdraw(_ lane: Lane, until: ContinuousClock.Instant) {
+        lane.heldUntil = until
+        for waiting in lane.queue {
+            lane.passedOver[waiting.id] = nil
+            withdrawn.append(SMTPResult(id: waiting.id, reply: nil, sourceIP: waiting.sourceIP, destination: waiting.destination))
+        }
+        lane.queue.removeAll()
     }
 
     func start(_ lane: Lane, multi: UnsafeMutableRawPointer) {
@@ -291,12 +314,9 @@ final class TransferLoop: @unchecked Sendable {
         // A throttle or a block speaks for the (IP, destination): what waits behind it on
         // this lane goes back at once, before more connections start.
         if let lane, Dispatcher.withdrawsLane(after: classification) {
-            lane.heldUntil = ContinuousClock.now + transport.options.laneHold
-            for waiting in lane.queue {
-                lane.passedOver[waiting.id] = nil
-                withdrawn.append(SMTPResult(id: waiting.id, reply: nil, sourceIP: waiting.sourceIP, destination: waiting.destination))
-            }
-            lane.queue.removeAll()
+            let until = ContinuousClock.now + transport.options.laneHold
+            withdraw(lane, until: until)
+            transport.hold(connection.key, until: until)
         }
         if !reply.isPositive {
             transport.logger.debug("smtp reply", metadata: [
