@@ -193,7 +193,9 @@ func metricSum(_ text: String, _ name: String, _ labels: [String: String] = [:])
             let hook = WebhookReceiver(outage: .seconds(3))
             let hookPort = try await hook.start(in: &group)
             defer { group.cancelAll() }
-            let receivers = try await Self.receivers(delay: 20_000)
+            // Slow receivers (50 ms a message on each server's event loop), so that the kill
+            // lands mid-run however many transfer threads overlap their waits.
+            let receivers = try await Self.receivers(delay: 50_000)
             let workspace = try Self.workspace(receivers, hookPort: hookPort)
             defer { workspace.remove() }
             // The CLI commands that queue the campaign check the secret too (a unique name: no other test reads it).
@@ -204,7 +206,7 @@ func metricSum(_ text: String, _ name: String, _ labels: [String: String] = [:])
             let arguments = ["run", "--config", workspace.config, "--listen", "127.0.0.1:\(port)", "--log-level", "info", "--log-format", "json"]
 
             let first = try RunningKiln(arguments, environment: environment, logPath: workspace.directory + "/run1.log")
-            _ = try await Self.wait(seconds: 60) { receivers.received.count >= 300 }
+            _ = try await Self.wait(seconds: 60) { receivers.received.count >= 100 }
             first.stop(signal: SIGKILL)
             let beforeRestart = receivers.received.count
             #expect(beforeRestart < all.count - bounced.count, "the restart should land mid-run")
@@ -290,14 +292,19 @@ func metricSum(_ text: String, _ name: String, _ labels: [String: String] = [:])
                                   environment: [:], logPath: workspace.directory + "/run.log")
         defer { run.stop() }
         var metrics = ""
+        var received = 0.0
         let settled = try await Self.wait(seconds: 90) {
+            // The receivers' count first: a success counted in the scrape was received before it.
+            received = Double(receivers.received.count)
             metrics = httpGet(base + "/metrics").body
-            let received = Double(receivers.received.count)
+            // Half the campaign received and counted, and every bounce (the list's first 12;
+            // the throttled provider rests, so not everything arrives within the wait).
             return received >= 150 && metricSum(metrics, "kiln_attempts_total", ["class": "success"]) == received
+                && metricSum(metrics, "kiln_attempts_total", ["class": "permanent-user"]) == 12
                 && metrics.contains(#"kiln_warmup_level{ip="127.0.0.2""#) && metrics.contains(#"kiln_warmup_level{ip="127.0.0.3""#)
         }
         #expect(settled, "metrics: \(metrics.prefix(3000)) log: \(run.log.suffix(2000))")
-        #expect(metricSum(metrics, "kiln_attempts_total", ["class": "success"]) == Double(receivers.received.count))
+        #expect(metricSum(metrics, "kiln_attempts_total", ["class": "success"]) == received)
         #expect(metricSum(metrics, "kiln_attempts_total", ["class": "permanent-user"]) == 12)
         #expect(metricSum(metrics, "kiln_attempts_total", ["class": "throttle"]) >= 1)
         #expect(metricSum(metrics, "kiln_attempts_total", ["ip": "127.0.0.2"]) > 0 && metricSum(metrics, "kiln_attempts_total", ["ip": "127.0.0.3"]) > 0)
