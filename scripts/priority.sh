@@ -23,9 +23,9 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-make -C "$root" deps >/dev/null
-swift build -c release --product kiln --package-path "$root" >/dev/null
-kiln=$(swift build -c release --show-bin-path --package-path "$root")/kiln
+# shellcheck source=scripts/lib.sh
+. "$root/scripts/lib.sh"
+kiln_release
 
 python3 "$root/scripts/smtp_sink.py" "$port" "$work/delivered.log" &
 sink_pid=$!
@@ -49,13 +49,7 @@ json.dump({
 json.dump({"from": "news@example.com", "subject": "Hi {{name}}", "text": "Hello {{name}}\n"}, open(f"{work}/template.json", "w"))
 PY
 touch "$work/delivered.log"
-"$kiln" pause --config "$work/kiln.json" >/dev/null
-# On a paused store the campaign is stored and the run stops at once (exit 3: paused).
-rc=0
-"$kiln" campaign run --config "$work/kiln.json" --recipients "$work/list.csv" --template "$work/template.json" --campaign backlog \
-  >"$work/ingest.log" 2>&1 || rc=$?
-[ "$rc" = 0 ] || [ "$rc" = 3 ] || { echo "campaign run failed ($rc):"; tail -3 "$work/ingest.log"; exit 1; }
-"$kiln" resume --config "$work/kiln.json" >/dev/null
+ingest_paused backlog
 "$kiln" run --config "$work/kiln.json" >"$work/run.log" 2>&1 &
 run_pid=$!
 # Let the bulk delivery get going before the first transactional message.

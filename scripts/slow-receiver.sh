@@ -15,9 +15,9 @@ port=$((20000 + RANDOM % 20000))
 sink_pid=
 cleanup() { [ -n "$sink_pid" ] && kill "$sink_pid" 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
-make -C "$root" deps >/dev/null
-swift build -c release --product kiln --package-path "$root" >/dev/null
-kiln=$(swift build -c release --show-bin-path --package-path "$root")/kiln
+# shellcheck source=scripts/lib.sh
+. "$root/scripts/lib.sh"
+kiln_release
 touch "$work/delivered.log"
 python3 "$root/scripts/smtp_sink.py" "$port" "$work/delivered.log" "$delay" &
 sink_pid=$!
@@ -41,12 +41,7 @@ json.dump({
 json.dump({"from": "news@example.com", "subject": "Hi", "text": "Hello\n"}, open(f"{work}/template.json", "w"))
 PY
 sleep 0.5
-"$kiln" pause --config "$work/kiln.json" >/dev/null
-rc=0
-"$kiln" campaign run --config "$work/kiln.json" --recipients "$work/list.csv" --template "$work/template.json" --campaign slow \
-  >"$work/ingest.log" 2>&1 || rc=$?
-[ "$rc" = 0 ] || [ "$rc" = 3 ] || { echo "campaign run failed ($rc):"; tail -3 "$work/ingest.log"; exit 1; }
-"$kiln" resume --config "$work/kiln.json" >/dev/null
+ingest_paused slow
 start=$(date +%s.%N)
 "$kiln" run --config "$work/kiln.json" --until-idle >"$work/run.log" 2>&1
 end=$(date +%s.%N)

@@ -14,9 +14,9 @@ work=$(mktemp -d)
 hole_pid=
 cleanup() { [ -n "$hole_pid" ] && kill "$hole_pid" 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
-make -C "$root" deps >/dev/null
-swift build -c release --product kiln --package-path "$root" >/dev/null
-kiln=$(swift build -c release --show-bin-path --package-path "$root")/kiln
+# shellcheck source=scripts/lib.sh
+. "$root/scripts/lib.sh"
+kiln_release
 port=$((20000 + RANDOM % 20000))
 python3 - "$port" <<'PY' &
 import signal, socket, sys
@@ -50,13 +50,7 @@ json.dump({
 json.dump({"from": "news@example.com", "subject": "Hi", "text": "Hello\n"}, open(f"{work}/template.json", "w"))
 PY
 sleep 0.5
-"$kiln" pause --config "$work/kiln.json" >/dev/null
-# On a paused store the campaign is stored and the run stops at once (exit 3: paused).
-rc=0
-"$kiln" campaign run --config "$work/kiln.json" --recipients "$work/list.csv" --template "$work/template.json" --campaign unreachable \
-  >"$work/ingest.log" 2>&1 || rc=$?
-[ "$rc" = 0 ] || [ "$rc" = 3 ] || { echo "campaign run failed ($rc):"; tail -3 "$work/ingest.log"; exit 1; }
-"$kiln" resume --config "$work/kiln.json" >/dev/null
+ingest_paused unreachable
 start=$(date +%s.%N)
 "$kiln" run --config "$work/kiln.json" --until-idle >"$work/run.log" 2>&1 &
 pid=$!
