@@ -38,7 +38,7 @@ public final class SMTPTransport: Sendable {
         public var transferThreads: Int
         public init(heloName: String, connectTimeout: Duration = .seconds(30), transferTimeout: Duration = .seconds(300),
                     laneHold: Duration = .seconds(2), downHold: Duration = .seconds(10), caFile: String? = nil,
-                    classifier: ReplyClassifier = .builtIn, transferThreads: Int = 8) {
+                    classifier: ReplyClassifier = .builtIn, transferThreads: Int = 1) {
             self.transferThreads = max(1, transferThreads)
             self.caFile = caFile
             self.downHold = downHold
