@@ -22,9 +22,6 @@ final class TransferLoop: @unchecked Sendable {
         var queue = Deque<SMTPJob>()
         var idle: [Connection] = []
         var active = 0
-        /// After a throttle or a block: jobs that reach the lane before this time go back
-        /// unsent (the engine routed them before it learned of the reply).
-        var heldUntil: ContinuousClock.Instant?
         /// After a session limit reply: the messages the receiver took on a connection
         /// before it refused one; later connections of the lane close after that many.
         var messageCap: Int?
@@ -118,8 +115,8 @@ final class TransferLoop: @unchecked Sendable {
             if !stopping {
                 for (key, lane) in lanes where !lane.queue.isEmpty {
                     // A throttle or block seen on another thread holds this lane too.
-                    if let held = transport.heldUntil(key, now: now) {
-                        withdraw(lane, until: held)
+                    if transport.heldUntil(key, now: now) != nil {
+                        withdraw(lane)
                         continue
                     }
                     start(lane, multi: multi)
@@ -158,11 +155,7 @@ final class TransferLoop: @unchecked Sendable {
         while true {
             let key = LaneKey(job)
             let lane = lanes[key] ?? { let l = Lane(); lanes[key] = l; return l }()
-            if let held = lane.heldUntil, held > now {
-                return SMTPResult(id: job.id, reply: nil, sourceIP: job.sourceIP, destination: job.destination)
-            }
-            if let held = transport.heldUntil(key, now: now) {
-                lane.heldUntil = held
+            if transport.heldUntil(key, now: now) != nil {
                 return SMTPResult(id: job.id, reply: nil, sourceIP: job.sourceIP, destination: job.destination)
             }
             if let down = lane.downUntil, down > now, let reply = lane.downReply {
@@ -183,9 +176,8 @@ final class TransferLoop: @unchecked Sendable {
         }
     }
 
-    /// Holds a lane shut until `until` and gives back what waits on it, unsent.
-    func withdraw(_ lane: Lane, until: ContinuousClock.Instant) {
-        lane.heldUntil = until
+    /// Gives back what waits on a held lane, unsent.
+    func withdraw(_ lane: Lane) {
         for waiting in lane.queue {
             lane.passedOver[waiting.id] = nil
             withdrawn.append(SMTPResult(id: waiting.id, reply: nil, sourceIP: waiting.sourceIP, destination: waiting.destination))
@@ -315,8 +307,8 @@ final class TransferLoop: @unchecked Sendable {
         // this lane goes back at once, before more connections start.
         if let lane, Dispatcher.withdrawsLane(after: classification) {
             let until = ContinuousClock.now + transport.options.laneHold
-            withdraw(lane, until: until)
             transport.hold(connection.key, until: until)
+            withdraw(lane)
         }
         if !reply.isPositive {
             transport.logger.debug("smtp reply", metadata: [
