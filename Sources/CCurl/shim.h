@@ -19,6 +19,8 @@ typedef size_t (*kiln_read_callback)(char *buffer, size_t size, size_t nitems, v
 
 static inline CURLcode kiln_easy_setopt_debug(CURL *h, kiln_debug_callback cb) { return curl_easy_setopt(h, CURLOPT_DEBUGFUNCTION, cb); }
 static inline CURLcode kiln_easy_setopt_read(CURL *h, kiln_read_callback cb) { return curl_easy_setopt(h, CURLOPT_READFUNCTION, cb); }
+typedef int (*kiln_xferinfo_callback)(void *clientp, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow);
+static inline CURLcode kiln_easy_setopt_xferinfo(CURL *h, kiln_xferinfo_callback cb) { return curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, cb); }
 
 static inline CURLMcode kiln_multi_setopt_long(CURLM *m, CURLMoption o, long v) { return curl_multi_setopt(m, o, v); }
 

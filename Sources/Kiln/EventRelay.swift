@@ -17,6 +17,8 @@ final class EventRelay: Sendable {
         var destination: EventDestination
         var kinds: Set<DeliveryEvent.Kind>
         var sink: any EventSink
+        /// What it takes, as the store counts it (`takes`).
+        var filter: OutboxFilter { OutboxFilter(kinds: kinds.map(\.rawValue), configurationSet: configurationSet) }
     }
 
     let targets: [Target]
@@ -91,7 +93,7 @@ final class EventRelay: Sendable {
                 if cursor == nil { cursor = try await store.destinationCursors()[target.key] ?? DestinationCursor(name: target.key, position: .start) }
                 guard var current = cursor else { continue }
                 if ContinuousClock.now - pendingCheckedAt > .seconds(5) {
-                    metrics.eventsPending(target.key, try await store.outboxCount(after: current.position, cap: 10_000_000))
+                    metrics.eventsPending(target.key, try await store.outboxCount(after: current.position, cap: 10_000_000, taking: target.filter))
                     pendingCheckedAt = ContinuousClock.now
                 }
                 let batch = try await store.outboxEvents(after: current.position, limit: 1_000)

@@ -78,20 +78,24 @@ extension SendEngine {
             liveSession.withLock { $0 = nil }
         }
         try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await session.consumeResults() }
+            // Results are recorded until the transport has returned every job, even when
+            // the run is cancelled (a graceful shutdown out of time): the transfers it cuts
+            // off come back unsent and their messages return to the queue, not left leased.
+            let consumer = Task { try await session.consumeResults() }
+            group.addTask { try await consumer.value }
             do {
                 try await session.dispatch(until: idle)
                 try await session.drainFinishing()
             } catch {
                 try? await session.drainFinishing()
                 await transport.shutdownGracefully()
-                try? await group.waitForAll()
-                await session.finish()
+                _ = await consumer.result
+                await Task { await session.finish() }.value
                 throw error
             }
             await transport.shutdownGracefully()
             try await group.waitForAll()
-            await session.finish()
+            await Task { await session.finish() }.value
         }
     }
 }

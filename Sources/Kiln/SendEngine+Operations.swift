@@ -54,7 +54,8 @@ extension SendEngine {
         for (set, d, _) in destinations {
             let name = "\(set)/\(d.name)"
             let cursor = cursors[name]
-            result.append(DestinationStatus(name: name, type: d.type, pending: try await store.outboxCount(after: cursor?.position ?? .start, cap: 10_000_000),
+            result.append(DestinationStatus(name: name, type: d.type, pending: try await store.outboxCount(after: cursor?.position ?? .start, cap: 10_000_000,
+                                                                                            taking: OutboxFilter(kinds: d.kinds.map(\.rawValue), configurationSet: set)),
                                             lastError: cursor?.lastError, lastErrorAt: cursor?.lastErrorAt))
         }
         return result

@@ -420,7 +420,8 @@ extension SendEngine {
         return transportFactory(
             SMTPTransport.Options(heloName: d.heloName, connectTimeout: .saturatingSeconds(d.connectTimeoutSeconds ?? 30),
                                   transferTimeout: .saturatingSeconds(d.transferTimeoutSeconds ?? 300),
-                                  caFile: d.caFile.map(secrets.resolve), classifier: configuration.replyClassifier),
+                                  caFile: d.caFile.map(secrets.resolve), classifier: configuration.replyClassifier,
+                                  transferThreads: d.transferThreads ?? SMTPTransport.Options.defaultTransferThreads),
             logger)
     }
 }

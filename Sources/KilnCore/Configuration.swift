@@ -231,12 +231,18 @@ public struct Configuration: Codable, Sendable, Equatable {
         /// Refuse to deliver while `kiln identity check` finds a failing DKIM, SPF, DMARC
         /// or reverse-DNS record (default false: `kiln run` only warns).
         public var requireAuthentication: Bool?
+        /// Threads that run SMTP transfers (default 8; 1 to 64). Each waits on the network,
+        /// not the CPU: libcurl holds a thread while a receiver answers the end of DATA,
+        /// so n threads overlap up to n of those waits.
+        public var transferThreads: Int?
         public init(
             mode: DeliveryMode, routes: [String: RouteList]? = nil, heloName: String, maxMessageAgeHours: Double? = nil,
             connectTimeoutSeconds: Double? = nil, transferTimeoutSeconds: Double? = nil, maxInFlight: Int? = nil,
             maxConnectionsPerDestination: Int? = nil, tls: TLSPolicy? = nil, nameservers: [String]? = nil, mxPort: Int? = nil,
-            tlsVerify: TLSVerification? = nil, caFile: String? = nil, maxMessageBytes: Int? = nil, requireAuthentication: Bool? = nil
+            tlsVerify: TLSVerification? = nil, caFile: String? = nil, maxMessageBytes: Int? = nil, requireAuthentication: Bool? = nil,
+            transferThreads: Int? = nil
         ) {
+            self.transferThreads = transferThreads
             self.requireAuthentication = requireAuthentication
             self.maxMessageBytes = maxMessageBytes
             self.tlsVerify = tlsVerify

@@ -12,6 +12,7 @@
 /// | `delivery.connectTimeoutSeconds` | 0.001 to 3,600 | seconds |
 /// | `delivery.transferTimeoutSeconds` | 0.001 to 86,400 | seconds |
 /// | `delivery.maxInFlight` | 1 to 100,000 | transfers |
+/// | `delivery.transferThreads` | 1 to 64 | threads |
 /// | `delivery.maxConnectionsPerDestination` | 1 to 10,000 | connections |
 /// | `delivery.maxMessageBytes` | 1,024 to 1,073,741,824 (1 GiB) | bytes |
 /// | `providers.<id>.coldHourly`, `warmHourly` | 0.01 to 1,000,000,000 | messages an hour |
@@ -30,6 +31,7 @@ public enum ConfigurationLimits {
     public static let connectTimeoutSeconds: ClosedRange<Double> = 0.001...3_600
     public static let transferTimeoutSeconds: ClosedRange<Double> = 0.001...86_400
     public static let maxInFlight = 1...100_000
+    public static let transferThreads = 1...64
     public static let connections = 1...10_000
     public static let maxMessageBytes = 1_024...1_073_741_824
     public static let hourly: ClosedRange<Double> = 0.01...1_000_000_000
@@ -102,6 +104,7 @@ extension Configuration {
         check(delivery.connectTimeoutSeconds, in: ConfigurationLimits.connectTimeoutSeconds, "delivery.connectTimeoutSeconds")
         check(delivery.transferTimeoutSeconds, in: ConfigurationLimits.transferTimeoutSeconds, "delivery.transferTimeoutSeconds")
         check(delivery.maxInFlight, in: ConfigurationLimits.maxInFlight, "delivery.maxInFlight")
+        check(delivery.transferThreads, in: ConfigurationLimits.transferThreads, "delivery.transferThreads")
         check(delivery.maxMessageBytes, in: ConfigurationLimits.maxMessageBytes, "delivery.maxMessageBytes")
         check(delivery.maxConnectionsPerDestination, in: ConfigurationLimits.connections, "delivery.maxConnectionsPerDestination")
         for (name, profile) in (providers ?? [:]).sorted(by: { $0.key < $1.key }) {

@@ -47,11 +47,26 @@ extension PostgresStore {
         }
     }
 
-    public func outboxCount(after position: EventPosition, cap: Int) async throws(KilnError) -> Int {
+    public func outboxCount(after position: EventPosition, cap: Int, taking filter: OutboxFilter?) async throws(KilnError) -> Int {
         try await run("count the event log") {
-            let rows = try await query("""
-                SELECT count(*) FROM (SELECT 1 FROM events WHERE (txid, id) > (\(position.major), \(position.minor)) LIMIT \(cap)) AS pending
-                """, logger: logger)
+            let rows: PostgresRowSequence
+            if let filter {
+                var binds = PostgresBindings()
+                binds.append(position.major)
+                binds.append(position.minor)
+                binds.append(filter.kinds)
+                binds.append(filter.configurationSet)
+                binds.append(cap)
+                rows = try await query(PostgresQuery(unsafeSQL: """
+                    SELECT count(*) FROM (
+                      SELECT 1 FROM events e LEFT JOIN messages m ON m.id = e.message_id LEFT JOIN contents c ON c.id = m.content_id
+                      WHERE (e.txid, e.id) > ($1, $2) AND \(OutboxFilter.condition(kinds: "SELECT unnest($3::text[])", set: "$4")) LIMIT $5) AS pending
+                    """, binds: binds), logger: logger)
+            } else {
+                rows = try await query("""
+                    SELECT count(*) FROM (SELECT 1 FROM events WHERE (txid, id) > (\(position.major), \(position.minor)) LIMIT \(cap)) AS pending
+                    """, logger: logger)
+            }
             var count = 0
             for try await n in rows.decode(Int.self) { count = n }
             return count

@@ -17,7 +17,8 @@ public protocol MailTransport: Sendable {
     /// Jobs queued or being transferred, or finished and not yet taken.
     var inFlight: Int { get }
     /// Stops taking new jobs, lets the running ones finish, returns the jobs never
-    /// started with a nil reply, and ends `resultsReady`.
+    /// started with a nil reply, and ends `resultsReady`. When the calling task is
+    /// cancelled, the running ones are cut off and come back with a nil reply too.
     func shutdownGracefully() async
 }
 

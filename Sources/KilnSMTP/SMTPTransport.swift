@@ -36,6 +36,8 @@ public final class SMTPTransport: Sendable {
         /// Transfer threads (at least 1). Each waits on the network, not the CPU: a lane of
         /// n connections overlaps up to min(n, transferThreads) end-of-DATA waits.
         public var transferThreads: Int
+        /// The engine's default (`delivery.transferThreads`).
+        public static let defaultTransferThreads = 8
         public init(heloName: String, connectTimeout: Duration = .seconds(30), transferTimeout: Duration = .seconds(300),
                     laneHold: Duration = .seconds(2), downHold: Duration = .seconds(10), caFile: String? = nil,
                     classifier: ReplyClassifier = .builtIn, transferThreads: Int = 1) {
@@ -160,13 +162,35 @@ public final class SMTPTransport: Sendable {
         finished.wait()
     }
 
-    /// `shutdown()` without blocking the caller's thread.
+    /// `shutdown()` without blocking the caller's thread. If the calling task is cancelled
+    /// (a graceful shutdown that ran out of time), the transfers still running are
+    /// abandoned: their jobs come back at once with a nil reply, to be sent again later.
     public func shutdownGracefully() async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            Thread.detachNewThread {
-                self.shutdown()
-                continuation.resume()
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                Thread.detachNewThread {
+                    self.shutdown()
+                    continuation.resume()
+                }
             }
+        } onCancel: {
+            abandonRunning()
+        }
+    }
+
+    /// Stops every thread now: running transfers are cut off and their jobs, like those
+    /// never started, come back with a nil reply. (A message cut off after its data went
+    /// out may have arrived: sent again, it arrives twice, never zero times.)
+    public func abandonRunning() {
+        for shard in shards {
+            // A thread blocked in curl until a receiver answers the end of DATA sees this
+            // in its progress callback (within a second) and aborts the transfer.
+            shard.abandoned.store(true, ordering: .relaxed)
+            shard.inbox.withLock {
+                $0.stopping = true
+                $0.abandoning = true
+            }
+            shard.multi.wakeup()
         }
     }
 
@@ -199,16 +223,20 @@ final class TransferShard: Sendable {
     struct Inbox {
         var jobs: [SMTPJob] = []
         var stopping = false
+        /// Running transfers are to be cut off (after `stopping`).
+        var abandoning = false
     }
     let multi = MultiHandle()
     let inbox = Mutex(Inbox())
+    /// Read by the transfers' progress callback: set, it aborts them.
+    let abandoned = Atomic<Bool>(false)
 
     // Called on the shard's transfer thread.
-    func takeInbox() -> (jobs: [SMTPJob], stopping: Bool) {
+    func takeInbox() -> (jobs: [SMTPJob], stopping: Bool, abandoning: Bool) {
         inbox.withLock { state in
             let jobs = state.jobs
             state.jobs.removeAll(keepingCapacity: true)
-            return (jobs, state.stopping)
+            return (jobs, state.stopping, state.abandoning)
         }
     }
 }

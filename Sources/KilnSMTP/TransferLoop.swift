@@ -3,6 +3,7 @@ import DequeModule
 import Foundation
 import KilnCore
 import Logging
+import Synchronization
 
 /// The state of the transfer thread. Confined to that thread.
 final class TransferLoop: @unchecked Sendable {
@@ -60,9 +61,13 @@ final class TransferLoop: @unchecked Sendable {
         /// the receiver's answer to the message.
         var sentMail = false
 
-        init(key: LaneKey) {
+        /// Its thread's shard: the progress callback reads whether to abandon.
+        let shard: TransferShard
+
+        init(key: LaneKey, shard: TransferShard) {
             easy = curl_easy_init()!
             self.key = key
+            self.shard = shard
         }
 
         deinit {
@@ -89,7 +94,7 @@ final class TransferLoop: @unchecked Sendable {
         var stopping = false
         var pendingResults: [SMTPResult] = []
         while true {
-            let (jobs, stop) = shard.takeInbox()
+            let (jobs, stop, abandon) = shard.takeInbox()
             let now = ContinuousClock.now
             for job in jobs {
                 // Nothing unsafe reaches a curl option: refuse it here, with a local reply.
@@ -111,6 +116,15 @@ final class TransferLoop: @unchecked Sendable {
                     }
                     lane.queue.removeAll()
                 }
+            }
+            if abandon && !running.isEmpty {
+                for (easy, connection) in running {
+                    curl_multi_remove_handle(multi, easy)
+                    guard let job = connection.job else { continue }
+                    connection.job = nil
+                    pendingResults.append(SMTPResult(id: job.id, reply: nil, sourceIP: job.sourceIP, destination: job.destination))
+                }
+                running.removeAll()
             }
             if !stopping {
                 for (key, lane) in lanes where !lane.queue.isEmpty {
@@ -188,7 +202,7 @@ final class TransferLoop: @unchecked Sendable {
     func start(_ lane: Lane, multi: UnsafeMutableRawPointer) {
         while let job = lane.queue.first, lane.active < max(1, job.maxConnections) {
             lane.queue.removeFirst()
-            let connection = lane.idle.popLast() ?? Connection(key: LaneKey(job))
+            let connection = lane.idle.popLast() ?? Connection(key: LaneKey(job), shard: shard)
             configure(connection, for: job)
             lane.active += 1
             running[connection.easy] = connection
@@ -218,6 +232,11 @@ final class TransferLoop: @unchecked Sendable {
         kiln_easy_setopt_slist(easy, CURLOPT_MAIL_RCPT, connection.recipients)
         kiln_easy_setopt_read(easy, readCallback)
         kiln_easy_setopt_pointer(easy, CURLOPT_READDATA, context)
+        // The progress callback is the one way into a transfer blocked until the end of
+        // DATA's reply (curl issue #8555): it aborts it when the transport is abandoned.
+        kiln_easy_setopt_long(easy, CURLOPT_NOPROGRESS, 0)
+        kiln_easy_setopt_xferinfo(easy, progressCallback)
+        kiln_easy_setopt_pointer(easy, CURLOPT_XFERINFODATA, context)
         kiln_easy_setopt_long(easy, CURLOPT_VERBOSE, 1)
         kiln_easy_setopt_debug(easy, debugCallback)
         kiln_easy_setopt_pointer(easy, CURLOPT_DEBUGDATA, context)
@@ -264,6 +283,12 @@ final class TransferLoop: @unchecked Sendable {
         connection.job = nil
         let lane = lanes[connection.key]
         lane?.active -= 1
+        if code == CURLE_ABORTED_BY_CALLBACK {
+            // Cut off by `abandonRunning()`: unsent as far as the caller knows.
+            lane?.idle.append(connection)
+            lane?.passedOver[job.id] = nil
+            return SMTPResult(id: job.id, reply: nil, sourceIP: job.sourceIP, destination: job.destination)
+        }
         let reply = Self.reply(for: code, captured: connection.replyBytes)
         let classification = transport.options.classifier.classify(reply, provider: job.provider)
         if classification.scope == .session, let lane {
@@ -370,6 +395,12 @@ private let readCallback: kiln_read_callback = { buffer, size, count, userdata i
         connection.readOffset += n
     }
     return n
+}
+
+private let progressCallback: kiln_xferinfo_callback = { userdata, _, _, _, _ in
+    guard let userdata else { return 0 }
+    let connection = Unmanaged<TransferLoop.Connection>.fromOpaque(userdata).takeUnretainedValue()
+    return connection.shard.abandoned.load(ordering: .relaxed) ? 1 : 0
 }
 
 private let debugCallback: kiln_debug_callback = { _, type, data, size, userdata in

@@ -66,3 +66,34 @@ public struct PurgeResult: Sendable, Hashable {
     }
     public var total: Int { messages + contents + events }
 }
+
+/// The events one destination takes (`EventRelay.takes`): its kinds, of its
+/// configuration set, or engine events that concern it (a pause of the account or of its
+/// set, a pool scaling, other events tied to no message).
+public struct OutboxFilter: Sendable, Hashable {
+    public var kinds: [String]
+    public var configurationSet: String
+
+    public init(kinds: [String], configurationSet: String) {
+        self.kinds = kinds.sorted()
+        self.configurationSet = configurationSet
+    }
+
+    /// The condition on `e` (events), `c` (its message's content) and the parameters:
+    /// the kinds as `kinds`, the set as `set` (SQL text with those names to be bound).
+    public static func condition(kinds: String, set: String) -> String {
+        """
+        e.kind IN (\(kinds)) AND (c.config_set = \(set) OR (c.config_set IS NULL AND (
+          (e.kind IN ('paused', 'resumed') AND (e.detail = '*' OR e.detail = \(set)))
+          OR e.kind = 'poolScaled'
+          OR (e.kind NOT IN ('paused', 'resumed', 'poolScaled') AND e.message_id IS NULL))))
+        """
+    }
+}
+
+extension MessageStore {
+    /// How many events lie after `position` (at most `cap`).
+    public func outboxCount(after position: EventPosition, cap: Int) async throws(KilnError) -> Int {
+        try await outboxCount(after: position, cap: cap, taking: nil)
+    }
+}

@@ -66,8 +66,9 @@ public protocol MessageStore: Sendable {
     /// Up to `limit` events after `position`, in log order (`EventPosition`), with their
     /// messages' configuration set and campaign.
     func outboxEvents(after position: EventPosition, limit: Int) async throws(KilnError) -> [StoredEvent]
-    /// How many events lie after `position` (at most `cap`: counting stops there).
-    func outboxCount(after position: EventPosition, cap: Int) async throws(KilnError) -> Int
+    /// How many events lie after `position` (at most `cap`: counting stops there); with a
+    /// filter, only those a destination takes.
+    func outboxCount(after position: EventPosition, cap: Int, taking filter: OutboxFilter?) async throws(KilnError) -> Int
     /// The time of the first event after `position` (nil: none).
     func outboxTime(after position: EventPosition) async throws(KilnError) -> Timestamp?
     /// Every destination's saved cursor, by name.

@@ -45,10 +45,21 @@ extension SQLiteStore {
             reason: (row[12] as String?).flatMap(ReplyReason.init(rawValue:)), attempt: row[13])
     }
 
-    public func outboxCount(after position: EventPosition, cap: Int) async throws(KilnError) -> Int {
+    public func outboxCount(after position: EventPosition, cap: Int, taking filter: OutboxFilter?) async throws(KilnError) -> Int {
         try await wrapAsync("count the event log") {
             try await pool.read { db in
-                try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM (SELECT 1 FROM events WHERE id > ? LIMIT ?)", arguments: [position.minor, cap]) ?? 0
+                guard let filter else {
+                    return try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM (SELECT 1 FROM events WHERE id > ? LIMIT ?)", arguments: [position.minor, cap]) ?? 0
+                }
+                let kinds = filter.kinds.map { _ in "?" }.joined(separator: ", ")
+                var arguments = StatementArguments([position.minor])
+                arguments += StatementArguments(filter.kinds)
+                arguments += [filter.configurationSet, filter.configurationSet, cap]
+                return try Int.fetchOne(db, sql: """
+                    SELECT COUNT(*) FROM (
+                      SELECT 1 FROM events e LEFT JOIN messages m ON m.id = e.message_id LEFT JOIN contents c ON c.id = m.content_id
+                      WHERE e.id > ? AND \(OutboxFilter.condition(kinds: kinds.isEmpty ? "NULL" : kinds, set: "?")) LIMIT ?)
+                    """, arguments: arguments) ?? 0
             }
         }
     }
@@ -88,6 +99,14 @@ extension SQLiteStore {
     /// whatever its age: SQLite gives a new row the largest id plus one, and the
     /// destinations' cursors must never see an id again.
     public func purge(before: Timestamp, limit: Int) async throws(KilnError) -> PurgeResult {
+        let result = try await purgeBatch(before: before, limit: limit)
+        // What the batch freed goes back to the file system: the file stays as large as
+        // what it holds.
+        if result.total > 0 { try await incrementalVacuum(pages: 16 * limit) }
+        return result
+    }
+
+    func purgeBatch(before: Timestamp, limit: Int) async throws(KilnError) -> PurgeResult {
         try await wrapAsync("purge old messages") {
             try await pool.write { db in
                 var result = PurgeResult()
@@ -111,6 +130,30 @@ extension SQLiteStore {
                     """, arguments: [limit, before.nanoseconds])
                 result.events = db.changesCount
                 return result
+            }
+        }
+    }
+
+    /// The database's size in bytes as the file holds it once the WAL is checkpointed
+    /// (pages in use and free), and the free part.
+    public func databaseBytes() async throws(KilnError) -> (total: Int, free: Int) {
+        try await wrapAsync("read the database's size") {
+            try await pool.read { db in
+                let pageSize = try Int.fetchOne(db, sql: "PRAGMA page_size") ?? 0
+                let pages = try Int.fetchOne(db, sql: "PRAGMA page_count") ?? 0
+                let free = try Int.fetchOne(db, sql: "PRAGMA freelist_count") ?? 0
+                return (pages * pageSize, free * pageSize)
+            }
+        }
+    }
+
+    /// Gives up to `pages` free pages back to the file system (a store created with
+    /// `auto_vacuum = INCREMENTAL`; a no-op on older ones). Outside any transaction, in
+    /// its own short write.
+    func incrementalVacuum(pages: Int) async throws(KilnError) {
+        try await wrapAsync("give free pages back") {
+            try await pool.writeWithoutTransaction { db in
+                try db.execute(sql: "PRAGMA incremental_vacuum(\(max(1, pages)))")
             }
         }
     }

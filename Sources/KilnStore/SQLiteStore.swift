@@ -21,6 +21,14 @@ public final class SQLiteStore: MessageStore {
         configuration.busyMode = .timeout(30)
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = FULL")
+            guard !db.configuration.readonly else { return }
+            // Retention frees pages every day: a new store gives them back to the file
+            // system (`incrementalVacuum()` after each purge batch) instead of keeping
+            // them for ever. It takes effect only before the first table is created; an
+            // older store keeps its mode (and reuses its freed pages). The WAL is cut back
+            // to 64 MB after each checkpoint, whatever one large transaction grew it to.
+            try db.execute(sql: "PRAGMA auto_vacuum = INCREMENTAL")
+            try db.execute(sql: "PRAGMA journal_size_limit = 67108864")
         }
         do {
             let directory = (path as NSString).deletingLastPathComponent

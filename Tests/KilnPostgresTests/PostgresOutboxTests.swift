@@ -48,6 +48,10 @@ struct PostgresOutboxTests {
         #expect(all[3].configurationSet == nil)
         #expect(try await store.outboxEvents(after: all[1].position, limit: 100).map(\.id) == all.suffix(2).map(\.id))
         #expect(try await store.outboxCount(after: all[1].position, cap: 100) == 2)
+        // A destination counts only what it takes: its kinds, of its set, and engine events.
+        #expect(try await store.outboxCount(after: .start, cap: 100, taking: OutboxFilter(kinds: ["delivery", "bounce"], configurationSet: "news")) == 1)
+        #expect(try await store.outboxCount(after: .start, cap: 100, taking: OutboxFilter(kinds: ["delivery", "paused"], configurationSet: "other")) == 1)
+        #expect(try await store.outboxCount(after: .start, cap: 100, taking: OutboxFilter(kinds: ["accepted", "delivery", "paused"], configurationSet: "news")) == 4)
         #expect(try await store.outboxTime(after: all[3].position) == nil)
         try await store.saveDestinationCursor(DestinationCursor(name: "news/hooks", position: all[2].position, lastError: "webhook: HTTP 503", lastErrorAt: t0))
         let other = db.store()

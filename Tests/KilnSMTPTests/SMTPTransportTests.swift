@@ -3,6 +3,7 @@ import KilnCore
 import KilnSMTP
 import KilnTesting
 import Logging
+import Synchronization
 import Testing
 
 @Suite struct SMTPTransportTests {
@@ -119,6 +120,36 @@ import Testing
         #expect(delivered + untouched == 30)
         #expect(untouched > 0)
         #expect(server.messages.count == delivered)
+        await server.shutdown()
+    }
+
+    /// A graceful shutdown out of time (its task cancelled) cuts off the transfers still
+    /// waiting for the end of DATA's reply: they come back unsent (nil reply), not
+    /// with the 250 the receiver gives only once released.
+    @Test func aCancelledShutdownCutsOffRunningTransfersAndReturnsTheirJobs() async throws {
+        let release = DispatchSemaphore(value: 0)
+        let dataArrived = Mutex(false)
+        let server = try await LoopbackSMTPServer.start { command in
+            if case .message = command.kind {
+                dataArrived.withLock { $0 = true }
+                _ = release.wait(timeout: .now() + 20)
+            }
+            return nil
+        }
+        let transport = transport()
+        transport.send((0..<3).map { job($0, server, connections: 1) })
+        // The first message's data is out and its reply held back.
+        while !dataArrived.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(10)) }
+        let shutdown = Task { await transport.shutdownGracefully() }
+        shutdown.cancel()
+        await shutdown.value
+        var results: [SMTPResult] = []
+        for await _ in transport.resultsReady { results += transport.takeResults() }
+        results += transport.takeResults()
+        release.signal()
+        #expect(results.count == 3)
+        #expect(results.allSatisfy { $0.reply == nil }, "\(results.map { $0.reply.map { "\($0)" } ?? "nil" })")
+        #expect(transport.inFlight == 0)
         await server.shutdown()
     }
 
