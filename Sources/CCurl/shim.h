@@ -19,8 +19,10 @@ typedef size_t (*kiln_read_callback)(char *buffer, size_t size, size_t nitems, v
 
 static inline CURLcode kiln_easy_setopt_debug(CURL *h, kiln_debug_callback cb) { return curl_easy_setopt(h, CURLOPT_DEBUGFUNCTION, cb); }
 static inline CURLcode kiln_easy_setopt_read(CURL *h, kiln_read_callback cb) { return curl_easy_setopt(h, CURLOPT_READFUNCTION, cb); }
-typedef int (*kiln_xferinfo_callback)(void *clientp, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow);
-static inline CURLcode kiln_easy_setopt_xferinfo(CURL *h, kiln_xferinfo_callback cb) { return curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, cb); }
+typedef curl_socket_t (*kiln_opensocket_callback)(void *clientp, curlsocktype purpose, struct curl_sockaddr *address);
+typedef int (*kiln_closesocket_callback)(void *clientp, curl_socket_t item);
+static inline CURLcode kiln_easy_setopt_opensocket(CURL *h, kiln_opensocket_callback cb) { return curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, cb); }
+static inline CURLcode kiln_easy_setopt_closesocket(CURL *h, kiln_closesocket_callback cb) { return curl_easy_setopt(h, CURLOPT_CLOSESOCKETFUNCTION, cb); }
 
 static inline CURLMcode kiln_multi_setopt_long(CURLM *m, CURLMoption o, long v) { return curl_multi_setopt(m, o, v); }
 

@@ -183,9 +183,10 @@ public final class SMTPTransport: Sendable {
     /// out may have arrived: sent again, it arrives twice, never zero times.)
     public func abandonRunning() {
         for shard in shards {
-            // A thread blocked in curl until a receiver answers the end of DATA sees this
-            // in its progress callback (within a second) and aborts the transfer.
             shard.abandoned.store(true, ordering: .relaxed)
+            // Every wait on a receiver ends at once: the end of DATA's reply a thread is
+            // blocked on (curl issue #8555), a greeting, a QUIT when connections close.
+            shard.multi.sockets.shutAll()
             shard.inbox.withLock {
                 $0.stopping = true
                 $0.abandoning = true
@@ -228,7 +229,7 @@ final class TransferShard: Sendable {
     }
     let multi = MultiHandle()
     let inbox = Mutex(Inbox())
-    /// Read by the transfers' progress callback: set, it aborts them.
+    /// Set by `abandonRunning()`: whatever ends from then on comes back unsent.
     let abandoned = Atomic<Bool>(false)
 
     // Called on the shard's transfer thread.
@@ -244,11 +245,62 @@ final class TransferShard: Sendable {
 /// The curl multi handle; `wakeup` is the one call safe from any thread.
 final class MultiHandle: @unchecked Sendable {
     let raw: UnsafeMutableRawPointer
+    /// The sockets of its transfers and cached connections (curl opens and closes them
+    /// through `SocketRegistry`'s callbacks).
+    let sockets = SocketRegistry()
     init() {
         curl_global_init(Int(CURL_GLOBAL_DEFAULT))
         raw = curl_multi_init()!
         kiln_multi_setopt_long(raw, CURLMOPT_MAXCONNECTS, 4096)
     }
     func wakeup() { curl_multi_wakeup(raw) }
-    deinit { curl_multi_cleanup(raw) }
+    deinit {
+        // Closing its cached connections, curl says QUIT on each and waits for the answer
+        // (up to 120 s from a receiver that stopped answering): not on the releasing thread.
+        let raw = UncheckedSendable(raw)
+        let sockets = sockets
+        Thread.detachNewThread {
+            curl_multi_cleanup(raw.value)
+            // Its connections' close callbacks are done with the registry.
+            withExtendedLifetime(sockets) {}
+        }
+    }
+}
+
+/// Every socket curl opens for one multi handle, so that another thread can shut them
+/// all down (`shutdown(2)`, not `close`: curl still owns and closes each). Opening and
+/// closing hold the lock, so an fd number is never shut down after curl closed it.
+final class SocketRegistry: Sendable {
+    private let state = Mutex<(open: Set<Int32>, shut: Bool)>(([], false))
+
+    /// A new socket, unless everything is being shut down (then -1: no connection).
+    func open(family: Int32, type: Int32, protocol: Int32) -> Int32 {
+        state.withLock { state in
+            guard !state.shut else { return -1 }
+            let fd = socket(family, type, `protocol`)
+            if fd >= 0 { state.open.insert(fd) }
+            return fd
+        }
+    }
+
+    func close(_ fd: Int32) -> Int32 {
+        state.withLock { state in
+            state.open.remove(fd)
+            return Glibc.close(fd)
+        }
+    }
+
+    /// Shuts down every open socket, and refuses new ones.
+    func shutAll() {
+        state.withLock { state in
+            state.shut = true
+            for fd in state.open { _ = shutdown(fd, Int32(SHUT_RDWR)) }
+        }
+    }
+}
+
+/// A pointer handed to the one thread that uses it from then on.
+struct UncheckedSendable<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
 }

@@ -61,13 +61,9 @@ final class TransferLoop: @unchecked Sendable {
         /// the receiver's answer to the message.
         var sentMail = false
 
-        /// Its thread's shard: the progress callback reads whether to abandon.
-        let shard: TransferShard
-
-        init(key: LaneKey, shard: TransferShard) {
+        init(key: LaneKey) {
             easy = curl_easy_init()!
             self.key = key
-            self.shard = shard
         }
 
         deinit {
@@ -119,6 +115,7 @@ final class TransferLoop: @unchecked Sendable {
             }
             if abandon && !running.isEmpty {
                 for (easy, connection) in running {
+                    // Its socket is shut down: curl's SMTP "done" fails at once.
                     curl_multi_remove_handle(multi, easy)
                     guard let job = connection.job else { continue }
                     connection.job = nil
@@ -202,7 +199,7 @@ final class TransferLoop: @unchecked Sendable {
     func start(_ lane: Lane, multi: UnsafeMutableRawPointer) {
         while let job = lane.queue.first, lane.active < max(1, job.maxConnections) {
             lane.queue.removeFirst()
-            let connection = lane.idle.popLast() ?? Connection(key: LaneKey(job), shard: shard)
+            let connection = lane.idle.popLast() ?? Connection(key: LaneKey(job))
             configure(connection, for: job)
             lane.active += 1
             running[connection.easy] = connection
@@ -232,11 +229,13 @@ final class TransferLoop: @unchecked Sendable {
         kiln_easy_setopt_slist(easy, CURLOPT_MAIL_RCPT, connection.recipients)
         kiln_easy_setopt_read(easy, readCallback)
         kiln_easy_setopt_pointer(easy, CURLOPT_READDATA, context)
-        // The progress callback is the one way into a transfer blocked until the end of
-        // DATA's reply (curl issue #8555): it aborts it when the transport is abandoned.
-        kiln_easy_setopt_long(easy, CURLOPT_NOPROGRESS, 0)
-        kiln_easy_setopt_xferinfo(easy, progressCallback)
-        kiln_easy_setopt_pointer(easy, CURLOPT_XFERINFODATA, context)
+        // Sockets are opened and closed through the thread's registry, so that
+        // `abandonRunning()` can end any wait on a receiver from another thread.
+        let sockets = Unmanaged.passUnretained(shard.multi.sockets).toOpaque()
+        kiln_easy_setopt_opensocket(easy, openSocketCallback)
+        kiln_easy_setopt_pointer(easy, CURLOPT_OPENSOCKETDATA, sockets)
+        kiln_easy_setopt_closesocket(easy, closeSocketCallback)
+        kiln_easy_setopt_pointer(easy, CURLOPT_CLOSESOCKETDATA, sockets)
         kiln_easy_setopt_long(easy, CURLOPT_VERBOSE, 1)
         kiln_easy_setopt_debug(easy, debugCallback)
         kiln_easy_setopt_pointer(easy, CURLOPT_DEBUGDATA, context)
@@ -283,7 +282,7 @@ final class TransferLoop: @unchecked Sendable {
         connection.job = nil
         let lane = lanes[connection.key]
         lane?.active -= 1
-        if code == CURLE_ABORTED_BY_CALLBACK {
+        if shard.abandoned.load(ordering: .relaxed) {
             // Cut off by `abandonRunning()`: unsent as far as the caller knows.
             lane?.idle.append(connection)
             lane?.passedOver[job.id] = nil
@@ -397,10 +396,15 @@ private let readCallback: kiln_read_callback = { buffer, size, count, userdata i
     return n
 }
 
-private let progressCallback: kiln_xferinfo_callback = { userdata, _, _, _, _ in
-    guard let userdata else { return 0 }
-    let connection = Unmanaged<TransferLoop.Connection>.fromOpaque(userdata).takeUnretainedValue()
-    return connection.shard.abandoned.load(ordering: .relaxed) ? 1 : 0
+private let openSocketCallback: kiln_opensocket_callback = { userdata, _, address in
+    guard let userdata, let address else { return -1 }
+    let sockets = Unmanaged<SocketRegistry>.fromOpaque(userdata).takeUnretainedValue()
+    return sockets.open(family: address.pointee.family, type: address.pointee.socktype, protocol: address.pointee.protocol)
+}
+
+private let closeSocketCallback: kiln_closesocket_callback = { userdata, fd in
+    guard let userdata else { return Glibc.close(fd) }
+    return Unmanaged<SocketRegistry>.fromOpaque(userdata).takeUnretainedValue().close(fd)
 }
 
 private let debugCallback: kiln_debug_callback = { _, type, data, size, userdata in

@@ -47,8 +47,21 @@ public final class LoopbackDNSServer: Sendable {
     /// `host:port`, as `delivery.nameservers` takes it.
     public var address: String { "\(host):\(port)" }
 
-    /// Starts a server on a free port of `host`.
+    /// Starts a server on a free port of `host`: a port free for UDP may be taken for TCP
+    /// (an outgoing connection's ephemeral port), so another is tried then.
     public static func start(host: String = "127.0.0.1") async throws -> LoopbackDNSServer {
+        var lastError: (any Error)?
+        for _ in 0..<20 {
+            do {
+                return try await startOnce(host: host)
+            } catch {
+                lastError = error
+            }
+        }
+        throw lastError!
+    }
+
+    static func startOnce(host: String) async throws -> LoopbackDNSServer {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let box = DNSServerBox()
         let udp: any Channel
@@ -66,16 +79,21 @@ public final class LoopbackDNSServer: Sendable {
         let server = LoopbackDNSServer(host: host, port: port, group: group)
         box.server.withLock { $0 = server }
         server.channels.withLock { $0.append(udp) }
-        let tcp = try await ServerBootstrap(group: group)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(LengthPrefixDecoder()))
-                    try channel.pipeline.syncOperations.addHandler(StreamHandler(server: server))
+        do {
+            let tcp = try await ServerBootstrap(group: group)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .childChannelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(LengthPrefixDecoder()))
+                        try channel.pipeline.syncOperations.addHandler(StreamHandler(server: server))
+                    }
                 }
-            }
-            .bind(host: host, port: port).get()
-        server.channels.withLock { $0.append(tcp) }
+                .bind(host: host, port: port).get()
+            server.channels.withLock { $0.append(tcp) }
+        } catch {
+            await server.shutdown()
+            throw error
+        }
         return server
     }
 

@@ -193,9 +193,10 @@ func metricSum(_ text: String, _ name: String, _ labels: [String: String] = [:])
             let hook = WebhookReceiver(outage: .seconds(3))
             let hookPort = try await hook.start(in: &group)
             defer { group.cancelAll() }
-            // Slow receivers (50 ms a message on each server's event loop), so that the kill
-            // lands mid-run however many transfer threads overlap their waits.
-            let receivers = try await Self.receivers(delay: 50_000)
+            // Slow receivers (100 ms a message on each server's event loop: 30 messages a
+            // second in all, the campaign takes 30 s), so that the kill lands mid-run however
+            // many transfer threads overlap their waits and however loaded the machine is.
+            let receivers = try await Self.receivers(delay: 100_000)
             let workspace = try Self.workspace(receivers, hookPort: hookPort)
             defer { workspace.remove() }
             // The CLI commands that queue the campaign check the secret too (a unique name: no other test reads it).
@@ -206,7 +207,9 @@ func metricSum(_ text: String, _ name: String, _ labels: [String: String] = [:])
             let arguments = ["run", "--config", workspace.config, "--listen", "127.0.0.1:\(port)", "--log-level", "info", "--log-format", "json"]
 
             let first = try RunningKiln(arguments, environment: environment, logPath: workspace.directory + "/run1.log")
-            _ = try await Self.wait(seconds: 60) { receivers.received.count >= 100 && first.log.contains("HTTP 503") }
+            _ = try await Self.wait(seconds: 90) {
+                receivers.received.count >= 100 && hook.requests.contains { $0.status == 503 } && first.log.contains("HTTP 503")
+            }
             first.stop(signal: SIGKILL)
             let beforeRestart = receivers.received.count
             #expect(beforeRestart < all.count - bounced.count, "the restart should land mid-run")
@@ -326,6 +329,47 @@ func metricSum(_ text: String, _ name: String, _ labels: [String: String] = [:])
         // A graceful stop ends well within the bound.
         run.stop()
         #expect(run.process.terminationStatus == 0, "\(run.log.suffix(2000))")
+        await receivers.shutdown()
+    }
+
+    /// Receivers that hold every end of DATA until released: a graceful shutdown cannot
+    /// wait them out. After `--shutdown-timeout` the transfers are cut off and their
+    /// messages are back in the queue, none left leased, and the process has ended.
+    @Test func aShutdownOutOfTimeReturnsRunningTransfersToTheQueue() async throws {
+        let held = Atomic<Int>(0)
+        let release = DispatchSemaphore(value: 0)
+        let script: LoopbackSMTPServer.Script = { command in
+            if case .message = command.kind {
+                held.add(1, ordering: .relaxed)
+                _ = release.wait(timeout: .now() + 120)
+            }
+            return nil
+        }
+        let receivers = CampaignCLITests.Receivers(gmail: try await .start(script: script), yahoo: try await .start(script: script),
+                                                   other: try await .start(script: script))
+        let workspace = try Self.workspace(receivers, hookPort: nil)
+        defer { workspace.remove() }
+        _ = try Self.queue(workspace, count: 30, bounces: 0)
+        let run = try RunningKiln(["run", "--config", workspace.config, "--shutdown-timeout", "1", "--log-level", "debug"], environment: [:],
+                                  logPath: workspace.directory + "/run.log")
+        #expect(try await Self.wait(seconds: 60) { held.load(ordering: .relaxed) >= 3 }, "\(run.log.suffix(2000))")
+        let stopping = ContinuousClock.now
+        kill(run.process.processIdentifier, SIGTERM)
+        let ended = try await Self.wait(seconds: 60) { !run.process.isRunning }
+        let took = ContinuousClock.now - stopping
+        print("shutdown out of time: the process ended \(took) after SIGTERM (--shutdown-timeout 1)")
+        // Released only now: a shutdown that waited for the receivers would take 120 s.
+        for _ in 0..<100 { release.signal() }
+        run.stop()
+        #expect(ended && took < .seconds(60), "the shutdown took \(took): \(run.log.suffix(4000))")
+        let status = try kiln(["status", "--config", workspace.config, "--json"])
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any])
+        let byState = try #require(json["byState"] as? [String: Int])
+        #expect(byState["leased", default: 0] == 0, "\(byState)")
+        #expect(byState["queued", default: 0] + byState["deferred", default: 0] == 30, "\(byState)")
+        // At most the messages held at the end of DATA arrived (the receivers took them in
+        // whole before they were cut off): they are queued again, to arrive twice.
+        #expect(receivers.received.count <= held.load(ordering: .relaxed))
         await receivers.shutdown()
     }
 
