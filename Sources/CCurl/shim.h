@@ -28,5 +28,6 @@ static inline CURLMcode kiln_multi_setopt_long(CURLM *m, CURLMoption o, long v) 
 
 static inline CURLcode kiln_easy_getinfo_long(CURL *h, CURLINFO i, long *v) { return curl_easy_getinfo(h, i, v); }
 static inline CURLcode kiln_easy_getinfo_pointer(CURL *h, CURLINFO i, void **v) { return curl_easy_getinfo(h, i, v); }
+static inline CURLcode kiln_easy_getinfo_offset(CURL *h, CURLINFO i, curl_off_t *v) { return curl_easy_getinfo(h, i, v); }
 
 #endif

@@ -26,7 +26,7 @@ public final class EngineMetrics: Sendable {
     }
 
     /// One finished attempt: `class` is the reply's class (`success`, `throttle`, ...);
-    /// `duration` from the hand-off to the transport to the reply.
+    /// `duration`: the transfer's, from its start on a connection to the reply.
     func attempt(provider: String, ip: String, replyClass: String, duration: Duration?) {
         Counter(label: "kiln_attempts_total", dimensions: [("provider", provider), ("ip", ip), ("class", replyClass)], factory: factory).increment()
         if let duration {

@@ -584,7 +584,9 @@ final class DeliverySession: Sendable {
             outcome.host = result.host.description
             event.host = outcome.host
             if !result.passedOver.isEmpty { event.detail = "passed over: " + result.passedOver.joined(separator: "; ") }
-            let duration = ContinuousClock.now - info.startedAt
+            // The transfer's own time (the transport's); from the lease for a transport
+            // that does not say.
+            let duration = result.duration ?? ContinuousClock.now - info.startedAt
             engine.metrics.attempt(provider: info.provider.id, ip: info.path.description, replyClass: result.classification.replyClass.rawValue,
                                    duration: duration)
             engine.logAttempt(result.id, ip: info.path.description, provider: info.provider, reply: reply, classification: result.classification,

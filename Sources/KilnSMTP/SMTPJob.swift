@@ -111,6 +111,9 @@ public struct SMTPResult: Sendable {
     public var address: String?
     /// The hosts tried before it in this attempt, and why each was passed over.
     public var passedOver: [String] = []
+    /// How long the transfer took, from its start on a connection (or the connection's
+    /// opening) to the reply; nil for a job that never started.
+    public var duration: Duration?
 
     public init(id: MessageID, reply: SMTPReply?, sourceIP: String?, destination: SMTPURL) {
         self.init(id: id, reply: reply, classification: reply?.classification ?? ReplyClassification(.success, scope: .message),

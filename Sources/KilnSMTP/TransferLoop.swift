@@ -342,6 +342,10 @@ final class TransferLoop: @unchecked Sendable {
         var result = SMTPResult(id: job.id, reply: reply, classification: classification, sourceIP: job.sourceIP, destination: job.destination)
         result.address = job.address
         result.passedOver = passedOver
+        var microseconds: curl_off_t = 0
+        if kiln_easy_getinfo_offset(easy, CURLINFO_TOTAL_TIME_T, &microseconds) == CURLE_OK {
+            result.duration = .microseconds(Int64(microseconds))
+        }
         return result
     }
 

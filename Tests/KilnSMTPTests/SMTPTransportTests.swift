@@ -123,6 +123,24 @@ import Testing
         await server.shutdown()
     }
 
+    /// Each result says how long its transfer took (what the transfer-duration histogram
+    /// and the attempt's log line report): here at least the receiver's 50 ms at the end
+    /// of DATA.
+    @Test func aResultCarriesItsTransfersDuration() async throws {
+        let server = try await LoopbackSMTPServer.start { command in
+            if case .message = command.kind { usleep(50_000) }
+            return nil
+        }
+        let transport = transport()
+        transport.send([job(1, server)])
+        let result = try #require(await collect(transport, count: 1)[MessageID(1)])
+        #expect(result.reply?.code == 250)
+        let duration = try #require(result.duration)
+        #expect(duration >= .milliseconds(50) && duration < .seconds(20), "\(duration)")
+        await transport.shutdownGracefully()
+        await server.shutdown()
+    }
+
     /// A graceful shutdown out of time (its task cancelled) cuts off the transfers still
     /// waiting for the end of DATA's reply: they come back unsent (nil reply), not
     /// with the 250 the receiver gives only once released.
