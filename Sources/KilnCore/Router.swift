@@ -383,7 +383,7 @@ public struct Router: Sendable {
             slots[ip, p].warmup.windowStart = frozen.windowStart
             slots[ip, p].warmup.sentInWindow = 0
         } else {
-            slots[ip, p].warmup.roll(now: now, allowance: allowance, model: model, pace: paces[p].perDay)
+            slots[ip, p].warmup.roll(now: now, allowance: allowance, model: model, pace: paces[p].perDay, profile: profile)
             paces[p].windowClosed(slots[ip, p].warmup, model: model)
         }
         updateRate(ip: ip, provider: p, now: now)
