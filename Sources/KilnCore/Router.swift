@@ -346,6 +346,18 @@ public struct Router: Sendable {
         }
     }
 
+    /// Sends one message of `provider` through the shared relay now, whatever the IPs'
+    /// tokens and warm-up, if the pool spills at all (`whileWarming` or `always`) and the
+    /// relay has capacity: for a message that waited too long for dedicated capacity (the
+    /// dispatcher decides when). Counted as spilled demand, which the pool planner reads.
+    /// - Returns: whether it spilled.
+    public mutating func spillAged(_ provider: ProviderKey, pool: PoolKey, now: Timestamp) -> Bool {
+        let pi = pool.index, p = provider.index
+        guard hasShared, poolStates[pi].spillover != .never, shared?.take(now: now) ?? true else { return false }
+        recordSpills(provider, pool: pool, count: 1)
+        return true
+    }
+
     /// Counts `count` routes that spilled as `spillsUntil` said they would.
     public mutating func recordSpills(_ provider: ProviderKey, pool: PoolKey, count: Int) {
         let p = provider.index
@@ -435,12 +447,16 @@ public struct Router: Sendable {
             slots[i, p].warmup.recordThrottle(model: model, takenLevel: taken)
             if case .adaptive = strategy(ofIP: i) { paces[p].throttled(before: before, after: slots[i, p].warmup, model: model) }
             suspension = profileList[p].throttleBackoff
-            // The hour already took (nearly) the new allowance: the provider has had what it
-            // takes this hour, so rest until the window ends, not just for the backoff (the
-            // next attempts would only add to the hour's count).
+            // The hour already took (nearly) the new allowance, or would by resuming after
+            // the backoff at the new rate: the provider has had what it takes this hour, so
+            // rest until the window ends, not just for the backoff (the next attempts would
+            // only add to the hour's count, and a provider blocks past some multiple of it).
             let after = slots[i, p].warmup
-            if Double(after.sentInWindow) >= 0.9 * after.hourly(profile, strategy: strategy(ofIP: i), now: now) {
-                slots[i, p].suspendedUntil = max(slots[i, p].suspendedUntil, after.windowStart + 3_600_000_000_000)
+            let allowance = after.hourly(profile, strategy: strategy(ofIP: i), now: now)
+            let windowEnd = after.windowStart + 3_600_000_000_000
+            let resumed = Double(max(0, windowEnd - (now + suspension).nanoseconds)) / 3_600_000_000_000
+            if Double(after.sentInWindow) + allowance * resumed >= 0.9 * allowance {
+                slots[i, p].suspendedUntil = max(slots[i, p].suspendedUntil, windowEnd)
             }
         case (.permanentPolicy, .ip):
             slots[i, p].warmup.recordBlock(model: model)
