@@ -35,7 +35,7 @@ public struct Dispatcher: Sendable {
     /// Half of it: a message this old goes through the shared relay when its pool spills
     /// at all (`whileWarming` or `always`), whatever the IPs' warm-up, rather than wait
     /// for dedicated capacity that did not come in half its life (a warm pool at `maxIPs`
-    /// that cannot carry the demand).
+    /// that cannot carry the demand); a deferral never goes past that time.
     var spillAgeNanoseconds: Int64 { maxAgeNanoseconds / 2 }
 
     public init(router: Router, retry: RetryPolicy) {
@@ -90,7 +90,13 @@ public struct Dispatcher: Sendable {
         let (age, overflow) = now.nanoseconds.subtractingReportingOverflow(createdAt.nanoseconds)
         if overflow ? now.nanoseconds > createdAt.nanoseconds : age >= maxAgeNanoseconds { return .expire }
         if !overflow, age >= spillAgeNanoseconds, router.spillAged(provider, pool: pool, now: now) { return .route(.shared) }
-        return .route(router.routeKeyed(provider, pool: pool, now: now))
+        let route = router.routeKeyed(provider, pool: pool, now: now)
+        // Deferred past the time it would spill: it comes back then instead.
+        if case .deferred(let until) = route, !overflow, router.spillsAtAll(pool: pool) {
+            let spillAt = createdAt.nanoseconds &+ spillAgeNanoseconds
+            if spillAt < until { return .route(.deferred(until: max(now.nanoseconds, spillAt))) }
+        }
+        return .route(route)
     }
 
     /// As `decide(provider:pool:createdAt:now:)`, by name. A pool name that no pool has

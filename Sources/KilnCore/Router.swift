@@ -127,6 +127,10 @@ public struct Router: Sendable {
     var slots = SlotTable()
     /// What each provider's replies taught about its pace and per-IP ceiling, per provider index.
     var paces: [ProviderPace] = []
+    /// Per provider index: the last time a message found no active IP of its pool with a
+    /// token (it spilled or waited). A pair's day with such a time was limited by its
+    /// allowance, not by demand: allowance validation leaves it alone.
+    var overflowedAt: [Int64] = []
     /// Messages sent through the shared relay per pool and provider since the last pool
     /// plan: demand the dedicated IPs did not carry (`takeSpilled(pool:)`).
     var spilled: [[Int]] = []
@@ -187,6 +191,7 @@ public struct Router: Sendable {
             if case .adaptive(let m) = state.strategy { m } else { nil }
         }.first ?? WarmupModel()
         paces.append(ProviderPace(provider: provider, perDay: model.maxRisePerDay))
+        overflowedAt.append(.min)
         let strategies = (0..<slots.ipCount).map { strategy(ofIP: $0) }
         slots.appendProvider { ip in
             var slot = Slot(bucket: TokenBucket(hourly: profile.coldHourly, burst: 1), warmup: WarmupTracker(now: start))
@@ -352,11 +357,13 @@ public struct Router: Sendable {
     /// dispatcher decides when). Counted as spilled demand, which the pool planner reads.
     /// - Returns: whether it spilled.
     public mutating func spillAged(_ provider: ProviderKey, pool: PoolKey, now: Timestamp) -> Bool {
-        let pi = pool.index, p = provider.index
-        guard hasShared, poolStates[pi].spillover != .never, shared?.take(now: now) ?? true else { return false }
+        guard spillsAtAll(pool: pool), shared?.take(now: now) ?? true else { return false }
         recordSpills(provider, pool: pool, count: 1)
         return true
     }
+
+    /// Whether the pool ever spills to the shared relay (`whileWarming` or `always`, with one).
+    public func spillsAtAll(pool: PoolKey) -> Bool { hasShared && poolStates[pool.index].spillover != .never }
 
     /// Counts `count` routes that spilled as `spillsUntil` said they would.
     public mutating func recordSpills(_ provider: ProviderKey, pool: PoolKey, count: Int) {
@@ -368,6 +375,7 @@ public struct Router: Sendable {
     /// No IP of the pool has a token: spill if the pool allows it and the shared pool has
     /// capacity, else defer to the earliest refill or suspension end.
     mutating func overflow(pool: Int, provider p: Int, anyCold: Bool, earliest: Int64, now t: Int64) -> KeyedRoute {
+        overflowedAt[p] = t
         let spills: Bool
         switch poolStates[pool].spillover {
         case .never: spills = false
@@ -395,7 +403,7 @@ public struct Router: Sendable {
             slots[ip, p].warmup.windowStart = frozen.windowStart
             slots[ip, p].warmup.sentInWindow = 0
         } else {
-            slots[ip, p].warmup.roll(now: now, allowance: allowance, model: model, pace: paces[p].perDay, profile: profile)
+            slots[ip, p].warmup.roll(now: now, allowance: allowance, model: model, pace: paces[p].perDay, profile: profile, overflowedAt: overflowedAt[p])
             paces[p].windowClosed(slots[ip, p].warmup, model: model)
         }
         updateRate(ip: ip, provider: p, now: now)

@@ -125,7 +125,8 @@ public enum WarmupStrategy: Hashable, Sendable, Codable {
 /// - Silence beyond a grace period decays it, so an IP idle to a provider for two weeks
 ///   is cold for it again.
 /// - Under-use decays it too (allowance validation, RFC 2861 and RFC 7661): after a day
-///   whose busiest hour used under half the allowance, the level moves halfway down to that
+///   whose busiest hour used under half the allowance, with no throttle and no message that
+///   found the pool without a token, the level moves halfway down to that
 ///   hour's volume, and the next hours send at most twice that volume until clean hours at
 ///   full use raise the cap back (`validateDay`).
 public struct WarmupTracker: Hashable, Sendable, Codable {
@@ -206,9 +207,13 @@ public struct WarmupTracker: Hashable, Sendable, Codable {
     ///   - pace: the provider's learned daily rise (default: `model.maxRisePerDay`).
     ///   - profile: the provider's profile, for allowance validation once the windows
     ///     reach the end of the pair's day (`validateDay`); nil: no validation.
+    ///   - overflowedAt: the last time (nanoseconds) a message of the provider found no IP
+    ///     of the pool with a token: a day with one was limited by the allowance, not by
+    ///     demand, and is not validated.
     /// - Returns: whether the level changed.
     @discardableResult
-    public mutating func roll(now: Timestamp, allowance: Double, model: WarmupModel, pace: Double? = nil, profile: ProviderProfile? = nil) -> Bool {
+    public mutating func roll(now: Timestamp, allowance: Double, model: WarmupModel, pace: Double? = nil, profile: ProviderProfile? = nil,
+                              overflowedAt: Int64? = nil) -> Bool {
         guard needsRoll(now: now) else { return false }
         let before = level
         let windowEnd = windowStart + Self.hour
@@ -255,7 +260,7 @@ public struct WarmupTracker: Hashable, Sendable, Codable {
         throttledInWindow = false
         // The day is over: judge its use before the next window sends.
         if windowStart >= dayStart + Self.day {
-            if let profile { validateDay(model: model, cold: profile.coldHourly, warm: profile.warmHourly) }
+            if let profile, (overflowedAt ?? .min) < dayStart { validateDay(model: model, cold: profile.coldHourly, warm: profile.warmHourly) }
             peakInDay = 0
             peakUseInDay = 0
         }
@@ -273,7 +278,9 @@ public struct WarmupTracker: Hashable, Sendable, Codable {
     }
 
     /// Allowance validation, when a day ends (RFC 2861 §3, RFC 7661 §4.4): a day whose
-    /// busiest hour used less than `validatedUse` of its allowance, with no throttle, did not
+    /// busiest hour used less than `validatedUse` of its allowance, with no throttle and no
+    /// message that found the pool out of tokens (demand, not the allowance, held it: the
+    /// RFCs' application-limited period), did not
     /// show that the provider still takes that allowance (a provider's reputation decays
     /// with under-use, not only with silence). The level moves `validationDecay` of the way
     /// down to the level of that hour's volume (not below 0 by this rule), and hours send at

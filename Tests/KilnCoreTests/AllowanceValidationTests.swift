@@ -15,11 +15,11 @@ import Testing
     }
 
     /// One hour in which the pair sends `sent` (at most its allowance), closed by a roll.
-    func hour(_ tracker: inout WarmupTracker, sent: Int, at now: inout Timestamp) {
+    func hour(_ tracker: inout WarmupTracker, sent: Int, at now: inout Timestamp, overflowedAt: Timestamp? = nil) {
         let allowed = allowance(tracker, at: now)
         for _ in 0..<min(sent, Int(allowed)) { tracker.recordSend(now: now) }
         now = now + .seconds(3600)
-        tracker.roll(now: now, allowance: allowed, model: model, pace: 0.05, profile: gmail)
+        tracker.roll(now: now, allowance: allowed, model: model, pace: 0.05, profile: gmail, overflowedAt: overflowedAt?.nanoseconds)
     }
 
     func level(hourly: Double) -> Double { WarmupTracker.level(hourly: hourly, cold: gmail.coldHourly, warm: gmail.warmHourly) }
@@ -86,6 +86,18 @@ import Testing
         var later = t0
         for _ in 0..<24 { hour(&silent, sent: 0, at: &later) }
         #expect(silent.level == 1 && silent.burstLevel == nil)
+    }
+
+    @Test func aDayInWhichThePoolRanOutOfTokensIsNotValidated() {
+        // Messages found no IP with a token at 05:00 (they spilled or waited): demand was
+        // there, the allowance held the pair back, whatever its busiest hour shows.
+        var tracker = WarmupTracker(level: 1, now: t0, limited: true)
+        var now = t0
+        for _ in 0..<24 { hour(&tracker, sent: 2_500, at: &now, overflowedAt: t0 + .seconds(5 * 3600)) }
+        #expect(tracker.level == 1 && tracker.burstLevel == nil)
+        // The next day, with no such message, is validated.
+        for _ in 0..<24 { hour(&tracker, sent: 2_500, at: &now, overflowedAt: t0 + .seconds(5 * 3600)) }
+        #expect(tracker.level < 1 && tracker.burstLevel != nil)
     }
 
     @Test func aThrottleWhileCappedFallsFromTheCapNotFromTheLevel() throws {

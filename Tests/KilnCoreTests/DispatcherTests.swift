@@ -48,6 +48,14 @@ import Testing
             return
         }
         #expect(d.decide(provider: .gmail, pool: "p", createdAt: now - .seconds(1800), now: now) == .send(.shared))
+        // A message deferred for capacity comes back when it would spill, not after.
+        var router = dispatcher(spillover: .whileWarming).router
+        router.restore(["127.0.0.2", "127.0.0.3"].map {
+            PairSnapshot(ip: $0, provider: .gmail, warmup: WarmupTracker(level: 1, now: t0), suspendedUntil: now + .seconds(3600))
+        }, now: t0)
+        var resting = Dispatcher(router: router, retry: RetryPolicy(jitter: 0, maxMessageAge: .seconds(3600)))
+        #expect(resting.decide(provider: .gmail, pool: "p", createdAt: now - .seconds(1000), now: now) == .deferral(until: now + .seconds(800)))
+        #expect(resting.decide(provider: .gmail, pool: "p", createdAt: now - .seconds(1800), now: now) == .send(.shared))
         // Without spill-over it takes a token as before.
         var never = warm(.never)
         guard case .send(.dedicated) = never.decide(provider: .gmail, pool: "p", createdAt: now - .seconds(1800), now: now) else {
