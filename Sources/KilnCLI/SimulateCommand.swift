@@ -96,11 +96,10 @@ extension Simulate {
             try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
-            for (index, worst) in report.worst.enumerated() {
-                try encoder.encode(worst).write(to: URL(fileURLWithPath: "\(out)/worst-\(index + 1).json"))
-            }
-            for (index, blocked) in report.blocked.enumerated() {
-                try encoder.encode(blocked).write(to: URL(fileURLWithPath: "\(out)/blocked-\(index + 1).json"))
+            for (name, list) in [("worst", report.worst), ("blocked", report.blocked), ("expired", report.expired)] {
+                for (index, scenario) in list.enumerated() {
+                    try encoder.encode(scenario).write(to: URL(fileURLWithPath: "\(out)/\(name)-\(index + 1).json"))
+                }
             }
             try encoder.encode(report).write(to: URL(fileURLWithPath: "\(out)/family.json"))
         }
@@ -119,7 +118,8 @@ extension Simulate {
         print(String(format: "adaptive ahead of both fixed plans in %.1f%% of scenarios", report.adaptiveAheadOfFixed * 100))
         print("worst (adaptive / oracle): " + report.worst.map { $0.name ?? "" }.joined(separator: ", "))
         if !report.blocked.isEmpty { print("adaptive blocked in: " + report.blocked.map { $0.name ?? "" }.joined(separator: ", ")) }
-        if let out { print("wrote \(out)/family.json, worst-1..5.json and blocked-*.json (replay with --scenario)") }
+        if !report.expired.isEmpty { print("adaptive let mail expire in: " + report.expired.map { $0.name ?? "" }.joined(separator: ", ")) }
+        if let out { print("wrote \(out)/family.json, worst-1..5.json, blocked-*.json and expired-*.json (replay with --scenario)") }
     }
 }
 

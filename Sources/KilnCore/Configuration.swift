@@ -132,7 +132,8 @@ public struct Configuration: Codable, Sendable, Equatable {
         /// `managed` scales between minIPs and maxIPs; `fixed` uses every IP (default managed).
         public var scaling: Scaling?
         /// Whether excess goes to the shared pool (default whileWarming when a sharedPool
-        /// is configured, else never).
+        /// is configured, else never). With whileWarming or always, a message that has
+        /// waited half its maximum age goes to the shared pool whatever the IPs' warm-up.
         public var spillover: Spillover?
         /// `adaptive` (default), `ses45`, `stages30`, or `custom` with `warmupSchedule`.
         public var warmup: String?

@@ -4,7 +4,7 @@
 ///
 /// | input | decision | where |
 /// |---|---|---|
-/// | a message is due | expire it, or route it: send from an IP / through the shared relay, or defer to the refill | `decide(provider:pool:createdAt:now:)` |
+/// | a message is due | expire it, or route it: send from an IP / through the shared relay, or defer to the refill; past half its maximum age, through the relay if the pool spills at all | `decide(provider:pool:createdAt:now:)` |
 /// | a deferral in a leased batch | queue it one token interval behind the previous one; stop leasing the provider until the refill | `deferral(provider:pool:until:now:)` |
 /// | what to lease | every provider but those whose capacity is used up | `exhaustedProviders(now:)` |
 /// | a reply came back | feed the router (throttle, block), then delivered / bounced (suppress?) / retry at / expired, and the event | `complete(...)` |
@@ -32,6 +32,11 @@ public struct Dispatcher: Sendable {
 
     /// `retry.maxMessageAge` in nanoseconds: the expiry test runs once per message routed.
     let maxAgeNanoseconds: Int64
+    /// Half of it: a message this old goes through the shared relay when its pool spills
+    /// at all (`whileWarming` or `always`), whatever the IPs' warm-up, rather than wait
+    /// for dedicated capacity that did not come in half its life (a warm pool at `maxIPs`
+    /// that cannot carry the demand); a deferral never goes past that time.
+    var spillAgeNanoseconds: Int64 { maxAgeNanoseconds / 2 }
 
     public init(router: Router, retry: RetryPolicy) {
         self.router = router
@@ -60,7 +65,8 @@ public struct Dispatcher: Sendable {
         case expire
     }
 
-    /// Expires a message past its maximum age; otherwise routes it (takes a token from
+    /// Expires a message past its maximum age; sends one past half of it through the
+    /// shared relay if its pool spills at all; otherwise routes it (takes a token from
     /// the coldest IP of the pool that has one, else spills or defers; see `Router`).
     public mutating func decide(provider: Router.ProviderKey, pool: Router.PoolKey, createdAt: Timestamp, now: Timestamp) -> Decision {
         switch decideKeyed(provider: provider, pool: pool, createdAt: createdAt, now: now) {
@@ -83,7 +89,14 @@ public struct Dispatcher: Sendable {
         // As `retry.isExpired(createdAt:now:)`, in integers (an age past Int64 is expired).
         let (age, overflow) = now.nanoseconds.subtractingReportingOverflow(createdAt.nanoseconds)
         if overflow ? now.nanoseconds > createdAt.nanoseconds : age >= maxAgeNanoseconds { return .expire }
-        return .route(router.routeKeyed(provider, pool: pool, now: now))
+        if !overflow, age >= spillAgeNanoseconds, router.spillAged(provider, pool: pool, now: now) { return .route(.shared) }
+        let route = router.routeKeyed(provider, pool: pool, now: now)
+        // Deferred past the time it would spill: it comes back then instead.
+        if case .deferred(let until) = route, !overflow, router.spillsAtAll(pool: pool) {
+            let spillAt = createdAt.nanoseconds &+ spillAgeNanoseconds
+            if spillAt < until { return .route(.deferred(until: max(now.nanoseconds, spillAt))) }
+        }
+        return .route(route)
     }
 
     /// As `decide(provider:pool:createdAt:now:)`, by name. A pool name that no pool has

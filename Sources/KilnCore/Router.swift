@@ -127,6 +127,10 @@ public struct Router: Sendable {
     var slots = SlotTable()
     /// What each provider's replies taught about its pace and per-IP ceiling, per provider index.
     var paces: [ProviderPace] = []
+    /// Per provider index: the last time a message found no active IP of its pool with a
+    /// token (it spilled or waited). A pair's day with such a time was limited by its
+    /// allowance, not by demand: allowance validation leaves it alone.
+    var overflowedAt: [Int64] = []
     /// Messages sent through the shared relay per pool and provider since the last pool
     /// plan: demand the dedicated IPs did not carry (`takeSpilled(pool:)`).
     var spilled: [[Int]] = []
@@ -187,6 +191,7 @@ public struct Router: Sendable {
             if case .adaptive(let m) = state.strategy { m } else { nil }
         }.first ?? WarmupModel()
         paces.append(ProviderPace(provider: provider, perDay: model.maxRisePerDay))
+        overflowedAt.append(.min)
         let strategies = (0..<slots.ipCount).map { strategy(ofIP: $0) }
         slots.appendProvider { ip in
             var slot = Slot(bucket: TokenBucket(hourly: profile.coldHourly, burst: 1), warmup: WarmupTracker(now: start))
@@ -346,6 +351,20 @@ public struct Router: Sendable {
         }
     }
 
+    /// Sends one message of `provider` through the shared relay now, whatever the IPs'
+    /// tokens and warm-up, if the pool spills at all (`whileWarming` or `always`) and the
+    /// relay has capacity: for a message that waited too long for dedicated capacity (the
+    /// dispatcher decides when). Counted as spilled demand, which the pool planner reads.
+    /// - Returns: whether it spilled.
+    public mutating func spillAged(_ provider: ProviderKey, pool: PoolKey, now: Timestamp) -> Bool {
+        guard spillsAtAll(pool: pool), shared?.take(now: now) ?? true else { return false }
+        recordSpills(provider, pool: pool, count: 1)
+        return true
+    }
+
+    /// Whether the pool ever spills to the shared relay (`whileWarming` or `always`, with one).
+    public func spillsAtAll(pool: PoolKey) -> Bool { hasShared && poolStates[pool.index].spillover != .never }
+
     /// Counts `count` routes that spilled as `spillsUntil` said they would.
     public mutating func recordSpills(_ provider: ProviderKey, pool: PoolKey, count: Int) {
         let p = provider.index
@@ -356,6 +375,7 @@ public struct Router: Sendable {
     /// No IP of the pool has a token: spill if the pool allows it and the shared pool has
     /// capacity, else defer to the earliest refill or suspension end.
     mutating func overflow(pool: Int, provider p: Int, anyCold: Bool, earliest: Int64, now t: Int64) -> KeyedRoute {
+        overflowedAt[p] = t
         let spills: Bool
         switch poolStates[pool].spillover {
         case .never: spills = false
@@ -383,7 +403,7 @@ public struct Router: Sendable {
             slots[ip, p].warmup.windowStart = frozen.windowStart
             slots[ip, p].warmup.sentInWindow = 0
         } else {
-            slots[ip, p].warmup.roll(now: now, allowance: allowance, model: model, pace: paces[p].perDay)
+            slots[ip, p].warmup.roll(now: now, allowance: allowance, model: model, pace: paces[p].perDay, profile: profile, overflowedAt: overflowedAt[p])
             paces[p].windowClosed(slots[ip, p].warmup, model: model)
         }
         updateRate(ip: ip, provider: p, now: now)
@@ -435,12 +455,16 @@ public struct Router: Sendable {
             slots[i, p].warmup.recordThrottle(model: model, takenLevel: taken)
             if case .adaptive = strategy(ofIP: i) { paces[p].throttled(before: before, after: slots[i, p].warmup, model: model) }
             suspension = profileList[p].throttleBackoff
-            // The hour already took (nearly) the new allowance: the provider has had what it
-            // takes this hour, so rest until the window ends, not just for the backoff (the
-            // next attempts would only add to the hour's count).
+            // The hour already took (nearly) the new allowance, or would by resuming after
+            // the backoff at the new rate: the provider has had what it takes this hour, so
+            // rest until the window ends, not just for the backoff (the next attempts would
+            // only add to the hour's count, and a provider blocks past some multiple of it).
             let after = slots[i, p].warmup
-            if Double(after.sentInWindow) >= 0.9 * after.hourly(profile, strategy: strategy(ofIP: i), now: now) {
-                slots[i, p].suspendedUntil = max(slots[i, p].suspendedUntil, after.windowStart + 3_600_000_000_000)
+            let allowance = after.hourly(profile, strategy: strategy(ofIP: i), now: now)
+            let windowEnd = after.windowStart + 3_600_000_000_000
+            let resumed = Double(max(0, windowEnd - (now + suspension).nanoseconds)) / 3_600_000_000_000
+            if Double(after.sentInWindow) + allowance * resumed >= 0.9 * allowance {
+                slots[i, p].suspendedUntil = max(slots[i, p].suspendedUntil, windowEnd)
             }
         case (.permanentPolicy, .ip):
             slots[i, p].warmup.recordBlock(model: model)

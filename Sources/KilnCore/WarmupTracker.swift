@@ -58,6 +58,16 @@ public struct WarmupModel: Hashable, Sendable, Codable {
     public var idleGrace: Duration = .seconds(2 * 86_400)
     /// After the grace period, the whole range is lost over this much more silence.
     public var decayPeriod: Duration = .seconds(12 * 86_400)
+    /// Allowance validation (RFC 2861, RFC 7661): a day whose busiest hour used less than
+    /// this share of the allowance did not show that the provider still takes the allowance.
+    public var validatedUse: Double = 0.5
+    /// After such a day the level moves this share of the way down to the level of the
+    /// day's busiest hour (RFC 2861's (cwnd + W_used) / 2), never below 0 by it.
+    public var validationDecay: Double = 0.5
+    /// After such a day an hour sends at most this multiple of the day's busiest hour (the
+    /// volume the provider recently took); clean hours at full use of that cap raise it by
+    /// the probe steps until it reaches the level.
+    public var validatedBurst: Double = 2
 
     public init() {}
 }
@@ -114,6 +124,11 @@ public enum WarmupStrategy: Hashable, Sendable, Codable {
 ///   the rest of the day; a block collapses it.
 /// - Silence beyond a grace period decays it, so an IP idle to a provider for two weeks
 ///   is cold for it again.
+/// - Under-use decays it too (allowance validation, RFC 2861 and RFC 7661): after a day
+///   whose busiest hour used under half the allowance, with no throttle and no message that
+///   found the pool without a token, the level moves halfway down to that
+///   hour's volume, and the next hours send at most twice that volume until clean hours at
+///   full use raise the cap back (`validateDay`).
 public struct WarmupTracker: Hashable, Sendable, Codable {
     public internal(set) var level: Double
     /// The current hourly window.
@@ -136,6 +151,13 @@ public struct WarmupTracker: Hashable, Sendable, Codable {
     public internal(set) var reachedDailyCap = false
     public internal(set) var lastSentAt: Int64?
     public internal(set) var firstSentAt: Int64?
+    /// The busiest closed window of the current day: messages sent, and their share of
+    /// that window's allowance (for allowance validation).
+    var peakInDay = 0
+    var peakUseInDay = 0.0
+    /// After an under-used day, the level an hour may send at (below `level`) until clean
+    /// hours at full use raise it back to `level` (nil: no cap).
+    public internal(set) var burstLevel: Double?
 
     static let hour: Int64 = 3_600_000_000_000
     static let day: Int64 = 24 * hour
@@ -166,22 +188,32 @@ public struct WarmupTracker: Hashable, Sendable, Codable {
     public func hourly(_ profile: ProviderProfile, strategy: WarmupStrategy, now: Timestamp) -> Double {
         switch strategy {
         case .adaptive:
-            return Self.hourly(level: level, cold: profile.coldHourly, warm: profile.warmHourly)
+            return Self.hourly(level: effectiveLevel, cold: profile.coldHourly, warm: profile.warmHourly)
         case .schedule(let schedule):
             let day = firstSentAt.map { Int((now.nanoseconds - $0) / Self.day) } ?? 0
             return schedule.dailyVolume(day: day) / 24
         }
     }
 
+    /// The level the pair sends at: `level`, or the lower `burstLevel` after an under-used day.
+    public var effectiveLevel: Double { min(level, burstLevel ?? level) }
+
     /// Whether `now` lies past the current window (call `roll` before using the pair).
     public func needsRoll(now: Timestamp) -> Bool { now.nanoseconds >= windowStart + 3_600_000_000_000 }
 
     /// Closes the windows that ended before `now`, judging each against the allowance
     /// (`allowance` per hour) that held in it, and applies decay for silence.
-    /// - Parameter pace: the provider's learned daily rise (default: `model.maxRisePerDay`).
+    /// - Parameters:
+    ///   - pace: the provider's learned daily rise (default: `model.maxRisePerDay`).
+    ///   - profile: the provider's profile, for allowance validation once the windows
+    ///     reach the end of the pair's day (`validateDay`); nil: no validation.
+    ///   - overflowedAt: the last time (nanoseconds) a message of the provider found no IP
+    ///     of the pool with a token: a day with one was limited by the allowance, not by
+    ///     demand, and is not validated.
     /// - Returns: whether the level changed.
     @discardableResult
-    public mutating func roll(now: Timestamp, allowance: Double, model: WarmupModel, pace: Double? = nil) -> Bool {
+    public mutating func roll(now: Timestamp, allowance: Double, model: WarmupModel, pace: Double? = nil, profile: ProviderProfile? = nil,
+                              overflowedAt: Int64? = nil) -> Bool {
         guard needsRoll(now: now) else { return false }
         let before = level
         let windowEnd = windowStart + Self.hour
@@ -193,8 +225,19 @@ public struct WarmupTracker: Hashable, Sendable, Codable {
         let dailyCap = limited ? max(0, (pace ?? model.maxRisePerDay) * model.paceProbe - risenToday) : .infinity
         reachedDailyCap = false
         let sent = Double(sentInWindow)
+        if allowance > 0 {
+            peakInDay = max(peakInDay, sentInWindow)
+            peakUseInDay = max(peakUseInDay, sent / allowance)
+        }
         if throttledInWindow || allowance <= 0 {
             probes = 0
+        } else if let burst = burstLevel, burst < level, sent >= model.busyFraction * allowance, windowStart >= holdUntil {
+            // Capped after an under-used day: the cap rises as the level would (slow start,
+            // in bounded steps) up to the level already earned, outside the daily pace.
+            let full = sent >= model.fullUseFraction * allowance
+            let step = full ? min(model.maxProbeStep, model.probeStep * Double(1 << min(probes, 20))) : model.risePerBusyHour
+            burstLevel = burst + step >= level ? nil : burst + step
+            probes = full ? probes + 1 : 0
         } else if sent >= model.fullUseFraction * allowance, windowStart >= holdUntil {
             // A probe the provider took: slow start, in bounded steps, within the daily pace.
             let step = min(model.maxProbeStep, model.probeStep * Double(1 << min(probes, 20)))
@@ -215,6 +258,12 @@ public struct WarmupTracker: Hashable, Sendable, Codable {
         windowStart += windows * Self.hour
         sentInWindow = 0
         throttledInWindow = false
+        // The day is over: judge its use before the next window sends.
+        if windowStart >= dayStart + Self.day {
+            if let profile, (overflowedAt ?? .min) < dayStart { validateDay(model: model, cold: profile.coldHourly, warm: profile.warmHourly) }
+            peakInDay = 0
+            peakUseInDay = 0
+        }
         // Silence: decay for the time past the grace period not yet charged.
         if let last = lastSentAt {
             let graceEnd = last + model.idleGrace.nanoseconds
@@ -226,6 +275,31 @@ public struct WarmupTracker: Hashable, Sendable, Codable {
             }
         }
         return level != before
+    }
+
+    /// Allowance validation, when a day ends (RFC 2861 §3, RFC 7661 §4.4): a day whose
+    /// busiest hour used less than `validatedUse` of its allowance, with no throttle and no
+    /// message that found the pool out of tokens (demand, not the allowance, held it: the
+    /// RFCs' application-limited period), did not
+    /// show that the provider still takes that allowance (a provider's reputation decays
+    /// with under-use, not only with silence). The level moves `validationDecay` of the way
+    /// down to the level of that hour's volume (not below 0 by this rule), and hours send at
+    /// most `validatedBurst` × that volume until clean hours at full use raise the cap back.
+    ///
+    /// | busiest hour / allowance | level 1.0 (Gmail 20 → 50,000) becomes | burst cap |
+    /// |---|---|---|
+    /// | ≥ 0.5 | 1.0 | none |
+    /// | 0.25 (12,500) | 0.91 (× 0.50 allowance) | none (2 × 12,500 is that allowance) |
+    /// | 0.05 (2,500) | 0.81 (× 0.22 allowance) | 5,000 an hour |
+    /// | silence (no send) | (idle decay after `idleGrace`) | none |
+    mutating func validateDay(model: WarmupModel, cold: Double, warm: Double) {
+        let throttledToday = holdUntil >= dayStart + Self.day
+        guard peakInDay > 0, peakUseInDay < model.validatedUse, !throttledToday else { return }
+        let used = Self.level(hourly: Double(peakInDay), cold: cold, warm: warm)
+        if used < level { level = max(min(level, 0), level - model.validationDecay * (level - used)) }
+        let burst = Self.level(hourly: model.validatedBurst * Double(peakInDay), cold: cold, warm: warm)
+        if burst < level { burstLevel = min(burstLevel ?? burst, burst) }
+        probes = 0
     }
 
     /// Counts one message sent at `now`.
@@ -241,9 +315,12 @@ public struct WarmupTracker: Hashable, Sendable, Codable {
     /// `throttleMargin` and at most `throttleDrop`. A throttle late in a full hour costs
     /// little; one early in the hour costs the full drop.
     /// The pair then holds (no rise) until its day ends.
+    /// A pair capped after an under-used day (`burstLevel`) falls from its cap.
     public mutating func recordThrottle(model: WarmupModel, takenLevel: Double? = nil) {
         let measured = (takenLevel ?? 0) - model.throttleMargin
-        level = max(model.minLevel, min(level - model.throttleMargin, max(level - model.throttleDrop, measured)))
+        let sending = effectiveLevel
+        level = max(model.minLevel, min(sending - model.throttleMargin, max(sending - model.throttleDrop, measured)))
+        burstLevel = nil
         throttledInWindow = true
         limited = true
         probes = 0
@@ -255,7 +332,9 @@ public struct WarmupTracker: Hashable, Sendable, Codable {
 
     /// A block: the level collapses, and the pair holds for the rest of its day.
     public mutating func recordBlock(model: WarmupModel) {
-        level = level > 0 ? level * model.blockFactor : max(model.minLevel, level - model.throttleDrop)
+        let sending = effectiveLevel
+        level = sending > 0 ? sending * model.blockFactor : max(model.minLevel, sending - model.throttleDrop)
+        burstLevel = nil
         throttledInWindow = true
         limited = true
         probes = 0
@@ -267,6 +346,7 @@ public struct WarmupTracker: Hashable, Sendable, Codable {
 
     enum CodingKeys: String, CodingKey {
         case level, windowStart, sentInWindow, throttledInWindow, dayStart, risenToday, probes, holdUntil, limited, reachedDailyCap, lastSentAt, firstSentAt
+        case peakInDay, peakUseInDay, burstLevel
     }
 
     /// Reads a saved tracker; the slow start's fields (added later) may be missing.
@@ -285,6 +365,9 @@ public struct WarmupTracker: Hashable, Sendable, Codable {
         reachedDailyCap = try c.decodeIfPresent(Bool.self, forKey: .reachedDailyCap) ?? false
         lastSentAt = try c.decodeIfPresent(Int64.self, forKey: .lastSentAt)
         firstSentAt = try c.decodeIfPresent(Int64.self, forKey: .firstSentAt)
+        peakInDay = try c.decodeIfPresent(Int.self, forKey: .peakInDay) ?? 0
+        peakUseInDay = try c.decodeIfPresent(Double.self, forKey: .peakUseInDay) ?? 0
+        burstLevel = try c.decodeIfPresent(Double.self, forKey: .burstLevel)
     }
 
     /// The level as a whole percentage.

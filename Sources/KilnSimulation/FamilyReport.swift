@@ -48,6 +48,8 @@ public struct FamilyReport: Sendable, Codable {
     public var worst: [Scenario]
     /// The first five scenarios in which adaptive had a block, in full: replay one with `--scenario`.
     public var blocked: [Scenario]
+    /// The first five scenarios in which adaptive let a message expire, in full.
+    public var expired: [Scenario]
 
     /// - Parameter results: per scenario, the summaries of the strategies run (the oracle among them).
     public init(seed: UInt64, days: Int, scenarios: [Scenario], results: [[StrategySummary]]) {
@@ -76,7 +78,11 @@ public struct FamilyReport: Sendable, Codable {
         adaptiveAheadOfFixed = results.isEmpty ? 0 : Double(ahead.count) / Double(results.count)
         let order = results.indices.sorted { (ratio(results[$0], "adaptive"), $0) < (ratio(results[$1], "adaptive"), $1) }
         worst = order.prefix(5).map { scenarios[$0] }
-        blocked = results.indices.filter { (results[$0].first { $0.strategy == "adaptive" }?.blocks ?? 0) > 0 }.prefix(5).map { scenarios[$0] }
+        func adaptiveFailed(_ count: (StrategySummary) -> Int) -> [Scenario] {
+            results.indices.filter { (results[$0].first { $0.strategy == "adaptive" }.map(count) ?? 0) > 0 }.prefix(5).map { scenarios[$0] }
+        }
+        blocked = adaptiveFailed(\.blocks)
+        expired = adaptiveFailed(\.expired)
     }
 }
 

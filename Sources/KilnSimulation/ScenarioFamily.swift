@@ -16,7 +16,7 @@ import KilnCore
 /// | `warmHourly` | 300 to 100,000 per IP (log-uniform, at least `coldHourly`) |
 /// | `growthPerDay` | 0.01 to 0.20 |
 /// | `tolerance` | 0.02 to 0.3 |
-/// | `blockFactor` | 1.3 to 4, and at least 1.15 × (1 + `tolerance`): a provider throttles before it blocks |
+/// | `blockFactor` | 1.3 to 4, and at least 1.15 × (1 + `tolerance`): a provider throttles before it blocks; raised where needed so that, in whole messages, an hour at `coldHourly` gets two throttled attempts before the block |
 /// | `throttlePenalty` | 0 to 0.2 |
 /// | `idleDecayPerDay` | 0.02 to 0.15 |
 /// | list | hard bounces 0 to 4 %, complaints 0 to 0.1 % (a third of lists clean: ≤ 0.5 %, ≤ 0.01 %) |
@@ -62,7 +62,11 @@ public struct ScenarioFamily: Sendable {
             let cold = rounded(logUniform(5, 300), 10)
             let warm = rounded(max(cold, logUniform(300, 100_000)), 1)
             let tolerance = rounded(uniform(0.02, 0.3))
-            let blockFactor = rounded(uniform(max(1.3, 1.15 * (1 + tolerance)), 4), 100)
+            // A provider throttles before it blocks in whole messages too: at its smallest
+            // capacity (`coldHourly` an hour) an hour gets two throttled attempts before the
+            // block (the draw is kept, so every other value stays the same).
+            let drawn = rounded(uniform(max(1.3, 1.15 * (1 + tolerance)), 4), 100)
+            let blockFactor = max(drawn, (((cold * (1 + tolerance)).rounded(.up) + 2) / cold * 100).rounded(.up) / 100)
             providers[name] = ProviderModel(
                 coldHourly: cold, warmHourly: max(cold, warm), tolerance: tolerance, blockFactor: blockFactor,
                 growthPerDay: rounded(uniform(0.01, 0.20)), throttlePenalty: rounded(uniform(0, 0.2)),

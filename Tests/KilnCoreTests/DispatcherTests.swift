@@ -33,6 +33,37 @@ import Testing
         #expect(d.decide(provider: .gmail, pool: "p", createdAt: t0, now: t0) == .send(.shared))
     }
 
+    @Test func aMessagePastHalfItsMaximumAgeGoesThroughTheRelayWhenThePoolSpillsAtAll() {
+        // A warm pool (no spill while warming) with tokens left: a young message takes a
+        // token, one past half its life (30 of 60 minutes) goes through the relay.
+        func warm(_ spillover: Configuration.Spillover) -> Dispatcher {
+            var router = dispatcher(spillover: spillover).router
+            router.restore(["127.0.0.2", "127.0.0.3"].map { PairSnapshot(ip: $0, provider: .gmail, warmup: WarmupTracker(level: 1, now: t0)) }, now: t0)
+            return Dispatcher(router: router, retry: RetryPolicy(jitter: 0, maxMessageAge: .seconds(3600)))
+        }
+        var d = warm(.whileWarming)
+        let now = t0 + .seconds(1800)
+        guard case .send(.dedicated) = d.decide(provider: .gmail, pool: "p", createdAt: now - .seconds(1799), now: now) else {
+            Issue.record("a young message did not take a token of a warm pool")
+            return
+        }
+        #expect(d.decide(provider: .gmail, pool: "p", createdAt: now - .seconds(1800), now: now) == .send(.shared))
+        // A message deferred for capacity comes back when it would spill, not after.
+        var router = dispatcher(spillover: .whileWarming).router
+        router.restore(["127.0.0.2", "127.0.0.3"].map {
+            PairSnapshot(ip: $0, provider: .gmail, warmup: WarmupTracker(level: 1, now: t0), suspendedUntil: now + .seconds(3600))
+        }, now: t0)
+        var resting = Dispatcher(router: router, retry: RetryPolicy(jitter: 0, maxMessageAge: .seconds(3600)))
+        #expect(resting.decide(provider: .gmail, pool: "p", createdAt: now - .seconds(1000), now: now) == .deferral(until: now + .seconds(800)))
+        #expect(resting.decide(provider: .gmail, pool: "p", createdAt: now - .seconds(1800), now: now) == .send(.shared))
+        // Without spill-over it takes a token as before.
+        var never = warm(.never)
+        guard case .send(.dedicated) = never.decide(provider: .gmail, pool: "p", createdAt: now - .seconds(1800), now: now) else {
+            Issue.record("an old message did not take a token of a pool that never spills")
+            return
+        }
+    }
+
     @Test func aMessagePastItsMaximumAgeExpiresInsteadOfBeingRouted() {
         var d = dispatcher()
         #expect(d.decide(provider: .gmail, pool: "p", createdAt: t0, now: t0 + .seconds(3600)) == .expire)

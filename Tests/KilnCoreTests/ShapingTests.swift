@@ -163,6 +163,26 @@ import Testing
         #expect(router.suspension(ip: "127.0.0.2", provider: .gmail, now: t0) == t0 + .seconds(900))
     }
 
+    @Test func aThrottleRestsThePairUntilTheWindowEndsWhenResumingWouldSendTheNewAllowance() throws {
+        // 240 an hour; 20 minutes in, the pair has sent about 84 when the provider throttles.
+        // The level falls at most `throttleDrop` (to about 110 an hour): 84 is under 90 % of
+        // that, but resuming after the 15-minute backoff would add 25 minutes at 110 an hour
+        // to what the provider just refused. It rests until the window ends instead.
+        var router = router(spillover: .never, ips: ["127.0.0.2"])
+        let level = WarmupTracker.level(hourly: 240, cold: 20, warm: 50_000)
+        router.restore([PairSnapshot(ip: "127.0.0.2", provider: .gmail, warmup: WarmupTracker(level: level, now: t0), suspendedUntil: nil)], now: t0)
+        var now = t0
+        while now < t0 + .seconds(1200) {
+            _ = router.route(provider: .gmail, pool: "p", now: now)
+            now = now + .seconds(5)
+        }
+        let sent = try #require(router.warmup(ip: "127.0.0.2", provider: .gmail)).sentInWindow
+        router.record(try #require(SMTPReply(parsing: ProviderReplies.gmailThrottle)), ip: "127.0.0.2", provider: .gmail, now: now)
+        let allowance = try #require(router.allowance(ip: "127.0.0.2", provider: .gmail, now: now))
+        #expect(Double(sent) < 0.9 * allowance)
+        #expect(router.suspension(ip: "127.0.0.2", provider: .gmail, now: now) == t0 + .seconds(3600))
+    }
+
     @Test func aBlockCollapsesTheLevelAndAUserUnknownChangesNothing() throws {
         var router = router(spillover: .never, ips: ["127.0.0.2"])
         router.restore([PairSnapshot(ip: "127.0.0.2", provider: .gmail, warmup: WarmupTracker(level: 0.8, now: t0), suspendedUntil: nil)], now: t0)

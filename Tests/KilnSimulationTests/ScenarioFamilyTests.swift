@@ -36,16 +36,22 @@ import Testing
                 #expect((0.01...0.2).contains(growth))
                 #expect((0.02...0.3).contains(tolerance))
                 #expect((1.3...4).contains(blockFactor) && blockFactor >= 1.14 * (1 + tolerance))
+                // In whole messages: two throttled attempts before the block at the coldest.
+                #expect(blockFactor * cold >= (cold * (1 + tolerance)).rounded(.up) + 2 - 1e-9)
             }
             for event in loaded.events ?? [] where event.type == "pause" { #expect((3...20).contains(event.days ?? 0)) }
         }
     }
 
     /// Twenty small random worlds (8 days, 2,000 to 10,000 a day): the adaptive warm-up never
-    /// gets an IP blocked, never collapses, and its median stays near the oracle. A short
-    /// run is mostly warm-up: one of these (#1, a provider that takes far more from a cold
-    /// IP than the engine's profile starts at) is at 0.41 of the oracle, hence the low
-    /// per-scenario floor; the family over 30 days is held to more in the README figures.
+    /// gets an IP blocked, never collapses, and its median stays near the oracle (measured:
+    /// median 0.968; 19 of the 20 at 0.83 or more). A short run is mostly warm-up, and one of
+    /// these (#1: one IP, about 120 messages an hour over three providers, each pair's
+    /// allowance under 60 an hour) is at 0.41: its pairs send well under their allowance
+    /// while the rest spills (about 8 of Gmail's 20 an hour), so no hour counts as busy and
+    /// the levels never rise (not yet understood; see the issue's closing note).
+    /// Hence the low per-scenario floor; the family over 30 days is held to more in the
+    /// README figures.
     @Test func adaptiveHoldsOnTwentySmallRandomScenarios() async throws {
         let scenarios = ScenarioFamily(seed: 99, days: 8, messagesPerDay: 2_000...10_000).scenarios(20)
         let results = await offThePool {
@@ -58,7 +64,7 @@ import Testing
             #expect(adaptive.dedicatedShare >= 0.35 * oracle.dedicatedShare,
                     "\(scenario.name ?? ""): adaptive \(adaptive.dedicatedShare), oracle \(oracle.dedicatedShare)")
         }
-        #expect(report.strategies[0].ratioToOracle.median >= 0.85)
+        #expect(report.strategies[0].ratioToOracle.median >= 0.93)
         #expect(report.worst.count == 5)
     }
 
