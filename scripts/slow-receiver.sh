@@ -59,6 +59,6 @@ PY
 import sys
 rows, delay, seconds, delivered, threads = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[4]) - float(sys.argv[3]), int(sys.argv[5]), sys.argv[6]
 print(f"transferThreads {threads}: {delivered:,} of {rows:,} delivered to a receiver answering end-of-data after {delay:.3f} s: {seconds:.1f} s, "
-      f"{delivered / seconds:.1f} msg/s (16 connections in parallel would give up to {16 / delay:.0f} msg/s; one at a time {1 / delay:.0f})")
+      f"{delivered / seconds:.1f} msg/s" + (f" (16 connections in parallel would give up to {16 / delay:.0f} msg/s; one at a time {1 / delay:.0f})" if delay > 0 else ""))
 PY
 done

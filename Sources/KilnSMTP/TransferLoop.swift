@@ -136,8 +136,10 @@ final class TransferLoop: @unchecked Sendable {
             var stillRunning: Int32 = 0
             curl_multi_perform(multi, &stillRunning)
             var remaining: Int32 = 0
+            var freed = false
             while let message = curl_multi_info_read(multi, &remaining) {
                 guard message.pointee.msg == CURLMSG_DONE, let easy = message.pointee.easy_handle else { continue }
+                freed = true
                 let code = message.pointee.data.result
                 if let result = finish(easy: easy, code: code, multi: multi) { pendingResults.append(result) }
             }
@@ -150,6 +152,10 @@ final class TransferLoop: @unchecked Sendable {
                 pendingResults.removeAll(keepingCapacity: true)
             }
             if stopping && running.isEmpty { break }
+            // A finished transfer freed a connection: its lane's next job starts now, not
+            // after the poll (which, with no other transfer on this thread, would wait for
+            // its whole timeout).
+            if freed { continue }
             var numfds: Int32 = 0
             curl_multi_poll(multi, nil, 0, 100, &numfds)
         }
