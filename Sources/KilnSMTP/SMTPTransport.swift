@@ -150,6 +150,15 @@ public final class SMTPTransport: Sendable {
     /// Blocks until the transfer thread has stopped: call it off the cooperative pool, or
     /// use `shutdownGracefully()`.
     public func shutdown() {
+        beginShutdown()
+        // Every caller waits; each passes the signal on to the next.
+        finished.wait()
+        finished.signal()
+    }
+
+    /// The first half of `shutdown()`: no new transfer starts, and the jobs never started
+    /// come back with a nil reply; returns at once.
+    public func beginShutdown() {
         let first = inbox.withLock { state -> Bool in
             defer { state.stopping = true }
             return !state.stopping
@@ -159,7 +168,6 @@ public final class SMTPTransport: Sendable {
             shard.inbox.withLock { $0.stopping = true }
             shard.multi.wakeup()
         }
-        finished.wait()
     }
 
     /// `shutdown()` without blocking the caller's thread. If the calling task is cancelled
