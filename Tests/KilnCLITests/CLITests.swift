@@ -1,6 +1,7 @@
 import Foundation
 import KilnCore
 import KilnTesting
+import Synchronization
 import Testing
 
 struct ProcessOutput {
@@ -134,8 +135,14 @@ struct Workspace {
     /// recipient arrives at least once after a restart, and the only duplicates are the
     /// transfers that were in flight when the process died.
     @Test func aProcessKilledDuringDeliveryLosesNothing() async throws {
+        // From the 300th message on, the receiver holds each end of DATA until the kill has
+        // happened: the kill lands mid-run however fast the machine delivers.
+        let released = Atomic<Bool>(false)
         let server = try await LoopbackSMTPServer.start { command in
-            if case .message = command.kind { usleep(1500) }  // about 600 messages a second
+            if case .message = command.kind, command.messagesTotal >= 300 {
+                let deadline = ContinuousClock.now + .seconds(60)
+                while !released.load(ordering: .relaxed) && ContinuousClock.now < deadline { usleep(1_000) }
+            }
             return nil
         }
         let maxInFlight = 32
@@ -157,6 +164,7 @@ struct Workspace {
         #expect(await server.waitForMessages(300, timeout: .seconds(60)))
         kill(runner.processIdentifier, SIGKILL)
         runner.waitUntilExit()
+        released.store(true, ordering: .relaxed)
         #expect(runner.terminationReason == .uncaughtSignal)
         let beforeRestart = server.messages.count
         #expect(beforeRestart < recipients.count, "the process finished before it was killed")

@@ -1,6 +1,7 @@
 import Foundation
 import KilnCore
 import KilnTesting
+import Synchronization
 import Testing
 
 @Suite struct CampaignCLITests {
@@ -132,7 +133,18 @@ import Testing
     /// SIGKILL in the middle of a campaign, then resume: every recipient arrives, and
     /// only transfers in flight at the kill can arrive twice.
     @Test func aKilledCampaignResumesWithoutLosingOrRepeatingMuch() async throws {
-        let receivers = try await Receivers.start(delay: 5000)
+        // From the 300th message on, the receivers hold each end of DATA until the kill has
+        // happened: the kill lands mid-campaign however fast the machine delivers.
+        let taken = Atomic<Int>(0)
+        let released = Atomic<Bool>(false)
+        let script: LoopbackSMTPServer.Script = { command in
+            if case .message = command.kind, taken.add(1, ordering: .relaxed).newValue > 300 {
+                let deadline = ContinuousClock.now + .seconds(60)
+                while !released.load(ordering: .relaxed) && ContinuousClock.now < deadline { usleep(1_000) }
+            }
+            return nil
+        }
+        let receivers = Receivers(gmail: try await .start(script: script), yahoo: try await .start(script: script), other: try await .start(script: script))
         let maxInFlight = 32
         let workspace = try workspace(receivers, maxInFlight: maxInFlight)
         defer { workspace.remove() }
@@ -145,13 +157,13 @@ import Testing
         runner.standardError = FileHandle.nullDevice
         try runner.run()
         var waited = 0
-        // The receivers take 200 messages a second: the kill comes well before the end.
         while receivers.received.count < 300, waited < 3000 {
             try await Task.sleep(for: .milliseconds(20))
             waited += 1
         }
         kill(runner.processIdentifier, SIGKILL)
         runner.waitUntilExit()
+        released.store(true, ordering: .relaxed)
         #expect(receivers.received.count < addresses.count, "the campaign finished before it was killed")
         let resumed = try kiln(["campaign", "resume", "k1", "--config", workspace.config, "--json"])
         #expect(resumed.status == 0, "\(resumed.stderr)")
