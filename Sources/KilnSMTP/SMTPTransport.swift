@@ -195,10 +195,7 @@ public final class SMTPTransport: Sendable {
             // Every wait on a receiver ends at once: the end of DATA's reply a thread is
             // blocked on (curl issue #8555), a greeting, a QUIT when connections close.
             shard.multi.sockets.shutAll()
-            shard.inbox.withLock {
-                $0.stopping = true
-                $0.abandoning = true
-            }
+            shard.inbox.withLock { $0.stopping = true }
             shard.multi.wakeup()
         }
     }
@@ -232,8 +229,6 @@ final class TransferShard: Sendable {
     struct Inbox {
         var jobs: [SMTPJob] = []
         var stopping = false
-        /// Running transfers are to be cut off (after `stopping`).
-        var abandoning = false
     }
     let multi = MultiHandle()
     let inbox = Mutex(Inbox())
@@ -241,11 +236,11 @@ final class TransferShard: Sendable {
     let abandoned = Atomic<Bool>(false)
 
     // Called on the shard's transfer thread.
-    func takeInbox() -> (jobs: [SMTPJob], stopping: Bool, abandoning: Bool) {
+    func takeInbox() -> (jobs: [SMTPJob], stopping: Bool) {
         inbox.withLock { state in
             let jobs = state.jobs
             state.jobs.removeAll(keepingCapacity: true)
-            return (jobs, state.stopping, state.abandoning)
+            return (jobs, state.stopping)
         }
     }
 }

@@ -61,9 +61,16 @@ final class TransferLoop: @unchecked Sendable {
         /// the receiver's answer to the message.
         var sentMail = false
 
-        init(key: LaneKey) {
+        /// Sockets are opened and closed through `sockets`, so that `abandonRunning()` can
+        /// end any wait on a receiver from another thread.
+        init(key: LaneKey, sockets: SocketRegistry) {
             easy = curl_easy_init()!
             self.key = key
+            let registry = Unmanaged.passUnretained(sockets).toOpaque()
+            kiln_easy_setopt_opensocket(easy, openSocketCallback)
+            kiln_easy_setopt_pointer(easy, CURLOPT_OPENSOCKETDATA, registry)
+            kiln_easy_setopt_closesocket(easy, closeSocketCallback)
+            kiln_easy_setopt_pointer(easy, CURLOPT_CLOSESOCKETDATA, registry)
         }
 
         deinit {
@@ -90,7 +97,7 @@ final class TransferLoop: @unchecked Sendable {
         var stopping = false
         var pendingResults: [SMTPResult] = []
         while true {
-            let (jobs, stop, abandon) = shard.takeInbox()
+            let (jobs, stop) = shard.takeInbox()
             let now = ContinuousClock.now
             for job in jobs {
                 // Nothing unsafe reaches a curl option: refuse it here, with a local reply.
@@ -113,7 +120,7 @@ final class TransferLoop: @unchecked Sendable {
                     lane.queue.removeAll()
                 }
             }
-            if abandon && !running.isEmpty {
+            if stop && !running.isEmpty && shard.abandoned.load(ordering: .relaxed) {
                 for (easy, connection) in running {
                     // Its socket is shut down: curl's SMTP "done" fails at once.
                     curl_multi_remove_handle(multi, easy)
@@ -205,7 +212,7 @@ final class TransferLoop: @unchecked Sendable {
     func start(_ lane: Lane, multi: UnsafeMutableRawPointer) {
         while let job = lane.queue.first, lane.active < max(1, job.maxConnections) {
             lane.queue.removeFirst()
-            let connection = lane.idle.popLast() ?? Connection(key: LaneKey(job))
+            let connection = lane.idle.popLast() ?? Connection(key: LaneKey(job), sockets: shard.multi.sockets)
             configure(connection, for: job)
             lane.active += 1
             running[connection.easy] = connection
@@ -235,13 +242,6 @@ final class TransferLoop: @unchecked Sendable {
         kiln_easy_setopt_slist(easy, CURLOPT_MAIL_RCPT, connection.recipients)
         kiln_easy_setopt_read(easy, readCallback)
         kiln_easy_setopt_pointer(easy, CURLOPT_READDATA, context)
-        // Sockets are opened and closed through the thread's registry, so that
-        // `abandonRunning()` can end any wait on a receiver from another thread.
-        let sockets = Unmanaged.passUnretained(shard.multi.sockets).toOpaque()
-        kiln_easy_setopt_opensocket(easy, openSocketCallback)
-        kiln_easy_setopt_pointer(easy, CURLOPT_OPENSOCKETDATA, sockets)
-        kiln_easy_setopt_closesocket(easy, closeSocketCallback)
-        kiln_easy_setopt_pointer(easy, CURLOPT_CLOSESOCKETDATA, sockets)
         kiln_easy_setopt_long(easy, CURLOPT_VERBOSE, 1)
         kiln_easy_setopt_debug(easy, debugCallback)
         kiln_easy_setopt_pointer(easy, CURLOPT_DEBUGDATA, context)

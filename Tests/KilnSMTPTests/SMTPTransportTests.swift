@@ -104,20 +104,13 @@ import Testing
 
     @Test func shutdownReturnsJobsThatNeverStarted() async throws {
         // The first message's end of DATA is answered only once the shutdown has begun.
-        let release = DispatchSemaphore(value: 0)
-        let dataArrived = Mutex(false)
-        let server = try await LoopbackSMTPServer.start { command in
-            if case .message = command.kind, !dataArrived.withLock({ $0 }) {
-                dataArrived.withLock { $0 = true }
-                _ = release.wait(timeout: .now() + 20)
-            }
-            return nil
-        }
+        let held = HeldEndOfData(firstOnly: true)
+        let server = try await held.start()
         let transport = transport()
         transport.send((0..<30).map { job($0, server, connections: 1) })
-        while !dataArrived.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(10)) }
+        try await held.waitUntilHeld()
         transport.beginShutdown()
-        release.signal()
+        held.release()
         await transport.shutdownGracefully()
         var results: [SMTPResult] = []
         for await _ in transport.resultsReady { results += transport.takeResults() }
@@ -152,26 +145,19 @@ import Testing
     /// waiting for the end of DATA's reply: they come back unsent (nil reply), not
     /// with the 250 the receiver gives only once released.
     @Test func aCancelledShutdownCutsOffRunningTransfersAndReturnsTheirJobs() async throws {
-        let release = DispatchSemaphore(value: 0)
-        let dataArrived = Mutex(false)
-        let server = try await LoopbackSMTPServer.start { command in
-            if case .message = command.kind {
-                dataArrived.withLock { $0 = true }
-                _ = release.wait(timeout: .now() + 20)
-            }
-            return nil
-        }
+        let held = HeldEndOfData(firstOnly: false)
+        let server = try await held.start()
         let transport = transport()
         transport.send((0..<3).map { job($0, server, connections: 1) })
         // The first message's data is out and its reply held back.
-        while !dataArrived.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(10)) }
+        try await held.waitUntilHeld()
         let shutdown = Task { await transport.shutdownGracefully() }
         shutdown.cancel()
         await shutdown.value
         var results: [SMTPResult] = []
         for await _ in transport.resultsReady { results += transport.takeResults() }
         results += transport.takeResults()
-        release.signal()
+        held.release()
         #expect(results.count == 3)
         #expect(results.allSatisfy { $0.reply == nil }, "\(results.map { $0.reply.map { "\($0)" } ?? "nil" })")
         #expect(transport.inFlight == 0)
@@ -206,4 +192,31 @@ import Testing
         #expect(server.messages.count == 1)
         await server.shutdown()
     }
+}
+
+/// A receiver that holds the end of DATA (the first one, or every one) until released, up
+/// to 20 s: a transfer stays under way for as long as a test needs.
+final class HeldEndOfData: Sendable {
+    let firstOnly: Bool
+    private let arrived = Atomic<Bool>(false)
+    private let gate = DispatchSemaphore(value: 0)
+
+    init(firstOnly: Bool) { self.firstOnly = firstOnly }
+
+    func start() async throws -> LoopbackSMTPServer {
+        try await LoopbackSMTPServer.start { [self] command in
+            if case .message = command.kind, !(firstOnly && arrived.load(ordering: .relaxed)) {
+                arrived.store(true, ordering: .relaxed)
+                _ = gate.wait(timeout: .now() + 20)
+            }
+            return nil
+        }
+    }
+
+    /// Returns once a message's data has arrived and its reply is held.
+    func waitUntilHeld() async throws {
+        while !arrived.load(ordering: .relaxed) { try await Task.sleep(for: .milliseconds(10)) }
+    }
+
+    func release() { gate.signal() }
 }
