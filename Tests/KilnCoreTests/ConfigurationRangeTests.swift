@@ -38,6 +38,7 @@ import Testing
         Key(path: "delivery.connectTimeoutSeconds", integer: false, anchor: delivery, insertion: delivery + ", \"connectTimeoutSeconds\": VALUE", valid: "30"),
         Key(path: "delivery.transferTimeoutSeconds", integer: false, anchor: delivery, insertion: delivery + ", \"transferTimeoutSeconds\": VALUE", valid: "300"),
         Key(path: "delivery.maxInFlight", integer: true, anchor: delivery, insertion: delivery + ", \"maxInFlight\": VALUE", valid: "256"),
+        Key(path: "delivery.transferThreads", integer: true, anchor: delivery, insertion: delivery + ", \"transferThreads\": VALUE", valid: "8"),
         Key(path: "delivery.maxConnectionsPerDestination", integer: true, anchor: delivery, insertion: delivery + ", \"maxConnectionsPerDestination\": VALUE", valid: "10"),
         Key(path: "providers.gmail.coldHourly", integer: false, anchor: top, insertion: "\"providers\": {\"gmail\": {\"coldHourly\": VALUE}}, " + top, valid: "20"),
         Key(path: "providers.gmail.warmHourly", integer: false, anchor: top, insertion: "\"providers\": {\"gmail\": {\"coldHourly\": 0.01, \"warmHourly\": VALUE}}, " + top, valid: "50000"),
