@@ -30,6 +30,12 @@ public struct SMTPReply: Hashable, Sendable, Codable, CustomStringConvertible {
     /// `421 4.7.28 ...`), separated by CRLF or LF. Returns nil when no line starts with a
     /// three-digit code.
     public init?(parsing raw: some StringProtocol) {
+        // Called from other modules, a generic body would run unspecialized, through
+        // witness tables for every character: the work is done on a concrete String.
+        self.init(parsingString: String(raw))
+    }
+
+    init?(parsingString raw: String) {
         var code: Int?
         var status: String?
         var texts: [Substring] = []

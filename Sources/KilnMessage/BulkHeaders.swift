@@ -18,12 +18,12 @@ public struct FeedbackID: Hashable, Sendable, CustomStringConvertible {
             let place = "Feedback-ID \(name)"
             _ = try HeaderField.checked(value, field: place)
             guard !value.isEmpty else { throw KilnError(.invalidMessage, "must not be empty", location: place) }
-            guard !value.contains(":") else { throw KilnError(.invalidMessage, "'\(value)' must not contain a colon", location: place) }
+            guard !value.utf8.contains(UInt8(ascii: ":")) else { throw KilnError(.invalidMessage, "'\(value)' must not contain a colon", location: place) }
             guard value.unicodeScalars.allSatisfy({ $0.value > 32 && $0.value < 127 }) else {
                 throw KilnError(.invalidMessage, "'\(value)' must be printable ASCII without spaces", location: place)
             }
             // A template variable would make it differ per recipient.
-            guard !value.contains("{{") else {
+            guard !zip(value.utf8, value.utf8.dropFirst()).contains(where: { $0 == UInt8(ascii: "{") && $1 == UInt8(ascii: "{") }) else {
                 throw KilnError(.invalidMessage, "'\(value)' would differ per recipient; Feedback-ID identifies a campaign, not a person", location: place)
             }
         }

@@ -167,8 +167,13 @@ public struct DKIMSigner: Sendable {
                 column += separator.count + atom.count
             }
         }
-        head += column + 4 > 76 ? "\r\n\tb=" : " b="
-        column = head.count - (head.range(of: "\r\n", options: .backwards).map { head.distance(from: head.startIndex, to: $0.upperBound) } ?? 0)
+        if column + 4 > 76 {
+            head += "\r\n\tb="
+            column = 3
+        } else {
+            head += " b="
+            column += 3
+        }
         let value = String(head.dropFirst("DKIM-Signature:".count))
         var signed = DKIMCanonical.relaxedHeaders(headers, names: names)
         signed += DKIMCanonical.relaxedHeader(name: "DKIM-Signature", value: value, crlf: false)
@@ -231,8 +236,12 @@ enum DKIMCanonical {
 
     static func field(_ raw: ArraySlice<UInt8>) -> Field {
         let colon = raw.firstIndex(of: UInt8(ascii: ":")) ?? raw.endIndex
-        let name = String(decoding: raw[raw.startIndex..<colon], as: UTF8.self).trimmingCharacters(in: .whitespaces).lowercased()
-        return Field(raw: raw, lowercasedName: name)
+        var name = raw[raw.startIndex..<colon]
+        while let first = name.first, first == 32 || first == 9 { name = name.dropFirst() }
+        while let last = name.last, last == 32 || last == 9 { name = name.dropLast() }
+        // Field names are printable ASCII (RFC 5322 §2.2): ASCII lowercasing is enough.
+        let lowercased = name.map { $0 >= 65 && $0 <= 90 ? $0 + 32 : $0 }
+        return Field(raw: raw, lowercasedName: String(decoding: lowercased, as: UTF8.self))
     }
 
     /// The canonical form of the fields named in `names`, each taken from the bottom up;
@@ -275,17 +284,40 @@ enum DKIMCanonical {
 
     /// The relaxed body: trailing whitespace removed from each line, whitespace runs made
     /// one space, empty lines at the end removed, a final CRLF (an empty body stays empty).
+    ///
+    /// Most of a body comes out as it went in, so 8 bytes are looked at together: when
+    /// they hold no CR, LF or tab and no space before white space or a line break, they
+    /// are copied as they are; anything else goes byte by byte.
     static func relaxedBody(_ body: ArraySlice<UInt8>) -> [UInt8] {
         body.withUnsafeBufferPointer { input in
             // Each output byte stands for at least one input byte, but for the final CRLF.
             [UInt8](unsafeUninitializedCapacity: input.count + 2) { out, written in
+                guard let base = input.baseAddress, let target = out.baseAddress else { written = 0; return }
+                let raw = UnsafeRawPointer(base)
                 var o = 0
                 var pendingSpace = false
                 var emptyLines = 0
                 var lineHasContent = false
                 var i = 0
+                var bytewiseUntil = 0
                 let n = input.count
                 while i < n {
+                    if i >= bytewiseUntil, !pendingSpace, emptyLines == 0, i + 9 <= n {
+                        let v = ByteWords.load(raw, i)
+                        let next = ByteWords.load(raw, i + 1)
+                        let breaksOrTabs = ByteWords.bytes(v, equalTo: 13) | ByteWords.bytes(v, equalTo: 10) | ByteWords.bytes(v, equalTo: 9)
+                        let whiteNext = ByteWords.bytes(next, equalTo: 32) | ByteWords.bytes(next, equalTo: 9)
+                            | ByteWords.bytes(next, equalTo: 13) | ByteWords.bytes(next, equalTo: 10)
+                        if breaksOrTabs | (ByteWords.bytes(v, equalTo: 32) & whiteNext) == 0 {
+                            // At least 4 of the 8 are not spaces: the line has content.
+                            (target + o).update(from: base + i, count: 8)
+                            o += 8
+                            i += 8
+                            lineHasContent = true
+                            continue
+                        }
+                        bytewiseUntil = i + 8
+                    }
                     let byte = input[i]
                     if byte == 13, i + 1 < n, input[i + 1] == 10 {
                         if lineHasContent {

@@ -136,7 +136,8 @@ public enum HeaderField {
         }
         try checkFolding(value, field: name)
         let full = "\(name): \(value)"
-        if full.utf8.count <= 78 || value.contains("\r\n") { return full + "\r\n" }
+        // `checkFolding` let a CR through only as folding: a CR means the value is folded.
+        if full.utf8.count <= 78 || value.utf8.contains(13) { return full + "\r\n" }
         // Break before a space once the line would pass 78 octets.
         let bytes = Array(full.utf8)
         var out: [UInt8] = []
