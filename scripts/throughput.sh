@@ -14,6 +14,7 @@
 # Take timings while nobody builds: flock /tmp/kiln-build.lock scripts/throughput.sh
 # PERF_DIR=dir records the first round's kiln runs with `perf record -a -g` into
 # dir/<row>.data (the whole machine: kiln, smtp-sink and the kernel), for `perf report`.
+# TRANSFER_THREADS=n sets delivery.transferThreads (default: the configuration's default).
 set -euo pipefail
 rows=${1:-20000}
 runs=${2:-3}
@@ -41,7 +42,7 @@ openssl genpkey -algorithm ED25519 -out "$work/ed.pem" 2>/dev/null
 chmod 600 "$work/rsa.pem" "$work/ed.pem"
 
 python3 - "$work" "$rows" "$port" <<'PY'
-import json, sys
+import json, os, sys
 work, rows, port = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 domains = ["gmail.com", "yahoo.com", "outlook.com", "example.org"]
 with open(f"{work}/list.csv", "w") as f:
@@ -71,7 +72,8 @@ for variant, dkim in [("unsigned", None), ("rsa", [{"selector": "r1", "algorithm
         "identities": [identity],
         "pools": [{"name": "p", "ips": ["127.0.0.2", "127.0.0.3"], "scaling": "fixed"}],
         "providers": providers,
-        "delivery": {"mode": "routes", "routes": {"*": f"smtp://127.0.0.1:{port}"}, "heloName": "mta.example.com", "tls": "none"},
+        "delivery": {"mode": "routes", "routes": {"*": f"smtp://127.0.0.1:{port}"}, "heloName": "mta.example.com", "tls": "none",
+                     **({"transferThreads": int(os.environ["TRANSFER_THREADS"])} if os.environ.get("TRANSFER_THREADS") else {})},
         "configurationSets": [{"name": "bulk", "pool": "p",
                                "unsubscribe": {"url": "https://example.com/u", "mailto": "unsubscribe@example.com", "secretEnv": "TP_UNSUB_SECRET"}}],
         "defaultConfigurationSet": "bulk",
@@ -124,13 +126,22 @@ openssl_rate() {
 
 declare -A figures
 rows_order=(ceiling unsigned rsa ed25519 rsa_swift_crypto openssl)
+measure() {
+  case $1 in
+    ceiling) ceiling ;;
+    unsigned | rsa | ed25519) campaign "$1" "$1" ;;
+    rsa_swift_crypto) KILN_DKIM_RSA_LIBRARY=swift-crypto campaign rsa rsa_swift_crypto ;;
+    openssl) openssl_rate ;;
+  esac
+}
+# Each round starts one row later than the round before, so that no row always runs
+# first (on a fresh sink) or right after the CPU-bound openssl row.
 for round in $(seq 1 "$runs"); do
-  figures[ceiling]+="$(ceiling) "
-  figures[unsigned]+="$(campaign unsigned unsigned) "
-  figures[rsa]+="$(campaign rsa rsa) "
-  figures[ed25519]+="$(campaign ed25519 ed25519) "
-  figures[rsa_swift_crypto]+="$(KILN_DKIM_RSA_LIBRARY=swift-crypto campaign rsa rsa_swift_crypto) "
-  figures[openssl]+="$(openssl_rate) "
+  count=${#rows_order[@]}
+  for k in $(seq 0 $((count - 1))); do
+    row=${rows_order[$(((k + round - 1) % count))]}
+    figures[$row]+="$(measure "$row") "
+  done
   echo "round $round: $(for k in "${rows_order[@]}"; do printf '%s=%s ' "$k" "$(echo "${figures[$k]}" | awk '{print $NF}')"; done)" >&2
 done
 

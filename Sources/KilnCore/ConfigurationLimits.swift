@@ -31,7 +31,7 @@ public enum ConfigurationLimits {
     public static let connectTimeoutSeconds: ClosedRange<Double> = 0.001...3_600
     public static let transferTimeoutSeconds: ClosedRange<Double> = 0.001...86_400
     public static let maxInFlight = 1...100_000
-    public static let transferThreads = 1...64
+    public static let transferThreads = 1...256
     public static let connections = 1...10_000
     public static let maxMessageBytes = 1_024...1_073_741_824
     public static let hourly: ClosedRange<Double> = 0.01...1_000_000_000

@@ -37,7 +37,7 @@ public final class SMTPTransport: Sendable {
         /// n connections overlaps up to min(n, transferThreads) end-of-DATA waits.
         public var transferThreads: Int
         /// The engine's default (`delivery.transferThreads`).
-        public static let defaultTransferThreads = 8
+        public static let defaultTransferThreads = 32
         public init(heloName: String, connectTimeout: Duration = .seconds(30), transferTimeout: Duration = .seconds(300),
                     laneHold: Duration = .seconds(2), downHold: Duration = .seconds(10), caFile: String? = nil,
                     classifier: ReplyClassifier = .builtIn, transferThreads: Int = 1) {
@@ -68,9 +68,31 @@ public final class SMTPTransport: Sendable {
         var stopping = false
         var inFlight = 0
         var results: [SMTPResult] = []
-        /// Jobs given to each lane so far: the next one goes to the next of its threads.
-        var turns: [TransferLoop.LaneKey: Int] = [:]
+        /// Each lane's first thread and the jobs given to it so far: the next job goes to
+        /// the next of its threads.
+        var turns: [TransferLoop.LaneKey: (first: Int, count: Int)] = [:]
+        /// The first thread of the next new lane. Lanes start one after the other's
+        /// threads, so that their connections fall on different threads: a thread blocks
+        /// on each end of DATA it runs, so two lanes sharing one wait for each other.
+        var nextFirst = 0
         var runningLoops = 0
+
+        /// The thread for a lane's next job among `threads`, and the share of the lane's
+        /// `connections` that thread may open: the lane's jobs go to min(threads,
+        /// connections) threads in turn, whose shares add up to `connections`.
+        mutating func assign(_ key: TransferLoop.LaneKey, connections: Int, threads: Int) -> (thread: Int, share: Int) {
+            let connections = max(1, connections)
+            let spread = min(threads, connections)
+            var lane = (first: nextFirst, count: 0)
+            if let known = turns[key] {
+                lane = known
+            } else {
+                nextFirst = (nextFirst + spread) % threads
+            }
+            turns[key] = (lane.first, lane.count &+ 1)
+            let slot = lane.count % spread
+            return ((lane.first + slot) % threads, connections / spread + (slot < connections % spread ? 1 : 0))
+        }
     }
 
     public init(options: Options, logger: Logger) {
@@ -88,8 +110,9 @@ public final class SMTPTransport: Sendable {
     }
 
     /// Queues jobs; their results arrive on `results`. A lane's jobs go to its threads in
-    /// turn (of min(threads, maxConnections), starting at one chosen by the lane), and
-    /// each of those threads opens at most its share of the lane's connections.
+    /// turn (of min(threads, maxConnections); each new lane starts after the threads of
+    /// the one before), and each of those threads opens at most its share of the lane's
+    /// connections.
     public func send(_ jobs: [SMTPJob]) {
         guard !jobs.isEmpty else { return }
         let count = shards.count
@@ -97,15 +120,9 @@ public final class SMTPTransport: Sendable {
         inbox.withLock { state in
             state.inFlight += jobs.count
             for var job in jobs {
-                let key = TransferLoop.LaneKey(job)
-                let connections = max(1, job.maxConnections)
-                let spread = min(count, connections)
-                let turn = state.turns[key, default: 0]
-                state.turns[key] = turn &+ 1
-                let slot = turn % spread
-                job.maxConnections = connections / spread + (slot < connections % spread ? 1 : 0)
-                let first = Int(UInt(bitPattern: key.hashValue) % UInt(count))
-                batches[(first + slot) % count].append(job)
+                let (thread, share) = state.assign(TransferLoop.LaneKey(job), connections: job.maxConnections, threads: count)
+                job.maxConnections = share
+                batches[thread].append(job)
             }
         }
         for (shard, batch) in zip(shards, batches) where !batch.isEmpty {
