@@ -1,6 +1,5 @@
-/// A small seedable generator (SplitMix64) for tests: the same seed draws the same
-/// values, so that a failing random case replays.
-public struct SplitMix64: RandomNumberGenerator, Sendable {
+/// A small, seedable generator (SplitMix64): the same seed gives the same run.
+public struct SeededRandom: RandomNumberGenerator, Sendable {
     public var state: UInt64
     public init(seed: UInt64) { state = seed }
     public mutating func next() -> UInt64 {
