@@ -12,7 +12,7 @@ import Testing
 /// passed over for the next hop), four source addresses. Every job handed over must come
 /// back exactly once: a job lost in the transport leaves its message leased for ever.
 @Suite struct TransportStressTests {
-    @Test(arguments: [1, 8]) func everyJobComesBackExactlyOnce(threads: Int) async throws {
+    @Test(arguments: [1, 8, 32]) func everyJobComesBackExactlyOnce(threads: Int) async throws {
         let mailCommands = Atomic<Int>(0)
         @Sendable func number(_ recipient: String) -> Int { Int(recipient.filter(\.isNumber)) ?? 0 }
         let servers = try await LoopbackHosts.smtpServers([
