@@ -452,7 +452,11 @@ public struct Router: Sendable {
             let profile = profileList[p]
             let before = slots[i, p].warmup
             let taken = WarmupTracker.level(hourly: Double(before.sentInWindow), cold: profile.coldHourly, warm: profile.warmHourly)
-            slots[i, p].warmup.recordThrottle(model: model, takenLevel: taken)
+            // Throttled again in this window after resuming from the last throttle's rest
+            // (not a reply still in flight when that throttle came): the window's count is
+            // the limit; the pair falls to it and rests until the window ends (below).
+            let again = before.throttledInWindow && !before.needsRoll(now: now) && now.nanoseconds >= slots[i, p].suspendedUntil
+            slots[i, p].warmup.recordThrottle(model: model, takenLevel: taken, again: again)
             if case .adaptive = strategy(ofIP: i) { paces[p].throttled(before: before, after: slots[i, p].warmup, model: model) }
             suspension = profileList[p].throttleBackoff
             // The hour already took (nearly) the new allowance, or would by resuming after
@@ -463,7 +467,7 @@ public struct Router: Sendable {
             let allowance = after.hourly(profile, strategy: strategy(ofIP: i), now: now)
             let windowEnd = after.windowStart + 3_600_000_000_000
             let resumed = Double(max(0, windowEnd - (now + suspension).nanoseconds)) / 3_600_000_000_000
-            if Double(after.sentInWindow) + allowance * resumed >= 0.9 * allowance {
+            if again || Double(after.sentInWindow) + allowance * resumed >= 0.9 * allowance {
                 slots[i, p].suspendedUntil = max(slots[i, p].suspendedUntil, windowEnd)
             }
         case (.permanentPolicy, .ip):
