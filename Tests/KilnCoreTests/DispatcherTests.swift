@@ -101,14 +101,14 @@ import Testing
         #expect(Dispatcher.withdrawsLane(after: classification) == withdraws)
     }
 
-    @Test func aThrottleRestsThatPairAndTheMessageComesBackSoon() throws {
+    @Test func aThrottleRestsThatPairAndTheMessageComesBackAtOnceInItsPlace() throws {
         var d = dispatcher()
         var rng = SystemRandomNumberGenerator()
         let throttle = try #require(SMTPReply(parsing: ProviderReplies.gmailThrottle)).classification
         let completion = d.complete(provider: .gmail, path: .dedicated(ip: "127.0.0.2"), classification: throttle,
-                                    createdAt: t0, failedAttempts: 0, now: t0, using: &rng)
+                                    createdAt: t0 - .seconds(600), failedAttempts: 0, now: t0, using: &rng)
         #expect(completion.resumeAt == t0 + .seconds(900))
-        #expect(completion.disposition == .retry(at: t0 + .seconds(60)))
+        #expect(completion.disposition == .retry(at: t0 - .seconds(600)))
         // Only the other IP sends to Gmail now.
         for _ in 0..<3 {
             if case .send(let path) = d.decide(provider: .gmail, pool: "p", createdAt: t0, now: t0) { #expect(path == .dedicated(ip: "127.0.0.3")) }
