@@ -90,7 +90,7 @@ public struct Dispatcher: Sendable {
         let (age, overflow) = now.nanoseconds.subtractingReportingOverflow(createdAt.nanoseconds)
         if overflow ? now.nanoseconds > createdAt.nanoseconds : age >= maxAgeNanoseconds { return .expire }
         if !overflow, age >= spillAgeNanoseconds, router.spillAged(provider, pool: pool, now: now) { return .route(.shared) }
-        let route = router.routeKeyed(provider, pool: pool, now: now)
+        let route = router.routeKeyed(provider, pool: pool, now: now, createdAt: createdAt.nanoseconds)
         // Deferred past the time it would spill: it comes back then instead.
         if case .deferred(let until) = route, !overflow, router.spillsAtAll(pool: pool) {
             let spillAt = createdAt.nanoseconds &+ spillAgeNanoseconds
@@ -114,7 +114,7 @@ public struct Dispatcher: Sendable {
     /// caller with many such messages (the simulation bench) decides them at once and
     /// counts them with `recordSpills`. Nil when it is not known.
     public func spillsUntil(provider: Router.ProviderKey, pool: Router.PoolKey, createdAt: Timestamp) -> Timestamp? {
-        guard let until = router.spillsUntil(provider, pool: pool) else { return nil }
+        guard let until = router.spillsUntil(provider, pool: pool, createdAt: createdAt.nanoseconds) else { return nil }
         let (expiry, overflow) = createdAt.nanoseconds.addingReportingOverflow(maxAgeNanoseconds)
         return Timestamp(nanoseconds: overflow ? until : min(until, expiry))
     }
