@@ -21,8 +21,9 @@ public enum RouteDecision: Hashable, Sendable {
 ///
 /// **When no IP has a token**, the message spills to the shared pool if the pool's
 /// `spillover` allows it (`always`, or `whileWarming` while some active IP is below full
-/// warm-up for the provider) and the shared pool has capacity; otherwise it is deferred
-/// to the earliest refill or the end of a suspension.
+/// warm-up for the provider), the shared pool has capacity and no token comes while the
+/// message may still wait for one (its pool's spill wait from its submit time); otherwise
+/// it is deferred to the earliest refill or the end of a suspension.
 ///
 /// Hot path: `route(provider:pool:now:)` with pre-resolved keys does no allocation and
 /// takes no lock; per-pair state lives in flat arrays indexed by IP and provider.
