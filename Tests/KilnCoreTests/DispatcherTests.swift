@@ -123,6 +123,24 @@ import Testing
         #expect(d.deferral(provider: .gmail, pool: "p", until: refill, now: t0) == refill)
     }
 
+    @Test func aDeferralInABatchNeverTakesAMessagePastItsSpillWait() {
+        // A pool that spills, two IPs at 60 an hour: a token every 30 s of the pool.
+        var d = dispatcher(spillover: .always)
+        d.beginBatch()
+        let refill = t0 + .seconds(60)
+        let created = t0 - .seconds(600)
+        let times = (0..<12).map { _ in d.deferral(provider: .gmail, pool: "p", until: refill, now: t0, createdAt: created) }
+        // Spaced 30 s apart until the spill wait ends (15 minutes after submit), then no later.
+        #expect(times[0] == refill && times[1] == refill + .seconds(30))
+        #expect(times.allSatisfy { $0 <= created + .seconds(900) })
+        #expect(times[11] == created + .seconds(900))
+        // A pool that never spills keeps the plain spacing.
+        var never = dispatcher()
+        never.beginBatch()
+        let plain = (0..<12).map { _ in never.deferral(provider: .gmail, pool: "p", until: refill, now: t0, createdAt: created) }
+        #expect(plain[11] > created + .seconds(900))
+    }
+
     @Test(arguments: [
         (ProviderReplies.gmailThrottle, DeliveryEvent.Kind.throttle, true),
         (ProviderReplies.gmailBlock, .block, true),
