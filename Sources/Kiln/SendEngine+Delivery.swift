@@ -356,7 +356,8 @@ final class DeliverySession: Sendable {
             let decision = state.withLock { state -> Dispatcher.Decision in
                 let decision = state.dispatcher.decide(provider: message.provider, pool: poolName, createdAt: message.createdAt, now: now)
                 guard case .deferral(let until) = decision else { return decision }
-                return .deferral(until: state.dispatcher.deferral(provider: message.provider, pool: poolName, until: until, now: now))
+                return .deferral(until: state.dispatcher.deferral(provider: message.provider, pool: poolName, until: until, now: now,
+                                                                  createdAt: message.createdAt))
             }
             let path: SendingPath
             switch decision {

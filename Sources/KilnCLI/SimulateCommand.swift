@@ -78,7 +78,7 @@ struct Simulate: AsyncParsableCommand {
         for r in results.map(\.summary) {
             let full = r.daysToFull.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value.map(String.init) ?? "-")" }.joined(separator: ", ")
             print(r.strategy.padding(toLength: 16, withPad: " ", startingAt: 0)
-                + String(format: " %8.1f%%  %7.2f%%  %6d  %7d  %7d  %11.0f  ", r.dedicatedShare * 100, r.throttleRate * 100, r.blocks, r.expired,
+                + String(format: " %8.1f%%  %7.2f%%  %6d  %7d  %7d  %11.2f  ", r.dedicatedShare * 100, r.throttleRate * 100, r.blocks, r.expired,
                          r.ipDays, r.p95QueueHours) + full)
         }
         if let out { print("wrote \(out)/charts.svg and days-*.csv") }
@@ -108,12 +108,13 @@ extension Simulate {
             return
         }
         print("random family: \(count) scenarios, seed \(seed), \(family.days) days; ratio = dedicatedShare / oracle's")
-        print("strategy         min    p5     median mean   blocks  max throttle  expired  p95 queue h  ip-days")
+        print("strategy         min    p5     median mean   blocks  max throttle  expired  p95 queue h (median/mean/max, >1 h)  ip-days")
         for line in report.strategies {
             let r = line.ratioToOracle
             print(line.strategy.padding(toLength: 16, withPad: " ", startingAt: 0)
-                + String(format: " %.3f  %.3f  %.3f  %.3f  %6d  %11.2f%%  %7d  %11.2f  %7d", r.min, r.p5, r.median, r.mean, line.withBlocks,
-                         line.maxThrottleRate * 100, line.withExpired, line.medianP95QueueHours, line.ipDays))
+                + String(format: " %.3f  %.3f  %.3f  %.3f  %6d  %11.2f%%  %7d  %6.2f / %5.2f / %5.2f, %3d       %7d", r.min, r.p5, r.median, r.mean,
+                         line.withBlocks, line.maxThrottleRate * 100, line.withExpired, line.medianP95QueueHours, line.meanP95QueueHours,
+                         line.maxP95QueueHours, line.withP95QueueOverAnHour, line.ipDays))
         }
         print(String(format: "adaptive ahead of both fixed plans in %.1f%% of scenarios", report.adaptiveAheadOfFixed * 100))
         print("worst (adaptive / oracle): " + report.worst.map { $0.name ?? "" }.joined(separator: ", "))

@@ -16,7 +16,7 @@ public enum AttemptDisposition: Hashable, Sendable {
     /// | permanent-user | bounced, recipient suppressed |
     /// | permanent-message | bounced |
     /// | permanent-policy | retried with backoff (another IP, or after the block): the recipient is not at fault |
-    /// | throttle | retried when the pair resumes (`resumeAt`), else with backoff |
+    /// | throttle | due again at once in its place (its submit time) when the router rests the pair (`resumeAt`), else after a short backoff |
     /// | temporary | retried with backoff |
     ///
     /// A retry that would fall after `createdAt + maxMessageAge` expires instead.
@@ -45,9 +45,13 @@ public enum AttemptDisposition: Hashable, Sendable {
         case .permanentMessage:
             return .bounced(suppressRecipient: false)
         case .throttle:
-            // Capacity returns when the pair resumes; other IPs may take it sooner, so
-            // come back after a short pause rather than a blind exponential backoff.
-            retryAt = resumeAt.map { min($0, now + policy.initial) } ?? now + policy.delay(afterFailedAttempts: 1, using: &rng)
+            // The throttle refused the pair's rate, not the message. When the router rests
+            // the pair (`resumeAt`), the message is due again at once and keeps its place in
+            // the queue (its submit time), as a retransmission goes before new data: the
+            // router sends it from another IP, spills it or defers it to the refill. Due at
+            // `now` it would wait behind all the mail submitted before now, a whole backlog
+            // (past its maximum age when the backlog is half of it). Else a short backoff.
+            retryAt = resumeAt != nil ? min(createdAt, now) : now + policy.delay(afterFailedAttempts: 1, using: &rng)
         case .permanentPolicy, .temporary:
             retryAt = now + policy.delay(afterFailedAttempts: failedAttempts, using: &rng)
         }

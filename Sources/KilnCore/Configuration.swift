@@ -135,12 +135,18 @@ public struct Configuration: Codable, Sendable, Equatable {
         /// is configured, else never). With whileWarming or always, a message that has
         /// waited half its maximum age goes to the shared pool whatever the IPs' warm-up.
         public var spillover: Spillover?
+        /// With whileWarming or always: how long a message may wait for a token of the
+        /// pool's IPs before it spills, in seconds (default 900; 0 spills at once). A burst of
+        /// mail is paced out at the IPs' allowance rather than spilled beyond a minute's
+        /// worth, so the allowance is used and the IPs warm up.
+        public var spillWaitSeconds: Double?
         /// `adaptive` (default), `ses45`, `stages30`, or `custom` with `warmupSchedule`.
         public var warmup: String?
         /// Daily volumes per (IP, provider), day by day, for `warmup: custom`.
         public var warmupSchedule: [Double]?
         public init(name: String, ips: [String], minIPs: Int? = nil, maxIPs: Int? = nil, scaling: Scaling? = nil, spillover: Spillover? = nil,
-                    warmup: String? = nil, warmupSchedule: [Double]? = nil) {
+                    warmup: String? = nil, warmupSchedule: [Double]? = nil, spillWaitSeconds: Double? = nil) {
+            self.spillWaitSeconds = spillWaitSeconds
             self.warmup = warmup
             self.warmupSchedule = warmupSchedule
             self.name = name

@@ -7,6 +7,7 @@
 /// | `pools[].ips` | 1 to 1,024 addresses | |
 /// | `pools[].minIPs`, `maxIPs` | 1 to the number of `ips` | IPs |
 /// | `pools[].warmupSchedule` | 1 to 3,650 days, each 1 to 1,000,000,000 | messages a day |
+/// | `pools[].spillWaitSeconds` | 0 to 86,400 (a day) | seconds |
 /// | `sharedPool.dailyLimit` | 0 to 1,000,000,000 | messages a day |
 /// | `delivery.maxMessageAgeHours` | 0.001 to 8,760 (a year) | hours |
 /// | `delivery.connectTimeoutSeconds` | 0.001 to 3,600 | seconds |
@@ -25,6 +26,7 @@
 public enum ConfigurationLimits {
     public static let ipsPerPool = 1...1_024
     public static let warmupScheduleDays = 1...3_650
+    public static let spillWaitSeconds: ClosedRange<Double> = 0...86_400
     public static let dailyVolume: ClosedRange<Double> = 1...1_000_000_000
     public static let dailyLimit = 0...1_000_000_000
     public static let maxMessageAgeHours: ClosedRange<Double> = 0.001...8_760
@@ -91,6 +93,7 @@ extension Configuration {
             let ipRange = 1...max(1, pool.ips.count)
             check(pool.minIPs, in: ipRange, "\(path).minIPs")
             check(pool.maxIPs, in: ipRange, "\(path).maxIPs")
+            check(pool.spillWaitSeconds, in: ConfigurationLimits.spillWaitSeconds, "\(path).spillWaitSeconds")
             if let schedule = pool.warmupSchedule {
                 if schedule.count > ConfigurationLimits.warmupScheduleDays.upperBound {
                     problems.append(ConfigurationProblem(path: "\(path).warmupSchedule", message: "\(schedule.count) days; at most \(ConfigurationLimits.warmupScheduleDays.upperBound)"))

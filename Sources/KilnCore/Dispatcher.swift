@@ -90,7 +90,7 @@ public struct Dispatcher: Sendable {
         let (age, overflow) = now.nanoseconds.subtractingReportingOverflow(createdAt.nanoseconds)
         if overflow ? now.nanoseconds > createdAt.nanoseconds : age >= maxAgeNanoseconds { return .expire }
         if !overflow, age >= spillAgeNanoseconds, router.spillAged(provider, pool: pool, now: now) { return .route(.shared) }
-        let route = router.routeKeyed(provider, pool: pool, now: now)
+        let route = router.routeKeyed(provider, pool: pool, now: now, createdAt: createdAt.nanoseconds)
         // Deferred past the time it would spill: it comes back then instead.
         if case .deferred(let until) = route, !overflow, router.spillsAtAll(pool: pool) {
             let spillAt = createdAt.nanoseconds &+ spillAgeNanoseconds
@@ -114,7 +114,7 @@ public struct Dispatcher: Sendable {
     /// caller with many such messages (the simulation bench) decides them at once and
     /// counts them with `recordSpills`. Nil when it is not known.
     public func spillsUntil(provider: Router.ProviderKey, pool: Router.PoolKey, createdAt: Timestamp) -> Timestamp? {
-        guard let until = router.spillsUntil(provider, pool: pool) else { return nil }
+        guard let until = router.spillsUntil(provider, pool: pool, createdAt: createdAt.nanoseconds) else { return nil }
         let (expiry, overflow) = createdAt.nanoseconds.addingReportingOverflow(maxAgeNanoseconds)
         return Timestamp(nanoseconds: overflow ? until : min(until, expiry))
     }
@@ -132,13 +132,22 @@ public struct Dispatcher: Sendable {
     /// When a message deferred for capacity in a leased batch comes due: the k-th
     /// deferral of `provider` in the batch goes `k` token intervals of the whole pool
     /// after the refill (at most an hour), so the refill is not met by the whole batch at
-    /// once. The provider is not leased again until the refill.
-    public mutating func deferral(provider: MailboxProvider, pool: String, until: Timestamp, now: Timestamp) -> Timestamp {
+    /// once. The provider is not leased again until the refill. With `createdAt`, in a
+    /// pool that spills at all, the spacing never takes a message past the end of its spill
+    /// wait or half its maximum age (whichever comes first, never before the refill): then
+    /// it is decided again, and spills if it still has no token.
+    public mutating func deferral(provider: MailboxProvider, pool: String, until: Timestamp, now: Timestamp,
+                                  createdAt: Timestamp? = nil) -> Timestamp {
         let k = deferralsInBatch[provider, default: 0]
         deferralsInBatch[provider] = k + 1
         exhausted[provider] = min(exhausted[provider] ?? until, until)
         let spacing = router.refillSpacing(provider: provider, pool: pool, now: now)
-        return until + min(.seconds(3600), spacing * k)
+        let spaced = until + min(.seconds(3600), spacing * k)
+        guard let created = createdAt?.nanoseconds, let poolKey = key(forPool: pool), router.spillsAtAll(pool: poolKey) else { return spaced }
+        let wait = router.waitLimit(createdAt: created, pool: poolKey.index)
+        let (aged, overflow) = created.addingReportingOverflow(spillAgeNanoseconds)
+        let latest = max(until.nanoseconds, min(wait, overflow ? .max : aged))
+        return Timestamp(nanoseconds: min(spaced.nanoseconds, latest))
     }
 
     /// The providers not to lease at `now` (their capacity is used up), with the refill.

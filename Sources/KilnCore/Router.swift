@@ -21,8 +21,9 @@ public enum RouteDecision: Hashable, Sendable {
 ///
 /// **When no IP has a token**, the message spills to the shared pool if the pool's
 /// `spillover` allows it (`always`, or `whileWarming` while some active IP is below full
-/// warm-up for the provider) and the shared pool has capacity; otherwise it is deferred
-/// to the earliest refill or the end of a suspension.
+/// warm-up for the provider), the shared pool has capacity and no token comes while the
+/// message may still wait for one (its pool's spill wait from its submit time); otherwise
+/// it is deferred to the earliest refill or the end of a suspension.
 ///
 /// Hot path: `route(provider:pool:now:)` with pre-resolved keys does no allocation and
 /// takes no lock; per-pair state lives in flat arrays indexed by IP and provider.
@@ -92,6 +93,9 @@ public struct Router: Sendable {
         var minIPs: Int
         var maxIPs: Int
         var strategy: WarmupStrategy
+        /// How long a message may wait for a token before it spills, in nanoseconds
+        /// (`Configuration.Pool.spillWaitSeconds`; see `waitLimit`).
+        var spillWait: Int64
         var roundRobin: Int = 0
         /// Per provider: when the last route found no IP with a token, the time before which
         /// none can have one (the earliest refill, suspension end or window end), that
@@ -116,6 +120,13 @@ public struct Router: Sendable {
 
     /// How long a pair rests after a policy block (5.7.x).
     public var blockSuspension: Duration
+    /// How long a message may wait for a token of its pool before it spills, when the pool
+    /// does not say (`Configuration.Pool.spillWaitSeconds`): a burst of mail (a campaign's
+    /// start, the first minutes of an hour) is paced out at the IPs' allowance instead of
+    /// spilling all but a minute's worth (the buckets' burst), so the allowance is used and
+    /// the pairs warm up. A pacing sender's send buffer: the shared relay takes what the
+    /// IPs cannot carry within this time, not what they cannot carry at once.
+    public static let defaultSpillWaitSeconds = 900.0
     public private(set) var ipNames: [String] = []
     var ipIndex: [String: Int] = [:]
     public private(set) var providers: [MailboxProvider] = []
@@ -172,7 +183,8 @@ public struct Router: Sendable {
             poolStates.append(PoolState(
                 name: pool.name, ips: indices, active: Array(indices.prefix(scaling == .fixed ? indices.count : minIPs)),
                 spillover: sharedPool == nil ? .never : (pool.spillover ?? .whileWarming), scaling: scaling,
-                minIPs: minIPs, maxIPs: maxIPs, strategy: strategies[pool.name] ?? .adaptive(WarmupModel())))
+                minIPs: minIPs, maxIPs: maxIPs, strategy: strategies[pool.name] ?? .adaptive(WarmupModel()),
+                spillWait: Int64(saturating: (pool.spillWaitSeconds ?? Self.defaultSpillWaitSeconds) * 1e9)))
         }
     }
 
@@ -245,13 +257,18 @@ public struct Router: Sendable {
     /// The IPs are scanned coldest first (the order is kept until a window ends or a level
     /// or the active IPs change): the first with a token wins, ties going to the one first
     /// in the round-robin rotation, so the scan stops at the first warmer IP after a find.
-    public mutating func routeKeyed(_ provider: ProviderKey, pool: PoolKey, now: Timestamp) -> KeyedRoute {
+    /// - Parameter createdAt: the message's submit time (nanoseconds): while it is younger
+    ///   than its pool's spill wait at the next refill it waits for that refill instead of spilling.
+    ///   `.min`: it spills at once.
+    public mutating func routeKeyed(_ provider: ProviderKey, pool: PoolKey, now: Timestamp, createdAt: Int64 = .min) -> KeyedRoute {
         let p = provider.index
         let t = now.nanoseconds
         let pi = pool.index
+        let waitUntil = waitLimit(createdAt: createdAt, pool: pi)
         // Nothing has changed since the last scan found no token: spill or defer at once.
         if p < poolStates[pi].idleUntil.count, t < poolStates[pi].idleUntil[p] {
-            return overflow(pool: pi, provider: p, anyCold: poolStates[pi].idleAnyCold[p], earliest: poolStates[pi].idleRefill[p], now: t)
+            return overflow(pool: pi, provider: p, anyCold: poolStates[pi].idleAnyCold[p], earliest: poolStates[pi].idleRefill[p], now: t,
+                            waitUntil: waitUntil)
         }
         let count = poolStates[pi].active.count
         guard count > 0 else { return .deferred(until: t + 60_000_000_000) }
@@ -304,7 +321,15 @@ public struct Router: Sendable {
         poolStates[pi].idleUntil[p] = min(earliest, poolStates[pi].orderUntil[p])
         poolStates[pi].idleRefill[p] = earliest
         poolStates[pi].idleAnyCold[p] = anyCold
-        return overflow(pool: pi, provider: p, anyCold: anyCold, earliest: earliest, now: t)
+        return overflow(pool: pi, provider: p, anyCold: anyCold, earliest: earliest, now: t, waitUntil: waitUntil)
+    }
+
+    /// The last time a message of pool `pi` submitted at `createdAt` may still wait for a
+    /// token (`.min` for a caller that gives no submit time: it spills at once).
+    func waitLimit(createdAt: Int64, pool pi: Int) -> Int64 {
+        guard createdAt > .min else { return .min }
+        let (limit, overflow) = createdAt.addingReportingOverflow(poolStates[pi].spillWait)
+        return overflow ? .max : limit
     }
 
     /// Closes the windows of the pool's active IPs that ended (in rotation order from
@@ -341,9 +366,12 @@ public struct Router: Sendable {
     /// relay as the last one did, without a look at the IPs: the last scan found no IP
     /// with a token and the pool spills. Nil when not known, or when the shared relay has a
     /// daily limit (then each spill takes one of its tokens).
-    public func spillsUntil(_ provider: ProviderKey, pool: PoolKey) -> Int64? {
+    /// Messages submitted at `createdAt` that would still wait for the next refill
+    /// (the pool's spill wait) do not spill: nil.
+    public func spillsUntil(_ provider: ProviderKey, pool: PoolKey, createdAt: Int64 = .min) -> Int64? {
         let state = poolStates[pool.index], p = provider.index
         guard hasShared, shared == nil, p < state.idleUntil.count, state.idleUntil[p] > .min else { return nil }
+        guard state.idleRefill[p] > waitLimit(createdAt: createdAt, pool: pool.index) else { return nil }
         switch state.spillover {
         case .never: return nil
         case .always: return state.idleUntil[p]
@@ -374,14 +402,16 @@ public struct Router: Sendable {
 
     /// No IP of the pool has a token: spill if the pool allows it and the shared pool has
     /// capacity, else defer to the earliest refill or suspension end.
-    mutating func overflow(pool: Int, provider p: Int, anyCold: Bool, earliest: Int64, now t: Int64) -> KeyedRoute {
+    mutating func overflow(pool: Int, provider p: Int, anyCold: Bool, earliest: Int64, now t: Int64, waitUntil: Int64 = .min) -> KeyedRoute {
         overflowedAt[p] = t
-        let spills: Bool
+        var spills: Bool
         switch poolStates[pool].spillover {
         case .never: spills = false
         case .always: spills = true
         case .whileWarming: spills = anyCold
         }
+        // A token comes while the message may still wait for one: it waits.
+        if spills, earliest <= waitUntil { spills = false }
         if spills, shared?.take(now: Timestamp(nanoseconds: t)) ?? true {
             if spilled[pool].count <= p { spilled[pool] += Array(repeating: 0, count: p + 1 - spilled[pool].count) }
             spilled[pool][p] &+= 1
@@ -452,7 +482,11 @@ public struct Router: Sendable {
             let profile = profileList[p]
             let before = slots[i, p].warmup
             let taken = WarmupTracker.level(hourly: Double(before.sentInWindow), cold: profile.coldHourly, warm: profile.warmHourly)
-            slots[i, p].warmup.recordThrottle(model: model, takenLevel: taken)
+            // Throttled again in this window after resuming from the last throttle's rest
+            // (not a reply still in flight when that throttle came): the window's count is
+            // the limit; the pair falls to it and rests until the window ends (below).
+            let again = before.throttledInWindow && !before.needsRoll(now: now) && now.nanoseconds >= slots[i, p].suspendedUntil
+            slots[i, p].warmup.recordThrottle(model: model, takenLevel: taken, again: again)
             if case .adaptive = strategy(ofIP: i) { paces[p].throttled(before: before, after: slots[i, p].warmup, model: model) }
             suspension = profileList[p].throttleBackoff
             // The hour already took (nearly) the new allowance, or would by resuming after
@@ -463,7 +497,7 @@ public struct Router: Sendable {
             let allowance = after.hourly(profile, strategy: strategy(ofIP: i), now: now)
             let windowEnd = after.windowStart + 3_600_000_000_000
             let resumed = Double(max(0, windowEnd - (now + suspension).nanoseconds)) / 3_600_000_000_000
-            if Double(after.sentInWindow) + allowance * resumed >= 0.9 * allowance {
+            if again || Double(after.sentInWindow) + allowance * resumed >= 0.9 * allowance {
                 slots[i, p].suspendedUntil = max(slots[i, p].suspendedUntil, windowEnd)
             }
         case (.permanentPolicy, .ip):

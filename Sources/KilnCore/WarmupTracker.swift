@@ -316,10 +316,20 @@ public struct WarmupTracker: Hashable, Sendable, Codable {
     /// little; one early in the hour costs the full drop.
     /// The pair then holds (no rise) until its day ends.
     /// A pair capped after an under-used day (`burstLevel`) falls from its cap.
-    public mutating func recordThrottle(model: WarmupModel, takenLevel: Double? = nil) {
+    ///
+    /// A throttle **again** in the same window, after the pair rested for the backoff and
+    /// resumed at its lowered rate (`again`), shows that the provider counts the window's
+    /// messages, not their rate: what the window took is its limit for now. The pair falls
+    /// to just below that volume however far it is (no `throttleDrop` bound), as TCP
+    /// collapses its window when a retransmission is lost again (RFC 5681 §3.1, RFC 6298
+    /// §5.5) instead of halving it once more. Each further resume in the window would
+    /// only add to a count the provider already refused, and a provider blocks past some
+    /// multiple of it.
+    public mutating func recordThrottle(model: WarmupModel, takenLevel: Double? = nil, again: Bool = false) {
         let measured = (takenLevel ?? 0) - model.throttleMargin
         let sending = effectiveLevel
-        level = max(model.minLevel, min(sending - model.throttleMargin, max(sending - model.throttleDrop, measured)))
+        let floor = again ? measured : max(sending - model.throttleDrop, measured)
+        level = max(model.minLevel, min(sending - model.throttleMargin, floor))
         burstLevel = nil
         throttledInWindow = true
         limited = true

@@ -30,8 +30,13 @@ public struct FamilyReport: Sendable, Codable {
         public var withBlocks: Int
         public var maxThrottleRate: Double
         public var withExpired: Int
-        /// The median over the scenarios of the p95 submit-to-delivery time.
+        /// The median over the scenarios of the p95 submit-to-delivery time (whole minutes, in hours).
         public var medianP95QueueHours: Double
+        /// Its mean and its largest over the scenarios, and the scenarios in which it passed
+        /// an hour: the median alone hides the few scenarios that queue.
+        public var meanP95QueueHours: Double
+        public var maxP95QueueHours: Double
+        public var withP95QueueOverAnHour: Int
         /// IP-days over the family.
         public var ipDays: Int
     }
@@ -64,10 +69,12 @@ public struct FamilyReport: Sendable, Codable {
         let names = results.first?.map(\.strategy) ?? []
         strategies = names.map { name in
             let rows = results.compactMap { $0.first { $0.strategy == name } }
+            let queue = Distribution(rows.map(\.p95QueueHours))
             return StrategyLine(
                 strategy: name, ratioToOracle: Distribution(results.map { ratio($0, name) }), withBlocks: rows.filter { $0.blocks > 0 }.count,
                 maxThrottleRate: rows.map(\.throttleRate).max() ?? 0, withExpired: rows.filter { $0.expired > 0 }.count,
-                medianP95QueueHours: Distribution(rows.map(\.p95QueueHours)).median, ipDays: rows.reduce(0) { $0 + $1.ipDays })
+                medianP95QueueHours: queue.median, meanP95QueueHours: (queue.mean * 100).rounded() / 100, maxP95QueueHours: rows.map(\.p95QueueHours).max() ?? 0,
+                withP95QueueOverAnHour: rows.filter { $0.p95QueueHours > 1 }.count, ipDays: rows.reduce(0) { $0 + $1.ipDays })
         }
         adaptiveRatios = results.map { (ratio($0, "adaptive") * 10_000).rounded() / 10_000 }
         let fixed = names.filter { $0.hasPrefix("fixed:") }

@@ -26,11 +26,50 @@ import Testing
         #expect(until > t0 && until <= t0 + .seconds(60))
     }
 
-    @Test func withSpilloverTheExcessGoesToTheSharedRelay() {
+    @Test func withSpilloverTheExcessWaitsForTheRefillAWhileThenGoesToTheSharedRelay() {
         var d = dispatcher(spillover: .always)
         _ = d.decide(provider: .gmail, pool: "p", createdAt: t0, now: t0)
         _ = d.decide(provider: .gmail, pool: "p", createdAt: t0, now: t0)
-        #expect(d.decide(provider: .gmail, pool: "p", createdAt: t0, now: t0) == .send(.shared))
+        // The next token comes within 3 minutes (20 an hour an IP): a message just
+        // submitted waits for it (`spillWaitSeconds`, 15 minutes by default); one that has waited that long spills.
+        guard case .deferral(let until) = d.decide(provider: .gmail, pool: "p", createdAt: t0, now: t0) else {
+            Issue.record("a young message did not wait for the refill")
+            return
+        }
+        #expect(until > t0 && until <= t0 + .seconds(180))
+        #expect(d.decide(provider: .gmail, pool: "p", createdAt: t0 - .seconds(900), now: t0) == .send(.shared))
+    }
+
+    /// 23 messages in the first 23 minutes of an hour to one cold IP (20 an hour, a token
+    /// every 3 minutes, a burst of one): spilled at once, all but 8 go to the relay and the
+    /// hour uses 40 % of its allowance (not busy: the pair never warms up); waiting up to
+    /// `spillWaitSeconds` for the pacing, 13 go from the IP (65 %, a busy hour).
+    @Test func aBurstIsPacedOutAtTheAllowanceWithinTheSpillWait() {
+        func dedicated(spillWait: Duration) -> Int {
+            let router = Router(pools: [.init(name: "p", ips: ["127.0.0.2"], scaling: .fixed, spillover: .whileWarming,
+                                              spillWaitSeconds: Double(spillWait.components.seconds))],
+                                sharedPool: .init(url: "smtp://relay.test.invalid"), now: t0,
+                                profiles: { ProviderProfile.resolve($0, overrides: [:]) })
+            var d = Dispatcher(router: router, retry: RetryPolicy())
+            var queue = (0..<23).map { t0 + .seconds(60 * $0) }
+            var sent = 0
+            var now = t0
+            var next = t0
+            while let head = queue.first, now < t0 + .seconds(3600) {
+                if head <= now, next <= now {
+                    switch d.decide(provider: .gmail, pool: "p", createdAt: head, now: now) {
+                    case .send(.dedicated): sent += 1; queue.removeFirst()
+                    case .send(.shared), .expire: queue.removeFirst()
+                    case .deferral(let until): next = until
+                    }
+                    continue
+                }
+                now = now + .seconds(1)
+            }
+            return sent
+        }
+        #expect(dedicated(spillWait: .zero) == 8)
+        #expect(dedicated(spillWait: .seconds(900)) == 13)
     }
 
     @Test func aMessagePastHalfItsMaximumAgeGoesThroughTheRelayWhenThePoolSpillsAtAll() {
@@ -84,6 +123,24 @@ import Testing
         #expect(d.deferral(provider: .gmail, pool: "p", until: refill, now: t0) == refill)
     }
 
+    @Test func aDeferralInABatchNeverTakesAMessagePastItsSpillWait() {
+        // A pool that spills, two IPs at 60 an hour: a token every 30 s of the pool.
+        var d = dispatcher(spillover: .always)
+        d.beginBatch()
+        let refill = t0 + .seconds(60)
+        let created = t0 - .seconds(600)
+        let times = (0..<12).map { _ in d.deferral(provider: .gmail, pool: "p", until: refill, now: t0, createdAt: created) }
+        // Spaced 30 s apart until the spill wait ends (15 minutes after submit), then no later.
+        #expect(times[0] == refill && times[1] == refill + .seconds(30))
+        #expect(times.allSatisfy { $0 <= created + .seconds(900) })
+        #expect(times[11] == created + .seconds(900))
+        // A pool that never spills keeps the plain spacing.
+        var never = dispatcher()
+        never.beginBatch()
+        let plain = (0..<12).map { _ in never.deferral(provider: .gmail, pool: "p", until: refill, now: t0, createdAt: created) }
+        #expect(plain[11] > created + .seconds(900))
+    }
+
     @Test(arguments: [
         (ProviderReplies.gmailThrottle, DeliveryEvent.Kind.throttle, true),
         (ProviderReplies.gmailBlock, .block, true),
@@ -101,14 +158,14 @@ import Testing
         #expect(Dispatcher.withdrawsLane(after: classification) == withdraws)
     }
 
-    @Test func aThrottleRestsThatPairAndTheMessageComesBackSoon() throws {
+    @Test func aThrottleRestsThatPairAndTheMessageComesBackAtOnceInItsPlace() throws {
         var d = dispatcher()
         var rng = SystemRandomNumberGenerator()
         let throttle = try #require(SMTPReply(parsing: ProviderReplies.gmailThrottle)).classification
         let completion = d.complete(provider: .gmail, path: .dedicated(ip: "127.0.0.2"), classification: throttle,
-                                    createdAt: t0, failedAttempts: 0, now: t0, using: &rng)
+                                    createdAt: t0 - .seconds(600), failedAttempts: 0, now: t0, using: &rng)
         #expect(completion.resumeAt == t0 + .seconds(900))
-        #expect(completion.disposition == .retry(at: t0 + .seconds(60)))
+        #expect(completion.disposition == .retry(at: t0 - .seconds(600)))
         // Only the other IP sends to Gmail now.
         for _ in 0..<3 {
             if case .send(let path) = d.decide(provider: .gmail, pool: "p", createdAt: t0, now: t0) { #expect(path == .dedicated(ip: "127.0.0.3")) }

@@ -104,12 +104,18 @@ struct SeededGenerator: RandomNumberGenerator {
         #expect(AttemptDisposition.decide(reply: reply, failedAttempts: 3, createdAt: t0, now: t0 + .seconds(3 * 3600 - 200), policy: policy, using: &rng) == .expired)
     }
 
-    @Test func aThrottleRetriesWhenThePairResumesOrSooner() throws {
+    @Test func aThrottleFromARestedPairIsDueAgainAtOnceInItsPlaceInTheQueue() throws {
         var rng = SeededGenerator(state: 1)
         let reply = try #require(SMTPReply(parsing: ProviderReplies.gmailThrottle))
         let policy = RetryPolicy(jitter: 0)
-        #expect(AttemptDisposition.decide(reply: reply, failedAttempts: 5, createdAt: t0, now: t0, resumeAt: t0 + .seconds(30), policy: policy, using: &rng) == .retry(at: t0 + .seconds(30)))
-        #expect(AttemptDisposition.decide(reply: reply, failedAttempts: 5, createdAt: t0, now: t0, resumeAt: t0 + .seconds(900), policy: policy, using: &rng) == .retry(at: t0 + .seconds(60)))
+        // Submitted 35 hours ago: due again at its submit time, ahead of the mail submitted
+        // since, whatever the pair's rest (the router keeps that).
+        let now = t0 + .seconds(35 * 3600)
+        for resume in [now + .seconds(30), now + .seconds(900)] {
+            #expect(AttemptDisposition.decide(reply: reply, failedAttempts: 5, createdAt: t0, now: now, resumeAt: resume, policy: policy, using: &rng) == .retry(at: t0))
+        }
+        // No pair rested (the shared relay throttled): a short backoff.
+        #expect(AttemptDisposition.decide(reply: reply, failedAttempts: 5, createdAt: t0, now: now, policy: policy, using: &rng) == .retry(at: now + .seconds(60)))
     }
 
     @Test func aPolicyBlockNeverBouncesTheRecipient() throws {

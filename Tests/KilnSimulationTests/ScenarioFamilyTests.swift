@@ -44,14 +44,12 @@ import Testing
     }
 
     /// Twenty small random worlds (8 days, 2,000 to 10,000 a day): the adaptive warm-up never
-    /// gets an IP blocked, never collapses, and its median stays near the oracle (measured:
-    /// median 0.968; 19 of the 20 at 0.83 or more). A short run is mostly warm-up, and one of
-    /// these (#1: one IP, about 120 messages an hour over three providers, each pair's
-    /// allowance under 60 an hour) is at 0.41: its pairs send well under their allowance
-    /// while the rest spills (about 8 of Gmail's 20 an hour), so no hour counts as busy and
-    /// the levels never rise (not yet understood; see the issue's closing note).
-    /// Hence the low per-scenario floor; the family over 30 days is held to more in the
-    /// README figures.
+    /// gets an IP blocked and stays near the oracle in every one (measured: the lowest at
+    /// 0.96, #1; the others at 0.98 or more). #1 (one IP, about 120 messages an hour over
+    /// three providers, under 60 an hour each, arriving in the first minutes of each hour)
+    /// was at 0.41 while a message that found no token spilled at once: each pair used a
+    /// minute's burst of its allowance, the hours never counted as busy and the levels
+    /// never rose. Messages now wait for the IPs' pacing up to the pool's spill wait.
     @Test func adaptiveHoldsOnTwentySmallRandomScenarios() async throws {
         let scenarios = ScenarioFamily(seed: 99, days: 8, messagesPerDay: 2_000...10_000).scenarios(20)
         let results = await offThePool {
@@ -61,10 +59,10 @@ import Testing
         for (scenario, summaries) in zip(scenarios, results) {
             let adaptive = summaries[0], oracle = summaries[1]
             #expect(adaptive.blocks == 0, "\(scenario.name ?? "")")
-            #expect(adaptive.dedicatedShare >= 0.35 * oracle.dedicatedShare,
+            #expect(adaptive.dedicatedShare >= 0.9 * oracle.dedicatedShare,
                     "\(scenario.name ?? ""): adaptive \(adaptive.dedicatedShare), oracle \(oracle.dedicatedShare)")
         }
-        #expect(report.strategies[0].ratioToOracle.median >= 0.93)
+        #expect(report.strategies[0].ratioToOracle.median >= 0.97)
         #expect(report.worst.count == 5)
     }
 

@@ -240,7 +240,7 @@ final class EngineHarness: Sendable {
         let relay: LoopbackSMTPServer
         let engine: SendEngine
 
-        init(spillover: Configuration.Spillover, gmailScript: @escaping LoopbackSMTPServer.Script = { _ in nil }, coldHourly: Double = 20,
+        init(spillover: Configuration.Spillover, spillWaitSeconds: Double? = nil, gmailScript: @escaping LoopbackSMTPServer.Script = { _ in nil }, coldHourly: Double = 20,
              messagesPerConnection: Int? = nil, replyRules: [Configuration.ReplyRuleEntry]? = nil) async throws {
             directory = FileManager.default.temporaryDirectory.appendingPathComponent("kiln-shaping-\(UUID().uuidString)").path
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -249,7 +249,7 @@ final class EngineHarness: Sendable {
             let configuration = Configuration(
                 store: .init(path: "kiln.sqlite"), senderId: "Test",
                 identities: [.init(domain: "example.com", returnPathDomain: "bounce.example.com")],
-                pools: [.init(name: "p", ips: ["127.0.0.2", "127.0.0.3"], scaling: .fixed, spillover: spillover)],
+                pools: [.init(name: "p", ips: ["127.0.0.2", "127.0.0.3"], scaling: .fixed, spillover: spillover, spillWaitSeconds: spillWaitSeconds)],
                 sharedPool: .init(url: relay.url),
                 delivery: .init(mode: .routes, routes: ["gmail": RouteList(gmail.url), "*": RouteList(gmail.url)], heloName: "mta.example.com", connectTimeoutSeconds: 5,
                                 transferTimeoutSeconds: 20, tls: Configuration.TLSPolicy.none),
@@ -272,7 +272,8 @@ final class EngineHarness: Sendable {
     }
 
     @Test func aColdPoolSendsItsAllowanceAndSpillsTheRestToTheSharedPool() async throws {
-        let setup = try await Setup(spillover: .always)
+        // No wait for the IPs' next tokens (the default waits up to 15 minutes): the rest spills at once.
+        let setup = try await Setup(spillover: .always, spillWaitSeconds: 0)
         let ids = try await setup.submit(300)
         try await setup.engine.runUntilIdle()
         let byIP = Dictionary(grouping: setup.gmail.messages, by: \.clientAddress).mapValues(\.count)
