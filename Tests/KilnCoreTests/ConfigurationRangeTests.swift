@@ -12,7 +12,8 @@ import Testing
         var integer: Bool
         /// Rates are fractions in (0, 1]: 1e-300 is a valid rate.
         var fraction = false
-        /// `sharedPool.dailyLimit` may be 0 (send nothing through the relay).
+        /// `sharedPool.dailyLimit` may be 0 (send nothing through the relay), and
+        /// `pools[].spillWaitSeconds` (spill at once): there 0 and tiny numbers are valid.
         var zeroAllowed = false
         var anchor: String
         var insertion: String
@@ -50,6 +51,7 @@ import Testing
         Key(path: "configurationSets[0].bouncePauseRate", integer: false, fraction: true, anchor: set, insertion: set + ", \"bouncePauseRate\": VALUE", valid: "0.2"),
         Key(path: "configurationSets[0].complaintReviewRate", integer: false, fraction: true, anchor: set, insertion: set + ", \"complaintReviewRate\": VALUE", valid: "0.001"),
         Key(path: "configurationSets[0].complaintPauseRate", integer: false, fraction: true, anchor: set, insertion: set + ", \"complaintPauseRate\": VALUE", valid: "0.005"),
+        Key(path: "pools[0].spillWaitSeconds", integer: false, zeroAllowed: true, anchor: pool, insertion: pool + ", \"spillWaitSeconds\": VALUE", valid: "900"),
     ]
 
     /// Refused for every numeric key.
@@ -63,7 +65,7 @@ import Testing
 
     static var cases: [(Key, String)] {
         keys.flatMap { key in
-            let extra = key.integer ? badIntegers + (key.zeroAllowed ? [] : ["0"]) : (key.fraction ? badFractions : badDoubles)
+            let extra = key.integer ? badIntegers + (key.zeroAllowed ? [] : ["0"]) : (key.fraction ? badFractions : (key.zeroAllowed ? [] : badDoubles))
             return (alwaysBad + extra).map { (key, $0) }
         }
     }
@@ -90,8 +92,8 @@ import Testing
         #expect(error.description.contains(key.path + ":"), "\(key.path) = \(value): \(error.description)")
     }
 
-    @Test func aFractionWhereAnIntegerIsExpectedNamesTheKey() {
-        let key = Self.keys[7]
+    @Test func aFractionWhereAnIntegerIsExpectedNamesTheKey() throws {
+        let key = try #require(Self.keys.first { $0.path == "delivery.maxInFlight" })
         let error = load(key.json("1.5"))
         #expect(error?.description.contains("delivery.maxInFlight: expected an integer, found 1.5") == true, "\(error?.description ?? "")")
     }
