@@ -238,7 +238,7 @@ public struct Configuration: Codable, Sendable, Equatable {
         /// Refuse to deliver while `kiln identity check` finds a failing DKIM, SPF, DMARC
         /// or reverse-DNS record (default false: `kiln run` only warns).
         public var requireAuthentication: Bool?
-        /// Threads that run SMTP transfers (default 8; 1 to 64). Each waits on the network,
+        /// Threads that run SMTP transfers (default 32; 1 to 256). Each waits on the network,
         /// not the CPU: libcurl holds a thread while a receiver answers the end of DATA,
         /// so n threads overlap up to n of those waits.
         public var transferThreads: Int?

@@ -13,7 +13,7 @@
 /// | `delivery.connectTimeoutSeconds` | 0.001 to 3,600 | seconds |
 /// | `delivery.transferTimeoutSeconds` | 0.001 to 86,400 | seconds |
 /// | `delivery.maxInFlight` | 1 to 100,000 | transfers |
-/// | `delivery.transferThreads` | 1 to 64 | threads |
+/// | `delivery.transferThreads` | 1 to 256 | threads |
 /// | `delivery.maxConnectionsPerDestination` | 1 to 10,000 | connections |
 /// | `delivery.maxMessageBytes` | 1,024 to 1,073,741,824 (1 GiB) | bytes |
 /// | `providers.<id>.coldHourly`, `warmHourly` | 0.01 to 1,000,000,000 | messages an hour |

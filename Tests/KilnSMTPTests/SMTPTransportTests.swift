@@ -28,6 +28,13 @@ import Testing
         return results
     }
 
+    /// Every result still to come from a transport that is shutting down.
+    func remainingResults(_ transport: SMTPTransport) async -> [SMTPResult] {
+        var results: [SMTPResult] = []
+        for await _ in transport.resultsReady { results += transport.takeResults() }
+        return results + transport.takeResults()
+    }
+
     @Test func deliversEveryMessageOnceFromTheBoundSourceAddress() async throws {
         let server = try await LoopbackSMTPServer.start()
         let transport = transport()
@@ -112,9 +119,7 @@ import Testing
         transport.beginShutdown()
         held.release()
         await transport.shutdownGracefully()
-        var results: [SMTPResult] = []
-        for await _ in transport.resultsReady { results += transport.takeResults() }
-        results += transport.takeResults()
+        let results = await remainingResults(transport)
         #expect(results.count == 30)
         // The one under way finishes; the 29 waiting on its lane never start.
         #expect(results.filter { $0.reply?.code == 250 }.count == 1)
@@ -154,9 +159,7 @@ import Testing
         let shutdown = Task { await transport.shutdownGracefully() }
         shutdown.cancel()
         await shutdown.value
-        var results: [SMTPResult] = []
-        for await _ in transport.resultsReady { results += transport.takeResults() }
-        results += transport.takeResults()
+        let results = await remainingResults(transport)
         held.release()
         #expect(results.count == 3)
         #expect(results.allSatisfy { $0.reply == nil }, "\(results.map { $0.reply.map { "\($0)" } ?? "nil" })")
