@@ -152,6 +152,7 @@ let package = Package(
                 "KilnMessage", "KilnTesting",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CryptoExtras", package: "swift-crypto"),
+                .product(name: "Mustache", package: "swift-mustache"),
             ]
         ),
         .testTarget(name: "KilnStoreTests", dependencies: ["KilnStore"]),

@@ -16,6 +16,13 @@ struct MessageFinisher: Sendable {
     }
     let templates = TemplateCache()
 
+    /// Bulk headers prepared (Feedback-ID line, unsubscribe targets, HMAC key) by
+    /// configuration set, campaign and tags: the same for every recipient of a campaign.
+    final class BulkHeaderCache: Sendable {
+        let prepared = Mutex<[[String]: BulkHeaders.Prepared]>([:])
+    }
+    let bulkHeaders = BulkHeaderCache()
+
     let senderId: String
     let sets: [String: Configuration.ConfigurationSet]
     let unsubscribeSecrets: [String: [UInt8]]
@@ -141,30 +148,55 @@ struct MessageFinisher: Sendable {
         let draft = try compiled.render(to: address, variables: variables)
         let domain = content.fromDomain ?? address.domain
         let unique = "\(message.id).\(String(UInt64(bitPattern: time.nanoseconds), radix: 36))"
-        var rendered = content
-        rendered.data = try MessageBuilder.compose(draft, date: time, messageID: "\(unique)@\(domain)", boundarySeed: unique)
+        // The bulk headers go first, and the message is composed behind them in the same buffer.
+        var bulk: [UInt8] = []
+        try bulkHeaders(content, tags: compiled.template.tags ?? []).append(for: token(content, recipient: recipient), to: &bulk)
+        let composed = try MessageBuilder.compose(draft, date: time, messageID: "\(unique)@\(domain)", boundarySeed: unique, prefix: bulk)
         // Template variables are untrusted: a field past `feedback.maxHeaderBytes` fails this recipient only.
-        if let longest = HeaderField.longestField(in: rendered.data), longest.octets > headerLimit {
+        if let longest = HeaderField.longestField(in: composed, from: bulk.count), longest.octets > headerLimit {
             throw KilnError(.renderingFailure, "the \(longest.name) field renders to \(longest.octets) octets, over feedback.maxHeaderBytes (\(headerLimit))",
                             location: "message \(message.id)")
         }
-        return try finish(rendered, recipient: recipient, time: time, tags: compiled.template.tags ?? [])
+        return try sign(composed, content: content, time: time)
     }
 
     /// The bytes to send to `recipient`.
     /// - Parameter tags: a template's Feedback-ID campaign and category, when it has them.
     func finish(_ content: StoredContent, recipient: String, time: Timestamp, tags: [String] = []) throws(KilnError) -> [UInt8] {
-        let set = sets[content.configurationSet]
-        let headers = BulkHeaders(
-            feedbackID: try Self.feedbackID(set, name: content.configurationSet, campaign: content.campaign, tags: tags, senderId: senderId),
-            unsubscribeURL: set?.unsubscribe?.url, unsubscribeMailto: set?.unsubscribe?.mailto,
-            secret: unsubscribeSecrets[content.configurationSet] ?? [])
-        let token = UnsubscribeToken(recipient: recipient, list: content.configurationSet, campaign: content.campaign ?? "")
-        var message = try headers.lines(for: token) + content.data
+        var message: [UInt8] = []
+        message.reserveCapacity(content.data.count + 512)
+        try bulkHeaders(content, tags: tags).append(for: token(content, recipient: recipient), to: &message)
+        message += content.data
+        return try sign(message, content: content, time: time)
+    }
+
+    func token(_ content: StoredContent, recipient: String) -> UnsubscribeToken {
+        UnsubscribeToken(recipient: recipient, list: content.configurationSet, campaign: content.campaign ?? "")
+    }
+
+    /// Signs `message` with every key of its From domain.
+    func sign(_ message: [UInt8], content: StoredContent, time: Timestamp) throws(KilnError) -> [UInt8] {
+        var message = message
         for signer in signers[content.fromDomain?.lowercased() ?? ""] ?? [] {
             message = try signer.sign(message, time: time)
         }
         return message
+    }
+
+    /// The bulk headers of `content`'s configuration set and campaign, prepared once.
+    func bulkHeaders(_ content: StoredContent, tags: [String]) throws(KilnError) -> BulkHeaders.Prepared {
+        let key = [content.configurationSet, content.campaign ?? "\u{0}"] + tags
+        if let cached = bulkHeaders.prepared.withLock({ $0[key] }) { return cached }
+        let set = sets[content.configurationSet]
+        let prepared = try BulkHeaders(
+            feedbackID: try Self.feedbackID(set, name: content.configurationSet, campaign: content.campaign, tags: tags, senderId: senderId),
+            unsubscribeURL: set?.unsubscribe?.url, unsubscribeMailto: set?.unsubscribe?.mailto,
+            secret: unsubscribeSecrets[content.configurationSet] ?? []).prepared()
+        bulkHeaders.prepared.withLock { cache in
+            if cache.count > 1000 { cache.removeAll() }
+            cache[key] = prepared
+        }
+        return prepared
     }
 
     var signs: Bool { !signers.isEmpty }

@@ -35,28 +35,72 @@ public struct SMTPReply: Hashable, Sendable, Codable, CustomStringConvertible {
         self.init(parsingString: String(raw))
     }
 
+    /// The work of `init(parsing:)`, on the reply's UTF-8 bytes: it runs once per message
+    /// on a transfer thread, where going through Characters (grapheme breaking) cost more
+    /// than the rest of the reply handling.
     init?(parsingString raw: String) {
+        var raw = raw
+        guard let (code, status, text) = raw.withUTF8({ Self.parse($0) }) else { return nil }
+        self.init(code: code, enhancedStatus: status ?? Self.findStatus(in: text, code: code), text: text)
+    }
+
+    /// Lines end at CR or LF; a line counts when it starts with three digits and has the
+    /// first such line's code. After the code one `-` or space goes, then spaces; a first
+    /// word that is an enhanced status is taken (the first one given) and the rest of the
+    /// line is text, joined with the other lines' by a space.
+    static func parse(_ bytes: UnsafeBufferPointer<UInt8>) -> (Int, String?, String)? {
+        let space = UInt8(ascii: " ")
         var code: Int?
         var status: String?
-        var texts: [Substring] = []
-        for line in raw.split(omittingEmptySubsequences: true, whereSeparator: { $0 == "\n" || $0 == "\r" || $0 == "\r\n" }) {
-            let chars = Array(line.utf8.prefix(4))
-            guard chars.count >= 3, chars[0...2].allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),
-                  let lineCode = Int(line.prefix(3)) else { continue }
+        var text: [UInt8] = []
+        var start = 0
+        let n = bytes.count
+        while start < n {
+            var end = start
+            while end < n, bytes[end] != 10, bytes[end] != 13 { end += 1 }
+            defer { start = end + 1 }
+            guard end - start >= 3, isDigit(bytes[start]), isDigit(bytes[start + 1]), isDigit(bytes[start + 2]) else { continue }
+            let lineCode = Int(bytes[start] - 48) * 100 + Int(bytes[start + 1] - 48) * 10 + Int(bytes[start + 2] - 48)
             if code == nil { code = lineCode } else if code != lineCode { continue }
-            var rest = line.dropFirst(3)
-            if let first = rest.first, first == "-" || first == " " { rest = rest.dropFirst() }
-            rest = rest.drop(while: { $0 == " " })
-            let word = rest.prefix(while: { $0 != " " })
-            if Self.isEnhancedStatus(word) {
-                if status == nil { status = String(word) }
-                rest = rest.dropFirst(word.count).drop(while: { $0 == " " })
+            var p = start + 3
+            if p < end, bytes[p] == UInt8(ascii: "-") || bytes[p] == space { p += 1 }
+            while p < end, bytes[p] == space { p += 1 }
+            var wordEnd = p
+            while wordEnd < end, bytes[wordEnd] != space { wordEnd += 1 }
+            let word = UnsafeBufferPointer(rebasing: bytes[p..<wordEnd])
+            if isEnhancedStatus(bytes: word) {
+                if status == nil { status = String(decoding: word, as: UTF8.self) }
+                p = wordEnd
+                while p < end, bytes[p] == space { p += 1 }
             }
-            if !rest.isEmpty { texts.append(Substring(rest)) }
+            guard p < end else { continue }
+            if !text.isEmpty { text.append(space) }
+            text.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[p..<end]))
         }
         guard let code else { return nil }
-        let text = texts.joined(separator: " ")
-        self.init(code: code, enhancedStatus: status ?? Self.findStatus(in: text, code: code), text: text)
+        return (code, status, String(decoding: text, as: UTF8.self))
+    }
+
+    static func isDigit(_ byte: UInt8) -> Bool { byte >= 0x30 && byte <= 0x39 }
+
+    /// `isEnhancedStatus` on bytes: `c.sss.ddd` with c 2, 4 or 5 and one to three ASCII
+    /// digits in each other part.
+    static func isEnhancedStatus(bytes word: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard word.count >= 5, word[0] == UInt8(ascii: "2") || word[0] == UInt8(ascii: "4") || word[0] == UInt8(ascii: "5"),
+              word[1] == UInt8(ascii: ".") else { return false }
+        var parts = 0
+        var digits = 0
+        for byte in word[2...] {
+            if byte == UInt8(ascii: ".") {
+                guard digits > 0 else { return false }
+                parts += 1
+                digits = 0
+            } else {
+                guard isDigit(byte), digits < 3 else { return false }
+                digits += 1
+            }
+        }
+        return parts == 1 && digits > 0
     }
 
     /// The enhanced status written somewhere in a reply's text, where providers put it:

@@ -51,9 +51,24 @@ public struct UnsubscribeToken: Hashable, Sendable {
     }
 
     public func make(secret: [UInt8]) -> String {
+        make(key: Key(secret: secret))
+    }
+
+    /// The HMAC of a secret with its key schedule done: `make(key:)` copies it per token
+    /// instead of deriving the padded keys again for every recipient.
+    public struct Key: Sendable {
+        let hmac: HMAC<SHA256>
+
+        public init(secret: [UInt8]) {
+            hmac = HMAC<SHA256>(key: SymmetricKey(data: secret))
+        }
+    }
+
+    public func make(key: Key) -> String {
         let payload = Array([recipient, list, campaign].joined(separator: "\n").utf8)
-        let mac = HMAC<SHA256>.authenticationCode(for: payload, using: SymmetricKey(data: secret))
-        return Self.base64url(payload) + "." + Self.base64url(Array(mac))
+        var hmac = key.hmac
+        hmac.update(data: payload)
+        return Self.base64url(payload) + "." + Self.base64url(Array(hmac.finalize()))
     }
 
     public static func verify(_ token: String, secret: [UInt8]) -> UnsubscribeToken? {
@@ -101,16 +116,40 @@ public struct BulkHeaders: Sendable {
     /// The header lines (CRLF-terminated) for one recipient; an error (`headerInjection`)
     /// when a value would carry a line break.
     public func lines(for token: UnsubscribeToken) throws(KilnError) -> [UInt8] {
-        var out = ""
-        if let feedbackID { out += try HeaderField.line("Feedback-ID", feedbackID.description) }
-        if unsubscribeURL != nil || unsubscribeMailto != nil {
-            let value = token.make(secret: secret)
-            var targets: [String] = []
-            if let url = unsubscribeURL { targets.append("<\(url)\(url.contains("?") ? "&" : "?")t=\(value)>") }
-            if let mailto = unsubscribeMailto { targets.append("<mailto:\(mailto)?subject=unsubscribe-\(value)>") }
-            out += try HeaderField.line("List-Unsubscribe", targets.joined(separator: ", "))
-            if unsubscribeURL != nil { out += "List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n" }
+        try prepared().lines(for: token)
+    }
+
+    /// What does not change from one recipient to the next, worked out once: the
+    /// Feedback-ID line, the unsubscribe targets before the token, the HMAC key.
+    public func prepared() throws(KilnError) -> Prepared {
+        Prepared(feedbackLine: try feedbackID.map { id throws(KilnError) in Array(try HeaderField.line("Feedback-ID", id.description).utf8) } ?? [],
+                 urlPrefix: unsubscribeURL.map { "<\($0)\($0.utf8.contains(UInt8(ascii: "?")) ? "&" : "?")t=" },
+                 mailtoPrefix: unsubscribeMailto.map { "<mailto:\($0)?subject=unsubscribe-" },
+                 key: UnsubscribeToken.Key(secret: secret))
+    }
+
+    public struct Prepared: Sendable {
+        let feedbackLine: [UInt8]
+        let urlPrefix: String?
+        let mailtoPrefix: String?
+        let key: UnsubscribeToken.Key
+
+        public func lines(for token: UnsubscribeToken) throws(KilnError) -> [UInt8] {
+            var out: [UInt8] = []
+            try append(for: token, to: &out)
+            return out
         }
-        return Array(out.utf8)
+
+        /// Appends the header lines for one recipient to `out`.
+        public func append(for token: UnsubscribeToken, to out: inout [UInt8]) throws(KilnError) {
+            out += feedbackLine
+            guard urlPrefix != nil || mailtoPrefix != nil else { return }
+            let value = token.make(key: key)
+            var targets: [String] = []
+            if let urlPrefix { targets.append(urlPrefix + value + ">") }
+            if let mailtoPrefix { targets.append(mailtoPrefix + value + ">") }
+            out += try HeaderField.line("List-Unsubscribe", targets.joined(separator: ", ")).utf8
+            if urlPrefix != nil { out += "List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n".utf8 }
+        }
     }
 }

@@ -88,9 +88,10 @@ public enum HeaderField {
 
     /// The longest header field of `message` (its header section: up to the first empty
     /// line), folded lines included, with its name and length in octets (CRLF excluded).
-    public static func longestField(in message: [UInt8]) -> (name: String, octets: Int)? {
+    /// - Parameter offset: where the header starts in `message` (after lines put in front).
+    public static func longestField(in message: [UInt8], from offset: Int = 0) -> (name: String, octets: Int)? {
         var longest: (name: String, octets: Int)?
-        var start = 0, current = 0, nameEnd = 0, i = 0
+        var start = offset, current = offset, nameEnd = offset, i = offset
         func close(at end: Int) {
             let octets = end - start
             if octets > (longest?.octets ?? -1) { longest = (String(decoding: message[start..<nameEnd], as: UTF8.self), octets) }
@@ -102,14 +103,14 @@ public enum HeaderField {
             if message[i] == 32 || message[i] == 9 {
                 current = lineEnd
             } else {
-                if i > 0 { close(at: current) }
+                if i > offset { close(at: current) }
                 start = i
                 current = lineEnd
                 nameEnd = message[i..<lineEnd].firstIndex(of: UInt8(ascii: ":")) ?? lineEnd
             }
             i = lf + 1
         }
-        if i > 0 { close(at: current) }
+        if i > offset { close(at: current) }
         return longest
     }
 

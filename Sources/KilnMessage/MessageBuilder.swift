@@ -57,7 +57,10 @@ public enum MessageBuilder {
     ///   - date: the Date header's time.
     ///   - messageID: the Message-ID without angle brackets (`unique@domain`).
     ///   - boundarySeed: makes the MIME boundary unique (e.g. the message id's random part).
-    public static func compose(_ draft: MessageDraft, date: Timestamp, messageID: String, boundarySeed: String) throws(KilnError) -> [UInt8] {
+    ///   - prefix: header lines to put in front (the bulk headers): the message is built
+    ///     in one buffer behind them, instead of being copied behind them afterwards.
+    public static func compose(_ draft: MessageDraft, date: Timestamp, messageID: String, boundarySeed: String,
+                               prefix: [UInt8] = []) throws(KilnError) -> [UInt8] {
         guard draft.text != nil || draft.html != nil else {
             throw KilnError(.invalidMessage, "a message needs a text or an HTML body", location: "body")
         }
@@ -75,15 +78,19 @@ public enum MessageBuilder {
             }
             head += try HeaderField.line(header.name, HeaderField.encodedWords(try HeaderField.checked(header.value, field: header.name)))
         }
-        var out = Array(head.utf8)
+        var out = prefix
+        // Quoted-printable may grow a body by a few percent; the rest is headers.
+        out.reserveCapacity(prefix.count + head.utf8.count + (draft.text?.utf8.count ?? 0) * 11 / 10 + (draft.html?.utf8.count ?? 0) * 11 / 10 + 1024)
+        out += head.utf8
         guard !draft.attachments.isEmpty else {
-            out += body(draft, boundarySeed: boundarySeed)
+            appendBody(draft, boundarySeed: boundarySeed, to: &out)
             return out
         }
         let mixed = "=_kiln_mixed_\(boundarySeed)"
         out += Array("Content-Type: multipart/mixed; boundary=\"\(mixed)\"\r\n\r\n".utf8)
         out += Array("This is a multi-part message in MIME format.\r\n".utf8)
-        out += Array("--\(mixed)\r\n".utf8) + body(draft, boundarySeed: boundarySeed)
+        out += "--\(mixed)\r\n".utf8
+        appendBody(draft, boundarySeed: boundarySeed, to: &out)
         for (index, attachment) in draft.attachments.enumerated() {
             out += Array("\r\n--\(mixed)\r\n".utf8) + (try self.attachment(attachment, index: index))
         }
@@ -91,27 +98,28 @@ public enum MessageBuilder {
         return out
     }
 
-    /// The body part(s): text, HTML, or multipart/alternative with both; ends in CRLF.
-    static func body(_ draft: MessageDraft, boundarySeed: String) -> [UInt8] {
-        var out: [UInt8] = []
+    /// Appends the body part(s) to `out`: text, HTML, or multipart/alternative with
+    /// both; ends in CRLF.
+    static func appendBody(_ draft: MessageDraft, boundarySeed: String, to out: inout [UInt8]) {
         switch (draft.text, draft.html) {
         case let (text?, html?):
             let boundary = "=_kiln_\(boundarySeed)"
-            out += Array("Content-Type: multipart/alternative; boundary=\"\(boundary)\"\r\n\r\n".utf8)
-            out += Array("This is a multi-part message in MIME format.\r\n".utf8)
-            out += Array("--\(boundary)\r\n".utf8) + part(text, type: "text/plain")
-            out += Array("\r\n--\(boundary)\r\n".utf8) + part(html, type: "text/html")
-            out += Array("\r\n--\(boundary)--\r\n".utf8)
+            out += "Content-Type: multipart/alternative; boundary=\"\(boundary)\"\r\n\r\n".utf8
+            out += "This is a multi-part message in MIME format.\r\n".utf8
+            out += "--\(boundary)\r\n".utf8
+            appendPart(text, type: "text/plain", to: &out)
+            out += "\r\n--\(boundary)\r\n".utf8
+            appendPart(html, type: "text/html", to: &out)
+            out += "\r\n--\(boundary)--\r\n".utf8
         case let (text?, nil):
-            out += part(text, type: "text/plain")
+            appendPart(text, type: "text/plain", to: &out)
             out += [13, 10]
         case let (nil, html?):
-            out += part(html, type: "text/html")
+            appendPart(html, type: "text/html", to: &out)
             out += [13, 10]
         case (nil, nil):
             break
         }
-        return out
     }
 
     /// An attachment part: base64 in 76-column lines; a non-ASCII filename is given as
@@ -144,55 +152,62 @@ public enum MessageBuilder {
         return out
     }
 
-    /// Part headers and a quoted-printable body (7bit when the text is plain short ASCII).
-    static func part(_ body: String, type: String) -> [UInt8] {
-        if let plain = sevenBit(body) {
-            return Array("Content-Type: \(type); charset=utf-8\r\nContent-Transfer-Encoding: 7bit\r\n\r\n".utf8) + plain
-        }
-        return Array("Content-Type: \(type); charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n".utf8)
-            + QuotedPrintable.encode(body)
+    /// Appends part headers and a quoted-printable body (7bit when the text is plain
+    /// short ASCII) to `out`.
+    static func appendPart(_ body: String, type: String, to out: inout [UInt8]) {
+        let start = out.count
+        out += "Content-Type: \(type); charset=utf-8\r\nContent-Transfer-Encoding: 7bit\r\n\r\n".utf8
+        if appendSevenBit(body, to: &out) { return }
+        out.removeSubrange(start...)
+        out += "Content-Type: \(type); charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n".utf8
+        out += QuotedPrintable.encode(body)
     }
 
     /// The body with CRLF line ends when it can go as 7bit: printable ASCII, lines of at
     /// most 998 octets (RFC 5322; most HTML qualifies), none starting with a dot or
     /// ending with a space; else nil.
     static func sevenBit(_ body: String) -> [UInt8]? {
+        var out: [UInt8] = []
+        return appendSevenBit(body, to: &out) ? out : nil
+    }
+
+    /// Appends `sevenBit(body)` to `out` and returns true; false (with `out` as it was)
+    /// when the body cannot go as 7bit.
+    static func appendSevenBit(_ body: String, to out: inout [UInt8]) -> Bool {
         var body = body
-        return body.withUTF8 { input -> [UInt8]? in
-            guard let base = input.baseAddress else { return [] }
+        let before = out.count
+        let ok = body.withUTF8 { input -> Bool in
+            guard let base = input.baseAddress else { return true }
             let raw = UnsafeRawPointer(base)
             let n = input.count
-            var ok = true
-            // LF alone becomes CRLF: at most twice the size.
-            let out = [UInt8](unsafeUninitializedCapacity: n * 2 + 2) { out, written in
-                var o = 0
-                var start = 0
-                while start < n {
-                    // The line: up to the next CR or LF. Printable ASCII (space to tilde)
-                    // is passed over 8 bytes at a time, the rest byte by byte.
-                    var end = start
-                    while end + 8 <= n, ByteWords.allPrintable(ByteWords.load(raw, end)) { end += 8 }
-                    while end < n, input[end] != 10, input[end] != 13 {
-                        let b = input[end]
-                        if b &- 32 >= 95, b != 9 { ok = false; break }
-                        end += 1
-                    }
-                    guard ok else { break }
-                    let length = end - start
-                    if length > 0 {
-                        let last = input[end - 1]
-                        if length > 998 || input[start] == 46 || last == 32 || last == 9 { ok = false; break }
-                        (out.baseAddress! + o).update(from: base + start, count: length)
-                        o += length
-                    }
-                    if end == n { break }
-                    out[o] = 13; out[o + 1] = 10; o += 2
-                    start = end + ((input[end] == 13 && end + 1 < n && input[end + 1] == 10) ? 2 : 1)
+            // LF alone becomes CRLF; most bodies end their lines that way or with CRLF already.
+            out.reserveCapacity(out.count + n + n / 16 + 2)
+            var start = 0
+            while start < n {
+                // The line: up to the next CR or LF. Printable ASCII (space to tilde) is
+                // passed over 8 bytes at a time, the rest byte by byte.
+                var end = start
+                while end + 8 <= n, ByteWords.allPrintable(ByteWords.load(raw, end)) { end += 8 }
+                while end < n, input[end] != 10, input[end] != 13 {
+                    let b = input[end]
+                    if b &- 32 >= 95, b != 9 { return false }
+                    end += 1
                 }
-                written = o
+                let length = end - start
+                if length > 0 {
+                    let last = input[end - 1]
+                    if length > 998 || input[start] == 46 || last == 32 || last == 9 { return false }
+                    out.append(contentsOf: UnsafeBufferPointer(start: base + start, count: length))
+                }
+                if end == n { break }
+                out.append(13)
+                out.append(10)
+                start = end + ((input[end] == 13 && end + 1 < n && input[end + 1] == 10) ? 2 : 1)
             }
-            return ok ? out : nil
+            return true
         }
+        if !ok { out.removeSubrange(before...) }
+        return ok
     }
 }
 

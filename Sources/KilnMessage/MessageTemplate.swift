@@ -32,10 +32,10 @@ public struct MessageTemplate: Sendable, Codable, Hashable {
         public let template: MessageTemplate
         let from: EmailAddress
         let replyTo: EmailAddress?
-        let subject: MustacheTemplate
-        let fromName: MustacheTemplate?
-        let text: MustacheTemplate?
-        let html: MustacheTemplate?
+        let subject: TemplatePart
+        let fromName: TemplatePart?
+        let text: TemplatePart?
+        let html: TemplatePart?
         /// Variables every recipient must have (those outside sections).
         public let required: [String]
     }
@@ -58,10 +58,10 @@ public struct MessageTemplate: Sendable, Codable, Hashable {
                 throw KilnError(.invalidMessage, "'\(tag)' cannot be a Feedback-ID field (printable ASCII, no spaces, colons or variables)", location: "template.tags[\(index)]")
             }
         }
-        func parse(_ source: String?, part: String, html: Bool) throws(KilnError) -> MustacheTemplate? {
+        func parse(_ source: String?, part: String, html: Bool) throws(KilnError) -> TemplatePart? {
             guard let source else { return nil }
             do {
-                return try MustacheTemplate(string: (html ? "{{% CONTENT_TYPE: HTML}}" : "{{% CONTENT_TYPE: TEXT}}") + source)
+                return try TemplatePart(source: source, html: html)
             } catch {
                 throw KilnError(.invalidMessage, "the \(part) template does not parse: \(error)", location: "template.\(part)")
             }
@@ -113,10 +113,9 @@ extension MessageTemplate.Compiled {
         for name in required where variables[name] == nil {
             throw KilnError(.renderingFailure, "the variable '\(name)' is missing for \(recipient)", location: "variables.\(name)")
         }
-        let context = variables as [String: Any]
-        let subjectText = try HeaderField.checked(subject.render(context), field: "Subject")
-        let name = try fromName.map { t throws(KilnError) in try HeaderField.checked(t.render(context), field: "From") }
+        let subjectText = try HeaderField.checked(subject.render(variables), field: "Subject")
+        let name = try fromName.map { t throws(KilnError) in try HeaderField.checked(t.render(variables), field: "From") }
         return MessageDraft(from: from, fromName: name, to: [recipient], replyTo: replyTo, subject: subjectText,
-                            text: text?.render(context), html: html?.render(context))
+                            text: text?.render(variables), html: html?.render(variables))
     }
 }

@@ -1,8 +1,7 @@
 import KilnCore
 
-/// Finds the reply that ended a transaction in the server lines that curl's debug
-/// callback saw (`CURLINFO_HEADER_IN`): the last complete reply, with its continuation
-/// lines.
+/// Finds the reply that ended a transaction in the server lines that curl's header
+/// callback saw: the last complete reply, with its continuation lines.
 ///
 /// It runs once per message on a transfer thread, over a transcript that may hold a
 /// greeting and a long EHLO reply, so it works on the bytes: it finds where each reply

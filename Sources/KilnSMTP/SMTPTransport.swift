@@ -14,7 +14,7 @@ import Synchronization
 /// Jobs are queued per (destination, source IP) lane; each lane
 /// runs at most `maxConnections` transfers at once and reuses its connections for up to
 /// `messagesPerConnection` messages. Every result carries the server's reply (code,
-/// enhanced status, text), captured through curl's debug callback, classified once. A
+/// enhanced status, text), captured through curl's header callback, classified once. A
 /// throttle or a block (`Dispatcher.withdrawsLane(after:)`) takes back what waits on its
 /// lane and holds the lane shut briefly: this is the one place that withdraws.
 public final class SMTPTransport: Sendable {

@@ -57,7 +57,7 @@ final class TransferLoop: @unchecked Sendable {
         var messagesOnConnection = 0
         var recipients: UnsafeMutablePointer<curl_slist>?
         var connectTo: UnsafeMutablePointer<curl_slist>?
-        /// Whether this transfer sent MAIL FROM: a failure before it is the host's, not
+        /// Whether this transfer reached MAIL FROM: a failure before it is the host's, not
         /// the receiver's answer to the message.
         var sentMail = false
 
@@ -242,9 +242,12 @@ final class TransferLoop: @unchecked Sendable {
         kiln_easy_setopt_slist(easy, CURLOPT_MAIL_RCPT, connection.recipients)
         kiln_easy_setopt_read(easy, readCallback)
         kiln_easy_setopt_pointer(easy, CURLOPT_READDATA, context)
-        kiln_easy_setopt_long(easy, CURLOPT_VERBOSE, 1)
-        kiln_easy_setopt_debug(easy, debugCallback)
-        kiln_easy_setopt_pointer(easy, CURLOPT_DEBUGDATA, context)
+        // Reply lines come through the header callback, not curl's verbose mode: verbose
+        // would also format curl's own progress messages for every transfer.
+        kiln_easy_setopt_header(easy, headerCallback)
+        kiln_easy_setopt_pointer(easy, CURLOPT_HEADERDATA, context)
+        kiln_easy_setopt_prereq(easy, prereqCallback)
+        kiln_easy_setopt_pointer(easy, CURLOPT_PREREQDATA, context)
         kiln_easy_setopt_long(easy, CURLOPT_CONNECTTIMEOUT_MS, Int(options.connectTimeout.nanoseconds / 1_000_000))
         kiln_easy_setopt_long(easy, CURLOPT_TIMEOUT_MS, Int(options.transferTimeout.nanoseconds / 1_000_000))
         if let connectTo = connection.connectTo { curl_slist_free_all(connectTo) }
@@ -417,18 +420,22 @@ private let closeSocketCallback: kiln_closesocket_callback = { userdata, fd in
     return Unmanaged<SocketRegistry>.fromOpaque(userdata).takeUnretainedValue().close(fd)
 }
 
-private let debugCallback: kiln_debug_callback = { _, type, data, size, userdata in
-    guard let data, let userdata else { return 0 }
+/// Every line the server sends (greeting, EHLO, replies) is kept for `SMTPReplyCapture`.
+private let headerCallback: kiln_header_callback = { data, size, count, userdata in
+    let total = size * count
+    guard let data, let userdata else { return total }
     let connection = Unmanaged<TransferLoop.Connection>.fromOpaque(userdata).takeUnretainedValue()
-    if type == CURLINFO_HEADER_OUT {
-        if size >= 4, data.withMemoryRebound(to: UInt8.self, capacity: 4, { Array(UnsafeBufferPointer(start: $0, count: 4)) }).map({ $0 | 0x20 }) == Array("mail".utf8) {
-            connection.sentMail = true
-        }
-        return 0
+    data.withMemoryRebound(to: UInt8.self, capacity: total) { bytes in
+        connection.replyBytes.append(contentsOf: UnsafeBufferPointer(start: bytes, count: total))
     }
-    guard type == CURLINFO_HEADER_IN else { return 0 }
-    data.withMemoryRebound(to: UInt8.self, capacity: size) { bytes in
-        connection.replyBytes.append(contentsOf: UnsafeBufferPointer(start: bytes, count: size))
+    return total
+}
+
+/// Called when the session is set up and MAIL FROM goes next: a failure after this is
+/// the receiver's answer to (or a loss during) the transaction, not the host's.
+private let prereqCallback: kiln_prereq_callback = { userdata, _, _, _, _ in
+    if let userdata {
+        Unmanaged<TransferLoop.Connection>.fromOpaque(userdata).takeUnretainedValue().sentMail = true
     }
     return 0
 }
