@@ -15,6 +15,9 @@
 # PERF_DIR=dir records the first round's kiln runs with `perf record -a -g` into
 # dir/<row>.data (the whole machine: kiln, smtp-sink and the kernel), for `perf report`.
 # TRANSFER_THREADS=n sets delivery.transferThreads (default: the configuration's default).
+# BASELINE=path/to/kiln adds a row: unsigned with that binary, measured in the same rounds
+# (an A/B of a change: copy the old release binary aside before rebuilding).
+# ONLY="ceiling unsigned baseline" measures only those rows (the ratios need their rows).
 set -euo pipefail
 rows=${1:-20000}
 runs=${2:-3}
@@ -88,7 +91,7 @@ seconds_since() { python3 -c "import time,sys; print(time.time() - float(sys.arg
 # One end-to-end campaign (configuration VARIANT, row name ROW) into a fresh store;
 # prints messages/s (0 when not all delivered).
 campaign() {
-  local variant=$1 dir="$work/run-$RANDOM$RANDOM"
+  local variant=$1 dir="$work/run-$RANDOM$RANDOM" binary=${3:-$kiln}
   mkdir -p "$dir"
   cp "$work/$variant.json" "$dir/kiln.json"
   local start
@@ -98,7 +101,7 @@ campaign() {
     mkdir -p "$PERF_DIR"
     perf=(perf record -q -a -g -F 499 -o "$PERF_DIR/$2.data" --)
   fi
-  (cd "$dir" && "${perf[@]}" "$kiln" campaign run --config kiln.json --recipients "$work/list.csv" --template "$work/template.json" \
+  (cd "$dir" && "${perf[@]}" "$binary" campaign run --config kiln.json --recipients "$work/list.csv" --template "$work/template.json" \
       --campaign c --json >report.json 2>kiln.log) || true
   local elapsed delivered
   elapsed=$(seconds_since "$start")
@@ -125,10 +128,11 @@ openssl_rate() {
 }
 
 declare -A figures
-rows_order=(ceiling unsigned rsa ed25519 rsa_swift_crypto openssl)
+rows_order=(${ONLY:-ceiling unsigned rsa ed25519 rsa_swift_crypto openssl ${BASELINE:+baseline}})
 measure() {
   case $1 in
     ceiling) ceiling ;;
+    baseline) campaign unsigned baseline "$BASELINE" ;;
     unsigned | rsa | ed25519) campaign "$1" "$1" ;;
     rsa_swift_crypto) KILN_DKIM_RSA_LIBRARY=swift-crypto campaign rsa rsa_swift_crypto ;;
     openssl) openssl_rate ;;
@@ -145,13 +149,16 @@ for round in $(seq 1 "$runs"); do
   echo "round $round: $(for k in "${rows_order[@]}"; do printf '%s=%s ' "$k" "$(echo "${figures[$k]}" | awk '{print $NF}')"; done)" >&2
 done
 
-python3 - "$rows" "$runs" "${figures[ceiling]}" "${figures[unsigned]}" "${figures[rsa]}" "${figures[ed25519]}" \
-  "${figures[rsa_swift_crypto]}" "${figures[openssl]}" <<'PY'
+args=()
+for k in "${rows_order[@]}"; do args+=("$k=${figures[$k]}"); done
+python3 - "$rows" "$runs" "${args[@]}" <<'PY'
 import statistics, sys
 rows, runs = int(sys.argv[1]), int(sys.argv[2])
-names = ["ceiling", "unsigned", "rsa", "ed25519", "rsa_swift_crypto", "openssl"]
-values = {n: [float(v) for v in sys.argv[3 + i].split()] for i, n in enumerate(names)}
-m = {n: statistics.median(v) for n, v in values.items()}
+values = {}
+for arg in sys.argv[3:]:
+    name, _, figures = arg.partition("=")
+    values[name] = [float(v) for v in figures.split()]
+m = {n: statistics.median(v) for n, v in values.items() if v}
 labels = {
     "ceiling": "SMTP ceiling: smtp-source -d -s 16 -l 20480 -> smtp-sink",
     "unsigned": "kiln campaign run, unsigned",
@@ -159,19 +166,28 @@ labels = {
     "ed25519": "kiln campaign run, DKIM ed25519",
     "rsa_swift_crypto": "kiln campaign run, DKIM rsa-2048 forced to swift-crypto",
     "openssl": "openssl speed -multi 2 rsa2048 (signatures/s)",
+    "baseline": "kiln campaign run, unsigned, BASELINE binary",
 }
 print(f"\n{rows} recipients, 20 KB HTML, medians of {runs} rounds (msg/s unless noted)\n")
 print(f"| {'path':<58} | {'median':>8} | runs")
 print(f"|{'-' * 60}|{'-' * 10}|------")
-for n in names:
+for n in m:
     print(f"| {labels[n]:<58} | {m[n]:>8,.0f} | {' '.join(f'{v:.0f}' for v in values[n])}")
 def ratio(label, value, target):
     verdict = "met" if value >= target else "NOT met"
     print(f"{label:<62} {value:5.2f}  (target >= {target}: {verdict})")
 print()
-ratio("unsigned / SMTP ceiling", m["unsigned"] / m["ceiling"], 0.6)
-base = min(m["unsigned"], m["openssl"])
-ratio(f"rsa-2048 / min(unsigned, openssl 2-process) = /{base:,.0f}", m["rsa"] / base, 0.75)
-ratio("ed25519 / unsigned", m["ed25519"] / m["unsigned"], 0.85)
-print(f"{'rsa-2048 fastest library / forced swift-crypto':<62} {m['rsa'] / max(m['rsa_swift_crypto'], 1):5.2f}")
+if "unsigned" in m and "ceiling" in m:
+    ratio("unsigned / SMTP ceiling", m["unsigned"] / m["ceiling"], 0.6)
+if "unsigned" in m and "openssl" in m and "rsa" in m:
+    base = min(m["unsigned"], m["openssl"])
+    ratio(f"rsa-2048 / min(unsigned, openssl 2-process) = /{base:,.0f}", m["rsa"] / base, 0.75)
+if "unsigned" in m and "ed25519" in m:
+    ratio("ed25519 / unsigned", m["ed25519"] / m["unsigned"], 0.85)
+if "rsa" in m and "rsa_swift_crypto" in m:
+    print(f"{'rsa-2048 fastest library / forced swift-crypto':<62} {m['rsa'] / max(m['rsa_swift_crypto'], 1):5.2f}")
+if "baseline" in m and "unsigned" in m:
+    # Per round, so that drift between rounds cancels out.
+    pairs = [u / b for u, b in zip(values["unsigned"], values["baseline"]) if b > 0]
+    print(f"{'unsigned / BASELINE unsigned (median of per-round ratios)':<62} {statistics.median(pairs):5.2f}  ({' '.join(f'{p:.2f}' for p in pairs)})")
 PY
