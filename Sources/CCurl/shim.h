@@ -14,10 +14,8 @@ static inline CURLcode kiln_easy_setopt_pointer(CURL *h, CURLoption o, void *v) 
 static inline CURLcode kiln_easy_setopt_slist(CURL *h, CURLoption o, struct curl_slist *v) { return curl_easy_setopt(h, o, v); }
 static inline CURLcode kiln_easy_setopt_offset(CURL *h, CURLoption o, curl_off_t v) { return curl_easy_setopt(h, o, v); }
 
-typedef int (*kiln_debug_callback)(CURL *handle, curl_infotype type, char *data, size_t size, void *userptr);
 typedef size_t (*kiln_read_callback)(char *buffer, size_t size, size_t nitems, void *userdata);
 
-static inline CURLcode kiln_easy_setopt_debug(CURL *h, kiln_debug_callback cb) { return curl_easy_setopt(h, CURLOPT_DEBUGFUNCTION, cb); }
 static inline CURLcode kiln_easy_setopt_read(CURL *h, kiln_read_callback cb) { return curl_easy_setopt(h, CURLOPT_READFUNCTION, cb); }
 typedef curl_socket_t (*kiln_opensocket_callback)(void *clientp, curlsocktype purpose, struct curl_sockaddr *address);
 typedef int (*kiln_closesocket_callback)(void *clientp, curl_socket_t item);
