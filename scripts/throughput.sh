@@ -14,7 +14,8 @@
 # Take timings while nobody builds: flock /tmp/kiln-build.lock scripts/throughput.sh
 # PERF_DIR=dir records the first round's kiln runs with `perf record -a -g` into
 # dir/<row>.data (the whole machine: kiln, smtp-sink and the kernel), for `perf report`.
-# TRANSFER_THREADS=n sets delivery.transferThreads (default: the configuration's default).
+# TRANSFER_THREADS=n sets delivery.transferThreads and MAX_IN_FLIGHT=n delivery.maxInFlight
+# (default: the configuration's defaults).
 # BASELINE=path/to/kiln adds a row: unsigned with that binary, measured in the same rounds
 # (an A/B of a change: copy the old release binary aside before rebuilding).
 # ONLY="ceiling unsigned baseline" measures only those rows (the ratios need their rows).
@@ -76,7 +77,8 @@ for variant, dkim in [("unsigned", None), ("rsa", [{"selector": "r1", "algorithm
         "pools": [{"name": "p", "ips": ["127.0.0.2", "127.0.0.3"], "scaling": "fixed"}],
         "providers": providers,
         "delivery": {"mode": "routes", "routes": {"*": f"smtp://127.0.0.1:{port}"}, "heloName": "mta.example.com", "tls": "none",
-                     **({"transferThreads": int(os.environ["TRANSFER_THREADS"])} if os.environ.get("TRANSFER_THREADS") else {})},
+                     **({"transferThreads": int(os.environ["TRANSFER_THREADS"])} if os.environ.get("TRANSFER_THREADS") else {}),
+                     **({"maxInFlight": int(os.environ["MAX_IN_FLIGHT"])} if os.environ.get("MAX_IN_FLIGHT") else {})},
         "configurationSets": [{"name": "bulk", "pool": "p",
                                "unsubscribe": {"url": "https://example.com/u", "mailto": "unsubscribe@example.com", "secretEnv": "TP_UNSUB_SECRET"}}],
         "defaultConfigurationSet": "bulk",

@@ -27,8 +27,8 @@ struct MessageFinisher: Sendable {
     let sets: [String: Configuration.ConfigurationSet]
     let unsubscribeSecrets: [String: [UInt8]]
     let signers: [String: [DKIMSigner]]
-    /// The key of the return path's MAC (nil: unsigned, see `ReturnPath`).
-    let returnPathSecret: [UInt8]?
+    /// The key of the return path's MAC, prepared (nil: unsigned, see `ReturnPath`).
+    let returnPathKey: ReturnPath.Key?
     /// The longest rendered header field, in octets.
     let headerLimit: Int
 
@@ -36,7 +36,7 @@ struct MessageFinisher: Sendable {
         senderId = configuration.senderId
         sets = Dictionary(configuration.configurationSets.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         unsubscribeSecrets = try Self.unsubscribeSecrets(configuration: configuration, secrets: secrets)
-        returnPathSecret = try Self.returnPathSecret(configuration: configuration, secrets: secrets)
+        returnPathKey = try Self.returnPathSecret(configuration: configuration, secrets: secrets).flatMap { $0.isEmpty ? nil : ReturnPath.Key(secret: $0) }
         headerLimit = configuration.feedbackSettings.headerLimit
         let rsaLibrary = try Self.rsaLibrary(secrets.environment)
         var signers: [String: [DKIMSigner]] = [:]

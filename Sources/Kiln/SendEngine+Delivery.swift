@@ -178,6 +178,8 @@ final class DeliverySession: Sendable {
         self.engine = engine
         self.transport = transport
         let configuration = engine.sendingConfiguration
+        self.configuration = configuration
+        routeHops = (configuration.delivery.routes ?? [:]).mapValues { $0.urls.compactMap(SMTPURL.init).map { SMTPHop(url: $0) } }
         let overrides = configuration.providers
         let router = Router(
             pools: configuration.pools, sharedPool: configuration.sharedPool, strategies: configuration.warmupStrategies,
@@ -245,7 +247,10 @@ final class DeliverySession: Sendable {
         }
     }
 
-    var configuration: Configuration { engine.sendingConfiguration }
+    /// The engine's sending configuration (this node's part of it), read once.
+    let configuration: Configuration
+    /// The hops of each configured route (by provider id, `*` for the rest), parsed once.
+    let routeHops: [String: [SMTPHop]]
 
     /// Renews this run's leases, says the node is alive, and takes back the leases of
     /// nodes that stopped renewing theirs.
@@ -393,7 +398,7 @@ final class DeliverySession: Sendable {
                 }
                 var job = SMTPJob(
                     id: message.id, destination: hops[0].url, sourceIP: path.ip,
-                    mailFrom: ReturnPath.address(for: message.id, domain: content.envelopeDomain, secret: finisher.returnPathSecret),
+                    mailFrom: ReturnPath.address(for: message.id, domain: content.envelopeDomain, key: finisher.returnPathKey),
                     recipient: message.recipient, body: [],
                     maxConnections: connections,
                     messagesPerConnection: viaShared ? 100 : perConnection,
@@ -528,9 +533,8 @@ final class DeliverySession: Sendable {
     /// MX hosts (`MXResolver.hops`). A failure is a local reply: 5.1.2 for a domain that
     /// does not exist, 5.1.10 for a null MX (RFC 7505), 4.4.3 for a DNS failure.
     func destination(for message: LeasedMessage, sourceIP: String?) async -> Destination {
-        if let route = configuration.route(for: message.provider) {
-            let hops = route.urls.compactMap(SMTPURL.init).map { SMTPHop(url: $0) }
-            if !hops.isEmpty { return .hops(hops) }
+        if let hops = routeHops[message.provider.id] ?? routeHops["*"], !hops.isEmpty {
+            return .hops(hops)
         }
         let domain = String(message.recipient[message.recipient.index(after: message.recipient.lastIndex(of: "@")!)...])
         switch await engine.mx.lookup(domain) {
@@ -638,6 +642,8 @@ extension SendEngine {
     /// The attempt's log line (info): message id, source IP, provider, reply code, class
     /// and duration; never the body, the recipient's content or a secret.
     func logAttempt(_ id: MessageID, ip: String, provider: MailboxProvider, reply: SMTPReply, classification: ReplyClassification, duration: Duration?) {
+        // Built only when it is logged: at the default level (warning) it is not.
+        guard logger.logLevel <= .info else { return }
         var metadata: Logger.Metadata = [
             "message": "\(id)", "ip": "\(ip)", "provider": "\(provider.id)", "code": "\(reply.code)",
             "class": "\(classification.replyClass.rawValue)",

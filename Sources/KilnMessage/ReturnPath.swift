@@ -25,20 +25,43 @@ public enum ReturnPath {
     /// The characters of the MAC.
     public static let macLength = 10
 
+    /// The HMAC of a secret with its key schedule done, for signing many return paths:
+    /// `address(for:domain:key:)` copies it per message instead of deriving the padded
+    /// keys again.
+    public struct Key: Sendable {
+        let hmac: HMAC<SHA256>
+
+        public init(secret: [UInt8]) {
+            hmac = HMAC<SHA256>(key: SymmetricKey(data: secret))
+        }
+    }
+
     /// The envelope sender of message `id`.
     public static func address(for id: MessageID, domain: String, secret: [UInt8]?) -> String {
-        guard let secret, !secret.isEmpty else { return "b+\(id)@\(domain)" }
-        return "b+\(id)-\(mac(for: id, secret: secret))@\(domain)"
+        address(for: id, domain: domain, key: secret.flatMap { $0.isEmpty ? nil : Key(secret: $0) })
+    }
+
+    /// The envelope sender of message `id`, signed with a prepared key (nil: unsigned).
+    public static func address(for id: MessageID, domain: String, key: Key?) -> String {
+        guard let key else { return "b+\(id)@\(domain)" }
+        return "b+\(id)-\(mac(for: id, key: key))@\(domain)"
     }
 
     /// The MAC of message `id`: 10 lowercase base32 characters.
     public static func mac(for id: MessageID, secret: [UInt8]) -> String {
-        let code = Array(HMAC<SHA256>.authenticationCode(for: Array("kiln-return-path:\(id)".utf8), using: SymmetricKey(data: secret)))
-        let alphabet = Array("abcdefghijklmnopqrstuvwxyz234567")
-        var bits: UInt64 = 0
-        for byte in code.prefix(8) { bits = bits << 8 | UInt64(byte) }
-        return String((0..<macLength).map { alphabet[Int(bits >> UInt64(59 - 5 * $0) & 31)] })
+        mac(for: id, key: Key(secret: secret))
     }
+
+    static func mac(for id: MessageID, key: Key) -> String {
+        var hmac = key.hmac
+        hmac.update(data: Array("kiln-return-path:\(id)".utf8))
+        var bits: UInt64 = 0
+        for byte in hmac.finalize().prefix(8) { bits = bits << 8 | UInt64(byte) }
+        return String(decoding: (0..<macLength).map { base32[Int(bits >> UInt64(59 - 5 * $0) & 31)] }, as: UTF8.self)
+    }
+
+    /// RFC 4648's base32 alphabet, lowercase.
+    static let base32 = Array("abcdefghijklmnopqrstuvwxyz234567".utf8)
 
     /// The best trace among `values` (header values or bare addresses): a verified one
     /// first, else an unverified one, else none.

@@ -60,6 +60,9 @@ final class TransferLoop: @unchecked Sendable {
         /// Whether this transfer reached MAIL FROM: a failure before it is the host's, not
         /// the receiver's answer to the message.
         var sentMail = false
+        /// The session options set on the handle (nil: none yet). The lane fixes the URL,
+        /// the connect-to address and the source address; these come with each job.
+        var session: SessionOptions?
 
         /// Sockets are opened and closed through `sockets`, so that `abandonRunning()` can
         /// end any wait on a receiver from another thread.
@@ -77,6 +80,20 @@ final class TransferLoop: @unchecked Sendable {
             if let recipients { curl_slist_free_all(recipients) }
             curl_easy_cleanup(easy)
             if let connectTo { curl_slist_free_all(connectTo) }
+        }
+    }
+
+    /// What a job says about its session beyond its lane: set on a handle only when it
+    /// differs from the handle's last job, so a reused handle only changes its envelope.
+    struct SessionOptions: Equatable {
+        var tls: Configuration.TLSPolicy
+        var verifyTLS: Bool
+        var credentials: SMTPCredentials?
+
+        init(_ job: SMTPJob) {
+            tls = job.tls
+            verifyTLS = job.verifyTLS
+            credentials = job.credentials
         }
     }
 
@@ -222,24 +239,40 @@ final class TransferLoop: @unchecked Sendable {
 
     func configure(_ connection: Connection, for job: SMTPJob) {
         let easy = connection.easy
-        let options = transport.options
         connection.job = job
         connection.replyBytes.removeAll(keepingCapacity: true)
         connection.readOffset = 0
         connection.sentMail = false
         connection.messagesOnConnection += 1
-        let context = Unmanaged.passUnretained(connection).toOpaque()
-
-        let host = job.destination.host.contains(":") ? "[\(job.destination.host)]" : job.destination.host
-        let scheme = job.destination.implicitTLS ? "smtps" : "smtp"
-        kiln_easy_setopt_string(easy, CURLOPT_URL, "\(scheme)://\(host):\(job.destination.port)/\(options.heloName)")
-        kiln_easy_setopt_long(easy, CURLOPT_NOSIGNAL, 1)
-        kiln_easy_setopt_long(easy, CURLOPT_UPLOAD, 1)
         kiln_easy_setopt_offset(easy, CURLOPT_INFILESIZE_LARGE, curl_off_t(job.body.count))
         kiln_easy_setopt_string(easy, CURLOPT_MAIL_FROM, "<\(job.mailFrom)>")
         if let recipients = connection.recipients { curl_slist_free_all(recipients) }
         connection.recipients = curl_slist_append(nil, "<\(job.recipient)>")
         kiln_easy_setopt_slist(easy, CURLOPT_MAIL_RCPT, connection.recipients)
+        if connection.session == nil { configureLane(connection, for: job) }
+        let session = SessionOptions(job)
+        if connection.session != session {
+            configureSession(easy, session)
+            connection.session = session
+        }
+        // Close the connection after its last allowed message.
+        let cap = min(job.messagesPerConnection, lanes[connection.key]?.messageCap ?? .max)
+        let last = connection.messagesOnConnection >= max(1, cap)
+        kiln_easy_setopt_long(easy, CURLOPT_FORBID_REUSE, last ? 1 : 0)
+        if last { connection.messagesOnConnection = 0 }
+    }
+
+    /// What stays the same for every job of the handle's lane: the URL (destination and
+    /// HELO name), the connect-to address, the source address, callbacks and timeouts.
+    func configureLane(_ connection: Connection, for job: SMTPJob) {
+        let easy = connection.easy
+        let options = transport.options
+        let context = Unmanaged.passUnretained(connection).toOpaque()
+        let host = job.destination.host.contains(":") ? "[\(job.destination.host)]" : job.destination.host
+        let scheme = job.destination.implicitTLS ? "smtps" : "smtp"
+        kiln_easy_setopt_string(easy, CURLOPT_URL, "\(scheme)://\(host):\(job.destination.port)/\(options.heloName)")
+        kiln_easy_setopt_long(easy, CURLOPT_NOSIGNAL, 1)
+        kiln_easy_setopt_long(easy, CURLOPT_UPLOAD, 1)
         kiln_easy_setopt_read(easy, readCallback)
         kiln_easy_setopt_pointer(easy, CURLOPT_READDATA, context)
         // Reply lines come through the header callback, not curl's verbose mode: verbose
@@ -263,7 +296,11 @@ final class TransferLoop: @unchecked Sendable {
         } else {
             kiln_easy_setopt_pointer(easy, CURLOPT_INTERFACE, nil)
         }
-        switch job.tls {
+    }
+
+    /// TLS policy, certificate checks and credentials of the handle's next session.
+    func configureSession(_ easy: UnsafeMutableRawPointer, _ session: SessionOptions) {
+        switch session.tls {
         case .none:
             kiln_easy_setopt_long(easy, CURLOPT_USE_SSL, Int(CURLUSESSL_NONE.rawValue))
         case .opportunistic:
@@ -271,18 +308,16 @@ final class TransferLoop: @unchecked Sendable {
         case .required:
             kiln_easy_setopt_long(easy, CURLOPT_USE_SSL, Int(CURLUSESSL_ALL.rawValue))
         }
-        kiln_easy_setopt_long(easy, CURLOPT_SSL_VERIFYPEER, job.verifyTLS ? 1 : 0)
-        kiln_easy_setopt_long(easy, CURLOPT_SSL_VERIFYHOST, job.verifyTLS ? 2 : 0)
-        if job.verifyTLS, let caFile = options.caFile { kiln_easy_setopt_string(easy, CURLOPT_CAINFO, caFile) }
-        if let credentials = job.credentials {
+        kiln_easy_setopt_long(easy, CURLOPT_SSL_VERIFYPEER, session.verifyTLS ? 1 : 0)
+        kiln_easy_setopt_long(easy, CURLOPT_SSL_VERIFYHOST, session.verifyTLS ? 2 : 0)
+        if session.verifyTLS, let caFile = transport.options.caFile { kiln_easy_setopt_string(easy, CURLOPT_CAINFO, caFile) }
+        if let credentials = session.credentials {
             kiln_easy_setopt_string(easy, CURLOPT_USERNAME, credentials.username)
             kiln_easy_setopt_string(easy, CURLOPT_PASSWORD, credentials.password)
+        } else {
+            kiln_easy_setopt_pointer(easy, CURLOPT_USERNAME, nil)
+            kiln_easy_setopt_pointer(easy, CURLOPT_PASSWORD, nil)
         }
-        // Close the connection after its last allowed message.
-        let cap = min(job.messagesPerConnection, lanes[connection.key]?.messageCap ?? .max)
-        let last = connection.messagesOnConnection >= max(1, cap)
-        kiln_easy_setopt_long(easy, CURLOPT_FORBID_REUSE, last ? 1 : 0)
-        if last { connection.messagesOnConnection = 0 }
     }
 
     func finish(easy: UnsafeMutableRawPointer, code: CURLcode, multi: UnsafeMutableRawPointer) -> SMTPResult? {
