@@ -26,9 +26,13 @@ public final class LoopbackSMTPServer: Sendable {
         public var clientAddress: String
         /// Whether it came over TLS (after STARTTLS, or on an implicit-TLS port).
         public var overTLS: Bool
+        /// The user the session authenticated as (AUTH), if it did.
+        public var authenticatedAs: String?
         public var text: String { String(decoding: data, as: UTF8.self) }
-        public init(mailFrom: String, recipients: [String], data: [UInt8], clientAddress: String, overTLS: Bool = false) {
+        public init(mailFrom: String, recipients: [String], data: [UInt8], clientAddress: String, overTLS: Bool = false,
+                    authenticatedAs: String? = nil) {
             self.overTLS = overTLS
+            self.authenticatedAs = authenticatedAs
             self.mailFrom = mailFrom
             self.recipients = recipients
             self.data = data
@@ -76,8 +80,20 @@ public final class LoopbackSMTPServer: Sendable {
         }
     }
 
+    /// The one user a server that requires authentication accepts (RFC 4954, with the
+    /// PLAIN and LOGIN mechanisms): it offers AUTH and refuses MAIL before it (530 5.7.0).
+    public struct Login: Sendable {
+        public var username: String
+        public var password: String
+        public init(username: String, password: String) {
+            self.username = username
+            self.password = password
+        }
+    }
+
     public let host: String
     public let port: Int
+    let login: Login?
     let channel: any Channel
     let group: MultiThreadedEventLoopGroup
     let isShutDown = Mutex(false)
@@ -91,8 +107,9 @@ public final class LoopbackSMTPServer: Sendable {
         var waiters: [(Int, CheckedContinuation<Void, Never>)] = []
     }
 
-    init(host: String, port: Int, channel: any Channel, group: MultiThreadedEventLoopGroup, tls: TLS?, script: @escaping Script) {
+    init(host: String, port: Int, channel: any Channel, group: MultiThreadedEventLoopGroup, tls: TLS?, login: Login?, script: @escaping Script) {
         self.tls = tls
+        self.login = login
         self.host = host
         self.port = port
         self.channel = channel
@@ -102,8 +119,11 @@ public final class LoopbackSMTPServer: Sendable {
     }
 
     /// Starts a server on `host` (a loopback address) and `port` (0 for any free port).
-    /// - Parameter tls: STARTTLS or implicit TLS (nil: plain SMTP only).
-    public static func start(host: String = "127.0.0.1", port: Int = 0, tls: TLS? = nil, script: @escaping Script = { _ in nil }) async throws -> LoopbackSMTPServer {
+    /// - Parameters:
+    ///   - tls: STARTTLS or implicit TLS (nil: plain SMTP only).
+    ///   - login: the user it requires to authenticate before MAIL (nil: no AUTH).
+    public static func start(host: String = "127.0.0.1", port: Int = 0, tls: TLS? = nil, login: Login? = nil,
+                             script: @escaping Script = { _ in nil }) async throws -> LoopbackSMTPServer {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let box = ServerBox()
         let bootstrap = ServerBootstrap(group: group)
@@ -125,7 +145,7 @@ public final class LoopbackSMTPServer: Sendable {
             throw error
         }
         let server = LoopbackSMTPServer(
-            host: host, port: channel.localAddress?.port ?? port, channel: channel, group: group, tls: tls, script: script)
+            host: host, port: channel.localAddress?.port ?? port, channel: channel, group: group, tls: tls, login: login, script: script)
         box.server.withLock { $0 = server }
         return server
     }

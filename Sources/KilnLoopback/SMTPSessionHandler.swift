@@ -1,7 +1,8 @@
+import Foundation
 import KilnCore
 import NIOCore
 
-/// One SMTP session: EHLO/HELO, MAIL, RCPT, DATA, RSET, NOOP, QUIT.
+/// One SMTP session: EHLO/HELO, AUTH (PLAIN, LOGIN), MAIL, RCPT, DATA, RSET, NOOP, QUIT.
 final class SMTPSessionHandler: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
@@ -14,6 +15,11 @@ final class SMTPSessionHandler: ChannelInboundHandler, @unchecked Sendable {
     var data: [UInt8] = []
     var messagesOnConnection = 0
     var overTLS: Bool
+    /// The user this session authenticated as.
+    var authenticatedAs: String?
+    /// An AUTH exchange waiting for the client's next line (RFC 4954 §4).
+    enum AuthStep { case plain, loginUsername, loginPassword(String) }
+    var authStep: AuthStep?
 
     init(box: ServerBox, overTLS: Bool = false) {
         self.box = box
@@ -44,6 +50,10 @@ final class SMTPSessionHandler: ChannelInboundHandler, @unchecked Sendable {
             return
         }
         let text = String(decoding: bytes, as: UTF8.self)
+        if let step = authStep {
+            authStep = nil
+            return continueAuth(step, line: text, context: context)
+        }
         let verb = text.prefix(while: { $0 != " " && $0 != ":" }).uppercased()
         switch verb {
         case "EHLO", "HELO":
@@ -51,11 +61,17 @@ final class SMTPSessionHandler: ChannelInboundHandler, @unchecked Sendable {
             if let reply = ask(.hello(String(text.dropFirst(5)))) { return send(reply, context: context) }
             if verb == "EHLO" {
                 let startTLS = server?.tls?.mode == .startTLS && !overTLS ? "250-STARTTLS\r\n" : ""
-                write("250-kiln-testing\r\n250-PIPELINING\r\n\(startTLS)250-8BITMIME\r\n250-SMTPUTF8\r\n250 SIZE 52428800\r\n", context: context)
+                let auth = server?.login != nil ? "250-AUTH PLAIN LOGIN\r\n" : ""
+                write("250-kiln-testing\r\n250-PIPELINING\r\n\(startTLS)\(auth)250-8BITMIME\r\n250-SMTPUTF8\r\n250 SIZE 52428800\r\n", context: context)
             } else {
                 send(SMTPReply(code: 250, text: "kiln-testing"), context: context)
             }
+        case "AUTH":
+            startAuth(text, context: context)
         case "MAIL":
+            if server?.login != nil, authenticatedAs == nil {
+                return send(SMTPReply(code: 530, enhancedStatus: "5.7.0", text: "Authentication required"), context: context)
+            }
             let address = Self.angleAddress(text)
             if let reply = ask(.mailFrom(address)), reply.code >= 400 { return send(reply, context: context) }
             resetTransaction()
@@ -82,6 +98,7 @@ final class SMTPSessionHandler: ChannelInboundHandler, @unchecked Sendable {
             do {
                 try tls.upgrade(context.channel)
                 overTLS = true
+                authenticatedAs = nil
                 resetTransaction()
             } catch {
                 context.close(promise: nil)
@@ -106,11 +123,60 @@ final class SMTPSessionHandler: ChannelInboundHandler, @unchecked Sendable {
             return send(reply, context: context)
         }
         let received = LoopbackSMTPServer.ReceivedMessage(mailFrom: mailFrom ?? "", recipients: recipients, data: message, clientAddress: clientAddress,
-                                                          overTLS: overTLS)
+                                                          overTLS: overTLS, authenticatedAs: authenticatedAs)
         let number = server?.accept(received) ?? 0
         messagesOnConnection += 1
         resetTransaction()
         send(SMTPReply(code: 250, enhancedStatus: "2.0.0", text: "OK queued as \(number)"), context: context)
+    }
+
+    /// `AUTH PLAIN [initial-response]` or `AUTH LOGIN [username]` (RFC 4954, RFC 4616).
+    func startAuth(_ command: String, context: ChannelHandlerContext) {
+        let words = command.split(separator: " ").map(String.init)
+        guard server?.login != nil, words.count >= 2 else {
+            return send(SMTPReply(code: 502, enhancedStatus: "5.5.1", text: "AUTH not offered"), context: context)
+        }
+        guard authenticatedAs == nil else { return send(SMTPReply(code: 503, enhancedStatus: "5.5.1", text: "Already authenticated"), context: context) }
+        switch (words[1].uppercased(), words.count > 2 ? words[2] : nil) {
+        case ("PLAIN", let initial?):
+            continueAuth(.plain, line: initial, context: context)
+        case ("PLAIN", nil):
+            authStep = .plain
+            write("334 \r\n", context: context)
+        case ("LOGIN", let username?):
+            continueAuth(.loginUsername, line: username, context: context)
+        case ("LOGIN", nil):
+            authStep = .loginUsername
+            write("334 VXNlcm5hbWU6\r\n", context: context)
+        default:
+            send(SMTPReply(code: 504, enhancedStatus: "5.5.4", text: "Unrecognized authentication type"), context: context)
+        }
+    }
+
+    func continueAuth(_ step: AuthStep, line: String, context: ChannelHandlerContext) {
+        guard line != "*", let decoded = Data(base64Encoded: line).map({ String(decoding: $0, as: UTF8.self) }) else {
+            return send(SMTPReply(code: 501, enhancedStatus: "5.5.2", text: "Cannot decode response"), context: context)
+        }
+        switch step {
+        case .plain:
+            // authzid NUL authcid NUL passwd (RFC 4616 §2)
+            let parts = decoded.split(separator: "\u{0}", omittingEmptySubsequences: false).map(String.init)
+            guard parts.count == 3 else { return send(SMTPReply(code: 501, enhancedStatus: "5.5.2", text: "Malformed PLAIN response"), context: context) }
+            check(username: parts[1], password: parts[2], context: context)
+        case .loginUsername:
+            authStep = .loginPassword(decoded)
+            write("334 UGFzc3dvcmQ6\r\n", context: context)
+        case .loginPassword(let username):
+            check(username: username, password: decoded, context: context)
+        }
+    }
+
+    func check(username: String, password: String, context: ChannelHandlerContext) {
+        guard let login = server?.login, login.username == username, login.password == password else {
+            return send(SMTPReply(code: 535, enhancedStatus: "5.7.8", text: "Authentication credentials invalid"), context: context)
+        }
+        authenticatedAs = username
+        send(SMTPReply(code: 235, enhancedStatus: "2.7.0", text: "Authentication successful"), context: context)
     }
 
     func resetTransaction() {

@@ -54,6 +54,37 @@ import Testing
         await server.shutdown()
     }
 
+    /// The shared relay's credentials go with the jobs that carry them: a handle reused
+    /// for a job without them does not authenticate with the last job's.
+    @Test func authenticatesOnlyTheJobsThatCarryCredentials() async throws {
+        let server = try await LoopbackSMTPServer.start(login: .init(username: "relay-user", password: "relay-secret"))
+        let transport = transport()
+        func relayJob(_ n: Int, _ credentials: SMTPCredentials?) -> SMTPJob {
+            var job = job(n, server, connections: 1)
+            job.credentials = credentials
+            return job
+        }
+        transport.send([relayJob(1, SMTPCredentials(username: "relay-user", password: "relay-secret"))])
+        var results = await collect(transport, count: 1)
+        #expect(results[MessageID(1)]?.reply?.code == 250)
+        // The same lane (destination and source), so the same curl handle, without credentials.
+        transport.send([relayJob(2, nil)])
+        results = await collect(transport, count: 1)
+        let refused = try #require(results[MessageID(2)]?.reply)
+        #expect(refused.code == 530 && refused.enhancedStatus == "5.7.0")
+        transport.send([relayJob(3, SMTPCredentials(username: "relay-user", password: "wrong"))])
+        results = await collect(transport, count: 1)
+        let wrong = try #require(results[MessageID(3)]?.reply)
+        #expect(wrong.code == 535 && wrong.enhancedStatus == "5.7.8")
+        transport.send([relayJob(4, SMTPCredentials(username: "relay-user", password: "relay-secret"))])
+        results = await collect(transport, count: 1)
+        #expect(results[MessageID(4)]?.reply?.code == 250)
+        await transport.shutdownGracefully()
+        #expect(server.messages.map(\.mailFrom) == ["b+1@bounce.example.com", "b+4@bounce.example.com"])
+        #expect(server.messages.allSatisfy { $0.authenticatedAs == "relay-user" })
+        await server.shutdown()
+    }
+
     @Test func capturesTheRejectingReplyWithItsEnhancedStatus() async throws {
         let server = try await LoopbackSMTPServer.start { command in
             if case .recipient(let address) = command.kind, address.hasPrefix("nobody") {
