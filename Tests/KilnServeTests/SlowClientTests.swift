@@ -32,7 +32,11 @@ import Testing
         return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
     }
 
-    @Test(arguments: [(1100, 2.0)])
+    /// The POST must be answered while the flood is still open: the last connections
+    /// opened before it are still open when the answer comes, so it was served beside
+    /// them, not after they timed out. Measured on the server's own timeouts rather than
+    /// against a fixed time, which a loaded machine (the whole suite beside it) overran.
+    @Test(arguments: [(1100, 6.0)])
     func aRealUnsubscribeIsAnsweredDuringASlowClientFlood(idle: Int, headerTimeout: Double) async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kiln-flood-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -69,8 +73,10 @@ import Testing
         let asked = ContinuousClock.now
         let answer = try await Self.onThread { try HTTP.request(port: port, "POST", "/u?t=\(token)", body: "List-Unsubscribe=One-Click") }
         let took = ContinuousClock.now - asked
+        let recent = sockets.suffix(100)
+        let stillOpen = recent.filter { !Self.isClosed($0) }.count
         #expect(answer.status == 200)
-        #expect(took < .seconds(2), "the one-click POST took \(took)")
+        #expect(stillOpen > recent.count / 2, "the one-click POST took \(took); only \(stillOpen) of the last \(recent.count) idle connections were still open")
         #expect(try await engine.store.suppression(of: "ann@example.net", scope: "news") != nil)
 
         // Every idle connection is closed once the header timeout has passed: 6 s after the first opened when this suite
