@@ -81,7 +81,7 @@ public final class LoopbackSMTPServer: Sendable {
     }
 
     /// The one user a server that requires authentication accepts (RFC 4954, with the
-    /// PLAIN and LOGIN mechanisms): it offers AUTH and refuses MAIL before it (530 5.7.0).
+    /// PLAIN mechanism of RFC 4616): it offers AUTH and refuses MAIL before it (530 5.7.0).
     public struct Login: Sendable {
         public var username: String
         public var password: String

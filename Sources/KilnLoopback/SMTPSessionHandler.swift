@@ -2,7 +2,7 @@ import Foundation
 import KilnCore
 import NIOCore
 
-/// One SMTP session: EHLO/HELO, AUTH (PLAIN, LOGIN), MAIL, RCPT, DATA, RSET, NOOP, QUIT.
+/// One SMTP session: EHLO/HELO, AUTH PLAIN, MAIL, RCPT, DATA, RSET, NOOP, QUIT.
 final class SMTPSessionHandler: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
@@ -17,9 +17,9 @@ final class SMTPSessionHandler: ChannelInboundHandler, @unchecked Sendable {
     var overTLS: Bool
     /// The user this session authenticated as.
     var authenticatedAs: String?
-    /// An AUTH exchange waiting for the client's next line (RFC 4954 §4).
-    enum AuthStep { case plain, loginUsername, loginPassword(String) }
-    var authStep: AuthStep?
+    /// An `AUTH PLAIN` without an initial response, waiting for the client's next line
+    /// (RFC 4954 §4).
+    var awaitingPlainResponse = false
 
     init(box: ServerBox, overTLS: Bool = false) {
         self.box = box
@@ -50,9 +50,9 @@ final class SMTPSessionHandler: ChannelInboundHandler, @unchecked Sendable {
             return
         }
         let text = String(decoding: bytes, as: UTF8.self)
-        if let step = authStep {
-            authStep = nil
-            return continueAuth(step, line: text, context: context)
+        if awaitingPlainResponse {
+            awaitingPlainResponse = false
+            return checkPlain(response: text, context: context)
         }
         let verb = text.prefix(while: { $0 != " " && $0 != ":" }).uppercased()
         switch verb {
@@ -61,7 +61,7 @@ final class SMTPSessionHandler: ChannelInboundHandler, @unchecked Sendable {
             if let reply = ask(.hello(String(text.dropFirst(5)))) { return send(reply, context: context) }
             if verb == "EHLO" {
                 let startTLS = server?.tls?.mode == .startTLS && !overTLS ? "250-STARTTLS\r\n" : ""
-                let auth = server?.login != nil ? "250-AUTH PLAIN LOGIN\r\n" : ""
+                let auth = server?.login != nil ? "250-AUTH PLAIN\r\n" : ""
                 write("250-kiln-testing\r\n250-PIPELINING\r\n\(startTLS)\(auth)250-8BITMIME\r\n250-SMTPUTF8\r\n250 SIZE 52428800\r\n", context: context)
             } else {
                 send(SMTPReply(code: 250, text: "kiln-testing"), context: context)
@@ -130,45 +130,35 @@ final class SMTPSessionHandler: ChannelInboundHandler, @unchecked Sendable {
         send(SMTPReply(code: 250, enhancedStatus: "2.0.0", text: "OK queued as \(number)"), context: context)
     }
 
-    /// `AUTH PLAIN [initial-response]` or `AUTH LOGIN [username]` (RFC 4954, RFC 4616).
+    /// `AUTH PLAIN [initial-response]` (RFC 4954, RFC 4616), the one mechanism offered.
     func startAuth(_ command: String, context: ChannelHandlerContext) {
         let words = command.split(separator: " ").map(String.init)
-        guard server?.login != nil, words.count >= 2 else {
+        guard server?.login != nil else {
             return send(SMTPReply(code: 502, enhancedStatus: "5.5.1", text: "AUTH not offered"), context: context)
         }
+        guard words.count >= 2 else {
+            return send(SMTPReply(code: 501, enhancedStatus: "5.5.4", text: "Syntax: AUTH mechanism [initial-response]"), context: context)
+        }
         guard authenticatedAs == nil else { return send(SMTPReply(code: 503, enhancedStatus: "5.5.1", text: "Already authenticated"), context: context) }
-        switch (words[1].uppercased(), words.count > 2 ? words[2] : nil) {
-        case ("PLAIN", let initial?):
-            continueAuth(.plain, line: initial, context: context)
-        case ("PLAIN", nil):
-            authStep = .plain
+        guard words[1].uppercased() == "PLAIN" else {
+            return send(SMTPReply(code: 504, enhancedStatus: "5.5.4", text: "Unrecognized authentication type"), context: context)
+        }
+        if words.count > 2 {
+            checkPlain(response: words[2], context: context)
+        } else {
+            awaitingPlainResponse = true
             write("334 \r\n", context: context)
-        case ("LOGIN", let username?):
-            continueAuth(.loginUsername, line: username, context: context)
-        case ("LOGIN", nil):
-            authStep = .loginUsername
-            write("334 VXNlcm5hbWU6\r\n", context: context)
-        default:
-            send(SMTPReply(code: 504, enhancedStatus: "5.5.4", text: "Unrecognized authentication type"), context: context)
         }
     }
 
-    func continueAuth(_ step: AuthStep, line: String, context: ChannelHandlerContext) {
-        guard line != "*", let decoded = Data(base64Encoded: line).map({ String(decoding: $0, as: UTF8.self) }) else {
+    /// The PLAIN response: base64 of authzid NUL authcid NUL passwd (RFC 4616 §2); `*` cancels.
+    func checkPlain(response: String, context: ChannelHandlerContext) {
+        guard response != "*", let decoded = Data(base64Encoded: response).map({ String(decoding: $0, as: UTF8.self) }) else {
             return send(SMTPReply(code: 501, enhancedStatus: "5.5.2", text: "Cannot decode response"), context: context)
         }
-        switch step {
-        case .plain:
-            // authzid NUL authcid NUL passwd (RFC 4616 §2)
-            let parts = decoded.split(separator: "\u{0}", omittingEmptySubsequences: false).map(String.init)
-            guard parts.count == 3 else { return send(SMTPReply(code: 501, enhancedStatus: "5.5.2", text: "Malformed PLAIN response"), context: context) }
-            check(username: parts[1], password: parts[2], context: context)
-        case .loginUsername:
-            authStep = .loginPassword(decoded)
-            write("334 UGFzc3dvcmQ6\r\n", context: context)
-        case .loginPassword(let username):
-            check(username: username, password: decoded, context: context)
-        }
+        let parts = decoded.split(separator: "\u{0}", omittingEmptySubsequences: false).map(String.init)
+        guard parts.count == 3 else { return send(SMTPReply(code: 501, enhancedStatus: "5.5.2", text: "Malformed PLAIN response"), context: context) }
+        check(username: parts[1], password: parts[2], context: context)
     }
 
     func check(username: String, password: String, context: ChannelHandlerContext) {
