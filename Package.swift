@@ -177,7 +177,7 @@ let package = Package(
         ),
         .testTarget(
             name: "KilnServeTests",
-            dependencies: ["KilnServe", "Kiln", .product(name: "Hummingbird", package: "hummingbird")]
+            dependencies: ["KilnServe", "Kiln", "KilnTesting", .product(name: "Hummingbird", package: "hummingbird")]
         ),
     ]
 )

@@ -12,7 +12,7 @@ import Testing
         let server = try await LoopbackSMTPServer.start()
         let workspace = try Workspace(route: server.url)
         defer { workspace.remove() }
-        let result = try kiln(["send", "--config", workspace.config, "--from", "news@example.com", "--to", "a@gmail.com", "--to", Self.smuggled,
+        let result = try await kiln(["send", "--config", workspace.config, "--from", "news@example.com", "--to", "a@gmail.com", "--to", Self.smuggled,
                                "--subject", "Hi", "--text", "Hello", "--wait"])
         #expect(result.status == 2, "\(result.stderr)")
         #expect(result.stderr.contains(#"--to: 'x@[127.0.0.1]>\r\nDATA\r\nSubject: SMUGGLED"#), "\(result.stderr)")
@@ -20,7 +20,7 @@ import Testing
         #expect(!result.stderr.contains("\r\nDATA"))
         #expect(server.messages.isEmpty)
         // Nothing was queued either.
-        let status = try kiln(["status", "--config", workspace.config, "--json"])
+        let status = try await kiln(["status", "--config", workspace.config, "--json"])
         let json = try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any]
         #expect((json?["byState"] as? [String: Int] ?? [:]).values.reduce(0, +) == 0, "\(status.stdout)")
         await server.shutdown()
@@ -38,7 +38,7 @@ import Testing
         try list.seekToEnd()
         try list.write(contentsOf: Array("bad".utf8) + [0xC0, 0xAF] + Array("@gmail.com,Bad,C3\r\nlast@yahoo.com,Last,C4\r\n".utf8))
         try list.close()
-        let result = try kiln(["campaign", "run", "--config", workspace.config, "--recipients", workspace.directory + "/list.csv",
+        let result = try await kiln(["campaign", "run", "--config", workspace.config, "--recipients", workspace.directory + "/list.csv",
                                "--template", workspace.directory + "/template.json", "--campaign", "inj1", "--json"])
         #expect(result.status == 0, "\(result.stderr)")
         let report = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])

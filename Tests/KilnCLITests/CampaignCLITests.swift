@@ -60,7 +60,7 @@ import Testing
             short@gmail.com,OnlyTwo\r
             nocode@yahoo.com,NoCode,\r
             """)
-        let result = try kiln(["campaign", "run", "--config", workspace.config, "--recipients", workspace.directory + "/list.csv",
+        let result = try await kiln(["campaign", "run", "--config", workspace.config, "--recipients", workspace.directory + "/list.csv",
                                "--template", workspace.directory + "/template.json", "--campaign", "spring1", "--json"])
         #expect(result.status == 0, "\(result.stderr)")
         let report = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
@@ -82,10 +82,10 @@ import Testing
         #expect(first.text.contains("Your code is C0."))
         #expect(first.text.contains("Feedback-ID: spring:offers:bulk:Test"))
         // A second run of the same id is refused; a resume of a finished campaign sends nothing more.
-        let again = try kiln(["campaign", "run", "--config", workspace.config, "--recipients", workspace.directory + "/list.csv",
+        let again = try await kiln(["campaign", "run", "--config", workspace.config, "--recipients", workspace.directory + "/list.csv",
                               "--template", workspace.directory + "/template.json", "--campaign", "spring1"])
         #expect(again.status == 2)
-        #expect(try kiln(["campaign", "resume", "spring1", "--config", workspace.config]).status == 0)
+        #expect(try await kiln(["campaign", "resume", "spring1", "--config", workspace.config]).status == 0)
         #expect(receivers.received.count == received.count)
         await receivers.shutdown()
     }
@@ -100,10 +100,10 @@ import Testing
         try "email,first_name,code,vip_level\r\na@gmail.com,A,1,gold\r\nb@gmail.com,B,2,silver\r\n"
             .write(toFile: workspace.directory + "/list.csv", atomically: true, encoding: .utf8)
         try "email,first_name,code\r\nc@gmail.com,C,3\r\n".write(toFile: workspace.directory + "/list2.csv", atomically: true, encoding: .utf8)
-        let ok = try kiln(["campaign", "run", "--config", workspace.config, "--recipients", workspace.directory + "/list.csv",
+        let ok = try await kiln(["campaign", "run", "--config", workspace.config, "--recipients", workspace.directory + "/list.csv",
                            "--template", workspace.directory + "/template.json", "--campaign", "c1", "--json"])
         #expect(ok.status == 0, "\(ok.stderr)")
-        let missing = try kiln(["campaign", "run", "--config", workspace.config, "--recipients", workspace.directory + "/list2.csv",
+        let missing = try await kiln(["campaign", "run", "--config", workspace.config, "--recipients", workspace.directory + "/list2.csv",
                                 "--template", workspace.directory + "/template.json", "--campaign", "c2", "--json"])
         let report = try #require(try JSONSerialization.jsonObject(with: Data(missing.stdout.utf8)) as? [String: Any])
         #expect(report["failed"] as? Int == 1)
@@ -119,12 +119,12 @@ import Testing
         _ = try writeList(workspace, count: 3)
         try #"{"from": "news@example.com", "subject": "Hi {{#first_name}}", "text": "x"}"#
             .write(toFile: workspace.directory + "/template.json", atomically: true, encoding: .utf8)
-        let result = try kiln(["campaign", "run", "--config", workspace.config, "--recipients", workspace.directory + "/list.csv",
+        let result = try await kiln(["campaign", "run", "--config", workspace.config, "--recipients", workspace.directory + "/list.csv",
                                "--template", workspace.directory + "/template.json", "--campaign", "bad"])
         #expect(result.status == 2)
         #expect(result.stderr.contains("template.json"))
         #expect(result.stderr.contains("subject"))
-        let status = try kiln(["status", "--config", workspace.config, "--json"])
+        let status = try await kiln(["status", "--config", workspace.config, "--json"])
         let json = try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any]
         #expect((json?["byState"] as? [String: Int])?.isEmpty == true)
         await receivers.shutdown()
@@ -165,7 +165,7 @@ import Testing
         runner.waitUntilExit()
         released.store(true, ordering: .relaxed)
         #expect(receivers.received.count < addresses.count, "the campaign finished before it was killed")
-        let resumed = try kiln(["campaign", "resume", "k1", "--config", workspace.config, "--json"])
+        let resumed = try await kiln(["campaign", "resume", "k1", "--config", workspace.config, "--json"])
         #expect(resumed.status == 0, "\(resumed.stderr)")
         let received = receivers.received
         #expect(Set(received) == Set(addresses))

@@ -3,7 +3,7 @@ import KilnTesting
 import Testing
 
 @Suite struct FeedbackCLITests {
-    @Test func classifyPrintsTheDocumentedJSON() throws {
+    @Test func classifyPrintsTheDocumentedJSON() async throws {
         let workspace = try Workspace(route: "smtp://127.0.0.1:1")
         defer { workspace.remove() }
         let file = workspace.directory + "/bounce.eml"
@@ -15,7 +15,7 @@ import Testing
         <carol@example.net>:\r
         Sorry, no mailbox here by that name. (#5.1.1)\r
         """.write(toFile: file, atomically: true, encoding: .utf8)
-        let result = try kiln(["feedback", "classify", file, "--json"])
+        let result = try await kiln(["feedback", "classify", file, "--json"])
         #expect(result.status == 0)
         let json = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
         #expect(json["type"] as? String == "bounce")
@@ -24,7 +24,7 @@ import Testing
         #expect(recipients.first?["address"] as? String == "carol@example.net")
         #expect(recipients.first?["status"] as? String == "5.1.1")
         #expect(recipients.first?["permanent"] as? Bool == true)
-        #expect(try kiln(["feedback", "classify", workspace.directory + "/missing.eml"]).status != 0)
+        #expect(try await kiln(["feedback", "classify", workspace.directory + "/missing.eml"]).status != 0)
     }
 
     @Test func ingestReadsAMaildirAndAnMboxAndFeedsTheSuppressionList() async throws {
@@ -32,7 +32,7 @@ import Testing
         // Reports not traced by a signed return path may suppress an address Kiln sent to.
         let workspace = try Workspace(route: server.url) { $0["feedback"] = ["suppressUnmatched": true] }
         defer { workspace.remove() }
-        let sent = try kiln(["send", "--config", workspace.config, "--from", "news@example.com", "--subject", "Hi", "--text", "Hello", "--wait"]
+        let sent = try await kiln(["send", "--config", workspace.config, "--from", "news@example.com", "--subject", "Hi", "--text", "Hello", "--wait"]
                             + ["one", "two", "three", "four", "five"].flatMap { ["--to", "\($0)@example.net"] })
         #expect(sent.status == 0, "\(sent.stderr)")
         let maildir = workspace.directory + "/Maildir"
@@ -49,7 +49,7 @@ import Testing
         try mbox.write(toFile: workspace.directory + "/feedback.mbox", atomically: true, encoding: .utf8)
         let ses = #"[{"notificationType":"Bounce","bounce":{"bounceType":"Permanent","bouncedRecipients":[{"emailAddress":"five@example.net","status":"5.1.1","diagnosticCode":"smtp; 550 5.1.1 unknown"}]},"mail":{}}]"#
         try ses.write(toFile: workspace.directory + "/ses.json", atomically: true, encoding: .utf8)
-        let result = try kiln(["feedback", "ingest", "--config", workspace.config, maildir, workspace.directory + "/feedback.mbox", workspace.directory + "/ses.json", "--json"])
+        let result = try await kiln(["feedback", "ingest", "--config", workspace.config, maildir, workspace.directory + "/feedback.mbox", workspace.directory + "/ses.json", "--json"])
         #expect(result.status == 0, "\(result.stderr)")
         let summary = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
         #expect(summary["messages"] as? Int == 6)
@@ -58,32 +58,32 @@ import Testing
         #expect(summary["suppressed"] as? Int == 5)
         #expect(summary["unmatched"] as? Int == 6)
         #expect(summary["unverified"] as? Int == 0)
-        let list = try kiln(["suppression", "list", "--config", workspace.config, "--json"])
+        let list = try await kiln(["suppression", "list", "--config", workspace.config, "--json"])
         let entries = try #require((try JSONSerialization.jsonObject(with: Data(list.stdout.utf8)) as? [String: Any])?["entries"] as? [[String: Any]])
         #expect(Set(entries.compactMap { $0["address"] as? String }) == ["one@example.net", "two@example.net", "three@example.net", "four@example.net", "five@example.net"])
         #expect(entries.first { $0["address"] as? String == "four@example.net" }?["reason"] as? String == "COMPLAINT")
     }
 
-    @Test func ingestByDefaultSuppressesNothingNotTracedAndCountsUnverified() throws {
+    @Test func ingestByDefaultSuppressesNothingNotTracedAndCountsUnverified() async throws {
         let workspace = try Workspace(route: "smtp://127.0.0.1:1")
         defer { workspace.remove() }
         let file = workspace.directory + "/guessed.eml"
         try "From: MAILER-DAEMON@mx.example.net\r\nTo: b+1@bounce.example.com\r\nSubject: Undelivered Mail\r\nX-Failed-Recipients: victim@example.net\r\n\r\n550 5.1.1 user unknown\r\n"
             .write(toFile: file, atomically: true, encoding: .utf8)
-        let result = try kiln(["feedback", "ingest", "--config", workspace.config, file, "--json"])
+        let result = try await kiln(["feedback", "ingest", "--config", workspace.config, file, "--json"])
         #expect(result.status == 0, "\(result.stderr)")
         let summary = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
         #expect(summary["unverified"] as? Int == 1)
         #expect(summary["suppressed"] as? Int == 0)
-        #expect(try kiln(["feedback", "ingest", "--config", workspace.config, file]).stdout.contains("1 unverified"))
+        #expect(try await kiln(["feedback", "ingest", "--config", workspace.config, file]).stdout.contains("1 unverified"))
     }
 
-    @Test func suppressionListPagesThroughEveryEntryOnceAndImportExportRoundTrip() throws {
+    @Test func suppressionListPagesThroughEveryEntryOnceAndImportExportRoundTrip() async throws {
         let workspace = try Workspace(route: "smtp://127.0.0.1:1")
         defer { workspace.remove() }
         let csv = "email,reason\n" + (0..<25).map { "user\($0)@example.net,\($0 % 2 == 0 ? "BOUNCE" : "")" }.joined(separator: "\n") + "\nnot-an-address,\n"
         try csv.write(toFile: workspace.directory + "/list.csv", atomically: true, encoding: .utf8)
-        let imported = try kiln(["suppression", "import", "--config", workspace.config, workspace.directory + "/list.csv"])
+        let imported = try await kiln(["suppression", "import", "--config", workspace.config, workspace.directory + "/list.csv"])
         #expect(imported.status == 0)
         #expect(imported.stdout.contains("imported 25"))
         #expect(imported.stderr.contains("list.csv:27"))
@@ -93,19 +93,19 @@ import Testing
         repeat {
             var arguments = ["suppression", "list", "--config", workspace.config, "--page-size", "10", "--json"]
             if let token { arguments += ["--page-token", token] }
-            let page = try #require(try JSONSerialization.jsonObject(with: Data(try kiln(arguments).stdout.utf8)) as? [String: Any])
+            let page = try #require(try JSONSerialization.jsonObject(with: Data(try await kiln(arguments).stdout.utf8)) as? [String: Any])
             seen += (page["entries"] as? [[String: Any]] ?? []).compactMap { $0["address"] as? String }
             token = page["nextPageToken"] as? String
             pages += 1
         } while token != nil && pages < 10
         #expect(pages == 3)
         #expect(seen.count == 25 && Set(seen).count == 25)
-        let bounces = try kiln(["suppression", "list", "--config", workspace.config, "--reason", "bounce", "--page-size", "100", "--json"])
+        let bounces = try await kiln(["suppression", "list", "--config", workspace.config, "--reason", "bounce", "--page-size", "100", "--json"])
         #expect((try JSONSerialization.jsonObject(with: Data(bounces.stdout.utf8)) as? [String: Any])?["entries"].map { ($0 as! [Any]).count } == 13)
-        #expect(try kiln(["suppression", "remove", "--config", workspace.config, "user0@example.net"]).stdout.contains("removed 1"))
-        let exported = try kiln(["suppression", "export", "--config", workspace.config])
+        #expect(try await kiln(["suppression", "remove", "--config", workspace.config, "user0@example.net"]).stdout.contains("removed 1"))
+        let exported = try await kiln(["suppression", "export", "--config", workspace.config])
         #expect(exported.stdout.split(separator: "\n").count == 25)
-        #expect(try kiln(["suppression", "list", "--config", workspace.config, "--page-token", "garbage!"]).status != 0)
-        #expect(try kiln(["suppression", "add", "--config", workspace.config, "--reason", "whatever", "a@example.net"]).status == 2)
+        #expect(try await kiln(["suppression", "list", "--config", workspace.config, "--page-token", "garbage!"]).status != 0)
+        #expect(try await kiln(["suppression", "add", "--config", workspace.config, "--reason", "whatever", "a@example.net"]).status == 2)
     }
 }

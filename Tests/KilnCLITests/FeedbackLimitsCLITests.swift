@@ -9,7 +9,7 @@ import Testing
     }
 
     @Test(arguments: ["mbox", "maildir", "file", "json-lines"])
-    func aReportOverTheLimitIsSkippedAndNamedAndTheRestIsRead(layout: String) throws {
+    func aReportOverTheLimitIsSkippedAndNamedAndTheRestIsRead(layout: String) async throws {
         let workspace = try Workspace(route: "smtp://127.0.0.1:1") { $0["feedback"] = ["maxReportBytes": 4096] }
         defer { workspace.remove() }
         let big = Self.bounce("big@example.net") + String(repeating: "junk line of a very large report\n", count: 1000)
@@ -45,7 +45,7 @@ import Testing
             paths = [path]
             skippedName = path + ":2"
         }
-        let result = try kiln(["feedback", "ingest", "--config", workspace.config] + paths + ["--json"])
+        let result = try await kiln(["feedback", "ingest", "--config", workspace.config] + paths + ["--json"])
         #expect(result.status == 0, "\(result.stderr)")
         let summary = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
         #expect(summary["messages"] as? Int == 2)

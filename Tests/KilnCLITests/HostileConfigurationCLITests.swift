@@ -91,14 +91,14 @@ import Testing
     }
 
     @Test(arguments: cases)
-    func configCheckAndStatusExitTwoNamingWhere(hostile: Hostile) throws {
+    func configCheckAndStatusExitTwoNamingWhere(hostile: Hostile) async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kiln-hostile-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let config = directory + "/kiln.json"
         try Data(hostile.bytes).write(to: URL(fileURLWithPath: config))
         for command in [["config", "check"], ["status"]] {
-            let result = try kiln(command + ["--config", config])
+            let result = try await kiln(command + ["--config", config])
             #expect(!result.signaled, "kiln \(command.joined(separator: " ")) died of signal \(result.status)")
             #expect(result.status == 2, "kiln \(command.joined(separator: " ")): \(result.stderr)")
             #expect(result.stderr.contains(hostile.location), "kiln \(command.joined(separator: " ")): \(result.stderr)")

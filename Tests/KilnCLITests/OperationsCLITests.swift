@@ -94,17 +94,9 @@ final class RunningKiln {
 }
 
 /// An HTTP GET to loopback with curl's command line (the test's own client, not Kiln's).
-func httpGet(_ url: String) -> (status: Int, body: String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-    process.arguments = ["-s", "-m", "5", "-w", "\n%{http_code}", url]
-    let out = Pipe()
-    process.standardOutput = out
-    process.standardError = FileHandle.nullDevice
-    guard (try? process.run()) != nil else { return (0, "") }
-    let data = out.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    var text = String(decoding: data, as: UTF8.self)
+func httpGet(_ url: String) async -> (status: Int, body: String) {
+    guard let output = try? await ChildProcess.run("/usr/bin/curl", ["-s", "-m", "5", "-w", "\n%{http_code}", url]) else { return (0, "") }
+    var text = output.stdout
     let status = Int(text.split(separator: "\n").last ?? "") ?? 0
     if let cut = text.lastIndex(of: "\n") { text = String(text[..<cut]) }
     return (status, text)
@@ -152,7 +144,7 @@ func metricSum(_ text: String, _ name: String, _ labels: [String: String] = [:])
     }
 
     /// Queues a campaign of `count` recipients without delivering it (paused while it is read).
-    static func queue(_ workspace: Workspace, count: Int, bounces: Int, throttled: Int = 0) throws -> (all: [String], bounced: [String]) {
+    static func queue(_ workspace: Workspace, count: Int, bounces: Int, throttled: Int = 0) async throws -> (all: [String], bounced: [String]) {
         var csv = "email,first_name,code\r\n"
         var all: [String] = []
         var bounced: [String] = []
@@ -166,23 +158,23 @@ func metricSum(_ text: String, _ name: String, _ labels: [String: String] = [:])
         try csv.write(toFile: workspace.directory + "/list.csv", atomically: true, encoding: .utf8)
         try #"{"from": "news@example.com", "subject": "Hi {{first_name}}", "text": "Code {{code}}.\n", "tags": ["spring", "offers"]}"#
             .write(toFile: workspace.directory + "/template.json", atomically: true, encoding: .utf8)
-        #expect(try kiln(["pause", "--config", workspace.config]).status == 0)
-        let ingest = try kiln(["campaign", "run", "--config", workspace.config, "--recipients", workspace.directory + "/list.csv",
+        #expect(try await kiln(["pause", "--config", workspace.config]).status == 0)
+        let ingest = try await kiln(["campaign", "run", "--config", workspace.config, "--recipients", workspace.directory + "/list.csv",
                                "--template", workspace.directory + "/template.json", "--campaign", "spring1"])
         // Paused, the campaign is read whole and stops there (status 3: "finish it with resume").
         #expect(ingest.status == 3 && ingest.stderr.contains("stopped"), "\(ingest.stderr)")
-        let resumed = try kiln(["resume", "--config", workspace.config, "--json"])
+        let resumed = try await kiln(["resume", "--config", workspace.config, "--json"])
         #expect(resumed.stdout.contains(#""action":"resume""#))
         return (all, bounced)
     }
 
-    static func wait(seconds: Double, until condition: () -> Bool) async throws -> Bool {
+    static func wait(seconds: Double, until condition: () async throws -> Bool) async throws -> Bool {
         let deadline = ContinuousClock.now + .milliseconds(Int64(seconds * 1_000))
         while ContinuousClock.now < deadline {
-            if condition() { return true }
+            if try await condition() { return true }
             try await Task.sleep(for: .milliseconds(100))
         }
-        return condition()
+        return try await condition()
     }
 
     /// The webhook answers 503 for its first 3 seconds, and `kiln run` is killed (SIGKILL)
@@ -201,7 +193,7 @@ func metricSum(_ text: String, _ name: String, _ labels: [String: String] = [:])
             defer { workspace.remove() }
             // The CLI commands that queue the campaign check the secret too (a unique name: no other test reads it).
             setenv("KILN_TEST_HOOK_SECRET", Self.secret, 1)
-            let (all, bounced) = try Self.queue(workspace, count: 1_000, bounces: 30)
+            let (all, bounced) = try await Self.queue(workspace, count: 1_000, bounces: 30)
             let environment = ["KILN_TEST_HOOK_SECRET": Self.secret]
             let port = try freeLoopbackPort()
             let arguments = ["run", "--config", workspace.config, "--listen", "127.0.0.1:\(port)", "--log-level", "info", "--log-format", "json"]
@@ -223,7 +215,7 @@ func metricSum(_ text: String, _ name: String, _ labels: [String: String] = [:])
                 let bounces = Set(events.filter { $0["eventType"] as? String == "bounce" }.compactMap { $0["recipient"] as? String })
                 return deliveries == delivered && bounces == Set(bounced)
             }
-            let status = try kiln(["status", "--config", workspace.config, "--json"])
+            let status = try await kiln(["status", "--config", workspace.config, "--json"])
             second.stop()
             #expect(complete, "every delivery and bounce event, at least once; log: \(second.log.suffix(2000))")
             #expect(Set(receivers.received) == delivered)
@@ -288,7 +280,7 @@ func metricSum(_ text: String, _ name: String, _ labels: [String: String] = [:])
         let receivers = try await Self.receivers()
         let workspace = try Self.workspace(receivers, hookPort: nil)
         defer { workspace.remove() }
-        _ = try Self.queue(workspace, count: 300, bounces: 12, throttled: 3)
+        _ = try await Self.queue(workspace, count: 300, bounces: 12, throttled: 3)
         let port = try freeLoopbackPort()
         let base = "http://127.0.0.1:\(port)"
         let run = try RunningKiln(["run", "--config", workspace.config, "--listen", "127.0.0.1:\(port)", "--metrics-interval", "0.5"],
@@ -299,7 +291,7 @@ func metricSum(_ text: String, _ name: String, _ labels: [String: String] = [:])
         let settled = try await Self.wait(seconds: 90) {
             // The receivers' count first: a success counted in the scrape was received before it.
             received = Double(receivers.received.count)
-            metrics = httpGet(base + "/metrics").body
+            metrics = await httpGet(base + "/metrics").body
             // Half the campaign received and counted, and every bounce (the list's first 12;
             // the throttled provider rests, so not everything arrives within the wait).
             return received >= 150 && metricSum(metrics, "kiln_attempts_total", ["class": "success"]) == received
@@ -320,12 +312,12 @@ func metricSum(_ text: String, _ name: String, _ labels: [String: String] = [:])
         #expect(metrics.contains(#"kiln_reputation_rate{configuration_set="bulk",kind="bounce"}"#)
             || metrics.contains(#"kiln_reputation_rate{kind="bounce",configuration_set="bulk"}"#))
         #expect(metrics.contains(#"kiln_events_pending{destination="bulk/log"}"#))
-        #expect(httpGet(base + "/healthz").status == 200)
-        #expect(httpGet(base + "/readyz").status == 200)
-        #expect(try kiln(["pause", "--config", workspace.config]).status == 0)
-        let paused = try await Self.wait(seconds: 10) { httpGet(base + "/readyz") == (503, "paused\n") }
+        #expect(await httpGet(base + "/healthz").status == 200)
+        #expect(await httpGet(base + "/readyz").status == 200)
+        #expect(try await kiln(["pause", "--config", workspace.config]).status == 0)
+        let paused = try await Self.wait(seconds: 10) { await httpGet(base + "/readyz") == (503, "paused\n") }
         #expect(paused)
-        #expect(try await Self.wait(seconds: 10) { metricSum(httpGet(base + "/metrics").body, "kiln_paused", ["scope": "*"]) == 1 })
+        #expect(try await Self.wait(seconds: 10) { metricSum(await httpGet(base + "/metrics").body, "kiln_paused", ["scope": "*"]) == 1 })
         // A graceful stop ends well within the bound.
         run.stop()
         #expect(run.process.terminationStatus == 0, "\(run.log.suffix(2000))")
@@ -349,7 +341,7 @@ func metricSum(_ text: String, _ name: String, _ labels: [String: String] = [:])
                                                    other: try await .start(script: script))
         let workspace = try Self.workspace(receivers, hookPort: nil)
         defer { workspace.remove() }
-        _ = try Self.queue(workspace, count: 30, bounces: 0)
+        _ = try await Self.queue(workspace, count: 30, bounces: 0)
         let run = try RunningKiln(["run", "--config", workspace.config, "--shutdown-timeout", "1", "--log-level", "debug"], environment: [:],
                                   logPath: workspace.directory + "/run.log")
         #expect(try await Self.wait(seconds: 60) { held.load(ordering: .relaxed) >= 3 }, "\(run.log.suffix(2000))")
@@ -362,7 +354,7 @@ func metricSum(_ text: String, _ name: String, _ labels: [String: String] = [:])
         for _ in 0..<100 { release.signal() }
         run.stop()
         #expect(ended && took < .seconds(60), "the shutdown took \(took): \(run.log.suffix(4000))")
-        let status = try kiln(["status", "--config", workspace.config, "--json"])
+        let status = try await kiln(["status", "--config", workspace.config, "--json"])
         let json = try #require(try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any])
         let byState = try #require(json["byState"] as? [String: Int])
         #expect(byState["leased", default: 0] == 0, "\(byState)")
@@ -391,7 +383,7 @@ func metricSum(_ text: String, _ name: String, _ labels: [String: String] = [:])
             }
             setenv("KILN_TEST_HOOK_SECRET", Self.secret, 1)
             setenv("KILN_TEST_LOG_UNSUBSCRIBE", unsubscribeSecret, 1)
-            let (all, bounced) = try Self.queue(workspace, count: 6, bounces: 1)
+            let (all, bounced) = try await Self.queue(workspace, count: 6, bounces: 1)
             let run = try RunningKiln(["run", "--config", workspace.config, "--log-level", "trace", "--log-format", "json"], environment: [:],
                                       logPath: workspace.directory + "/trace.log")
             let done = try await Self.wait(seconds: 60) {

@@ -4,8 +4,8 @@ import Testing
 /// `kiln reply classify` and `kiln feedback classify` keep their JSON keys and say the
 /// reason and the rule; `--config` applies a configuration's reply rules first.
 @Suite struct ReplyRulesCLITests {
-    @Test func replyClassifySaysTheReasonAndTheRule() throws {
-        let result = try kiln(["reply", "classify", "--json", "450-4.2.1 The user you are trying to contact is receiving mail too quickly."])
+    @Test func replyClassifySaysTheReasonAndTheRule() async throws {
+        let result = try await kiln(["reply", "classify", "--json", "450-4.2.1 The user you are trying to contact is receiving mail too quickly."])
         #expect(result.status == 0, "\(result.stderr)")
         let json = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
         #expect(Set(json.keys) == ["code", "enhancedStatus", "class", "scope", "reason", "rule"])
@@ -16,36 +16,36 @@ import Testing
         #expect(json["enhancedStatus"] as? String == "4.2.1")
     }
 
-    @Test func operatorRulesFromTheConfigurationComeFirst() throws {
+    @Test func operatorRulesFromTheConfigurationComeFirst() async throws {
         let workspace = try Workspace(route: "smtp://127.0.0.1:1") { json in
             json["replyRules"] = [["provider": "yahoo", "match": "TSS04", "action": "suspend", "forMinutes": 20]]
         }
         defer { workspace.remove() }
         let reply = "421 4.7.0 [TSS04] Messages from 192.0.2.10 temporarily deferred due to unexpected volume or user complaints"
-        let ruled = try kiln(["reply", "classify", "--json", "--config", workspace.config, "--provider", "yahoo", reply])
+        let ruled = try await kiln(["reply", "classify", "--json", "--config", workspace.config, "--provider", "yahoo", reply])
         #expect(ruled.status == 0, "\(ruled.stderr)")
         #expect(ruled.stdout.contains("\"rule\":\"replyRules[0]\""), "\(ruled.stdout)")
         #expect(ruled.stdout.contains("\"reason\":\"operator\""))
-        let builtIn = try kiln(["reply", "classify", "--json", reply])
+        let builtIn = try await kiln(["reply", "classify", "--json", reply])
         #expect(builtIn.stdout.contains("\"rule\":\"yahoo.tss\""), "\(builtIn.stdout)")
     }
 
-    @Test func aBadRegularExpressionIsAnErrorNamingItsPath() throws {
+    @Test func aBadRegularExpressionIsAnErrorNamingItsPath() async throws {
         let workspace = try Workspace(route: "smtp://127.0.0.1:1") { json in
             json["replyRules"] = [["match": "ok", "action": "throttle"], ["match": "(unclosed", "action": "bounce"]]
         }
         defer { workspace.remove() }
-        let result = try kiln(["reply", "classify", "--config", workspace.config, "550 5.1.1 user unknown"])
+        let result = try await kiln(["reply", "classify", "--config", workspace.config, "550 5.1.1 user unknown"])
         #expect(result.status == 2)
         #expect(result.stderr.contains("replyRules[1].match"), "\(result.stderr)")
-        let check = try kiln(["config", "check", "--config", workspace.config])
+        let check = try await kiln(["config", "check", "--config", workspace.config])
         #expect(check.stderr.contains("replyRules[1].match"), "\(check.stderr)")
     }
 
-    @Test func feedbackClassifySaysTheRuleOfEachRecipient() throws {
+    @Test func feedbackClassifySaysTheRuleOfEachRecipient() async throws {
         let file = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("Corpora/bounces/lhost-postfix-01.eml").path
-        let result = try kiln(["feedback", "classify", "--json", file])
+        let result = try await kiln(["feedback", "classify", "--json", file])
         #expect(result.status == 0, "\(result.stderr)")
         let json = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
         for key in ["type", "feedbackType", "reason", "rule", "recipients", "originalMessageID", "originalReturnPath", "originalFeedbackID"] {

@@ -62,7 +62,7 @@ import Testing
     ]
 
     @Test(arguments: cases)
-    func isAnInvalidConfigurationAtLoad(test: Case) throws {
+    func isAnInvalidConfigurationAtLoad(test: Case) async throws {
         let workspace = try Workspace(route: "smtp://127.0.0.1:1", extra: test.json)
         defer { workspace.remove() }
         if let (name, contents, mode, size) = test.file {
@@ -70,17 +70,17 @@ import Testing
             #expect(FileManager.default.createFile(atPath: path, contents: Data(contents.utf8), attributes: [.posixPermissions: mode]))
             if size > 0 { #expect(truncate(path, off_t(size)) == 0) }
         }
-        let result = try kiln(test.command + ["--config", workspace.config])
+        let result = try await kiln(test.command + ["--config", workspace.config])
         #expect(!result.signaled)
         #expect(result.status == 2, "\(result.stderr)")
         #expect(result.stderr.contains(test.path + ":"), "\(result.stderr)")
         #expect(!result.stderr.contains(Self.shortSecret))
     }
 
-    @Test func aGoodConfigurationChecksOK() throws {
+    @Test func aGoodConfigurationChecksOK() async throws {
         let workspace = try Workspace(route: "smtp://127.0.0.1:1")
         defer { workspace.remove() }
-        let result = try kiln(["config", "check", "--config", workspace.config])
+        let result = try await kiln(["config", "check", "--config", workspace.config])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "ok")
         #expect(!FileManager.default.fileExists(atPath: workspace.directory + "/kiln.sqlite"))

@@ -16,10 +16,10 @@ import Testing
             }
         }
         defer { workspace.remove() }
-        let sent = try kiln(["send", "--config", workspace.config, "--from", "news@example.com", "--to", "a@gmail.com", "--subject", "Hi", "--text", "Hello", "--wait"])
+        let sent = try await kiln(["send", "--config", workspace.config, "--from", "news@example.com", "--to", "a@gmail.com", "--subject", "Hi", "--text", "Hello", "--wait"])
         #expect(sent.status != 0)
         #expect(sent.stderr.contains("KILN_TEST_UNSET_SECRET"))
-        let status = try kiln(["status", "--config", workspace.config, "--json"])
+        let status = try await kiln(["status", "--config", workspace.config, "--json"])
         let json = try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any]
         #expect((json?["byState"] as? [String: Int] ?? [:]).isEmpty)
         #expect(server.messages.isEmpty)

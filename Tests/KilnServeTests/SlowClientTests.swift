@@ -6,6 +6,7 @@ import Glibc
 import Kiln
 import KilnMessage
 import KilnServe
+import KilnTesting
 import Logging
 import Testing
 
@@ -15,14 +16,6 @@ import Testing
     /// Opens a TCP connection to the port on loopback that sends nothing.
     static func idleConnection(port: Int) throws -> Int32 {
         try HTTP.connection(port: port)
-    }
-
-    /// Runs blocking socket calls on a thread of their own: on Swift's cooperative pool
-    /// (two threads here) they would starve the server's own tasks.
-    static func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            Thread { continuation.resume(with: Result { try body() }) }.start()
-        }
     }
 
     /// Whether the server has closed the connection (end of file, or reset).
@@ -57,7 +50,7 @@ import Testing
         let port = try #require(await iterator.next())
 
         let opened = ContinuousClock.now
-        let sockets = try await Self.onThread {
+        let sockets = try await onOwnThread {
             var sockets: [Int32] = []
             do {
                 for _ in 0..<idle { sockets.append(try Self.idleConnection(port: port)) }
@@ -71,7 +64,7 @@ import Testing
 
         let token = UnsubscribeToken(recipient: "ann@example.net", list: "news", campaign: "c").make(secret: Array(UnsubscribeEndpointTests.secret.utf8))
         let asked = ContinuousClock.now
-        let answer = try await Self.onThread { try HTTP.request(port: port, "POST", "/u?t=\(token)", body: "List-Unsubscribe=One-Click") }
+        let answer = try await HTTP.request(port: port, "POST", "/u?t=\(token)", body: "List-Unsubscribe=One-Click")
         let took = ContinuousClock.now - asked
         let recent = sockets.suffix(100)
         let stillOpen = recent.filter { !Self.isClosed($0) }.count

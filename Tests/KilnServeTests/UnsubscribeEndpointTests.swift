@@ -8,6 +8,7 @@ import KilnCore
 import KilnMessage
 import KilnServe
 import Logging
+import KilnTesting
 import Testing
 
 /// The RFC 8058 endpoint over real HTTP on loopback.
@@ -46,16 +47,16 @@ import Testing
         let forged = UnsubscribeToken(recipient: "bob@example.net", list: "news", campaign: "spring").make(secret: Array("guess".utf8))
         let oneClick = "List-Unsubscribe=One-Click"
 
-        #expect(try HTTP.request(port: port, "POST", "/u?t=\(forged)", body: oneClick).status == 403)
+        #expect(try await HTTP.request(port: port, "POST", "/u?t=\(forged)", body: oneClick).status == 403)
         #expect(try await engine.store.suppressionTotal() == 0)
         // A GET only shows the confirmation page: nothing changes.
-        let page = try HTTP.request(port: port, "GET", "/u?t=\(token)")
+        let page = try await HTTP.request(port: port, "GET", "/u?t=\(token)")
         #expect(page.status == 200)
         #expect(page.body.contains("List-Unsubscribe"))
         #expect(try await engine.store.suppressionTotal() == 0)
         // A POST without the one-click body is not an RFC 8058 unsubscribe.
-        #expect(try HTTP.request(port: port, "POST", "/u?t=\(token)", body: "").status == 400)
-        #expect(try HTTP.request(port: port, "POST", "/u?t=\(token)", body: oneClick).status == 200)
+        #expect(try await HTTP.request(port: port, "POST", "/u?t=\(token)", body: "").status == 400)
+        #expect(try await HTTP.request(port: port, "POST", "/u?t=\(token)", body: oneClick).status == 200)
         let entry = try #require(try await engine.store.suppression(of: "ann@example.net", scope: "news"))
         #expect(entry.reason == .unsubscribe)
         #expect(try await engine.store.suppression(of: "ann@example.net", scope: "other") == nil)
@@ -82,7 +83,13 @@ enum HTTP {
         return fd
     }
 
-    static func request(port: Int, _ method: String, _ path: String, body: String? = nil) throws -> (status: Int, body: String) {
+    /// One request and its answer, on a thread of its own: the server under test runs on
+    /// Swift's cooperative pool, which a blocking wait would take a thread from.
+    static func request(port: Int, _ method: String, _ path: String, body: String? = nil) async throws -> (status: Int, body: String) {
+        try await onOwnThread { try requestBlocking(port: port, method, path, body: body) }
+    }
+
+    static func requestBlocking(port: Int, _ method: String, _ path: String, body: String? = nil) throws -> (status: Int, body: String) {
         let fd = try connection(port: port)
         defer { close(fd) }
         var text = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Runs the built test suite (`swift test --skip-build`, extra arguments passed on) with a
+# time limit, streaming its output, and ends with what a reader of only the last lines
+# needs: the failed expectations and tests, or, when the limit was hit, the tests that
+# started and never finished. Exits with the suite's status.
+#   scripts/run-tests.sh [swift test arguments...]
+# TEST_TIMEOUT (seconds, default 600; the suite takes 2-3 minutes): the whole suite's limit; a hung test fails the run.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+SWIFT=${SWIFT:-swift}
+LIMIT=${TEST_TIMEOUT:-600}
+LOG=$(mktemp /tmp/kiln-test-XXXXXX.log)
+
+# The suite writes to a file rather than a pipe: a test process that outlives the limit
+# cannot then hold the stream (and this script) open.
+timeout --kill-after=30 "$LIMIT" "$SWIFT" test --skip-build "$@" >"$LOG" 2>&1 &
+pid=$!
+tail -n +1 -f --pid="$pid" "$LOG"
+wait "$pid"
+status=$?
+# A test bundle left behind by a killed `swift test` (it is not always in its process group).
+if [ "$status" -ne 0 ]; then
+  pkill -KILL -f 'KilnPackageTests.xctest' 2>/dev/null || true
+fi
+
+if [ "$status" -ne 0 ]; then
+  echo
+  echo "==== test summary (full output: $LOG) ===="
+  if [ "$status" -eq 124 ] || [ "$status" -eq 137 ]; then
+    echo "the suite did not finish within ${LIMIT} s; tests started and never finished:"
+    grep -aoE '^◇ Test [^ ]+ started' "$LOG" | sed -E 's/^◇ Test (.*) started/\1/' | sort >"$LOG.started"
+    grep -aoE '^[✔✘] Test [^ ]+ ' "$LOG" | sed -E 's/^. Test ([^ ]+) /\1/' | sort >"$LOG.ended"
+    comm -23 "$LOG.started" "$LOG.ended" | grep -vx 'run' | sed 's/^/  /'
+  fi
+  grep -aE '^✘|^↳|recorded an issue|Fatal error|Test run with|error: ' "$LOG" | grep -avE '^[0-9]{4}-[0-9]{2}-[0-9]{2}T' | tail -n 150
+  echo "==== exit status $status ===="
+fi
+exit "$status"
