@@ -6,6 +6,9 @@
 #     the two RSA libraries end to end);
 #   - the SMTP ceiling: smtp-source -d -s 16 -l 20480 into the same smtp-sink;
 #   - OpenSSL's RSA-2048 signatures/s on 2 processes (openssl speed -multi 2 rsa2048).
+# Beside each rate it reports CPU time per message, of the sender (kiln, or smtp-source for
+# the ceiling) and of the receiver (smtp-sink): where the two cores go, less noisy than
+# wall-clock rates on a shared machine.
 # Each figure is the median of RUNS rounds (default 3); a round measures every row once,
 # so that drift on a shared machine falls on all of them. Absolute numbers vary between
 # machines; the ratios are what to compare.
@@ -88,6 +91,23 @@ PY
 export TP_UNSUB_SECRET=throughput-unsubscribe-secret TP_RETURN_SECRET=throughput-return-path-secret
 sleep 0.3
 
+# The sink's CPU seconds so far (user + system, from /proc).
+ticks=$(getconf CLK_TCK)
+sink_cpu() { awk -v t="$ticks" '{printf "%.3f\n", ($14 + $15) / t}' "/proc/$sink_pid/stat"; }
+# Runs a command and writes the CPU seconds it (and its children) used to the file $1.
+timed() {
+  python3 -c '
+import resource, subprocess, sys
+status = subprocess.call(sys.argv[2:])
+usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+open(sys.argv[1], "w").write(f"{usage.ru_utime + usage.ru_stime:.3f}\n")
+sys.exit(status)' "$@"
+}
+# Appends "sender-µs sink-µs" per message of ROW's run to $work/cpu-ROW.
+record_cpu() {
+  python3 -c "print(f'{$2 * 1e6 / $rows:.0f} {($4 - $3) * 1e6 / $rows:.0f}')" >>"$work/cpu-$1"
+}
+
 seconds_since() { python3 -c "import time,sys; print(time.time() - float(sys.argv[1]))" "$1"; }
 
 # One end-to-end campaign (configuration VARIANT, row name ROW) into a fresh store;
@@ -96,14 +116,15 @@ campaign() {
   local variant=$1 dir="$work/run-$RANDOM$RANDOM" binary=${3:-$kiln}
   mkdir -p "$dir"
   cp "$work/$variant.json" "$dir/kiln.json"
-  local start
+  local start sink_before
+  sink_before=$(sink_cpu)
   start=$(python3 -c "import time; print(time.time())")
   local perf=()
   if [ -n "${PERF_DIR:-}" ] && [ ! -e "$PERF_DIR/$2.data" ]; then
     mkdir -p "$PERF_DIR"
     perf=(perf record -q -a -g -F 499 -o "$PERF_DIR/$2.data" --)
   fi
-  (cd "$dir" && "${perf[@]}" "$binary" campaign run --config kiln.json --recipients "$work/list.csv" --template "$work/template.json" \
+  (cd "$dir" && timed "$dir/cpu" "${perf[@]}" "$binary" campaign run --config kiln.json --recipients "$work/list.csv" --template "$work/template.json" \
       --campaign c --json >report.json 2>kiln.log) || true
   local elapsed delivered
   elapsed=$(seconds_since "$start")
@@ -112,16 +133,20 @@ campaign() {
     echo "  $variant: only $delivered of $rows delivered; log: $(tail -3 "$dir/kiln.log")" >&2
     echo 0
   else
+    record_cpu "$2" "$(cat "$dir/cpu")" "$sink_before" "$(sink_cpu)"
     python3 -c "print(f'{$rows / $elapsed:.0f}')"
   fi
   rm -rf "$dir"
 }
 
 ceiling() {
-  local start
+  local start sink_before rate
+  sink_before=$(sink_cpu)
   start=$(python3 -c "import time; print(time.time())")
-  "$source" -d -s 16 -l 20480 -m "$rows" -f news@example.com -t user@example.org 127.0.0.1:$port
-  python3 -c "print(f'{$rows / $(seconds_since "$start"):.0f}')"
+  timed "$work/cpu" "$source" -d -s 16 -l 20480 -m "$rows" -f news@example.com -t user@example.org 127.0.0.1:$port
+  rate=$(python3 -c "print(f'{$rows / $(seconds_since "$start"):.0f}')")
+  record_cpu ceiling "$(cat "$work/cpu")" "$sink_before" "$(sink_cpu)"
+  echo "$rate"
 }
 
 openssl_rate() {
@@ -153,11 +178,11 @@ done
 
 args=()
 for k in "${rows_order[@]}"; do args+=("$k=${figures[$k]}"); done
-python3 - "$rows" "$runs" "${args[@]}" <<'PY'
-import statistics, sys
-rows, runs = int(sys.argv[1]), int(sys.argv[2])
+python3 - "$rows" "$runs" "$work" "${args[@]}" <<'PY'
+import os, statistics, sys
+rows, runs, work = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 values = {}
-for arg in sys.argv[3:]:
+for arg in sys.argv[4:]:
     name, _, figures = arg.partition("=")
     values[name] = [float(v) for v in figures.split()]
 m = {n: statistics.median(v) for n, v in values.items() if v}
@@ -175,6 +200,19 @@ print(f"| {'path':<58} | {'median':>8} | runs")
 print(f"|{'-' * 60}|{'-' * 10}|------")
 for n in m:
     print(f"| {labels[n]:<58} | {m[n]:>8,.0f} | {' '.join(f'{v:.0f}' for v in values[n])}")
+cpu = {}
+for n in m:
+    path = f"{work}/cpu-{n}"
+    if os.path.exists(path):
+        pairs = [tuple(float(x) for x in line.split()) for line in open(path) if line.strip()]
+        cpu[n] = (statistics.median(p[0] for p in pairs), statistics.median(p[1] for p in pairs))
+if cpu:
+    print("\nCPU time per message (medians, µs): the sender (kiln, or smtp-source for the ceiling), the receiver")
+    print("(smtp-sink), and the rate that the two alone would allow on 2 cores")
+    print(f"| {'path':<58} | {'sender':>7} | {'sink':>6} | {'2 cores / (sender + sink)':>26}")
+    print(f"|{'-' * 60}|{'-' * 9}|{'-' * 8}|{'-' * 28}")
+    for n, (sender, sink) in cpu.items():
+        print(f"| {labels[n]:<58} | {sender:>7,.0f} | {sink:>6,.0f} | {2e6 / max(sender + sink, 1):>22,.0f} msg/s")
 def ratio(label, value, target):
     verdict = "met" if value >= target else "NOT met"
     print(f"{label:<62} {value:5.2f}  (target >= {target}: {verdict})")
