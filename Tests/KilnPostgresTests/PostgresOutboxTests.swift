@@ -10,9 +10,11 @@ import Testing
 @Suite(.serialized, .enabled(if: PostgresTestServer.enabled, "set KILN_TEST_POSTGRES_URL (make test does)"))
 struct PostgresOutboxTests {
     /// The log after `position` once it holds `count` events: a transaction still open
-    /// anywhere on the server (another test's) holds back what can be read, for a moment.
+    /// anywhere on the server (another test's) holds back what can be read, for a moment
+    /// (up to 30 s of wall time: the whole suite beside it can hold a transaction that long).
     func read(_ store: PostgresStore, after position: EventPosition, count: Int) async throws -> [StoredEvent] {
-        for _ in 0..<100 {
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline {
             let events = try await store.outboxEvents(after: position, limit: 100)
             if events.count >= count { return events }
             try await Task.sleep(for: .milliseconds(50))
