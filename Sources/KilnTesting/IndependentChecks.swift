@@ -60,29 +60,8 @@ public enum IndependentChecks {
         return (try? JSONSerialization.jsonObject(with: Data(result.stdout.utf8))) as? [String]
     }
 
-    struct Output {
-        var status: Int32
-        var stdout: String
-        var stderr: String
-    }
-
-    static func run(_ arguments: [String], input: [UInt8]) throws -> Output {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3"] + arguments
-        let stdin = Pipe(), stdout = Pipe(), stderr = Pipe()
-        process.standardInput = stdin
-        process.standardOutput = stdout
-        process.standardError = stderr
-        try process.run()
-        let writer = Thread {
-            stdin.fileHandleForWriting.write(Data(input))
-            try? stdin.fileHandleForWriting.close()
-        }
-        writer.start()
-        let out = stdout.fileHandleForReading.readDataToEndOfFile()
-        let err = stderr.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Output(status: process.terminationStatus, stdout: String(decoding: out, as: UTF8.self), stderr: String(decoding: err, as: UTF8.self))
+    /// Runs Python with `arguments` and `input` on standard input, and waits.
+    static func run(_ arguments: [String], input: [UInt8]) throws -> ChildProcess {
+        try ChildProcess.runBlocking("/usr/bin/env", ["python3"] + arguments, stdin: input, directory: nil, environment: nil)
     }
 }
