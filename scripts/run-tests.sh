@@ -10,6 +10,9 @@ cd "$(dirname "$0")/.."
 SWIFT=${SWIFT:-swift}
 LIMIT=${TEST_TIMEOUT:-600}
 LOG=$(mktemp /tmp/kiln-test-XXXXXX.log)
+# A crash's backtrace: the crashed thread only, quickly (the full default took minutes
+# with the suite's hundreds of threads).
+export SWIFT_BACKTRACE=${SWIFT_BACKTRACE:-enable=yes,interactive=no,threads=crashed,registers=none,images=none,unwind=fast}
 
 # The suite writes to a file rather than a pipe: a test process that outlives the limit
 # cannot then hold the stream (and this script) open.
@@ -32,7 +35,17 @@ if [ "$status" -ne 0 ]; then
     grep -aoE '^[✔✘] Test [^ ]+ ' "$LOG" | sed -E 's/^. Test ([^ ]+) /\1/' | sort >"$LOG.ended"
     comm -23 "$LOG.started" "$LOG.ended" | grep -vx 'run' | sed 's/^/  /'
   fi
-  grep -aE '^✘|^↳|recorded an issue|Fatal error|Test run with|error: ' "$LOG" | grep -avE '^[0-9]{4}-[0-9]{2}-[0-9]{2}T' | tail -n 150
+  # Failed expectations with their comments, failed tests and suites, and a crash: its
+  # message and the first frames of the thread that crashed.
+  awk '
+    /recorded an issue/ { print; comment = 1; next }
+    comment && /^↳/ { print; next }
+    { comment = 0 }
+    /^✘ (Test|Suite)/ { print }
+    /\*\*\* Program crashed/ || /Fatal error:/ || /^error: / { print }
+    /^Thread [0-9]+ .*crashed:$/ { frames = 16 }
+    frames > 0 { print; frames-- }
+  ' "$LOG" | tail -n 200
   echo "==== exit status $status ===="
 fi
 exit "$status"

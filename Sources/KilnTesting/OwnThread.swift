@@ -25,6 +25,15 @@ public struct ChildProcess: Sendable {
         try await onOwnThread { try runBlocking(executable, arguments, stdin: stdin, directory: directory, environment: environment) }
     }
 
+    /// Starts `process`, one start at a time in this test process: Foundation's
+    /// `Process.run()` on Linux copies the environment and file actions without a lock, and
+    /// children started from many threads at once crashed it (a bad read in its memcpy).
+    public static func spawn(_ process: Process) throws {
+        try spawning.withLock { try process.run() }
+    }
+
+    private static let spawning = NSLock()
+
     static func runBlocking(_ executable: String, _ arguments: [String], stdin: [UInt8], directory: String?,
                             environment: [String: String]?) throws -> ChildProcess {
         let process = Process()
@@ -36,7 +45,7 @@ public struct ChildProcess: Sendable {
         process.standardInput = input
         process.standardOutput = output
         process.standardError = errors
-        try process.run()
+        try spawn(process)
         let writer = Thread {
             if !stdin.isEmpty { input.fileHandleForWriting.write(Data(stdin)) }
             try? input.fileHandleForWriting.close()
@@ -45,15 +54,32 @@ public struct ChildProcess: Sendable {
         let errorText = ErrorText()
         let done = DispatchSemaphore(value: 0)
         Thread {
-            errorText.data = errors.fileHandleForReading.readDataToEndOfFile()
+            errorText.data = readToEnd(errors.fileHandleForReading.fileDescriptor)
             done.signal()
         }.start()
-        let out = output.fileHandleForReading.readDataToEndOfFile()
+        let out = readToEnd(output.fileHandleForReading.fileDescriptor)
         done.wait()
         process.waitUntilExit()
         return ChildProcess(status: process.terminationStatus, stdout: String(decoding: out, as: UTF8.self),
                             stderr: String(decoding: errorText.data, as: UTF8.self),
                             signaled: process.terminationReason == .uncaughtSignal)
+    }
+}
+
+/// Everything read from `fd` until end of file. A read interrupted by a signal is tried
+/// again (Foundation's `readDataToEndOfFile` stops the process on EINTR).
+func readToEnd(_ fd: Int32) -> Data {
+    var data = Data()
+    var buffer = [UInt8](repeating: 0, count: 65_536)
+    while true {
+        let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        if n > 0 {
+            data.append(contentsOf: buffer[0..<n])
+        } else if n < 0, errno == EINTR {
+            continue
+        } else {
+            return data
+        }
     }
 }
 

@@ -8,8 +8,10 @@ typealias ProcessOutput = ChildProcess
 
 /// Runs `kiln` with `arguments` and waits for it, on threads of its own (never blocking
 /// Swift's cooperative pool, which the rest of the run shares).
-func kiln(_ arguments: [String], stdin: String? = nil, directory: String? = nil) async throws -> ProcessOutput {
-    try await ChildProcess.run(kilnExecutable, arguments, stdin: Array((stdin ?? "").utf8), directory: directory)
+/// - Parameter environment: added to this process's environment for the child.
+func kiln(_ arguments: [String], stdin: String? = nil, directory: String? = nil, environment: [String: String] = [:]) async throws -> ProcessOutput {
+    try await ChildProcess.run(kilnExecutable, arguments, stdin: Array((stdin ?? "").utf8), directory: directory,
+                               environment: environment.isEmpty ? nil : ProcessInfo.processInfo.environment.merging(environment) { _, new in new })
 }
 
 /// A temporary directory with a configuration routing every provider to `route`.
@@ -139,7 +141,7 @@ struct Workspace {
         runner.arguments = ["run", "--config", workspace.config]
         runner.standardOutput = FileHandle.nullDevice
         runner.standardError = FileHandle.nullDevice
-        try runner.run()
+        try ChildProcess.spawn(runner)
         #expect(await server.waitForMessages(300, timeout: .seconds(60)))
         kill(runner.processIdentifier, SIGKILL)
         runner.waitUntilExit()

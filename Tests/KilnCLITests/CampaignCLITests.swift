@@ -155,7 +155,7 @@ import Testing
                             "--template", workspace.directory + "/template.json", "--campaign", "k1"]
         runner.standardOutput = FileHandle.nullDevice
         runner.standardError = FileHandle.nullDevice
-        try runner.run()
+        try ChildProcess.spawn(runner)
         var waited = 0
         while receivers.received.count < 300, waited < 3000 {
             try await Task.sleep(for: .milliseconds(20))

@@ -82,7 +82,7 @@ final class RunningKiln {
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
         process.standardOutput = FileHandle.nullDevice
         process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
-        try process.run()
+        try ChildProcess.spawn(process)
     }
 
     var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
@@ -144,7 +144,8 @@ func metricSum(_ text: String, _ name: String, _ labels: [String: String] = [:])
     }
 
     /// Queues a campaign of `count` recipients without delivering it (paused while it is read).
-    static func queue(_ workspace: Workspace, count: Int, bounces: Int, throttled: Int = 0) async throws -> (all: [String], bounced: [String]) {
+    static func queue(_ workspace: Workspace, count: Int, bounces: Int, throttled: Int = 0,
+                      environment: [String: String] = [:]) async throws -> (all: [String], bounced: [String]) {
         var csv = "email,first_name,code\r\n"
         var all: [String] = []
         var bounced: [String] = []
@@ -158,12 +159,12 @@ func metricSum(_ text: String, _ name: String, _ labels: [String: String] = [:])
         try csv.write(toFile: workspace.directory + "/list.csv", atomically: true, encoding: .utf8)
         try #"{"from": "news@example.com", "subject": "Hi {{first_name}}", "text": "Code {{code}}.\n", "tags": ["spring", "offers"]}"#
             .write(toFile: workspace.directory + "/template.json", atomically: true, encoding: .utf8)
-        #expect(try await kiln(["pause", "--config", workspace.config]).status == 0)
+        #expect(try await kiln(["pause", "--config", workspace.config], environment: environment).status == 0)
         let ingest = try await kiln(["campaign", "run", "--config", workspace.config, "--recipients", workspace.directory + "/list.csv",
-                               "--template", workspace.directory + "/template.json", "--campaign", "spring1"])
+                               "--template", workspace.directory + "/template.json", "--campaign", "spring1"], environment: environment)
         // Paused, the campaign is read whole and stops there (status 3: "finish it with resume").
         #expect(ingest.status == 3 && ingest.stderr.contains("stopped"), "\(ingest.stderr)")
-        let resumed = try await kiln(["resume", "--config", workspace.config, "--json"])
+        let resumed = try await kiln(["resume", "--config", workspace.config, "--json"], environment: environment)
         #expect(resumed.stdout.contains(#""action":"resume""#))
         return (all, bounced)
     }
@@ -191,10 +192,10 @@ func metricSum(_ text: String, _ name: String, _ labels: [String: String] = [:])
             let receivers = try await Self.receivers(delay: 100_000)
             let workspace = try Self.workspace(receivers, hookPort: hookPort)
             defer { workspace.remove() }
-            // The CLI commands that queue the campaign check the secret too (a unique name: no other test reads it).
-            setenv("KILN_TEST_HOOK_SECRET", Self.secret, 1)
-            let (all, bounced) = try await Self.queue(workspace, count: 1_000, bounces: 30)
+            // The CLI commands that queue the campaign check the secret too. Given to each child, never
+            // set in this process: setenv while another thread spawns a child (reading the environment) crashes.
             let environment = ["KILN_TEST_HOOK_SECRET": Self.secret]
+            let (all, bounced) = try await Self.queue(workspace, count: 1_000, bounces: 30, environment: environment)
             let port = try freeLoopbackPort()
             let arguments = ["run", "--config", workspace.config, "--listen", "127.0.0.1:\(port)", "--log-level", "info", "--log-format", "json"]
 
@@ -381,10 +382,9 @@ func metricSum(_ text: String, _ name: String, _ labels: [String: String] = [:])
                 sets[0]["unsubscribe"] = ["url": "https://u.example.com/u", "secretEnv": "KILN_TEST_LOG_UNSUBSCRIBE"]
                 json["configurationSets"] = sets
             }
-            setenv("KILN_TEST_HOOK_SECRET", Self.secret, 1)
-            setenv("KILN_TEST_LOG_UNSUBSCRIBE", unsubscribeSecret, 1)
-            let (all, bounced) = try await Self.queue(workspace, count: 6, bounces: 1)
-            let run = try RunningKiln(["run", "--config", workspace.config, "--log-level", "trace", "--log-format", "json"], environment: [:],
+            let environment = ["KILN_TEST_HOOK_SECRET": Self.secret, "KILN_TEST_LOG_UNSUBSCRIBE": unsubscribeSecret]
+            let (all, bounced) = try await Self.queue(workspace, count: 6, bounces: 1, environment: environment)
+            let run = try RunningKiln(["run", "--config", workspace.config, "--log-level", "trace", "--log-format", "json"], environment: environment,
                                       logPath: workspace.directory + "/trace.log")
             let done = try await Self.wait(seconds: 60) {
                 hook.acceptedEvents.filter { ["delivery", "bounce"].contains($0["eventType"] as? String ?? "") }.count >= all.count

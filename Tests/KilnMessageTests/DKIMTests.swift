@@ -131,7 +131,7 @@ enum TestKeys {
         process.standardInput = input
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
-        guard (try? process.run()) != nil else { return key.pemRepresentation }
+        guard (try? ChildProcess.spawn(process)) != nil else { return key.pemRepresentation }
         input.fileHandleForWriting.write(Data(key.pemRepresentation.utf8))
         try? input.fileHandleForWriting.close()
         let data = output.fileHandleForReading.readDataToEndOfFile()

@@ -57,7 +57,7 @@ struct ClusterTests {
             let configuration = try Configuration.load(json: try Data(contentsOf: URL(fileURLWithPath: config)), source: config)
             var secrets = SecretSource(baseDirectory: directory)
             secrets.environment = Self.environment
-            return try SendEngine(configuration: configuration, baseDirectory: directory, secrets: secrets, logger: Logger(label: "test"), node: node)
+            return try SendEngine(configuration: configuration, baseDirectory: directory, secrets: secrets, logger: Logger.test(), node: node)
         }
 
         /// A CSV of `count` recipients at several providers, and a template.
@@ -159,7 +159,7 @@ struct ClusterTests {
         process.environment = Cluster.environment
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
-        try process.run()
+        try ChildProcess.spawn(process)
         #expect(await cluster.server.waitForMessages(300, timeout: .seconds(120)))
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()

@@ -21,7 +21,7 @@ import Testing
     static let smuggled = "x@[127.0.0.1]>\r\nDATA\r\nSubject: SMUGGLED\r\n\r\nbody\r\n.\r\nRSET\r\nNOOP [x]"
 
     func transport(helo: String = "mta.example.com") -> SMTPTransport {
-        SMTPTransport(options: .init(heloName: helo, connectTimeout: .seconds(5), transferTimeout: .seconds(20)), logger: Logger(label: "test"))
+        SMTPTransport(options: .init(heloName: helo, connectTimeout: .seconds(5), transferTimeout: .seconds(20)), logger: Logger.test())
     }
 
     func job(_ n: Int, _ server: LoopbackSMTPServer, mailFrom: String = "b+1@bounce.example.com", recipient: String) -> SMTPJob {

@@ -14,7 +14,7 @@ import Testing
             return nil
         }
         let transport = SMTPTransport(options: .init(heloName: "mta.example.com", connectTimeout: .seconds(5), transferTimeout: .seconds(20)),
-                                      logger: Logger(label: "test"))
+                                      logger: Logger.test())
         func job(_ n: Int, priority: Int) -> SMTPJob {
             SMTPJob(id: MessageID(Int64(n)), destination: SMTPURL(server.url)!, sourceIP: "127.0.0.2", mailFrom: "b+\(n)@bounce.example.com",
                     recipient: "user\(n)@gmail.com", body: Array("Subject: \(n)\r\n\r\nbody\r\n".utf8), maxConnections: 1, tls: .none, priority: priority)

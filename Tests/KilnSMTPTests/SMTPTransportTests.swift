@@ -10,7 +10,7 @@ import Testing
     /// - Parameter laneHold: long in tests, so that a loaded machine does not outlast it.
     func transport(laneHold: Duration = .seconds(2)) -> SMTPTransport {
         SMTPTransport(options: .init(heloName: "mta.example.com", connectTimeout: .seconds(5), transferTimeout: .seconds(20), laneHold: laneHold),
-                      logger: Logger(label: "test"))
+                      logger: Logger.test())
     }
 
     func job(_ n: Int, _ server: LoopbackSMTPServer, recipient: String? = nil, source: String? = "127.0.0.2", perConnection: Int = 100, connections: Int = 4) -> SMTPJob {

@@ -18,7 +18,7 @@ import Testing
 
     func transport() -> SMTPTransport {
         SMTPTransport(options: .init(heloName: "mta.example.com", connectTimeout: .seconds(5), transferTimeout: .seconds(20), caFile: caFile),
-                      logger: Logger(label: "test"))
+                      logger: Logger.test())
     }
 
     /// One job to `server`, named `host` in the URL (for TLS) and connected by address.

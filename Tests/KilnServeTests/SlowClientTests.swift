@@ -42,7 +42,7 @@ import Testing
         #expect(limits.maxConnections > idle)
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
         let app = Application(router: router, server: limits.server,
-                              configuration: limits.configuration(address: .hostname("127.0.0.1", port: 0), logger: Logger(label: "test")),
+                              configuration: limits.configuration(address: .hostname("127.0.0.1", port: 0), logger: Logger.test()),
                               onServerRunning: { channel in continuation.yield(channel.localAddress?.port ?? 0) })
         let server = Task { try await app.runService(gracefulShutdownSignals: []) }
         defer { server.cancel() }

@@ -26,7 +26,7 @@ import Testing
                 .init(name: "other", pool: "p"),
             ], defaultConfigurationSet: "news")
         return try SendEngine(configuration: configuration, baseDirectory: directory,
-                              secrets: SecretSource(environment: ["KILN_UNSUB": Self.secret]), logger: Logger(label: "test"))
+                              secrets: SecretSource(environment: ["KILN_UNSUB": Self.secret]), logger: Logger.test())
     }
 
     @Test func oneClickPostSuppressesAtOnceAndForgedTokensAreRefused() async throws {

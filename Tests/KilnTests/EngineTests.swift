@@ -34,7 +34,7 @@ final class EngineHarness: Sendable {
             configurationSets: sets, defaultConfigurationSet: "bulk", feedback: feedback)
         var source = secrets ?? SecretSource(baseDirectory: directory)
         source.environment["KILN_TEST_RETURN_PATH"] = Self.returnPathSecret
-        engine = try SendEngine(configuration: configuration, baseDirectory: directory, secrets: source, logger: Logger(label: "test"), now: clock.now,
+        engine = try SendEngine(configuration: configuration, baseDirectory: directory, secrets: source, logger: Logger.test(), now: clock.now,
                                 reputationCheckInterval: .milliseconds(50), transport: network.transport)
     }
 
@@ -256,7 +256,7 @@ final class EngineHarness: Sendable {
                 providers: ["gmail": .init(coldHourly: coldHourly, warmHourly: max(50_000, coldHourly * 10), messagesPerConnection: messagesPerConnection,
                                            throttleBackoffSeconds: 900)],
                 configurationSets: [.init(name: "bulk", pool: "p")], defaultConfigurationSet: "bulk", replyRules: replyRules)
-            engine = try SendEngine(configuration: configuration, baseDirectory: directory, logger: Logger(label: "test"))
+            engine = try SendEngine(configuration: configuration, baseDirectory: directory, logger: Logger.test())
         }
 
         func submit(_ count: Int) async throws -> [MessageID] {
@@ -353,7 +353,7 @@ final class EngineHarness: Sendable {
                                       unsubscribe: .init(url: "https://example.com/u", mailto: "unsubscribe@example.com", secretEnv: "KILN_TEST_UNSUB"))],
             defaultConfigurationSet: "newsletter")
         let engine = try SendEngine(configuration: configuration, baseDirectory: directory,
-                                    secrets: SecretSource(environment: ["KILN_TEST_UNSUB": "s3cret-of-16-bytes-or-more"], baseDirectory: directory), logger: Logger(label: "test"))
+                                    secrets: SecretSource(environment: ["KILN_TEST_UNSUB": "s3cret-of-16-bytes-or-more"], baseDirectory: directory), logger: Logger.test())
         let draft = MessageDraft(from: try EmailAddress("news@example.com"), to: [try EmailAddress("ada@gmail.com"), try EmailAddress("bob@yahoo.com")],
                                  subject: "November", text: "Hello!\n", html: "<p>Hello!</p>")
         _ = try await engine.submit(OutgoingMessage(draft, campaign: "nov2026"))

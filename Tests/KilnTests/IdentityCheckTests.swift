@@ -45,7 +45,7 @@ final class IdentityZone: Sendable {
             delivery: .init(mode: .routes, routes: ["*": "smtp://127.0.0.1:1"], heloName: "mta.example.test", tls: Configuration.TLSPolicy.none,
                             nameservers: [dns.address], requireAuthentication: requireAuthentication),
             configurationSets: [.init(name: "bulk", pool: "p")], defaultConfigurationSet: "bulk")
-        return try SendEngine(configuration: configuration, baseDirectory: directory, logger: Logger(label: "test"))
+        return try SendEngine(configuration: configuration, baseDirectory: directory, logger: Logger.test())
     }
 
     func failing() async throws -> [IdentityFinding] {

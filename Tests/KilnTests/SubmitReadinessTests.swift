@@ -2,6 +2,7 @@ import Foundation
 import Kiln
 import KilnCore
 import KilnMessage
+import KilnTesting
 import Logging
 import Testing
 
@@ -45,7 +46,7 @@ import Testing
             configurationSets: [.init(name: "newsletter", pool: "p", unsubscribe: .init(url: "https://example.com/u", secretEnv: "UNSUB"))],
             defaultConfigurationSet: "newsletter", feedback: .init(returnPathSecretEnv: "RETURN"))
         let engine = try SendEngine(configuration: configuration, baseDirectory: directory,
-                                    secrets: SecretSource(environment: environment, baseDirectory: directory), logger: Logger(label: "test"))
+                                    secrets: SecretSource(environment: environment, baseDirectory: directory), logger: Logger.test())
         let message = OutgoingMessage(MessageDraft(from: try EmailAddress("news@example.com"), to: [try EmailAddress("a@gmail.com")], subject: "x", text: "y"))
         do {
             _ = try await engine.submit(message)

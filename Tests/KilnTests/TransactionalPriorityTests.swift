@@ -23,7 +23,7 @@ import Testing
             defaultConfigurationSet: "bulk", feedback: .init(returnPathSecretEnv: "KILN_TEST_RETURN_PATH"))
         var secrets = SecretSource(baseDirectory: directory)
         secrets.environment["KILN_TEST_RETURN_PATH"] = "return-path-test-secret-0123"
-        return try SendEngine(configuration: configuration, baseDirectory: directory, secrets: secrets, logger: Logger(label: "test"),
+        return try SendEngine(configuration: configuration, baseDirectory: directory, secrets: secrets, logger: Logger.test(),
                               now: clock.now, transport: network.transport)
     }
 

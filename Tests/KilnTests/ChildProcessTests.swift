@@ -1,0 +1,27 @@
+import KilnTesting
+import Testing
+
+/// The tests' child-process runner: output read whole from both pipes at once, input
+/// written, the exit status and a death by signal told apart.
+@Suite struct ChildProcessTests {
+    /// A child that writes more to standard error than a pipe holds (64 KiB) before it
+    /// writes to standard output: read one pipe after the other, the two would wait for
+    /// each other for ever.
+    @Test func aChildFillingStandardErrorFirstDoesNotDeadlock() async throws {
+        let output = try await ChildProcess.run("/bin/sh", ["-c", "head -c 200000 /dev/zero | tr '\\000' x >&2; echo done"])
+        #expect(output.status == 0 && !output.signaled)
+        #expect(output.stdout == "done\n")
+        #expect(output.stderr.utf8.count == 200_000 && output.stderr.allSatisfy { $0 == "x" })
+    }
+
+    @Test func inputReachesTheChildAndItsStatusComesBack() async throws {
+        let output = try await ChildProcess.run("/bin/sh", ["-c", "tr a-z A-Z; exit 3"], stdin: Array("kiln\n".utf8))
+        #expect(output.stdout == "KILN\n")
+        #expect(output.status == 3 && !output.signaled)
+    }
+
+    @Test func aChildKilledByASignalIsToldApart() async throws {
+        let output = try await ChildProcess.run("/bin/sh", ["-c", "kill -9 $$"])
+        #expect(output.signaled)
+    }
+}
