@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs the built test suite (`swift test --skip-build`, extra arguments passed on) with a
 # time limit, streaming its output, and ends with what a reader of only the last lines
-# needs: the failed expectations and tests, or, when the limit was hit, the tests that
-# started and never finished. Exits with the suite's status.
+# needs: the failed expectations and tests, a crash's message and frames, and, when the
+# limit was hit, the tests that started and never finished. Exits with the suite's status.
 #   scripts/run-tests.sh [swift test arguments...]
 # TEST_TIMEOUT (seconds, default 600; the suite takes 2-3 minutes): the whole suite's limit; a hung test fails the run.
 set -uo pipefail
@@ -21,7 +21,8 @@ pid=$!
 tail -n +1 -f --pid="$pid" "$LOG"
 wait "$pid"
 status=$?
-# A test bundle left behind by a killed `swift test` (it is not always in its process group).
+# A test bundle left behind by a killed `swift test` (it is not always in its process group;
+# this assumes one test run at a time on the machine, as CI and `make test` do).
 if [ "$status" -ne 0 ]; then
   pkill -KILL -f 'KilnPackageTests.xctest' 2>/dev/null || true
 fi

@@ -25,9 +25,10 @@ public struct ChildProcess: Sendable {
         try await onOwnThread { try runBlocking(executable, arguments, stdin: stdin, directory: directory, environment: environment) }
     }
 
-    /// Starts `process`, one start at a time in this test process: Foundation's
-    /// `Process.run()` on Linux copies the environment and file actions without a lock, and
-    /// children started from many threads at once crashed it (a bad read in its memcpy).
+    /// Starts `process`, one start at a time in this test process. Children started from
+    /// many threads at once (while a test called `setenv`, since removed) once crashed the
+    /// suite inside Foundation's `Process.run()` (a bad read in its memcpy); starting them
+    /// one at a time costs nothing measurable and rules the race out.
     public static func spawn(_ process: Process) throws {
         try spawning.withLock { try process.run() }
     }
