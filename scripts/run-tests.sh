@@ -12,7 +12,7 @@ LIMIT=${TEST_TIMEOUT:-600}
 LOG=$(mktemp /tmp/kiln-test-XXXXXX.log)
 # A crash's backtrace: the crashed thread only, quickly (the full default took minutes
 # with the suite's hundreds of threads).
-export SWIFT_BACKTRACE=${SWIFT_BACKTRACE:-enable=yes,interactive=no,threads=crashed,registers=none,images=none,unwind=fast}
+export SWIFT_BACKTRACE=${SWIFT_BACKTRACE:-enable=yes,interactive=no,threads=crashed,registers=none,images=none,unwind=fast,symbolicate=fast}
 
 # The suite writes to a file rather than a pipe: a test process that outlives the limit
 # cannot then hold the stream (and this script) open.
@@ -23,7 +23,13 @@ wait "$pid"
 status=$?
 # A test bundle left behind by a killed `swift test` (it is not always in its process group;
 # this assumes one test run at a time on the machine, as CI and `make test` do).
+# A crashed bundle's backtrace is still being written when `swift test` returns: wait for
+# it (up to 4 minutes) before reading the log.
 if [ "$status" -ne 0 ]; then
+  for _ in $(seq 1 240); do
+    pgrep -f 'swift-backtrace|KilnPackageTests.xctest' >/dev/null || break
+    sleep 1
+  done
   pkill -KILL -f 'KilnPackageTests.xctest' 2>/dev/null || true
 fi
 

@@ -25,45 +25,66 @@ public struct ChildProcess: Sendable {
         try await onOwnThread { try runBlocking(executable, arguments, stdin: stdin, directory: directory, environment: environment) }
     }
 
-    /// Starts `process`, one start at a time in this test process. Children started from
-    /// many threads at once (while a test called `setenv`, since removed) once crashed the
-    /// suite inside Foundation's `Process.run()` (a bad read in its memcpy); starting them
-    /// one at a time costs nothing measurable and rules the race out.
-    public static func spawn(_ process: Process) throws {
-        try spawning.withLock { try process.run() }
-    }
-
-    private static let spawning = NSLock()
-
-    static func runBlocking(_ executable: String, _ arguments: [String], stdin: [UInt8], directory: String?,
-                            environment: [String: String]?) throws -> ChildProcess {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
-        if let environment { process.environment = environment }
-        let input = Pipe(), output = Pipe(), errors = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        process.standardError = errors
-        try spawn(process)
-        let writer = Thread {
-            if !stdin.isEmpty { input.fileHandleForWriting.write(Data(stdin)) }
-            try? input.fileHandleForWriting.close()
+    /// Runs a child to its end on the calling thread (see `run`).
+    public static func runBlocking(_ executable: String, _ arguments: [String], stdin: [UInt8] = [], directory: String? = nil,
+                                   environment: [String: String]? = nil) throws -> ChildProcess {
+        let input = try pipe(), output = try pipe(), errors = try pipe()
+        let process: SpawnedProcess
+        do {
+            process = try SpawnedProcess(executable, arguments, environment: environment, directory: directory,
+                                         stdin: input.read, stdout: output.write, stderr: errors.write)
+        } catch {
+            for fd in [input.read, input.write, output.read, output.write, errors.read, errors.write] { close(fd) }
+            throw error
         }
-        writer.start()
+        // The child's ends are its own now; the parent keeps the other ends only.
+        close(input.read)
+        close(output.write)
+        close(errors.write)
+        Thread {
+            writeAll(input.write, stdin)
+            close(input.write)
+        }.start()
         let errorText = ErrorText()
         let done = DispatchSemaphore(value: 0)
         Thread {
-            errorText.data = readToEnd(errors.fileHandleForReading.fileDescriptor)
+            errorText.data = readToEnd(errors.read)
+            close(errors.read)
             done.signal()
         }.start()
-        let out = readToEnd(output.fileHandleForReading.fileDescriptor)
+        let out = readToEnd(output.read)
+        close(output.read)
         done.wait()
         process.waitUntilExit()
         return ChildProcess(status: process.terminationStatus, stdout: String(decoding: out, as: UTF8.self),
                             stderr: String(decoding: errorText.data, as: UTF8.self),
                             signaled: process.terminationReason == .uncaughtSignal)
+    }
+
+    /// A pipe whose two ends close on exec (the child gets its end through dup2 only;
+    /// a child also closes every descriptor from 3 up, see `SpawnedProcess`).
+    static func pipe() throws -> (read: Int32, write: Int32) {
+        var fds: [Int32] = [0, 0]
+        guard Glibc.pipe(&fds) == 0 else {
+            throw NSError(domain: NSPOSIXErrorDomain, code: Int(errno), userInfo: [NSLocalizedDescriptionKey: "pipe2"])
+        }
+        for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        return (fds[0], fds[1])
+    }
+}
+
+/// Writes all of `bytes` to `fd`, retrying when interrupted; stops if the reader is gone.
+func writeAll(_ fd: Int32, _ bytes: [UInt8]) {
+    var sent = 0
+    while sent < bytes.count {
+        let n = bytes[sent...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        if n > 0 {
+            sent += n
+        } else if n < 0, errno == EINTR {
+            continue
+        } else {
+            return
+        }
     }
 }
 

@@ -136,12 +136,7 @@ struct Workspace {
             #expect(queued.status == 0, "\(queued.stderr)")
         }
 
-        let runner = Process()
-        runner.executableURL = URL(fileURLWithPath: kilnExecutable)
-        runner.arguments = ["run", "--config", workspace.config]
-        runner.standardOutput = FileHandle.nullDevice
-        runner.standardError = FileHandle.nullDevice
-        try ChildProcess.spawn(runner)
+        let runner = try SpawnedProcess(kilnExecutable, ["run", "--config", workspace.config])
         #expect(await server.waitForMessages(300, timeout: .seconds(60)))
         kill(runner.processIdentifier, SIGKILL)
         runner.waitUntilExit()

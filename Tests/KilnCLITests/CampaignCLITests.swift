@@ -149,13 +149,8 @@ import Testing
         let workspace = try workspace(receivers, maxInFlight: maxInFlight)
         defer { workspace.remove() }
         let addresses = try writeList(workspace, count: 1500)
-        let runner = Process()
-        runner.executableURL = URL(fileURLWithPath: kilnExecutable)
-        runner.arguments = ["campaign", "run", "--config", workspace.config, "--recipients", workspace.directory + "/list.csv",
-                            "--template", workspace.directory + "/template.json", "--campaign", "k1"]
-        runner.standardOutput = FileHandle.nullDevice
-        runner.standardError = FileHandle.nullDevice
-        try ChildProcess.spawn(runner)
+        let runner = try SpawnedProcess(kilnExecutable, ["campaign", "run", "--config", workspace.config, "--recipients", workspace.directory + "/list.csv",
+                                                          "--template", workspace.directory + "/template.json", "--campaign", "k1"])
         var waited = 0
         while receivers.received.count < 300, waited < 3000 {
             try await Task.sleep(for: .milliseconds(20))

@@ -71,18 +71,16 @@ func freeLoopbackPort() throws -> Int {
 
 /// `kiln run` in the background, its standard error kept in a file.
 final class RunningKiln {
-    let process = Process()
+    let process: SpawnedProcess
     let logPath: String
 
     init(_ arguments: [String], environment: [String: String], logPath: String) throws {
         self.logPath = logPath
-        FileManager.default.createFile(atPath: logPath, contents: nil)
-        process.executableURL = URL(fileURLWithPath: kilnExecutable)
-        process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
-        try ChildProcess.spawn(process)
+        let log = open(logPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard log >= 0 else { throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: logPath]) }
+        defer { close(log) }
+        process = try SpawnedProcess(kilnExecutable, arguments, environment: ProcessInfo.processInfo.environment.merging(environment) { _, new in new },
+                                     stderr: log)
     }
 
     var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }

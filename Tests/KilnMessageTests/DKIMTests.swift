@@ -124,19 +124,10 @@ enum TestKeys {
 
     /// The key as `openssl genrsa` writes it (PKCS#1), via openssl when available.
     func pemPKCS1(_ key: _RSA.Signing.PrivateKey) -> String? {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["openssl", "rsa", "-traditional"]
-        let input = Pipe(), output = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        guard (try? ChildProcess.spawn(process)) != nil else { return key.pemRepresentation }
-        input.fileHandleForWriting.write(Data(key.pemRepresentation.utf8))
-        try? input.fileHandleForWriting.close()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let text = String(decoding: data, as: UTF8.self)
+        guard let output = try? ChildProcess.runBlocking("/usr/bin/env", ["openssl", "rsa", "-traditional"], stdin: Array(key.pemRepresentation.utf8)) else {
+            return key.pemRepresentation
+        }
+        let text = output.stdout
         return text.contains("BEGIN RSA PRIVATE KEY") ? text : key.pemRepresentation
     }
 }

@@ -152,14 +152,9 @@ struct ClusterTests {
         let maxInFlight = 32
         let cluster = try await Cluster(hourlyPerIP: 180_000, leaseSeconds: 5, maxInFlight: maxInFlight)
         let (list, _, addresses) = try cluster.writeCampaign(3_000)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: kilnExecutable)
-        process.arguments = ["campaign", "run", "--config", cluster.config, "--node", "a", "--recipients", list,
-                             "--template", cluster.directory + "/template.json", "--campaign", "k1"]
-        process.environment = Cluster.environment
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try ChildProcess.spawn(process)
+        let process = try SpawnedProcess(kilnExecutable, ["campaign", "run", "--config", cluster.config, "--node", "a", "--recipients", list,
+                                                          "--template", cluster.directory + "/template.json", "--campaign", "k1"],
+                                         environment: Cluster.environment)
         #expect(await cluster.server.waitForMessages(300, timeout: .seconds(120)))
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()

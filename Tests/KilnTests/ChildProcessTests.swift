@@ -1,3 +1,4 @@
+import Foundation
 import KilnTesting
 import Testing
 
@@ -23,5 +24,21 @@ import Testing
     @Test func aChildKilledByASignalIsToldApart() async throws {
         let output = try await ChildProcess.run("/bin/sh", ["-c", "kill -9 $$"])
         #expect(output.signaled)
+    }
+
+    /// A child gets no descriptor of the test process but its three streams: a pipe end
+    /// it kept would hold another child's output open.
+    @Test func aChildInheritsNoOtherDescriptor() async throws {
+        let fd = open("/dev/null", O_RDONLY)
+        let high = dup2(fd, 200)
+        defer { close(fd); close(high) }
+        #expect(high == 200)
+        let output = try await ChildProcess.run("/bin/sh", ["-c", "if [ -e /proc/self/fd/200 ]; then echo open; else echo closed; fi"])
+        #expect(output.stdout == "closed\n")
+    }
+
+    @Test func aChildRunsInTheDirectoryItIsGiven() async throws {
+        let output = try await ChildProcess.run("/bin/sh", ["-c", "pwd"], directory: "/tmp")
+        #expect(output.stdout == "/tmp\n")
     }
 }
