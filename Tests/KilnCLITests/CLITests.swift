@@ -4,14 +4,12 @@ import KilnTesting
 import Synchronization
 import Testing
 
-typealias ProcessOutput = ChildProcess
-
 /// Runs `kiln` with `arguments` and waits for it, on threads of its own (never blocking
 /// Swift's cooperative pool, which the rest of the run shares).
 /// - Parameter environment: added to this process's environment for the child.
-func kiln(_ arguments: [String], stdin: String? = nil, directory: String? = nil, environment: [String: String] = [:]) async throws -> ProcessOutput {
+func kiln(_ arguments: [String], stdin: String? = nil, directory: String? = nil, environment: [String: String] = [:]) async throws -> ChildProcess {
     try await ChildProcess.run(kilnExecutable, arguments, stdin: Array((stdin ?? "").utf8), directory: directory,
-                               environment: environment.isEmpty ? nil : ProcessInfo.processInfo.environment.merging(environment) { _, new in new })
+                               environment: environment.isEmpty ? nil : ChildProcess.environment(adding: environment))
 }
 
 /// A temporary directory with a configuration routing every provider to `route`.

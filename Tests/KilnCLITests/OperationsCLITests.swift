@@ -79,7 +79,7 @@ final class RunningKiln {
         let log = open(logPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard log >= 0 else { throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: logPath]) }
         defer { close(log) }
-        process = try SpawnedProcess(kilnExecutable, arguments, environment: ProcessInfo.processInfo.environment.merging(environment) { _, new in new },
+        process = try SpawnedProcess(kilnExecutable, arguments, environment: ChildProcess.environment(adding: environment),
                                      stderr: log)
     }
 

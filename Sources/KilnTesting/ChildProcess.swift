@@ -25,6 +25,11 @@ public struct ChildProcess: Sendable {
         try await onOwnThread { try runBlocking(executable, arguments, stdin: stdin, directory: directory, environment: environment) }
     }
 
+    /// This process's environment with `extra` added (or replaced), for a child.
+    public static func environment(adding extra: [String: String]) -> [String: String] {
+        ProcessInfo.processInfo.environment.merging(extra) { _, new in new }
+    }
+
     /// Runs a child to its end on the calling thread (see `run`).
     public static func runBlocking(_ executable: String, _ arguments: [String], stdin: [UInt8] = [], directory: String? = nil,
                                    environment: [String: String]? = nil) throws -> ChildProcess {
@@ -66,7 +71,7 @@ public struct ChildProcess: Sendable {
     static func pipe() throws -> (read: Int32, write: Int32) {
         var fds: [Int32] = [0, 0]
         guard Glibc.pipe(&fds) == 0 else {
-            throw NSError(domain: NSPOSIXErrorDomain, code: Int(errno), userInfo: [NSLocalizedDescriptionKey: "pipe2"])
+            throw NSError(domain: NSPOSIXErrorDomain, code: Int(errno), userInfo: [NSLocalizedDescriptionKey: "pipe"])
         }
         for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
         return (fds[0], fds[1])
