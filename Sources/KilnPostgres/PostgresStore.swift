@@ -89,14 +89,31 @@ public final class PostgresStore: MessageStore {
         return try await client.query(query, logger: logger)
     }
 
-    /// `body` in a transaction, its statements counted.
+    /// `body` in a transaction, its statements counted. A transaction the server chose as
+    /// a deadlock's victim or failed for serialization (SQLSTATE 40P01, 40001) rolled back
+    /// whole: it is run again, up to 5 times, as PostgreSQL's documentation asks of clients
+    /// (two nodes' heartbeats and records on the same rows deadlocked in a cluster test).
     func transaction<T: Sendable>(_ what: String, _ body: @escaping @Sendable (Transaction) async throws -> T) async throws(KilnError) -> T {
         try await run(what) {
-            roundTripCount.add(2, ordering: .relaxed)
-            return try await client.withTransaction(logger: logger) { [self] connection in
-                try await body(Transaction(connection: connection, logger: logger, count: { self.roundTripCount.add(1, ordering: .relaxed) }))
+            var attempt = 1
+            while true {
+                roundTripCount.add(2, ordering: .relaxed)
+                do {
+                    return try await client.withTransaction(logger: logger) { [self] connection in
+                        try await body(Transaction(connection: connection, logger: logger, count: { self.roundTripCount.add(1, ordering: .relaxed) }))
+                    }
+                } catch let error as PostgresTransactionError where attempt < 5 && Self.isRetryable(error) {
+                    attempt += 1
+                    try await Task.sleep(for: .milliseconds(Int64.random(in: 5...50) * Int64(attempt)))
+                }
             }
         }
+    }
+
+    /// Whether the transaction failed as a deadlock's victim or for serialization.
+    static func isRetryable(_ error: PostgresTransactionError) -> Bool {
+        let state = (error.closureError as? PSQLError)?.serverInfo?[.sqlState] ?? (error.commitError as? PSQLError)?.serverInfo?[.sqlState]
+        return state == "40P01" || state == "40001"
     }
 
     static func bytes(_ buffer: ByteBuffer?) -> [UInt8]? { buffer.map { Array($0.readableBytesView) } }
