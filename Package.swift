@@ -145,7 +145,7 @@ let package = Package(
         .executableTarget(name: "KilnEmbeddingExample", dependencies: ["Kiln"], path: "Examples/Embedding"),
         .testTarget(name: "KilnCoreTests", dependencies: ["KilnCore"]),
         .testTarget(name: "KilnSimulationTests", dependencies: ["KilnSimulation"]),
-        .testTarget(name: "KilnFeedbackTests", dependencies: ["KilnFeedback"]),
+        .testTarget(name: "KilnFeedbackTests", dependencies: ["KilnFeedback", "KilnCore"]),
         .testTarget(
             name: "KilnMessageTests",
             dependencies: [

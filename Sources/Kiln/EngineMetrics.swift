@@ -11,6 +11,7 @@ import KilnCore
 /// | `kiln_warmup_level` | gauge (0–1) | `ip`, `provider` |
 /// | `kiln_hourly_allowance` | gauge | `ip`, `provider` |
 /// | `kiln_spillover_total` | counter | `provider` |
+/// | `kiln_pair_signals_total` | counter | `signal` (`congestion`, `block`, `escalation`), `provider`, `ip` |
 /// | `kiln_inflight_transfers` | gauge | |
 /// | `kiln_transfer_duration_seconds` | histogram (timer) | `provider` |
 /// | `kiln_reputation_rate` | gauge | `configuration_set`, `kind` (bounce, complaint) |
@@ -33,6 +34,11 @@ public final class EngineMetrics: Sendable {
             Timer(label: "kiln_transfer_duration_seconds", dimensions: [("provider", provider)], preferredDisplayUnit: .seconds, factory: factory)
                 .recordNanoseconds(duration.nanoseconds)
         }
+    }
+
+    /// A behavioural signal slowed or suspended a pair (`PairSignal`).
+    func signal(_ signal: String, provider: String, ip: String) {
+        Counter(label: "kiln_pair_signals_total", dimensions: [("signal", signal), ("provider", provider), ("ip", ip)], factory: factory).increment()
     }
 
     func spillover(provider: String) {

@@ -147,6 +147,8 @@ final class DeliverySession: Sendable {
         var finishing = 0
         /// Messages that could not be rendered, to be recorded by the dispatcher.
         var renderingFailures: [(Outcome, DeliveryEvent)] = []
+        /// Authentication failures per configuration set (`feedback.pauseOnAuthenticationFailures`).
+        var authentication: AuthenticationWatch
     }
 
     /// The content cache's bounds: when a batch would take it past either, it keeps only
@@ -188,7 +190,8 @@ final class DeliverySession: Sendable {
         if let saved {
             dispatcher.restore(saved.pairs, activePools: saved.activePools, paces: saved.paces ?? [], now: engine.now())
         }
-        state = Mutex(State(dispatcher: dispatcher))
+        state = Mutex(State(dispatcher: dispatcher,
+                            authentication: AuthenticationWatch(limit: engine.configuration.feedbackSettings.authenticationFailureLimit)))
         maxInFlight = configuration.delivery.maxInFlight ?? 256
         leaseBatch = max(1, min(100, maxInFlight / 4))
         leaseTime = .seconds(configuration.store.leaseSeconds ?? 60)
@@ -418,7 +421,7 @@ final class DeliverySession: Sendable {
             case .failed(let reply):
                 // A local reply (no such domain, DNS failure): nothing was sent, so no IP is blamed.
                 let classification = classifier.classify(reply, provider: message.provider)
-                let (outcome, event) = resolve(message.id, recipient: message.recipient, provider: message.provider, createdAt: message.createdAt,
+                let (outcome, event, _) = resolve(message.id, recipient: message.recipient, provider: message.provider, createdAt: message.createdAt,
                                                attempts: message.attempts, path: nil, reply: reply, classification: classification, now: now)
                 engine.logAttempt(message.id, ip: "none", provider: message.provider, reply: reply, classification: classification, duration: nil)
                 outcomes.append(outcome)
@@ -577,6 +580,7 @@ final class DeliverySession: Sendable {
         var events: [DeliveryEvent] = []
         var release: [MessageID] = []
         var pauses = Set<String>()
+        var authenticationPauses = Set<String>()
         outcomes.reserveCapacity(results.count)
         for result in results {
             guard let info = state.withLock({ $0.inFlight.removeValue(forKey: result.id) }) else { continue }
@@ -584,8 +588,17 @@ final class DeliverySession: Sendable {
                 release.append(result.id)
                 continue
             }
-            var (outcome, event) = resolve(result.id, recipient: info.recipient, provider: info.provider, createdAt: info.createdAt,
-                                           attempts: info.attempts, path: info.path, reply: reply, classification: result.classification, now: now)
+            var (outcome, event, signal) = resolve(result.id, recipient: info.recipient, provider: info.provider, createdAt: info.createdAt,
+                                                   attempts: info.attempts, path: info.path, reply: reply, classification: result.classification, now: now)
+            if let signal {
+                engine.metrics.signal(signal.rawValue, provider: info.provider.id, ip: info.path.description)
+                engine.logger.warning("pair slowed by what the provider did", metadata: [
+                    "signal": "\(signal.rawValue)", "ip": "\(info.path.description)", "provider": "\(info.provider.id)",
+                    "code": "\(reply.code)"])
+            }
+            if state.withLock({ $0.authentication.record(result.classification, configurationSet: info.configurationSet, now: now) }) {
+                authenticationPauses.insert(info.configurationSet)
+            }
             outcome.host = result.host.description
             event.host = outcome.host
             if !result.passedOver.isEmpty { event.detail = "passed over: " + result.passedOver.joined(separator: "; ") }
@@ -609,6 +622,15 @@ final class DeliverySession: Sendable {
             try await engine.pause(configurationSet: set)
             engine.logger.warning("configuration set paused by a reply rule", metadata: ["configurationSet": "\(set)"])
         }
+        for set in authenticationPauses.subtracting(pauses).sorted() {
+            // Many replies in a short time that the sender failed authentication: the
+            // sending setup (SPF, DKIM, DMARC) is broken; every further message is refused.
+            let limit = engine.configuration.feedbackSettings.authenticationFailureLimit
+            let reason = "\(limit) authentication failures (SPF, DKIM, DMARC) within \(AuthenticationWatch.window / 60_000_000_000) minutes"
+            try await engine.pause(configurationSet: set, reason: reason)
+            engine.logger.warning("configuration set paused: the receivers say its mail fails authentication",
+                                  metadata: ["configurationSet": "\(set)", "failures": "\(limit)"])
+        }
         engine.broadcaster.publish(events)
     }
 
@@ -616,10 +638,10 @@ final class DeliverySession: Sendable {
     /// decides them (it also feeds the reply to the router). `path` is nil for a local
     /// reply that never left (no IP to blame).
     func resolve(_ id: MessageID, recipient: String, provider: MailboxProvider, createdAt: Timestamp, attempts: Int, path: SendingPath?,
-                 reply: SMTPReply, classification: ReplyClassification, now: Timestamp) -> (Outcome, DeliveryEvent) {
+                 reply: SMTPReply, classification: ReplyClassification, now: Timestamp) -> (Outcome, DeliveryEvent, PairSignal?) {
         let completion = state.withLock { state in
             state.dispatcher.complete(provider: provider, path: path, classification: classification, createdAt: createdAt,
-                                      failedAttempts: attempts, now: now, using: &state.rng)
+                                      failedAttempts: attempts, recipient: recipient.lowercased().hashValue, now: now, using: &state.rng)
         }
         let outcome: Outcome
         switch completion.disposition {
@@ -632,9 +654,12 @@ final class DeliverySession: Sendable {
         case .expired:
             outcome = Outcome(id: id, state: .expired, reply: reply, via: path)
         }
-        let event = DeliveryEvent(kind: completion.event, time: now, messageID: id, recipient: recipient, provider: provider, via: path, reply: reply,
+        var event = DeliveryEvent(kind: completion.event, time: now, messageID: id, recipient: recipient, provider: provider, via: path, reply: reply,
                                   replyClass: classification.replyClass, reason: classification.reason, attempt: attempts + 1)
-        return (outcome, event)
+        if let signal = completion.signal {
+            event.detail = "signal: \(signal.rawValue) (\(completion.classification.replyClass == .throttle ? "the pair slowed" : "the pair suspended") whatever the reply said)"
+        }
+        return (outcome, event, completion.signal)
     }
 }
 

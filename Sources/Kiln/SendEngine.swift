@@ -278,10 +278,12 @@ public final class SendEngine: Service, Sendable {
     /// Stops sending (for the whole store, or one configuration set). Persisted: it holds
     /// across restarts and for every engine on the store; a running engine stops within
     /// a second. Nothing queued is lost.
-    public func pause(configurationSet: String? = nil) async throws(KilnError) {
+    /// - Parameter reason: why, for the `paused` event (nil: an operator's pause).
+    public func pause(configurationSet: String? = nil, reason: String? = nil) async throws(KilnError) {
         try validateConfigurationSet(configurationSet)
         try await store.setPaused(true, scope: configurationSet)
-        broadcaster.publish([DeliveryEvent(kind: .paused, time: now(), detail: configurationSet ?? "*")])
+        let scope = configurationSet ?? "*"
+        broadcaster.publish([DeliveryEvent(kind: .paused, time: now(), detail: reason.map { "\(scope): \($0)" } ?? scope)])
     }
 
     /// Resumes a scope; if the reputation guard had paused it, its window starts anew

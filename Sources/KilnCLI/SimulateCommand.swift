@@ -9,6 +9,8 @@ struct Simulate: AsyncParsableCommand {
     @Option(help: "The scenario file (JSON); see Scenarios/.") var scenario: String?
     @Option(help: "Instead of a scenario file: draw this many random scenarios (see the README's ranges).") var random: Int?
     @Option(help: "The random family's seed.") var seed: UInt64 = 1
+    @Option(help: "How the random family's providers word throttles and blocks: known (the reply table's phrases), paraphrase, generic, foreign, or mixed (each provider draws one).")
+    var wording: String = "mixed" 
     @Option(help: "The random family's largest demand a day (default 3,000,000).") var maxDemand: Double?
     @Option(help: "Scenarios run at once in a random family (default: the processor count).") var workers: Int?
     @Option(help: "adaptive, fixed:ses45, fixed:stages30, none, oracle, or all.") var strategy = "adaptive"
@@ -88,10 +90,15 @@ struct Simulate: AsyncParsableCommand {
 extension Simulate {
     /// `--random K`: K scenarios of the seeded family, every family strategy, the distribution.
     func runFamily(_ count: Int) async throws {
-        let family = ScenarioFamily(seed: seed, days: days ?? 30, messagesPerDay: 20_000...(maxDemand ?? 3_000_000))
+        guard let wording = ScenarioFamily.Wording(rawValue: wording) else {
+            throw ValidationError("--wording must be one of: " + ScenarioFamily.Wording.allCases.map(\.rawValue).joined(separator: ", "))
+        }
+        let family = ScenarioFamily(seed: seed, days: days ?? 30, messagesPerDay: 20_000...(maxDemand ?? 3_000_000), wording: wording)
         let scenarios = family.scenarios(count)
         let results = await Simulator.runFamily(scenarios, model: try model(), workers: workers ?? ProcessInfo.processInfo.activeProcessorCount)
-        let report = FamilyReport(seed: seed, days: family.days, scenarios: scenarios, results: results)
+        var report = FamilyReport(seed: seed, days: family.days, scenarios: scenarios, results: results)
+        report.wording = wording.rawValue
+        var written: [String] = []
         if let out {
             try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
             let encoder = JSONEncoder()
@@ -100,14 +107,16 @@ extension Simulate {
                 for (index, scenario) in list.enumerated() {
                     try encoder.encode(scenario).write(to: URL(fileURLWithPath: "\(out)/\(name)-\(index + 1).json"))
                 }
+                if !list.isEmpty { written.append(list.count == 1 ? "\(name)-1.json" : "\(name)-1..\(list.count).json") }
             }
             try encoder.encode(report).write(to: URL(fileURLWithPath: "\(out)/family.json"))
+            written.insert("family.json", at: 0)
         }
         if output.json {
             printJSON(report)
             return
         }
-        print("random family: \(count) scenarios, seed \(seed), \(family.days) days; ratio = dedicatedShare / oracle's")
+        print("random family: \(count) scenarios, seed \(seed), \(family.days) days, wording \(wording.rawValue); ratio = dedicatedShare / oracle's")
         print("strategy         min    p5     median mean   blocks  max throttle  expired  p95 queue h (median/mean/max, >1 h)  ip-days")
         for line in report.strategies {
             let r = line.ratioToOracle
@@ -120,7 +129,14 @@ extension Simulate {
         print("worst (adaptive / oracle): " + report.worst.map { $0.name ?? "" }.joined(separator: ", "))
         if !report.blocked.isEmpty { print("adaptive blocked in: " + report.blocked.map { $0.name ?? "" }.joined(separator: ", ")) }
         if !report.expired.isEmpty { print("adaptive let mail expire in: " + report.expired.map { $0.name ?? "" }.joined(separator: ", ")) }
-        if let out { print("wrote \(out)/family.json, worst-1..5.json, blocked-*.json and expired-*.json (replay with --scenario)") }
+        if let lines = report.byWording {
+            print("adaptive by wording  scenarios  p5     median  with blocks  blocks")
+            for line in lines {
+                print(line.wording.padding(toLength: 20, withPad: " ", startingAt: 0)
+                    + String(format: " %9d  %.3f  %.3f   %11d  %6d", line.scenarios, line.ratioToOracle.p5, line.ratioToOracle.median, line.withBlocks, line.blocks))
+            }
+        }
+        if let out { print("wrote in \(out): " + written.joined(separator: ", ") + " (replay a scenario with --scenario)") }
     }
 }
 

@@ -7,15 +7,18 @@ extension Configuration {
     /// | `suppressUnmatched` | false | let feedback not traced by a signed return path suppress an address Kiln has sent to |
     /// | `maxReportBytes` | 10,485,760 | the largest report ingested; larger ones are skipped and named |
     /// | `maxHeaderBytes` | 16,384 | the longest rendered header field (folded, in octets); longer is a rendering failure |
+    /// | `pauseOnAuthenticationFailures` | 20 | this many replies that the sender failed authentication (SPF, DKIM, DMARC, alignment: Gmail's X.7.26-X.7.40, Microsoft's 5.7.515) within 10 minutes on one configuration set pause it; 0 turns it off |
     public struct Feedback: Codable, Sendable, Equatable {
         public var returnPathSecretEnv: String?
         public var returnPathSecretFile: String?
         public var suppressUnmatched: Bool?
         public var maxReportBytes: Int?
         public var maxHeaderBytes: Int?
+        public var pauseOnAuthenticationFailures: Int?
 
         public init(returnPathSecretEnv: String? = nil, returnPathSecretFile: String? = nil, suppressUnmatched: Bool? = nil,
-                    maxReportBytes: Int? = nil, maxHeaderBytes: Int? = nil) {
+                    maxReportBytes: Int? = nil, maxHeaderBytes: Int? = nil, pauseOnAuthenticationFailures: Int? = nil) {
+            self.pauseOnAuthenticationFailures = pauseOnAuthenticationFailures
             self.returnPathSecretEnv = returnPathSecretEnv
             self.returnPathSecretFile = returnPathSecretFile
             self.suppressUnmatched = suppressUnmatched
@@ -27,6 +30,7 @@ extension Configuration {
         public static let minimumSecretBytes = 16
         public static let defaultMaxReportBytes = 10 * 1024 * 1024
         public static let defaultMaxHeaderBytes = 16 * 1024
+        public static let defaultPauseOnAuthenticationFailures = 20
 
         /// Every problem, each with its JSON path under `feedback`.
         public func validate() -> [ConfigurationProblem] {
@@ -47,6 +51,9 @@ extension Configuration {
             if let bytes = maxHeaderBytes, bytes < 998 {
                 problems.append(ConfigurationProblem(path: "feedback.maxHeaderBytes", message: "must be at least 998"))
             }
+            if let count = pauseOnAuthenticationFailures, !(0...1_000_000).contains(count) {
+                problems.append(ConfigurationProblem(path: "feedback.pauseOnAuthenticationFailures", message: "must be between 0 (off) and 1000000"))
+            }
             return problems
         }
     }
@@ -62,6 +69,9 @@ extension Configuration.Feedback {
     public var reportLimit: Int { maxReportBytes ?? Self.defaultMaxReportBytes }
     /// The longest rendered header field, in octets (default 16 KiB).
     public var headerLimit: Int { maxHeaderBytes ?? Self.defaultMaxHeaderBytes }
+    /// Authentication failures within `AuthenticationWatch.window` that pause a
+    /// configuration set (default 20; 0: never).
+    public var authenticationFailureLimit: Int { pauseOnAuthenticationFailures ?? Self.defaultPauseOnAuthenticationFailures }
     /// Whether a return-path secret is configured.
     public var signsReturnPath: Bool { returnPathSecretEnv != nil || returnPathSecretFile != nil }
 }

@@ -165,6 +165,12 @@ public struct Dispatcher: Sendable {
         public var event: DeliveryEvent.Kind
         /// When the (IP, provider) pair may send again, when the reply suspended it.
         public var resumeAt: Timestamp?
+        /// The behavioural signal this reply completed, if any: the pair was slowed
+        /// (`congestion`) or suspended (`block`, `escalation`) whatever the reply said.
+        public var signal: PairSignal?
+        /// The reading acted on: the reply's own, or the signal's (a throttle or a block
+        /// of the pair).
+        public var classification: ReplyClassification
     }
 
     /// Feeds a classified reply back: a throttle or a block from a dedicated IP slows or
@@ -173,13 +179,26 @@ public struct Dispatcher: Sendable {
     ///   - path: how the attempt left; nil for a reply made up locally before anything
     ///     left (no such domain, a DNS failure): no IP is blamed.
     ///   - failedAttempts: the message's failed attempts before this one.
+    ///   - recipient: a key of the recipient (its hash), so that a recipient refused again
+    ///     counts once towards the block signal; nil: every refusal is another recipient.
     public mutating func complete(
-        provider: MailboxProvider, path: SendingPath?, classification: ReplyClassification, createdAt: Timestamp, failedAttempts: Int,
-        now: Timestamp, using rng: inout some RandomNumberGenerator
+        provider: MailboxProvider, path: SendingPath?, classification reading: ReplyClassification, createdAt: Timestamp, failedAttempts: Int,
+        recipient: Int? = nil, now: Timestamp, using rng: inout some RandomNumberGenerator
     ) -> Completion {
         var resumeAt: Timestamp?
+        var signal: PairSignal?
+        var classification = reading
         if case .dedicated(let ip) = path {
-            resumeAt = router.record(classification, ip: ip, provider: provider, now: now)
+            if reading.replyClass != .success {
+                signal = router.observe(reading, ip: ip, provider: provider, failedAttempts: failedAttempts, recipient: recipient, now: now)
+                if let signal { classification = Self.acting(on: signal, reading: reading) }
+            }
+            var escalated = false
+            resumeAt = router.record(classification, ip: ip, provider: provider, now: now, escalated: &escalated)
+            if escalated {
+                signal = .escalation
+                classification = Self.acting(on: .escalation, reading: reading)
+            }
             lowerLimits(provider: provider, after: classification, now: now)
         }
         let disposition = AttemptDisposition.decide(
@@ -197,7 +216,17 @@ public struct Dispatcher: Sendable {
             default: event = .deliveryDelay
             }
         }
-        return Completion(disposition: disposition, event: event, resumeAt: resumeAt)
+        return Completion(disposition: disposition, event: event, resumeAt: resumeAt, signal: signal, classification: classification)
+    }
+
+    /// What a signal makes of a reply: congestion a throttle of the pair, a block or an
+    /// escalation a block of the pair. The reason stays the reply's own; the rule names the signal.
+    static func acting(on signal: PairSignal, reading: ReplyClassification) -> ReplyClassification {
+        let rule = "signal:\(signal.rawValue)"
+        switch signal {
+        case .congestion: return ReplyClassification(.throttle, scope: .ip, reason: reading.reason, rule: rule)
+        case .block, .escalation: return ReplyClassification(.permanentPolicy, scope: .ip, reason: reading.reason, rule: rule)
+        }
     }
 
     /// A provider's limits lowered by its replies.

@@ -129,7 +129,50 @@ public struct ReplyClassifier: Sendable {
         } else {
             result = byCode(code)
         }
-        return guarded(result, code: code, status: status)
+        result = guarded(result, code: code, status: status)
+        if code >= 500, result.replyClass == .throttle, result.scope == .ip,
+           ReplyRules.blockList.matches(code: code, status: status, lowered: lowered, provider: provider) {
+            // A 5xx that says the IP is blocked is a block, even when it also names a rate
+            // (Gmail's 550 5.7.28 "unusual rate ... has been blocked").
+            return ReplyClassification(.permanentPolicy, scope: .ip, reason: .blocked, rule: result.rule + "+blocked")
+        }
+        if (400..<500).contains(code), result.replyClass == .temporary, !isPlaced(result) {
+            if let status, status.hasPrefix("4.1.") || status.hasPrefix("4.2.") {
+                // Vague words, but the status's subject is the recipient's address or mailbox.
+                return ReplyClassification(.temporary, scope: .recipient, reason: result.reason, rule: result.rule + "+status")
+            }
+            // The safe default: a 4xx that no rule placed on one recipient, one message, the
+            // session or the sender slows the pair, whatever its words.
+            return ReplyClassification(.throttle, scope: .ip, reason: result.reason, rule: result.rule + "+pair")
+        }
+        return result
+    }
+
+    /// Whether a temporary reading puts the failure on something other than the (IP,
+    /// provider) pair: one recipient (greylisting is per message), the message itself,
+    /// the session's count, the sender's setup, or the number of connections. A system
+    /// error, a network error, a policy or nothing at all is not placed.
+    static func isPlaced(_ c: ReplyClassification) -> Bool {
+        switch c.scope {
+        case .recipient, .session, .sender, .ip: true
+        case .connection: c.reason == .tooManyConnections || c.reason == .failedStartTLS
+        case .message:
+            switch c.reason {
+            case .greylisted, .messageTooBig, .spamDetected, .virusDetected, .contentError, .expired, .noRelaying, .syntaxError: true
+            default: false
+            }
+        }
+    }
+
+    /// The built-in table's reading of a refusal by one of its specific rules (not a vague
+    /// phrase, not the status or the code alone), or nil: what a bounce report's
+    /// diagnostic shares with an SMTP reply, so both get the same reason.
+    public static func specificReading(code: Int, status: String?, text: String) -> ReplyClassification? {
+        let lowered = Array("\(code) \(text)".lowercased().utf8)
+        guard let rule = ReplyRules.all.first(where: { $0.matches(code: code, status: status, lowered: lowered, provider: nil) }), !rule.vague else {
+            return nil
+        }
+        return guarded(ReplyClassification(rule.replyClass, scope: rule.scope, reason: rule.reason, rule: rule.id), code: code, status: status)
     }
 
     /// The promises: a 4xx reply is never permanent (a permanent-policy of the IP becomes

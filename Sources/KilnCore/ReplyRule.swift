@@ -55,7 +55,31 @@ public enum ReplyReason: String, Sendable, Codable, CaseIterable {
     case expired
     /// An operator rule decided (`replyRules` in the configuration).
     case operatorRule = "operator"
+    // Reasons that a bounce report (a DSN) names and an SMTP reply rarely does:
+    /// The recipient's own filter refused it.
+    case filtered
+    /// A security or authorization refusal that is not authentication (X.7.0).
+    case securityError = "securityerror"
+    /// The receiving system is out of storage (X.3.1).
+    case systemFull = "systemfull"
+    /// The local delivery program failed (a mailer or pipe error).
+    case mailerError = "mailererror"
+    /// Held: the report does not say enough to decide.
+    case onHold = "onhold"
+    /// The message breaks RFC 5322 (duplicate or malformed header fields).
+    case notCompliantRFC = "notcompliantrfc"
     case undefined
+
+    /// Whether the reason says the address itself is bad (it does not exist, its domain
+    /// does not exist or accepts no mail, it moved). Only then is a recipient suppressed
+    /// for good: policy, reputation, content, a full mailbox and expiry are not about the
+    /// address.
+    public var isAddressBad: Bool {
+        switch self {
+        case .userUnknown, .hostUnknown, .hasMoved: true
+        default: false
+        }
+    }
 }
 
 /// One line of the reply table: when a reply matches (provider, code, enhanced status,

@@ -14,7 +14,7 @@
 /// A new rule is a line here (with its source) and a line in the reply table test.
 public enum ReplyRules {
     /// Bumped whenever a rule is added, removed or changed.
-    public static let version = "2026-12-02.1"
+    public static let version = "2026-12-06.1"
 
     static let gmail = "Gmail SMTP errors and codes, support.google.com/a/answer/3726730"
     static let yahoo = "Yahoo Sender Hub, SMTP error codes, senders.yahooinc.com/smtp-error-codes"
@@ -108,7 +108,8 @@ public enum ReplyRules {
         ReplyRule("rfc7372.auth", status: "X.7.20|X.7.21|X.7.22|X.7.23|X.7.24|X.7.26", [], .permanentPolicy, .sender, .authFailure, source: "RFC 7372 §3 X.7.20-X.7.26 DKIM, SPF, DMARC failures"),
         ReplyRule("rfc8617.arc", status: "X.7.29", [], .permanentPolicy, .sender, .authFailure, source: "RFC 8617 §5.2 X.7.29 ARC validation failure"),
         ReplyRule("rfc3463.tls", status: "X.7.10", [], .permanentPolicy, .connection, .failedStartTLS, source: "RFC 5248 registry X.7.10 encryption needed"),
-        ReplyRule("rfc3463.congestion", codes: .transient, status: "4.4.5", [], .throttle, .connection, .tooManyConnections, source: "RFC 3463 §3.5 X.4.5 Mail system congestion; " + gmail),
+        ReplyRule("rfc3463.congestion-connections", codes: .transient, status: "4.4.5", ["connection", "concurrent", "session"], .throttle, .connection, .tooManyConnections, source: "RFC 3463 §3.5 X.4.5 Mail system congestion, naming the connections; " + gmail),
+        ReplyRule("rfc3463.congestion", codes: .transient, status: "4.4.5", [], .throttle, .ip, .rateLimited, source: "RFC 3463 §3.5 X.4.5 Mail system congestion: the receiving system is congested, the sender slows down; " + gmail),
         ReplyRule("rfc3463.expired", status: "X.4.7", [], .temporary, .message, .expired, source: "RFC 3463 §3.5 X.4.7 Delivery time expired"),
         ReplyRule("rfc7293.owner-changed", status: "X.7.17", [], .permanentMessage, .recipient, .hasMoved, source: "RFC 7293 §3.3 X.7.17 mailbox owner has changed"),
         ReplyRule("rfc3463.sender-address-other", status: "X.1.0", ["sender", "mail from", "from address", "envelope from", "return path"], .permanentPolicy, .sender, .rejected, source: "RFC 3463 §3.2 X.1.0 about the sender's address (MAIL FROM)"),
@@ -122,7 +123,7 @@ public enum ReplyRules {
         ReplyRule("session-limit", ["messages per connection", "messages per session", "too many messages in this connection", "too many messages in one connection", "too many messages on this connection", "too many messages in this session", "too many mails per session", "messages in a single session", "recipients this session", "recipients per session", "max number of messages per connection", "too many transactions"], .temporary, .session, .sessionLimit, source: "Exim smtp_accept_max_per_connection, Postfix smtpd limits, NetEase MI:DMC; " + twoMTAs),
         ReplyRule("rfc3463.too-many-recipients", status: "X.5.3", [], .temporary, .session, .sessionLimit, source: "RFC 3463 §3.6 X.5.3 Too many recipients: Kiln sends one recipient per transaction, so the count is the session's"),
         ReplyRule("too-many-connections", ["too many connections", "too many concurrent", "connection limit", "too many sessions", "too many simultaneous", "concurrent connections", "concurrent server connections", "zu viele verbindungen", "troppe connessioni", "demasiadas conexiones", "muitas conexões", "слишком много соединений", "слишком много подключений", "并发连接"], .throttle, .connection, .tooManyConnections, source: gmx + "; " + orange + "; " + twoMTAs),
-        ReplyRule("rate-limit", ["rate limit", "rate-limit", "ratelimit", "rate limited", "unusual rate", "sending rate", "too many messages", "too many emails", "too many mails", "sent too many", "has sent too many", "unexpected volume", "volume limit", "throttl", "slow down", "try to reduce", "messages per hour", "messages per minute", "per hour exceeded", "message submission rate", "too fast", "trop de messages", "trop de mails", "zu viele nachrichten", "zu viele e-mails", "troppi messaggi", "demasiados mensajes", "muitas mensagens", "слишком много писем", "слишком много сообщений", "превышен лимит", "发信频率", "发送频率"], .throttle, .ip, .rateLimited, source: gmail + "; " + gmx + "; " + twoMTAs),
+        ReplyRule("rate-limit", ["rate limit", "rate-limit", "ratelimit", "rate limited", "unusual rate", "sending rate", "too many messages", "too many emails", "too many mails", "sent too many", "has sent too many", "unexpected volume", "volume limit", "throttl", "slow down", "try to reduce", "messages per hour", "messages per minute", "per hour exceeded", "message submission rate", "too fast", "excessive volume", "high volume", "volume of mail", "volume of email", "volume of messages", "mail volume", "sending volume", "message volume", "sending quota", "sending limit", "hourly limit", "daily limit", "frequency", "too much mail", "too much email", "excessive mail", "excessive traffic", "too many requests", "trop de messages", "trop de mails", "zu viele nachrichten", "zu viele e-mails", "troppi messaggi", "demasiados mensajes", "muitas mensagens", "слишком много писем", "слишком много сообщений", "превышен лимит", "发信频率", "发送频率"], .throttle, .ip, .rateLimited, source: gmail + "; " + gmx + "; " + twoMTAs),
         ReplyRule("auth-failure", ["spf", "dkim", "dmarc", "sender policy framework", "unauthenticated", "authentication check", "failed authentication", "message failed authentication", "authentication level", "not pass authentication", "arc validation"], .permanentPolicy, .sender, .authFailure, source: "RFC 7208 (SPF), RFC 6376 (DKIM), RFC 7489 (DMARC) rejections; " + gmail + "; " + gmx),
         ReplyRule("sender-rejected", ["sender address rejected", "sender rejected", "sender verify failed", "sender verification failed", "domain of sender address", "sender domain", "sender address domain", "invalid sender", "sender unknown", "unroutable sender", "sender's domain", "rejected sender", "bad sender", "expéditeur", "absender", "mittente", "remitente", "отправител", "发件人"], .permanentPolicy, .sender, .rejected, source: "RFC 5321 §3.3 MAIL FROM rejections; Postfix reject_unknown_sender_domain, Exim sender verify; " + twoMTAs),
     ]
@@ -163,6 +164,9 @@ public enum ReplyRules {
     ]
 
     // MARK: Blocks of the IP or the sending domain
+
+    /// The words that an IP is blocked (block lists, reputation, banned).
+    static let blockList = blockRules.first { $0.id == "block-list" }!
 
     static let blockRules: [ReplyRule] = [
         ReplyRule("ptr", ["reverse dns", "reverse lookup", "no ptr", "ptr record", "cannot find your hostname", "cannot find your reverse hostname", "rdns", "does not resolve to your ip", "逆引き"], .permanentPolicy, .ip, .requirePTR, source: "RFC 7372 §3.3 (X.7.25); Postfix reject_unknown_client_hostname; " + twoMTAs),

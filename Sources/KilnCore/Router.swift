@@ -46,6 +46,8 @@ public struct Router: Sendable {
         var bucket: TokenBucket
         var warmup: WarmupTracker
         var suspendedUntil: Int64 = .min
+        /// What the pair's recent attempts did, whatever the replies said.
+        var signals = PairSignals()
     }
 
     /// Every (IP, provider) pair's state in one array, provider by provider: the router
@@ -215,6 +217,10 @@ public struct Router: Sendable {
 
     public func key(forPool name: String) -> PoolKey? { poolIndex[name].map(PoolKey.init) }
 
+    func isAdaptive(ip: Int) -> Bool {
+        if case .adaptive = strategy(ofIP: ip) { true } else { false }
+    }
+
     func strategy(ofIP ip: Int) -> WarmupStrategy {
         poolStates.first { $0.ips.contains(ip) }?.strategy ?? .adaptive(WarmupModel())
     }
@@ -308,6 +314,7 @@ public struct Router: Sendable {
         if chosen >= 0 {
             _ = slots[chosen, p].bucket.take(now: now)
             slots[chosen, p].warmup.recordSend(now: now)
+            slots[chosen, p].signals.recordAttempt(now: t)
             poolStates[pi].roundRobin = first + 1 == count ? 0 : first + 1
             return .dedicated(ip: chosen)
         }
@@ -469,6 +476,15 @@ public struct Router: Sendable {
     /// As `record(_ reply:...)`, for a reply already classified.
     @discardableResult
     public mutating func record(_ classification: ReplyClassification, ip: String, provider: MailboxProvider, now: Timestamp) -> Timestamp? {
+        var escalated = false
+        return record(classification, ip: ip, provider: provider, now: now, escalated: &escalated)
+    }
+
+    /// As `record(_:ip:provider:now:)`; `escalated` tells whether a throttle was taken as a
+    /// block because it came back after every rest (`PairSignal.escalation`).
+    @discardableResult
+    public mutating func record(_ classification: ReplyClassification, ip: String, provider: MailboxProvider, now: Timestamp,
+                                escalated: inout Bool) -> Timestamp? {
         guard let i = ipIndex[ip] else { return nil }
         let p = key(for: provider).index
         let model: WarmupModel
@@ -478,6 +494,14 @@ public struct Router: Sendable {
         case (.throttle, .ip) where classification.suspension != nil:
             // An operator rule's `suspend`: rest the pair, leave its level alone.
             suspension = classification.suspension!
+        case (.throttle, .ip) where isAdaptive(ip: i) && now.nanoseconds >= slots[i, p].suspendedUntil
+            && slots[i, p].signals.throttled(now: now.nanoseconds):
+            // A throttle that came back after every rest: a block (`PairSignal.escalation`).
+            // Only where Kiln paces the pair: a fixed plan is the operator's schedule.
+            slots[i, p].warmup.recordBlock(model: model)
+            if case .adaptive = strategy(ofIP: i) { paces[p].blocked(model: model) }
+            suspension = blockSuspension
+            escalated = true
         case (.throttle, .ip):
             let profile = profileList[p]
             let before = slots[i, p].warmup
@@ -511,7 +535,20 @@ public struct Router: Sendable {
         for pool in poolStates.indices { poolStates[pool].forgetIdle() }
         let until = (now + suspension).nanoseconds
         slots[i, p].suspendedUntil = max(slots[i, p].suspendedUntil, until)
+        if classification.replyClass == .throttle, !escalated { slots[i, p].signals.rested(until: slots[i, p].suspendedUntil) }
         return Timestamp(nanoseconds: slots[i, p].suspendedUntil)
+    }
+
+    /// Reads what the pair's refusals add up to, whatever they said (see `PairSignals`):
+    /// the signal they complete, if any. Call it for every refusal of a dedicated attempt,
+    /// before `record`.
+    public mutating func observe(_ classification: ReplyClassification, ip: String, provider: MailboxProvider, failedAttempts: Int,
+                                 recipient: Int?, now: Timestamp) -> PairSignal? {
+        guard let i = ipIndex[ip] else { return nil }
+        let p = key(for: provider).index
+        // A reply still in flight while the pair rests or is suspended adds nothing.
+        if now.nanoseconds < slots[i, p].suspendedUntil { return nil }
+        return slots[i, p].signals.observe(classification, failedAttempts: failedAttempts, recipient: recipient, now: now.nanoseconds)
     }
 
     /// The messages each provider of `pool` spilled to the shared relay since the last call.

@@ -1,53 +1,12 @@
-/// Why a message did not reach a recipient, in the vocabulary of the sisimai project's
-/// bounce reasons, decided from the diagnostic text, the enhanced status (RFC 3463) and
-/// the reply code.
-public enum BounceReason: String, Sendable, Codable, CaseIterable {
-    // The address itself is bad: the recipient is suppressed.
-    case userUnknown = "userunknown"
-    case hostUnknown = "hostunknown"
-    case hasMoved = "hasmoved"
-    case notAccept = "notaccept"
-    // Everything else: the address may be fine.
-    case mailboxFull = "mailboxfull"
-    case suspend
-    case expired
-    case networkError = "networkerror"
-    case blocked
-    case spamDetected = "spamdetected"
-    case virusDetected = "virusdetected"
-    case filtered
-    case rejected
-    case policyViolation = "policyviolation"
-    case authFailure = "authfailure"
-    case securityError = "securityerror"
-    case failedStartTLS = "failedstarttls"
-    case requirePTR = "requireptr"
-    case badReputation = "badreputation"
-    case speeding
-    case tooManyConnections = "toomanyconn"
-    case exceedLimit = "exceedlimit"
-    case messageTooBig = "mesgtoobig"
-    case contentError = "contenterror"
-    case notCompliantRFC = "notcompliantrfc"
-    case noRelaying = "norelaying"
-    case syntaxError = "syntaxerror"
-    case systemError = "systemerror"
-    case systemFull = "systemfull"
-    case mailerError = "mailererror"
-    case onHold = "onhold"
-    case undefined
+import KilnCore
 
-    /// Whether the reason says the address itself is bad (it does not exist, its domain
-    /// does not exist or accepts no mail, it moved). Only then is a recipient suppressed
-    /// for good: policy, reputation, content, a full mailbox and expiry are not about the
-    /// address.
-    public var isAddressBad: Bool {
-        switch self {
-        case .userUnknown, .hostUnknown, .hasMoved, .notAccept: true
-        default: false
-        }
-    }
+/// Why a message did not reach a recipient: the reply table's reasons (`ReplyReason`),
+/// one vocabulary whether the refusal arrives as an SMTP reply or inside a bounce report.
+/// A report is read by the reply table first (`ReplyClassifier`), then by the words that
+/// bounce reports use beyond SMTP replies (`textRules`), then by its status and code.
+public typealias BounceReason = ReplyReason
 
+extension ReplyReason {
     /// The SMTP command a rejection answered, when the bounce says.
     public enum Command: String, Sendable {
         case connect, helo, mail, rcpt, data
@@ -103,13 +62,21 @@ public enum BounceReason: String, Sendable, Codable, CaseIterable {
         }
         if statusReason == .userUnknown || statusReason == .hostUnknown {
             // x.1.1 and x.1.2 are trusted unless the words say it is something else.
-            let overriding: [BounceReason] = [.noRelaying, .blocked, .mailboxFull, .hasMoved, .rejected, .notAccept, .speeding, .mailerError]
+            let overriding: [BounceReason] = [.noRelaying, .blocked, .mailboxFull, .hasMoved, .rejected, .hostUnknown, .rateLimited, .mailerError]
             for (reason, patterns) in textRules where overriding.contains(reason) && patterns.contains(where: text.includes) {
                 return Decision(reason: reason, rule: "text:\(reason.rawValue)")
             }
             return Decision(reason: statusReason!, rule: "status:\(status ?? "")")
         }
         // A bare "Recipient address rejected." (no reason after it) at RCPT: the address.
+        // The reply table's specific rules, as for an SMTP reply (one vocabulary). Whether
+        // the address itself is bad stays with the report's own reading below, which
+        // knows the command it answered (unknown-user words after DATA are a filter).
+        if let code = replyCode ?? status.flatMap({ $0.first == "4" ? 450 : $0.first == "5" ? 550 : nil }),
+           let reading = ReplyClassifier.specificReading(code: code, status: status, text: diagnostic),
+           !reading.reason.isAddressBad, reading.reason != .suspend {
+            return Decision(reason: reading.reason, rule: "table:\(reading.rule)")
+        }
         if let offset = text.range(ofBytes: "recipient address rejected"),
            text.utf8.dropFirst(offset + "recipient address rejected".utf8.count).drop(while: { $0 == 32 }).first != UInt8(ascii: ":") {
             return Decision(reason: command == .rcpt ? .userUnknown : .filtered, rule: "recipient-address-rejected")
@@ -179,7 +146,7 @@ public enum BounceReason: String, Sendable, Codable, CaseIterable {
     /// before the address-is-bad reasons.
     static let textRules: [(BounceReason, [String])] = [
         (.hasMoved, ["has been moved", "address has changed", "has moved", "no longer at this address", "user has moved"]),
-        (.notAccept, ["does not accept mail", "null mx", "couldn't find a mail exchanger", "no mx found", "could not find a mail exchanger", "not accept any mail", "domain does not receive mail", "no mx record", "mx points to",
+        (.hostUnknown, ["does not accept mail", "null mx", "couldn't find a mail exchanger", "no mx found", "could not find a mail exchanger", "not accept any mail", "domain does not receive mail", "no mx record", "mx points to",
                       "indicated no smtp service"]),  // Exim's words for a null MX (RFC 7505)
         (.virusDetected, ["virus", "malware", "infected"]),
         (.requirePTR, ["reverse dns", "reverse lookup", "no ptr", "ptr record", "resolve your address", "cannot find your hostname", "not resolve to your ip", "hostname lookup failed", "doesn't have reverse", "rdns"]),
@@ -188,8 +155,8 @@ public enum BounceReason: String, Sendable, Codable, CaseIterable {
                              "tls required", "tls negotiation failed"]),  // RFC 3207; Postfix, Gmail
         (.noRelaying, ["relay", "not local host", "not permitted to relay", "we do not relay", "relaying denied", "unable to relay", "not a gateway", "not our customer"]),
         (.tooManyConnections, ["too many connections", "too many concurrent", "connection limit", "too many sessions", "too many simultaneous"]),
-        (.speeding, ["too many recipients this hour", "has sent to too many", "rate limit", "ratelimit", "sending rate", "unusual rate", "too fast", "slow down", "throttl"]),
-        (.badReputation, ["reputation"]),
+        (.rateLimited, ["too many recipients this hour", "has sent to too many", "rate limit", "ratelimit", "sending rate", "unusual rate", "too fast", "slow down", "throttl"]),
+        (.blocked, ["reputation"]),
         (.rejected, ["sender address rejected", "sender rejected", "domain of sender", "sender verify failed", "sender unknown", "invalid sender", "rejected sender", "sender domain"]),
         (.blocked, [
             "blacklist", "blocklist", "block list", "black list", "spamhaus", "spamcop", "sorbs", "barracuda", "dnsbl", " rbl", "rbl ",
@@ -207,7 +174,8 @@ public enum BounceReason: String, Sendable, Codable, CaseIterable {
             "is full", "the user's mailbox is full",
         ]),
         (.messageTooBig, ["message too large", "message is too large", "too big", "size exceeds", "message size", "exceeds size", "exceeds the maximum size", "message length exceeds", "is larger than"]),
-        (.exceedLimit, ["exceeded the limit", "exceeds limit", "too many recipients"]),
+        (.sessionLimit, ["too many recipients"]),
+        (.messageTooBig, ["exceeded the limit", "exceeds limit"]),
         (.suspend, [
             "disabled", "suspended", "inactive", "is not active", "deactivated", "account has been locked", "account is locked",
             "account expired", "mailbox is frozen", "currently suspended", "temporarily unavailable", "account closed", "has been closed",
@@ -253,7 +221,7 @@ public enum BounceReason: String, Sendable, Codable, CaseIterable {
         ]),
         (.securityError, ["authentication required", "security policy", "certificate", "not authorized", "unauthorized", "permission denied"]),
         (.filtered, ["filtered", "rejected by user", "refused by recipient", "recipient does not accept", "not accepting", "denied by", "only accept", "message refused", "is restricted", "restricted"]),
-        (.policyViolation, ["policy", "not compliant", "prohibited", "violat", "not permitted", "refused", "denied", "rejected"]),
+        (.policy, ["policy", "not compliant", "prohibited", "violat", "not permitted", "refused", "denied", "rejected"]),
         (.notCompliantRFC, ["rfc 5322", "rfc5322", "rfc 2822", "rfc2822", "multiple", "duplicate header", "header error", "malformed", "improper"]),
         (.contentError, ["content", "attachment", "header"]),
         (.syntaxError, ["syntax error", "syntax", "command unrecognized", "unrecognized command", "bad sequence", "line too long"]),
@@ -265,20 +233,20 @@ public enum BounceReason: String, Sendable, Codable, CaseIterable {
     /// Enhanced statuses with one clear meaning.
     static let statusRules: [String: BounceReason] = [
         "5.1.0": .userUnknown, "5.1.1": .userUnknown, "5.1.3": .userUnknown, "5.1.2": .hostUnknown, "5.1.4": .userUnknown,
-        "5.1.6": .hasMoved, "5.1.10": .notAccept, "5.1.7": .rejected, "5.1.8": .rejected, "5.1.9": .hostUnknown,
+        "5.1.6": .hasMoved, "5.1.10": .hostUnknown, "5.1.7": .rejected, "5.1.8": .rejected, "5.1.9": .hostUnknown,
         "4.1.1": .userUnknown, "4.1.2": .hostUnknown, "4.1.8": .rejected, "4.1.7": .rejected,
-        "5.2.0": .mailboxFull, "5.2.1": .suspend, "5.2.2": .mailboxFull, "5.2.3": .exceedLimit, "5.2.4": .systemError,
+        "5.2.0": .mailboxFull, "5.2.1": .suspend, "5.2.2": .mailboxFull, "5.2.3": .messageTooBig, "5.2.4": .systemError,
         "4.2.2": .mailboxFull, "4.2.1": .suspend, "4.2.0": .mailboxFull,
-        "5.3.0": .systemError, "5.3.1": .systemFull, "5.3.2": .notAccept, "5.3.4": .messageTooBig, "4.3.1": .systemFull, "4.3.0": .systemError,
-        "4.3.2": .notAccept,
+        "5.3.0": .systemError, "5.3.1": .systemFull, "5.3.2": .hostUnknown, "5.3.4": .messageTooBig, "4.3.1": .systemFull, "4.3.0": .systemError,
+        "4.3.2": .hostUnknown,
         "5.4.0": .networkError, "5.4.1": .userUnknown, "5.4.3": .systemError, "5.4.4": .hostUnknown, "5.4.6": .networkError, "5.4.7": .expired,
         "4.4.1": .networkError, "4.4.2": .networkError, "4.4.3": .systemError, "4.4.4": .hostUnknown, "4.4.5": .systemFull, "4.4.6": .networkError,
         "4.4.7": .expired,
-        "5.5.0": .syntaxError, "5.5.1": .syntaxError, "5.5.2": .syntaxError, "5.5.3": .exceedLimit, "5.5.4": .syntaxError,
+        "5.5.0": .syntaxError, "5.5.1": .syntaxError, "5.5.2": .syntaxError, "5.5.3": .sessionLimit, "5.5.4": .syntaxError,
         "5.6.0": .contentError, "5.6.1": .contentError, "5.6.3": .contentError,
-        "5.7.0": .securityError, "5.7.1": .blocked, "5.7.9": .policyViolation, "5.7.23": .authFailure, "5.7.24": .authFailure,
-        "5.7.25": .requirePTR, "5.7.26": .authFailure, "5.7.27": .notAccept, "5.7.28": .badReputation, "5.7.606": .blocked,
+        "5.7.0": .securityError, "5.7.1": .blocked, "5.7.9": .policy, "5.7.23": .authFailure, "5.7.24": .authFailure,
+        "5.7.25": .requirePTR, "5.7.26": .authFailure, "5.7.27": .hostUnknown, "5.7.28": .blocked, "5.7.606": .blocked,
         "4.7.0": .securityError, "4.7.1": .blocked, "4.7.24": .authFailure, "4.7.25": .requirePTR, "4.7.26": .authFailure,
-        "4.7.28": .speeding, "4.7.500": .speeding, "4.7.650": .badReputation,
+        "4.7.28": .rateLimited, "4.7.500": .rateLimited, "4.7.650": .blocked,
     ]
 }

@@ -41,8 +41,22 @@ public struct FamilyReport: Sendable, Codable {
         public var ipDays: Int
     }
 
+    /// Adaptive's results over the scenarios in which some provider words its throttles
+    /// and blocks from one pool (`ScenarioFamily.Wording`).
+    public struct WordingLine: Sendable, Codable, Hashable {
+        public var wording: String
+        public var scenarios: Int
+        public var ratioToOracle: Distribution
+        public var withBlocks: Int
+        public var blocks: Int
+    }
+
     public var scenarios: Int
     public var seed: UInt64
+    /// The family's wording (`known` when the providers speak the table's own phrases).
+    public var wording: String?
+    /// Per wording pool, when the family is not `known`.
+    public var byWording: [WordingLine]?
     public var days: Int
     public var strategies: [StrategyLine]
     /// The share of scenarios in which adaptive's `dedicatedShare` is above both fixed plans'.
@@ -90,6 +104,15 @@ public struct FamilyReport: Sendable, Codable {
         }
         blocked = adaptiveFailed(\.blocks)
         expired = adaptiveFailed(\.expired)
+        if scenarios.contains(where: { $0.wording != nil }) {
+            byWording = ScenarioFamily.Wording.pools.compactMap { kind in
+                let members = scenarios.indices.filter { scenarios[$0].wording?.values.contains(kind.rawValue) ?? (kind == .known) }
+                guard !members.isEmpty else { return nil }
+                let adaptive = members.compactMap { i in results[i].first { $0.strategy == "adaptive" } }
+                return WordingLine(wording: kind.rawValue, scenarios: members.count, ratioToOracle: Distribution(members.map { ratio(results[$0], "adaptive") }),
+                                   withBlocks: adaptive.filter { $0.blocks > 0 }.count, blocks: adaptive.reduce(0) { $0 + $1.blocks })
+            }
+        }
     }
 }
 

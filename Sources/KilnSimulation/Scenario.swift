@@ -16,6 +16,9 @@ public struct Scenario: Codable, Sendable {
     public var pool: Pool
     public var maxMessageAgeHours: Double?
     public var events: [Event]?
+    /// How the providers word their throttles and blocks, per provider (`known`,
+    /// `paraphrase`, `generic`, `foreign`): a label set by the random family, for its report.
+    public var wording: [String: String]?
 
     public struct Demand: Codable, Sendable {
         public var messagesPerDay: Double
@@ -109,6 +112,12 @@ public struct Scenario: Codable, Sendable {
             if let r = model.initialReputation { check((0...1).contains(r), "\(path).initialReputation", "must be in [0, 1]") }
             if let reply = model.throttleReply { check(SMTPReply(parsing: reply).map { $0.code / 100 == 4 } ?? false, "\(path).throttleReply", "must be a 4xx reply") }
             if let reply = model.blockReply { check(SMTPReply(parsing: reply).map { $0.code / 100 == 5 } ?? false, "\(path).blockReply", "must be a 5xx reply") }
+            for (index, reply) in (model.throttleReplies ?? []).enumerated() {
+                check(SMTPReply(parsing: reply).map { $0.code / 100 == 4 } ?? false, "\(path).throttleReplies[\(index)]", "must be a 4xx reply")
+            }
+            for (index, reply) in (model.blockReplies ?? []).enumerated() {
+                check(SMTPReply(parsing: reply).map { $0.code / 100 == 5 } ?? false, "\(path).blockReplies[\(index)]", "must be a 5xx reply")
+            }
         }
         for (index, event) in (events ?? []).enumerated() {
             let path = "events[\(index)]"
@@ -153,6 +162,15 @@ public struct ProviderModel: Codable, Sendable {
     public var throttleReply: String?
     public var blockReply: String?
     public var userUnknownReply: String?
+    /// When set (not empty), each throttle or block reply is drawn from these instead of
+    /// `throttleReply` / `blockReply`: a provider that words the same refusal several ways.
+    public var throttleReplies: [String]?
+    public var blockReplies: [String]?
+
+    /// The throttle replies this provider draws from.
+    var throttleWordings: [String] { throttleReplies.flatMap { $0.isEmpty ? nil : $0 } ?? [throttleReply!] }
+    /// The block replies this provider draws from.
+    var blockWordings: [String] { blockReplies.flatMap { $0.isEmpty ? nil : $0 } ?? [blockReply!] }
 
     /// Defaults per provider, with their real reply strings.
     public static func defaults(_ provider: String) -> ProviderModel {
@@ -197,6 +215,8 @@ public struct ProviderModel: Codable, Sendable {
         if let v = throttleReply { m.throttleReply = v }
         if let v = blockReply { m.blockReply = v }
         if let v = userUnknownReply { m.userUnknownReply = v }
+        if let v = throttleReplies { m.throttleReplies = v }
+        if let v = blockReplies { m.blockReplies = v }
         return m
     }
 }

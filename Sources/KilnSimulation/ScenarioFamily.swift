@@ -31,11 +31,45 @@ public struct ScenarioFamily: Sendable {
     public var days: Int
     /// The range daily demand is drawn from (log-uniform).
     public var messagesPerDay: ClosedRange<Double>
+    /// How the providers word their throttles and blocks.
+    public var wording: Wording
+
+    /// The wording pool the family's providers draw their throttle and block replies from.
+    /// `known` is the reply table's own phrases (each provider's real reply); the others
+    /// are written apart from the table and kept out of its tests (`ReplyWordingPools`), so
+    /// that they measure the reading rather than the table.
+    public enum Wording: String, Sendable, CaseIterable, Codable {
+        case known, paraphrase, generic, foreign
+        /// Each provider of each scenario draws one of the four.
+        case mixed
+
+        /// The four pools (`mixed` draws among them).
+        public static let pools: [Wording] = [.known, .paraphrase, .generic, .foreign]
+
+        var throttles: [String] {
+            switch self {
+            case .paraphrase: ReplyWordingPools.paraphraseThrottle
+            case .generic: ReplyWordingPools.genericThrottle
+            case .foreign: ReplyWordingPools.foreignThrottle
+            case .known, .mixed: []
+            }
+        }
+
+        var blocks: [String] {
+            switch self {
+            case .paraphrase: ReplyWordingPools.paraphraseBlock
+            case .generic: ReplyWordingPools.genericBlock
+            case .foreign: ReplyWordingPools.foreignBlock
+            case .known, .mixed: []
+            }
+        }
+    }
 
     public static let providerNames = ["apple", "gmail", "microsoft", "other", "yahoo"]
 
-    public init(seed: UInt64, days: Int = 30, messagesPerDay: ClosedRange<Double> = 20_000...3_000_000) {
+    public init(seed: UInt64, days: Int = 30, messagesPerDay: ClosedRange<Double> = 20_000...3_000_000, wording: Wording = .known) {
         self.seed = seed
+        self.wording = wording
         self.days = days
         self.messagesPerDay = max(1, messagesPerDay.lowerBound)...max(1, messagesPerDay.upperBound)
     }
@@ -94,9 +128,22 @@ public struct ScenarioFamily: Sendable {
         events.sort { $0.day < $1.day }
         let maxIPs = Int.random(in: 1...16, using: &rng)
         let initial = Int.random(in: 1...max(1, maxIPs / 2), using: &rng)
-        return Scenario(
+        // The wording is drawn apart, so the hidden numbers are the same in every wording.
+        var wordingRNG = SeededRandom(seed: seed &* 0xA24B_AED4_963E_E407 ^ UInt64(truncatingIfNeeded: index) &* 0x9FB2_1C65_1E98_DF25)
+        var wordings: [String: String] = [:]
+        for name in chosen {
+            let kind = wording == .mixed ? Wording.pools[Int.random(in: 0..<Wording.pools.count, using: &wordingRNG)] : wording
+            wordings[name] = kind.rawValue
+            guard kind != .known else { continue }
+            // Three wordings of each, drawn per reply.
+            providers[name]!.throttleReplies = Array(kind.throttles.shuffled(using: &wordingRNG).prefix(3))
+            providers[name]!.blockReplies = Array(kind.blocks.shuffled(using: &wordingRNG).prefix(3))
+        }
+        var scenario = Scenario(
             name: "random seed \(seed) #\(index)", seed: rng.next(), days: days, demand: demand, mix: randomMix(), list: list,
             providers: providers, pool: Scenario.Pool(initialIPs: initial, minIPs: 1, maxIPs: maxIPs, spillover: .whileWarming),
             maxMessageAgeHours: 72, events: events.isEmpty ? nil : events)
+        if wording != .known { scenario.wording = wordings }
+        return scenario
     }
 }

@@ -137,8 +137,8 @@ extension SimulationRun {
             let classification: ReplyClassification
             switch reply.outcome {
             case .userUnknown: classification = bounceClasses[p]
-            case .throttled: classification = throttleClasses[p]
-            default: classification = blockClasses[p]
+            case .throttled: classification = draw(throttleClasses[p])
+            default: classification = draw(blockClasses[p])
             }
             let completion = dispatcher.complete(
                 provider: providerKeys[p], path: .dedicated(ip: ips[reply.ip]), classification: classification,
@@ -157,6 +157,12 @@ extension SimulationRun {
                 today[p].bounced += 1
             }
         }
+    }
+
+    /// One of a provider's wordings (the only one without a draw, so that a provider with
+    /// one wording leaves the random stream as it was).
+    mutating func draw(_ wordings: [ReplyClassification]) -> ReplyClassification {
+        wordings.count == 1 ? wordings[0] : wordings[Int(rng.next() % UInt64(wordings.count))]
     }
 
     /// The upper bound: exactly at capacity, every IP, each hour (it reads the providers'

@@ -22,9 +22,10 @@ struct SimulationRun {
     let complaintRate: Double
     let weights: [Double]
     let weightSum: Double
-    /// The providers' reply texts as the engine classifies them (once: they do not change).
-    let throttleClasses: [ReplyClassification]
-    let blockClasses: [ReplyClassification]
+    /// The providers' reply texts as the engine classifies them (once: they do not change);
+    /// a provider with several wordings draws one per reply.
+    let throttleClasses: [[ReplyClassification]]
+    let blockClasses: [[ReplyClassification]]
     let bounceClasses: [ReplyClassification]
 
     // The engine side.
@@ -70,8 +71,8 @@ struct SimulationRun {
         complaintRate = scenario.list?.complaintRate ?? 0
         weights = (scenario.demand.hourlyProfile ?? .named("business")).weights!
         weightSum = weights.reduce(0, +)
-        throttleClasses = models.map { SMTPReply(parsing: $0.throttleReply!)!.classification }
-        blockClasses = models.map { SMTPReply(parsing: $0.blockReply!)!.classification }
+        throttleClasses = models.map { $0.throttleWordings.map { SMTPReply(parsing: $0)!.classification } }
+        blockClasses = models.map { $0.blockWordings.map { SMTPReply(parsing: $0)!.classification } }
         bounceClasses = models.map { SMTPReply(parsing: $0.userUnknownReply!)!.classification }
 
         // `none` has no warm-up, so nothing tells it the pool is cold: it sends everything

@@ -99,7 +99,7 @@ struct SeededGenerator: RandomNumberGenerator {
     @Test func temporaryFailuresRetryWithBackoffThenExpire() throws {
         var rng = SeededGenerator(state: 1)
         let policy = RetryPolicy(jitter: 0, maxMessageAge: .seconds(3 * 3600))
-        let reply = try #require(SMTPReply(parsing: "451 4.3.0 try later"))
+        let reply = try #require(SMTPReply(parsing: "451 4.7.1 Greylisted, try later"))
         #expect(AttemptDisposition.decide(reply: reply, failedAttempts: 3, createdAt: t0, now: t0 + .seconds(100), policy: policy, using: &rng) == .retry(at: t0 + .seconds(340)))
         #expect(AttemptDisposition.decide(reply: reply, failedAttempts: 3, createdAt: t0, now: t0 + .seconds(3 * 3600 - 200), policy: policy, using: &rng) == .expired)
     }

@@ -66,6 +66,51 @@ import Testing
         #expect(report.worst.count == 5)
     }
 
+    /// Providers that word their throttles and blocks in words the reply table does not
+    /// hold (the generic pool: a bare `421 4.3.2 Service not available`, `554 5.7.1
+    /// Rejected`; and a mix of every pool): adaptive is never blocked.
+    @Test(arguments: [ScenarioFamily.Wording.generic, .mixed])
+    func adaptiveIsNeverBlockedWhateverTheWording(_ wording: ScenarioFamily.Wording) async throws {
+        let scenarios = ScenarioFamily(seed: 99, days: 8, messagesPerDay: 2_000...10_000, wording: wording).scenarios(12)
+        #expect(scenarios.allSatisfy { $0.wording != nil })
+        let results = await offThePool {
+            scenarios.map { scenario in [SimulationStrategy.adaptive, .oracle].map { Simulator(scenario: scenario).run($0).summary } }
+        }
+        let report = FamilyReport(seed: 99, days: 8, scenarios: scenarios, results: results)
+        for (scenario, summaries) in zip(scenarios, results) {
+            #expect(summaries[0].blocks == 0, "\(scenario.name ?? ""): \(scenario.wording ?? [:])")
+        }
+        #expect(report.byWording?.isEmpty == false)
+        #expect(report.strategies[0].ratioToOracle.median >= 0.95)
+    }
+
+    /// A wording changes the replies only: the hidden numbers are the family's, and `known`
+    /// is the family as it always was.
+    @Test func theWordingChangesOnlyTheReplies() throws {
+        let known = ScenarioFamily(seed: 7).scenarios(10)
+        let generic = ScenarioFamily(seed: 7, wording: .generic).scenarios(10)
+        for (a, b) in zip(known, generic) {
+            #expect(a.wording == nil)
+            #expect(a.seed == b.seed && a.mix == b.mix && a.pool.maxIPs == b.pool.maxIPs)
+            for (name, model) in a.providers ?? [:] {
+                let other = try #require(b.providers?[name])
+                #expect(model.coldHourly == other.coldHourly && model.blockFactor == other.blockFactor)
+                #expect(model.throttleReplies == nil && other.throttleReplies?.count == 3)
+            }
+        }
+        // Every pool's replies are what they claim: 4xx throttles, 5xx blocks.
+        for kind in ScenarioFamily.Wording.pools where kind != .known {
+            for scenario in ScenarioFamily(seed: 3, wording: kind).scenarios(20) {
+                // Loading checks every reply's code (and that the file replays as written).
+                let loaded = try Scenario.load(json: JSONEncoder().encode(scenario), source: scenario.name ?? "")
+                for (name, model) in scenario.providers ?? [:] {
+                    #expect(loaded.providers?[name]?.blockReplies == model.blockReplies)
+                    #expect(loaded.providers?[name]?.throttleReplies == model.throttleReplies)
+                }
+            }
+        }
+    }
+
     @Test func theFamilyRunDoesNotDependOnTheNumberOfWorkers() async throws {
         let scenarios = ScenarioFamily(seed: 4, days: 3, messagesPerDay: 2_000...5_000).scenarios(4)
         let one = await Simulator.runFamily(scenarios, strategies: [.adaptive, .oracle], workers: 1)

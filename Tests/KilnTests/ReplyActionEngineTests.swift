@@ -43,7 +43,7 @@ import Testing
         await control.finish()
     }
 
-    @Test func aVolumeLimitSentWithA5xxThrottlesThePairAndBouncesNothing() async throws {
+    @Test func aVolumeLimitThatSaysTheIPIsBlockedSuspendsThePairAndBouncesNothing() async throws {
         let setup = try await Setup(spillover: .never, gmailScript: { command in
             if case .mailFrom = command.kind, command.clientAddress == "127.0.0.2" {
                 return SMTPReply(parsing: "550-5.7.28 Our system has detected an unusual rate of unsolicited mail originating from your IP address. To protect our users from spam, mail sent from your IP address has been blocked.")
