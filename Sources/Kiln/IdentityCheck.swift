@@ -40,12 +40,19 @@ struct IdentityChecker: Sendable {
         for (index, identity) in configuration.identities.enumerated() {
             let domain = DNSMessage.normalized(identity.domain)
             let keys = identity.dkim ?? []
-            findings += await dkim(domain, keys: keys, index: index)
+            let dkimFindings = await dkim(domain, keys: keys, index: index)
+            findings += dkimFindings
             let returnPath = DNSMessage.normalized(identity.returnPathDomain ?? identity.domain)
+            var returnPathSPFPasses = false
             for spfDomain in Set([domain, returnPath]).sorted() {
-                for ip in ips { findings.append(await spf(spfDomain, ip: ip)) }
+                let spfFindings = await spf(spfDomain, ips: ips)
+                findings += spfFindings
+                if spfDomain == returnPath { returnPathSPFPasses = !spfFindings.isEmpty && spfFindings.allSatisfy(\.passed) }
             }
-            findings.append(await dmarc(domain, returnPath: returnPath, signs: !keys.isEmpty))
+            // DMARC counts only what passes (RFC 7489 §3.1): an aligned domain whose DKIM or
+            // SPF fails aligns nothing.
+            findings.append(await dmarc(domain, returnPath: returnPath, dkimPasses: !keys.isEmpty && dkimFindings.allSatisfy(\.passed),
+                                        spfPasses: returnPathSPFPasses))
         }
         for ip in ips { findings.append(await fcrdns(ip)) }
         return findings
@@ -87,23 +94,33 @@ struct IdentityChecker: Sendable {
         return findings
     }
 
-    func spf(_ domain: String, ip: String) async -> IdentityFinding {
-        let outcome = await SPFEvaluator(dns: dns).check(ip: ip, domain: domain)
-        let mechanism = ip.contains(":") ? "ip6:\(ip)" : "ip4:\(ip)"
-        if outcome.result == .pass {
-            return IdentityFinding(check: .spf, subject: domain, passed: true, message: "\(ip) is authorized (\(outcome.reason); \(outcome.lookups) lookups)", fix: nil)
+    /// SPF for every pool IP on `domain`. A fix names one record for all of them: a name
+    /// may hold only one SPF record (RFC 7208 §3.2; two are a permerror).
+    func spf(_ domain: String, ips: [String]) async -> [IdentityFinding] {
+        var outcomes: [(ip: String, outcome: SPFEvaluator.Outcome)] = []
+        for ip in ips { outcomes.append((ip, await SPFEvaluator(dns: dns).check(ip: ip, domain: domain))) }
+        let missing = outcomes.filter { $0.outcome.result != .pass }.map { Self.mechanism($0.ip) }
+        let all = ips.map(Self.mechanism).joined(separator: " ")
+        return outcomes.map { ip, outcome in
+            if outcome.result == .pass {
+                return IdentityFinding(check: .spf, subject: domain, passed: true, message: "\(ip) is authorized (\(outcome.reason); \(outcome.lookups) lookups)", fix: nil)
+            }
+            let fix: String
+            switch outcome.result {
+            case .none: fix = "TXT \(domain) \"v=spf1 \(all) -all\" (one record for every IP of the pool)"
+            case .permerror where outcome.reason.contains("DNS lookups"):
+                fix = "flatten the SPF record of \(domain) to at most \(SPFEvaluator.lookupLimit) lookups (include loops count until the limit), with \(missing.joined(separator: " "))"
+            case .permerror where outcome.reason.lowercased().contains("multiple") || outcome.reason.lowercased().contains("records"):
+                fix = "merge the SPF records of \(domain) into one (RFC 7208 §3.2 allows one), with \(missing.joined(separator: " "))"
+            default: fix = "add \(missing.joined(separator: " ")) to the SPF record of \(domain), before its 'all' (edit the one record: a second v=spf1 record would make both fail)"
+            }
+            return IdentityFinding(check: .spf, subject: domain, passed: false, message: "\(ip) is not authorized: \(outcome.result.rawValue) (\(outcome.reason))", fix: fix)
         }
-        let fix: String
-        switch outcome.result {
-        case .none: fix = "TXT \(domain) \"v=spf1 \(mechanism) -all\""
-        case .permerror where outcome.reason.contains("DNS lookups"):
-            fix = "flatten the SPF record of \(domain) to at most \(SPFEvaluator.lookupLimit) lookups (include loops count until the limit), with \(mechanism)"
-        default: fix = "add \(mechanism) to the SPF record of \(domain), before its 'all'"
-        }
-        return IdentityFinding(check: .spf, subject: domain, passed: false, message: "\(ip) is not authorized: \(outcome.result.rawValue) (\(outcome.reason))", fix: fix)
     }
 
-    func dmarc(_ domain: String, returnPath: String, signs: Bool) async -> IdentityFinding {
+    static func mechanism(_ ip: String) -> String { ip.contains(":") ? "ip6:\(ip)" : "ip4:\(ip)" }
+
+    func dmarc(_ domain: String, returnPath: String, dkimPasses: Bool, spfPasses: Bool) async -> IdentityFinding {
         let organizational = Self.organizationalDomain(domain)
         var record: [String: String]?
         var at = "_dmarc.\(domain)"
@@ -127,13 +144,14 @@ struct IdentityChecker: Sendable {
         }
         let strictDKIM = record["adkim"]?.lowercased() == "s"
         let strictSPF = record["aspf"]?.lowercased() == "s"
-        // Kiln signs with d= the identity's domain, the From domain.
-        let dkimAligned = signs
-        let spfAligned = strictSPF ? returnPath == domain : Self.organizationalDomain(returnPath) == organizational
+        // Kiln signs with d= the identity's domain, the From domain: DKIM aligns when its key
+        // passes; SPF when the return path's SPF passes and its domain aligns.
+        let dkimAligned = dkimPasses
+        let spfAligned = spfPasses && (strictSPF ? returnPath == domain : Self.organizationalDomain(returnPath) == organizational)
         guard dkimAligned || spfAligned else {
             return IdentityFinding(check: .dmarc, subject: domain, passed: false,
-                                   message: "\(at) p=\(policy), but neither DKIM (no key) nor SPF (\(returnPath), aspf=\(strictSPF ? "s" : "r")) aligns with \(domain)",
-                                   fix: "configure a DKIM key for \(domain), or a returnPathDomain under \(organizational)")
+                                   message: "\(at) p=\(policy), but neither DKIM nor SPF (\(returnPath), aspf=\(strictSPF ? "s" : "r")) passes aligned with \(domain)",
+                                   fix: "publish a DKIM key that verifies for \(domain), or SPF for the pool's IPs on a returnPathDomain under \(organizational)")
         }
         let aligned = [dkimAligned ? "DKIM (adkim=\(strictDKIM ? "s" : "r"))" : nil, spfAligned ? "SPF (aspf=\(strictSPF ? "s" : "r"))" : nil].compactMap { $0 }
         return IdentityFinding(check: .dmarc, subject: domain, passed: true, message: "\(at) p=\(policy); aligned: \(aligned.joined(separator: ", "))", fix: nil)

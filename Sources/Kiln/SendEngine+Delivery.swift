@@ -638,7 +638,12 @@ final class DeliverySession: Sendable {
     /// decides them (it also feeds the reply to the router). `path` is nil for a local
     /// reply that never left (no IP to blame).
     func resolve(_ id: MessageID, recipient: String, provider: MailboxProvider, createdAt: Timestamp, attempts: Int, path: SendingPath?,
-                 reply: SMTPReply, classification: ReplyClassification, now: Timestamp) -> (Outcome, DeliveryEvent, PairSignal?) {
+                 reply full: SMTPReply, classification: ReplyClassification, now: Timestamp) -> (Outcome, DeliveryEvent, PairSignal?) {
+        // What is stored keeps at most 4 KB of the reply's text; the whole one goes to the debug log.
+        let reply = full.bounded()
+        if reply.text.utf8.count != full.text.utf8.count, engine.logger.logLevel <= .debug {
+            engine.logger.debug("long reply", metadata: ["message": "\(id)", "bytes": "\(full.text.utf8.count)", "reply": "\(full.description)"])
+        }
         let completion = state.withLock { state in
             state.dispatcher.complete(provider: provider, path: path, classification: classification, createdAt: createdAt,
                                       failedAttempts: attempts, recipient: recipient.lowercased().hashValue, now: now, using: &state.rng)

@@ -68,7 +68,9 @@ extension SendEngine {
     /// | unverified / none | an address Kiln sent to, with `suppressUnmatched` | as verified |
     /// | unverified / none | otherwise | event ("unverified" / "unmatched"), nothing else |
     ///
-    /// A recipient that is not an email address is skipped (`invalid`).
+    /// A recipient that is not an email address is skipped (`invalid`). A verified report
+    /// about one recipient named by another address (the receiver's internal name for it)
+    /// whose `originalAddress` is the message's recipient is about that recipient.
     @discardableResult
     public func ingest(_ report: FeedbackReport, trace: ReturnPath.Trace, source: String) async throws(KilnError) -> FeedbackOutcome {
         var outcome = FeedbackOutcome(kind: report.type)
@@ -77,9 +79,17 @@ extension SendEngine {
         var traced: FeedbackTarget?
         if case .verified(let id) = trace { traced = try await store.feedbackTarget(messageID: id, recipient: nil) }
         var batch = FeedbackBatch(source: source, time: time, report: report)
-        for recipient in report.recipients where !recipient.address.isEmpty {
-            if report.type == .bounce, recipient.action == "delayed" || recipient.action == "delivered" || recipient.action == "relayed" { continue }
-            guard let address = try? EmailAddress(recipient.address) else {
+        let recipients = report.recipients.filter { recipient in
+            !recipient.address.isEmpty
+                && !(report.type == .bounce && ["delayed", "delivered", "relayed"].contains(recipient.action ?? ""))
+        }
+        for recipient in recipients {
+            var named = recipient.address
+            if let traced, recipients.count == 1, named.lowercased() != traced.recipient.lowercased(),
+               recipient.originalAddress?.lowercased() == traced.recipient.lowercased() {
+                named = traced.recipient
+            }
+            guard let address = try? EmailAddress(named) else {
                 outcome.invalid += 1
                 continue
             }

@@ -39,7 +39,7 @@ struct Run: AsyncParsableCommand {
         try engine.checkSourceAddresses()
         // A warning for every failing authentication check (delivery.requireAuthentication
         // makes the engine refuse instead).
-        if engine.configuration.delivery.requireAuthentication != true {
+        if engine.configuration.delivery.requireAuthentication != true, engine.configuration.delivery.identityCheckAtStart != false {
             for finding in await engine.checkIdentities() where !finding.passed {
                 logger.warning("sender authentication check failed (kiln identity check)", metadata: [
                     "check": "\(finding.check.rawValue)", "subject": "\(finding.subject)", "problem": "\(finding.message)", "fix": "\(finding.fix ?? "-")",

@@ -9,13 +9,16 @@ struct Reply: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Classify an SMTP reply: class (success, throttle, temporary, permanent-user, permanent-policy, permanent-message), scope, reason and the rule that decided.")
         @Argument(help: "The reply, e.g. \"421 4.7.28 unusual rate\".") var reply: String?
-        @Flag(help: "Read one reply per line from standard input; write one JSON object per line.") var stdin = false
+        @Flag(help: "Read one reply per line from standard input; write one line per reply (a JSON object each with --json).") var stdin = false
         @Option(help: "A configuration file whose replyRules are checked before the built-in table.") var config: String?
         @Option(help: "The provider id the reply came from (gmail, yahoo, microsoft, ...): its own rules apply, other providers' do not.") var provider: String?
         @OptionGroup var output: OutputOptions
 
         func validate() throws {
             if reply == nil && !stdin { throw ValidationError("give a reply or --stdin") }
+            if let provider, !MailboxProvider.isConfigurable(provider) {
+                throw ValidationError("--provider \(provider) is not a provider Kiln knows: \(MailboxProvider.configurableDescription)")
+            }
         }
 
         func run() throws {
@@ -30,11 +33,16 @@ struct Reply: ParsableCommand {
             if stdin {
                 while let line = readLine() {
                     guard !line.trimmingCharacters(in: .whitespaces).isEmpty else { continue }
-                    printJSON(Classified(line, classifier: classifier, provider: provider))
+                    show(Classified(line, classifier: classifier, provider: provider))
                 }
                 return
             }
-            let result = Classified(reply!, classifier: classifier, provider: provider)
+            show(Classified(reply!, classifier: classifier, provider: provider))
+        }
+
+        /// One reply's line: tab-separated, or a JSON object with --json (the same for an
+        /// argument and for --stdin).
+        func show(_ result: Classified) {
             if output.json { printJSON(result) } else {
                 print("\(result.class)\t\(result.scope)\t\(result.reason)\trule \(result.rule)\tcode \(result.code.map(String.init) ?? "-")\tstatus \(result.enhancedStatus ?? "-")")
             }

@@ -238,6 +238,10 @@ public struct Configuration: Codable, Sendable, Equatable {
         /// Refuse to deliver while `kiln identity check` finds a failing DKIM, SPF, DMARC
         /// or reverse-DNS record (default false: `kiln run` only warns).
         public var requireAuthentication: Bool?
+        /// Whether `kiln run` checks the identities' DNS records at start (default true; it
+        /// asks `nameservers`, else the system's resolver). `false` for a test network
+        /// without DNS.
+        public var identityCheckAtStart: Bool?
         /// Threads that run SMTP transfers (default 32; 1 to 256). Each waits on the network,
         /// not the CPU: libcurl holds a thread while a receiver answers the end of DATA,
         /// so n threads overlap up to n of those waits.
@@ -247,8 +251,9 @@ public struct Configuration: Codable, Sendable, Equatable {
             connectTimeoutSeconds: Double? = nil, transferTimeoutSeconds: Double? = nil, maxInFlight: Int? = nil,
             maxConnectionsPerDestination: Int? = nil, tls: TLSPolicy? = nil, nameservers: [String]? = nil, mxPort: Int? = nil,
             tlsVerify: TLSVerification? = nil, caFile: String? = nil, maxMessageBytes: Int? = nil, requireAuthentication: Bool? = nil,
-            transferThreads: Int? = nil
+            transferThreads: Int? = nil, identityCheckAtStart: Bool? = nil
         ) {
+            self.identityCheckAtStart = identityCheckAtStart
             self.transferThreads = transferThreads
             self.requireAuthentication = requireAuthentication
             self.maxMessageBytes = maxMessageBytes

@@ -18,6 +18,22 @@ public struct SMTPReply: Hashable, Sendable, Codable, CustomStringConvertible {
         self.isLocal = isLocal
     }
 
+    /// The most bytes of reply text an event or a message record keeps.
+    public static let storedTextLimit = 4096
+
+    /// The reply with its text cut to `limit` bytes of UTF-8 (at a character boundary,
+    /// ending in `…`): a receiver's 90 KB reply is not stored on every attempt.
+    public func bounded(to limit: Int = SMTPReply.storedTextLimit) -> SMTPReply {
+        guard text.utf8.count > limit else { return self }
+        let bytes = Array(text.utf8)
+        var cut = max(0, limit - 3)
+        // Back to the start of a character: never through a UTF-8 continuation byte.
+        while cut > 0, bytes[cut] & 0xC0 == 0x80 { cut -= 1 }
+        var copy = self
+        copy.text = String(decoding: bytes[..<cut], as: UTF8.self) + "…"
+        return copy
+    }
+
     public var isPositive: Bool { (200..<400).contains(code) }
     public var isTransient: Bool { (400..<500).contains(code) }
     public var isPermanent: Bool { code >= 500 }

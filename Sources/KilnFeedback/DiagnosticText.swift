@@ -47,7 +47,8 @@ enum DiagnosticText {
     static func isStatusNeighbour(_ byte: UInt8) -> Bool { isDigit(byte) || byte == UInt8(ascii: ".") || isLetter(byte) }
 
     /// Every address in the text, in order of appearance, with the offset (in UTF-8 bytes)
-    /// where it starts.
+    /// where it starts. Only addresses whose domain has a dot and a top-level label of
+    /// letters count; an Exchange `smtp=` before the local part is not part of it.
     static func addresses(in text: String) -> [(address: String, offset: Int)] {
         let bytes = Array(text.utf8)
         var out: [(String, Int)] = []
@@ -57,6 +58,8 @@ enum DiagnosticText {
             var start = i
             while start > 0, isLocalByte(bytes[start - 1]) { start -= 1 }
             while start < i, bytes[start] == UInt8(ascii: ".") { start += 1 }
+            // Exchange glues its address type on: `smtp=ann@example.com` (`SMTP:` stops the scan at the colon).
+            if i - start > 5, String(decoding: bytes[start..<start + 5], as: UTF8.self).lowercased() == "smtp=" { start += 5 }
             var end = i + 1
             while end < bytes.count, isDomainByte(bytes[end]) { end += 1 }
             while end > i + 1, bytes[end - 1] == UInt8(ascii: ".") || bytes[end - 1] == UInt8(ascii: "-") { end -= 1 }
@@ -84,6 +87,36 @@ enum DiagnosticText {
         let found = addresses(in: String(text))
         if let first = found.first { return first.address }
         return text.trimmingCharacters(in: CharacterSet.whitespaces.union(CharacterSet(charactersIn: "<>\"")))
+    }
+
+    /// The address of a DSN recipient field (`rfc822; ann@example.com`, `<ann@example.com>`)
+    /// when the whole value is one address that could have been mailed: nil for an internal
+    /// name (`userx@sims-ms-daemon`, a host without a dot), a local-only form, a source route
+    /// or anything else around the address.
+    static func mailbox(inRecipientField value: String) -> String? {
+        var text = Substring(value)
+        if let semicolon = text.firstIndex(of: ";") { text = text[text.index(after: semicolon)...] }
+        let trimmed = text.trimmingCharacters(in: CharacterSet.whitespaces.union(CharacterSet(charactersIn: "<>\"")))
+        let found = addresses(in: trimmed)
+        guard found.count == 1, trimmed.hasSuffix(found[0].address) else { return nil }
+        let prefix = trimmed.dropLast(found[0].address.count).lowercased()
+        return prefix.isEmpty || prefix == "smtp=" || prefix == "smtp:" ? found[0].address : nil
+    }
+
+    /// Local parts of role and list-machinery mailboxes a report's boilerplate names
+    /// ("contact postmaster@…", a list's owner): never a failed recipient on their own words.
+    static let roleLocalParts: Set<String> = [
+        "postmaster", "post_master", "abuse", "hostmaster", "webmaster", "mailer-daemon", "mailer_daemon", "mail-daemon",
+        "maildaemon", "listmaster", "noreply", "no-reply", "no_reply", "donotreply", "do-not-reply",
+    ]
+
+    /// Whether `address` is a role mailbox: one of `roleLocalParts`, or a list's owner or
+    /// request address (`*-owner`, `*-request`, `*-admin`, `owner-*`).
+    static func isRoleAddress(_ address: String) -> Bool {
+        guard let at = address.lastIndex(of: "@") else { return false }
+        let local = address[..<at].lowercased()
+        return roleLocalParts.contains(local) || local.hasPrefix("owner-")
+            || ["-owner", "-request", "-admin"].contains { local.hasSuffix($0) && local.count > $0.count }
     }
 
     /// Collapses runs of whitespace and line breaks into single spaces.

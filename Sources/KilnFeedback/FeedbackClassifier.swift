@@ -125,11 +125,17 @@ public enum FeedbackClassifier {
         var perMessageMTA: String?
         var recipients: [FeedbackReport.Recipient] = []
         for group in groups where !group.fields.isEmpty && recipients.count < maxRecipients {
-            guard let recipientField = group.field("Final-Recipient") ?? group.field("Original-Recipient") ?? group.field("X-Actual-Recipient") else {
+            let originalField = group.field("Original-Recipient")
+            let finalField = group.field("Final-Recipient") ?? group.field("X-Actual-Recipient")
+            guard let recipientField = finalField ?? originalField else {
                 perMessageMTA = group.field("Reporting-MTA") ?? perMessageMTA
                 continue
             }
-            let address = DiagnosticText.bareAddress(recipientField)
+            // Kiln sent to the Original-Recipient; the Final-Recipient may be where the
+            // receiver rewrote it to (an alias's target, an internal name like
+            // `userx@sims-ms-daemon`).
+            let address = originalField.flatMap(DiagnosticText.mailbox(inRecipientField:)) ?? DiagnosticText.bareAddress(recipientField)
+            let finalAddress = DiagnosticText.bareAddress(recipientField)
             let action = group.field("Action")?.lowercased().trimmingCharacters(in: .whitespaces)
             var diagnostic = group.field("Diagnostic-Code").map { value -> String in
                 var text = Substring(value)
@@ -139,7 +145,8 @@ public enum FeedbackClassifier {
             let declaredStatus = group.field("Status").flatMap { DiagnosticText.status(in: $0) }
             // The human-readable part often says more than the machine part (sendmail's
             // transcript, Exchange's explanation): add what it says about this recipient.
-            let context = humanContext(for: address, in: humanText)
+            var context = humanContext(for: address, in: humanText)
+            if context.isEmpty, finalAddress != address { context = humanContext(for: finalAddress, in: humanText) }
             let statusInDiagnostic = DiagnosticText.status(in: diagnostic)
             var status = declaredStatus
             // A generic 5.0.0 / 4.0.0 yields to the specific status the diagnostic carries.
@@ -156,7 +163,7 @@ public enum FeedbackClassifier {
             if isExpiry(status: status, action: action, text: diagnostic + " " + context) { decision = BounceReason.Decision(reason: .expired, rule: "expired") }
             let temporary = (status?.hasPrefix("4") ?? false) || (code.map { $0 / 100 == 4 } ?? false) || action == "delayed"
             recipients.append(FeedbackReport.Recipient(
-                address: address, status: status, diagnostic: diagnostic.isEmpty ? nil : diagnostic,
+                address: address, originalAddress: originalField.map(DiagnosticText.bareAddress), status: status, diagnostic: diagnostic.isEmpty ? nil : diagnostic,
                 permanent: decision.reason.isAddressBad && !temporary, reason: decision.reason.rawValue, replyCode: code, action: action,
                 rule: decision.rule))
         }
@@ -166,18 +173,29 @@ public enum FeedbackClassifier {
 
     /// The DSN's fields with a blank line before each recipient's group even where the
     /// reporting MTA wrote none (RFC 3464 §2.1 requires one; AOL's and some gateways'
-    /// reports run the groups together): a second `Final-Recipient` field in one group
-    /// starts a new one.
+    /// reports run the groups together). A `Final-Recipient` or `Original-Recipient` field
+    /// starts a new group when the group already has that field, or has a recipient field
+    /// followed by others (`Action`, `Status`): either may come first within a group
+    /// (Postfix writes Final then Original, Sun's Messaging Server the other way round).
     static func separatingRecipientGroups(_ body: String) -> String {
         guard body.range(of: "final-recipient:", options: .caseInsensitive) != nil else { return body }
         var out: [Substring] = []
-        var groupHasRecipient = false
+        var fieldsInGroup = Set<String>()
+        var recipientFieldsDone = false
         for line in body.split(separator: "\n", omittingEmptySubsequences: false) {
+            let lowered = line.lowercased()
             if line.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
-                groupHasRecipient = false
-            } else if line.lowercased().hasPrefix("final-recipient:") {
-                if groupHasRecipient { out.append("") }
-                groupHasRecipient = true
+                fieldsInGroup = []
+                recipientFieldsDone = false
+            } else if let field = ["final-recipient:", "original-recipient:"].first(where: lowered.hasPrefix) {
+                if fieldsInGroup.contains(field) || recipientFieldsDone {
+                    out.append("")
+                    fieldsInGroup = []
+                    recipientFieldsDone = false
+                }
+                fieldsInGroup.insert(field)
+            } else if !fieldsInGroup.isEmpty, let first = line.first, first != " ", first != "\t", !lowered.hasPrefix("x-actual-recipient:") {
+                recipientFieldsDone = true
             }
             out.append(line)
         }
@@ -240,9 +258,10 @@ public enum FeedbackClassifier {
         func add(_ address: String) {
             if addresses.count < maxRecipients, seen.insert(address).inserted { addresses.append(address) }
         }
-        for failed in message.fields("X-Failed-Recipients") {
-            for found in DiagnosticText.addresses(in: failed) { add(found.address.lowercased()) }
-        }
+        // A role address (postmaster@, a list's -owner@) in X-Failed-Recipients counts only alone.
+        let failedField = message.fields("X-Failed-Recipients").flatMap { DiagnosticText.addresses(in: $0).map { $0.address.lowercased() } }
+        let failedNonRole = failedField.filter { !DiagnosticText.isRoleAddress($0) }
+        for address in failedNonRole.isEmpty && Set(failedField).count == 1 ? failedField : failedNonRole { add(address) }
         let found = DiagnosticText.addresses(in: text).filter { candidate in
             let lowered = candidate.address.lowercased()
             let local = lowered.split(separator: "@").first.map(String.init) ?? ""
@@ -254,7 +273,9 @@ public enum FeedbackClassifier {
         let bytes = Array(text.utf8)
         let named = found.filter { !isOnQuotedHeaderLine(bytes, at: $0.offset) }
         if addresses.isEmpty {
-            for candidate in named.isEmpty ? found : named { add(candidate.address.lowercased()) }
+            var failed = failedCandidates(named, in: bytes)
+            if failed.isEmpty { failed = failedCandidates(found, in: bytes) }
+            for candidate in failed { add(candidate.address.lowercased()) }
         }
         if addresses.isEmpty, let to = original?.field("To") {
             for found in DiagnosticText.addresses(in: to) where !excluded.contains(found.address.lowercased()) { add(found.address.lowercased()) }
@@ -283,6 +304,40 @@ public enum FeedbackClassifier {
                                             permanent: decision.reason.isAddressBad && !temporary, reason: decision.reason.rawValue,
                                             replyCode: code, action: "failed", rule: decision.rule)
         }
+    }
+
+    /// The addresses a bounce's text names that may be failed recipients: a role address
+    /// (postmaster, abuse, a list's owner, see `DiagnosticText.isRoleAddress`) only when no
+    /// other address is named and its own sentence is not the report's boilerplate
+    /// ("please contact postmaster@example.org").
+    static func failedCandidates(_ found: [(address: String, offset: Int)], in bytes: [UInt8]) -> [(address: String, offset: Int)] {
+        let others = found.filter { !DiagnosticText.isRoleAddress($0.address) }
+        return others.isEmpty ? found.filter { !isBoilerplate(bytes, before: $0.offset) } : others
+    }
+
+    /// Words that, before an address in the same sentence, make it a contact to write to
+    /// rather than a recipient that failed.
+    static let boilerplateCues = ["contact", "question", "assist", "help", "report", "notify", "inform", "administrator", "complain",
+                                  "support", "reach", "write to", "send a", "send mail", "send your", "reply", "forward", "mailto"]
+
+    /// Whether the sentence before byte `offset` of `bytes` (on its line, or the line before
+    /// when the address starts its line; at most 300 bytes back) reads as boilerplate: see
+    /// `boilerplateCues`.
+    static func isBoilerplate(_ bytes: [UInt8], before offset: Int) -> Bool {
+        let offset = min(offset, bytes.count)
+        let limit = max(0, offset - 300)
+        var start = offset
+        while start > limit, bytes[start - 1] != 10 { start -= 1 }
+        let lead = bytes[start..<offset].filter { $0 != 32 && $0 != 9 && $0 != 13 && $0 != UInt8(ascii: "<") }
+        if lead.isEmpty, start > limit {
+            start -= 1
+            while start > limit, bytes[start - 1] != 10 { start -= 1 }
+        }
+        var sentence = String(decoding: bytes[start..<offset], as: UTF8.self).lowercased()
+        if let end = [". ", "! ", "? ", ".\n", ".\r"].compactMap({ sentence.range(of: $0, options: .backwards)?.upperBound }).max() {
+            sentence = String(sentence[end...])
+        }
+        return boilerplateCues.contains(where: sentence.includes)
     }
 
     /// Header fields a report quotes from the original message (or its own envelope).

@@ -8,7 +8,12 @@ public struct FeedbackReport: Sendable, Hashable, Codable {
     }
 
     public struct Recipient: Sendable, Hashable, Codable {
+        /// The address the report is about: for a DSN, its `Original-Recipient` (the address
+        /// as the sender gave it, so the one Kiln sent to) when that is a mailable address,
+        /// else its `Final-Recipient`, else its `X-Actual-Recipient`.
         public var address: String
+        /// A DSN's `Original-Recipient`, as written (its address type removed), when it has one.
+        public var originalAddress: String?
         /// The enhanced status (RFC 3463), when the report has one.
         public var status: String?
         public var diagnostic: String?
@@ -24,12 +29,13 @@ public struct FeedbackReport: Sendable, Hashable, Codable {
         /// own words rather than the diagnostic); nil for complaints and auto-replies.
         public var rule: String?
 
-        enum CodingKeys: String, CodingKey { case address, status, diagnostic, permanent, reason, replyCode, action, rule }
+        enum CodingKeys: String, CodingKey { case address, originalAddress, status, diagnostic, permanent, reason, replyCode, action, rule }
 
         /// Every key is written, absent values as null.
         public func encode(to encoder: any Encoder) throws {
             var container = encoder.container(keyedBy: CodingKeys.self)
             try container.encode(address, forKey: .address)
+            try container.encode(originalAddress, forKey: .originalAddress)
             try container.encode(status, forKey: .status)
             try container.encode(diagnostic, forKey: .diagnostic)
             try container.encode(permanent, forKey: .permanent)
@@ -39,9 +45,10 @@ public struct FeedbackReport: Sendable, Hashable, Codable {
             try container.encode(rule, forKey: .rule)
         }
 
-        public init(address: String, status: String? = nil, diagnostic: String? = nil, permanent: Bool = false,
+        public init(address: String, originalAddress: String? = nil, status: String? = nil, diagnostic: String? = nil, permanent: Bool = false,
                     reason: String? = nil, replyCode: Int? = nil, action: String? = nil, rule: String? = nil) {
             self.address = address
+            self.originalAddress = originalAddress
             self.status = status
             self.diagnostic = diagnostic
             self.permanent = permanent

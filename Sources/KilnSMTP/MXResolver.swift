@@ -96,6 +96,11 @@ public final class MXResolver: Sendable {
                 return (.hosts([Host(name: domain, preference: 0, addresses: found.addresses)]), clamp(min(found.ttl, UInt32.max)))
             }
             if let failure = found.failure { return (.temporaryFailure(failure), policy.failure) }
+            if reply.answers.contains(where: { $0.type == .cname }) {
+                // An alias that leads nowhere (a CNAME loop, a chain cut short) is a fault of
+                // the receiver's DNS that may be mended: never a reason to suppress anyone.
+                return (.temporaryFailure("the CNAME chain of \(domain) does not end in an MX or an address"), policy.failure)
+            }
             return (.noSuchDomain, negativeLifetime(reply))
         }
         let exchanges = records.filter { !$0.exchange.isEmpty }

@@ -7,9 +7,16 @@ public enum SimulationReport {
         var out = csvHeader + "\n"
         for d in result.days {
             out += "\(d.day),\(d.provider),\(d.demand),\(d.dedicated),\(d.spilled),\(d.backlog),\(d.throttled),\(d.blocked),\(d.expired),\(d.bounced),"
-                + "\(Int(saturating: (d.warmupPercent * 10).rounded()) / 10).\(Int(saturating: (d.warmupPercent * 10).rounded()) % 10),\(d.ips)\n"
+                + "\(oneDecimal(d.warmupPercent)),\(d.ips)\n"
         }
         return out
+    }
+
+    /// `x` with one decimal, the sign before the whole number (`-21.2`, not `-21.-2`).
+    public static func oneDecimal(_ x: Double) -> String {
+        let tenths = Int(saturating: (x * 10).rounded())
+        let magnitude = tenths.magnitude
+        return "\(tenths < 0 ? "-" : "")\(magnitude / 10).\(magnitude % 10)"
     }
 
     static let colors = ["#4285F4", "#00A4EF", "#7E1FFF", "#A2AAAD", "#F4B400", "#0F9D58", "#DB4437", "#795548"]

@@ -12,6 +12,8 @@ public final class SQLiteStore: MessageStore {
     public var location: String { path }
     let pool: DatabasePool
     private let committer: GroupCommitter
+    /// The schema migrations applied when this store was opened (0 for a current one).
+    let migrationsAtOpen: Int
 
     /// Opens (creating and migrating when needed) the store at `path`. Its files are
     /// created with mode 0600 (they hold addresses and tokens).
@@ -36,7 +38,10 @@ public final class SQLiteStore: MessageStore {
             try StoreFileMode.prepare(path)
             pool = try DatabasePool(path: path, configuration: configuration)
             StoreFileMode.tighten(path)
-            try Schema.migrator.migrate(pool)
+            let migrator = Schema.migrator
+            let before = try pool.read { try migrator.appliedIdentifiers($0).count }
+            try migrator.migrate(pool)
+            migrationsAtOpen = try pool.read { try migrator.appliedIdentifiers($0).count } - before
         } catch let error as KilnError {
             throw error
         } catch {
@@ -45,8 +50,8 @@ public final class SQLiteStore: MessageStore {
         committer = GroupCommitter()
     }
 
-    /// The schema was migrated when the store opened.
-    public func migrate() async throws(KilnError) -> Int { 0 }
+    /// The schema was migrated when the store opened: the migrations applied then.
+    public func migrate() async throws(KilnError) -> Int { migrationsAtOpen }
 
     func wrapAsync<T>(_ what: String, _ body: () async throws -> T) async throws(KilnError) -> T {
         do { return try await body() } catch { throw KilnError(.storeFailure, "store: \(what) failed", location: path, underlying: error) }

@@ -16,6 +16,20 @@ import Testing
         #expect(json["enhancedStatus"] as? String == "4.2.1")
     }
 
+    /// One reply as an argument and the same on standard input print the same line; an
+    /// unknown provider is an error naming the ones Kiln knows.
+    @Test func anArgumentAndStandardInputPrintAlikeAndAnUnknownProviderIsRefused() async throws {
+        let reply = "421 4.3.2 Service not available"
+        let argument = try await kiln(["reply", "classify", reply])
+        let piped = try await kiln(["reply", "classify", "--stdin"], stdin: reply + "\n")
+        #expect(argument.status == 0 && piped.status == 0, "\(argument.stderr) \(piped.stderr)")
+        #expect(argument.stdout == piped.stdout)
+        #expect(argument.stdout.hasPrefix("throttle\tip\t"), "\(argument.stdout)")
+        let unknown = try await kiln(["reply", "classify", "--provider", "foobar", reply])
+        #expect(unknown.status != 0)
+        #expect(unknown.stderr.contains("foobar") && unknown.stderr.contains("gmail"), "\(unknown.stderr)")
+    }
+
     @Test func operatorRulesFromTheConfigurationComeFirst() async throws {
         let workspace = try Workspace(route: "smtp://127.0.0.1:1") { json in
             json["replyRules"] = [["provider": "yahoo", "match": "TSS04", "action": "suspend", "forMinutes": 20]]

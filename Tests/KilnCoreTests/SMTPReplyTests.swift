@@ -58,3 +58,17 @@ import Testing
         #expect(reply.classification == ReplyClassification(.temporary, scope: .connection, reason: .networkError, rule: "local"))
     }
 }
+
+/// What is stored of a reply: at most 4 KB of its text, cut between characters.
+@Suite struct StoredReplyTests {
+    @Test func aLongReplyIsCutToFourKilobytesAtACharacterBoundary() throws {
+        let long = SMTPReply(code: 550, enhancedStatus: "5.1.1", text: String(repeating: "é", count: 50_000))
+        let stored = long.bounded()
+        #expect(stored.text.utf8.count <= SMTPReply.storedTextLimit)
+        #expect(stored.text.hasSuffix("…"))
+        #expect(stored.text.dropLast().allSatisfy { $0 == "é" })
+        #expect(stored.code == 550 && stored.enhancedStatus == "5.1.1")
+        let short = SMTPReply(code: 250, text: "OK")
+        #expect(short.bounded() == short)
+    }
+}

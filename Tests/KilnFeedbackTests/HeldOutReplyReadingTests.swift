@@ -73,6 +73,14 @@ import Testing
     static func scores() throws -> [Score] {
         guard let corpus = CorpusTests.corpus else { return [] }
         var scores = [Score(), Score()]
+        // KILN_HELD_OUT_DUMP=FILE writes each row (half, action, file, reply) for scoring
+        // another build's reading with `kiln reply classify --stdin --json`.
+        var dump: [String] = []
+        defer {
+            if let path = ProcessInfo.processInfo.environment["KILN_HELD_OUT_DUMP"] {
+                FileManager.default.createFile(atPath: path, contents: Data((dump.joined(separator: "\n") + "\n").utf8))
+            }
+        }
         var reports: [String: FeedbackReport] = [:]
         for expected in try CorpusTests.expectations(in: corpus) where expected.kind == "hard" || expected.kind == "soft" {
             guard let want = expectedAction(expected.reason) else { continue }
@@ -87,6 +95,7 @@ import Testing
             let reading = reply.classification
             let got = action(reading)
             let h = half(expected.file)
+            dump.append("\(h)\t\(want.rawValue)\t\(expected.file)\t\(line.replacingOccurrences(of: "\t", with: " "))")
             scores[h].rows += 1
             if ["status", "fallback"].contains(reading.rule) || reading.rule.hasSuffix("+pair") { scores[h].unplaced += 1 }
             if got == want || (want == .retry && got == .protect) {

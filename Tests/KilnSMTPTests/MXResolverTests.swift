@@ -24,6 +24,22 @@ import Testing
         await dns.shutdown()
     }
 
+    /// A CNAME loop is the receiver's DNS fault: a temporary failure (the message waits),
+    /// never "no such domain" (which bounces and suppresses).
+    @Test func aCNAMELoopIsATemporaryFailure() async throws {
+        let dns = try await LoopbackDNSServer.start()
+        dns.set("loop.test", .cname, [.name("back.loop.test")])
+        dns.set("back.loop.test", .cname, [.name("loop.test")])
+        let answer = await resolver(dns, clock: ManualClock()).lookup("loop.test")
+        guard case .temporaryFailure(let why) = answer else {
+            Issue.record("a CNAME loop was read as \(answer)")
+            await dns.shutdown()
+            return
+        }
+        #expect(why.contains("CNAME"))
+        await dns.shutdown()
+    }
+
     @Test func negativeAndFailedAnswersAreCachedBriefly() async throws {
         let dns = try await LoopbackDNSServer.start()
         let clock = ManualClock()

@@ -24,7 +24,8 @@ import Testing
                 case .recipient(let recipient) where number(recipient) % 29 == 0:
                     return SMTPReply(parsing: ProviderReplies.gmailUserUnknown)
                 case .message where command.messagesOnConnection % 7 == 6:
-                    return SMTPReply(code: 451, enhancedStatus: "4.3.0", text: "try again")
+                    // A temporary failure of the message alone (greylisting): no lane is withdrawn.
+                    return SMTPReply(code: 451, enhancedStatus: "4.7.1", text: "Greylisted, try again later")
                 default: break
                 }
                 return nil

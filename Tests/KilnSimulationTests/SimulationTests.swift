@@ -127,3 +127,11 @@ func offThePool<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
         Thread { continuation.resume(returning: body()) }.start()
     }
 }
+
+@Suite struct SimulationCSVTests {
+    /// The CSV's percentages: negative ones keep their sign in front (`-21.2`, not `-21.-2`).
+    @Test(arguments: [(-21.2, "-21.2"), (-0.06, "-0.1"), (-0.04, "0.0"), (5, "5.0"), (0.25, "0.3")])
+    func percentagesHaveOneDecimal(_ value: Double, _ text: String) {
+        #expect(SimulationReport.oneDecimal(value) == text)
+    }
+}

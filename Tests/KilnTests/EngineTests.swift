@@ -79,7 +79,8 @@ final class EngineHarness: Sendable {
         let recipients = Atomic(0)
         let h = try await EngineHarness { command in
             if case .recipient = command.kind, recipients.add(1, ordering: .relaxed).newValue == 1 {
-                return SMTPReply(code: 451, enhancedStatus: "4.3.0", text: "temporary local problem")
+                // Placed on the message (greylisting): a vague 4xx would throttle the pair instead.
+                return SMTPReply(code: 451, enhancedStatus: "4.7.1", text: "Greylisted, please try again later")
             }
             return nil
         }
@@ -87,7 +88,7 @@ final class EngineHarness: Sendable {
         try await h.engine.runUntilIdle()
         var record = try #require(try await h.engine.store.messages(ids: ids).first)
         #expect(record.state == .deferred)
-        #expect(record.lastReply?.enhancedStatus == "4.3.0")
+        #expect(record.lastReply?.enhancedStatus == "4.7.1")
         #expect(h.network.messages.isEmpty)
         // The 451 made the server's first transaction fail only; the retry is due after backoff.
         h.clock.advance(by: .seconds(30))

@@ -6,7 +6,8 @@ enum FeedbackMail {
         dsn(for: recipient, returnPath: EngineHarness.returnPath(messageID), status: status, diagnostic: diagnostic)
     }
 
-    static func dsn(for recipient: String, returnPath: String, status: String = "5.1.1", diagnostic: String = "550 5.1.1 user unknown") -> [UInt8] {
+    static func dsn(for recipient: String, returnPath: String, status: String = "5.1.1", diagnostic: String = "550 5.1.1 user unknown",
+                    originalRecipient: String? = nil) -> [UInt8] {
         Array("""
         From: MAILER-DAEMON@mx.example.net\r
         To: \(returnPath)\r
@@ -19,7 +20,7 @@ enum FeedbackMail {
         \r
         Reporting-MTA: dns; mx.example.net\r
         \r
-        Final-Recipient: rfc822; \(recipient)\r
+        Final-Recipient: rfc822; \(recipient)\r\(originalRecipient.map { "\nOriginal-Recipient: rfc822; \($0)\r" } ?? "")
         Action: failed\r
         Status: \(status)\r
         Diagnostic-Code: smtp; \(diagnostic)\r

@@ -70,6 +70,42 @@ import Testing
         await h.finish()
     }
 
+    /// A DSN traced to ann's message whose Final-Recipient is the receiver's internal name
+    /// and whose Original-Recipient is ann suppresses ann, and only ann.
+    @Test func aTracedBounceWhoseOriginalRecipientIsTheRecipientSuppressesIt() async throws {
+        let h = try await EngineHarness()
+        let ids = try await sent(h)
+        let mail = FeedbackMail.dsn(for: "userx@sims-ms-daemon", returnPath: EngineHarness.returnPath(ids[0]), originalRecipient: "ann@gmail.com")
+        let outcome = try await h.engine.ingestFeedback(mail, source: "mx")
+        #expect(outcome.bounces == 1 && outcome.suppressed == 1 && outcome.mismatched == 0)
+        #expect(try await h.engine.store.suppression(of: "ann@gmail.com")?.reason == .bounce)
+        #expect(try await h.engine.store.suppressionTotal() == 1)
+        await h.finish()
+    }
+
+    /// A traced report naming one recipient by another address counts for the message's
+    /// recipient only when its `originalAddress` is that recipient; another original, or
+    /// several recipients, is a mismatch that suppresses nothing.
+    @Test(arguments: [
+        (["ANN@gmail.com"], true),
+        (["bob@gmail.com"], false),
+        (["ann@gmail.com", "ann@gmail.com"], false),
+    ])
+    func aTracedRecipientNamedByItsOriginalAddress(originals: [String], suppresses: Bool) async throws {
+        let h = try await EngineHarness()
+        let ids = try await sent(h)
+        let recipients = originals.enumerated().map { index, original in
+            FeedbackReport.Recipient(address: "userx\(index)@mailhub.example.org", originalAddress: original, status: "5.1.1", permanent: true,
+                                     reason: "userunknown", action: "failed")
+        }
+        let outcome = try await h.engine.ingest(FeedbackReport(type: .bounce, recipients: recipients), messageID: ids[0], source: "mx")
+        #expect(outcome.suppressed == (suppresses ? 1 : 0))
+        #expect(outcome.mismatched == (suppresses ? 0 : originals.count))
+        #expect(try await h.engine.store.suppression(of: "ann@gmail.com") != nil || !suppresses)
+        #expect(try await h.engine.store.suppressionTotal() == (suppresses ? 1 : 0))
+        await h.finish()
+    }
+
     /// Feedback with no Kiln return path: suppresses only with `suppressUnmatched`, and
     /// only an address Kiln has sent to.
     @Test(arguments: [

@@ -36,12 +36,12 @@ final class IdentityZone: Sendable {
         FileManager.default.createFile(atPath: path, contents: Data(pem.utf8), attributes: [.posixPermissions: 0o600])
     }
 
-    func engine(requireAuthentication: Bool? = nil) throws -> SendEngine {
+    func engine(requireAuthentication: Bool? = nil, ips: [String] = ["127.0.0.2"]) throws -> SendEngine {
         let configuration = Configuration(
             store: .init(path: "kiln.sqlite"), senderId: "Test",
             identities: [.init(domain: "example.test", returnPathDomain: "bounce.example.test",
                                dkim: [.init(selector: "s1", algorithm: "ed25519-sha256", privateKeyFile: "dkim.pem")])],
-            pools: [.init(name: "p", ips: ["127.0.0.2"], scaling: .fixed)],
+            pools: [.init(name: "p", ips: ips, scaling: .fixed)],
             delivery: .init(mode: .routes, routes: ["*": "smtp://127.0.0.1:1"], heloName: "mta.example.test", tls: Configuration.TLSPolicy.none,
                             nameservers: [dns.address], requireAuthentication: requireAuthentication),
             configurationSets: [.init(name: "bulk", pool: "p")], defaultConfigurationSet: "bulk")
@@ -88,6 +88,32 @@ final class IdentityZone: Sendable {
         // The include softfails, which is no match (RFC 7208 §5.2): the outer -all decides.
         #expect(failing.first?.message.contains("not authorized: fail") == true)
         #expect(failing.first?.fix?.contains("add ip4:127.0.0.2 to the SPF record of example.test") == true)
+        await zone.finish()
+    }
+
+    /// A name may hold one SPF record (RFC 7208 §3.2): with no record and two IPs, the
+    /// advice is one record naming both, not a record per IP.
+    @Test func aMissingSPFRecordIsAdvisedAsOneRecordForEveryIP() async throws {
+        let zone = try await IdentityZone()
+        zone.dns.set("example.test", .txt, [.text(["google-site-verification=abc"])])
+        zone.dns.set("2.0.0.127.in-addr.arpa", .ptr, [.name("mta.example.test")])
+        let findings = try await zone.engine(ips: ["127.0.0.2", "127.0.0.3"]).checkIdentities()
+            .filter { !$0.passed && $0.check == .spf && $0.subject == "example.test" }
+        #expect(findings.count == 2)
+        #expect(Set(findings.compactMap(\.fix)) == ["TXT example.test \"v=spf1 ip4:127.0.0.2 ip4:127.0.0.3 -all\" (one record for every IP of the pool)"])
+        await zone.finish()
+    }
+
+    /// DMARC passes only on results that passed (RFC 7489): a published key that does not
+    /// verify and an SPF that fails align nothing.
+    @Test func dmarcFailsWhenNeitherDKIMNorSPFPasses() async throws {
+        let zone = try await IdentityZone()
+        let other = Curve25519.Signing.PrivateKey().publicKey.rawRepresentation.base64EncodedString()
+        zone.dns.set("s1._domainkey.example.test", .txt, [.text(["v=DKIM1; k=ed25519; p=\(other)"])])
+        zone.dns.set("bounce.example.test", .txt, [.text(["v=spf1 ip4:192.0.2.1 -all"])])
+        let failing = try await zone.failing()
+        #expect(Set(failing.map(\.check)) == [.dkim, .spf, .dmarc])
+        #expect(failing.first { $0.check == .dmarc }?.message.contains("neither DKIM nor SPF") == true)
         await zone.finish()
     }
 

@@ -134,4 +134,27 @@ import Testing
         #expect(status.warmup.allSatisfy { $0.suspendedUntil == nil })
         await setup.finish()
     }
+
+    /// Twenty replies that the sender is unauthenticated (Gmail's 550 5.7.26) within a
+    /// minute pause the configuration set by default, with no operator rule; one does not.
+    @Test(arguments: [(failing: 20, paused: true), (failing: 1, paused: false)])
+    func authenticationFailuresPauseTheSetOnlyWhenMany(failing: Int, paused: Bool) async throws {
+        let refused = Atomic(0)
+        let setup = try await Setup(spillover: .never, gmailScript: { command in
+            guard case .mailFrom = command.kind else { return nil }
+            if refused.add(1, ordering: .relaxed).newValue <= failing {
+                return SMTPReply(parsing: "550-5.7.26 This mail has been blocked because the sender is unauthenticated. Gmail requires all senders to authenticate with either SPF or DKIM.")
+            }
+            return nil
+        }, coldHourly: 100_000)
+        let ids = try await setup.submit(30)
+        try await setup.engine.runUntilIdle()
+        let status = try await setup.engine.status()
+        #expect(status.pausedScopes.contains("bulk") == paused, "\(status.pausedScopes)")
+        let records = try await setup.engine.store.messages(ids: ids)
+        #expect(records.allSatisfy { $0.state != .bounced || $0.lastReply?.enhancedStatus == "5.7.26" })
+        // The IP is not blamed for the sender's authentication.
+        #expect(status.warmup.allSatisfy { $0.suspendedUntil == nil })
+        await setup.finish()
+    }
 }
