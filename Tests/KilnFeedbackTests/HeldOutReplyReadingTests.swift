@@ -95,7 +95,7 @@ import Testing
             let reading = reply.classification
             let got = action(reading)
             let h = half(expected.file)
-            dump.append("\(h)\t\(want.rawValue)\t\(expected.file)\t\(line.replacingOccurrences(of: "\t", with: " "))")
+            dump.append("\(h)\t\(want.rawValue)\t\(expected.file)\t\(line.split(whereSeparator: { $0 == "\t" || $0.isNewline }).joined(separator: " "))")
             scores[h].rows += 1
             if ["status", "fallback"].contains(reading.rule) || reading.rule.hasSuffix("+pair") { scores[h].unplaced += 1 }
             if got == want || (want == .retry && got == .protect) {
