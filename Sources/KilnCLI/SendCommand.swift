@@ -16,7 +16,7 @@ struct Send: AsyncParsableCommand {
     @Option(name: .customLong("text-file"), help: "A file holding the text body.") var textFile: String?
     @Option(name: .customLong("html-file"), help: "A file holding the HTML body.") var htmlFile: String?
     @Option(name: .customLong("config-set"), help: "The configuration set.") var configSet: String?
-    @Flag(help: "Deliver now and wait until every recipient has a final outcome or is deferred.") var wait = false
+    @Flag(help: "Deliver now and wait until every recipient has a final outcome or is deferred (exit 3 when any is deferred: `kiln run` goes on).") var wait = false
     @OptionGroup var output: OutputOptions
 
     /// The exit status when the message was queued (its ids printed) but `--wait` could
@@ -53,6 +53,14 @@ struct Send: AsyncParsableCommand {
                 let reply = r.lastReply.map { " (\($0))" } ?? ""
                 print("\(r.id)\t\(r.recipient)\t\(r.state)\(r.via.map { " via \($0)" } ?? "")\(r.host.map { " at \($0)" } ?? "")\(reply)")
             }
+        }
+        let waiting = records.filter { $0.state == .queued || $0.state == .deferred || $0.state == .leased }
+        if !wait {
+            FileHandle.standardError.write(Data("kiln: queued; `kiln run --config \(options.config)` delivers it (or send with --wait)\n".utf8))
+        } else if !waiting.isEmpty {
+            // Not delivered yet: not a success, and not to be sent again.
+            FileHandle.standardError.write(Data("kiln: \(waiting.count) of \(records.count) not delivered yet (deferred); `kiln run --config \(options.config)` goes on delivering; do not send again\n".utf8))
+            throw ExitCode(Self.acceptedButNotDelivered)
         }
     }
 }

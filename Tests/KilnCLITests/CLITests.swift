@@ -93,6 +93,20 @@ struct Workspace {
         await server.shutdown()
     }
 
+    /// `send --wait` that could not deliver is no success: exit 3 (queued, do not send
+    /// again); `send` without `--wait` says that `kiln run` delivers.
+    @Test func sendSaysWhatDeliversAndAWaitThatCouldNotDeliverIsNoSuccess() async throws {
+        let workspace = try Workspace(route: "smtp://127.0.0.1:1")
+        defer { workspace.remove() }
+        let queued = try await kiln(["send", "--config", workspace.config, "--from", "news@example.com", "--to", "a@gmail.com", "--subject", "Hi", "--text", "Hello"])
+        #expect(queued.status == 0, "\(queued.stderr)")
+        #expect(queued.stderr.contains("kiln run --config"), "\(queued.stderr)")
+        let waited = try await kiln(["send", "--config", workspace.config, "--from", "news@example.com", "--to", "b@gmail.com", "--subject", "Hi", "--text", "Hello", "--wait"])
+        #expect(waited.status == 3, "\(waited.stdout) \(waited.stderr)")
+        #expect(waited.stdout.contains("deferred"), "\(waited.stdout)")
+        #expect(waited.stderr.contains("not delivered yet"), "\(waited.stderr)")
+    }
+
     @Test func aPausedStoreSendsNothingAcrossProcessesUntilResumed() async throws {
         let server = try await LoopbackSMTPServer.start()
         let workspace = try Workspace(route: server.url)
