@@ -88,6 +88,9 @@ public struct CampaignReport: Codable, Sendable {
 
     /// Every accepted message is final or deferred, and the list is fully read.
     public var isSettled: Bool { ingestComplete && pending == 0 }
+    /// Every accepted message is final (delivered, bounced, expired or failed), and the
+    /// list is fully read: the campaign has run to its end.
+    public var isFinished: Bool { isSettled && deferred == 0 }
 }
 
 /// Runs campaigns: a CSV of recipients and a template, streamed into the durable queue in

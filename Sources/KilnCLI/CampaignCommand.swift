@@ -15,16 +15,20 @@ struct Campaign: AsyncParsableCommand {
 struct RunCampaign: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
-        abstract: "Queue every recipient of the CSV with the template and deliver until nothing is due.",
+        abstract: "Queue every recipient of the CSV with the template and deliver until every message is final.",
         discussion: """
-            Exit status: 0 when every accepted message is delivered, bounced, expired, failed or deferred within its \
-            maximum age; 3 when the run was interrupted (resume it with `kiln campaign resume`); 2 for invalid input.
+            The run delivers at the warm-up's pace, as `kiln run` does, however long that takes on a cold pool; \
+            progress goes to standard error, the report to standard output. With --detach it stops once the list is \
+            queued and leaves the rest to a running `kiln run`. Exit status: 0 when every accepted message is \
+            delivered, bounced, expired or failed (or, with --detach, queued); 3 when the run was interrupted or \
+            sending is paused (finish it with `kiln campaign resume`); 2 for invalid input.
             """)
     @OptionGroup var options: ConfigOption
     @Option(help: "The recipients CSV (a header row with an 'email' column; other columns are template variables).") var recipients: String
     @Option(help: "The template file (JSON).") var template: String
     @Option(help: "The campaign id (also the Feedback-ID campaign field unless the template's tags say otherwise).") var campaign: String
     @Option(name: .customLong("config-set"), help: "The configuration set (default: the template's, else the configuration's default).") var configSet: String?
+    @Flag(help: "Stop once the list is queued: a running `kiln run` delivers the rest.") var detach = false
     @OptionGroup var nodeOption: NodeOption
     @OptionGroup var output: OutputOptions
 
@@ -36,7 +40,7 @@ struct RunCampaign: AsyncParsableCommand {
         }
         let runner = CampaignRunner(engine: engine)
         let record = try await runner.create(id: campaign, recipientsFile: recipients, template: message, configurationSet: configSet ?? templateSet)
-        try await CampaignSession(engine: engine, runner: runner, config: options.config, json: output.json).run(record)
+        try await CampaignSession(engine: engine, runner: runner, config: options.config, json: output.json, detach: detach).run(record)
     }
 }
 
@@ -46,13 +50,14 @@ struct ResumeCampaign: AsyncParsableCommand {
         abstract: "Finish a campaign that was interrupted: read the rest of its list, deliver what is not final.")
     @Argument(help: "The campaign id.") var id: String
     @OptionGroup var options: ConfigOption
+    @Flag(help: "Stop once the list is queued: a running `kiln run` delivers the rest.") var detach = false
     @OptionGroup var nodeOption: NodeOption
     @OptionGroup var output: OutputOptions
 
     func run() async throws {
         let engine = try openEngine(options, secrets: .delivery, sendsFromPools: true, node: nodeOption.node)
         guard let record = try await engine.store.campaign(id: id) else { throw KilnError(.invalidInput, "no campaign '\(id)' in this store", location: id) }
-        try await CampaignSession(engine: engine, runner: CampaignRunner(engine: engine), config: options.config, json: output.json).run(record)
+        try await CampaignSession(engine: engine, runner: CampaignRunner(engine: engine), config: options.config, json: output.json, detach: detach).run(record)
     }
 }
 
@@ -111,9 +116,12 @@ struct CampaignSession {
     let runner: CampaignRunner
     let config: String
     let json: Bool
+    /// Leave what is not due yet to a running `kiln run` instead of waiting for it.
+    var detach = false
 
     func run(_ record: CampaignRecord) async throws {
         let interrupted = Interruption()
+        var pausedStop = false
         let progress = Progress(json: json)
         let started = ContinuousClock.now
         let events = engine.events()
@@ -145,11 +153,23 @@ struct CampaignSession {
                 _ = try? await delivery
                 throw error
             }
+            // Deliver at the warm-up's pace, as `kiln run` does, until every message of the
+            // campaign is final; a pause of its sending stops the run (resume it later).
+            if !detach {
+                while !interrupted.flag.load(ordering: .relaxed) {
+                    let report = try await runner.report(record.id)
+                    if report.isFinished || !report.ingestComplete { break }
+                    let paused = try await engine.store.pausedScopes()
+                    if paused.contains("*") || paused.contains(record.configurationSet) {
+                        pausedStop = true
+                        break
+                    }
+                    progress.waiting(report, started: started)
+                    try await Task.sleep(for: .seconds(1))
+                }
+            }
             engine.stop()
             try await delivery
-            if !interrupted.flag.load(ordering: .relaxed) {
-                try await engine.runUntilIdle()
-            }
             engine.closeEvents()
             helpers.cancelAll()
         }
@@ -157,8 +177,13 @@ struct CampaignSession {
 
         let report = try await runner.report(record.id)
         if json { printJSON(report) } else { printReport(report) }
-        if interrupted.flag.load(ordering: .relaxed) || !report.isSettled || !ingested.ingestComplete {
-            FileHandle.standardError.write(Data("kiln: campaign \(record.id) stopped; finish it with: kiln campaign resume \(record.id) --config \(config)\n".utf8))
+        if detach, !interrupted.flag.load(ordering: .relaxed), ingested.ingestComplete, !report.isFinished {
+            FileHandle.standardError.write(Data("kiln: campaign \(record.id) queued whole; a running `kiln run --config \(config)` delivers the rest at the warm-up's pace (kiln campaign status \(record.id))\n".utf8))
+            return
+        }
+        if interrupted.flag.load(ordering: .relaxed) || !report.isFinished || !ingested.ingestComplete {
+            let why = pausedStop ? " (sending is paused: kiln resume)" : ""
+            FileHandle.standardError.write(Data("kiln: campaign \(record.id) stopped\(why); finish it with: kiln campaign resume \(record.id) --config \(config)\n".utf8))
             throw ExitCode(3)
         }
     }
@@ -172,7 +197,8 @@ final class Interruption: Sendable {
 /// Progress on a terminal (a line redrawn in place) or as plain lines every few seconds.
 final class Progress: @unchecked Sendable {
     let json: Bool
-    let terminal = isatty(1) == 1
+    /// Progress goes to standard error (the report to standard output).
+    let terminal = isatty(2) == 1
     let lock = NSLock()
     var lastPrint = ContinuousClock.now - .seconds(60)
     var rowsRead = 0
@@ -197,14 +223,29 @@ final class Progress: @unchecked Sendable {
         let providers = counts.filter { $0.key != "?" }.sorted { $0.key < $1.key }
             .map { "\($0.key) \($0.value["delivery"] ?? 0)" }.joined(separator: " ")
         let line = String(format: "%d rows read, %d delivered, %d bounced, %.0f msg/s %@  [%@]", rowsRead, total("delivery"), total("bounce"), rate, eta, providers)
-        if terminal {
-            FileHandle.standardOutput.write(Data(("\r\u{1B}[K" + line).utf8))
-        } else {
-            print(line)
-        }
+        FileHandle.standardError.write(Data(((terminal ? "\r\u{1B}[K" : "") + line + (terminal ? "" : "\n")).utf8))
+    }
+
+    /// While the run waits for paced and deferred mail: what is left, to standard error.
+    func waiting(_ report: CampaignReport, started: ContinuousClock.Instant) {
+        guard !json else { return }
+        lock.lock()
+        defer { lock.unlock() }
+        let now = ContinuousClock.now
+        guard now - lastPrint > (terminal ? .seconds(1) : .seconds(10)) else { return }
+        lastPrint = now
+        let final = report.delivered + report.bounced + report.expired + report.failed
+        let elapsed = max(0.001, Double((now - started).components.seconds) + Double((now - started).components.attoseconds) / 1e18)
+        let left = report.accepted - final
+        let rate = Double(final) / elapsed
+        let eta = rate > 0 ? String(format: ", about %.0f s more at the pace so far", Double(left) / rate) : ""
+        let providers = report.byProvider.sorted { $0.key < $1.key }
+            .compactMap { p, c in c.queued + c.deferred > 0 ? "\(p): \(c.queued + c.deferred) left" : nil }.joined(separator: ", ")
+        let line = "\(final) of \(report.accepted) final; \(left) held back by the warm-up's pacing or deferred\(eta) [\(providers)]"
+        FileHandle.standardError.write(Data(((terminal ? "\r\u{1B}[K" : "") + line + (terminal ? "" : "\n")).utf8))
     }
 
     func finish() {
-        if terminal && !json { print("") }
+        if terminal && !json { FileHandle.standardError.write(Data("\n".utf8)) }
     }
 }

@@ -112,6 +112,34 @@ import Testing
         await receivers.shutdown()
     }
 
+    /// A campaign on a cold pool runs to its end with one `kiln campaign run`: the IP
+    /// takes 20 at once and then one every 3 seconds, and the run keeps delivering
+    /// at that pace until every recipient has arrived (before, it stopped with exit 3 and
+    /// advice that looped). Progress goes to standard error, the report to standard output.
+    @Test func aCampaignOnAColdPoolRunsToItsEnd() async throws {
+        let server = try await LoopbackSMTPServer.start()
+        let workspace = try Workspace(route: server.url) { json in
+            json["providers"] = ["gmail": ["coldHourly": 1_200, "warmHourly": 12_000]]
+            json["pools"] = [["name": "p", "ips": ["127.0.0.2"], "scaling": "fixed"]]
+        }
+        defer { workspace.remove() }
+        var csv = "email,first_name,code\r\n"
+        for i in 0..<24 { csv += "user\(i)@gmail.com,N\(i),C\(i)\r\n" }
+        try csv.write(toFile: workspace.directory + "/list.csv", atomically: true, encoding: .utf8)
+        try #"{"from": "news@example.com", "subject": "Hi {{first_name}}", "text": "Code {{code}}.\n"}"#
+            .write(toFile: workspace.directory + "/template.json", atomically: true, encoding: .utf8)
+        let started = ContinuousClock.now
+        let result = try await kiln(["campaign", "run", "--config", workspace.config, "--recipients", workspace.directory + "/list.csv",
+                                     "--template", workspace.directory + "/template.json", "--campaign", "cold1", "--json"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        #expect(report["delivered"] as? Int == 24, "\(result.stdout)")
+        #expect(Set(server.messages.flatMap(\.recipients)).count == 24)
+        // The pacing held mail back: the run waited for it rather than stopping.
+        #expect(ContinuousClock.now - started > .seconds(3))
+        await server.shutdown()
+    }
+
     @Test func aBrokenTemplateQueuesNothing() async throws {
         let receivers = try await Receivers.start()
         let workspace = try workspace(receivers)
