@@ -1,9 +1,10 @@
-/// An incremental RFC 4180 CSV parser: feed it bytes as they are read, take records as
-/// they complete. Memory holds one record at a time. Quoted fields may contain commas,
-/// doubled quotes and line breaks; CRLF and LF both end a record. A malformed record
-/// (a quote inside an unquoted field, text after a closing quote, an unterminated quote
-/// at the end) comes back as an error with its line number, and parsing goes on with the
-/// next record. A field that is not valid UTF-8 is decoded with U+FFFD in place of the
+/// An incremental RFC 4180 CSV parser for recipient lists: feed it bytes as they are
+/// read, take records as they complete. Memory holds one record at a time. Quoted fields
+/// may contain commas and doubled quotes; CRLF and LF both end a record, also inside a
+/// quote (a list holds one recipient a line: a quote left open would otherwise swallow
+/// the valid rows after it). A malformed record (a quote inside an unquoted field, text
+/// after a closing quote, a quote not closed on its line) comes back as an error with its
+/// line number, and parsing goes on with the next line. A field that is not valid UTF-8 is decoded with U+FFFD in place of the
 /// bad bytes and its index listed in `Record.invalidUTF8Fields`, for the caller to refuse.
 public struct CSVParser: Sendable {
     public struct Record: Sendable, Equatable {
@@ -82,8 +83,15 @@ public struct CSVParser: Sendable {
             case .quoted:
                 if byte == 34 {
                     state = .quoteInQuoted
+                } else if byte == 13 || byte == 10 {
+                    // A recipient list holds one recipient a line: a quote still open at the
+                    // line's end is a broken row, not a field that swallows the next rows.
+                    if byte == 13 { pendingCR = true }
+                    fail("a quoted field is not closed on its line")
+                    try endRecord(emit)
+                    line += 1
+                    recordLine = line
                 } else {
-                    if byte == 10 || (byte == 13) { line += byte == 10 ? 1 : 0 }
                     field.append(byte)
                 }
             case .quoteInQuoted:
@@ -119,7 +127,7 @@ public struct CSVParser: Sendable {
             try head.withUnsafeBufferPointer { buffer in try feed(buffer: buffer, emit) }
         }
         if state == .quoted {
-            error = error ?? "a quoted field is not closed before the end of the file"
+            error = error ?? "a quoted field is not closed on its line"
         }
         if state != .fieldStart || !fields.isEmpty || !field.isEmpty || error != nil {
             try endRecord(emit)

@@ -29,10 +29,32 @@ public enum CheckedJSON {
             if case .dataCorrupted(let context) = error, context.codingPath.isEmpty, !inexact.isEmpty {
                 throw Configuration.invalid([trace(T.self, bytes: bytes, inexact: inexact)], source: source)
             }
-            throw Configuration.invalid([Configuration.problem(from: error)], source: source)
+            var problem = Configuration.problem(from: error)
+            if case .keyNotFound(let key, let context) = error, let near = nearKey(to: key.stringValue, at: context.codingPath, in: bytes) {
+                // `senderID` written for `senderId`: say so, not only that one is missing.
+                problem.message += " (the file has '\(near)': did you mean '\(key.stringValue)'?)"
+            }
+            throw Configuration.invalid([problem], source: source)
         } catch {
             throw Configuration.invalid([ConfigurationProblem(path: "", message: "\(error)")], source: source)
         }
+    }
+
+    /// A key of the JSON object at `path` that is close to `key` (a different case, or at
+    /// most two edits away), when the object lacks `key` itself.
+    static func nearKey(to key: String, at path: [any CodingKey], in bytes: [UInt8]) -> String? {
+        guard var node = try? JSONSerialization.jsonObject(with: Data(bytes)) else { return nil }
+        for component in path {
+            if let index = component.intValue, let array = node as? [Any], index < array.count {
+                node = array[index]
+            } else if let object = node as? [String: Any], let child = object[component.stringValue] {
+                node = child
+            } else {
+                return nil
+            }
+        }
+        guard let object = node as? [String: Any] else { return nil }
+        return Configuration.closest(to: key, among: Array(object.keys))
     }
 
     /// The number that made the decoder fail, found by quoting inexact numbers.

@@ -72,25 +72,75 @@ extension Configuration {
               let encoded = try? JSONEncoder().encode(decoded),
               let known = try? JSONSerialization.jsonObject(with: encoded) else { return [] }
         var problems: [ConfigurationProblem] = []
-        func walk(_ raw: Any, _ known: Any, _ path: String) {
+        // `value` is the decoded value at this level: its stored properties are every key
+        // the type knows, set or not (the encoded form leaves out the unset ones).
+        func walk(_ raw: Any, _ known: Any, _ path: String, _ value: Any?) {
             if let rawObject = raw as? [String: Any] {
                 let knownObject = known as? [String: Any] ?? [:]
-                for (key, value) in rawObject.sorted(by: { $0.key < $1.key }) {
-                    let child = path.isEmpty ? key : "\(path).\(key)"
+                let properties = value.map(Self.properties) ?? [:]
+                for (key, child) in rawObject.sorted(by: { $0.key < $1.key }) {
+                    let childPath = path.isEmpty ? key : "\(path).\(key)"
                     if let knownValue = knownObject[key] {
-                        walk(value, knownValue, child)
-                    } else if !(value is NSNull) {
-                        problems.append(ConfigurationProblem(path: child, message: "unknown key"))
+                        walk(child, knownValue, childPath, properties[key] ?? nil)
+                    } else if !(child is NSNull) {
+                        let hint = closest(to: key, among: Array(properties.keys)).map { " (did you mean '\($0)'?)" } ?? ""
+                        problems.append(ConfigurationProblem(path: childPath, message: "unknown key" + hint))
                     }
                 }
             } else if let rawArray = raw as? [Any], let knownArray = known as? [Any] {
-                for (index, value) in rawArray.enumerated() where index < knownArray.count {
-                    walk(value, knownArray[index], "\(path)[\(index)]")
+                let elements = value.map { Mirror(reflecting: Self.unwrapped($0)).children.map(\.value) }
+                for (index, child) in rawArray.enumerated() where index < knownArray.count {
+                    walk(child, knownArray[index], "\(path)[\(index)]", elements.flatMap { index < $0.count ? $0[index] : nil })
                 }
             }
         }
-        walk(raw, known, "")
+        walk(raw, known, "", decoded)
         return problems
+    }
+
+    /// The stored properties of a struct value (an optional unwrapped), by name; empty for
+    /// a dictionary or anything without labelled children.
+    static func properties(of value: Any) -> [String: Any?] {
+        let mirror = Mirror(reflecting: unwrapped(value))
+        guard mirror.displayStyle == .struct || mirror.displayStyle == .class else { return [:] }
+        var result: [String: Any?] = [:]
+        for child in mirror.children {
+            guard let label = child.label else { continue }
+            result[label.hasPrefix("_") ? String(label.dropFirst()) : label] = unwrapped(child.value)
+        }
+        return result
+    }
+
+    static func unwrapped(_ value: Any) -> Any {
+        let mirror = Mirror(reflecting: value)
+        guard mirror.displayStyle == .optional else { return value }
+        return mirror.children.first.map { unwrapped($0.value) } ?? value
+    }
+
+    /// The candidate closest to `key`: the same but for case, else at most two edits
+    /// away (and fewer than half the key's length); nil when none is.
+    public static func closest(to key: String, among candidates: [String]) -> String? {
+        let lowered = key.lowercased()
+        if let same = candidates.first(where: { $0 != key && $0.lowercased() == lowered }) { return same }
+        let scored = candidates.filter { $0 != key }.map { ($0, editDistance(lowered, $0.lowercased())) }
+            .filter { $0.1 <= min(2, max(1, key.count / 2 - 1)) }
+        return scored.min { ($0.1, $0.0) < ($1.1, $1.0) }?.0
+    }
+
+    /// Levenshtein distance, transpositions counted as one edit.
+    static func editDistance(_ a: String, _ b: String) -> Int {
+        let a = Array(a), b = Array(b)
+        if a.isEmpty || b.isEmpty { return max(a.count, b.count) }
+        var d = Array(repeating: Array(repeating: 0, count: b.count + 1), count: a.count + 1)
+        for i in 0...a.count { d[i][0] = i }
+        for j in 0...b.count { d[0][j] = j }
+        for i in 1...a.count {
+            for j in 1...b.count {
+                d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+                if i > 1, j > 1, a[i - 1] == b[j - 2], a[i - 2] == b[j - 1] { d[i][j] = min(d[i][j], d[i - 2][j - 2] + 1) }
+            }
+        }
+        return d[a.count][b.count]
     }
 
     /// Every problem in the configuration, each with its JSON path; empty when valid.

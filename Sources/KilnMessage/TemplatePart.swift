@@ -10,10 +10,47 @@ struct TemplatePart: @unchecked Sendable {
     let plain: PlainTemplate?
     let html: Bool
 
-    init(source: String, html: Bool) throws {
-        mustache = try MustacheTemplate(string: (html ? "{{% CONTENT_TYPE: HTML}}" : "{{% CONTENT_TYPE: TEXT}}") + source)
+    /// A template that does not parse, in plain words: where (line and column of the
+    /// part as written) and what.
+    struct SyntaxError: Error, CustomStringConvertible {
+        var line: Int
+        var column: Int
+        var problem: String
+        var description: String { "line \(line), column \(column): \(problem)" }
+    }
+
+    init(source: String, html: Bool) throws(SyntaxError) {
+        let prefix = html ? "{{% CONTENT_TYPE: HTML}}" : "{{% CONTENT_TYPE: TEXT}}"
+        do {
+            mustache = try MustacheTemplate(string: prefix + source)
+        } catch {
+            throw Self.describe(error, prefixLength: prefix.count, source: source)
+        }
         plain = PlainTemplate(source)
         self.html = html
+    }
+
+    /// Mustache's error, without its internals, at the place in the part as written.
+    static func describe(_ error: any Error, prefixLength: Int, source: String) -> SyntaxError {
+        guard let parse = error as? MustacheTemplate.ParserError else {
+            return SyntaxError(line: 1, column: 1, problem: "the template does not parse")
+        }
+        let line = max(1, parse.context.lineNumber)
+        let column = max(1, line == 1 ? parse.context.columnNumber - prefixLength : parse.context.columnNumber)
+        let problem: String
+        switch parse.error {
+        case MustacheTemplate.Error.sectionCloseNameIncorrect: problem = "a section is closed ({{/...}}) with another name than it was opened with"
+        case MustacheTemplate.Error.unfinishedName: problem = "a tag's name is not finished (a tag is {{name}}, with no spaces or braces inside)"
+        case MustacheTemplate.Error.expectedSectionEnd: problem = "a section ({{#name}} or {{^name}}) is not closed with {{/name}}"
+        case MustacheTemplate.Error.invalidSetDelimiter: problem = "a delimiter change ({{=<% %>=}}) is badly written"
+        case MustacheTemplate.Error.invalidConfigVariableSyntax, MustacheTemplate.Error.unrecognisedConfigVariable:
+            problem = "a {{% ...}} configuration tag is not one Kiln knows"
+        default:
+            // Mustache reads past the end when a tag is opened and never closed.
+            problem = String(describing: parse.error).contains("overflow")
+                ? "a tag opened with {{ is not closed with }} before the end" : "the template does not parse"
+        }
+        return SyntaxError(line: line, column: column, problem: problem)
     }
 
     func render(_ variables: [String: String]) -> String {

@@ -32,3 +32,21 @@ import Testing
         #expect(records([bytes]) == expected)
     }
 }
+
+/// A quote left open at the end of its line rejects that row only, with its line number:
+/// the valid rows after it are read (before, they were swallowed into the open field).
+@Suite struct CSVUnterminatedQuoteTests {
+    @Test(arguments: ["\r\n", "\n"])
+    func anOpenQuoteRejectsItsRowAndTheNextRowsAreRead(_ end: String) {
+        let text = ["email,name", "a@example.com,Ann", "b@example.com,\"Bob", "c@example.com,Cy", "d@example.com,\"Dee, Jr.\""].joined(separator: end) + end
+        var parser = CSVParser()
+        var items: [CSVParser.Item] = []
+        parser.feed(Array(text.utf8)) { items.append($0) }
+        parser.finish { items.append($0) }
+        #expect(items.count == 5, "\(items)")
+        #expect(items.contains(.malformed(line: 3, reason: "a quoted field is not closed on its line")))
+        let records = items.compactMap { if case .record(let r) = $0 { (r.line, r.fields) } else { nil } }
+        #expect(records.contains { $0.0 == 4 && $0.1 == ["c@example.com", "Cy"] })
+        #expect(records.contains { $0.0 == 5 && $0.1 == ["d@example.com", "Dee, Jr."] })
+    }
+}

@@ -60,6 +60,19 @@ import Testing
         #expect(problems(json).contains("delivery.heloNmae: unknown key"))
     }
 
+    /// A typo gets a "did you mean": an unknown key next to one the type knows (set or
+    /// not), and a required key that is missing next to a near one.
+    @Test func aTypoGetsADidYouMean() {
+        let typo = Self.minimal.replacingOccurrences(of: "\"heloName\"", with: "\"maxInFligth\": 5, \"heloName\"")
+        #expect(problems(typo).contains("delivery.maxInFligth: unknown key (did you mean 'maxInFlight'?)"), "\(problems(typo))")
+        let inList = Self.minimal.replacingOccurrences(of: "\"name\": \"p\",", with: "\"name\": \"p\", \"spilover\": \"never\",")
+        #expect(problems(inList).contains("pools[0].spilover: unknown key (did you mean 'spillover'?)"), "\(problems(inList))")
+        let cased = Self.minimal.replacingOccurrences(of: "\"senderId\"", with: "\"senderID\"")
+        #expect(problems(cased).contains("senderId: required key is missing (the file has 'senderID': did you mean 'senderId'?)"), "\(problems(cased))")
+        let far = Self.minimal.replacingOccurrences(of: "\"heloName\"", with: "\"colour\": 5, \"heloName\"")
+        #expect(problems(far).contains("delivery.colour: unknown key\n") || problems(far).hasSuffix("delivery.colour: unknown key"), "\(problems(far))")
+    }
+
     @Test func typeErrorsNameThePath() {
         let json = Self.minimal.replacingOccurrences(of: "[\"127.0.0.2\"]", with: "[\"127.0.0.2\", 5]")
         #expect(problems(json).contains("pools[0].ips[1]: expected a string"))

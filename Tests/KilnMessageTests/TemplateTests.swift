@@ -52,4 +52,23 @@ import Testing
             #expect(error.location == "template.text")
         }
     }
+
+    /// A syntax error is said in plain words, with the part, line and column as the user
+    /// wrote them, never Mustache's internals.
+    @Test(arguments: [
+        ("Hi {{first_name}", "text", 1, "not closed with }}"),
+        ("Line one\nand {{#vip}} forever", "text", 2, "not closed with {{/name}}"),
+        ("{{#a}}x{{/b}}", "text", 1, "another name"),
+    ])
+    func aSyntaxErrorNamesThePartLineAndColumnInPlainWords(_ source: String, _ part: String, _ line: Int, _ words: String) {
+        do {
+            _ = try MessageTemplate(from: "news@example.com", subject: "ok", text: source).compile()
+            Issue.record("parsed")
+        } catch {
+            #expect(error.location == "template.\(part)")
+            #expect(error.message.contains("line \(line), column"), "\(error.message)")
+            #expect(error.message.contains(words), "\(error.message)")
+            #expect(!error.message.contains("Mustache") && !error.message.contains("ParserError"), "\(error.message)")
+        }
+    }
 }
