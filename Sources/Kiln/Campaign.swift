@@ -127,12 +127,40 @@ public struct CampaignRunner: Sendable {
             throw KilnError(.invalidInput, "no configuration set named '\(configurationSet ?? "")'", location: "--config-set")
         }
         _ = try MessageFinisher.feedbackID(set, name: set.name, campaign: id, tags: template.tags ?? [], senderId: engine.configuration.senderId)
+        // A variable the template uses that no column gives would fail every recipient:
+        // an error before anything is queued, naming it.
+        if let columns = Self.headerColumns(of: recipientsFile) {
+            let given = Set(columns.map { $0.trimmingWhitespace() }.filter { $0.lowercased() != "email" })
+            let missing = try template.compile().required.filter { !given.contains($0) }
+            if !missing.isEmpty {
+                let names = missing.map { "'\($0)'" }.joined(separator: ", ")
+                throw KilnError(.invalidInput, "the template uses \(names), which the header row has no column for (it has: \(given.sorted().joined(separator: ", ")))",
+                                location: "\(recipientsFile):1")
+            }
+        }
         let data: [UInt8]
         do { data = [UInt8](try JSONEncoder().encode(template)) } catch { throw KilnError(.invalidMessage, "the template does not encode: \(error)") }
         let content = StoredContent(data: data, envelopeDomain: identity.returnPathDomain ?? identity.domain, configurationSet: set.name,
                                     campaign: id, fromDomain: identity.domain, isTemplate: true)
         let absolute = recipientsFile.hasPrefix("/") ? recipientsFile : FileManager.default.currentDirectoryPath + "/" + recipientsFile
         return try await engine.store.createCampaign(id: id, content: content, recipientsFile: absolute, now: engine.now())
+    }
+
+    /// The columns of the recipients file's header row; nil when the file does not start
+    /// with a well-formed row (reading it says why).
+    static func headerColumns(of path: String) -> [String]? {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
+        defer { try? handle.close() }
+        var parser = CSVParser()
+        var first: CSVParser.Item?
+        var read = 0
+        while first == nil, read < 1 << 20, let chunk = try? handle.read(upToCount: 65_536), !chunk.isEmpty {
+            read += chunk.count
+            parser.feed(chunk) { item in if first == nil { first = item } }
+        }
+        if first == nil { parser.finish { item in if first == nil { first = item } } }
+        guard case .record(let record) = first else { return nil }
+        return record.fields
     }
 
     /// Streams the rest of the recipients file into the queue (from the resume point).
