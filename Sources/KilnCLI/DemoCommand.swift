@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Synchronization
 import Kiln
 import KilnCore
 import KilnMessage
@@ -35,7 +36,9 @@ struct DemoRun {
     ]
 
     static func script(for provider: String) -> LoopbackSMTPServer.Script {
-        { command in
+        // Greylisting (RFC 6647): the first attempt for a recipient is refused, the retry taken.
+        let greylisted = Mutex(Set<String>())
+        return { command in
             switch command.kind {
             case .recipient(let address) where address.hasPrefix("nobody"):
                 switch provider {
@@ -44,7 +47,7 @@ struct DemoRun {
                 default: return SMTPReply(parsing: ProviderReplies.gmailUserUnknown)
                 }
             case .recipient(let address) where provider == "other" && address.hasPrefix("grey"):
-                return SMTPReply(parsing: ProviderReplies.greylisted)
+                return greylisted.withLock { $0.insert(address).inserted } ? SMTPReply(parsing: ProviderReplies.greylisted) : nil
             case .mailFrom where provider == "yahoo" && command.messagesOnConnection >= 15:
                 // Yahoo-like: more than 15 messages on one connection is "unexpected volume".
                 return SMTPReply(parsing: ProviderReplies.yahooThrottle)
