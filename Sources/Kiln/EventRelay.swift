@@ -83,7 +83,35 @@ final class EventRelay: Sendable {
         }
     }
 
-    func run(_ target: Target) async {
+    /// Takes what is in the outbox to every destination and returns once each has caught
+    /// up, or at `timeout`: for a run that ends (`kiln run --until-idle`, a campaign run).
+    /// - Returns: the destinations that had not caught up by then.
+    func drain(timeout: Duration) async -> [String] {
+        guard !targets.isEmpty else { return [] }
+        let done = await withTaskGroup(of: String?.self) { group -> Set<String> in
+            for target in targets {
+                group.addTask {
+                    await self.run(target, untilCaughtUp: true)
+                    return target.key
+                }
+            }
+            // nil: the time is up.
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                return nil
+            }
+            var caughtUp = Set<String>()
+            while caughtUp.count < targets.count, let finished = await group.next() {
+                guard let key = finished else { break }
+                caughtUp.insert(key)
+            }
+            group.cancelAll()
+            return caughtUp
+        }
+        return targets.map(\.key).filter { !done.contains($0) }
+    }
+
+    func run(_ target: Target, untilCaughtUp: Bool = false) async {
         var rng = SystemRandomNumberGenerator()
         var failures = 0
         var cursor: DestinationCursor?
@@ -98,6 +126,7 @@ final class EventRelay: Sendable {
                 }
                 let batch = try await store.outboxEvents(after: current.position, limit: 1_000)
                 if batch.isEmpty {
+                    if untilCaughtUp { return }
                     try await Task.sleep(for: pollInterval)
                     continue
                 }

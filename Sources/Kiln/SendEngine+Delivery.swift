@@ -31,6 +31,15 @@ extension SendEngine {
         }
     }
 
+    /// Takes the events still in the outbox to the configured destinations, for a run
+    /// that ends (`run` does it all along): returns once every destination has caught up,
+    /// or at `timeout`, with the destinations that had not (they go on from their cursor
+    /// on the next run).
+    public func deliverPendingEvents(timeout: Duration = .seconds(30)) async throws -> [String] {
+        let relay = EventRelay(targets: try EventRelay.targets(of: configuration, secrets: secrets), store: store, logger: logger, metrics: metrics)
+        return await relay.drain(timeout: timeout)
+    }
+
     /// Delivers until no message is due or in flight (deferred messages whose next
     /// attempt lies in the future do not hold it), then returns. For `kiln send --wait`,
     /// `kiln demo` and tests.
@@ -349,6 +358,7 @@ final class DeliverySession: Sendable {
         var outcomes: [Outcome] = []
         var events: [DeliveryEvent] = []
         var release: [MessageID] = []
+        await resolveDomains(of: leased)
         state.withLock { $0.dispatcher.beginBatch() }
         for message in leased {
             guard let content = state.withLock({ $0.contents[message.contentID] }) else {
@@ -529,6 +539,23 @@ final class DeliverySession: Sendable {
         } ?? 8
         let nodes = state.withLock { $0.liveNodes }
         return max(1, (limit + nodes - 1) / nodes)
+    }
+
+    /// The MX lookups at most in flight at once when a batch is resolved.
+    static let concurrentLookups = 32
+
+    /// Looks up the MX records of a batch's recipient domains at once (up to
+    /// `concurrentLookups` in flight), so that the answers are in the resolver's cache
+    /// before the batch is routed: a domain whose name servers do not answer costs the
+    /// batch one lookup timeout, not one per domain, and holds up no other domain's mail.
+    func resolveDomains(of leased: [LeasedMessage]) async {
+        var domains = Set<String>()
+        for message in leased where (routeHops[message.provider.id] ?? routeHops["*"])?.isEmpty ?? true {
+            guard let at = message.recipient.lastIndex(of: "@") else { continue }
+            domains.insert(String(message.recipient[message.recipient.index(after: at)...]))
+        }
+        guard domains.count > 1 else { return }
+        await engine.mx.prefetch(domains, concurrency: Self.concurrentLookups)
     }
 
     /// Where a message goes, in the order to try within one attempt: its provider's

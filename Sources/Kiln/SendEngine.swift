@@ -149,6 +149,12 @@ public final class SendEngine: Service, Sendable {
     public func submit(batch messages: [OutgoingMessage]) async throws(KilnError) -> [[MessageID]] {
         try checkReadyToSend()
         let time = now()
+        if configuration.delivery.mode == .mx {
+            // The providers of domains the table does not know come from their MX hosts:
+            // looked up at once, not one after another behind a silent name server.
+            let unknown = Set(messages.flatMap { $0.recipients.map(\.domain) }.filter { MailboxProvider.classify(domain: $0) == nil })
+            if unknown.count > 1 { await mx.prefetch(unknown) }
+        }
         var submissions: [Submission] = []
         submissions.reserveCapacity(messages.count)
         for (index, message) in messages.enumerated() {

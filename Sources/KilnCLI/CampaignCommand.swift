@@ -170,6 +170,7 @@ struct CampaignSession {
             }
             engine.stop()
             try await delivery
+            try await engine.deliverEventsBeforeExit(logger: makeLogger())
             engine.closeEvents()
             helpers.cancelAll()
         }

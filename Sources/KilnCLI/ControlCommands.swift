@@ -3,10 +3,22 @@ import Foundation
 import Kiln
 import KilnCore
 import KilnStore
+import Logging
 import Metrics
 import Prometheus
 import ServiceLifecycle
 import UnixSignals
+
+extension SendEngine {
+    /// After a run that ends: the events still in the outbox go to the destinations
+    /// (30 s at most); a destination that did not catch up is a warning, and goes on from
+    /// its cursor on the next run.
+    func deliverEventsBeforeExit(logger: Logger) async throws {
+        for key in try await deliverPendingEvents(timeout: .seconds(30)) {
+            logger.warning("event destination did not catch up before exit; it goes on from its cursor on the next run", metadata: ["destination": "\(key)"])
+        }
+    }
+}
 
 struct Run: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -48,6 +60,7 @@ struct Run: AsyncParsableCommand {
         }
         if untilIdle {
             try await engine.runUntilIdle()
+            try await engine.deliverEventsBeforeExit(logger: logger)
             return
         }
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []

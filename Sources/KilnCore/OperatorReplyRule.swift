@@ -39,10 +39,39 @@ public struct OperatorReplyRule: Sendable {
         regex = Pattern(expression: try NSRegularExpression(pattern: match, options: [.caseInsensitive]))
     }
 
-    /// Whether the rule applies to `whole` (the reply as written: code, status, text).
+    /// The most of a reply an operator rule reads, in UTF-16 units.
+    public static let inputLimit = 4096
+    /// How long one rule may search one reply: a pattern that backtracks without end
+    /// (`(a+)+$` on a long run of `a`) gives up there and counts as no match.
+    public static let timeLimit: Duration = .milliseconds(50)
+
+    /// Whether the rule applies to `whole` (the reply as written: code, status, text): its
+    /// first 4 KB, searched for at most `timeLimit`.
     public func matches(_ whole: String, provider: String?) -> Bool {
         if let own = self.provider, own != provider { return false }
-        return regex.expression.firstMatch(in: whole, range: NSRange(whole.startIndex..., in: whole)) != nil
+        let text = whole.utf16.count > Self.inputLimit ? String(whole.prefix(Self.inputLimit)) : whole
+        let deadline = ContinuousClock.now + Self.timeLimit
+        var found = false
+        // `.reportProgress` calls back while a search runs: a search past its time stops.
+        regex.expression.enumerateMatches(in: text, options: [.reportProgress], range: NSRange(text.startIndex..., in: text)) { match, _, stop in
+            // A progress call may come with a result whose range is NSNotFound: not a match.
+            if let match, match.range.location != NSNotFound {
+                found = true
+                stop.pointee = true
+            } else if ContinuousClock.now > deadline {
+                stop.pointee = true
+            }
+        }
+        return found
+    }
+
+    /// A warning for a pattern whose nested quantifiers can backtrack without end
+    /// (`(a+)+`, `(a*)*`, `(\\w+\\s?)*`): nil when none is seen.
+    public static func backtrackingWarning(_ pattern: String) -> String? {
+        // A group whose body has a quantifier, itself quantified.
+        let nested = #"\((?:[^()\\]|\\.)*[+*}](?:[^()\\]|\\.)*\)[+*{]"#
+        guard pattern.range(of: nested, options: .regularExpression) != nil else { return nil }
+        return "nested quantifiers can backtrack without end on a long reply; each reply is searched for at most \(timeLimit) (write the group without its inner + or *)"
     }
 
     public var classification: ReplyClassification {

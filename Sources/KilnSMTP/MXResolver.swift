@@ -60,6 +60,22 @@ public final class MXResolver: Sendable {
         self.now = now
     }
 
+    /// Looks up `domains` at once, at most `concurrency` in flight, so that their answers
+    /// are in the cache: a domain whose name servers never answer costs one timeout for
+    /// all of them, and holds up no other domain.
+    public func prefetch(_ domains: some Sequence<String>, concurrency: Int = 32) async {
+        var pending = Set(domains.map(DNSMessage.normalized)).makeIterator()
+        await withTaskGroup(of: Void.self) { group in
+            for _ in 0..<max(1, concurrency) {
+                guard let domain = pending.next() else { break }
+                group.addTask { _ = await self.lookup(domain) }
+            }
+            while await group.next() != nil {
+                if let domain = pending.next() { group.addTask { _ = await self.lookup(domain) } }
+            }
+        }
+    }
+
     public func lookup(_ domain: String) async -> Answer {
         let key = DNSMessage.normalized(domain)
         let time = now()

@@ -107,6 +107,23 @@ struct Workspace {
         #expect(waited.stderr.contains("not delivered yet"), "\(waited.stderr)")
     }
 
+    /// A run that ends (`--until-idle`) takes its events to the destinations before it
+    /// exits: before, only a long-running `kiln run` delivered them.
+    @Test func runUntilIdleDeliversItsEventsBeforeExit() async throws {
+        let server = try await LoopbackSMTPServer.start()
+        let workspace = try Workspace(route: server.url) { json in
+            json["configurationSets"] = [["name": "bulk", "pool": "p", "eventDestinations": [["name": "log", "type": "file", "path": "events.jsonl"]]]]
+        }
+        defer { workspace.remove() }
+        let sent = try await kiln(["send", "--config", workspace.config, "--from", "news@example.com", "--to", "a@gmail.com", "--subject", "Hi", "--text", "Hello"])
+        #expect(sent.status == 0, "\(sent.stderr)")
+        let run = try await kiln(["run", "--config", workspace.config, "--until-idle"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let lines = (try? String(contentsOfFile: workspace.directory + "/events.jsonl", encoding: .utf8)) ?? ""
+        #expect(lines.contains("\"delivery\""), "\(lines)")
+        await server.shutdown()
+    }
+
     @Test func aPausedStoreSendsNothingAcrossProcessesUntilResumed() async throws {
         let server = try await LoopbackSMTPServer.start()
         let workspace = try Workspace(route: server.url)

@@ -30,6 +30,18 @@ import Testing
         #expect(unknown.stderr.contains("foobar") && unknown.stderr.contains("gmail"), "\(unknown.stderr)")
     }
 
+    /// A pattern with nested quantifiers passes `config check` with a warning naming it.
+    @Test func configCheckWarnsOfNestedQuantifiers() async throws {
+        let workspace = try Workspace(route: "smtp://127.0.0.1:1") { json in
+            json["replyRules"] = [["match": "TSS04", "action": "throttle"], ["match": "(a+)+$", "action": "bounce"]]
+        }
+        defer { workspace.remove() }
+        let result = try await kiln(["config", "check", "--config", workspace.config])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stderr.contains("replyRules[1].match: nested quantifiers"), "\(result.stderr)")
+        #expect(!result.stderr.contains("replyRules[0]"))
+    }
+
     @Test func operatorRulesFromTheConfigurationComeFirst() async throws {
         let workspace = try Workspace(route: "smtp://127.0.0.1:1") { json in
             json["replyRules"] = [["provider": "yahoo", "match": "TSS04", "action": "suspend", "forMinutes": 20]]

@@ -61,6 +61,28 @@ final class MXNetwork: Sendable {
 }
 
 @Suite struct MXDeliveryTests {
+    /// Twenty recipient domains whose name server never answers, and one good domain:
+    /// their lookups run at once, so the good domain's message waits about one lookup
+    /// timeout, not twenty of them one after another.
+    @Test func silentDomainsDoNotHoldUpAGoodDomainsMail() async throws {
+        let network = try await MXNetwork([{ _ in nil }])
+        let dns = network.dns
+        dns.set("good.test", .mx, [.mx(preference: 10, exchange: "mx.good.test")])
+        dns.set("mx.good.test", .a, [.address(network.servers[0].host)])
+        let silent = (0..<20).map { "silent\($0).test" }
+        for domain in silent { dns.setBehaviour(domain, .silence) }
+        let engine = try network.engine()
+        // Submit too looks the unknown domains up (their provider comes from their MX hosts).
+        let started = ContinuousClock.now
+        _ = try await network.send(engine, to: silent.map { "user@\($0)" } + ["user@good.test"])
+        try await engine.runUntilIdle()
+        let took = ContinuousClock.now - started
+        #expect(network.servers[0].messages.flatMap(\.recipients) == ["user@good.test"])
+        // One after another, twenty 3 s timeouts at submit alone took 60 s: now a few.
+        #expect(took < .seconds(20), "submit and delivery took \(took)")
+        await network.finish()
+    }
+
     @Test func whenTheFirstMXRefusesEveryMessageArrivesOnceAtTheSecond() async throws {
         let network = try await MXNetwork([{ _ in nil }])
         let dns = network.dns
