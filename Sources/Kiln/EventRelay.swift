@@ -55,7 +55,13 @@ final class EventRelay: Sendable {
                 }
                 sink = WebhookSink(url: url, secret: Array(secret.utf8), timeoutSeconds: d.timeoutSeconds ?? 10)
             } else {
-                sink = FileSink(path: secrets.resolve(d.path ?? "events.jsonl"))
+                let file = secrets.resolve(d.path ?? "events.jsonl")
+                var status = stat()
+                if stat(file, &status) == 0, status.st_mode & S_IFMT != S_IFREG {
+                    throw KilnError(.invalidConfiguration, "\(file) is not a regular file (a FIFO, a device or a directory): an event file must be one",
+                                    location: "\(path).path")
+                }
+                sink = FileSink(path: file)
             }
             targets.append(Target(key: "\(set)/\(d.name)", configurationSet: set, destination: d, kinds: d.kinds, sink: sink))
         }

@@ -123,21 +123,35 @@ final class FileSink: EventSink {
         try result.get()
     }
 
-    /// One blocking append and fsync (on the sink's queue).
+    /// One blocking append and fsync (on the sink's queue). A write or fsync that fails
+    /// takes the file back to its length before the batch, so that a torn line is never
+    /// followed by more lines (the retry appends the whole batch again). Only a regular
+    /// file is written: a FIFO, a device or a directory is refused, and the open never
+    /// blocks (`O_NONBLOCK`).
     static func append(_ bytes: [UInt8], to path: String) -> Result<Void, KilnError> {
-        let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
+        let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NONBLOCK, 0o600)
         guard fd >= 0 else { return .failure(KilnError(.storeFailure, "cannot open the event file: \(String(cString: strerror(errno)))", location: path)) }
         defer { close(fd) }
+        var status = stat()
+        guard fstat(fd, &status) == 0, status.st_mode & S_IFMT == S_IFREG else {
+            return .failure(KilnError(.storeFailure, "the event file is not a regular file (a FIFO, a device or a directory)", location: path))
+        }
+        let start = status.st_size
+        func fail(_ what: String) -> Result<Void, KilnError> {
+            let reason = String(cString: strerror(errno))
+            _ = ftruncate(fd, start)
+            return .failure(KilnError(.storeFailure, "cannot \(what) the event file: \(reason) (the batch was taken back; it is retried)", location: path))
+        }
         var written = 0
         while written < bytes.count {
             let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + written, bytes.count - written) }
             if n < 0 {
                 if errno == EINTR { continue }
-                return .failure(KilnError(.storeFailure, "cannot write the event file: \(String(cString: strerror(errno)))", location: path))
+                return fail("write")
             }
             written += n
         }
-        guard fsync(fd) == 0 else { return .failure(KilnError(.storeFailure, "cannot fsync the event file: \(String(cString: strerror(errno)))", location: path)) }
+        guard fsync(fd) == 0 else { return fail("fsync") }
         return .success(())
     }
 }

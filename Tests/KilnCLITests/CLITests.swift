@@ -124,6 +124,19 @@ struct Workspace {
         await server.shutdown()
     }
 
+    /// An event file that is a FIFO is refused when the run starts, naming it: opening it
+    /// for writing would block a worker for ever.
+    @Test func anEventFileThatIsAFIFOIsRefusedAtStart() async throws {
+        let workspace = try Workspace(route: "smtp://127.0.0.1:1") { json in
+            json["configurationSets"] = [["name": "bulk", "pool": "p", "eventDestinations": [["name": "log", "type": "file", "path": "events.fifo"]]]]
+        }
+        defer { workspace.remove() }
+        #expect(mkfifo(workspace.directory + "/events.fifo", 0o600) == 0)
+        let run = try await kiln(["run", "--config", workspace.config, "--until-idle"])
+        #expect(run.status == 2, "\(run.stderr)")
+        #expect(run.stderr.contains("events.fifo") && run.stderr.contains("not a regular file"), "\(run.stderr)")
+    }
+
     @Test func aPausedStoreSendsNothingAcrossProcessesUntilResumed() async throws {
         let server = try await LoopbackSMTPServer.start()
         let workspace = try Workspace(route: server.url)
