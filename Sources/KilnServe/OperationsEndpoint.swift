@@ -8,6 +8,7 @@ import Kiln
 /// | `GET /healthz` | 200 `ok` while the process runs |
 /// | `GET /readyz` | 200 once the store is open and the engine is delivering; 503 with the reason (`paused`, `shutting down`, `not delivering`) |
 /// | `GET /metrics` | the metrics in Prometheus text format, from `metricsText` |
+/// | `HEAD` of each | the same status and headers, no body |
 ///
 /// The metrics text comes from a closure, so that this target (and the engine) take no
 /// Prometheus dependency: the CLI passes its registry's output.
@@ -21,14 +22,24 @@ public struct OperationsEndpoint: Sendable {
     }
 
     public func addRoutes<Context: RequestContext>(to router: Hummingbird.Router<Context>) {
-        router.get("/healthz") { _, _ in Self.text(.ok, "ok\n") }
-        router.get("/readyz") { _, _ in
-            let readiness = engine.readiness()
-            return Self.text(readiness.ready ? .ok : .serviceUnavailable, readiness.reason + "\n")
-        }
-        router.get("/metrics") { _, _ in
-            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8", .cacheControl: "no-store"],
-                     body: ResponseBody(byteBuffer: ByteBuffer(bytes: metricsText())))
+        let routes: [(String, @Sendable () -> Response)] = [
+            ("/healthz", { Self.text(.ok, "ok\n") }),
+            ("/readyz", { [engine] in
+                let readiness = engine.readiness()
+                return Self.text(readiness.ready ? .ok : .serviceUnavailable, readiness.reason + "\n")
+            }),
+            ("/metrics", { [metricsText] in
+                Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8", .cacheControl: "no-store"],
+                         body: ResponseBody(byteBuffer: ByteBuffer(bytes: metricsText())))
+            }),
+        ]
+        for (path, answer) in routes {
+            router.get(RouterPath(path)) { _, _ in answer() }
+            // HEAD answers as GET does, without the body (RFC 9110 §9.3.2).
+            router.head(RouterPath(path)) { _, _ in
+                let full = answer()
+                return Response(status: full.status, headers: full.headers)
+            }
         }
     }
 

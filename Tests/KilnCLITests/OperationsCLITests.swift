@@ -313,6 +313,11 @@ func metricSum(_ text: String, _ name: String, _ labels: [String: String] = [:])
         #expect(metrics.contains(#"kiln_events_pending{destination="bulk/log"}"#))
         #expect(await httpGet(base + "/healthz").status == 200)
         #expect(await httpGet(base + "/readyz").status == 200)
+        // HEAD answers every GET route, with no body.
+        for path in ["/healthz", "/readyz", "/metrics"] {
+            let head = try await ChildProcess.run("/usr/bin/curl", ["-s", "-I", "-m", "5", "-o", "/dev/null", "-w", "%{http_code}", base + path])
+            #expect(head.stdout == "200", "HEAD \(path): \(head.stdout)")
+        }
         #expect(try await kiln(["pause", "--config", workspace.config]).status == 0)
         let paused = try await Self.wait(seconds: 10) { await httpGet(base + "/readyz") == (503, "paused\n") }
         #expect(paused)
