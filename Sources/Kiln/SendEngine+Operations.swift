@@ -41,6 +41,7 @@ extension SendEngine {
     public func readiness() -> Readiness {
         if stopping.withLock({ $0 }) { return Readiness(ready: false, reason: "shutting down") }
         if !delivering.withLock({ $0 }) { return Readiness(ready: false, reason: "not delivering") }
+        if let failure = storeFailure.withLock({ $0 }) { return Readiness(ready: false, reason: failure) }
         if pausedAll.withLock({ $0 }) { return Readiness(ready: false, reason: "paused") }
         return Readiness(ready: true, reason: "delivering")
     }
@@ -157,8 +158,17 @@ extension SendEngine {
             let started = ContinuousClock.now
             do {
                 try await refreshGauges()
+                if storeFailure.withLock({ $0 }) != nil {
+                    storeFailure.withLock { $0 = nil }
+                    logger.warning("the store answers again")
+                }
             } catch {
-                logger.warning("the gauges could not be refreshed", metadata: ["error": "\(error)"])
+                // Once an outage: a warning when the store stops answering, one when it is back.
+                let first = storeFailure.withLock { failure in
+                    defer { failure = "store failing: \(error.message)" }
+                    return failure == nil
+                }
+                if first { logger.warning("the store is failing; /readyz says so until it answers again", metadata: ["error": "\(error)"]) }
             }
             // A large queue takes long to count: never more than 5% of the time.
             let wait = max(housekeeping.metricsInterval, (ContinuousClock.now - started) * 20)

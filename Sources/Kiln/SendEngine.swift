@@ -53,6 +53,9 @@ public final class SendEngine: Service, Sendable {
     /// Whether a delivery run is going and the whole store is not paused (`readiness()`).
     let delivering = Mutex(false)
     let pausedAll = Mutex(false)
+    /// Why the store failed the last time the gauges were refreshed (nil: it answered):
+    /// `/readyz` says so.
+    let storeFailure = Mutex<String?>(nil)
     /// How often `run()` purges old messages and refreshes the gauges.
     let housekeeping: Housekeeping
 
