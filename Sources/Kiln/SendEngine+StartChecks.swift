@@ -45,6 +45,8 @@ extension SendEngine {
                 problems.append(ConfigurationProblem(path: "configurationSets", message: "no configuration set has an unsubscribe section (url and secretEnv or secretFile) to serve"))
             }
         case .delivery:
+            // The envelope sender's HMAC key: every message's return path is signed with it.
+            attempt { () throws(KilnError) in _ = try MessageFinisher.returnPathSecret(configuration: configuration, secrets: secrets) }
             for (_, d, path) in configuration.eventDestinations where d.type == "webhook" {
                 if let file = d.secretFile {
                     attempt { () throws(KilnError) in _ = try secrets.fromFile(file, for: "\(path).secretFile") }

@@ -49,6 +49,14 @@ import Testing
              file: ("key.pem", "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n", 0o640, 0), json: dkim("key.pem")),
         Case(name: "a 200 MB DKIM key", command: run, path: "identities[0].dkim[0].privateKeyFile",
              file: ("key.pem", "-----BEGIN PRIVATE KEY-----\n", 0o600, 200 << 20), json: dkim("key.pem")),
+        Case(name: "a missing return-path secret, for config check", command: ["config", "check"], path: "feedback.returnPathSecretEnv", json: { json in
+            json["feedback"] = ["returnPathSecretEnv": unsetVariable]
+        }),
+        Case(name: "a 5-byte return-path secret, for config check", command: ["config", "check"], path: "feedback.returnPathSecretFile",
+             file: ("rp-secret", "12345\n", 0o600, 0), json: { json in json["feedback"] = ["returnPathSecretFile": "rp-secret"] }),
+        Case(name: "a missing return-path secret, for run", command: run, path: "feedback.returnPathSecretEnv", json: { json in
+            json["feedback"] = ["returnPathSecretEnv": unsetVariable]
+        }),
         Case(name: "a missing relay password", command: run, path: "sharedPool.passwordEnv", json: { json in
             json["sharedPool"] = ["url": "smtp://127.0.0.1:2600", "usernameEnv": "HOME", "passwordEnv": unsetVariable]
         }),
