@@ -568,7 +568,17 @@ final class DeliverySession: Sendable {
         }
         let domain = String(message.recipient[message.recipient.index(after: message.recipient.lastIndex(of: "@")!)...])
         switch await engine.mx.lookup(domain) {
-        case .hosts(let hosts):
+        case .hosts(var hosts):
+            if configuration.delivery.allowPrivateDestinations != true {
+                // Not to loopback, private, link-local or multicast addresses that DNS gave.
+                for i in hosts.indices {
+                    hosts[i].addresses = hosts[i].addresses.filter { IPAddressBytes.parse($0).map { !IPAddressBytes.isPrivate($0) } ?? false }
+                }
+                hosts = hosts.filter { !$0.addresses.isEmpty }
+                if hosts.isEmpty {
+                    return .failed(SMTPReply(code: 451, enhancedStatus: "4.4.3", text: "kiln: every MX host of \(domain) has a loopback, private or otherwise non-public address (delivery.allowPrivateDestinations allows them)", isLocal: true))
+                }
+            }
             let port = configuration.delivery.mxPort ?? 25
             let hops = state.withLock { MXResolver.hops(hosts, port: port, sourceIP: sourceIP, using: &$0.rng) }
             if !hops.isEmpty { return .hops(hops) }

@@ -242,6 +242,10 @@ public struct Configuration: Codable, Sendable, Equatable {
         /// asks `nameservers`, else the system's resolver). `false` for a test network
         /// without DNS.
         public var identityCheckAtStart: Bool?
+        /// Whether MX delivery may go to loopback, private, link-local, unspecified or
+        /// multicast addresses taken from DNS (default false: such hosts are passed over).
+        /// For test networks and internal relays.
+        public var allowPrivateDestinations: Bool?
         /// Threads that run SMTP transfers (default 32; 1 to 256). Each waits on the network,
         /// not the CPU: libcurl holds a thread while a receiver answers the end of DATA,
         /// so n threads overlap up to n of those waits.
@@ -251,8 +255,9 @@ public struct Configuration: Codable, Sendable, Equatable {
             connectTimeoutSeconds: Double? = nil, transferTimeoutSeconds: Double? = nil, maxInFlight: Int? = nil,
             maxConnectionsPerDestination: Int? = nil, tls: TLSPolicy? = nil, nameservers: [String]? = nil, mxPort: Int? = nil,
             tlsVerify: TLSVerification? = nil, caFile: String? = nil, maxMessageBytes: Int? = nil, requireAuthentication: Bool? = nil,
-            transferThreads: Int? = nil, identityCheckAtStart: Bool? = nil
+            transferThreads: Int? = nil, identityCheckAtStart: Bool? = nil, allowPrivateDestinations: Bool? = nil
         ) {
+            self.allowPrivateDestinations = allowPrivateDestinations
             self.identityCheckAtStart = identityCheckAtStart
             self.transferThreads = transferThreads
             self.requireAuthentication = requireAuthentication

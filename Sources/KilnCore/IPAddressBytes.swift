@@ -84,4 +84,20 @@ public enum IPAddressBytes {
         if bytes.count == 4 { return bytes.reversed().map(String.init).joined(separator: ".") + ".in-addr.arpa" }
         return bytes.reversed().flatMap { [String($0 & 0x0F, radix: 16), String($0 >> 4, radix: 16)] }.joined(separator: ".") + ".ip6.arpa"
     }
+
+    /// Whether an address is not a public unicast one: loopback, unspecified, link-local,
+    /// private (RFC 1918, RFC 4193 unique local), shared (RFC 6598) or multicast, in IPv4
+    /// or IPv6 (an IPv4-mapped IPv6 address by its IPv4 part). Mail taken from DNS is not
+    /// sent there unless the operator allows it.
+    public static func isPrivate(_ address: [UInt8]) -> Bool {
+        if address.count == 16, address[0..<10].allSatisfy({ $0 == 0 }), address[10] == 0xFF, address[11] == 0xFF {
+            return isPrivate(Array(address[12...]))
+        }
+        let networks: [([UInt8], Int)] = address.count == 4
+            ? [([0, 0, 0, 0], 8), ([127, 0, 0, 0], 8), ([10, 0, 0, 0], 8), ([172, 16, 0, 0], 12), ([192, 168, 0, 0], 16),
+               ([169, 254, 0, 0], 16), ([100, 64, 0, 0], 10), ([224, 0, 0, 0], 4), ([240, 0, 0, 0], 4)]
+            : [(Array(repeating: 0, count: 16), 128), (Array(repeating: 0, count: 15) + [1], 128), ([0xFE, 0x80] + Array(repeating: 0, count: 14), 10),
+               ([0xFC] + Array(repeating: 0, count: 15), 7), ([0xFF] + Array(repeating: 0, count: 15), 8)]
+        return networks.contains { matches(address, network: $0.0, prefixLength: $0.1) }
+    }
 }

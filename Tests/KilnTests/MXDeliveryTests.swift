@@ -25,15 +25,17 @@ final class MXNetwork: Sendable {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
     }
 
+    /// - Parameter allowPrivate: the loopback test network is private: allowed unless a test says not.
     func engine(routes: [String: RouteList]? = nil, connectTimeout: Double = 5, transferTimeout: Double = 20,
-                tls: Configuration.TLSPolicy = .none, tlsVerify: Configuration.TLSVerification? = nil, caFile: String? = nil) throws -> SendEngine {
+                tls: Configuration.TLSPolicy = .none, tlsVerify: Configuration.TLSVerification? = nil, caFile: String? = nil,
+                allowPrivate: Bool = true) throws -> SendEngine {
         let configuration = Configuration(
             store: .init(path: "kiln.sqlite"), senderId: "Test",
             identities: [.init(domain: "example.com", returnPathDomain: "bounce.example.com")],
             pools: [.init(name: "p", ips: ["127.0.0.2"], scaling: .fixed)],
             delivery: .init(mode: .mx, routes: routes, heloName: "mta.example.com", connectTimeoutSeconds: connectTimeout,
                             transferTimeoutSeconds: transferTimeout, tls: tls, nameservers: [dns.address], mxPort: port,
-                            tlsVerify: tlsVerify, caFile: caFile),
+                            tlsVerify: tlsVerify, caFile: caFile, allowPrivateDestinations: allowPrivate),
             providers: Configuration.ProviderProfileOverride.unthrottled,
             configurationSets: [.init(name: "bulk", pool: "p")], defaultConfigurationSet: "bulk",
             feedback: .init(returnPathSecretEnv: "KILN_TEST_RETURN_PATH"))
@@ -81,6 +83,30 @@ final class MXNetwork: Sendable {
         // One after another, twenty 3 s timeouts at submit alone took 60 s: now a few.
         #expect(took < .seconds(20), "submit and delivery took \(took)")
         await network.finish()
+    }
+
+    /// By default an MX host whose address is loopback (or private, link-local,
+    /// unspecified, multicast) is not delivered to: the message waits, nothing is
+    /// suppressed, and the reply says what allows it.
+    @Test func anMXOnALoopbackAddressIsRefusedByDefault() async throws {
+        let network = try await MXNetwork([{ _ in nil }])
+        network.dns.set("inside.test", .mx, [.mx(preference: 10, exchange: "mx.inside.test")])
+        network.dns.set("mx.inside.test", .a, [.address(network.servers[0].host)])
+        let engine = try network.engine(allowPrivate: false)
+        let ids = try await network.send(engine, to: ["user@inside.test"])
+        try await engine.runUntilIdle()
+        #expect(network.servers[0].messages.isEmpty)
+        let record = try #require(try await engine.store.messages(ids: ids).first)
+        #expect(record.state == .deferred)
+        #expect(record.lastReply?.text.contains("allowPrivateDestinations") == true, "\(String(describing: record.lastReply))")
+        await network.finish()
+    }
+
+    @Test(arguments: [("127.0.0.1", true), ("0.0.0.0", true), ("10.1.2.3", true), ("172.20.0.1", true), ("192.168.1.1", true), ("169.254.0.5", true),
+                      ("224.0.0.1", true), ("::1", true), ("fe80::1", true), ("fd00::1", true), ("::ffff:127.0.0.1", true),
+                      ("192.0.2.1", false), ("8.8.8.8", false), ("2001:db8::1", false), ("172.32.0.1", false)])
+    func privateAddressesAreKnown(_ address: String, _ isPrivate: Bool) throws {
+        #expect(IPAddressBytes.isPrivate(try #require(IPAddressBytes.parse(address))) == isPrivate)
     }
 
     @Test func whenTheFirstMXRefusesEveryMessageArrivesOnceAtTheSecond() async throws {
