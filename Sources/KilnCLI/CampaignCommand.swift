@@ -20,8 +20,9 @@ struct RunCampaign: AsyncParsableCommand {
             The run delivers at the warm-up's pace, as `kiln run` does, however long that takes on a cold pool; \
             progress goes to standard error, the report to standard output. With --detach it stops once the list is \
             queued and leaves the rest to a running `kiln run`. Exit status: 0 when every accepted message is \
-            delivered, bounced, expired or failed (or, with --detach, queued); 3 when the run was interrupted or \
-            sending is paused (finish it with `kiln campaign resume`); 2 for invalid input.
+            delivered, bounced or expired (or, with --detach, queued); 4 when it finished but some recipients failed \
+            (a rendering failure); 3 when the run was interrupted or sending is paused (finish it with \
+            `kiln campaign resume`); 2 for invalid input.
             """)
     @OptionGroup var options: ConfigOption
     @Option(help: "The recipients CSV (a header row with an 'email' column; other columns are template variables).") var recipients: String
@@ -119,6 +120,9 @@ struct CampaignSession {
     /// Leave what is not due yet to a running `kiln run` instead of waiting for it.
     var detach = false
 
+    /// The exit status of a finished campaign some of whose recipients failed.
+    static let someFailed: Int32 = 4
+
     func run(_ record: CampaignRecord) async throws {
         let interrupted = Interruption()
         var pausedStop = false
@@ -186,6 +190,11 @@ struct CampaignSession {
             let why = pausedStop ? " (sending is paused: kiln resume)" : ""
             FileHandle.standardError.write(Data("kiln: campaign \(record.id) stopped\(why); finish it with: kiln campaign resume \(record.id) --config \(config)\n".utf8))
             throw ExitCode(3)
+        }
+        if report.failed > 0 {
+            // Recipients that could not be sent at all (a rendering failure): not a success.
+            FileHandle.standardError.write(Data("kiln: \(report.failed) of \(report.accepted) recipients of campaign \(record.id) failed and were not sent (their renderingFailure events say why)\n".utf8))
+            throw ExitCode(Self.someFailed)
         }
     }
 }

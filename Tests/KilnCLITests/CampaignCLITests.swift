@@ -143,6 +143,27 @@ import Testing
         await server.shutdown()
     }
 
+    /// A recipient that cannot be sent (its Subject renders past the header limit) fails
+    /// alone, the others arrive, and the run does not say success: exit 4.
+    @Test func aCampaignWithFailedRecipientsDoesNotExitZero() async throws {
+        let receivers = try await Receivers.start()
+        let workspace = try workspace(receivers)
+        defer { workspace.remove() }
+        let huge = String(repeating: "x", count: 20_000)
+        try "email,first_name,code\r\na@gmail.com,A,1\r\nb@gmail.com,\(huge),2\r\nc@yahoo.com,C,3\r\n"
+            .write(toFile: workspace.directory + "/list.csv", atomically: true, encoding: .utf8)
+        try #"{"from": "news@example.com", "subject": "Hi {{first_name}}", "text": "Code {{code}}.\n"}"#
+            .write(toFile: workspace.directory + "/template.json", atomically: true, encoding: .utf8)
+        let result = try await kiln(["campaign", "run", "--config", workspace.config, "--recipients", workspace.directory + "/list.csv",
+                                     "--template", workspace.directory + "/template.json", "--campaign", "f1", "--json"])
+        #expect(result.status == 4, "\(result.stderr)")
+        #expect(result.stderr.contains("1 of 3 recipients"), "\(result.stderr)")
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        #expect(report["failed"] as? Int == 1)
+        #expect(Set(receivers.received) == ["a@gmail.com", "c@yahoo.com"])
+        await receivers.shutdown()
+    }
+
     @Test func aBrokenTemplateQueuesNothing() async throws {
         let receivers = try await Receivers.start()
         let workspace = try workspace(receivers)
