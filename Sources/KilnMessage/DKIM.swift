@@ -25,6 +25,34 @@ public enum DKIMKey: Sendable {
         }
     }
 
+    /// The TXT record value to publish at `selector._domainkey.domain`.
+    public var dnsRecord: String { "v=DKIM1; k=\(algorithm.hasPrefix("ed25519") ? "ed25519" : "rsa"); p=\(publicKeyRecord)" }
+
+    /// A new key: RSA of 2048 bits (`rsa-sha256`, which every receiver verifies) or Ed25519
+    /// (`ed25519-sha256`, RFC 8463, best alongside an RSA key).
+    public static func generate(algorithm: String) throws(KilnError) -> DKIMKey {
+        switch algorithm {
+        case "rsa-sha256":
+            do { return .rsa(try _RSA.Signing.PrivateKey(keySize: .bits2048)) } catch {
+                throw KilnError(.invalidInput, "cannot make an RSA key: \(error)", location: "--algorithm")
+            }
+        case "ed25519-sha256": return .ed25519(Curve25519.Signing.PrivateKey())
+        default: throw KilnError(.invalidInput, "'\(algorithm)' is not rsa-sha256 or ed25519-sha256", location: "--algorithm")
+        }
+    }
+
+    /// The key as a PKCS#8 PEM (`PRIVATE KEY`), as `load` reads it.
+    public var pem: String {
+        switch self {
+        case .rsa(let key): return key.pkcs8PEMRepresentation
+        case .ed25519(let key):
+            // PKCS#8 for Ed25519 (RFC 8410): a fixed 16-byte prefix, then the 32-byte seed.
+            let prefix: [UInt8] = [0x30, 0x2E, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2B, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20]
+            let body = Data(prefix + key.rawRepresentation).base64EncodedString(options: [.lineLength64Characters, .endLineWithLineFeed])
+            return "-----BEGIN PRIVATE KEY-----\n\(body)\n-----END PRIVATE KEY-----\n"
+        }
+    }
+
     /// The largest key file read (an RSA 8192-bit PEM is about 6.5 KB); checked before
     /// reading.
     public static let maxKeyFileBytes = 64 * 1024

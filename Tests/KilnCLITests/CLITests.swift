@@ -137,6 +137,26 @@ struct Workspace {
         #expect(run.stderr.contains("events.fifo") && run.stderr.contains("not a regular file"), "\(run.stderr)")
     }
 
+    /// `identity keygen` writes a key (mode 600, never over another) that the
+    /// configuration loads, and prints the record to publish.
+    @Test(arguments: ["rsa-sha256", "ed25519-sha256"])
+    func identityKeygenWritesAKeyTheConfigurationLoads(_ algorithm: String) async throws {
+        let workspace = try Workspace(route: "smtp://127.0.0.1:1") { json in
+            json["identities"] = [["domain": "example.com", "returnPathDomain": "bounce.example.com",
+                                   "dkim": [["selector": "k1", "algorithm": algorithm, "privateKeyFile": "dkim.pem"]]]]
+        }
+        defer { workspace.remove() }
+        let key = workspace.directory + "/dkim.pem"
+        let made = try await kiln(["identity", "keygen", "--domain", "example.com", "--selector", "k1", "--algorithm", algorithm, "--out", key])
+        #expect(made.status == 0, "\(made.stderr)")
+        #expect(made.stdout.contains("k1._domainkey.example.com TXT \"v=DKIM1; k=\(algorithm.hasPrefix("ed") ? "ed25519" : "rsa"); p="), "\(made.stdout)")
+        let mode = (try FileManager.default.attributesOfItem(atPath: key)[.posixPermissions] as? NSNumber)?.intValue
+        #expect(mode == 0o600)
+        #expect(try await kiln(["config", "check", "--config", workspace.config]).stdout == "ok\n")
+        let again = try await kiln(["identity", "keygen", "--domain", "example.com", "--selector", "k1", "--out", key])
+        #expect(again.status != 0 && again.stderr.contains("never overwritten"), "\(again.stderr)")
+    }
+
     @Test func aPausedStoreSendsNothingAcrossProcessesUntilResumed() async throws {
         let server = try await LoopbackSMTPServer.start()
         let workspace = try Workspace(route: server.url)
