@@ -20,6 +20,9 @@ struct Config: AsyncParsableCommand {
             let secrets = SecretSource(baseDirectory: directory.isEmpty ? "." : directory)
             let problems = SendEngine.secretProblems(configuration, secrets: secrets, use: .delivery) + SendEngine.sourceAddressProblems(configuration)
             if !problems.isEmpty { throw Configuration.invalid(problems, source: options.config) }
+            for warning in configuration.lookAlikeWarnings() {
+                FileHandle.standardError.write(Data("kiln: warning: \(warning)\n".utf8))
+            }
             for (index, rule) in (configuration.replyRules ?? []).enumerated() {
                 if let warning = OperatorReplyRule.backtrackingWarning(rule.match) {
                     FileHandle.standardError.write(Data("kiln: warning: replyRules[\(index)].match: \(warning)\n".utf8))

@@ -331,3 +331,39 @@ public enum IPAddress {
         return groups.allSatisfy { $0.count <= 4 && $0.allSatisfy(\.isHexDigit) } && text.components(separatedBy: "::").count <= 2
     }
 }
+
+extension Configuration {
+    /// Latin look-alikes of common Cyrillic and Greek letters (a small part of Unicode's
+    /// confusables, UTS #39): enough to show which Latin name a mixed label imitates.
+    static let confusables: [Character: Character] = [
+        "а": "a", "е": "e", "о": "o", "р": "p", "с": "c", "у": "y", "х": "x", "і": "i", "ј": "j", "ѕ": "s", "һ": "h", "ԁ": "d", "ӏ": "l",
+        "α": "a", "ε": "e", "ι": "i", "κ": "k", "ν": "v", "ο": "o", "ρ": "p", "τ": "t", "υ": "u", "χ": "x",
+    ]
+
+    /// Warnings for identity domains whose labels mix Latin letters with Cyrillic or Greek
+    /// ones (UTS #39 mixed-script): a look-alike of another domain (`exаmple.com` with a
+    /// Cyrillic `а`), which receivers and users distrust.
+    public func lookAlikeWarnings() -> [ConfigurationProblem] {
+        var warnings: [ConfigurationProblem] = []
+        for (index, identity) in identities.enumerated() {
+            for label in identity.domain.split(separator: ".") {
+                var scripts = Set<String>()
+                for scalar in label.unicodeScalars where scalar.properties.isAlphabetic {
+                    switch scalar.value {
+                    case 0x41...0x5A, 0x61...0x7A, 0xC0...0x24F: scripts.insert("Latin")
+                    case 0x370...0x3FF: scripts.insert("Greek")
+                    case 0x400...0x52F: scripts.insert("Cyrillic")
+                    default: break
+                    }
+                }
+                guard scripts.count > 1 else { continue }
+                let latin = String(identity.domain.map { Self.confusables[$0] ?? $0 })
+                warnings.append(ConfigurationProblem(
+                    path: "identities[\(index)].domain",
+                    message: "'\(identity.domain)' mixes \(scripts.sorted().joined(separator: " and ")) letters in one label: a look-alike of '\(latin)'?"))
+                break
+            }
+        }
+        return warnings
+    }
+}

@@ -73,6 +73,22 @@ import Testing
         #expect(problems(far).contains("delivery.colour: unknown key\n") || problems(far).hasSuffix("delivery.colour: unknown key"), "\(problems(far))")
     }
 
+    /// A domain that mixes Latin with Cyrillic or Greek letters in one label is warned of,
+    /// with the Latin name it imitates; a single-script domain (IDN included) is not.
+    @Test func aMixedScriptIdentityDomainIsWarnedOf() throws {
+        func warnings(_ domain: String) throws -> [ConfigurationProblem] {
+            try Configuration.load(json: Data(Self.minimal.replacingOccurrences(of: "\"domain\": \"example.com\"", with: "\"domain\": \"\(domain)\"").utf8))
+                .lookAlikeWarnings()
+        }
+        let lookAlike = try warnings("ex\u{0430}mple.com")
+        #expect(lookAlike.count == 1)
+        #expect(lookAlike.first?.description.contains("Cyrillic and Latin") == true, "\(lookAlike)")
+        #expect(lookAlike.first?.description.contains("'example.com'") == true, "\(lookAlike)")
+        #expect(try warnings("example.com").isEmpty)
+        #expect(try warnings("bücher.de").isEmpty)
+        #expect(try warnings("пример.рф").isEmpty)
+    }
+
     @Test func typeErrorsNameThePath() {
         let json = Self.minimal.replacingOccurrences(of: "[\"127.0.0.2\"]", with: "[\"127.0.0.2\", 5]")
         #expect(problems(json).contains("pools[0].ips[1]: expected a string"))
