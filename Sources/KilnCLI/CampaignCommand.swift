@@ -217,42 +217,44 @@ final class Progress: @unchecked Sendable {
 
     func rows(_ count: Int) { lock.withLock { rowsRead = count } }
 
-    func update(_ counts: [String: [String: Int]], started: ContinuousClock.Instant, accepted: Int?) {
+    /// Runs `body` with the seconds since `started` when a line is due (one every
+    /// `terminalEvery` on a terminal, every `plainEvery` otherwise), under the lock.
+    func ifDue(terminalEvery: Duration, plainEvery: Duration, started: ContinuousClock.Instant, _ body: (Double) -> String) {
         guard !json else { return }
         lock.lock()
         defer { lock.unlock() }
         let now = ContinuousClock.now
-        guard now - lastPrint > (terminal ? .milliseconds(250) : .seconds(5)) else { return }
+        guard now - lastPrint > (terminal ? terminalEvery : plainEvery) else { return }
         lastPrint = now
-        let total = { (kind: String) in counts.values.reduce(0) { $0 + ($1[kind] ?? 0) } }
-        let done = total("delivery") + total("bounce") + total("expired")
-        let elapsed = Double((now - started).components.seconds) + Double((now - started).components.attoseconds) / 1e18
-        let rate = Double(done) / max(elapsed, 0.001)
-        let queued = max(total("accepted"), rowsRead)
-        let eta = rate > 0 && queued > done ? String(format: "ETA %.0fs", Double(queued - done) / rate) : ""
-        let providers = counts.filter { $0.key != "?" }.sorted { $0.key < $1.key }
-            .map { "\($0.key) \($0.value["delivery"] ?? 0)" }.joined(separator: " ")
-        let line = String(format: "%d rows read, %d delivered, %d bounced, %.0f msg/s %@  [%@]", rowsRead, total("delivery"), total("bounce"), rate, eta, providers)
+        let elapsed = max(0.001, Double((now - started).components.seconds) + Double((now - started).components.attoseconds) / 1e18)
+        let line = body(elapsed)
         FileHandle.standardError.write(Data(((terminal ? "\r\u{1B}[K" : "") + line + (terminal ? "" : "\n")).utf8))
+    }
+
+    func update(_ counts: [String: [String: Int]], started: ContinuousClock.Instant, accepted: Int?) {
+        ifDue(terminalEvery: .milliseconds(250), plainEvery: .seconds(5), started: started) { elapsed in
+            let total = { (kind: String) in counts.values.reduce(0) { $0 + ($1[kind] ?? 0) } }
+            let done = total("delivery") + total("bounce") + total("expired")
+            let rate = Double(done) / elapsed
+            let queued = max(total("accepted"), rowsRead)
+            let eta = rate > 0 && queued > done ? String(format: "ETA %.0fs", Double(queued - done) / rate) : ""
+            let providers = counts.filter { $0.key != "?" }.sorted { $0.key < $1.key }
+                .map { "\($0.key) \($0.value["delivery"] ?? 0)" }.joined(separator: " ")
+            return String(format: "%d rows read, %d delivered, %d bounced, %.0f msg/s %@  [%@]", rowsRead, total("delivery"), total("bounce"), rate, eta, providers)
+        }
     }
 
     /// While the run waits for paced and deferred mail: what is left, to standard error.
     func waiting(_ report: CampaignReport, started: ContinuousClock.Instant) {
-        guard !json else { return }
-        lock.lock()
-        defer { lock.unlock() }
-        let now = ContinuousClock.now
-        guard now - lastPrint > (terminal ? .seconds(1) : .seconds(10)) else { return }
-        lastPrint = now
-        let final = report.delivered + report.bounced + report.expired + report.failed
-        let elapsed = max(0.001, Double((now - started).components.seconds) + Double((now - started).components.attoseconds) / 1e18)
-        let left = report.accepted - final
-        let rate = Double(final) / elapsed
-        let eta = rate > 0 ? String(format: ", about %.0f s more at the pace so far", Double(left) / rate) : ""
-        let providers = report.byProvider.sorted { $0.key < $1.key }
-            .compactMap { p, c in c.queued + c.deferred > 0 ? "\(p): \(c.queued + c.deferred) left" : nil }.joined(separator: ", ")
-        let line = "\(final) of \(report.accepted) final; \(left) held back by the warm-up's pacing or deferred\(eta) [\(providers)]"
-        FileHandle.standardError.write(Data(((terminal ? "\r\u{1B}[K" : "") + line + (terminal ? "" : "\n")).utf8))
+        ifDue(terminalEvery: .seconds(1), plainEvery: .seconds(10), started: started) { elapsed in
+            let final = report.delivered + report.bounced + report.expired + report.failed
+            let left = report.accepted - final
+            let rate = Double(final) / elapsed
+            let eta = rate > 0 ? String(format: ", about %.0f s more at the pace so far", Double(left) / rate) : ""
+            let providers = report.byProvider.sorted { $0.key < $1.key }
+                .compactMap { p, c in c.queued + c.deferred > 0 ? "\(p): \(c.queued + c.deferred) left" : nil }.joined(separator: ", ")
+            return "\(final) of \(report.accepted) final; \(left) held back by the warm-up's pacing or deferred\(eta) [\(providers)]"
+        }
     }
 
     func finish() {
