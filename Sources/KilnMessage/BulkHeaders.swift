@@ -37,8 +37,11 @@ public struct FeedbackID: Hashable, Sendable, CustomStringConvertible {
 }
 
 /// The per-recipient token of a one-click unsubscribe link: the recipient, list and
-/// campaign, and an HMAC-SHA256 over them with a secret key, all base64url. `verify`
-/// gives back what was signed, or nil for a forged or altered token.
+/// campaign, sealed with ChaCha20-Poly1305 under a key derived from the list's secret
+/// (HKDF-SHA256), base64url after a `2`. The token is opaque: the address never appears
+/// in a URL, a header or a log line, and `verify` gives back what was sealed, or nil for a
+/// forged or altered token. Tokens of the earlier form (the fields in base64url, a dot,
+/// their HMAC-SHA256) still verify, so links already sent keep working.
 public struct UnsubscribeToken: Hashable, Sendable {
     public var recipient: String
     public var list: String
@@ -54,30 +57,54 @@ public struct UnsubscribeToken: Hashable, Sendable {
         make(key: Key(secret: secret))
     }
 
-    /// The HMAC of a secret with its key schedule done: `make(key:)` copies it per token
-    /// instead of deriving the padded keys again for every recipient.
+    /// A secret with its key derivation done once: `make(key:)` seals each token with it.
     public struct Key: Sendable {
-        let hmac: HMAC<SHA256>
+        let sealing: SymmetricKey
 
         public init(secret: [UInt8]) {
-            hmac = HMAC<SHA256>(key: SymmetricKey(data: secret))
+            sealing = Self.sealingKey(secret)
+        }
+
+        static func sealingKey(_ secret: [UInt8]) -> SymmetricKey {
+            HKDF<SHA256>.deriveKey(inputKeyMaterial: SymmetricKey(data: secret), info: Array("kiln unsubscribe token 2".utf8), outputByteCount: 32)
         }
     }
 
+    /// The current form's first character.
+    static let version: Character = "2"
+
     public func make(key: Key) -> String {
         let payload = Array([recipient, list, campaign].joined(separator: "\n").utf8)
-        var hmac = key.hmac
-        hmac.update(data: payload)
-        return Self.base64url(payload) + "." + Self.base64url(Array(hmac.finalize()))
+        // A fresh random nonce per token: 96 bits, no repeat to fear at any sending volume.
+        guard let sealed = try? ChaChaPoly.seal(payload, using: key.sealing).combined else { return "" }
+        return String(Self.version) + Self.base64url(Array(sealed))
     }
 
     public static func verify(_ token: String, secret: [UInt8]) -> UnsubscribeToken? {
-        let parts = token.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 2, let payload = unbase64url(parts[0]), let mac = unbase64url(parts[1]) else { return nil }
-        guard HMAC<SHA256>.isValidAuthenticationCode(mac, authenticating: payload, using: SymmetricKey(data: secret)) else { return nil }
+        let payload: [UInt8]
+        if token.first == version, !token.contains(".") {
+            guard let combined = unbase64url(token.dropFirst()), let box = try? ChaChaPoly.SealedBox(combined: combined),
+                  let opened = try? ChaChaPoly.open(box, using: Key.sealingKey(secret)) else { return nil }
+            payload = Array(opened)
+        } else {
+            // The earlier form, for links already sent: fields and their HMAC.
+            let parts = token.split(separator: ".", omittingEmptySubsequences: false)
+            guard parts.count == 2, let signed = unbase64url(parts[0]), let mac = unbase64url(parts[1]) else { return nil }
+            guard HMAC<SHA256>.isValidAuthenticationCode(mac, authenticating: signed, using: SymmetricKey(data: secret)) else { return nil }
+            payload = signed
+        }
         let fields = String(decoding: payload, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         guard fields.count == 3 else { return nil }
         return UnsubscribeToken(recipient: fields[0], list: fields[1], campaign: fields[2])
+    }
+
+    /// A token of the earlier, signed-only form (its fields readable): for tests of links
+    /// already sent.
+    public func makeSignedOnly(secret: [UInt8]) -> String {
+        let payload = Array([recipient, list, campaign].joined(separator: "\n").utf8)
+        var hmac = HMAC<SHA256>(key: SymmetricKey(data: secret))
+        hmac.update(data: payload)
+        return Self.base64url(payload) + "." + Self.base64url(Array(hmac.finalize()))
     }
 
     static func base64url(_ bytes: [UInt8]) -> String {

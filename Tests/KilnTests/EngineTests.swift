@@ -374,6 +374,11 @@ final class EngineHarness: Sendable {
             // The token in the link is the recipient's own.
             let token = try #require(text.components(separatedBy: "?t=").dropFirst().first?.components(separatedBy: ">").first)
             #expect(UnsubscribeToken.verify(token, secret: Array("s3cret-of-16-bytes-or-more".utf8))?.recipient == message.recipients.first)
+            // The token is opaque: the List-Unsubscribe field holds the address in no form.
+            let address = try #require(message.recipients.first)
+            let field = text.components(separatedBy: "\r\n").first { $0.hasPrefix("List-Unsubscribe:") } ?? ""
+            #expect(!field.contains(address) && !field.contains(String(address.split(separator: "@")[0])))
+            #expect(!field.contains(Data(address.utf8).base64EncodedString().prefix(12)))
             if let results = IndependentChecks.verifyDKIM(message.data, records: records) {
                 #expect(results == [true, true])
             } else {
