@@ -23,7 +23,9 @@ struct Main {
         } catch {
             let code = KilnCommand.exitCode(for: error)
             if code == .validationFailure {
-                FileHandle.standardError.write(Data((KilnCommand.fullMessage(for: error) + "\n").utf8))
+                // The problem alone, not the usage after it: `--help` shows that.
+                let message = KilnCommand.message(for: error)
+                FileHandle.standardError.write(Data("kiln: \(message.isEmpty ? "invalid arguments" : message) (see --help)\n".utf8))
                 exit(2)
             }
             KilnCommand.exit(withError: error)

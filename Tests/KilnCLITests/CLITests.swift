@@ -157,6 +157,16 @@ struct Workspace {
         #expect(again.status != 0 && again.stderr.contains("never overwritten"), "\(again.stderr)")
     }
 
+    /// A bad argument is said in one line, without the usage text after it.
+    @Test func aBadArgumentIsOneLineWithoutUsageNoise() async throws {
+        let workspace = try Workspace(route: "smtp://127.0.0.1:1")
+        defer { workspace.remove() }
+        let result = try await kiln(["send", "--config", workspace.config, "--from", "news@example.com", "--to", "not-an-address", "--subject", "s", "--text", "t"])
+        #expect(result.status == 2)
+        #expect(result.stderr.contains("--to") && !result.stderr.contains("USAGE") && !result.stderr.contains("Usage"), "\(result.stderr)")
+        #expect(result.stderr.split(separator: "\n").count == 1, "\(result.stderr)")
+    }
+
     @Test func aPausedStoreSendsNothingAcrossProcessesUntilResumed() async throws {
         let server = try await LoopbackSMTPServer.start()
         let workspace = try Workspace(route: server.url)
