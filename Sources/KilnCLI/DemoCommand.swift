@@ -136,7 +136,10 @@ struct DemoRun {
             }
             return result ?? DemoTally()
         }
-        if showProgress { tally.printProgress(total: total, elapsed: ContinuousClock.now - started); print("") }
+        if showProgress {
+            tally.printProgress(total: total, elapsed: ContinuousClock.now - started)
+            if isatty(2) == 1 { FileHandle.standardError.write(Data("\n".utf8)) }
+        }
 
         let status = try await engine.status()
         var received: [String: Int] = [:]
@@ -183,9 +186,12 @@ struct DemoTally: Sendable {
     func printProgress(total: Int, elapsed: Duration) {
         let done = delivered.values.reduce(0, +) + bounced.values.reduce(0, +)
         let rate = Double(done) / max(elapsed.secondsDouble, 0.001)
-        let line = String(format: "\r%6d/%d delivered or bounced  %6.0f msg/s  throttles %d  %5.1fs",
+        // Progress goes to standard error, redrawn in place on a terminal only: `kiln demo >
+        // file` keeps the report clean.
+        let terminal = isatty(2) == 1
+        let line = String(format: "%6d/%d delivered or bounced  %6.0f msg/s  throttles %d  %5.1fs",
                           done, total, rate, throttled.values.reduce(0, +), elapsed.secondsDouble)
-        FileHandle.standardOutput.write(Data(line.utf8))
+        FileHandle.standardError.write(Data(((terminal ? "\r" : "") + line + (terminal ? "" : "\n")).utf8))
     }
 }
 
