@@ -541,21 +541,21 @@ final class DeliverySession: Sendable {
         return max(1, (limit + nodes - 1) / nodes)
     }
 
-    /// The MX lookups at most in flight at once when a batch is resolved.
-    static let concurrentLookups = 32
+    /// The domain of a stored recipient (its part after the last `@`).
+    static func domain(of recipient: String) -> String {
+        recipient.lastIndex(of: "@").map { String(recipient[recipient.index(after: $0)...]) } ?? recipient
+    }
 
-    /// Looks up the MX records of a batch's recipient domains at once (up to
-    /// `concurrentLookups` in flight), so that the answers are in the resolver's cache
+    /// Looks up the MX records of a batch's recipient domains at once (`MXResolver.prefetch`), so that the answers are in the resolver's cache
     /// before the batch is routed: a domain whose name servers do not answer costs the
     /// batch one lookup timeout, not one per domain, and holds up no other domain's mail.
     func resolveDomains(of leased: [LeasedMessage]) async {
         var domains = Set<String>()
         for message in leased where (routeHops[message.provider.id] ?? routeHops["*"])?.isEmpty ?? true {
-            guard let at = message.recipient.lastIndex(of: "@") else { continue }
-            domains.insert(String(message.recipient[message.recipient.index(after: at)...]))
+            domains.insert(Self.domain(of: message.recipient))
         }
         guard domains.count > 1 else { return }
-        await engine.mx.prefetch(domains, concurrency: Self.concurrentLookups)
+        await engine.mx.prefetch(domains)
     }
 
     /// Where a message goes, in the order to try within one attempt: its provider's
@@ -566,7 +566,7 @@ final class DeliverySession: Sendable {
         if let hops = routeHops[message.provider.id] ?? routeHops["*"], !hops.isEmpty {
             return .hops(hops)
         }
-        let domain = String(message.recipient[message.recipient.index(after: message.recipient.lastIndex(of: "@")!)...])
+        let domain = Self.domain(of: message.recipient)
         switch await engine.mx.lookup(domain) {
         case .hosts(var hosts):
             if configuration.delivery.allowPrivateDestinations != true {
@@ -633,7 +633,9 @@ final class DeliverySession: Sendable {
                     "signal": "\(signal.rawValue)", "ip": "\(info.path.description)", "provider": "\(info.provider.id)",
                     "code": "\(reply.code)"])
             }
-            if state.withLock({ $0.authentication.record(result.classification, configurationSet: info.configurationSet, now: now) }) {
+            // Only an authentication failure takes the lock: every other reply passes by.
+            if result.classification.reason == .authFailure,
+               state.withLock({ $0.authentication.record(result.classification, configurationSet: info.configurationSet, now: now) }) {
                 authenticationPauses.insert(info.configurationSet)
             }
             outcome.host = result.host.description
@@ -683,7 +685,8 @@ final class DeliverySession: Sendable {
         }
         let completion = state.withLock { state in
             state.dispatcher.complete(provider: provider, path: path, classification: classification, createdAt: createdAt,
-                                      failedAttempts: attempts, recipient: recipient.lowercased().hashValue, now: now, using: &state.rng)
+                                      failedAttempts: attempts, recipient: classification.replyClass == .success ? nil : recipient.lowercased().hashValue,
+                                      now: now, using: &state.rng)
         }
         let outcome: Outcome
         switch completion.disposition {

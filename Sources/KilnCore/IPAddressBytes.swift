@@ -93,11 +93,16 @@ public enum IPAddressBytes {
         if address.count == 16, address[0..<10].allSatisfy({ $0 == 0 }), address[10] == 0xFF, address[11] == 0xFF {
             return isPrivate(Array(address[12...]))
         }
-        let networks: [([UInt8], Int)] = address.count == 4
-            ? [([0, 0, 0, 0], 8), ([127, 0, 0, 0], 8), ([10, 0, 0, 0], 8), ([172, 16, 0, 0], 12), ([192, 168, 0, 0], 16),
-               ([169, 254, 0, 0], 16), ([100, 64, 0, 0], 10), ([224, 0, 0, 0], 4), ([240, 0, 0, 0], 4)]
-            : [(Array(repeating: 0, count: 16), 128), (Array(repeating: 0, count: 15) + [1], 128), ([0xFE, 0x80] + Array(repeating: 0, count: 14), 10),
-               ([0xFC] + Array(repeating: 0, count: 15), 7), ([0xFF] + Array(repeating: 0, count: 15), 8)]
-        return networks.contains { matches(address, network: $0.0, prefixLength: $0.1) }
+        return (address.count == 4 ? privateIPv4 : privateIPv6).contains { matches(address, network: $0.0, prefixLength: $0.1) }
     }
+
+    /// The non-public networks `isPrivate` knows, built once (it runs per MX address).
+    static let privateIPv4: [([UInt8], Int)] = [
+        ([0, 0, 0, 0], 8), ([127, 0, 0, 0], 8), ([10, 0, 0, 0], 8), ([172, 16, 0, 0], 12), ([192, 168, 0, 0], 16),
+        ([169, 254, 0, 0], 16), ([100, 64, 0, 0], 10), ([224, 0, 0, 0], 4), ([240, 0, 0, 0], 4),
+    ]
+    static let privateIPv6: [([UInt8], Int)] = [
+        (Array(repeating: 0, count: 16), 128), (Array(repeating: 0, count: 15) + [1], 128), ([0xFE, 0x80] + Array(repeating: 0, count: 14), 10),
+        ([0xFC] + Array(repeating: 0, count: 15), 7), ([0xFF] + Array(repeating: 0, count: 15), 8),
+    ]
 }

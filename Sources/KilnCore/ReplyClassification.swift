@@ -122,7 +122,7 @@ public struct ReplyClassifier: Sendable {
     /// The built-in answer for a failure reply (code 400 and above).
     static func classifyBuiltIn(code: Int, status: String?, lowered: [UInt8], provider: String?) -> ReplyClassification {
         var result: ReplyClassification
-        if let rule = ReplyRules.all.first(where: { $0.matches(code: code, status: status, lowered: lowered, provider: provider) }) {
+        if let rule = firstRule(code: code, status: status, lowered: lowered, provider: provider) {
             result = ReplyClassification(rule.replyClass, scope: rule.scope, reason: rule.reason, rule: rule.id)
         } else if let status, let byStatus = byStatus(status) {
             result = byStatus
@@ -164,12 +164,17 @@ public struct ReplyClassifier: Sendable {
         }
     }
 
+    /// The table's first rule that matches, in order.
+    static func firstRule(code: Int, status: String?, lowered: [UInt8], provider: String?) -> ReplyRule? {
+        ReplyRules.all.first { $0.matches(code: code, status: status, lowered: lowered, provider: provider) }
+    }
+
     /// The built-in table's reading of a refusal by one of its specific rules (not a vague
     /// phrase, not the status or the code alone), or nil: what a bounce report's
     /// diagnostic shares with an SMTP reply, so both get the same reason.
     public static func specificReading(code: Int, status: String?, text: String) -> ReplyClassification? {
         let lowered = Array("\(code) \(text)".lowercased().utf8)
-        guard let rule = ReplyRules.all.first(where: { $0.matches(code: code, status: status, lowered: lowered, provider: nil) }), !rule.vague else {
+        guard let rule = firstRule(code: code, status: status, lowered: lowered, provider: nil), !rule.vague else {
             return nil
         }
         return guarded(ReplyClassification(rule.replyClass, scope: rule.scope, reason: rule.reason, rule: rule.id), code: code, status: status)

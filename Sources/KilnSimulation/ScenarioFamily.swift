@@ -46,21 +46,14 @@ public struct ScenarioFamily: Sendable {
         /// The four pools (`mixed` draws among them).
         public static let pools: [Wording] = [.known, .paraphrase, .generic, .foreign]
 
-        var throttles: [String] {
+        /// The pool's throttle (4xx) and block (5xx) replies; empty for `known` (each
+        /// provider's own reply) and `mixed` (which draws a pool).
+        var replies: (throttles: [String], blocks: [String]) {
             switch self {
-            case .paraphrase: ReplyWordingPools.paraphraseThrottle
-            case .generic: ReplyWordingPools.genericThrottle
-            case .foreign: ReplyWordingPools.foreignThrottle
-            case .known, .mixed: []
-            }
-        }
-
-        var blocks: [String] {
-            switch self {
-            case .paraphrase: ReplyWordingPools.paraphraseBlock
-            case .generic: ReplyWordingPools.genericBlock
-            case .foreign: ReplyWordingPools.foreignBlock
-            case .known, .mixed: []
+            case .paraphrase: (ReplyWordingPools.paraphraseThrottle, ReplyWordingPools.paraphraseBlock)
+            case .generic: (ReplyWordingPools.genericThrottle, ReplyWordingPools.genericBlock)
+            case .foreign: (ReplyWordingPools.foreignThrottle, ReplyWordingPools.foreignBlock)
+            case .known, .mixed: ([], [])
             }
         }
     }
@@ -136,8 +129,8 @@ public struct ScenarioFamily: Sendable {
             wordings[name] = kind.rawValue
             guard kind != .known else { continue }
             // Three wordings of each, drawn per reply.
-            providers[name]!.throttleReplies = Array(kind.throttles.shuffled(using: &wordingRNG).prefix(3))
-            providers[name]!.blockReplies = Array(kind.blocks.shuffled(using: &wordingRNG).prefix(3))
+            providers[name]!.throttleReplies = Array(kind.replies.throttles.shuffled(using: &wordingRNG).prefix(3))
+            providers[name]!.blockReplies = Array(kind.replies.blocks.shuffled(using: &wordingRNG).prefix(3))
         }
         var scenario = Scenario(
             name: "random seed \(seed) #\(index)", seed: rng.next(), days: days, demand: demand, mix: randomMix(), list: list,
