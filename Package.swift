@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "KilnSimulation", targets: ["KilnSimulation"]),
         .library(name: "KilnFeedback", targets: ["KilnFeedback"]),
         .library(name: "KilnServe", targets: ["KilnServe"]),
+        .library(name: "KilnSubmission", targets: ["KilnSubmission"]),
         .executable(name: "kiln", targets: ["KilnCLI"]),
         .executable(name: "kiln-cluster-bench", targets: ["KilnClusterBench"]),
     ],
@@ -93,11 +94,27 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
-        // The one-click unsubscribe endpoint (RFC 8058), embeddable in a Hummingbird app.
+        // The front door: the SMTP submission listener (SwiftNIO, STARTTLS, AUTH),
+        // credentials, tenants, sending authorization and quotas.
+        .target(
+            name: "KilnSubmission",
+            dependencies: [
+                "Kiln", "KilnCore", "KilnStore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ]
+        ),
+        // The one-click unsubscribe endpoint (RFC 8058), embeddable in a Hummingbird app;
+        // the operations routes and the HTTP injection API (/v1).
         .target(
             name: "KilnServe",
             dependencies: [
-                "Kiln", .product(name: "Hummingbird", package: "hummingbird"),
+                "Kiln", "KilnSubmission", .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"), .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
@@ -129,7 +146,7 @@ let package = Package(
         .executableTarget(
             name: "KilnCLI",
             dependencies: [
-                "Kiln", "KilnLoopback", "KilnSimulation", "KilnFeedback", "KilnServe",
+                "Kiln", "KilnLoopback", "KilnSimulation", "KilnFeedback", "KilnServe", "KilnSubmission",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -174,6 +191,10 @@ let package = Package(
             dependencies: [
                 "KilnTesting", "KilnStore", .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Crypto", package: "swift-crypto"),
             ]
+        ),
+        .testTarget(
+            name: "KilnSubmissionTests",
+            dependencies: ["KilnSubmission", "Kiln", "KilnTesting", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]
         ),
         .testTarget(
             name: "KilnServeTests",
