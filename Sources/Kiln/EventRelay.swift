@@ -198,8 +198,10 @@ final class EventRelay: Sendable {
         let known = tags.withLock { $0 }
         return events.map { stored in
             let tagList = stored.contentID.flatMap { known[$0] }
+            let metadata = stored.metadata.flatMap { try? JSONDecoder().decode([String: String].self, from: Data($0)) }
             return EventRecord(id: stored.id, event: stored.event, configurationSet: stored.configurationSet ?? Self.scope(of: stored.event),
-                               campaign: stored.campaign, tags: tagList?.isEmpty == false ? tagList : nil, attempt: stored.event.attempt)
+                               campaign: stored.campaign, tags: tagList?.isEmpty == false ? tagList : nil, attempt: stored.event.attempt,
+                               tenant: stored.tenant, metadata: metadata?.isEmpty == false ? metadata : nil)
         }
     }
 

@@ -18,6 +18,13 @@ public struct OutgoingMessage: Sendable {
     /// The configuration set (default: the configuration's `defaultConfigurationSet`).
     public var configurationSet: String?
     public var campaign: String?
+    /// The tenant handing it over (default `default`): its reputation, pause and quota.
+    public var tenant: String = "default"
+    /// Per recipient (in `recipients` order), metadata given back in every event of that
+    /// recipient's message; nil or shorter: none.
+    public var metadata: [[String: String]]?
+    /// Leased before bulk mail (nil: the configuration set's `transactional`).
+    public var transactional: Bool?
 
     /// A composed message.
     public init(_ draft: MessageDraft, configurationSet: String? = nil, campaign: String? = nil) {

@@ -17,7 +17,14 @@ extension SendEngine {
             let since = try await store.reputationWindowStart(scope: set.name)
             result[set.name] = ReputationGuard.evaluate(own, now: time, since: since, thresholds: set.reputationThresholds)
         }
-        for (_, own) in hours {
+        for tenant in configuration.tenantNames {
+            let scope = PausedScope.tenant(tenant)
+            let since = try await store.reputationWindowStart(scope: scope)
+            result[scope] = ReputationGuard.evaluate(hours[scope] ?? [], now: time, since: since,
+                                                     thresholds: configuration.tenant(named: tenant)?.reputationThresholds ?? defaults)
+        }
+        // The account is the sum of its configuration sets (a tenant's counters count the same sends again).
+        for (scope, own) in hours where !scope.hasPrefix(PausedScope.tenantPrefix) {
             for hour in own {
                 account[hour.hour, default: ReputationHour(hour: hour.hour, sent: 0, bounces: 0, complaints: 0)].sent += hour.sent
                 account[hour.hour]!.bounces += hour.bounces

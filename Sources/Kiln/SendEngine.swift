@@ -232,13 +232,18 @@ public final class SendEngine: Service, Sendable {
         if case .template(_, let perRecipient) = message.body { variables = perRecipient }
         for (index, address) in message.recipients.enumerated() {
             let encoded = try variables.map { perRecipient throws(KilnError) in try Self.encoded(perRecipient[index], location: place ?? "variables") }
-            recipients.append(Submission.Recipient(address: address.description, provider: await provider(for: address), variables: encoded))
+            var metadata: [UInt8]?
+            if let all = message.metadata, index < all.count, !all[index].isEmpty {
+                metadata = try Self.encoded(all[index], location: place ?? "metadata")
+            }
+            recipients.append(Submission.Recipient(address: address.description, provider: await provider(for: address), variables: encoded,
+                                                   metadata: metadata))
         }
         return Submission(
             content: StoredContent(data: data, envelopeDomain: identity.returnPathDomain ?? identity.domain,
                                    configurationSet: configurationSet.name, campaign: message.campaign, fromDomain: identity.domain,
-                                   isTemplate: { if case .template = message.body { true } else { false } }()),
-            recipients: recipients, priority: configurationSet.transactional == true ? 1 : 0)
+                                   isTemplate: { if case .template = message.body { true } else { false } }(), tenant: message.tenant),
+            recipients: recipients, priority: (message.transactional ?? configurationSet.transactional ?? false) ? 1 : 0)
     }
 
     /// JSON for the store; a value that does not encode is an invalid message there.
@@ -259,7 +264,12 @@ public final class SendEngine: Service, Sendable {
         return .other
     }
 
-    func makeUniqueToken() -> String {
+    /// The engine's clock (the wall clock, or a test's manual clock): the one time every
+    /// part of a process that uses the engine reads.
+    public func currentTime() -> Timestamp { now() }
+
+    /// A token unique to this engine's run, for Message-IDs (`base36.base36`).
+    public func makeUniqueToken() -> String {
         let (a, b) = messageIDs.withLock { ($0.next(), $0.next()) }
         return String(a, radix: 36) + "." + String(b, radix: 36)
     }
@@ -299,12 +309,38 @@ public final class SendEngine: Service, Sendable {
     /// (the operator has dealt with the cause), so the old rates do not pause it again.
     public func resume(configurationSet: String? = nil) async throws(KilnError) {
         try validateConfigurationSet(configurationSet)
-        let scope = configurationSet ?? "*"
+        try await resume(scope: configurationSet ?? "*")
+    }
+
+    /// Stops sending one tenant's mail (its messages stay queued); the other tenants
+    /// keep sending, from the same identities too.
+    public func pause(tenant: String, reason: String? = nil) async throws(KilnError) {
+        try validateTenant(tenant)
+        let scope = PausedScope.tenant(tenant)
+        try await store.setPaused(true, scope: scope)
+        broadcaster.publish([DeliveryEvent(kind: .paused, time: now(), detail: reason.map { "\(scope): \($0)" } ?? scope)])
+    }
+
+    /// Resumes a tenant paused by an operator or by the reputation guard.
+    public func resume(tenant: String) async throws(KilnError) {
+        try validateTenant(tenant)
+        try await resume(scope: PausedScope.tenant(tenant))
+    }
+
+    private func resume(scope: String) async throws(KilnError) {
         if let snapshot = try await reputation()[scope], snapshot.status == .sendingPaused {
             try await store.restartReputationWindow(scope: scope, now: now())
         }
-        try await store.setPaused(false, scope: configurationSet)
-        broadcaster.publish([DeliveryEvent(kind: .resumed, time: now(), detail: configurationSet ?? "*")])
+        try await store.setPaused(false, scope: scope == "*" ? nil : scope)
+        broadcaster.publish([DeliveryEvent(kind: .resumed, time: now(), detail: scope)])
+    }
+
+    /// Throws, naming the tenants, when `tenant` is not `default` or a configured tenant.
+    public func validateTenant(_ tenant: String) throws(KilnError) {
+        guard configuration.tenantNames.contains(tenant) else {
+            throw KilnError(.invalidInput, "no tenant named '\(tenant)' (tenants: \(configuration.tenantNames.sorted().joined(separator: ", ")))",
+                            location: "tenant")
+        }
     }
 
     /// Queue depth by state and provider, and what is paused.

@@ -170,13 +170,21 @@ struct Migrate: AsyncParsableCommand {
 }
 
 struct Pause: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Stop all sending (kill switch), or one configuration set's; persisted until resume.")
+    static let configuration = CommandConfiguration(
+        abstract: "Stop all sending (kill switch), one configuration set's or one tenant's; persisted until resume.")
     @OptionGroup var options: ConfigOption
     @Option(name: .customLong("config-set"), help: "Pause only this configuration set.") var configSet: String?
+    @Option(help: "Pause only this tenant's mail (other tenants keep sending, from the same identities too).") var tenant: String?
     @OptionGroup var output: OutputOptions
+    func validate() throws {
+        if configSet != nil && tenant != nil { throw ValidationError("give --config-set or --tenant, not both") }
+    }
     func run() async throws {
-        try await control(options, configSet) { try await $0.pause(configurationSet: configSet) }
-        if output.json { printJSON(["action": "pause", "scope": configSet ?? "*"]) } else { print("paused \(configSet ?? "all sending")") }
+        try await control(options, configSet) { engine in
+            if let tenant { try await engine.pause(tenant: tenant) } else { try await engine.pause(configurationSet: configSet) }
+        }
+        let scope = tenant.map { "tenant:\($0)" } ?? configSet ?? "*"
+        if output.json { printJSON(["action": "pause", "scope": scope]) } else { print("paused \(tenant.map { "tenant \($0)" } ?? configSet ?? "all sending")") }
     }
 }
 
@@ -184,10 +192,17 @@ struct Resume: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Resume sending after pause.")
     @OptionGroup var options: ConfigOption
     @Option(name: .customLong("config-set"), help: "Resume only this configuration set.") var configSet: String?
+    @Option(help: "Resume only this tenant.") var tenant: String?
     @OptionGroup var output: OutputOptions
+    func validate() throws {
+        if configSet != nil && tenant != nil { throw ValidationError("give --config-set or --tenant, not both") }
+    }
     func run() async throws {
-        try await control(options, configSet) { try await $0.resume(configurationSet: configSet) }
-        if output.json { printJSON(["action": "resume", "scope": configSet ?? "*"]) } else { print("resumed \(configSet ?? "all sending")") }
+        try await control(options, configSet) { engine in
+            if let tenant { try await engine.resume(tenant: tenant) } else { try await engine.resume(configurationSet: configSet) }
+        }
+        let scope = tenant.map { "tenant:\($0)" } ?? configSet ?? "*"
+        if output.json { printJSON(["action": "resume", "scope": scope]) } else { print("resumed \(tenant.map { "tenant \($0)" } ?? configSet ?? "all sending")") }
     }
 }
 

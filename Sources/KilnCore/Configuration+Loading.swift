@@ -153,6 +153,7 @@ extension Configuration {
         problems += eventDestinationProblems()
         problems += numericProblems()
         problems += secretAndPathProblems()
+        problems += submissionProblems()
         check(!senderId.isEmpty, "senderId", "must not be empty")
         check(!senderId.contains(":") && !senderId.contains(where: \.isNewline), "senderId", "must not contain ':' or a line break")
         check(!identities.isEmpty, "identities", "at least one identity is required")

@@ -20,6 +20,10 @@ public struct Configuration: Codable, Sendable, Equatable {
     public var nodes: [Node]?
     /// Operator reply rules, checked before the built-in table (`Configuration+ReplyRules.swift`).
     public var replyRules: [ReplyRuleEntry]?
+    /// The tenants besides `default` (`Configuration+Submission.swift`).
+    public var tenants: [Tenant]?
+    /// The SMTP submission listener and the HTTP API's limits.
+    public var submission: Submission?
 
     public init(
         store: Store, senderId: String, identities: [Identity], pools: [Pool], sharedPool: SharedPool? = nil,
@@ -93,7 +97,14 @@ public struct Configuration: Codable, Sendable, Equatable {
         /// When set, only these From addresses may send for this identity.
         public var allowedFromAddresses: [String]?
         public var dkim: [DKIMKey]?
-        public init(domain: String, returnPathDomain: String? = nil, allowedFromAddresses: [String]? = nil, dkim: [DKIMKey]? = nil) {
+        /// The tenant that owns this identity (default `default`).
+        public var owner: String?
+        /// Delegate tenants that may send from this identity, under conditions.
+        public var authorizations: [Authorization]?
+        public init(domain: String, returnPathDomain: String? = nil, allowedFromAddresses: [String]? = nil, dkim: [DKIMKey]? = nil,
+                    owner: String? = nil, authorizations: [Authorization]? = nil) {
+            self.owner = owner
+            self.authorizations = authorizations
             self.domain = domain
             self.returnPathDomain = returnPathDomain
             self.allowedFromAddresses = allowedFromAddresses

@@ -35,11 +35,17 @@ public struct EventRecord: Codable, Sendable, Hashable {
     public var attempt: Int?
     /// Free text: the scope of a pause, why a message could not be rendered, ...
     public var detail: String?
+    /// The tenant that submitted the message, and the metadata it gave with it.
+    public var tenant: String?
+    public var metadata: [String: String]?
 
     /// - Parameters:
     ///   - id: the event's row id in the store.
     ///   - attempt: the message's attempts counted so far, for an attempt's event.
-    public init(id: Int64, event e: DeliveryEvent, configurationSet: String?, campaign: String?, tags: [String]?, attempt: Int?) {
+    public init(id: Int64, event e: DeliveryEvent, configurationSet: String?, campaign: String?, tags: [String]?, attempt: Int?,
+                tenant: String? = nil, metadata: [String: String]? = nil) {
+        self.tenant = tenant
+        self.metadata = metadata
         eventId = String(id)
         eventType = e.kind.rawValue
         timestamp = Self.rfc3339(e.time)

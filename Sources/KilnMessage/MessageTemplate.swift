@@ -16,8 +16,18 @@ public struct MessageTemplate: Sendable, Codable, Hashable {
     /// The first fields of Feedback-ID (campaign, category), when they are not the
     /// campaign id and the configuration set's category.
     public var tags: [String]?
+    /// Extra header fields, the same for every recipient (not rendered).
+    public var headers: [String: String]?
 
-    public init(from: String, fromName: String? = nil, replyTo: String? = nil, subject: String, text: String? = nil, html: String? = nil, tags: [String]? = nil) {
+    /// Fields Kiln writes itself, which `headers` may not set.
+    public static let reservedHeaders: Set<String> = [
+        "from", "to", "cc", "bcc", "subject", "date", "message-id", "reply-to", "sender", "mime-version", "content-type",
+        "content-transfer-encoding", "dkim-signature", "feedback-id", "list-unsubscribe", "list-unsubscribe-post", "return-path",
+    ]
+
+    public init(from: String, fromName: String? = nil, replyTo: String? = nil, subject: String, text: String? = nil, html: String? = nil, tags: [String]? = nil,
+                headers: [String: String]? = nil) {
+        self.headers = headers
         self.from = from
         self.fromName = fromName
         self.replyTo = replyTo
@@ -65,6 +75,15 @@ public struct MessageTemplate: Sendable, Codable, Hashable {
             } catch {
                 throw KilnError(.invalidMessage, "the \(part) template does not parse: \(error)", location: "template.\(part)")
             }
+        }
+        for (name, value) in (headers ?? [:]).sorted(by: { $0.key < $1.key }) {
+            guard !name.isEmpty, name.unicodeScalars.allSatisfy({ $0.value > 32 && $0.value < 127 && $0 != ":" }) else {
+                throw KilnError(.invalidMessage, "'\(name.escapingControlCharacters)' is not a header field name", location: "template.headers")
+            }
+            guard !Self.reservedHeaders.contains(name.lowercased()) else {
+                throw KilnError(.invalidMessage, "\(name) is written by Kiln and cannot be set in headers", location: "template.headers.\(name)")
+            }
+            _ = try HeaderField.checked(value, field: name)
         }
         var required: [String] = []
         for source in [subject, fromName, text, html].compactMap({ $0 }) {
@@ -115,7 +134,8 @@ extension MessageTemplate.Compiled {
         }
         let subjectText = try HeaderField.checked(subject.render(variables), field: "Subject")
         let name = try fromName.map { t throws(KilnError) in try HeaderField.checked(t.render(variables), field: "From") }
+        let extra = (template.headers ?? [:]).sorted { $0.key < $1.key }.map { MessageDraft.Header($0.key, $0.value) }
         return MessageDraft(from: from, fromName: name, to: [recipient], replyTo: replyTo, subject: subjectText,
-                            text: text?.render(variables), html: html?.render(variables))
+                            text: text?.render(variables), html: html?.render(variables), extraHeaders: extra)
     }
 }

@@ -29,7 +29,13 @@ public struct StoredEvent: Sendable, Hashable {
     public var configurationSet: String?
     public var campaign: String?
     public var contentID: Int64?
-    public init(position: EventPosition, id: Int64, event: DeliveryEvent, configurationSet: String?, campaign: String?, contentID: Int64?) {
+    /// The message's tenant and its submitter's metadata (a JSON object of strings).
+    public var tenant: String?
+    public var metadata: [UInt8]?
+    public init(position: EventPosition, id: Int64, event: DeliveryEvent, configurationSet: String?, campaign: String?, contentID: Int64?,
+                tenant: String? = nil, metadata: [UInt8]? = nil) {
+        self.tenant = tenant
+        self.metadata = metadata
         self.position = position
         self.id = id
         self.event = event

@@ -49,8 +49,11 @@ public struct StoredContent: Sendable, Hashable {
     public var fromDomain: String?
     /// `data` is a JSON template rendered per recipient with its variables.
     public var isTemplate: Bool
+    /// The tenant that handed it to Kiln (`default` for the library, campaigns and `kiln send`).
+    public var tenant: String
     public init(data: [UInt8], envelopeDomain: String, configurationSet: String, campaign: String? = nil, fromDomain: String? = nil,
-                isTemplate: Bool = false) {
+                isTemplate: Bool = false, tenant: String = "default") {
+        self.tenant = tenant
         self.fromDomain = fromDomain
         self.isTemplate = isTemplate
         self.data = data
@@ -70,7 +73,10 @@ public struct Submission: Sendable {
         /// Set when the address is on the suppression list: the message is stored as
         /// suppressed (final, never sent) so that it is counted.
         public var suppressed: SuppressionReason?
-        public init(address: String, provider: MailboxProvider, variables: [UInt8]? = nil, suppressed: SuppressionReason? = nil) {
+        /// The submitter's metadata (a JSON object of strings), given back in every event.
+        public var metadata: [UInt8]?
+        public init(address: String, provider: MailboxProvider, variables: [UInt8]? = nil, suppressed: SuppressionReason? = nil, metadata: [UInt8]? = nil) {
+            self.metadata = metadata
             self.address = address
             self.provider = provider
             self.variables = variables
@@ -158,8 +164,13 @@ public struct MessageRecord: Sendable, Hashable, Codable {
     /// The receiving host that gave the last reply (for a delivered message, the host
     /// that took it).
     public var host: String?
+    /// The tenant that submitted it, and the submitter's metadata (a JSON object of strings).
+    public var tenant: String = "default"
+    public var metadata: [UInt8]?
     public init(id: MessageID, recipient: String, provider: MailboxProvider, state: MessageState, attempts: Int, via: SendingPath?,
-                lastReply: SMTPReply?, nextAttemptAt: Timestamp, host: String? = nil) {
+                lastReply: SMTPReply?, nextAttemptAt: Timestamp, host: String? = nil, tenant: String = "default", metadata: [UInt8]? = nil) {
+        self.tenant = tenant
+        self.metadata = metadata
         self.id = id
         self.host = host
         self.recipient = recipient
@@ -180,5 +191,24 @@ public struct StateCount: Sendable, Hashable, Codable {
         self.state = state
         self.provider = provider
         self.count = count
+    }
+}
+
+/// The scopes that pause sending: `*` (the whole store), a configuration set's name, or
+/// `tenant:NAME`; and the reputation counters' scopes (a set's name, or `tenant:NAME`).
+public enum PausedScope {
+    public static let tenantPrefix = "tenant:"
+
+    /// The scope of a tenant.
+    public static func tenant(_ name: String) -> String { tenantPrefix + name }
+
+    /// The configuration sets and the tenants among `scopes` (`*` left out).
+    public static func split(_ scopes: Set<String>) -> (sets: [String], tenants: [String]) {
+        var sets: [String] = []
+        var tenants: [String] = []
+        for scope in scopes where scope != "*" {
+            if scope.hasPrefix(tenantPrefix) { tenants.append(String(scope.dropFirst(tenantPrefix.count))) } else { sets.append(scope) }
+        }
+        return (sets.sorted(), tenants.sorted())
     }
 }

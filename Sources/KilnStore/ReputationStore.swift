@@ -15,7 +15,10 @@ extension SQLiteStore {
                 let rows = try Row.fetchAll(db, sql: """
                     SELECT c.config_set, COUNT(*) FROM messages m JOIN contents c ON c.id = m.content_id
                     WHERE m.id IN (\(placeholders)) GROUP BY c.config_set
-                    """, arguments: StatementArguments(chunk.map(\.rawValue)))
+                    UNION ALL
+                    SELECT 'tenant:' || c.tenant, COUNT(*) FROM messages m JOIN contents c ON c.id = m.content_id
+                    WHERE m.id IN (\(placeholders)) GROUP BY c.tenant
+                    """, arguments: StatementArguments(chunk.map(\.rawValue) + chunk.map(\.rawValue)))
                 for row in rows {
                     let scope: String = row[0]
                     let count: Int = row[1]

@@ -18,14 +18,14 @@ extension SQLiteStore {
             try await pool.read { db in
                 try Row.fetchAll(db, sql: """
                     SELECT e.id, e.time, e.kind, e.message_id, e.recipient, e.provider, e.source_ip, e.code, e.status, e.text, e.detail,
-                           e.class, e.reason, e.attempt, e.host, c.config_set, c.campaign, m.content_id
+                           e.class, e.reason, e.attempt, e.host, c.config_set, c.campaign, m.content_id, c.tenant, m.metadata
                     FROM events e LEFT JOIN messages m ON m.id = e.message_id LEFT JOIN contents c ON c.id = m.content_id
                     WHERE e.id > ? ORDER BY e.id LIMIT ?
                     """, arguments: [position.minor, limit]).compactMap { row in
                     guard let kind = DeliveryEvent.Kind(rawValue: row[2]) else { return nil }
                     let id: Int64 = row[0]
                     return StoredEvent(position: EventPosition(minor: id), id: id, event: Self.event(kind, row), configurationSet: row[15],
-                                       campaign: row[16], contentID: row[17])
+                                       campaign: row[16], contentID: row[17], tenant: row[18], metadata: (row[19] as Data?).map { [UInt8]($0) })
                 }
             }
         }

@@ -70,22 +70,24 @@ public final class SQLiteStore: MessageStore {
     }
 
     static func insert(_ submissions: [Submission], now: Timestamp, db: Database) throws -> [[MessageID]] {
-        let contentStatement = try db.cachedStatement(sql: "INSERT INTO contents (data, envelope_domain, config_set, campaign, from_domain, is_template) VALUES (?, ?, ?, ?, ?, ?)")
+        let contentStatement = try db.cachedStatement(sql: """
+            INSERT INTO contents (data, envelope_domain, config_set, campaign, from_domain, is_template, tenant) VALUES (?, ?, ?, ?, ?, ?, ?)
+            """)
         let messageStatement = try db.cachedStatement(sql: """
-            INSERT INTO messages (content_id, state, provider, recipient, variables, created_at, next_attempt_at, updated_at, priority)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            INSERT INTO messages (content_id, state, provider, recipient, variables, created_at, next_attempt_at, updated_at, priority, metadata)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
         var result: [[MessageID]] = []
         result.reserveCapacity(submissions.count)
         let before = try Int64.fetchOne(db, sql: "SELECT MAX(id) FROM messages") ?? 0
         for submission in submissions {
             let c = submission.content
-            try contentStatement.execute(arguments: [Data(c.data), c.envelopeDomain, c.configurationSet, c.campaign, c.fromDomain, c.isTemplate])
+            try contentStatement.execute(arguments: [Data(c.data), c.envelopeDomain, c.configurationSet, c.campaign, c.fromDomain, c.isTemplate, c.tenant])
             let contentID = db.lastInsertedRowID
             var ids: [MessageID] = []
             ids.reserveCapacity(submission.recipients.count)
             for r in submission.recipients {
-                try messageStatement.execute(arguments: [contentID, r.suppressed == nil ? MessageState.queued.rawValue : MessageState.suppressed.rawValue, r.provider.id, r.address, r.variables.map { Data($0) }, now.nanoseconds, now.nanoseconds, now.nanoseconds, submission.priority])
+                try messageStatement.execute(arguments: [contentID, r.suppressed == nil ? MessageState.queued.rawValue : MessageState.suppressed.rawValue, r.provider.id, r.address, r.variables.map { Data($0) }, now.nanoseconds, now.nanoseconds, now.nanoseconds, submission.priority, r.metadata.map { Data($0) }])
                 ids.append(MessageID(db.lastInsertedRowID))
             }
             result.append(ids)
@@ -155,9 +157,9 @@ public final class SQLiteStore: MessageStore {
             try await pool.read { db in
                 let list = ids.map(String.init).joined(separator: ",")
                 var result: [Int64: StoredContent] = [:]
-                for row in try Row.fetchAll(db, sql: "SELECT id, data, envelope_domain, config_set, campaign, from_domain, is_template FROM contents WHERE id IN (\(list))") {
+                for row in try Row.fetchAll(db, sql: "SELECT id, data, envelope_domain, config_set, campaign, from_domain, is_template, tenant FROM contents WHERE id IN (\(list))") {
                     result[row[0]] = StoredContent(data: [UInt8](row[1] as Data), envelopeDomain: row[2], configurationSet: row[3], campaign: row[4],
-                                                   fromDomain: row[5], isTemplate: row[6])
+                                                   fromDomain: row[5], isTemplate: row[6], tenant: row[7])
                 }
                 return result
             }
@@ -291,15 +293,16 @@ public final class SQLiteStore: MessageStore {
                 for chunk in stride(from: 0, to: ids.count, by: 500).map({ ids[$0..<min($0 + 500, ids.count)] }) {
                     let list = chunk.map { String($0.rawValue) }.joined(separator: ",")
                     for row in try Row.fetchAll(db, sql: """
-                        SELECT id, recipient, provider, state, attempts, source_ip, last_code, last_status, last_text, next_attempt_at, last_host
-                        FROM messages WHERE id IN (\(list))
+                        SELECT m.id, m.recipient, m.provider, m.state, m.attempts, m.source_ip, m.last_code, m.last_status, m.last_text, m.next_attempt_at,
+                               m.last_host, c.tenant, m.metadata
+                        FROM messages m JOIN contents c ON c.id = m.content_id WHERE m.id IN (\(list))
                         """) {
                         let code: Int? = row[6]
                         let record = MessageRecord(
                             id: MessageID(row[0]), recipient: row[1], provider: MailboxProvider(row[2] as String),
                             state: MessageState(rawValue: row[3]) ?? .queued, attempts: row[4], via: (row[5] as String?).map(SendingPath.init),
                             lastReply: code.map { SMTPReply(code: $0, enhancedStatus: row[7], text: row[8] ?? "") },
-                            nextAttemptAt: Timestamp(nanoseconds: row[9]), host: row[10])
+                            nextAttemptAt: Timestamp(nanoseconds: row[9]), host: row[10], tenant: row[11], metadata: (row[12] as Data?).map { [UInt8]($0) })
                         byID[record.id] = record
                     }
                 }
@@ -340,10 +343,28 @@ public final class SQLiteStore: MessageStore {
         }
     }
 
-    private static func excludeSets(_ sets: Set<String>, sql: inout String, arguments: inout StatementArguments) {
-        guard !sets.isEmpty else { return }
-        sql += " AND content_id NOT IN (SELECT id FROM contents WHERE config_set IN (\(sets.map { _ in "?" }.joined(separator: ","))))"
-        arguments += StatementArguments(Array(sets))
+    /// Leaves out the paused scopes' messages: configuration sets, and tenants (`tenant:NAME`).
+    private static func excludeSets(_ scopes: Set<String>, sql: inout String, arguments: inout StatementArguments) {
+        let (sets, tenants) = PausedScope.split(scopes)
+        guard !sets.isEmpty || !tenants.isEmpty else { return }
+        var conditions: [String] = []
+        if !sets.isEmpty { conditions.append("config_set IN (\(sets.map { _ in "?" }.joined(separator: ",")))") }
+        if !tenants.isEmpty { conditions.append("tenant IN (\(tenants.map { _ in "?" }.joined(separator: ",")))") }
+        sql += " AND content_id NOT IN (SELECT id FROM contents WHERE \(conditions.joined(separator: " OR ")))"
+        arguments += StatementArguments(sets + tenants)
+    }
+
+    public func events(ofMessage id: MessageID, limit: Int) async throws(KilnError) -> [DeliveryEvent] {
+        try await wrapAsync("read a message's events") {
+            try await pool.read { db in
+                try Row.fetchAll(db, sql: """
+                    SELECT id, time, kind, message_id, recipient, provider, source_ip, code, status, text, detail, class, reason, attempt, host
+                    FROM events WHERE message_id = ? ORDER BY id LIMIT ?
+                    """, arguments: [id.rawValue, limit]).compactMap { row in
+                    DeliveryEvent.Kind(rawValue: row[2]).map { Self.event($0, row) }
+                }
+            }
+        }
     }
 
     /// Events after `afterID` (exclusive), oldest first.

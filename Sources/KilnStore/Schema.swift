@@ -157,6 +157,28 @@ enum Schema {
                 CREATE INDEX messages_final ON messages(updated_at) WHERE state >= \(MessageState.delivered.rawValue);
                 """)
         }
+        migrator.registerMigration("v11: tenants, submitters' metadata, credentials") { db in
+            // The tenant of a content (its reputation and pause scope); per message, the
+            // submitter's metadata given back in its events; the front door's credentials,
+            // as salted slow hashes only.
+            try db.execute(sql: """
+                ALTER TABLE contents ADD COLUMN tenant TEXT NOT NULL DEFAULT 'default';
+                ALTER TABLE messages ADD COLUMN metadata BLOB;
+                CREATE TABLE credentials (
+                  name TEXT PRIMARY KEY,
+                  tenant TEXT NOT NULL,
+                  identities TEXT NOT NULL,
+                  from_addresses TEXT NOT NULL,
+                  sources TEXT NOT NULL,
+                  secret_hash TEXT NOT NULL,
+                  previous_hash TEXT,
+                  previous_until INTEGER,
+                  created_at INTEGER NOT NULL,
+                  updated_at INTEGER NOT NULL,
+                  revoked_at INTEGER
+                ) WITHOUT ROWID;
+                """)
+        }
         return migrator
     }
 }
