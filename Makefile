@@ -29,6 +29,9 @@ test-deps: deps
 	  || python3 -m pip install -q --break-system-packages dkimpy pynacl 2>/dev/null \
 	  || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq python3 python3-dkim python3-nacl; }
 	@python3 -c "import dkim, nacl" || { echo "dkimpy and pynacl are needed by the tests"; exit 1; }
+	@python3 -c "import schemathesis" 2>/dev/null || python3 -m pip install -q 'schemathesis>=4,<5' 2>/dev/null \
+	  || python3 -m pip install -q --break-system-packages 'schemathesis>=4,<5' 2>/dev/null \
+	  || echo "schemathesis could not be installed: the API fuzzing test will be skipped"
 
 # A hung test must fail the run, not stall it: the whole suite gets 10 minutes (it takes 2-3;
 # TEST_TIMEOUT=seconds). The run ends with a summary of what failed (scripts/run-tests.sh).

@@ -194,11 +194,14 @@ let package = Package(
         ),
         .testTarget(
             name: "KilnSubmissionTests",
-            dependencies: ["KilnSubmission", "Kiln", "KilnTesting", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]
+            dependencies: [
+                "KilnSubmission", "Kiln", "KilnTesting", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+            ]
         ),
         .testTarget(
             name: "KilnServeTests",
-            dependencies: ["KilnServe", "Kiln", "KilnTesting", .product(name: "Hummingbird", package: "hummingbird")]
+            dependencies: ["KilnServe", "KilnSubmission", "Kiln", "KilnTesting", .product(name: "Hummingbird", package: "hummingbird")]
         ),
     ]
 )

@@ -3,6 +3,7 @@ import Foundation
 import Kiln
 import KilnCore
 import KilnStore
+import KilnSubmission
 import Logging
 import Metrics
 import Prometheus
@@ -22,11 +23,11 @@ extension SendEngine {
 
 struct Run: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Deliver the queue until stopped (SIGINT/SIGTERM), or with --until-idle until nothing is due; with --listen, also serve /metrics, /healthz, /readyz and the unsubscribe routes.")
+        abstract: "Deliver the queue until stopped (SIGINT/SIGTERM), or with --until-idle until nothing is due; with --listen, also serve the HTTP API (/v1), /metrics, /healthz, /readyz and the unsubscribe routes; with submission.smtp configured, also take mail over SMTP.")
     @OptionGroup var options: ConfigOption
     @Flag(name: .customLong("until-idle"), help: "Return once no message is due or in flight.") var untilIdle = false
     @OptionGroup var nodeOption: NodeOption
-    @Option(help: "Serve /metrics (Prometheus), /healthz, /readyz and the one-click unsubscribe routes on HOST:PORT, in the same process.")
+    @Option(help: "Serve the HTTP API (/v1/messages), /metrics (Prometheus), /healthz, /readyz and the one-click unsubscribe routes on HOST:PORT, in the same process.")
     var listen: String?
     @Option(name: .customLong("shutdown-timeout"), help: "Seconds a graceful shutdown may take (default 30); then transfers still running are cancelled and their messages return to the queue.")
     var shutdownTimeout: Double = 30
@@ -64,10 +65,15 @@ struct Run: AsyncParsableCommand {
             return
         }
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
-        if let listen {
+        let submission = try SubmissionService.settings(for: engine, baseDirectory: URL(fileURLWithPath: options.config).deletingLastPathComponent().path)
+        let gate = (listen != nil || submission != nil) ? try SubmissionGate(engine: engine, logger: logger) : nil
+        if let listen, let gate {
             // Started first, stopped last: /readyz says "shutting down" while delivery drains.
-            let app = try operationsApplication(engine: engine, listen: try ListenAddress(listen), logger: logger) { registry.emitToBuffer() }
+            let app = try operationsApplication(engine: engine, gate: gate, listen: try ListenAddress(listen), logger: logger) { registry.emitToBuffer() }
             services.append(.init(service: app))
+        }
+        if let submission, let gate {
+            services.append(.init(service: SubmissionService(settings: submission, gate: gate, logger: logger)))
         }
         services.append(.init(service: engine))
         var configuration = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)

@@ -3,6 +3,7 @@ import Foundation
 import Hummingbird
 import Kiln
 import KilnServe
+import KilnSubmission
 import Logging
 
 /// `HOST:PORT` of `--listen`.
@@ -26,13 +27,15 @@ func unsubscribePaths(_ engine: SendEngine) -> [String] {
     return paths.isEmpty ? ["/u"] : paths.sorted()
 }
 
-/// The HTTP server of `kiln run --listen`: /metrics, /healthz, /readyz, and the one-click
-/// unsubscribe routes when a configuration set has an unsubscribe section.
-func operationsApplication(engine: SendEngine, listen: ListenAddress, logger: Logger,
+/// The HTTP server of `kiln run --listen`: the injection API (/v1), /metrics, /healthz,
+/// /readyz, and the one-click unsubscribe routes when a configuration set has an
+/// unsubscribe section.
+func operationsApplication(engine: SendEngine, gate: SubmissionGate, listen: ListenAddress, logger: Logger,
                            metricsText: @escaping @Sendable () -> [UInt8]) throws -> some ApplicationProtocol {
-    let router = Hummingbird.Router()
+    let router = Hummingbird.Router(context: PeerRequestContext.self)
     OperationsEndpoint(engine: engine, metricsText: metricsText).addRoutes(to: router)
-    var routes = ["/metrics", "/healthz", "/readyz"]
+    InjectionEndpoint(backend: gate, maxRecipients: gate.maxRecipientsPerCall).addRoutes(to: router)
+    var routes = ["/v1/messages", "/v1/openapi.json", "/metrics", "/healthz", "/readyz"]
     if engine.configuration.configurationSets.contains(where: { $0.unsubscribe != nil }) {
         try engine.checkSecrets(for: .unsubscribe)
         for path in unsubscribePaths(engine) {

@@ -153,6 +153,29 @@ enum PostgresSchema {
             "CREATE INDEX events_log ON events (txid, id)",
             "CREATE INDEX messages_final ON messages (updated_at) WHERE state >= 3",
         ]),
+        (4, "tenants, submitters' metadata, credentials", [
+            // The tenant of a content (its reputation and pause scope), kept on each message
+            // as `config_set` is, so that leasing skips paused tenants without a join.
+            "ALTER TABLE contents ADD COLUMN tenant TEXT NOT NULL DEFAULT 'default'",
+            // Per message, the submitter's metadata, given back in its events.
+            "ALTER TABLE messages ADD COLUMN tenant TEXT NOT NULL DEFAULT 'default', ADD COLUMN metadata BYTEA",
+            // The front door's credentials, as salted slow hashes only (JSON lists of strings).
+            """
+            CREATE TABLE credentials (
+              name TEXT PRIMARY KEY,
+              tenant TEXT NOT NULL,
+              identities TEXT NOT NULL,
+              from_addresses TEXT NOT NULL,
+              sources TEXT NOT NULL,
+              secret_hash TEXT NOT NULL,
+              previous_hash TEXT,
+              previous_until BIGINT,
+              created_at BIGINT NOT NULL,
+              updated_at BIGINT NOT NULL,
+              revoked_at BIGINT
+            )
+            """,
+        ]),
     ]
 
     /// Applies the migrations not yet applied; returns how many ran.

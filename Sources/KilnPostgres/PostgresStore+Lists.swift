@@ -129,13 +129,16 @@ extension PostgresStore {
 
     static func hour(of time: Timestamp) -> Int64 { time.nanoseconds / 3_600_000_000_000 }
 
-    /// Adds feedback's hard bounces and complaints to their configuration sets' counters
-    /// for the current hour (sends are counted where outcomes are recorded: `recording`).
+    /// Adds feedback's hard bounces and complaints to their configuration sets' and their
+    /// tenants' (`tenant:NAME`) counters for the current hour (sends are counted where
+    /// outcomes are recorded: `recording`).
     static func count(bounces: [MessageID], complaints: [MessageID], now: Timestamp, connection: Transaction, logger: Logger) async throws {
         for (column, ids) in [("bounces", bounces), ("complaints", complaints)] where !ids.isEmpty {
             try await connection.query("""
+                WITH m AS (SELECT config_set, tenant FROM messages WHERE id = ANY(\(ids.map(\.rawValue))::bigint[]))
                 INSERT INTO reputation_hours (scope, hour, \(unescaped: column))
-                SELECT config_set, \(hour(of: now)), count(*) FROM messages WHERE id = ANY(\(ids.map(\.rawValue))::bigint[]) GROUP BY config_set
+                SELECT scope, \(hour(of: now)), count(*)
+                FROM (SELECT config_set AS scope FROM m UNION ALL SELECT \(PausedScope.tenantPrefix) || tenant FROM m) AS u GROUP BY scope
                 ON CONFLICT (scope, hour) DO UPDATE SET \(unescaped: column) = reputation_hours.\(unescaped: column) + EXCLUDED.\(unescaped: column)
                 """, logger: logger)
         }
@@ -214,9 +217,9 @@ extension PostgresStore {
             if let existing = try await Self.campaign(id: id, connection: connection, logger: logger) { return existing }
             try await connection.query("""
                 WITH c AS (
-                  INSERT INTO contents (data, envelope_domain, config_set, campaign, from_domain, is_template)
+                  INSERT INTO contents (data, envelope_domain, config_set, campaign, from_domain, is_template, tenant)
                   VALUES (\(ByteBuffer(bytes: content.data)), \(content.envelopeDomain), \(content.configurationSet), \(content.campaign), \(content.fromDomain),
-                          \(content.isTemplate))
+                          \(content.isTemplate), \(content.tenant))
                   RETURNING id)
                 INSERT INTO campaigns (id, content_id, recipients_file, config_set, created_at)
                 SELECT \(id), c.id, \(recipientsFile), \(content.configurationSet), \(now.nanoseconds) FROM c
@@ -256,10 +259,11 @@ extension PostgresStore {
                     WITH r AS (
                       SELECT * FROM UNNEST(\(rows.map(\.provider.id))::text[], \(rows.map(\.address))::text[],
                                            \(rows.map { ByteBuffer(bytes: $0.variables) })::bytea[]) WITH ORDINALITY AS r(provider, recipient, variables, n)),
-                    s AS (SELECT config_set FROM campaigns WHERE id = \(campaign)),
+                    s AS (SELECT k.config_set, c.tenant FROM campaigns k, contents c WHERE k.id = \(campaign) AND c.id = \(contentID)),
                     added AS (
-                      INSERT INTO messages (content_id, config_set, state, provider, recipient, variables, created_at, next_attempt_at, updated_at)
-                      SELECT \(contentID), s.config_set, 0, r.provider, r.recipient, r.variables, \(now.nanoseconds), \(now.nanoseconds), \(now.nanoseconds)
+                      INSERT INTO messages (content_id, config_set, tenant, state, provider, recipient, variables, created_at, next_attempt_at, updated_at)
+                      SELECT \(contentID), s.config_set, s.tenant, 0, r.provider, r.recipient, r.variables, \(now.nanoseconds), \(now.nanoseconds),
+                             \(now.nanoseconds)
                       FROM r, s
                       WHERE NOT EXISTS (SELECT 1 FROM suppression_list l WHERE l.scope IN ('', s.config_set) AND l.address = lower(r.recipient))
                       ORDER BY r.n

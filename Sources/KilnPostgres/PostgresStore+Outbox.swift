@@ -29,7 +29,7 @@ extension PostgresStore {
     public func outboxEvents(after position: EventPosition, limit: Int) async throws(KilnError) -> [StoredEvent] {
         try await run("read the event log") {
             let rows = try await query("""
-                SELECT e.txid, e.id, \(unescaped: Self.eventColumns), m.config_set, c.campaign, m.content_id
+                SELECT e.txid, e.id, \(unescaped: Self.eventColumns), m.config_set, c.campaign, m.content_id, m.tenant, m.metadata
                 FROM events e LEFT JOIN messages m ON m.id = e.message_id LEFT JOIN contents c ON c.id = m.content_id
                 WHERE (e.txid, e.id) > (\(position.major), \(position.minor)) AND \(unescaped: Self.committedBefore)
                 ORDER BY e.txid, e.id LIMIT \(limit)
@@ -41,7 +41,8 @@ extension PostgresStore {
                 let id = try r[1].decode(Int64.self)
                 events.append(StoredEvent(position: EventPosition(major: try r[0].decode(Int64.self), minor: id), id: id, event: event,
                                           configurationSet: try r[16].decode(String?.self), campaign: try r[17].decode(String?.self),
-                                          contentID: try r[18].decode(Int64?.self)))
+                                          contentID: try r[18].decode(Int64?.self), tenant: try r[19].decode(String?.self),
+                                          metadata: Self.bytes(try r[20].decode(ByteBuffer?.self))))
             }
             return events
         }

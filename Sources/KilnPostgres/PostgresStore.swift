@@ -130,17 +130,22 @@ public final class PostgresStore: MessageStore {
                 let states = recipients.map { $0.suppressed == nil ? MessageState.queued.rawValue : MessageState.suppressed.rawValue }
                 let variables = recipients.map { ByteBuffer(bytes: $0.variables ?? []) }
                 let hasVariables = recipients.map { $0.variables != nil }
+                let metadata = recipients.map { ByteBuffer(bytes: $0.metadata ?? []) }
+                let hasMetadata = recipients.map { $0.metadata != nil }
                 let rows = try await connection.query("""
                     WITH c AS (
-                      INSERT INTO contents (data, envelope_domain, config_set, campaign, from_domain, is_template)
-                      VALUES (\(ByteBuffer(bytes: c.data)), \(c.envelopeDomain), \(c.configurationSet), \(c.campaign), \(c.fromDomain), \(c.isTemplate))
+                      INSERT INTO contents (data, envelope_domain, config_set, campaign, from_domain, is_template, tenant)
+                      VALUES (\(ByteBuffer(bytes: c.data)), \(c.envelopeDomain), \(c.configurationSet), \(c.campaign), \(c.fromDomain), \(c.isTemplate),
+                              \(c.tenant))
                       RETURNING id)
                     , m AS (
-                    INSERT INTO messages (content_id, config_set, state, provider, recipient, variables, created_at, next_attempt_at, updated_at, priority)
-                    SELECT c.id, \(c.configurationSet), r.state, r.provider, r.recipient, CASE WHEN r.has THEN r.variables END,
-                           \(now.nanoseconds), \(now.nanoseconds), \(now.nanoseconds), \(submission.priority)
+                    INSERT INTO messages (content_id, config_set, tenant, state, provider, recipient, variables, metadata, created_at, next_attempt_at,
+                                          updated_at, priority)
+                    SELECT c.id, \(c.configurationSet), \(c.tenant), r.state, r.provider, r.recipient, CASE WHEN r.has THEN r.variables END,
+                           CASE WHEN r.has_metadata THEN r.metadata END, \(now.nanoseconds), \(now.nanoseconds), \(now.nanoseconds), \(submission.priority)
                     FROM c, UNNEST(\(states)::bigint[], \(recipients.map(\.provider.id))::text[], \(recipients.map(\.address))::text[],
-                                   \(variables)::bytea[], \(hasVariables)::boolean[]) WITH ORDINALITY AS r(state, provider, recipient, variables, has, n)
+                                   \(variables)::bytea[], \(hasVariables)::boolean[], \(metadata)::bytea[], \(hasMetadata)::boolean[])
+                      WITH ORDINALITY AS r(state, provider, recipient, variables, has, metadata, has_metadata, n)
                     ORDER BY r.n
                     RETURNING id, state, recipient, provider),
                     accepted AS (
@@ -160,7 +165,7 @@ public final class PostgresStore: MessageStore {
         async throws(KilnError) -> [LeasedMessage] {
         guard limit > 0 else { return [] }
         let excluded = excluding.map(\.id)
-        let paused = Array(pausedSets)
+        let (paused, pausedTenants) = PausedScope.split(pausedSets)
         return try await run("lease") {
             // One statement: due messages of a higher priority (transactional mail) first,
             // through the small partial index `messages_ready_priority`, then bulk (priority
@@ -170,12 +175,14 @@ public final class PostgresStore: MessageStore {
                   SELECT id FROM messages
                   WHERE state IN (0, 2) AND priority > 0 AND next_attempt_at <= \(now.nanoseconds)
                     AND provider <> ALL(\(excluded)::text[]) AND config_set <> ALL(\(paused)::text[])
+                    AND tenant <> ALL(\(pausedTenants)::text[])
                   ORDER BY priority DESC, next_attempt_at, id LIMIT \(limit)
                   FOR UPDATE SKIP LOCKED),
                 bulk AS (
                   SELECT id FROM messages
                   WHERE state IN (0, 2) AND priority = 0 AND next_attempt_at <= \(now.nanoseconds)
                     AND provider <> ALL(\(excluded)::text[]) AND config_set <> ALL(\(paused)::text[])
+                    AND tenant <> ALL(\(pausedTenants)::text[])
                   ORDER BY next_attempt_at LIMIT (\(limit) - (SELECT count(*) FROM urgent))
                   FOR UPDATE SKIP LOCKED)
                 UPDATE messages m SET state = \(MessageState.leased.rawValue), lease_expires_at = \(leaseUntil.nanoseconds), lease_owner = \(owner),
@@ -199,11 +206,12 @@ public final class PostgresStore: MessageStore {
         return try await run("read contents") {
             var result: [Int64: StoredContent] = [:]
             let rows = try await query("""
-                SELECT id, data, envelope_domain, config_set, campaign, from_domain, is_template FROM contents WHERE id = ANY(\(ids)::bigint[])
+                SELECT id, data, envelope_domain, config_set, campaign, from_domain, is_template, tenant FROM contents WHERE id = ANY(\(ids)::bigint[])
                 """, logger: logger)
-            for try await (id, data, envelope, set, campaign, from, isTemplate) in rows.decode((Int64, ByteBuffer, String, String, String?, String?, Bool).self) {
+            for try await (id, data, envelope, set, campaign, from, isTemplate, tenant) in rows.decode(
+                (Int64, ByteBuffer, String, String, String?, String?, Bool, String).self) {
                 result[id] = StoredContent(data: Array(data.readableBytesView), envelopeDomain: envelope, configurationSet: set, campaign: campaign,
-                                           fromDomain: from, isTemplate: isTemplate)
+                                           fromDomain: from, isTemplate: isTemplate, tenant: tenant)
             }
             return result
         }
@@ -239,17 +247,19 @@ public final class PostgresStore: MessageStore {
             last_host = COALESCE(NULLIF(o.host, ''), m.last_host),
             updated_at = \(now.nanoseconds)
           FROM o WHERE m.id = o.id AND m.state = \(MessageState.leased.rawValue)
-          RETURNING m.config_set, o.state, o.suppress),
+          RETURNING m.config_set, m.tenant, o.state, o.suppress),
         suppressed AS (
           INSERT INTO suppression_list (scope, address, reason, source, created_at)
           SELECT '', o.suppress, \(SuppressionReason.bounce.rawValue), o.source, \(now.nanoseconds) FROM o WHERE o.suppress <> ''
           ON CONFLICT (scope, address) DO NOTHING),
         counted AS (
           INSERT INTO reputation_hours (scope, hour, sent, bounces)
-          SELECT config_set, \(hour(of: now)),
+          SELECT scope, \(hour(of: now)),
                  count(*) FILTER (WHERE state IN (\(MessageState.delivered.rawValue), \(MessageState.bounced.rawValue))),
                  count(*) FILTER (WHERE suppress <> '')
-          FROM updated GROUP BY config_set
+          FROM (SELECT config_set AS scope, state, suppress FROM updated
+                UNION ALL SELECT \(PausedScope.tenantPrefix) || tenant, state, suppress FROM updated) AS u
+          GROUP BY scope
           ON CONFLICT (scope, hour) DO UPDATE SET sent = reputation_hours.sent + EXCLUDED.sent, bounces = reputation_hours.bounces + EXCLUDED.bounces)
         INSERT INTO events (time, kind, message_id, recipient, provider, source_ip, code, status, text, detail, host, class, reason, attempt)
         SELECT e.time, e.kind, NULLIF(e.message, -1), NULLIF(e.recipient, ''), NULLIF(e.provider, ''), NULLIF(e.via, ''),
@@ -352,10 +362,12 @@ public final class PostgresStore: MessageStore {
     }
 
     public func nextDue(pausedSets: Set<String>, excluding: Set<MailboxProvider>) async throws(KilnError) -> Timestamp? {
-        try await run("read next due") {
+        let (sets, tenants) = PausedScope.split(pausedSets)
+        return try await run("read next due") {
             let rows = try await query("""
                 SELECT MIN(next_attempt_at) FROM messages
-                WHERE state IN (0, 2) AND provider <> ALL(\(excluding.map(\.id))::text[]) AND config_set <> ALL(\(Array(pausedSets))::text[])
+                WHERE state IN (0, 2) AND provider <> ALL(\(excluding.map(\.id))::text[]) AND config_set <> ALL(\(sets)::text[])
+                  AND tenant <> ALL(\(tenants)::text[])
                 """, logger: logger)
             var due: Int64?
             for try await value in rows.decode(Int64?.self) { due = value }
@@ -381,19 +393,32 @@ public final class PostgresStore: MessageStore {
         guard !ids.isEmpty else { return [] }
         return try await run("read messages") {
             let rows = try await query("""
-                SELECT id, recipient, provider, state, attempts, source_ip, last_code, last_status, last_text, next_attempt_at, last_host
+                SELECT id, recipient, provider, state, attempts, source_ip, last_code, last_status, last_text, next_attempt_at, last_host, tenant, metadata
                 FROM messages WHERE id = ANY(\(ids.map(\.rawValue))::bigint[])
                 """, logger: logger)
             var byID: [MessageID: MessageRecord] = [:]
-            for try await (id, recipient, provider, state, attempts, via, code, status, text, due, host) in rows.decode(
-                (Int64, String, String, Int, Int, String?, Int?, String?, String?, Int64, String?).self) {
+            for try await (id, recipient, provider, state, attempts, via, code, status, text, due, host, tenant, metadata) in rows.decode(
+                (Int64, String, String, Int, Int, String?, Int?, String?, String?, Int64, String?, String, ByteBuffer?).self) {
                 let record = MessageRecord(
                     id: MessageID(id), recipient: recipient, provider: MailboxProvider(provider), state: MessageState(rawValue: state) ?? .queued,
                     attempts: attempts, via: via.map(SendingPath.init), lastReply: code.map { SMTPReply(code: $0, enhancedStatus: status, text: text ?? "") },
-                    nextAttemptAt: Timestamp(nanoseconds: due), host: host)
+                    nextAttemptAt: Timestamp(nanoseconds: due), host: host, tenant: tenant, metadata: Self.bytes(metadata))
                 byID[record.id] = record
             }
             return ids.compactMap { byID[$0] }
+        }
+    }
+
+    public func events(ofMessage id: MessageID, limit: Int) async throws(KilnError) -> [DeliveryEvent] {
+        try await run("read a message's events") {
+            let rows = try await query("""
+                SELECT \(unescaped: Self.eventColumns) FROM events e WHERE e.message_id = \(id.rawValue) ORDER BY e.id LIMIT \(limit)
+                """, logger: logger)
+            var events: [DeliveryEvent] = []
+            for try await row in rows {
+                if let event = try Self.event(row.makeRandomAccess(), from: 0) { events.append(event) }
+            }
+            return events
         }
     }
 
