@@ -3,7 +3,7 @@ SWIFT ?= swift
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES := libcurl4-openssl-dev libsqlite3-dev libssl-dev
 
-.PHONY: deps test-deps bench-deps build release demo test test-postgres bench throughput large-queue clean
+.PHONY: deps test-deps bench-deps build release demo test test-postgres bench throughput large-queue submission-bench submission-durability clean
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -48,8 +48,9 @@ test: test-deps
 test-postgres:
 	KILN_REQUIRE_POSTGRES=1 $(MAKE) test POSTGRES_SETUP=--install
 
+# postfix: smtp-sink and smtp-source for the benches, and Postfix itself for submission-bench.
 bench-deps: deps
-	@command -v smtp-sink >/dev/null 2>&1 || [ -x /usr/sbin/smtp-sink ] || { \
+	@{ command -v smtp-sink || [ -x /usr/sbin/smtp-sink ]; } >/dev/null 2>&1 && [ -x /usr/sbin/postfix ] && [ -x /usr/sbin/smtp-source ] || { \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq postfix; }
 
 bench: bench-deps
@@ -63,6 +64,15 @@ throughput: bench-deps
 # Delivery with 10 million queued against delivery with an empty queue.
 large-queue: bench-deps
 	scripts/large-queue.sh
+
+# SMTP submission acceptance against a private Postfix instance's, and the HTTP API's
+# recipients/s (release build; takes /tmp/kiln-build.lock for its whole run).
+submission-bench: bench-deps
+	$(SUDO) scripts/submission-bench.sh
+
+# Every message the SMTP listener acknowledged survives a SIGKILL and is delivered.
+submission-durability: deps
+	scripts/submission-durability.sh
 
 clean:
 	rm -rf .build Benchmarks/.build

@@ -175,7 +175,7 @@ let package = Package(
         .testTarget(name: "KilnStoreTests", dependencies: ["KilnStore"]),
         .testTarget(
             name: "KilnPostgresTests",
-            dependencies: ["KilnPostgres", "KilnStore", "Kiln", "KilnTesting", .product(name: "PostgresNIO", package: "postgres-nio")]
+            dependencies: ["KilnPostgres", "KilnStore", "Kiln", "KilnSubmission", "KilnTesting", .product(name: "PostgresNIO", package: "postgres-nio")]
         ),
         .testTarget(name: "KilnSMTPTests", dependencies: ["KilnSMTP", "KilnTesting"]),
         .testTarget(

@@ -6,11 +6,20 @@
   submission-client.py refusals --port P --ca CA.pem --user U --password S
       --narrow-user U2 --narrow-password S2 --tiny-user U3 --tiny-password S3
       Each refusal the front door makes; prints {"case": code, ...}.
-  submission-client.py blast --port P --sessions K --count N --out FILE
+  submission-client.py blast --port P --sessions K --count N --out FILE [--sent FILE2]
       From a trusted network (no AUTH), K sessions in parallel; appends each id
-      acknowledged with 250 to FILE at once (flushed), one per line.
+      acknowledged with 250 to FILE at once (flushed), one per line as "ID RECIPIENT".
+      With --sent, appends each message's recipient to FILE2 (flushed) before its MAIL:
+      what was sent but never acknowledged was in flight when the server went away.
+      Recipients are unique: b{session}x{i}@DOMAIN.
+  submission-client.py http --port P --user U --password S --threads T --calls C
+      --recipients R
+      T threads, each making C calls of POST /v1/messages with R recipients (one
+      substitution each, unique addresses) on one keep-alive connection; prints
+      {"accepted", "rejected", "calls", "errors", "seconds", "recipientsPerSecond",
+      "clientCpuSeconds"} (bodies are built before the clock starts).
 """
-import argparse, json, smtplib, ssl, sys, threading, time
+import argparse, base64, http.client, json, resource, smtplib, ssl, sys, threading, time
 
 
 def context(ca):
@@ -120,6 +129,7 @@ def refusals(args):
 def blast(args):
     lock = threading.Lock()
     out = open(args.out, "a")
+    sent = open(args.sent, "a") if args.sent else None
     counts = {"acked": 0, "errors": 0}
     per = args.count // args.sessions
 
@@ -128,10 +138,14 @@ def blast(args):
             s = session(args.port)
             for i in range(per):
                 to = f"b{n}x{i}@{args.domain}"
+                if sent:
+                    with lock:
+                        sent.write(to + "\n")
+                        sent.flush()
                 code, ident = transaction(s, args.sender, [to], message(args.sender, to, f"Blast {n}/{i}", body="z" * args.body + "\r\n"))
                 with lock:
                     if code == 250 and ident:
-                        out.write(ident + "\n")
+                        out.write(f"{ident} {to}\n")
                         out.flush()
                         counts["acked"] += 1
                     else:
@@ -151,9 +165,56 @@ def blast(args):
     print(json.dumps({"acked": counts["acked"], "errors": counts["errors"], "seconds": round(elapsed, 3)}))
 
 
+def http_blast(args):
+    token = base64.b64encode(f"{args.user}:{args.password}".encode()).decode()
+    headers = {"Authorization": f"Basic {token}", "Content-Type": "application/json"}
+    bodies = [[json.dumps({
+        "from": args.sender, "subject": "Hello {{first}}", "text": "Hello {{first}}, this week's news.\n" + "z" * args.body + "\n",
+        "recipients": [{"email": f"h{t}x{c}x{r}@{args.domain}", "substitutions": {"first": f"Name{r}"}} for r in range(args.recipients)],
+    }).encode() for c in range(args.calls)] for t in range(args.threads)]
+    lock = threading.Lock()
+    totals = {"accepted": 0, "rejected": 0, "calls": 0, "errors": 0, "status": {}}
+
+    def worker(t):
+        conn = http.client.HTTPConnection("127.0.0.1", args.port, timeout=120)
+        for body in bodies[t]:
+            try:
+                conn.request("POST", "/v1/messages", body=body, headers=headers)
+                response = conn.getresponse()
+                data = response.read()
+                status = response.status
+            except (OSError, http.client.HTTPException):
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", args.port, timeout=120)
+                status, data = 0, b""
+            with lock:
+                totals["calls"] += 1
+                totals["status"][status] = totals["status"].get(status, 0) + 1
+                if status == 200:
+                    answer = json.loads(data)
+                    totals["accepted"] += answer["accepted"]
+                    totals["rejected"] += len(answer.get("rejected", []))
+                else:
+                    totals["errors"] += 1
+        conn.close()
+
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    start = time.time()
+    threads = [threading.Thread(target=worker, args=(t,)) for t in range(args.threads)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.time() - start
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    print(json.dumps({**totals, "seconds": round(elapsed, 3), "recipientsPerSecond": round(totals["accepted"] / elapsed),
+                      "clientCpuSeconds": round(cpu, 3)}))
+
+
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("scenario", choices=["send", "refusals", "blast"])
+    p.add_argument("scenario", choices=["send", "refusals", "blast", "http"])
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--ca")
     p.add_argument("--user")
@@ -171,8 +232,12 @@ def main():
     p.add_argument("--sessions", type=int, default=16)
     p.add_argument("--body", type=int, default=1000)
     p.add_argument("--out")
+    p.add_argument("--sent")
+    p.add_argument("--threads", type=int, default=4)
+    p.add_argument("--calls", type=int, default=15)
+    p.add_argument("--recipients", type=int, default=1000)
     args = p.parse_args()
-    {"send": send, "refusals": refusals, "blast": blast}[args.scenario](args)
+    {"send": send, "refusals": refusals, "blast": blast, "http": http_blast}[args.scenario](args)
 
 
 if __name__ == "__main__":

@@ -65,7 +65,7 @@ extension CredentialRecord {
     }
 }
 
-extension SQLiteStore: CredentialStore {
+extension SQLiteStore {
     public func createCredential(_ record: CredentialRecord) async throws(KilnError) {
         let created = try await wrapAsync("create a credential") {
             try await pool.write { db -> Bool in

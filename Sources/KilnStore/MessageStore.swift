@@ -8,7 +8,7 @@ import KilnCore
 /// Every call is `async`: an implementation does its I/O off Swift's cooperative pool
 /// (GRDB's own queues for SQLite). The store records what it is told: the dispatcher
 /// decides outcomes, suppressions and what counts against reputation (`Outcome`).
-public protocol MessageStore: Sendable {
+public protocol MessageStore: CredentialStore {
     /// Where the store is, for messages (a path; never a password).
     var location: String { get }
     /// Creates or upgrades the schema (opening a SQLite store already did); returns how
