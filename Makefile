@@ -57,7 +57,7 @@ bench: bench-deps
 	cd Benchmarks && $(SWIFT) package --disable-sandbox benchmark --no-progress
 	scripts/throughput.sh
 
-# End-to-end sending against the SMTP ceiling and OpenSSL's signing rate (issue 16).
+# End-to-end sending against the SMTP ceiling and OpenSSL's signing rate.
 throughput: bench-deps
 	scripts/throughput.sh
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Does delivery stay fast when the queue is large (issue 16)? Queues QUEUED messages
+# Does delivery stay fast when the queue is large? Queues QUEUED messages
 # (default 10,000,000) on a paused store, resumes it, and times `kiln run` until RUN of
 # them (default 200,000) have reached postfix's smtp-sink; then does the same with only
 # RUN messages queued. Each figure is the median of RUNS rounds (default 3): the large

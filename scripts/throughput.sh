@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Sending throughput against the machine's own ceilings, in one run (issue 16):
+# Sending throughput against the machine's own ceilings, in one run:
 #   - end-to-end `kiln campaign run` of N recipients (default 20,000) with a 20 KB HTML
 #     template into postfix's smtp-sink, from 2 source IPs with warm limits: unsigned,
 #     DKIM rsa-2048 and DKIM ed25519 (and rsa-2048 forced onto swift-crypto, to compare
