@@ -2,29 +2,37 @@
 # Submission acceptance against Postfix's, in one run (the front door's issue):
 #   - postfix: a private Postfix instance (its own config and queue directories under a
 #     temp dir, smtpd on a loopback port, mynetworks 127.0.0.0/8, nothing local, delivery
-#     deferred by `defer_transports = smtp, relay`: it only queues). Postfix fsyncs each
-#     queue file before its 250, so acknowledged = on disk.
+#     deferred by `defer_transports = smtp, relay`: it only queues, but its qmgr moves each
+#     message to the deferred queue meanwhile, through the error and defer services).
+#     Postfix fsyncs each queue file before its 250, so acknowledged = on disk.
+#   - postfix-hold: the same, every message put on hold by smtpd (`check_client_access
+#     static:HOLD`): qmgr never sees them, the closest to a paused kiln.
 #   - kiln-smtp: `kiln run`'s submission listener, from a trusted network (no AUTH), on a
-#     paused store (`kiln pause` first: it only queues), SQLite WAL with synchronous=FULL:
-#     its 250 comes after the commit, so acknowledged = on disk too.
+#     paused store (`kiln pause` first: it only queues), SQLite: its 250 comes after the
+#     commit (see the -full rows below for whether that commit is on disk).
 #     Both get the same smtp-source command: -d -s 16 -m COUNT -l SIZE -N (16 sessions,
 #     several messages per session, unique recipients @gmail.com; smtp-source writes
 #     "From: <news@example.com>", To, Date and Message-Id headers and SIZE bytes of body).
 #   - kiln-http: POST /v1/messages on the same kind of paused kiln (--listen), HTTP_THREADS
 #     threads (default 4) of HTTP_CALLS calls (default 15) with 1,000 recipients each, a
 #     template with one substitution (scripts/submission-client.py http): recipients/s.
+#   - kiln-smtp-full, kiln-http-full: the same with `PRAGMA synchronous = FULL` forced on
+#     the store's writer by an LD_PRELOAD shim (built here with cc). GRDB's DatabasePool
+#     sets NORMAL on its writer after the store's own FULL, and in WAL mode NORMAL does not
+#     sync a commit: kiln's 250 then survives a crash of kiln, not of the machine. A probe
+#     counts kiln's fsyncs (strace) over 200 messages on one session to tell which it is;
+#     the targets are judged on the rows with Postfix's durability.
 # Every measurement gets a fresh instance and a fresh store; a round measures each row
 # once, and each round starts one row later. Reported: medians of RUNS rounds (default 3),
-# the ratio kiln-smtp / postfix, CPU per message of the server and of the client, how busy
-# the machine's cores were and how much of it was I/O wait, and peak RSS (VmHWM) of kiln
-# and of Postfix's processes. Targets: kiln-smtp >= 2x postfix; kiln-http >= 20,000
-# recipients/s.
+# the ratios kiln / postfix and / postfix-hold, CPU per message of the server and of the
+# client, how busy the machine's cores were and how much of it was I/O wait, and peak RSS
+# (VmHWM) of kiln and of Postfix's processes. Targets: kiln SMTP >= 2x Postfix; kiln HTTP
+# >= 20,000 recipients/s. Exit status 2 when a target is missed.
 #
 #   scripts/submission-bench.sh [COUNT] [SIZE] [RUNS]      (defaults 20000 20480 3)
 # Root is needed (Postfix). The script takes /tmp/kiln-build.lock for its whole run (the
 # release build, then the timings: nobody builds meanwhile); KILN_LOCK_HELD=1 when the
-# caller holds it already. KILN=path/to/kiln skips the build. POSTFIX_QUEUE=hold puts
-# Postfix's messages on hold (qmgr never touches them) instead of deferring them.
+# caller holds it already. KILN=path/to/kiln skips the build.
 # PERF_DIR=dir records the first kiln-smtp and kiln-http measurements with
 # `perf record -g` of kiln into dir/<row>.data. ONLY="postfix kiln-smtp" measures only those rows.
 set -euo pipefail
@@ -33,7 +41,6 @@ size=${2:-20480}
 runs=${3:-3}
 http_threads=${HTTP_THREADS:-4}
 http_calls=${HTTP_CALLS:-15}
-postfix_queue=${POSTFIX_QUEUE:-defer}
 root=$(cd "$(dirname "$0")/.." && pwd)
 [ "$(id -u)" = 0 ] || { echo "run as root (a private Postfix instance)"; exit 1; }
 work=$(mktemp -d)
@@ -53,7 +60,7 @@ if [ -z "${KILN_LOCK_HELD:-}" ]; then
 fi
 make -C "$root" bench-deps >/dev/null
 if [ -z "${KILN:-}" ]; then
-  swift build -c release --product kiln --package-path "$root" >/dev/null 9>&-
+  swift build -c release --product kiln --package-path "$root" >"$work/build.log" 2>&1 9>&- || { tail -20 "$work/build.log"; exit 1; }
   KILN=$(swift build -c release --show-bin-path --package-path "$root")/kiln
 fi
 kiln=$KILN
@@ -92,11 +99,11 @@ record() { echo "$*" >>"$work/results"; }
 # --- Postfix ---------------------------------------------------------------------------
 postfix_start() {
   postfix_dir="$work/postfix-$RANDOM$RANDOM"
-  local port=$1 d=$postfix_dir
+  local port=$1 queue=$2 d=$postfix_dir
   mkdir -p "$d/etc" "$d/queue" "$d/data"
   chown postfix "$d/data"
   local hold=""
-  [ "$postfix_queue" = hold ] && hold="smtpd_data_restrictions = check_client_access static:HOLD"
+  [ "$queue" = hold ] && hold="smtpd_data_restrictions = check_client_access static:HOLD"
   cat >"$d/etc/main.cf" <<EOF
 compatibility_level = 3.6
 queue_directory = $d/queue
@@ -163,36 +170,40 @@ postfix_stop() {
 # Messages in the private instance's queue (every queue a message can be in now).
 postfix_queued() { find "$postfix_dir/queue/"{incoming,active,deferred,hold} -type f | wc -l; }
 
+# measure_postfix defer|hold
 measure_postfix() {
-  local port start m0 m1 c0 c1 seconds queued pids
+  local port start m0 m1 c0 c1 seconds queued pids row=postfix
+  [ "$1" = hold ] && row=postfix-hold
   port=$(free_port)
-  postfix_start "$port"
+  postfix_start "$port" "$1"
   c0=$(cpu_of $(postfix_pids))
   m0=$(machine)
   start=$(now)
   timed "$work/client-cpu" "$source" -d -s 16 -m "$count" -l "$size" -N -f news@example.com -t user@gmail.com "127.0.0.1:$port" \
-    || echo "postfix: smtp-source failed" >&2
+    || echo "$row: smtp-source failed" >&2
   seconds=$(python3 -c "import sys; print(float(sys.argv[2]) - float(sys.argv[1]))" "$start" "$(now)")
   m1=$(machine)
   pids=$(postfix_pids)
   c1=$(cpu_of $pids)
   sleep 0.5
   queued=$(postfix_queued)
-  [ "$queued" = "$count" ] || echo "postfix: $queued messages in the queue, $count acknowledged" >&2
+  [ "$queued" = "$count" ] || echo "$row: $queued messages in the queue, $count acknowledged" >&2
   # Peak RSS (kB) per process: "name:VmHWM:Pss" for each Postfix process.
   local rss=""
   for p in $pids; do
     [ -r "/proc/$p/status" ] || continue
     rss+=" $(cat "/proc/$p/comm"):$(awk '/^VmHWM/ {print $2}' "/proc/$p/status"):$(awk '/^Pss:/ {print $2}' "/proc/$p/smaps_rollup" 2>/dev/null || echo 0)"
   done
-  record postfix "$(python3 -c "print(round($count / $seconds))")" "$(cat "$work/client-cpu")" \
+  record "$row" "$(python3 -c "print(round($count / $seconds))")" "$(cat "$work/client-cpu")" \
     "$(python3 -c "print($c1 - $c0)")" "$count" $m0 $m1 "$seconds" "$rss"
   postfix_stop
 }
 
 # --- Kiln ------------------------------------------------------------------------------
+# kiln_start DIR SMTP_PORT HTTP_PORT ROW: a fresh store, paused, a credential; `kiln run`
+# with the listener and the API (under the synchronous=FULL shim for a *-full row).
 kiln_start() {
-  local dir=$1 smtp_port=$2 http_port=$3
+  local dir=$1 smtp_port=$2 http_port=$3 row=$4
   mkdir -p "$dir"
   python3 - "$dir" "$smtp_port" <<'PY'
 import json, sys
@@ -214,14 +225,16 @@ PY
   "$kiln" pause --config "$dir/kiln.json" >/dev/null
   "$kiln" credentials create --config "$dir/kiln.json" --name bench --json >"$dir/credential.json"
   local perf=()
-  if [ -n "${PERF_DIR:-}" ] && [ ! -e "$PERF_DIR/$4.data" ]; then
+  if [ -n "${PERF_DIR:-}" ] && [ ! -e "$PERF_DIR/$row.data" ]; then
     mkdir -p "$PERF_DIR"
-    perf=(perf record -q -g -F 999 -o "$PERF_DIR/$4.data" --)
+    perf=(perf record -q -g -F 999 -o "$PERF_DIR/$row.data" --)
   fi
-  "${perf[@]}" "$kiln" run --config "$dir/kiln.json" --listen "127.0.0.1:$http_port" --log-level notice >"$dir/run.log" 2>&1 9>&- &
+  local preload=
+  case $row in *-full) preload=$shim ;; esac
+  LD_PRELOAD=$preload "${perf[@]}" "$kiln" run --config "$dir/kiln.json" --listen "127.0.0.1:$http_port" --log-level notice >"$dir/run.log" 2>&1 9>&- &
   kiln_pid=$!
   wait_port "$smtp_port" && wait_port "$http_port" || { tail -5 "$dir/run.log"; exit 1; }
-  if [ ${#perf[@]} -gt 0 ]; then kiln_pid=$(pgrep -P "$kiln_pid" -x kiln || echo "$kiln_pid"); fi
+  if [ ${#perf[@]} -gt 0 ]; then kiln_pid=$(pgrep -P "$kiln_pid" | head -1); fi  # perf's child, the kiln
 }
 kiln_stop() {
   kill -TERM "$kiln_pid" 2>/dev/null || true
@@ -232,33 +245,35 @@ kiln_stop() {
 kiln_stored() { python3 -c "import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute('SELECT count(*) FROM messages').fetchone()[0])" "$1/kiln.sqlite"; }
 kiln_rss() { awk '/^VmHWM/ {print $2}' "/proc/$kiln_pid/status"; }
 
+# measure_kiln_smtp ROW (kiln-smtp or kiln-smtp-full)
 measure_kiln_smtp() {
-  local dir="$work/kiln-$RANDOM$RANDOM" smtp_port http_port start seconds m0 m1 c0 c1 rss stored
+  local row=$1 dir="$work/kiln-$RANDOM$RANDOM" smtp_port http_port start seconds m0 m1 c0 c1 rss stored
   smtp_port=$(free_port)
   http_port=$(free_port)
-  kiln_start "$dir" "$smtp_port" "$http_port" kiln-smtp
+  kiln_start "$dir" "$smtp_port" "$http_port" "$row"
   c0=$(cpu_of "$kiln_pid")
   m0=$(machine)
   start=$(now)
   timed "$work/client-cpu" "$source" -d -s 16 -m "$count" -l "$size" -N -f news@example.com -t user@gmail.com "127.0.0.1:$smtp_port" \
-    || echo "kiln-smtp: smtp-source failed; log: $(tail -3 "$dir/run.log")" >&2
+    || echo "$row: smtp-source failed; log: $(tail -3 "$dir/run.log")" >&2
   seconds=$(python3 -c "import sys; print(float(sys.argv[2]) - float(sys.argv[1]))" "$start" "$(now)")
   m1=$(machine)
   c1=$(cpu_of "$kiln_pid")
   rss=$(kiln_rss)
   kiln_stop
   stored=$(kiln_stored "$dir")
-  [ "$stored" = "$count" ] || echo "kiln-smtp: $stored messages in the store, $count acknowledged; log: $(tail -3 "$dir/run.log")" >&2
-  record kiln-smtp "$(python3 -c "print(round($count / $seconds))")" "$(cat "$work/client-cpu")" \
+  [ "$stored" = "$count" ] || echo "$row: $stored messages in the store, $count acknowledged; log: $(tail -3 "$dir/run.log")" >&2
+  record "$row" "$(python3 -c "print(round($count / $seconds))")" "$(cat "$work/client-cpu")" \
     "$(python3 -c "print($c1 - $c0)")" "$count" $m0 $m1 "$seconds" " kiln:$rss:0"
   rm -rf "$dir"
 }
 
+# measure_kiln_http ROW (kiln-http or kiln-http-full)
 measure_kiln_http() {
-  local dir="$work/kiln-$RANDOM$RANDOM" smtp_port http_port m0 m1 c0 c1 rss secret result stored
+  local row=$1 dir="$work/kiln-$RANDOM$RANDOM" smtp_port http_port m0 m1 c0 c1 rss secret result stored
   smtp_port=$(free_port)
   http_port=$(free_port)
-  kiln_start "$dir" "$smtp_port" "$http_port" kiln-http
+  kiln_start "$dir" "$smtp_port" "$http_port" "$row"
   secret=$(python3 -c "import json, sys; print(json.load(open(sys.argv[1]))['secret'])" "$dir/credential.json")
   c0=$(cpu_of "$kiln_pid")
   m0=$(machine)
@@ -269,16 +284,86 @@ measure_kiln_http() {
   rss=$(kiln_rss)
   kiln_stop
   stored=$(kiln_stored "$dir")
-  python3 - "$result" "$stored" "$((http_threads * http_calls * 1000))" <<'PY' >&2
+  python3 - "$result" "$stored" "$((http_threads * http_calls * 1000))" "$row" <<'PY' >&2
 import json, sys
 r, stored, expected = json.loads(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 if r["accepted"] != expected or stored != expected or r["errors"]:
-    print(f"kiln-http: {r['accepted']} accepted, {stored} stored of {expected}; statuses {r['status']}")
+    print(f"{sys.argv[4]}: {r['accepted']} accepted, {stored} stored of {expected}; statuses {r['status']}")
 PY
   set -- $(python3 -c "import json, sys; r = json.loads(sys.argv[1]); print(r['recipientsPerSecond'], r['clientCpuSeconds'], r['accepted'], r['seconds'])" "$result")
-  record kiln-http "$1" "$2" "$(python3 -c "print($c1 - $c0)")" "$3" $m0 $m1 "$4" " kiln:$rss:0"
+  record "$row" "$1" "$2" "$(python3 -c "print($c1 - $c0)")" "$3" $m0 $m1 "$4" " kiln:$rss:0"
   rm -rf "$dir"
 }
+
+# The shim for the *-full rows: GRDB's DatabasePool sets `PRAGMA synchronous = NORMAL` on
+# its writer after the store's prepareDatabase set FULL, so kiln as built commits without
+# syncing its WAL (its 250 survives a crash of kiln, not of the machine). The shim rewrites
+# that one statement to FULL, the store's documented mode: the cost of Postfix's durability.
+shim=
+if command -v cc >/dev/null; then
+  cat >"$work/syncfull.c" <<'C'
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <string.h>
+#include <strings.h>
+typedef struct sqlite3 sqlite3;
+typedef struct sqlite3_stmt sqlite3_stmt;
+static const char normal[] = "PRAGMA synchronous = NORMAL";
+static const char *fix(const char *sql, int *n) {
+    if (sql && strncasecmp(sql, normal, sizeof normal - 1) == 0) { if (n) *n = -1; return "PRAGMA synchronous = FULL"; }
+    return sql;
+}
+int sqlite3_prepare_v2(sqlite3 *db, const char *sql, int n, sqlite3_stmt **st, const char **tail) {
+    static int (*real)(sqlite3 *, const char *, int, sqlite3_stmt **, const char **);
+    if (!real) real = dlsym(RTLD_NEXT, "sqlite3_prepare_v2");
+    const char *s = fix(sql, &n);
+    int rc = real(db, s, n, st, tail);
+    if (s != sql && tail) *tail = sql + strlen(sql);
+    return rc;
+}
+int sqlite3_prepare_v3(sqlite3 *db, const char *sql, int n, unsigned flags, sqlite3_stmt **st, const char **tail) {
+    static int (*real)(sqlite3 *, const char *, int, unsigned, sqlite3_stmt **, const char **);
+    if (!real) real = dlsym(RTLD_NEXT, "sqlite3_prepare_v3");
+    const char *s = fix(sql, &n);
+    int rc = real(db, s, n, flags, st, tail);
+    if (s != sql && tail) *tail = sql + strlen(sql);
+    return rc;
+}
+int sqlite3_exec(sqlite3 *db, const char *sql, int (*cb)(void *, int, char **, char **), void *arg, char **err) {
+    static int (*real)(sqlite3 *, const char *, int (*)(void *, int, char **, char **), void *, char **);
+    if (!real) real = dlsym(RTLD_NEXT, "sqlite3_exec");
+    return real(db, fix(sql, NULL), cb, arg, err);
+}
+C
+  cc -shared -fPIC -O2 -o "$work/syncfull.so" "$work/syncfull.c" -ldl && shim=$work/syncfull.so
+fi
+
+# Durability probe: the fsyncs kiln makes while it acknowledges PROBE messages on ONE
+# session (so one message per commit): at synchronous=FULL at least one per message.
+probe_messages=200 probe_fsyncs=-1 probe_full=-1
+probe() {
+  local row=$1 dir="$work/kiln-probe-$RANDOM" smtp_port http_port strace_pid
+  smtp_port=$(free_port)
+  http_port=$(free_port)
+  kiln_start "$dir" "$smtp_port" "$http_port" "$row"
+  strace -f -c -e trace=fsync,fdatasync -o "$dir/strace" -p "$kiln_pid" 2>/dev/null &
+  strace_pid=$!
+  sleep 1
+  "$source" -d -s 1 -m "$probe_messages" -l 1000 -N -f news@example.com -t user@gmail.com "127.0.0.1:$smtp_port" || true
+  kill -INT "$strace_pid"
+  wait "$strace_pid" 2>/dev/null || true
+  kiln_stop
+  awk '$NF == "fsync" || $NF == "fdatasync" {n += $4} END {print n + 0}' "$dir/strace"
+  rm -rf "$dir"
+}
+if command -v strace >/dev/null; then
+  probe_fsyncs=$(probe kiln-smtp)
+  [ -n "$shim" ] && probe_full=$(probe kiln-smtp-full)
+  echo "durability probe: kiln as built made $probe_fsyncs fsyncs for $probe_messages messages acknowledged on one session" \
+    "(synchronous=FULL: >= $probe_messages); with the shim $probe_full" >&2
+else
+  probe_messages=0
+fi
 
 # fsync latency of this file system (the cost both servers pay per commit).
 fsync_ms=$(python3 - "$work" <<'PY'
@@ -292,22 +377,24 @@ print(f"{(time.time() - start) / 200 * 1000:.2f}")
 PY
 )
 
-rows=(${ONLY:-postfix kiln-smtp kiln-http})
+rows=(${ONLY:-postfix postfix-hold kiln-smtp ${shim:+kiln-smtp-full} kiln-http ${shim:+kiln-http-full}})
 for round in $(seq 1 "$runs"); do
   for k in $(seq 0 $((${#rows[@]} - 1))); do
     row=${rows[$(((k + round - 1) % ${#rows[@]}))]}
     case $row in
-      postfix) measure_postfix ;;
-      kiln-smtp) measure_kiln_smtp ;;
-      kiln-http) measure_kiln_http ;;
+      postfix) measure_postfix defer ;;
+      postfix-hold) measure_postfix hold ;;
+      kiln-smtp | kiln-smtp-full) measure_kiln_smtp "$row" ;;
+      kiln-http | kiln-http-full) measure_kiln_http "$row" ;;
     esac
   done
   echo "round $round: $(awk -v r="$round" '{n[$1]++; v[$1]=$2} END {for (k in v) printf "%s=%s ", k, v[k]}' "$work/results")" >&2
 done
 
-python3 - "$work/results" "$count" "$size" "$runs" "$http_threads" "$http_calls" "$fsync_ms" "$postfix_queue" <<'PY'
+python3 - "$work/results" "$count" "$size" "$runs" "$http_threads" "$http_calls" "$fsync_ms" "$probe_messages" "$probe_fsyncs" "$probe_full" <<'PY'
 import statistics, sys
-path, count, size, runs, threads, calls, fsync_ms, queue = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]), sys.argv[7], sys.argv[8]
+path, count, size, runs, threads, calls, fsync_ms = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]), sys.argv[7]
+probe_messages, probe_fsyncs, probe_full = int(sys.argv[8]), int(sys.argv[9]), int(sys.argv[10])
 rows = {}
 for line in open(path):
     f = line.split()
@@ -320,54 +407,79 @@ for line in open(path):
         "rate": rate, "client_us": client_cpu * 1e6 / units, "server_us": server_cpu * 1e6 / units,
         "client_cores": client_cpu / seconds, "server_cores": server_cpu / seconds,
         "busy": (busy1 - busy0) / span * 100, "iowait": (io1 - io0) / span * 100,
+        # Everything else the 2 cores did meanwhile: the kernel's loopback work, other processes.
+        "other_cores": max((busy1 - busy0) / span * 2 - (client_cpu + server_cpu) / seconds, 0),
         "procs": [(p[0], int(p[1] or 0), int(p[2] or 0)) for p in procs],
     })
 med = lambda name, key: statistics.median(r[key] for r in rows[name])
 labels = {
-    "postfix": f"Postfix smtpd, smtp-source -d -s 16 -l {size} ({queue} queue)",
-    "kiln-smtp": f"kiln SMTP listener, same smtp-source, paused, SQLite",
+    "postfix": f"Postfix, smtp-source -d -s 16 -l {size}, deferred",
+    "postfix-hold": f"Postfix, same smtp-source, on hold",
+    "kiln-smtp": f"kiln SMTP listener, same smtp-source, paused, SQLite as built",
+    "kiln-smtp-full": f"kiln SMTP listener, the same with synchronous=FULL (shim)",
     "kiln-http": f"kiln POST /v1/messages, {threads} threads x {calls} x 1,000 rcpt",
+    "kiln-http-full": f"kiln POST /v1/messages, the same with synchronous=FULL (shim)",
 }
-unit = {"postfix": "msg/s", "kiln-smtp": "msg/s", "kiln-http": "rcpt/s"}
 print(f"\nSubmission acceptance: {count} messages of {size} bytes per SMTP run; medians of {runs} rounds; fsync {fsync_ms} ms on this disk\n")
-print(f"| {'row':<62} | {'median':>9} | {'runs':<20} | {'server µs':>9} | {'client µs':>9} | server cores | client cores | machine busy | iowait")
-print(f"|{'-' * 64}|{'-' * 11}|{'-' * 22}|{'-' * 11}|{'-' * 11}|--------------|--------------|--------------|-------")
-for name in ["postfix", "kiln-smtp", "kiln-http"]:
+print(f"| {'row':<62} | {'median':>9} | {'runs':<20} | {'server µs':>9} | {'client µs':>9} | server cores | client cores | other cores | machine busy | iowait")
+print(f"|{'-' * 64}|{'-' * 11}|{'-' * 22}|{'-' * 11}|{'-' * 11}|--------------|--------------|-------------|--------------|-------")
+order = ["postfix", "postfix-hold", "kiln-smtp", "kiln-smtp-full", "kiln-http", "kiln-http-full"]
+for name in order:
     if name not in rows:
         continue
     rates = " ".join(f"{r['rate']:.0f}" for r in rows[name])
     print(f"| {labels[name]:<62} | {med(name, 'rate'):>9,.0f} | {rates:<20} | {med(name, 'server_us'):>9,.0f} | {med(name, 'client_us'):>9,.0f} | "
-          f"{med(name, 'server_cores'):>12.2f} | {med(name, 'client_cores'):>12.2f} | {med(name, 'busy'):>11.0f}% | {med(name, 'iowait'):>4.0f}%")
-print("(µs: CPU time per message, or per recipient for HTTP; cores: CPU seconds / wall seconds; machine busy and iowait: share of the 2 cores)")
+          f"{med(name, 'server_cores'):>12.2f} | {med(name, 'client_cores'):>12.2f} | {med(name, 'other_cores'):>11.2f} | {med(name, 'busy'):>11.0f}% | {med(name, 'iowait'):>4.0f}%")
+print("(µs: CPU time per message, or per recipient for HTTP; cores: CPU seconds / wall seconds; other: the rest of the machine's busy")
+print(" time, the kernel's loopback work and any other process; machine busy and iowait: share of the 2 cores)")
 
+if probe_messages:
+    print(f"\nDurability probe ({probe_messages} messages acknowledged on one session): kiln as built {probe_fsyncs} fsyncs"
+          f"{'' if probe_full < 0 else f', with synchronous=FULL forced {probe_full}'}: "
+          + ("commits are synced before the 250" if probe_fsyncs >= probe_messages else
+             "kiln acknowledges before its commit reaches the disk (WAL, synchronous=NORMAL): durable against a crash of kiln, not of the machine"))
 print("\nPeak RSS (VmHWM, max over rounds)")
-if "postfix" in rows:
+for row in [r for r in ["postfix", "postfix-hold"] if r in rows]:
     by_name = {}
     sums, pss = [], []
-    for r in rows["postfix"]:
+    for r in rows[row]:
         sums.append(sum(p[1] for p in r["procs"]))
         pss.append(sum(p[2] for p in r["procs"]))
         for name, hwm, _ in r["procs"]:
             by_name.setdefault(name, []).append(hwm)
-    count_per = {n: len(v) // len(rows["postfix"]) for n, v in by_name.items()}
+    count_per = {n: len(v) // len(rows[row]) for n, v in by_name.items()}
     detail = ", ".join(f"{n} {max(v) / 1024:.1f} MB (x{count_per[n]})" for n, v in sorted(by_name.items(), key=lambda kv: -max(kv[1])))
-    print(f"  Postfix: largest process {max(max(v) for v in by_name.values()) / 1024:.1f} MB; sum over its {len(rows['postfix'][0]['procs'])} processes "
+    print(f"  {row}: largest process {max(max(v) for v in by_name.values()) / 1024:.1f} MB; sum over its {len(rows[row][0]['procs'])} processes "
           f"{max(sums) / 1024:.1f} MB VmHWM (shared pages counted in each), {max(pss) / 1024:.1f} MB PSS after the run")
     print(f"    per process (max VmHWM): {detail}")
-for name in ["kiln-smtp", "kiln-http"]:
+for name in order[2:]:
     if name in rows:
         print(f"  kiln ({name}): {max(r['procs'][0][1] for r in rows[name]) / 1024:.1f} MB (one process)")
 
 print()
 verdicts = []
-if "postfix" in rows and "kiln-smtp" in rows:
-    ratio = med("kiln-smtp", "rate") / med("postfix", "rate")
-    per_round = " ".join(f"{k['rate'] / p['rate']:.2f}" for k, p in zip(rows["kiln-smtp"], rows["postfix"]))
-    print(f"kiln SMTP / Postfix: {ratio:.2f}x (per round: {per_round})  target >= 2x: {'PASS' if ratio >= 2 else 'MISS'}")
-    verdicts.append(ratio >= 2)
-if "kiln-http" in rows:
-    rate = med("kiln-http", "rate")
-    print(f"kiln HTTP: {rate:,.0f} recipients/s  target >= 20,000: {'PASS' if rate >= 20000 else 'MISS'}")
-    verdicts.append(rate >= 20000)
+# The issue's targets, judged at the same durability as Postfix's (fsync before the
+# reply): the -full rows when the probe found that kiln as built does not sync its commits.
+full = probe_messages > 0 and probe_fsyncs < probe_messages
+smtp_row = "kiln-smtp-full" if full and "kiln-smtp-full" in rows else "kiln-smtp"
+http_row = "kiln-http-full" if full and "kiln-http-full" in rows else "kiln-http"
+for kiln_row in ["kiln-smtp", "kiln-smtp-full"]:
+    for row, label in [("postfix", "Postfix (deferred)"), ("postfix-hold", "Postfix (on hold)")]:
+        if row in rows and kiln_row in rows:
+            ratio = med(kiln_row, "rate") / med(row, "rate")
+            per_round = " ".join(f"{k['rate'] / p['rate']:.2f}" for k, p in zip(rows[kiln_row], rows[row]))
+            judged = kiln_row == smtp_row
+            verdict = ("PASS" if ratio >= 2 else "MISS") if judged else "(not judged: not Postfix's durability)"
+            print(f"{kiln_row} / {label}: {ratio:.2f}x (per round: {per_round})  target >= 2x: {verdict}")
+            if judged:
+                verdicts.append(ratio >= 2)
+for kiln_row in ["kiln-http", "kiln-http-full"]:
+    if kiln_row in rows:
+        rate = med(kiln_row, "rate")
+        judged = kiln_row == http_row
+        verdict = ("PASS" if rate >= 20000 else "MISS") if judged else "(not judged: not Postfix's durability)"
+        print(f"{kiln_row}: {rate:,.0f} recipients/s  target >= 20,000: {verdict}")
+        if judged:
+            verdicts.append(rate >= 20000)
 sys.exit(0 if all(verdicts) else 2)
 PY

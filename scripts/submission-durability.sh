@@ -8,10 +8,15 @@
 # acknowledged when kiln died (at most one per session) may or may not have been stored:
 # they are counted, not judged. Exit status 1 when an acknowledged message is missing,
 # not delivered within TIMEOUT seconds (default 300) or never reached the sink.
+# A SIGKILL proves the 250 comes after the commit, not that the commit is on disk (the
+# kernel keeps a killed process's writes). So a probe follows (with strace): 200 messages
+# on one session, one commit each, must cost at least 200 fsyncs; exit status 3 when they
+# do not (acknowledged messages would not survive a crash of the machine).
 #
 #   scripts/submission-durability.sh [COUNT] [KILL_AFTER] [TIMEOUT]
 # The release build is taken under /tmp/kiln-build.lock (never two builds at once);
-# KILN=path/to/kiln skips the build.
+# KILN=path/to/kiln skips the build; KILN_PRELOAD=lib.so runs `kiln run` under LD_PRELOAD
+# (e.g. scripts/submission-bench.sh's synchronous=FULL shim).
 set -euo pipefail
 count=${1:-20000}
 kill_after=${2:-2000}
@@ -30,7 +35,8 @@ trap cleanup EXIT
 
 if [ -z "${KILN:-}" ]; then
   make -C "$root" deps >/dev/null
-  flock /tmp/kiln-build.lock swift build -c release --product kiln --package-path "$root" >/dev/null
+  flock /tmp/kiln-build.lock swift build -c release --product kiln --package-path "$root" >"$work/build.log" 2>&1 \
+    || { tail -20 "$work/build.log"; exit 1; }
   KILN=$(swift build -c release --show-bin-path --package-path "$root")/kiln
 fi
 kiln=$KILN
@@ -58,7 +64,7 @@ touch "$work/acked" "$work/sent" "$work/delivered.log"
 
 # Starts `kiln run` (log appended to $work/run.log) and waits for its listener.
 start_kiln() {
-  "$kiln" run --config "$work/kiln.json" --log-level notice >>"$work/run.log" 2>&1 &
+  LD_PRELOAD=${KILN_PRELOAD:-} "$kiln" run --config "$work/kiln.json" --log-level notice >>"$work/run.log" 2>&1 &
   kiln_pid=$!
   local waited=0
   until grep -q "SMTP submission listening" "$work/run.log" 2>/dev/null; do
@@ -141,3 +147,26 @@ for label, ids in [("missing from the store", missing), ("stored for another rec
         print(f"  {label}: {len(ids)}, e.g. {sorted(ids)[:10]}")
 sys.exit(1 if lost or not acked else 0)
 PY
+
+# The probe: fsyncs while 200 messages are acknowledged on one session (one per commit).
+command -v strace >/dev/null || { echo "strace missing: no fsync probe"; exit 0; }
+start_kiln
+strace -f -c -e trace=fsync,fdatasync -o "$work/strace" -p "$kiln_pid" 2>/dev/null &
+strace_pid=$!
+sleep 1
+python3 "$root/scripts/submission-client.py" blast --port "$smtp_port" --sessions 1 --count 200 --domain probe.example.org \
+  --out "$work/probe-acked" >/dev/null
+kill -INT "$strace_pid"
+wait "$strace_pid" 2>/dev/null || true
+kill -TERM "$kiln_pid"
+wait "$kiln_pid" || true
+kiln_pid=
+probe_acked=$(wc -l <"$work/probe-acked")
+fsyncs=$(awk '$NF == "fsync" || $NF == "fdatasync" {n += $4} END {print n + 0}' "$work/strace")
+if [ "$fsyncs" -ge "$probe_acked" ]; then
+  echo "fsync probe: $fsyncs fsyncs for $probe_acked messages acknowledged one at a time: each 250 follows a synced commit"
+else
+  echo "fsync probe: $fsyncs fsyncs for $probe_acked messages acknowledged one at a time: the 250 comes before the commit" \
+    "is on disk (durable against a crash of kiln, not of the machine)"
+  exit 3
+fi

@@ -130,6 +130,11 @@ extension SendEngine {
 /// Shared state is behind a mutex; nobody awaits per message.
 final class DeliverySession: Sendable {
     struct InFlight: Sendable {
+        /// The epoch of the lease it is sent under (`MessageLease`).
+        var epoch: Int64
+        /// The heartbeat found the lease lost (it expired and was taken back while this
+        /// run stalled): a job not yet with the transport is dropped, not started.
+        var lost = false
         var provider: MailboxProvider
         var recipient: String
         var createdAt: Timestamp
@@ -265,13 +270,40 @@ final class DeliverySession: Sendable {
     let routeHops: [String: [SMTPHop]]
 
     /// Renews this run's leases, says the node is alive, and takes back the leases of
-    /// nodes that stopped renewing theirs.
+    /// nodes that stopped renewing theirs. Leases of this run that the store no longer
+    /// holds for it (it stalled past them: another node may have the messages now) are
+    /// marked lost: what is still being finished for them is dropped, not sent; what the
+    /// transport already holds runs, and its outcomes are recorded as stale.
     func beat(now: Timestamp) async throws {
-        let result = try await engine.store.heartbeat(heartbeat, now: now, leaseUntil: now + leaseTime)
+        var beat = heartbeat
+        beat.holding = state.withLock { $0.inFlight.filter { !$0.value.lost }.map { MessageLease(id: $0.key, epoch: $0.value.epoch) } }
+        let result = try await engine.store.heartbeat(beat, now: now, leaseUntil: now + leaseTime)
         if result.recovered > 0 {
             engine.logger.info("took back messages whose lease expired (their node stopped)", metadata: ["count": "\(result.recovered)"])
         }
-        state.withLock { $0.liveNodes = result.liveNodes }
+        let lost = state.withLock { state in
+            state.liveNodes = result.liveNodes
+            var marked = 0
+            // Only what is still in flight under that epoch: a message recorded meanwhile
+            // left `inFlight` before its outcome reached the store.
+            for lease in result.lost where state.inFlight[lease.id]?.epoch == lease.epoch {
+                state.inFlight[lease.id]?.lost = true
+                marked += 1
+            }
+            return marked
+        }
+        if lost > 0 {
+            engine.logger.warning(
+                "this run lost leases it still held (it stalled past them): jobs not yet with the transport are dropped; transfers already with it are recorded as stale outcomes",
+                metadata: ["count": "\(lost)"])
+        }
+    }
+
+    /// Beats when a quarter of the lease time has passed since `beatAt`.
+    func beatIfDue(_ beatAt: inout ContinuousClock.Instant) async throws {
+        guard ContinuousClock.now - beatAt > leaseTime / 4 else { return }
+        try await beat(now: engine.now())
+        beatAt = ContinuousClock.now
     }
 
     // MARK: Dispatching
@@ -283,10 +315,7 @@ final class DeliverySession: Sendable {
         var beatAt = ContinuousClock.now - .seconds(3600)
         while !engine.stopping.withLock({ $0 }) {
             try Task.checkCancellation()
-            if ContinuousClock.now - beatAt > leaseTime / 4 {
-                try await beat(now: engine.now())
-                beatAt = ContinuousClock.now
-            }
+            try await beatIfDue(&beatAt)
             if ContinuousClock.now - guardCheckedAt > engine.reputationCheckInterval {
                 try await engine.enforceReputation()
                 guardCheckedAt = ContinuousClock.now
@@ -314,6 +343,9 @@ final class DeliverySession: Sendable {
             try await planPools(now: now)
             if state.withLock({ $0.savedAt.map { now - $0 >= .seconds(30) } ?? true }) { try await saveShaping(now: now) }
             let excluded = Set(state.withLock { $0.dispatcher.exhaustedProviders(now: now) }.keys)
+            // Again right before leasing: a run that stalled since the top of the loop
+            // finds its lost leases before it takes new ones.
+            try await beatIfDue(&beatAt)
             let leased = try await engine.store.lease(limit: min(capacity, 1000), owner: engine.nodeID, now: now, leaseUntil: now + leaseTime,
                                                       excluding: excluded, pausedSets: paused)
             if leased.isEmpty {
@@ -357,17 +389,33 @@ final class DeliverySession: Sendable {
         var work: [FinishWork] = []
         var outcomes: [Outcome] = []
         var events: [DeliveryEvent] = []
-        var release: [MessageID] = []
+        var release: [MessageLease] = []
+        let owner = engine.nodeID
         await resolveDomains(of: leased)
         state.withLock { $0.dispatcher.beginBatch() }
         for message in leased {
+            // Leased again while an attempt of an earlier lease is still under way: that
+            // lease was lost (this run stalled past it). The attempt under way stays the
+            // only one; this lease waits for a later turn.
+            let earlier = state.withLock { state -> Int64? in
+                guard let held = state.inFlight[message.id] else { return nil }
+                state.inFlight[message.id]?.lost = true
+                return held.epoch
+            }
+            if let earlier {
+                engine.logger.warning("leased a message again while an attempt of its lost lease is under way; deferred", metadata: [
+                    "message": "\(message.id)", "epoch": "\(message.epoch)", "earlierEpoch": "\(earlier)"])
+                outcomes.append(Outcome(id: message.id, state: .deferred, nextAttemptAt: now + leaseTime, countsAsAttempt: false,
+                                        epoch: message.epoch, owner: owner))
+                continue
+            }
             guard let content = state.withLock({ $0.contents[message.contentID] }) else {
-                outcomes.append(Outcome(id: message.id, state: .failed, countsAsAttempt: false))
+                outcomes.append(Outcome(id: message.id, state: .failed, countsAsAttempt: false, epoch: message.epoch, owner: owner))
                 events.append(DeliveryEvent(kind: .renderingFailure, time: now, messageID: message.id, recipient: message.recipient, detail: "content \(message.contentID) is missing"))
                 continue
             }
             if paused.contains(content.configurationSet) {
-                release.append(message.id)
+                release.append(message.lease)
                 continue
             }
             let poolName = configuration.configurationSet(named: content.configurationSet)?.pool ?? configuration.pools[0].name
@@ -380,11 +428,11 @@ final class DeliverySession: Sendable {
             let path: SendingPath
             switch decision {
             case .expire:
-                outcomes.append(Outcome(id: message.id, state: .expired, countsAsAttempt: false))
+                outcomes.append(Outcome(id: message.id, state: .expired, countsAsAttempt: false, epoch: message.epoch, owner: owner))
                 events.append(DeliveryEvent(kind: .expired, time: now, messageID: message.id, recipient: message.recipient, provider: message.provider))
                 continue
             case .deferral(let at):
-                outcomes.append(Outcome(id: message.id, state: .deferred, nextAttemptAt: at, countsAsAttempt: false))
+                outcomes.append(Outcome(id: message.id, state: .deferred, nextAttemptAt: at, countsAsAttempt: false, epoch: message.epoch, owner: owner))
                 continue
             case .send(let chosen):
                 path = chosen
@@ -403,9 +451,9 @@ final class DeliverySession: Sendable {
                 // (of this node's share of the pool-wide connection limit).
                 let configured = connectionLimit(viaShared ? nil : message.provider, profile: profile)
                 let (connections, perConnection) = state.withLock { state in
-                    state.inFlight[message.id] = InFlight(provider: message.provider, recipient: message.recipient, createdAt: message.createdAt,
-                                                          attempts: message.attempts, path: path, configurationSet: content.configurationSet,
-                                                          startedAt: .now)
+                    state.inFlight[message.id] = InFlight(epoch: message.epoch, provider: message.provider, recipient: message.recipient,
+                                                          createdAt: message.createdAt, attempts: message.attempts, path: path,
+                                                          configurationSet: content.configurationSet, startedAt: .now)
                     return (viaShared ? configured : state.dispatcher.connections(for: message.provider, configured: configured),
                             state.dispatcher.messagesPerConnection(for: message.provider))
                 }
@@ -431,7 +479,7 @@ final class DeliverySession: Sendable {
             case .failed(let reply):
                 // A local reply (no such domain, DNS failure): nothing was sent, so no IP is blamed.
                 let classification = classifier.classify(reply, provider: message.provider)
-                let (outcome, event, _) = resolve(message.id, recipient: message.recipient, provider: message.provider, createdAt: message.createdAt,
+                let (outcome, event, _) = resolve(message.lease, recipient: message.recipient, provider: message.provider, createdAt: message.createdAt,
                                                attempts: message.attempts, path: nil, reply: reply, classification: classification, now: now)
                 engine.logAttempt(message.id, ip: "none", provider: message.provider, reply: reply, classification: classification, duration: nil)
                 outcomes.append(outcome)
@@ -472,16 +520,26 @@ final class DeliverySession: Sendable {
                         }
                         jobs.append(item.job)
                     } catch {
-                        failures.append((Outcome(id: message.id, state: .failed, countsAsAttempt: false),
+                        failures.append((Outcome(id: message.id, state: .failed, countsAsAttempt: false, epoch: message.epoch, owner: engine.nodeID),
                                          DeliveryEvent(kind: .renderingFailure, time: now, messageID: message.id, recipient: message.recipient,
                                                        provider: message.provider, detail: "\(error)")))
                     }
                 }
-                if !failures.isEmpty {
-                    state.withLock { state in
-                        for (outcome, _) in failures { state.inFlight.removeValue(forKey: outcome.id) }
-                        state.renderingFailures += failures
+                // Jobs whose lease the heartbeat found lost are not started: another node
+                // may be sending those messages (nothing was attempted; nothing to record).
+                let dropped = state.withLock { state -> Int in
+                    for (outcome, _) in failures { state.inFlight.removeValue(forKey: outcome.id) }
+                    state.renderingFailures += failures
+                    let before = jobs.count
+                    jobs.removeAll { job in
+                        guard state.inFlight[job.id]?.lost == true else { return false }
+                        state.inFlight.removeValue(forKey: job.id)
+                        return true
                     }
+                    return before - jobs.count
+                }
+                if dropped > 0 {
+                    engine.logger.warning("dropped jobs whose lease was lost before they started", metadata: ["count": "\(dropped)"])
                 }
                 if let whole = batch.add(jobs, at: index) {
                     sequencer.complete(batch.number, whole)
@@ -615,18 +673,21 @@ final class DeliverySession: Sendable {
         let now = engine.now()
         var outcomes: [Outcome] = []
         var events: [DeliveryEvent] = []
-        var release: [MessageID] = []
+        var release: [MessageLease] = []
         var pauses = Set<String>()
         var authenticationPauses = Set<String>()
         outcomes.reserveCapacity(results.count)
         for result in results {
             guard let info = state.withLock({ $0.inFlight.removeValue(forKey: result.id) }) else { continue }
             guard let reply = result.reply else {
-                release.append(result.id)
+                release.append(MessageLease(id: result.id, epoch: info.epoch))
                 continue
             }
-            var (outcome, event, signal) = resolve(result.id, recipient: info.recipient, provider: info.provider, createdAt: info.createdAt,
-                                                   attempts: info.attempts, path: info.path, reply: reply, classification: result.classification, now: now)
+            // A lost lease's outcome goes to the store with its own epoch: the store keeps
+            // it as a `staleOutcome` event and leaves the message to its new holder.
+            var (outcome, event, signal) = resolve(MessageLease(id: result.id, epoch: info.epoch), recipient: info.recipient, provider: info.provider,
+                                                   createdAt: info.createdAt, attempts: info.attempts, path: info.path, reply: reply,
+                                                   classification: result.classification, now: now)
             if let signal {
                 engine.metrics.signal(signal.rawValue, provider: info.provider.id, ip: info.path.description)
                 engine.logger.warning("pair slowed by what the provider did", metadata: [
@@ -675,10 +736,11 @@ final class DeliverySession: Sendable {
 
     /// The outcome and event of an attempt that ended with `reply`, as the dispatcher
     /// decides them (it also feeds the reply to the router). `path` is nil for a local
-    /// reply that never left (no IP to blame).
-    func resolve(_ id: MessageID, recipient: String, provider: MailboxProvider, createdAt: Timestamp, attempts: Int, path: SendingPath?,
+    /// reply that never left (no IP to blame). The outcome names `lease` (its epoch fences it).
+    func resolve(_ lease: MessageLease, recipient: String, provider: MailboxProvider, createdAt: Timestamp, attempts: Int, path: SendingPath?,
                  reply full: SMTPReply, classification: ReplyClassification, now: Timestamp) -> (Outcome, DeliveryEvent, PairSignal?) {
         // What is stored keeps at most 4 KB of the reply's text; the whole one goes to the debug log.
+        let id = lease.id
         let reply = full.bounded()
         if reply.text.utf8.count != full.text.utf8.count, engine.logger.logLevel <= .debug {
             engine.logger.debug("long reply", metadata: ["message": "\(id)", "bytes": "\(full.text.utf8.count)", "reply": "\(full.description)"])
@@ -688,7 +750,7 @@ final class DeliverySession: Sendable {
                                       failedAttempts: attempts, recipient: classification.replyClass == .success ? nil : recipient.lowercased().hashValue,
                                       now: now, using: &state.rng)
         }
-        let outcome: Outcome
+        var outcome: Outcome
         switch completion.disposition {
         case .delivered:
             outcome = Outcome(id: id, state: .delivered, reply: reply, via: path)
@@ -699,6 +761,8 @@ final class DeliverySession: Sendable {
         case .expired:
             outcome = Outcome(id: id, state: .expired, reply: reply, via: path)
         }
+        outcome.epoch = lease.epoch
+        outcome.owner = engine.nodeID
         var event = DeliveryEvent(kind: completion.event, time: now, messageID: id, recipient: recipient, provider: provider, via: path, reply: reply,
                                   replyClass: classification.replyClass, reason: classification.reason, attempt: attempts + 1)
         if let signal = completion.signal {

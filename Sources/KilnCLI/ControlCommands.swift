@@ -65,11 +65,21 @@ struct Run: AsyncParsableCommand {
             return
         }
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
-        let submission = try SubmissionService.settings(for: engine, baseDirectory: URL(fileURLWithPath: options.config).deletingLastPathComponent().path)
+        var submission = try SubmissionService.settings(for: engine, baseDirectory: URL(fileURLWithPath: options.config).deletingLastPathComponent().path)
         let gate = (listen != nil || submission != nil) ? try SubmissionGate(engine: engine, logger: logger) : nil
+        // Inbound connections get what delivery, the store and the event files leave them.
+        let budget = DescriptorBudget.make(for: engine, http: listen != nil, smtp: submission != nil)
+        if budget.fits {
+            logger.info("open-file budget", metadata: ["budget": "\(budget)"])
+        } else {
+            logger.warning("the open-file limit is too low for delivery.maxInFlight and the listeners; raise it (ulimit -n)",
+                           metadata: ["budget": "\(budget)"])
+        }
+        submission?.maxConnections = budget.smtp
         if let listen, let gate {
             // Started first, stopped last: /readyz says "shutting down" while delivery drains.
-            let app = try operationsApplication(engine: engine, gate: gate, listen: try ListenAddress(listen), logger: logger) { registry.emitToBuffer() }
+            let app = try operationsApplication(engine: engine, gate: gate, listen: try ListenAddress(listen), maxConnections: budget.http,
+                                                logger: logger) { registry.emitToBuffer() }
             services.append(.init(service: app))
         }
         if let submission, let gate {

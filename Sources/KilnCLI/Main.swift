@@ -38,7 +38,7 @@ struct KilnCommand: AsyncParsableCommand {
         commandName: "kiln",
         abstract: "A bulk email sending engine that warms up dedicated IPs by itself.",
         version: KilnVersion.text,
-        subcommands: [Send.self, Run.self, Status.self, Pause.self, Resume.self, Campaign.self, Simulate.self, Demo.self, Reply.self, Feedback.self, Suppression.self, Serve.self, Config.self, Migrate.self, Identity.self, Credentials.self])
+        subcommands: [Send.self, Run.self, Status.self, Pause.self, Resume.self, Campaign.self, Simulate.self, Demo.self, Reply.self, Feedback.self, Suppression.self, Serve.self, Config.self, Migrate.self, Identity.self, Credentials.self, Message.self, Events.self, Queue.self])
 }
 
 struct ConfigOption: ParsableArguments {

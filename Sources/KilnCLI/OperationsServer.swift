@@ -30,7 +30,7 @@ func unsubscribePaths(_ engine: SendEngine) -> [String] {
 /// The HTTP server of `kiln run --listen`: the injection API (/v1), /metrics, /healthz,
 /// /readyz, and the one-click unsubscribe routes when a configuration set has an
 /// unsubscribe section.
-func operationsApplication(engine: SendEngine, gate: SubmissionGate, listen: ListenAddress, logger: Logger,
+func operationsApplication(engine: SendEngine, gate: SubmissionGate, listen: ListenAddress, maxConnections: Int, logger: Logger,
                            metricsText: @escaping @Sendable () -> [UInt8]) throws -> some ApplicationProtocol {
     let router = Hummingbird.Router(context: PeerRequestContext.self)
     OperationsEndpoint(engine: engine, metricsText: metricsText).addRoutes(to: router)
@@ -43,7 +43,7 @@ func operationsApplication(engine: SendEngine, gate: SubmissionGate, listen: Lis
             routes.append(path)
         }
     }
-    let limits = UnsubscribeServerLimits().fittingOpenFileLimit()
+    let limits = UnsubscribeServerLimits(maxConnections: maxConnections)
     logger.notice("serving", metadata: ["address": "http://\(listen.host):\(listen.port)", "routes": "\(routes.joined(separator: " "))"])
     return Application(router: router, server: limits.server,
                        configuration: limits.configuration(address: .hostname(listen.host, port: listen.port), logger: logger), logger: logger)

@@ -15,7 +15,7 @@ struct Simulate: AsyncParsableCommand {
     @Option(help: "Scenarios run at once in a random family (default: the processor count).") var workers: Int?
     @Option(help: "adaptive, fixed:ses45, fixed:stages30, none, oracle, or all.") var strategy = "adaptive"
     @Option(help: "Simulate this many days instead of the scenario's.") var days: Int?
-    @Option(help: "Write days.csv per strategy and charts.svg here.") var out: String?
+    @Option(help: "Write here: charts.svg and days-STRATEGY.csv per strategy; with --random, family.json, family.svg and the worst, blocked and expired scenarios (worst-N.json ...).") var out: String?
     @Option(help: "Adaptive warm-up parameters to try instead of the defaults, as JSON (e.g. '{\"probeStep\": 0.02}'); see WarmupModel.")
     var warmupModel: String?
     @OptionGroup var output: OutputOptions
@@ -62,14 +62,17 @@ struct Simulate: AsyncParsableCommand {
             for await result in group { results.append(result) }
             return results.sorted { $0.0 < $1.0 }.map(\.1)
         }
+        var written: [String] = []
         if let out {
             try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-            for result in results {
-                let name = result.strategy.description.replacingOccurrences(of: ":", with: "-")
-                try SimulationReport.csv(result).write(toFile: "\(out)/days-\(name).csv", atomically: true, encoding: .utf8)
-            }
             try SimulationReport.svg(results, title: "\(loaded.name ?? scenario): \(loaded.days) days")
                 .write(toFile: "\(out)/charts.svg", atomically: true, encoding: .utf8)
+            written.append("charts.svg")
+            for result in results {
+                let name = "days-" + result.strategy.description.replacingOccurrences(of: ":", with: "-") + ".csv"
+                try SimulationReport.csv(result).write(toFile: "\(out)/\(name)", atomically: true, encoding: .utf8)
+                written.append(name)
+            }
         }
         if output.json {
             printJSON(SimulationOutput(scenario: loaded.name ?? scenario, days: loaded.days, strategies: results.map(\.summary)))
@@ -83,7 +86,7 @@ struct Simulate: AsyncParsableCommand {
                 + String(format: " %8.1f%%  %7.2f%%  %6d  %7d  %7d  %11.2f  ", r.dedicatedShare * 100, r.throttleRate * 100, r.blocks, r.expired,
                          r.ipDays, r.p95QueueHours) + full)
         }
-        if let out { print("wrote \(out)/charts.svg and days-*.csv") }
+        if let out { print("wrote in \(out): " + written.joined(separator: ", ")) }
     }
 }
 
@@ -103,14 +106,19 @@ extension Simulate {
             try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+            try encoder.encode(report).write(to: URL(fileURLWithPath: "\(out)/family.json"))
+            written.append("family.json")
+            let title = "kiln simulate --random \(count) --seed \(seed)" + (days.map { " --days \($0)" } ?? "")
+            try report.svg(title: title).write(toFile: "\(out)/family.svg", atomically: true, encoding: .utf8)
+            written.append("family.svg")
+            // Only the files written now: a list that is empty writes none, and names none.
             for (name, list) in [("worst", report.worst), ("blocked", report.blocked), ("expired", report.expired)] {
                 for (index, scenario) in list.enumerated() {
-                    try encoder.encode(scenario).write(to: URL(fileURLWithPath: "\(out)/\(name)-\(index + 1).json"))
+                    let file = "\(name)-\(index + 1).json"
+                    try encoder.encode(scenario).write(to: URL(fileURLWithPath: "\(out)/\(file)"))
+                    written.append(file)
                 }
-                if !list.isEmpty { written.append(list.count == 1 ? "\(name)-1.json" : "\(name)-1..\(list.count).json") }
             }
-            try encoder.encode(report).write(to: URL(fileURLWithPath: "\(out)/family.json"))
-            written.insert("family.json", at: 0)
         }
         if output.json {
             printJSON(report)

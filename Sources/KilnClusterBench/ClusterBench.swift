@@ -105,7 +105,7 @@ struct ClusterBench {
                                 let batch = try await store.lease(limit: 100, owner: "n\(i)/bench", now: now, leaseUntil: now + .seconds(60), excluding: [], pausedSets: [])
                                 if batch.isEmpty { return empty }
                                 try await store.record(batch.map { Outcome(id: $0.id, state: .delivered, reply: SMTPReply(code: 250, enhancedStatus: "2.0.0", text: "ok"),
-                                                                           via: .dedicated(ip: "127.0.0.2")) }, events: [], now: now)
+                                                                           via: .dedicated(ip: "127.0.0.2"), epoch: $0.epoch, owner: "n\(i)/bench") }, events: [], now: now)
                             }
                         }
                     }

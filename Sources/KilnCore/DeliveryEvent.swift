@@ -40,6 +40,11 @@ public struct DeliveryEvent: Sendable, Hashable, Codable {
         case resumed
         /// A managed pool took or released IPs.
         case poolScaled
+        /// An outcome that came too late: its lease had expired and the message had been
+        /// taken back (and perhaps leased again, by this node or another). The store kept
+        /// the message as it was and recorded this instead of the outcome's own events;
+        /// the detail names the lease holder and what it would have recorded.
+        case staleOutcome
     }
 
     public var kind: Kind

@@ -176,6 +176,12 @@ enum PostgresSchema {
             )
             """,
         ]),
+        (5, "leases carry an epoch", [
+            // Each lease of a message takes the next epoch; an outcome or a release counts
+            // only under the current one, so that a node that stalled past its lease cannot
+            // overwrite what another node did since (`MessageLease`).
+            "ALTER TABLE messages ADD COLUMN lease_epoch BIGINT NOT NULL DEFAULT 0",
+        ]),
     ]
 
     /// Applies the migrations not yet applied; returns how many ran.

@@ -186,14 +186,14 @@ public final class PostgresStore: MessageStore {
                   ORDER BY next_attempt_at LIMIT (\(limit) - (SELECT count(*) FROM urgent))
                   FOR UPDATE SKIP LOCKED)
                 UPDATE messages m SET state = \(MessageState.leased.rawValue), lease_expires_at = \(leaseUntil.nanoseconds), lease_owner = \(owner),
-                  updated_at = \(now.nanoseconds)
+                  updated_at = \(now.nanoseconds), lease_epoch = m.lease_epoch + 1
                 FROM (SELECT id FROM urgent UNION ALL SELECT id FROM bulk) due WHERE m.id = due.id
-                RETURNING m.id, m.content_id, m.provider, m.recipient, m.variables, m.created_at, m.attempts, m.next_attempt_at, m.priority
+                RETURNING m.id, m.content_id, m.provider, m.recipient, m.variables, m.created_at, m.attempts, m.next_attempt_at, m.priority, m.lease_epoch
                 """, logger: logger)
             var leased: [(LeasedMessage, Int64)] = []
-            for try await (id, contentID, provider, recipient, variables, createdAt, attempts, due, priority) in rows.decode(
-                (Int64, Int64, String, String, ByteBuffer?, Int64, Int, Int64, Int).self) {
-                leased.append((LeasedMessage(id: MessageID(id), contentID: contentID, provider: MailboxProvider(provider), recipient: recipient,
+            for try await (id, contentID, provider, recipient, variables, createdAt, attempts, due, priority, epoch) in rows.decode(
+                (Int64, Int64, String, String, ByteBuffer?, Int64, Int, Int64, Int, Int64).self) {
+                leased.append((LeasedMessage(id: MessageID(id), epoch: epoch, contentID: contentID, provider: MailboxProvider(provider), recipient: recipient,
                                              variables: Self.bytes(variables), createdAt: Timestamp(nanoseconds: createdAt), attempts: attempts,
                                              priority: priority), due))
             }
@@ -218,7 +218,8 @@ public final class PostgresStore: MessageStore {
     }
 
     /// Records a batch of outcomes with their events, the hard bounces' suppressions and
-    /// the reputation counters in one statement: one round trip, atomic.
+    /// the reputation counters in one statement: one round trip, atomic. An outcome counts
+    /// only under its lease's epoch while the message is leased (`MessageStore.record`).
     public func record(_ outcomes: [Outcome], events: [DeliveryEvent], now: Timestamp) async throws(KilnError) {
         guard !outcomes.isEmpty || !events.isEmpty else { return }
         try await run("record outcomes") { try await query(Self.recording(outcomes, events: events, now: now), logger: logger) }
@@ -226,7 +227,13 @@ public final class PostgresStore: MessageStore {
 
     /// The statement that records outcomes and events: data-modifying CTEs over the arrays
     /// of the batch. -1 and '' stand for "no value" in the arrays (arrays bound from Swift
-    /// carry no NULLs); no real value is either.
+    /// carry no NULLs); no real value is either (lease epochs start at 1).
+    ///
+    /// Fencing, as in `SQLiteStore.record`: `updated` takes only the outcomes whose message
+    /// is leased under their epoch (-1: not fenced); `stale` is the fenced rest. Only
+    /// `updated` rows suppress and count for reputation; the batch's events of a stale
+    /// outcome's message are left out and one `staleOutcome` event per stale outcome
+    /// follows the rest.
     static func recording(_ outcomes: [Outcome], events: [DeliveryEvent], now: Timestamp) -> PostgresQuery {
         """
         WITH o AS (
@@ -235,8 +242,9 @@ public final class PostgresStore: MessageStore {
                                \(outcomes.map { $0.via?.description ?? "" })::text[], \(outcomes.map { $0.reply?.code ?? -1 })::bigint[],
                                \(outcomes.map { $0.reply?.enhancedStatus ?? "" })::text[], \(outcomes.map { $0.reply?.text ?? "" })::text[],
                                \(outcomes.map { $0.suppressRecipient?.lowercased() ?? "" })::text[],
-                               \(outcomes.map { "bounce: \($0.reply?.description ?? "")" })::text[], \(outcomes.map { $0.host ?? "" })::text[])
-            AS o(id, state, next, counts, via, code, status, text, suppress, source, host)),
+                               \(outcomes.map { "bounce: \($0.reply?.description ?? "")" })::text[], \(outcomes.map { $0.host ?? "" })::text[],
+                               \(outcomes.map { $0.epoch ?? -1 })::bigint[], \(outcomes.map { $0.epoch == nil ? "" : $0.staleDescription })::text[])
+            WITH ORDINALITY AS o(id, state, next, counts, via, code, status, text, suppress, source, host, epoch, stale, n)),
         updated AS (
           UPDATE messages m SET state = o.state, next_attempt_at = COALESCE(NULLIF(o.next, -1), m.next_attempt_at),
             lease_expires_at = NULL, lease_owner = NULL, attempts = m.attempts + o.counts,
@@ -246,11 +254,17 @@ public final class PostgresStore: MessageStore {
             last_text = CASE WHEN o.code = -1 THEN m.last_text ELSE o.text END,
             last_host = COALESCE(NULLIF(o.host, ''), m.last_host),
             updated_at = \(now.nanoseconds)
-          FROM o WHERE m.id = o.id AND m.state = \(MessageState.leased.rawValue)
-          RETURNING m.config_set, m.tenant, o.state, o.suppress),
+          FROM o WHERE m.id = o.id AND m.state = \(MessageState.leased.rawValue) AND (o.epoch = -1 OR m.lease_epoch = o.epoch)
+          RETURNING m.id, m.config_set, m.tenant, o.state, o.suppress, o.source),
+        stale AS (
+          SELECT o.id, o.via, o.code, o.status, o.text, o.host, o.n, m.recipient, m.provider,
+                 o.stale || COALESCE('; the message is at lease epoch ' || m.lease_epoch || ', ' || (\(Self.stateNames)::text[])[m.state + 1],
+                                     '; the message is no longer stored') AS detail
+          FROM o LEFT JOIN messages m ON m.id = o.id
+          WHERE o.epoch <> -1 AND NOT EXISTS (SELECT 1 FROM updated u WHERE u.id = o.id)),
         suppressed AS (
           INSERT INTO suppression_list (scope, address, reason, source, created_at)
-          SELECT '', o.suppress, \(SuppressionReason.bounce.rawValue), o.source, \(now.nanoseconds) FROM o WHERE o.suppress <> ''
+          SELECT '', u.suppress, \(SuppressionReason.bounce.rawValue), u.source, \(now.nanoseconds) FROM updated u WHERE u.suppress <> ''
           ON CONFLICT (scope, address) DO NOTHING),
         counted AS (
           INSERT INTO reputation_hours (scope, hour, sent, bounces)
@@ -265,7 +279,8 @@ public final class PostgresStore: MessageStore {
         SELECT e.time, e.kind, NULLIF(e.message, -1), NULLIF(e.recipient, ''), NULLIF(e.provider, ''), NULLIF(e.via, ''),
                NULLIF(e.code, -1), NULLIF(e.status, ''), CASE WHEN e.code = -1 THEN NULL ELSE e.text END, NULLIF(e.detail, ''),
                NULLIF(e.host, ''), NULLIF(e.class, ''), NULLIF(e.reason, ''), NULLIF(e.attempt, -1)
-        FROM UNNEST(\(events.map(\.time.nanoseconds))::bigint[], \(events.map(\.kind.rawValue))::text[],
+        FROM (
+          SELECT e.*, 0 AS part FROM UNNEST(\(events.map(\.time.nanoseconds))::bigint[], \(events.map(\.kind.rawValue))::text[],
                     \(events.map { $0.messageID?.rawValue ?? -1 })::bigint[], \(events.map { $0.recipient ?? "" })::text[],
                     \(events.map { $0.provider?.id ?? "" })::text[], \(events.map { $0.via?.description ?? "" })::text[],
                     \(events.map { $0.reply?.code ?? -1 })::bigint[], \(events.map { $0.reply?.enhancedStatus ?? "" })::text[],
@@ -273,17 +288,27 @@ public final class PostgresStore: MessageStore {
                     \(events.map { $0.host ?? "" })::text[],
                     \(events.map { $0.replyClass?.rawValue ?? "" })::text[], \(events.map { $0.reason?.rawValue ?? "" })::text[],
                     \(events.map { $0.attempt ?? -1 })::bigint[]) WITH ORDINALITY
-          AS e(time, kind, message, recipient, provider, via, code, status, text, detail, host, class, reason, attempt, n)
-        ORDER BY e.n
+            AS e(time, kind, message, recipient, provider, via, code, status, text, detail, host, class, reason, attempt, n)
+          WHERE NOT EXISTS (SELECT 1 FROM stale s WHERE s.id = e.message)
+          UNION ALL
+          SELECT \(now.nanoseconds), \(DeliveryEvent.Kind.staleOutcome.rawValue), s.id, COALESCE(s.recipient, ''), COALESCE(s.provider, ''), s.via,
+                 s.code, s.status, s.text, s.detail, s.host, '', '', -1, s.n, 1
+          FROM stale s) e
+        ORDER BY e.part, e.n
         """
     }
 
-    public func release(_ ids: [MessageID]) async throws(KilnError) {
-        guard !ids.isEmpty else { return }
+    /// `MessageState` names by raw value (0 first), for SQL that names a state.
+    static let stateNames = MessageState.allCases.sorted { $0.rawValue < $1.rawValue }.map(\.description)
+
+    /// Puts leased messages back (those still leased under the given epoch).
+    public func release(_ leases: [MessageLease]) async throws(KilnError) {
+        guard !leases.isEmpty else { return }
         try await run("release leases") {
             try await query("""
-                UPDATE messages SET state = \(MessageState.queued.rawValue), lease_expires_at = NULL, lease_owner = NULL
-                WHERE id = ANY(\(ids.map(\.rawValue))::bigint[]) AND state = \(MessageState.leased.rawValue)
+                UPDATE messages m SET state = \(MessageState.queued.rawValue), lease_expires_at = NULL, lease_owner = NULL
+                FROM UNNEST(\(leases.map(\.id.rawValue))::bigint[], \(leases.map(\.epoch))::bigint[]) AS l(id, epoch)
+                WHERE m.id = l.id AND m.state = \(MessageState.leased.rawValue) AND m.lease_epoch = l.epoch
                 """, logger: logger)
         }
     }
@@ -341,7 +366,21 @@ public final class PostgresStore: MessageStore {
             for try await n in try await connection.query("SELECT count(*) FROM nodes WHERE heartbeat_at > \(since)", logger: logger).decode(Int.self) {
                 live = n + (heartbeat.node == nil ? 1 : 0)
             }
-            return HeartbeatResult(recovered: count, liveNodes: live)
+            // The leases the run believes it holds that are no longer its own under their
+            // epoch: they expired and were taken back while it stalled.
+            var lost: [MessageLease] = []
+            if !heartbeat.holding.isEmpty {
+                let holding = heartbeat.holding
+                for try await (id, epoch) in try await connection.query("""
+                    SELECT h.id, h.epoch FROM UNNEST(\(holding.map(\.id.rawValue))::bigint[], \(holding.map(\.epoch))::bigint[]) WITH ORDINALITY AS h(id, epoch, n)
+                    WHERE NOT EXISTS (SELECT 1 FROM messages m WHERE m.id = h.id AND m.state = \(MessageState.leased.rawValue)
+                                        AND m.lease_epoch = h.epoch AND m.lease_owner = \(heartbeat.owner))
+                    ORDER BY h.n
+                    """, logger: logger).decode((Int64, Int64).self) {
+                    lost.append(MessageLease(id: MessageID(id), epoch: epoch))
+                }
+            }
+            return HeartbeatResult(recovered: count, liveNodes: live, lost: lost)
         }
     }
 

@@ -134,7 +134,7 @@ public struct Scenario: Codable, Sendable {
     }
 }
 
-/// A simulated provider's hidden behaviour (the model of issue 5).
+/// A simulated provider's hidden behaviour.
 public struct ProviderModel: Codable, Sendable {
     public init(coldHourly: Double? = nil, warmHourly: Double? = nil, tolerance: Double? = nil, blockFactor: Double? = nil, blockHours: Double? = nil,
                 blockPenalty: Double? = nil, growthPerDay: Double? = nil, throttlePenalty: Double? = nil, idleDecayPerDay: Double? = nil,

@@ -1,6 +1,6 @@
 import KilnCore
 
-/// A provider's hidden state for one IP, and its rules (issue 5's model, exactly).
+/// A provider's hidden state for one IP, and its rules (the `ProviderModel`, exactly).
 public struct SimulatedPair: Sendable, Hashable {
     public enum Outcome: Sendable, Hashable {
         case accepted

@@ -95,9 +95,24 @@ public struct Submission: Sendable {
     }
 }
 
+/// One lease of one message: the message and the lease's epoch. Every lease of a message
+/// has a higher epoch than the one before, so an epoch names one lease for good: the
+/// store accepts an outcome or a release only from the current epoch, while the message
+/// is still leased (a holder that stalled past its lease cannot undo what came after).
+public struct MessageLease: Sendable, Hashable {
+    public var id: MessageID
+    public var epoch: Int64
+    public init(id: MessageID, epoch: Int64) {
+        self.id = id
+        self.epoch = epoch
+    }
+}
+
 /// A message taken for delivery.
 public struct LeasedMessage: Sendable, Hashable {
     public var id: MessageID
+    /// This lease's epoch (`MessageLease`): what its outcome and release name.
+    public var epoch: Int64
     public var contentID: Int64
     public var provider: MailboxProvider
     public var recipient: String
@@ -109,10 +124,11 @@ public struct LeasedMessage: Sendable, Hashable {
     /// of lower-priority jobs waiting on the same lane.
     public var priority: Int
 
-    public init(id: MessageID, contentID: Int64, provider: MailboxProvider, recipient: String, variables: [UInt8]?, createdAt: Timestamp, attempts: Int,
-                priority: Int = 0) {
+    public init(id: MessageID, epoch: Int64, contentID: Int64, provider: MailboxProvider, recipient: String, variables: [UInt8]?, createdAt: Timestamp,
+                attempts: Int, priority: Int = 0) {
         self.priority = priority
         self.id = id
+        self.epoch = epoch
         self.contentID = contentID
         self.provider = provider
         self.recipient = recipient
@@ -120,6 +136,9 @@ public struct LeasedMessage: Sendable, Hashable {
         self.createdAt = createdAt
         self.attempts = attempts
     }
+
+    /// The lease this message is held under.
+    public var lease: MessageLease { MessageLease(id: id, epoch: epoch) }
 }
 
 /// The result of one attempt, to be recorded.
@@ -138,8 +157,17 @@ public struct Outcome: Sendable, Hashable {
     public var suppressRecipient: String?
     /// The receiving host that gave `reply`.
     public var host: String?
+    /// The epoch of the lease it was decided under (`LeasedMessage.epoch`): the store
+    /// records it only while that lease is current, else it keeps a `staleOutcome` event
+    /// instead. nil: not fenced, for a caller that did not lease the message (the engine
+    /// always sets it); the message must still be leased.
+    public var epoch: Int64?
+    /// Who held the lease (`NodeHeartbeat.owner`), named in a stale outcome's event.
+    public var owner: String?
     public init(id: MessageID, state: MessageState, nextAttemptAt: Timestamp? = nil, reply: SMTPReply? = nil, via: SendingPath? = nil,
-                countsAsAttempt: Bool = true, suppressRecipient: String? = nil) {
+                countsAsAttempt: Bool = true, suppressRecipient: String? = nil, epoch: Int64? = nil, owner: String? = nil) {
+        self.epoch = epoch
+        self.owner = owner
         self.id = id
         self.state = state
         self.nextAttemptAt = nextAttemptAt
@@ -147,6 +175,22 @@ public struct Outcome: Sendable, Hashable {
         self.via = via
         self.countsAsAttempt = countsAsAttempt
         self.suppressRecipient = suppressRecipient
+    }
+}
+
+extension Outcome {
+    /// What a stale outcome would have recorded, for its `staleOutcome` event:
+    /// `a/host-1-2 (lease epoch 3) would have recorded bounced: 550 5.1.1 user unknown`.
+    /// The store adds where the message is now (`staleDetail(now:)`).
+    public var staleDescription: String {
+        "\(owner ?? "an unnamed holder") (lease epoch \(epoch.map(String.init) ?? "none")) would have recorded \(state)"
+            + (reply.map { ": \($0.description)" } ?? "")
+    }
+
+    /// The detail of a stale outcome's event: `staleDescription`, then the message's lease
+    /// epoch and state when it came (nil: the message is no longer stored).
+    public func staleDetail(now current: (epoch: Int64, state: MessageState)?) -> String {
+        staleDescription + (current.map { "; the message is at lease epoch \($0.epoch), \($0.state)" } ?? "; the message is no longer stored")
     }
 }
 

@@ -29,9 +29,16 @@ public protocol MessageStore: CredentialStore {
     func contents(ids: [Int64]) async throws(KilnError) -> [Int64: StoredContent]
     /// Records attempt outcomes of leased messages and their events, in one transaction:
     /// states, the hard bounces' suppressions, the reputation counters.
+    ///
+    /// Fencing: an outcome changes its message only while the message is leased under the
+    /// outcome's epoch (`Outcome.epoch`; nil: while it is leased at all). A stale one
+    /// (its lease expired and was taken back, perhaps leased again) changes nothing: not
+    /// the state, the attempts, the suppression list or the reputation counters; the
+    /// events given for its message are replaced by one `staleOutcome` event.
     func record(_ outcomes: [Outcome], events: [DeliveryEvent], now: Timestamp) async throws(KilnError)
-    /// Puts leased messages back as they were, without counting an attempt.
-    func release(_ ids: [MessageID]) async throws(KilnError)
+    /// Puts leased messages back as they were, without counting an attempt: only those
+    /// still leased under the given epoch (a stale release does nothing).
+    func release(_ leases: [MessageLease]) async throws(KilnError)
     /// Starts a delivering run of `node` (nil: an unnamed deliverer): returns leased
     /// messages that nobody will finish to the queue (SQLite, whose one deliverer holds
     /// `DeliveryLock`: all of them; a shared store: the expired leases and those of this
@@ -40,7 +47,8 @@ public protocol MessageStore: CredentialStore {
     func beginDelivery(node: String?, now: Timestamp) async throws(KilnError) -> DeliveryClaim
     /// Renews `heartbeat.owner`'s leases until `leaseUntil`, records the node's heartbeat,
     /// and returns to the queue the messages whose lease expired (their owner stopped
-    /// renewing: it died). Says how many it took back, and how many nodes are alive.
+    /// renewing: it died). Says how many it took back, how many nodes are alive, and
+    /// which of `heartbeat.holding` the owner no longer holds (lost while it stalled).
     func heartbeat(_ heartbeat: NodeHeartbeat, now: Timestamp, leaseUntil: Timestamp) async throws(KilnError) -> HeartbeatResult
     /// The delivering nodes that have sent a heartbeat, with what they hold leased.
     func nodes() async throws(KilnError) -> [NodeStatus]
@@ -138,6 +146,19 @@ public protocol MessageStore: CredentialStore {
     func recipients(contentID: Int64, after: MessageID?, limit: Int) async throws(KilnError) -> (addresses: [String], next: MessageID?)
     func campaignCounts(contentID: Int64) async throws(KilnError) -> (counts: [StateCount], spilled: Int, transientFailures: Int)
     func countEvents(kind: DeliveryEvent.Kind, contentID: Int64) async throws(KilnError) -> Int
+
+    // MARK: Inspection
+
+    /// The newest `limit` events that match `filter`, returned oldest first, with their
+    /// messages' configuration set, campaign, tenant and metadata (`kiln events`).
+    func recentEvents(matching filter: EventQuery, limit: Int) async throws(KilnError) -> [StoredEvent]
+    /// The unfinished messages (queued, leased, deferred) counted by provider and state,
+    /// deferred ones also by the source IP of their last attempt (`kiln queue`).
+    func queueSummary() async throws(KilnError) -> [QueueCount]
+    /// Makes the deferred messages that wait for a later attempt due at `now`: all of them,
+    /// or those of `provider` and/or `recipient`. Leased and final messages stay as they
+    /// are. Returns how many it made due (`kiln queue retry`).
+    func retryNow(provider: MailboxProvider?, recipient: String?, now: Timestamp) async throws(KilnError) -> Int
 }
 
 /// What a delivering run says of itself, every few seconds.
@@ -149,10 +170,14 @@ public struct NodeHeartbeat: Sendable, Hashable {
     public var node: String?
     /// The source IPs this run sends from.
     public var ips: [String]
-    public init(owner: String, node: String?, ips: [String]) {
+    /// The leases the run believes it holds (its messages in flight): the heartbeat says
+    /// which of them are lost (`HeartbeatResult.lost`).
+    public var holding: [MessageLease]
+    public init(owner: String, node: String?, ips: [String], holding: [MessageLease] = []) {
         self.owner = owner
         self.node = node
         self.ips = ips
+        self.holding = holding
     }
 }
 
@@ -163,9 +188,14 @@ public struct HeartbeatResult: Sendable, Hashable {
     /// Nodes that sent a heartbeat within the last lease time (this one included; at least 1):
     /// a node takes this share of the limits that hold for the whole pool.
     public var liveNodes: Int
-    public init(recovered: Int, liveNodes: Int) {
+    /// The leases of `NodeHeartbeat.holding` that the owner no longer holds under their
+    /// epoch: they expired and were taken back (and perhaps leased again). Their outcomes
+    /// will be stale; the run should not start what it still holds for them.
+    public var lost: [MessageLease]
+    public init(recovered: Int, liveNodes: Int, lost: [MessageLease] = []) {
         self.recovered = recovered
         self.liveNodes = max(1, liveNodes)
+        self.lost = lost
     }
 }
 

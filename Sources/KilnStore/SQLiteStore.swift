@@ -136,13 +136,14 @@ public final class SQLiteStore: MessageStore {
         sql += priorityOnly ? " ORDER BY priority DESC, next_attempt_at, id LIMIT ?" : " ORDER BY next_attempt_at LIMIT ?"
         arguments += [limit]
         let rows = try Row.fetchAll(db, sql: """
-            UPDATE messages SET state = \(MessageState.leased.rawValue), lease_expires_at = ?, lease_owner = ?, updated_at = ?
+            UPDATE messages SET state = \(MessageState.leased.rawValue), lease_expires_at = ?, lease_owner = ?, updated_at = ?,
+              lease_epoch = lease_epoch + 1
             WHERE id IN (\(sql))
-            RETURNING id, content_id, provider, recipient, variables, created_at, attempts, priority
+            RETURNING id, content_id, provider, recipient, variables, created_at, attempts, priority, lease_epoch
             """, arguments: [leaseUntil.nanoseconds, owner, now.nanoseconds] + arguments)
         let leased = rows.map { row in
             LeasedMessage(
-                id: MessageID(row[0]), contentID: row[1], provider: MailboxProvider(row[2] as String),
+                id: MessageID(row[0]), epoch: row[8], contentID: row[1], provider: MailboxProvider(row[2] as String),
                 recipient: row[3], variables: (row[4] as Data?).map { [UInt8]($0) },
                 createdAt: Timestamp(nanoseconds: row[5]), attempts: row[6], priority: row[7])
         }
@@ -166,7 +167,10 @@ public final class SQLiteStore: MessageStore {
         }
     }
 
-    /// Records attempt outcomes and their events in one transaction.
+    /// Records attempt outcomes and their events in one transaction. An outcome counts
+    /// only under its lease's epoch while the message is leased (`MessageStore.record`):
+    /// a stale one leaves the message, the suppression list and the reputation counters
+    /// as they are, and its message's events give way to one `staleOutcome` event.
     public func record(_ outcomes: [Outcome], events: [DeliveryEvent], now: Timestamp) async throws(KilnError) {
         guard !outcomes.isEmpty || !events.isEmpty else { return }
         try await wrapAsync("record outcomes") {
@@ -176,30 +180,58 @@ public final class SQLiteStore: MessageStore {
                       attempts = attempts + ?, source_ip = COALESCE(?, source_ip),
                       last_code = COALESCE(?, last_code), last_status = CASE WHEN ? IS NULL THEN last_status ELSE ? END,
                       last_text = COALESCE(?, last_text), updated_at = ?, last_host = COALESCE(?, last_host)
-                    WHERE id = ? AND state = \(MessageState.leased.rawValue)
+                    WHERE id = ? AND state = \(MessageState.leased.rawValue) AND (? IS NULL OR lease_epoch = ?)
                     """)
+                var applied: [Outcome] = []
+                var stale: [Outcome] = []
+                applied.reserveCapacity(outcomes.count)
                 for o in outcomes {
                     try update.execute(arguments: [
                         o.state.rawValue, o.nextAttemptAt?.nanoseconds, o.countsAsAttempt ? 1 : 0, o.via?.description,
                         o.reply?.code, o.reply?.code, o.reply?.enhancedStatus, o.reply?.text, now.nanoseconds, o.host, o.id.rawValue,
+                        o.epoch, o.epoch,
                     ])
+                    if db.changesCount > 0 {
+                        applied.append(o)
+                    } else if o.epoch != nil {
+                        stale.append(o)
+                    }
                 }
-                try Self.insert(events, db: db)
+                try Self.insert(try Self.fencing(events, stale: stale, applied: applied, now: now, db: db), db: db)
                 // A bad address (user unknown, no such domain), as the dispatcher decided,
                 // is suppressed for good.
                 var hardBounces: [MessageID] = []
                 var entries: [SuppressionEntry] = []
-                for o in outcomes {
+                for o in applied {
                     guard let recipient = o.suppressRecipient else { continue }
                     entries.append(SuppressionEntry(address: recipient, reason: .bounce, source: "bounce: \(o.reply?.description ?? "")", createdAt: now))
                     hardBounces.append(o.id)
                 }
                 _ = try Self.suppress(entries, replace: false, db: db)
                 // Reputation: every final send counts, hard bounces count against it.
-                let sent = outcomes.filter { $0.state == .delivered || $0.state == .bounced }.map(\.id)
+                let sent = applied.filter { $0.state == .delivered || $0.state == .bounced }.map(\.id)
                 try Self.count(sent: sent, bounces: hardBounces, complaints: [], now: now, db: db)
             }
         }
+    }
+
+    /// The events to store with a batch whose `stale` outcomes did not count: the events
+    /// of their messages are left out (they did not happen as far as the message is
+    /// concerned) and one `staleOutcome` event per stale outcome follows the rest.
+    static func fencing(_ events: [DeliveryEvent], stale: [Outcome], applied: [Outcome], now: Timestamp, db: Database) throws -> [DeliveryEvent] {
+        guard !stale.isEmpty else { return events }
+        let staleIDs = Set(stale.map(\.id)).subtracting(applied.map(\.id))
+        var kept = events.filter { event in event.messageID.map { !staleIDs.contains($0) } ?? true }
+        let lookup = try db.cachedStatement(sql: "SELECT recipient, provider, lease_epoch, state FROM messages WHERE id = ?")
+        for o in stale {
+            let row = try Row.fetchOne(lookup, arguments: [o.id.rawValue])
+            let recipient: String? = row.flatMap { $0[0] }
+            let provider: String? = row.flatMap { $0[1] }
+            let current = row.map { (epoch: $0[2] as Int64, state: MessageState(rawValue: $0[3]) ?? .queued) }
+            kept.append(DeliveryEvent(kind: .staleOutcome, time: now, messageID: o.id, recipient: recipient, provider: provider.map { MailboxProvider($0) },
+                                      via: o.via, reply: o.reply, detail: o.staleDetail(now: current), host: o.host))
+        }
+        return kept
     }
 
     /// Appends events (for those not tied to an outcome).
@@ -246,13 +278,24 @@ public final class SQLiteStore: MessageStore {
     }
 
     /// Renews the owner's leases. Nothing else to take back: the one deliverer holds the
-    /// delivery lock, and recovered every lease when it began.
+    /// delivery lock, and recovered every lease when it began. Says which of the leases
+    /// the owner believes it holds are no longer its own (`HeartbeatResult.lost`).
     public func heartbeat(_ heartbeat: NodeHeartbeat, now: Timestamp, leaseUntil: Timestamp) async throws(KilnError) -> HeartbeatResult {
         try await wrapAsync("renew leases") {
             try await pool.write { db in
                 try db.execute(sql: "UPDATE messages SET lease_expires_at = ? WHERE state = \(MessageState.leased.rawValue) AND lease_owner = ?",
                                arguments: [leaseUntil.nanoseconds, heartbeat.owner])
-                return HeartbeatResult(recovered: 0, liveNodes: 1)
+                var lost: [MessageLease] = []
+                if !heartbeat.holding.isEmpty {
+                    let held = try db.cachedStatement(sql: """
+                        SELECT 1 FROM messages WHERE id = ? AND state = \(MessageState.leased.rawValue) AND lease_epoch = ? AND lease_owner = ?
+                        """)
+                    for lease in heartbeat.holding
+                    where try Int.fetchOne(held, arguments: [lease.id.rawValue, lease.epoch, heartbeat.owner]) == nil {
+                        lost.append(lease)
+                    }
+                }
+                return HeartbeatResult(recovered: 0, liveNodes: 1, lost: lost)
             }
         }
     }
@@ -260,13 +303,17 @@ public final class SQLiteStore: MessageStore {
     /// One machine, one deliverer: no node list.
     public func nodes() async throws(KilnError) -> [NodeStatus] { [] }
 
-    /// Puts leased messages back as they were, without counting an attempt.
-    public func release(_ ids: [MessageID]) async throws(KilnError) {
-        guard !ids.isEmpty else { return }
+    /// Puts leased messages back as they were, without counting an attempt: those still
+    /// leased under the given epoch (a stale release does nothing).
+    public func release(_ leases: [MessageLease]) async throws(KilnError) {
+        guard !leases.isEmpty else { return }
         try await wrapAsync("release leases") {
             try await pool.write { db in
-                let statement = try db.cachedStatement(sql: "UPDATE messages SET state = \(MessageState.queued.rawValue), lease_expires_at = NULL WHERE id = ? AND state = \(MessageState.leased.rawValue)")
-                for id in ids { try statement.execute(arguments: [id.rawValue]) }
+                let statement = try db.cachedStatement(sql: """
+                    UPDATE messages SET state = \(MessageState.queued.rawValue), lease_expires_at = NULL
+                    WHERE id = ? AND state = \(MessageState.leased.rawValue) AND lease_epoch = ?
+                    """)
+                for lease in leases { try statement.execute(arguments: [lease.id.rawValue, lease.epoch]) }
             }
         }
     }

@@ -179,6 +179,12 @@ enum Schema {
                 ) WITHOUT ROWID;
                 """)
         }
+        migrator.registerMigration("v12: leases carry an epoch") { db in
+            // Each lease of a message takes the next epoch; an outcome or a release counts
+            // only under the current one, so that a holder that stalled past its lease
+            // cannot overwrite what came after (`MessageLease`).
+            try db.execute(sql: "ALTER TABLE messages ADD COLUMN lease_epoch INTEGER NOT NULL DEFAULT 0")
+        }
         return migrator
     }
 }

@@ -3,8 +3,8 @@ import KilnCore
 import KilnTesting
 import Testing
 
-/// Issue 20: an address with CR/LF inside an address literal smuggled a second message
-/// through `kiln send` and through a campaign list. Both now refuse it, and say which.
+/// An address with CR/LF inside an address literal could smuggle a second message through
+/// `kiln send` or a campaign list: both refuse it, and say which.
 @Suite struct AddressInjectionCLITests {
     static let smuggled = "x@[127.0.0.1]>\r\nDATA\r\nSubject: SMUGGLED\r\n\r\nbody\r\n.\r\nRSET\r\nNOOP [x]"
 

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// `feedback ingest` reads mailboxes message by message and skips, by name, a report over
-/// `feedback.maxReportBytes` (issue 20).
+/// `feedback.maxReportBytes`.
 @Suite struct FeedbackLimitsCLITests {
     static func bounce(_ address: String) -> String {
         "From: MAILER-DAEMON@mx.example.net\nSubject: Undelivered Mail\nX-Failed-Recipients: \(address)\n\n550 5.1.1 user unknown\n"

@@ -178,6 +178,47 @@ import Testing
         await door.receiver.shutdown()
     }
 
+    /// With 768 descriptors, 600 idle connections to each of the HTTP server and the SMTP
+    /// listener neither crash the daemon nor stop delivery: inbound connections get what
+    /// delivery, the store and the event file leave them.
+    @Test func aFloodOfIdleConnectionsNeitherCrashesTheDaemonNorStopsDelivery() async throws {
+        let door = try await Self.frontDoor()
+        defer { door.workspace.remove() }
+        let log = door.workspace.directory + "/flood.log"
+        let fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        let process = try SpawnedProcess("/bin/sh", ["-c", "ulimit -n 768 && exec \"$0\" \"$@\"", kilnExecutable, "run", "--config", door.workspace.config,
+                                                     "--listen", "127.0.0.1:\(door.httpPort)", "--log-level", "info"],
+                                         environment: ChildProcess.environment(adding: Self.environment), stderr: fd)
+        close(fd)
+        defer {
+            if process.isRunning { kill(process.processIdentifier, SIGTERM) }
+            process.waitUntilExit()
+        }
+        let text = { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
+        #expect(try await OperationsCLITests.wait(seconds: 30) { text().contains("SMTP submission listening") }, "\(text())")
+        #expect(text().contains("SMTP sessions"), "the budget is logged: \(text())")
+        var sockets: [Int32] = []
+        for port in [door.httpPort, door.smtpPort] {
+            for _ in 0..<600 { if let socket = openIdleConnection(port: port) { sockets.append(socket) } }
+        }
+        defer { for socket in sockets { close(socket) } }
+        try await Task.sleep(for: .seconds(1))
+        // Delivery goes on during the flood: a message queued by another process arrives.
+        let sent = try await kiln(["send", "--config", door.workspace.config, "--from", "news@example.com", "--to", "flood@gmail.com",
+                                   "--subject", "During the flood", "--text", "Still delivering."], environment: Self.environment)
+        #expect(sent.status == 0, "\(sent.stderr)")
+        let arrived = try await OperationsCLITests.wait(seconds: 30) { door.receiver.messages.contains { $0.recipients == ["flood@gmail.com"] } }
+        #expect(arrived, "\(text().suffix(3_000))")
+        #expect(process.isRunning)
+        #expect(!text().contains("Too many open files"), "\(text().suffix(3_000))")
+        for socket in sockets { close(socket) }
+        sockets.removeAll()
+        // Once the flood is gone, the HTTP server answers again.
+        let healthy = try await OperationsCLITests.wait(seconds: 30) { await httpGet("http://127.0.0.1:\(door.httpPort)/healthz").status == 200 }
+        #expect(healthy)
+        await door.receiver.shutdown()
+    }
+
     /// A credential revoked with the CLI is refused by the running daemon within a few seconds.
     @Test func aRevokedCredentialIsRefusedByTheRunningDaemon() async throws {
         let door = try await Self.frontDoor()
@@ -193,6 +234,20 @@ import Testing
         #expect(refused)
         await door.receiver.shutdown()
     }
+}
+
+/// A TCP connection to 127.0.0.1:`port` that sends nothing, opened without waiting (a full
+/// backlog does not block the test); nil when no socket could be made.
+func openIdleConnection(port: Int) -> Int32? {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { return nil }
+    _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = in_port_t(UInt16(port).bigEndian)
+    _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+    return fd
 }
 
 /// An HTTP GET with Basic authentication, through curl.

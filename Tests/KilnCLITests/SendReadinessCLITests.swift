@@ -3,7 +3,7 @@ import KilnTesting
 import Testing
 
 /// `kiln send --wait` never exits with a failure after queuing: what a send needs is
-/// checked before anything is stored (issue 20).
+/// checked before anything is stored.
 @Suite struct SendReadinessCLITests {
     @Test(arguments: ["unsubscribe", "returnPath"])
     func aMissingSecretFailsTheSendBeforeAnythingIsQueued(secret: String) async throws {

@@ -1,7 +1,7 @@
 import KilnCore
 import Testing
 
-/// Issue 20: an address must never carry a control character or invalid UTF-8 into an
+/// Injection: an address must never carry a control character or invalid UTF-8 into an
 /// SMTP command, a header, a log line or an error message.
 @Suite struct AddressInjectionTests {
     static let smuggled = "x@[127.0.0.1]>\r\nDATA\r\nSubject: SMUGGLED\r\n\r\nbody\r\n.\r\nRSET\r\nNOOP [x]"

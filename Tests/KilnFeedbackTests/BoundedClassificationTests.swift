@@ -2,8 +2,8 @@ import Foundation
 import KilnFeedback
 import Testing
 
-/// Classification stays linear on hostile input (issue 20): binary junk, and reports that
-/// name a great many recipients. Time is measured by hand (README), not asserted here.
+/// Classification stays linear on hostile input: binary junk, and reports that name a
+/// great many recipients. Time is measured by hand (docs/command-line.md), not asserted here.
 @Suite struct BoundedClassificationTests {
     /// Bytes from a 64-bit linear congruential generator (Knuth's MMIX constants): the
     /// same junk every run.

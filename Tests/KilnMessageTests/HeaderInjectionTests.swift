@@ -2,7 +2,7 @@ import KilnCore
 import KilnMessage
 import Testing
 
-/// Issue 20, defence in depth: a header is checked where it is written, whatever its
+/// Defence in depth against injection: a header is checked where it is written, whatever its
 /// value went through before.
 @Suite struct HeaderInjectionTests {
     static let refused = [

@@ -6,7 +6,7 @@ import Logging
 import Synchronization
 import Testing
 
-/// Issue 20, defence in depth: the transport refuses an envelope that would put a line
+/// Defence in depth against injection: the transport refuses an envelope that would put a line
 /// break into an SMTP command, whatever built the job.
 @Suite struct EnvelopeInjectionTests {
     /// Every command the loopback server saw.

@@ -11,7 +11,7 @@ import Logging
 import Testing
 
 /// A flood of idle connections neither blocks a real unsubscribe nor stays open past the
-/// header timeout (issue 20).
+/// header timeout.
 @Suite struct SlowClientTests {
     /// Opens a TCP connection to the port on loopback that sends nothing.
     static func idleConnection(port: Int) throws -> Int32 {

@@ -6,7 +6,7 @@ import KilnTesting
 import Testing
 
 extension FeedbackEngineTests {
-    /// Issue 20: a report names any text it likes; what is not an address is neither
+    /// Hostile input: a report names any text it likes; what is not an address is neither
     /// suppressed nor logged.
     @Test func aReportNamingAnAddressWithALineBreakSuppressesNothingForIt() async throws {
         let h = try await EngineHarness()

@@ -7,7 +7,7 @@ import KilnTesting
 import Testing
 
 /// Feedback is untrusted input: only a bounce or complaint traced by a signed return path
-/// to a message may suppress, and only that message's recipient (issue 20).
+/// to a message may suppress, and only that message's recipient.
 @Suite struct FeedbackTrustTests {
     /// Sends to ann and bob and returns their ids.
     func sent(_ h: EngineHarness) async throws -> [MessageID] {

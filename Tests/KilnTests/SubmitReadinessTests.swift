@@ -7,7 +7,7 @@ import Logging
 import Testing
 
 /// A message that no delivery run could send is refused at submit, before anything is
-/// stored: a retry then cannot send it twice (issue 20).
+/// stored: a retry then cannot send it twice.
 @Suite struct SubmitReadinessTests {
     enum Missing: String, CaseIterable, Sendable {
         case dkimKey, unsubscribeSecret, returnPathSecret, shortReturnPathSecret, sharedPoolPassword
@@ -59,7 +59,7 @@ import Testing
 }
 
 /// A header rendered from template variables is folded, and refused past
-/// `feedback.maxHeaderBytes` for that recipient only (issue 20).
+/// `feedback.maxHeaderBytes` for that recipient only.
 @Suite struct RenderedHeaderTests {
     @Test(arguments: [
         (String(repeating: "x", count: 1_048_576), false),
