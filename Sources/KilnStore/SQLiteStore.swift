@@ -37,6 +37,10 @@ public final class SQLiteStore: MessageStore {
             if !directory.isEmpty { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
             try StoreFileMode.prepare(path)
             pool = try DatabasePool(path: path, configuration: configuration)
+            // GRDB switches the writer to WAL after `prepareDatabase`, setting `synchronous
+            // = NORMAL` (a commit reaches the disk only at the next checkpoint): set FULL
+            // again, so that a commit, and with it every `250`/`200`, is on disk.
+            try pool.writeWithoutTransaction { try $0.execute(sql: "PRAGMA synchronous = FULL") }
             StoreFileMode.tighten(path)
             let migrator = Schema.migrator
             let before = try pool.read { try migrator.appliedIdentifiers($0).count }
@@ -48,6 +52,11 @@ public final class SQLiteStore: MessageStore {
             throw KilnError(.storeFailure, "cannot open the store", location: path, underlying: error)
         }
         committer = GroupCommitter()
+    }
+
+    /// The writer's `synchronous` setting (2: FULL, every commit synced).
+    public func writerSynchronous() async throws(KilnError) -> Int {
+        try await wrapAsync("read the synchronous setting") { try await pool.write { try Int.fetchOne($0, sql: "PRAGMA synchronous") ?? -1 } }
     }
 
     /// The schema was migrated when the store opened: the migrations applied then.
