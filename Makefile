@@ -22,9 +22,11 @@ demo: deps
 	$(SWIFT) build --product kiln
 	$$($(SWIFT) build --show-bin-path)/kiln demo
 
-# The independent checkers the tests run: dkimpy (with pynacl for Ed25519) and Python's
-# email package.
+# The independent checkers the tests run: dkimpy (with pynacl for Ed25519), Python's
+# email package, and rsvg-convert (librsvg2-bin), which renders the simulator's charts to PNG.
 test-deps: deps
+	@command -v rsvg-convert >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq librsvg2-bin; } \
+	  || echo "librsvg2-bin could not be installed: the chart PNG tests will be skipped (failed with KILN_REQUIRE_RSVG=1)"
 	@python3 -c "import dkim, nacl" 2>/dev/null || python3 -m pip install -q dkimpy pynacl 2>/dev/null \
 	  || python3 -m pip install -q --break-system-packages dkimpy pynacl 2>/dev/null \
 	  || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq python3 python3-dkim python3-nacl; }

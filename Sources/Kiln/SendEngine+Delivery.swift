@@ -200,7 +200,8 @@ final class DeliverySession: Sendable {
         let router = Router(
             pools: configuration.pools, sharedPool: configuration.sharedPool, strategies: configuration.warmupStrategies,
             now: engine.now(), profiles: { ProviderProfile.resolve($0, overrides: overrides) })
-        var dispatcher = Dispatcher(router: router, retry: RetryPolicy(maxMessageAge: configuration.maxMessageAge))
+        var dispatcher = Dispatcher(router: router, retry: RetryPolicy(initial: .seconds(configuration.delivery.retryInitialSeconds ?? 60),
+                                                                       maxMessageAge: configuration.maxMessageAge))
         if let saved {
             dispatcher.restore(saved.pairs, activePools: saved.activePools, paces: saved.paces ?? [], now: engine.now())
         }

@@ -75,9 +75,12 @@ struct DemoRun {
         let configuration = Configuration(
             store: .init(path: directory + "/kiln.sqlite"), senderId: "KilnDemo",
             identities: [.init(domain: "example.com", returnPathDomain: "bounce.example.com", allowedFromAddresses: ["news@example.com"])],
-            pools: [.init(name: "demo", ips: ["127.0.0.2", "127.0.0.3"], scaling: .fixed, spillover: .whileWarming)],
+            // Demo-sized waits (production: spill after 900 s of pacing, first retry after 60 s):
+            // what the cold pool cannot send within 2 s goes to the relay, and a greylisted
+            // message is tried again after 1 s.
+            pools: [.init(name: "demo", ips: ["127.0.0.2", "127.0.0.3"], scaling: .fixed, spillover: .whileWarming, spillWaitSeconds: 2)],
             sharedPool: .init(url: relay.url),
-            delivery: .init(mode: .routes, routes: routes, heloName: "mta.example.com", maxMessageAgeHours: 72, tls: Configuration.TLSPolicy.none),
+            delivery: Self.demoDelivery(routes: routes),
             // Short rests after a throttle, so that the demo shows the pause and the recovery.
             // Demo-sized volumes (the real defaults are per hour of a cold IP: 20 for Gmail):
             // Apple takes one message a second per IP with bursts of a minute's worth, so
@@ -153,6 +156,12 @@ struct DemoRun {
         return DemoReport(tally: tally, status: status, received: received, seconds: (ContinuousClock.now - started).secondsDouble, submitted: total)
     }
 
+    static func demoDelivery(routes: [String: RouteList]) -> Configuration.Delivery {
+        var delivery = Configuration.Delivery(mode: .routes, routes: routes, heloName: "mta.example.com", maxMessageAgeHours: 72, tls: Configuration.TLSPolicy.none)
+        delivery.retryInitialSeconds = 1
+        return delivery
+    }
+
     static func pick(_ i: Int) -> (id: String, domain: String, share: Int) {
         var slot = i % 100
         for provider in providers {
@@ -189,7 +198,7 @@ struct DemoTally: Sendable {
         // Progress goes to standard error, redrawn in place on a terminal only: `kiln demo >
         // file` keeps the report clean.
         let terminal = isatty(2) == 1
-        let line = String(format: "%6d/%d delivered or bounced  %6.0f msg/s  throttles %d  %5.1fs",
+        let line = String(format: "%6d/%d delivered or bounced  %6.0f msg/s on average  throttles %d  %5.1fs",
                           done, total, rate, throttled.values.reduce(0, +), elapsed.secondsDouble)
         FileHandle.standardError.write(Data(((terminal ? "\r" : "") + line + (terminal ? "" : "\n")).utf8))
     }
@@ -202,6 +211,8 @@ struct DemoReport: Encodable {
         var deferred: Int
         var bounced: Int
         var throttleReplies: Int
+        /// Temporary refusals (greylisting) that were retried.
+        var retried: Int
         var receivedAtServer: Int
         var viaIP: [String: Int]
     }
@@ -217,17 +228,27 @@ struct DemoReport: Encodable {
         providers = DemoRun.providers.map { p in
             let count = { (state: String) in status.counts.filter { $0.provider.id == p.id && $0.state.description == state }.reduce(0) { $0 + $1.count } }
             return ProviderRow(provider: p.id, delivered: count("delivered"), deferred: count("deferred") + count("queued"), bounced: count("bounced"),
-                               throttleReplies: tally.throttled[p.id] ?? 0, receivedAtServer: received[p.id] ?? 0, viaIP: tally.viaIP[p.id] ?? [:])
+                               throttleReplies: tally.throttled[p.id] ?? 0, retried: tally.delayed[p.id] ?? 0, receivedAtServer: received[p.id] ?? 0, viaIP: tally.viaIP[p.id] ?? [:])
         }
     }
 
     func printTable() {
         print("Kiln demo: \(submitted) messages in \(String(format: "%.1f", seconds)) s over loopback SMTP")
-        print("provider    delivered  deferred  bounced  throttles  received  via IP")
+        func pad(_ text: String, _ width: Int) -> String { text.count >= width ? text : text + String(repeating: " ", count: width - text.count) }
+        func right(_ value: Int, _ width: Int) -> String { let text = String(value); return String(repeating: " ", count: max(0, width - text.count)) + text }
+        print(pad("provider", 10) + " delivered  deferred  bounced  throttles  retried  received  via")
         for row in providers {
             let via = row.viaIP.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
-            print(String(format: "%-10@ %9d %9d %8d %10d %9d  %@", row.provider as NSString, row.delivered, row.deferred, row.bounced, row.throttleReplies, row.receivedAtServer, via as NSString))
+            print(pad(row.provider, 10) + " " + right(row.delivered, 9) + " " + right(row.deferred, 9) + " " + right(row.bounced, 8) + " "
+                  + right(row.throttleReplies, 10) + " " + right(row.retried, 8) + " " + right(row.receivedAtServer, 9) + "  " + via)
         }
+        print("""
+            delivered: taken by the provider's receiver or the shared relay; deferred: still waiting for a retry
+            bounced: refused for good (unknown users); throttles: "slow down" replies, after which the IP rested
+            retried: refused for now (greylisting) and tried again
+            received: messages the provider's own receiver took (the rest of its mail went through the shared relay)
+            via: the source IP (or the shared relay) of each delivery
+            """)
         print("states: " + byState.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
     }
 }

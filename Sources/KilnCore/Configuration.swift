@@ -261,6 +261,10 @@ public struct Configuration: Codable, Sendable, Equatable {
         /// not the CPU: libcurl holds a thread while a receiver answers the end of DATA,
         /// so n threads overlap up to n of those waits.
         public var transferThreads: Int?
+        /// Seconds before the first retry after a temporary failure (default 60; each next
+        /// wait doubles, up to an hour). Greylisting receivers take the retry after a few
+        /// minutes at most; a short first retry suits test networks and demos.
+        public var retryInitialSeconds: Double?
         public init(
             mode: DeliveryMode, routes: [String: RouteList]? = nil, heloName: String, maxMessageAgeHours: Double? = nil,
             connectTimeoutSeconds: Double? = nil, transferTimeoutSeconds: Double? = nil, maxInFlight: Int? = nil,
@@ -268,6 +272,7 @@ public struct Configuration: Codable, Sendable, Equatable {
             tlsVerify: TLSVerification? = nil, caFile: String? = nil, maxMessageBytes: Int? = nil, requireAuthentication: Bool? = nil,
             transferThreads: Int? = nil, identityCheckAtStart: Bool? = nil, allowPrivateDestinations: Bool? = nil
         ) {
+            self.retryInitialSeconds = nil
             self.allowPrivateDestinations = allowPrivateDestinations
             self.identityCheckAtStart = identityCheckAtStart
             self.transferThreads = transferThreads

@@ -12,6 +12,7 @@
 /// | `delivery.maxMessageAgeHours` | 0.001 to 8,760 (a year) | hours |
 /// | `delivery.connectTimeoutSeconds` | 0.001 to 3,600 | seconds |
 /// | `delivery.transferTimeoutSeconds` | 0.001 to 86,400 | seconds |
+/// | `delivery.retryInitialSeconds` | 0.1 to 86,400 | seconds |
 /// | `delivery.maxInFlight` | 1 to 100,000 | transfers |
 /// | `delivery.transferThreads` | 1 to 256 | threads |
 /// | `delivery.maxConnectionsPerDestination` | 1 to 10,000 | connections |
@@ -32,6 +33,7 @@ public enum ConfigurationLimits {
     public static let maxMessageAgeHours: ClosedRange<Double> = 0.001...8_760
     public static let connectTimeoutSeconds: ClosedRange<Double> = 0.001...3_600
     public static let transferTimeoutSeconds: ClosedRange<Double> = 0.001...86_400
+    public static let retryInitialSeconds: ClosedRange<Double> = 0.1...86_400
     public static let maxInFlight = 1...100_000
     public static let transferThreads = 1...256
     public static let connections = 1...10_000
@@ -107,6 +109,7 @@ extension Configuration {
         check(delivery.connectTimeoutSeconds, in: ConfigurationLimits.connectTimeoutSeconds, "delivery.connectTimeoutSeconds")
         check(delivery.transferTimeoutSeconds, in: ConfigurationLimits.transferTimeoutSeconds, "delivery.transferTimeoutSeconds")
         check(delivery.maxInFlight, in: ConfigurationLimits.maxInFlight, "delivery.maxInFlight")
+        check(delivery.retryInitialSeconds, in: ConfigurationLimits.retryInitialSeconds, "delivery.retryInitialSeconds")
         check(delivery.transferThreads, in: ConfigurationLimits.transferThreads, "delivery.transferThreads")
         check(delivery.maxMessageBytes, in: ConfigurationLimits.maxMessageBytes, "delivery.maxMessageBytes")
         check(delivery.maxConnectionsPerDestination, in: ConfigurationLimits.connections, "delivery.maxConnectionsPerDestination")

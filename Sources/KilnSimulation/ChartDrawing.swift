@@ -49,7 +49,7 @@ struct ChartAxis: Sendable {
     /// Where `value` falls, from 0 (`lower`) to 1 (`upper`), clamped to the axis.
     func fraction(_ value: Double) -> Double {
         guard value.isFinite else { return value > 0 ? 1 : 0 }
-        return (value - lower) / (upper - lower)
+        return (min(upper, max(lower, value)) - lower) / (upper - lower)
     }
 }
 

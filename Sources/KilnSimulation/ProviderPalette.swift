@@ -27,7 +27,7 @@ public enum ProviderPalette {
 
     /// The colour of provider `id` (`#RRGGBB`).
     public static func color(for id: String) -> String {
-        if let row = known.first(where: { $0.id == id }) { return id == "apple" ? "#4285F4" : row.color }
+        if let row = known.first(where: { $0.id == id }) { return row.color }
         return fallback[Int(fnv1a(id) % UInt64(fallback.count))]
     }
 

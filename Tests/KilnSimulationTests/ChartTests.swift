@@ -113,8 +113,7 @@ enum RSVG {
     static let runnable = path != nil || required
 
     /// Converts `svg` to a PNG; returns rsvg-convert's exit status, its standard error and the PNG's size.
-    static func convert(_ svg: String, name: String) async throws -> (status: Int32, stderr: String, pngBytes: Int) {
-        let rsvg = try #require(path, "KILN_REQUIRE_RSVG is set but rsvg-convert is missing (apt-get install librsvg2-bin)")
+    static func convert(_ svg: String, name: String, with rsvg: String) async throws -> (status: Int32, stderr: String, pngBytes: Int) {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kiln-chart-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -261,16 +260,18 @@ enum RSVG {
 
     @Test(.enabled(if: RSVG.runnable, "rsvg-convert is missing: make test-deps installs librsvg2-bin (KILN_REQUIRE_RSVG=1 fails instead)"))
     func theBaselineChartsConvertToPNG() async throws {
+        let rsvg = try #require(RSVG.path, "KILN_REQUIRE_RSVG is set but rsvg-convert is missing (apt-get install librsvg2-bin)")
         let (_, svg) = try await Self.baseline()
-        let png = try await RSVG.convert(svg, name: "baseline")
+        let png = try await RSVG.convert(svg, name: "baseline", with: rsvg)
         #expect(png.status == 0, "\(png.stderr)")
         #expect(png.pngBytes > 1_000)
     }
 
     @Test(.enabled(if: RSVG.runnable, "rsvg-convert is missing: make test-deps installs librsvg2-bin (KILN_REQUIRE_RSVG=1 fails instead)"))
     func theFamilyChartConvertsToPNG() async throws {
+        let rsvg = try #require(RSVG.path, "KILN_REQUIRE_RSVG is set but rsvg-convert is missing (apt-get install librsvg2-bin)")
         let (_, svg) = await Self.family()
-        let png = try await RSVG.convert(svg, name: "family")
+        let png = try await RSVG.convert(svg, name: "family", with: rsvg)
         #expect(png.status == 0, "\(png.stderr)")
         #expect(png.pngBytes > 1_000)
     }
