@@ -247,7 +247,7 @@ func metricSum(_ text: String, _ name: String, _ labels: [String: String] = [:])
                 let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "\(line)")
                 let record = try JSONDecoder().decode(EventRecord.self, from: Data(line.utf8))
                 #expect(Set(object.keys).isSubset(of: ["eventId", "eventType", "timestamp", "messageId", "recipient", "configurationSet", "campaign",
-                                                       "tags", "provider", "ip", "route", "smtpReply", "class", "reason", "attempt", "detail"]))
+                                                       "tags", "provider", "ip", "route", "smtpReply", "class", "reason", "attempt", "detail", "tenant", "metadata"]))
                 #expect(DeliveryEvent.Kind(rawValue: record.eventType) != nil)
                 #expect(record.timestamp.wholeMatch(of: /\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z/) != nil)
                 kinds.insert(record.eventType)

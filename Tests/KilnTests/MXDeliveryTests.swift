@@ -80,8 +80,9 @@ final class MXNetwork: Sendable {
         try await engine.runUntilIdle()
         let took = ContinuousClock.now - started
         #expect(network.servers[0].messages.flatMap(\.recipients) == ["user@good.test"])
-        // One after another, twenty 3 s timeouts at submit alone took 60 s: now a few.
-        #expect(took < .seconds(20), "submit and delivery took \(took)")
+        // One after another, twenty 3 s timeouts at submit alone took 60 s: now a few (about
+        // 11 s for submit and delivery on an idle machine; the bound leaves room for a loaded one).
+        #expect(took < .seconds(40), "submit and delivery took \(took)")
         await network.finish()
     }
 
