@@ -249,8 +249,9 @@ import Testing
 
     @Test func stopTellsAnIdleSessionAndClosesIt() async throws {
         try await ListenerFixture.with { fixture in
-            async let client = fixture.raw([.read(replies: 1), .readToEnd(timeout: 10)]).run()
-            let deadline = ContinuousClock.now + .seconds(10)
+            async let client = fixture.raw([.read(replies: 1), .readToEnd(timeout: 60)]).run()
+            // The client is a Python process: on a loaded machine it can take seconds to start.
+            let deadline = ContinuousClock.now + .seconds(60)
             while fixture.server.openSessions == 0, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
             try await Task.sleep(for: .milliseconds(100))
             await fixture.server.stop()
@@ -266,9 +267,9 @@ import Testing
             async let client = fixture.raw([
                 .read(replies: 1),
                 .write("EHLO c\r\nMAIL FROM:<news@example.com>\r\nRCPT TO:<a@example.net>\r\nDATA\r\nSubject: x\r\n\r\nbody\r\n.\r\n"),
-                .read(replies: 4), .readToEnd(timeout: 10),
+                .read(replies: 4), .readToEnd(timeout: 60),
             ]).run()
-            let deadline = ContinuousClock.now + .seconds(10)
+            let deadline = ContinuousClock.now + .seconds(60)
             while backend.submitsStarted == 0, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
             await fixture.server.stop()
             let results = try await client
