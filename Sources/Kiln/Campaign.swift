@@ -85,12 +85,42 @@ public struct CampaignReport: Codable, Sendable {
     public var complaints: Int
     public var ingestComplete: Bool
     public var byProvider: [String: ProviderCounts]
+    /// Bounced messages by the reason their permanent failure was classified as
+    /// (`ReplyReason`: `userunknown`, `blocked`, ...; `unclassified` when the reply had none).
+    public var bounceReasons: [String: Int] = [:]
+    /// Failed messages by why (`CampaignRunner.failureReason(detail:)`; `suppressed` for an
+    /// address suppressed at send time).
+    public var failureReasons: [String: Int] = [:]
+    /// What pacing holds back and when it leaves (`report(_:pace:)` with `pace` only).
+    public var pace: CampaignPace?
 
     /// Every accepted message is final or deferred, and the list is fully read.
     public var isSettled: Bool { ingestComplete && pending == 0 }
     /// Every accepted message is final (delivered, bounced, expired or failed), and the
     /// list is fully read: the campaign has run to its end.
     public var isFinished: Bool { isSettled && deferred == 0 }
+}
+
+/// What the warm-up's pacing holds back of a campaign and how long it takes to leave at the
+/// allowances granted now.
+public struct CampaignPace: Codable, Sendable {
+    /// Per provider with messages left: queued and deferred, not those in flight (they hold
+    /// a token already); `DrainEstimate` says how it is computed.
+    public var providers: [DrainEstimate]
+    /// Seconds until the campaign is finished: the slowest provider's drain (nil: some
+    /// provider has no allowance yet, or sending is paused).
+    public var seconds: Int64?
+    /// The allowances came from the delivery run in this process (false: as saved last).
+    public var live: Bool
+    /// Messages in flight: leased, with a token.
+    public var inFlight: Int
+
+    public init(providers: [DrainEstimate], live: Bool, inFlight: Int) {
+        self.providers = providers
+        self.live = live
+        self.inFlight = inFlight
+        seconds = providers.contains { $0.seconds == nil } ? nil : providers.compactMap(\.seconds).max() ?? 0
+    }
 }
 
 /// Runs campaigns: a CSV of recipients and a template, streamed into the durable queue in
@@ -339,8 +369,9 @@ public struct CampaignRunner: Sendable {
         }
     }
 
-    /// The campaign's report from the store.
-    public func report(_ id: String) async throws(KilnError) -> CampaignReport {
+    /// The campaign's report from the store; with `pace`, also what pacing holds back and
+    /// its drain at the allowances now (`CampaignPace`).
+    public func report(_ id: String, pace: Bool = false) async throws(KilnError) -> CampaignReport {
         guard let campaign = try await engine.store.campaign(id: id) else {
             throw KilnError(.notFound, "no campaign '\(id)' in this store", location: id)
         }
@@ -363,11 +394,77 @@ public struct CampaignRunner: Sendable {
             add(&totals)
         }
         let complaints = try await engine.store.countEvents(kind: .complaint, contentID: campaign.contentID)
-        return CampaignReport(
+        var report = CampaignReport(
             campaign: id, recipients: campaign.rowsRead, rejectedRows: campaign.rejectedRows, suppressed: campaign.suppressed,
             duplicates: campaign.duplicates, accepted: campaign.accepted, delivered: totals.delivered, bounced: totals.bounced,
             transientFailures: transient, deferred: totals.deferred, expired: totals.expired, failed: totals.failed, pending: totals.queued,
             spilled: spilled, complaints: complaints, ingestComplete: campaign.ingestComplete, byProvider: byProvider)
+        let suppressedAtSend = counts.filter { $0.state == .suppressed }.reduce(0) { $0 + $1.count }
+        (report.bounceReasons, report.failureReasons) = try await reasons(of: id, bounced: totals.bounced, failed: totals.failed - suppressedAtSend)
+        if suppressedAtSend > 0 { report.failureReasons["suppressed", default: 0] += suppressedAtSend }
+        if pace {
+            // Held back: queued or deferred, per provider; what is leased is in flight.
+            var held: [String: Int] = [:]
+            for count in counts where count.state == .queued || count.state == .deferred { held[count.provider.id, default: 0] += count.count }
+            let inFlight = counts.filter { $0.state == .leased }.reduce(0) { $0 + $1.count }
+            let pool = engine.configuration.configurationSet(named: campaign.configurationSet)?.pool ?? engine.configuration.pools[0].name
+            let paused = try await engine.store.pausedScopes()
+            let view = try await engine.warmup()
+            let estimates = engine.drainEstimates(pending: held.filter { $0.value > 0 }, pool: pool, warmup: view,
+                                                  paused: paused.contains("*") || paused.contains(campaign.configurationSet))
+            report.pace = CampaignPace(providers: estimates, live: view.live, inFlight: inFlight)
+        }
+        return report
+    }
+
+    /// The campaign's bounced messages by reply reason and its failed ones by why, from
+    /// their last `bounce` or `renderingFailure` event; what no event explains counts as
+    /// `unclassified` / `unknown`.
+    func reasons(of id: String, bounced: Int, failed: Int) async throws(KilnError) -> (bounces: [String: Int], failures: [String: Int]) {
+        guard bounced + failed > 0 else { return ([:], [:]) }
+        let events = try await engine.store.recentEvents(matching: EventQuery(campaign: id, kinds: [.bounce, .renderingFailure]),
+                                                         limit: min(1_000_000, 2 * (bounced + failed) + 100))
+        var last: [MessageID: DeliveryEvent] = [:]
+        for stored in events { if let message = stored.event.messageID { last[message] = stored.event } }
+        var bounces: [String: Int] = [:]
+        var failures: [String: Int] = [:]
+        for event in last.values {
+            if event.kind == .bounce {
+                bounces[event.reason?.rawValue ?? "unclassified", default: 0] += 1
+            } else {
+                failures[Self.failureReason(detail: event.detail ?? ""), default: 0] += 1
+            }
+        }
+        // A message counts once, by its last such event.
+        let explainedBounces = bounces.values.reduce(0, +)
+        let explainedFailures = failures.values.reduce(0, +)
+        if bounced > explainedBounces { bounces["unclassified", default: 0] += bounced - explainedBounces }
+        if failed > explainedFailures { failures["unknown", default: 0] += failed - explainedFailures }
+        return (bounces.filter { $0.value > 0 }, failures.filter { $0.value > 0 })
+    }
+
+    /// Why a message could not be rendered, from its `renderingFailure` event's detail
+    /// (the engine's `KilnError` text); the first row that matches wins.
+    ///
+    /// | the detail says | reason | where it is raised |
+    /// |---|---|---|
+    /// | `the variable '…' is missing` | template variable missing | `MessageTemplate.render` |
+    /// | `feedback.maxHeaderBytes` | header too long | `MessageFinisher.finish` |
+    /// | `delivery.maxMessageBytes` | message too big | `DeliverySession` (after rendering) |
+    /// | `DKIM signing failed` | DKIM signing failed | `DKIMSigner` |
+    /// | `does not decode` | stored template or variables unreadable | `MessageFinisher` |
+    /// | `content … is missing` | content missing | `DeliverySession.send` |
+    /// | anything else | rendering failed | |
+    public static func failureReason(detail: String) -> String {
+        let table: [(words: [String], reason: String)] = [
+            (["the variable '", "' is missing"], "template variable missing"),
+            (["feedback.maxHeaderBytes"], "header too long"),
+            (["delivery.maxMessageBytes"], "message too big"),
+            (["DKIM signing failed"], "DKIM signing failed"),
+            (["does not decode"], "stored template or variables unreadable"),
+            (["content ", " is missing"], "content missing"),
+        ]
+        return table.first { row in row.words.allSatisfy { detail.contains($0) } }?.reason ?? "rendering failed"
     }
 }
 

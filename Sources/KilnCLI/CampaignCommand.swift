@@ -69,11 +69,14 @@ struct CampaignStatus: AsyncParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() async throws {
-        let report = try await campaignReport(id, config: options.config)
+        let report = try await campaignReport(id, config: options.config, pace: true)
         if output.json { printJSON(report); return }
         let done = report.delivered + report.bounced + report.expired + report.failed
         print("campaign \(id): \(report.ingestComplete ? "list read" : "list partly read") (\(report.recipients) rows), "
               + "\(done) of \(report.accepted) final, \(report.deferred) deferred, \(report.pending) pending")
+        if let pace = report.pace, !report.isFinished {
+            print("  " + PaceText.summary(report, pace) + (pace.live ? "" : " (allowances as the delivering engine last saved them)"))
+        }
     }
 }
 
@@ -91,10 +94,11 @@ struct CampaignReportCommand: AsyncParsableCommand {
 
 /// The report of campaign `id` in the store of configuration `config`; an id the store
 /// does not have is invalid input (exit 2).
-func campaignReport(_ id: String, config: String) async throws -> CampaignReport {
+/// - Parameter pace: with what pacing holds back and its drain time (`CampaignPace`).
+func campaignReport(_ id: String, config: String, pace: Bool = false) async throws -> CampaignReport {
     let engine = try SendEngine(configurationFile: config, logger: makeLogger())
     guard try await engine.store.campaign(id: id) != nil else { throw KilnError(.invalidInput, "no campaign '\(id)' in this store", location: id) }
-    return try await CampaignRunner(engine: engine).report(id)
+    return try await CampaignRunner(engine: engine).report(id, pace: pace)
 }
 
 func printReport(_ r: CampaignReport) {
@@ -102,6 +106,12 @@ func printReport(_ r: CampaignReport) {
     print("  recipients (rows) \(r.recipients)   rejected rows \(r.rejectedRows)   duplicates \(r.duplicates)   suppressed \(r.suppressed)")
     print("  accepted \(r.accepted)   delivered \(r.delivered)   bounced \(r.bounced)   deferred \(r.deferred) (after a failure: \(r.transientFailures))")
     print("  expired \(r.expired)   failed \(r.failed)   pending \(r.pending)   spilled to shared \(r.spilled)   complaints \(r.complaints)")
+    if r.bounced > 0 || r.failed > 0 {
+        func reasons(_ counts: [String: Int]) -> String {
+            counts.isEmpty ? "" : " (" + counts.sorted { ($1.value, $0.key) < ($0.value, $1.key) }.map { "\($0.key) \($0.value)" }.joined(separator: ", ") + ")"
+        }
+        print("  bounced: \(r.bounced)\(reasons(r.bounceReasons)); failed: \(r.failed)\(reasons(r.failureReasons))")
+    }
     print("  provider      accepted  delivered  bounced  deferred  expired  failed  pending")
     for (provider, c) in r.byProvider.sorted(by: { $0.key < $1.key }) {
         print("  " + [provider.padding(toLength: 12, withPad: " ", startingAt: 0), String(c.accepted), String(c.delivered), String(c.bounced),
@@ -126,9 +136,7 @@ struct CampaignSession {
     func run(_ record: CampaignRecord) async throws {
         let interrupted = Interruption()
         var pausedStop = false
-        let progress = Progress(json: json)
-        let started = ContinuousClock.now
-        let events = engine.events()
+        let progress = Progress(campaign: record.id, json: json)
         var ingested = record
         try await withThrowingTaskGroup(of: Void.self) { helpers in
             // SIGINT and SIGTERM stop gracefully, through ServiceLifecycle's signal
@@ -139,11 +147,15 @@ struct CampaignSession {
                     engine.stop()
                 }
             }
-            helpers.addTask {
-                var counts: [String: [String: Int]] = [:]
-                for await event in events {
-                    counts[event.provider?.id ?? "?", default: [:]][event.kind.rawValue, default: 0] += 1
-                    progress.update(counts, started: started, accepted: nil)
+            // A progress line every `progress.interval`, from the store and the live warm-up.
+            helpers.addTask { [runner] in
+                while !Task.isCancelled {
+                    do {
+                        progress.show(try await runner.report(record.id, pace: true, reasons: false))
+                    } catch {
+                        progress.show(problem: "progress unavailable: \(error)")
+                    }
+                    try await Task.sleep(for: progress.interval)
                 }
             }
             // Deliver while the list streams in.
@@ -151,7 +163,7 @@ struct CampaignSession {
             do {
                 ingested = try await runner.ingest(record, rejected: { line, reason in
                     FileHandle.standardError.write(Data("kiln: \(record.recipientsFile):\(line): skipped: \(reason)\n".utf8))
-                }, shouldStop: { interrupted.flag.load(ordering: .relaxed) }, progress: { rows in progress.rows(rows) })
+                }, shouldStop: { interrupted.flag.load(ordering: .relaxed) })
             } catch {
                 engine.stop()
                 _ = try? await delivery
@@ -161,23 +173,23 @@ struct CampaignSession {
             // campaign is final; a pause of its sending stops the run (resume it later).
             if !detach {
                 while !interrupted.flag.load(ordering: .relaxed) {
-                    let report = try await runner.report(record.id)
+                    let report = try await runner.report(record.id, reasons: false)
+                    if report.isFinished { progress.finished(report) }
                     if report.isFinished || !report.ingestComplete { break }
                     let paused = try await engine.store.pausedScopes()
                     if paused.contains("*") || paused.contains(record.configurationSet) {
                         pausedStop = true
                         break
                     }
-                    progress.waiting(report, started: started)
-                    try await Task.sleep(for: .seconds(1))
+                    try await Task.sleep(for: .milliseconds(500))
                 }
             }
             engine.stop()
             try await delivery
             try await engine.deliverEventsBeforeExit(logger: makeLogger())
-            engine.closeEvents()
             helpers.cancelAll()
         }
+        engine.closeEvents()
         progress.finish()
 
         let report = try await runner.report(record.id)
@@ -204,60 +216,111 @@ final class Interruption: Sendable {
     let flag = Atomic(false)
 }
 
-/// Progress on a terminal (a line redrawn in place) or as plain lines every few seconds.
+/// Progress on standard error (the report goes to standard output): a line redrawn in
+/// place every second on a terminal, else a line every two seconds, each with the time
+/// since the run started, what is final, what pacing holds back per provider and the ETA
+/// at the allowances granted now (`CampaignPace`):
+///
+/// ```text
+/// campaign spring [4.0 s]: 60 of 80 final (60 delivered); 20 held back by pacing [gmail: 20 left, ~20 s at 3,600/h]; ETA ~20 s
+/// campaign spring [24.3 s]: 80 of 80 final (80 delivered); done
+/// ```
 final class Progress: @unchecked Sendable {
+    let campaign: String
     let json: Bool
-    /// Progress goes to standard error (the report to standard output).
     let terminal = isatty(2) == 1
+    let started = ContinuousClock.now
     let lock = NSLock()
-    var lastPrint = ContinuousClock.now - .seconds(60)
-    var rowsRead = 0
+    var printedFinal = false
 
-    init(json: Bool) { self.json = json }
+    /// Between two lines.
+    var interval: Duration { terminal ? .seconds(1) : .seconds(2) }
 
-    func rows(_ count: Int) { lock.withLock { rowsRead = count } }
+    init(campaign: String, json: Bool) {
+        self.campaign = campaign
+        self.json = json
+    }
 
-    /// Runs `body` with the seconds since `started` when a line is due (one every
-    /// `terminalEvery` on a terminal, every `plainEvery` otherwise), under the lock.
-    func ifDue(terminalEvery: Duration, plainEvery: Duration, started: ContinuousClock.Instant, _ body: (Double) -> String) {
+    /// Seconds since the run started.
+    var elapsed: Double {
+        let d = ContinuousClock.now - started
+        return Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+    }
+
+    func write(_ text: String) {
         guard !json else { return }
-        lock.lock()
-        defer { lock.unlock() }
-        let now = ContinuousClock.now
-        guard now - lastPrint > (terminal ? terminalEvery : plainEvery) else { return }
-        lastPrint = now
-        let elapsed = max(0.001, Double((now - started).components.seconds) + Double((now - started).components.attoseconds) / 1e18)
-        let line = body(elapsed)
-        FileHandle.standardError.write(Data(((terminal ? "\r\u{1B}[K" : "") + line + (terminal ? "" : "\n")).utf8))
-    }
-
-    func update(_ counts: [String: [String: Int]], started: ContinuousClock.Instant, accepted: Int?) {
-        ifDue(terminalEvery: .milliseconds(250), plainEvery: .seconds(5), started: started) { elapsed in
-            let total = { (kind: String) in counts.values.reduce(0) { $0 + ($1[kind] ?? 0) } }
-            let done = total("delivery") + total("bounce") + total("expired")
-            let rate = Double(done) / elapsed
-            let queued = max(total("accepted"), rowsRead)
-            let eta = rate > 0 && queued > done ? String(format: "ETA %.0fs", Double(queued - done) / rate) : ""
-            let providers = counts.filter { $0.key != "?" }.sorted { $0.key < $1.key }
-                .map { "\($0.key) \($0.value["delivery"] ?? 0)" }.joined(separator: " ")
-            return String(format: "%d rows read, %d delivered, %d bounced, %.0f msg/s %@  [%@]", rowsRead, total("delivery"), total("bounce"), rate, eta, providers)
+        lock.withLock {
+            guard !printedFinal else { return }
+            FileHandle.standardError.write(Data(((terminal ? "\r\u{1B}[K" : "") + text + (terminal ? "" : "\n")).utf8))
         }
     }
 
-    /// While the run waits for paced and deferred mail: what is left, to standard error.
-    func waiting(_ report: CampaignReport, started: ContinuousClock.Instant) {
-        ifDue(terminalEvery: .seconds(1), plainEvery: .seconds(10), started: started) { elapsed in
-            let final = report.delivered + report.bounced + report.expired + report.failed
-            let left = report.accepted - final
-            let rate = Double(final) / elapsed
-            let eta = rate > 0 ? String(format: ", about %.0f s more at the pace so far", Double(left) / rate) : ""
-            let providers = report.byProvider.sorted { $0.key < $1.key }
-                .compactMap { p, c in c.queued + c.deferred > 0 ? "\(p): \(c.queued + c.deferred) left" : nil }.joined(separator: ", ")
-            return "\(final) of \(report.accepted) final; \(left) held back by the warm-up's pacing or deferred\(eta) [\(providers)]"
-        }
+    func prefix() -> String { String(format: "campaign %@ [%.1f s]: ", campaign, elapsed) }
+
+    func show(_ report: CampaignReport) {
+        write(prefix() + PaceText.line(report))
+    }
+
+    func show(problem: String) { write(prefix() + problem) }
+
+    /// The last line, once every message is final.
+    func finished(_ report: CampaignReport) {
+        write(prefix() + PaceText.final(report) + "; done")
+        lock.withLock { printedFinal = true }
     }
 
     func finish() {
         if terminal && !json { FileHandle.standardError.write(Data("\n".utf8)) }
+    }
+}
+
+/// How a campaign's pace reads in progress lines and `kiln campaign status`.
+enum PaceText {
+    /// `1,200`.
+    static func grouped(_ n: Int) -> String {
+        let digits = String(n.magnitude)
+        var out = ""
+        for (i, c) in digits.enumerated() {
+            if i > 0, (digits.count - i) % 3 == 0 { out.append(",") }
+            out.append(c)
+        }
+        return (n < 0 ? "-" : "") + out
+    }
+
+    /// `60 of 80 final (58 delivered, 2 bounced)`.
+    static func final(_ r: CampaignReport) -> String {
+        let final = r.delivered + r.bounced + r.expired + r.failed
+        let parts = [("delivered", r.delivered), ("bounced", r.bounced), ("expired", r.expired), ("failed", r.failed)]
+            .filter { $0.1 > 0 || $0.0 == "delivered" }.map { "\(grouped($0.1)) \($0.0)" }
+        return "\(grouped(final)) of \(grouped(r.accepted)) final (\(parts.joined(separator: ", ")))"
+    }
+
+    /// `gmail: 1,200 left, ~3 h 10 m at 380/h` (`+ relay` when the pool spills to it now).
+    static func provider(_ e: DrainEstimate, paused: Bool) -> String {
+        let left = "\(e.provider): \(grouped(e.pending)) left"
+        if paused { return left + ", paused" }
+        let relay = e.relay.map { $0.hourly.map { " + relay \(grouped($0))/h" } ?? " + relay" } ?? ""
+        guard let seconds = e.seconds else { return left + ", ETA unknown (no allowance yet)" }
+        return left + ", \(DrainEstimate.text(seconds: seconds)) at \(e.hourly.map { grouped($0) } ?? "0")/h" + relay
+    }
+
+    /// What pacing holds back per provider, and the ETA.
+    static func summary(_ r: CampaignReport, _ pace: CampaignPace) -> String {
+        let held = pace.providers.reduce(0) { $0 + $1.pending }
+        let afterFailure = min(held, r.transientFailures)
+        let paused = pace.seconds == nil && pace.providers.contains { $0.hourly != nil && $0.seconds == nil }
+        var text = "\(grouped(held - afterFailure)) held back by pacing"
+        if afterFailure > 0 { text += ", \(grouped(afterFailure)) deferred after a failure" }
+        if pace.inFlight > 0 { text += ", \(grouped(pace.inFlight)) in flight" }
+        if !pace.providers.isEmpty { text += " [" + pace.providers.map { provider($0, paused: paused) }.joined(separator: "; ") + "]" }
+        if paused { return text + "; paused" }
+        return text + "; " + (pace.seconds.map { "ETA " + DrainEstimate.text(seconds: $0) } ?? "ETA unknown (no allowance yet)")
+    }
+
+    static func line(_ r: CampaignReport) -> String {
+        var text = r.ingestComplete ? "" : "\(grouped(r.recipients)) rows read, "
+        text += final(r)
+        if let pace = r.pace { text += "; " + summary(r, pace) }
+        return text
     }
 }
