@@ -101,8 +101,10 @@ public final class MXResolver: Sendable {
         guard reply.responseCode == .noError else {
             return (.temporaryFailure("the name server answered \(domain) MX with RCODE \(reply.responseCode.rawValue)"), policy.failure)
         }
+        // MX records of the domain asked for (or of its CNAME chain) only.
+        let owners = Self.owners(of: DNSMessage.normalized(domain), in: reply.answers)
         let records: [(preference: Int, exchange: String, ttl: UInt32)] = reply.answers.compactMap { record in
-            guard case .mx(let preference, let exchange) = record.data else { return nil }
+            guard owners.contains(record.name), case .mx(let preference, let exchange) = record.data else { return nil }
             return (Int(preference), exchange, record.ttl)
         }
         if records.isEmpty {
@@ -156,7 +158,10 @@ public final class MXResolver: Sendable {
                 if reply.responseCode != .noError && reply.responseCode != .nameError {
                     failure = "the name server answered \(host) \(type) with RCODE \(reply.responseCode.rawValue)"
                 }
-                for record in reply.answers where record.type == type {
+                // Only records of the name asked for (or of its CNAME chain): an unrelated
+                // address a server adds to the answer is not this host's.
+                let owners = Self.owners(of: DNSMessage.normalized(host), in: reply.answers)
+                for record in reply.answers where record.type == type && owners.contains(record.name) {
                     if case .address(let address) = record.data {
                         found.append(address)
                         ttl = min(ttl, record.ttl)
@@ -165,6 +170,18 @@ public final class MXResolver: Sendable {
             }
         }
         return (found, ttl, found.isEmpty ? failure : nil)
+    }
+
+    /// `name` and the names its CNAME records in `answers` lead to (at most 8 steps).
+    static func owners(of name: String, in answers: [DNSMessage.Record]) -> Set<String> {
+        var owners: Set<String> = [name.lowercased()]
+        var current = name.lowercased()
+        for _ in 0..<8 {
+            guard let next = answers.first(where: { $0.type == .cname && $0.name == current }),
+                  case .name(let target) = next.data, owners.insert(target.lowercased()).inserted else { break }
+            current = target.lowercased()
+        }
+        return owners
     }
 
     func clamp(_ ttl: UInt32) -> Duration {

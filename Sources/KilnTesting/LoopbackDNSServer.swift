@@ -19,6 +19,8 @@ public final class LoopbackDNSServer: Sendable {
         case serverFailure
         /// No answer at all (the client times out).
         case silence
+        /// The normal answer plus a record that does not belong to the name asked for.
+        case extraAnswer(DNSMessage.Record)
     }
 
     struct Key: Hashable {
@@ -153,6 +155,7 @@ public final class LoopbackDNSServer: Sendable {
         } else {
             reply.answers = answers
         }
+        if case .extraAnswer(let foreign) = behaviour { reply.answers.append(foreign) }
         guard var encoded = try? reply.encoded() else { return nil }
         if !overTCP, encoded.count > 512 {
             reply.answers = []

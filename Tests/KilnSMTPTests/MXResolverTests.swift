@@ -24,6 +24,18 @@ import Testing
         await dns.shutdown()
     }
 
+    /// An address record for another name, added to the answer by a hostile or broken
+    /// server, is not taken as the host's.
+    @Test func anUnrelatedRecordInTheAnswerIsNotTheHostsAddress() async throws {
+        let dns = try await LoopbackDNSServer.start()
+        dns.set("bank.test", .mx, [.mx(preference: 10, exchange: "mx.bank.test")])
+        dns.set("mx.bank.test", .a, [.address("192.0.2.1")])
+        dns.setBehaviour("mx.bank.test", .extraAnswer(DNSMessage.Record(name: "attacker.test", type: .a, ttl: 300, data: .address("198.51.100.7"))))
+        let answer = await resolver(dns, clock: ManualClock()).lookup("bank.test")
+        #expect(answer == .hosts([.init(name: "mx.bank.test", preference: 10, addresses: ["192.0.2.1"])]))
+        await dns.shutdown()
+    }
+
     /// A CNAME loop is the receiver's DNS fault: a temporary failure (the message waits),
     /// never "no such domain" (which bounces and suppresses).
     @Test func aCNAMELoopIsATemporaryFailure() async throws {
