@@ -114,11 +114,14 @@ public struct CampaignPace: Codable, Sendable {
     public var live: Bool
     /// Messages in flight: leased, with a token.
     public var inFlight: Int
+    /// Sending is paused for the whole store or the campaign's configuration set.
+    public var paused: Bool
 
-    public init(providers: [DrainEstimate], live: Bool, inFlight: Int) {
+    public init(providers: [DrainEstimate], live: Bool, inFlight: Int, paused: Bool) {
         self.providers = providers
         self.live = live
         self.inFlight = inFlight
+        self.paused = paused
         seconds = providers.contains { $0.seconds == nil } ? nil : providers.compactMap(\.seconds).max() ?? 0
     }
 }
@@ -369,9 +372,11 @@ public struct CampaignRunner: Sendable {
         }
     }
 
-    /// The campaign's report from the store; with `pace`, also what pacing holds back and
-    /// its drain at the allowances now (`CampaignPace`).
-    public func report(_ id: String, pace: Bool = false) async throws(KilnError) -> CampaignReport {
+    /// The campaign's report from the store.
+    /// - Parameters:
+    ///   - pace: also what pacing holds back and its drain at the allowances now (`CampaignPace`).
+    ///   - reasons: count bounces and failures by reason (a read of their events).
+    public func report(_ id: String, pace: Bool = false, reasons withReasons: Bool = true) async throws(KilnError) -> CampaignReport {
         guard let campaign = try await engine.store.campaign(id: id) else {
             throw KilnError(.notFound, "no campaign '\(id)' in this store", location: id)
         }
@@ -400,8 +405,10 @@ public struct CampaignRunner: Sendable {
             transientFailures: transient, deferred: totals.deferred, expired: totals.expired, failed: totals.failed, pending: totals.queued,
             spilled: spilled, complaints: complaints, ingestComplete: campaign.ingestComplete, byProvider: byProvider)
         let suppressedAtSend = counts.filter { $0.state == .suppressed }.reduce(0) { $0 + $1.count }
-        (report.bounceReasons, report.failureReasons) = try await reasons(of: id, bounced: totals.bounced, failed: totals.failed - suppressedAtSend)
-        if suppressedAtSend > 0 { report.failureReasons["suppressed", default: 0] += suppressedAtSend }
+        if withReasons {
+            (report.bounceReasons, report.failureReasons) = try await reasons(of: id, bounced: totals.bounced, failed: totals.failed - suppressedAtSend)
+            if suppressedAtSend > 0 { report.failureReasons["suppressed", default: 0] += suppressedAtSend }
+        }
         if pace {
             // Held back: queued or deferred, per provider; what is leased is in flight.
             var held: [String: Int] = [:]
@@ -410,9 +417,9 @@ public struct CampaignRunner: Sendable {
             let pool = engine.configuration.configurationSet(named: campaign.configurationSet)?.pool ?? engine.configuration.pools[0].name
             let paused = try await engine.store.pausedScopes()
             let view = try await engine.warmup()
-            let estimates = engine.drainEstimates(pending: held.filter { $0.value > 0 }, pool: pool, warmup: view,
-                                                  paused: paused.contains("*") || paused.contains(campaign.configurationSet))
-            report.pace = CampaignPace(providers: estimates, live: view.live, inFlight: inFlight)
+            let isPaused = paused.contains("*") || paused.contains(campaign.configurationSet)
+            let estimates = engine.drainEstimates(pending: held.filter { $0.value > 0 }, pool: pool, warmup: view, paused: isPaused)
+            report.pace = CampaignPace(providers: estimates, live: view.live, inFlight: inFlight, paused: isPaused)
         }
         return report
     }

@@ -308,11 +308,11 @@ enum PaceText {
     static func summary(_ r: CampaignReport, _ pace: CampaignPace) -> String {
         let held = pace.providers.reduce(0) { $0 + $1.pending }
         let afterFailure = min(held, r.transientFailures)
-        let paused = pace.seconds == nil && pace.providers.contains { $0.hourly != nil && $0.seconds == nil }
+        let paused = pace.paused
         var text = "\(grouped(held - afterFailure)) held back by pacing"
-        if afterFailure > 0 { text += ", \(grouped(afterFailure)) deferred after a failure" }
-        if pace.inFlight > 0 { text += ", \(grouped(pace.inFlight)) in flight" }
+        if afterFailure > 0 { text += " and \(grouped(afterFailure)) deferred after a failure" }
         if !pace.providers.isEmpty { text += " [" + pace.providers.map { provider($0, paused: paused) }.joined(separator: "; ") + "]" }
+        if pace.inFlight > 0 { text += ", \(grouped(pace.inFlight)) in flight" }
         if paused { return text + "; paused" }
         return text + "; " + (pace.seconds.map { "ETA " + DrainEstimate.text(seconds: $0) } ?? "ETA unknown (no allowance yet)")
     }

@@ -53,7 +53,7 @@ struct Credentials: AsyncParsableCommand {
                     throw ValidationError("--from: \(refusal)")
                 }
             }
-            guard let store = engine.store as? any CredentialStore else { throw ValidationError("this store cannot keep credentials") }
+            let store: any CredentialStore = engine.store
             let secret = CredentialSecret.generate()
             let now = engine.currentTime()
             try await store.createCredential(CredentialRecord(name: name, tenant: tenant, identities: identity, fromAddresses: from, sources: source,
@@ -74,7 +74,7 @@ struct Credentials: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
         func run() async throws {
             let engine = try SendEngine(configurationFile: options.config, logger: makeLogger())
-            guard let store = engine.store as? any CredentialStore else { throw ValidationError("this store cannot keep credentials") }
+            let store: any CredentialStore = engine.store
             let now = engine.currentTime()
             let records = try await store.credentials()
             struct Line: Encodable {
@@ -107,7 +107,7 @@ struct Credentials: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
         func run() async throws {
             let engine = try SendEngine(configurationFile: options.config, logger: makeLogger())
-            guard let store = engine.store as? any CredentialStore else { throw ValidationError("this store cannot keep credentials") }
+            let store: any CredentialStore = engine.store
             guard try await store.revokeCredential(name: name, now: engine.currentTime()) else {
                 throw ValidationError("no active credential named '\(name)'")
             }
@@ -127,7 +127,7 @@ struct Credentials: AsyncParsableCommand {
         }
         func run() async throws {
             let engine = try SendEngine(configurationFile: options.config, logger: makeLogger())
-            guard let store = engine.store as? any CredentialStore else { throw ValidationError("this store cannot keep credentials") }
+            let store: any CredentialStore = engine.store
             let secret = CredentialSecret.generate()
             let now = engine.currentTime()
             let until = now + .seconds(graceHours * 3_600)

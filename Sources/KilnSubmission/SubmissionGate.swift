@@ -43,10 +43,7 @@ public final class SubmissionGate: SubmissionBackend {
     public init(engine: SendEngine, credentials: (any CredentialStore)? = nil, throttle: LoginThrottle = LoginThrottle(),
                 refreshInterval: Duration = .seconds(2), logger: Logger) throws(KilnError) {
         self.engine = engine
-        guard let store = credentials ?? (engine.store as? any CredentialStore) else {
-            throw KilnError(.invalidConfiguration, "this store cannot keep credentials", location: "store")
-        }
-        credentialStore = store
+        credentialStore = credentials ?? engine.store
         let configuration = engine.configuration
         authorization = SendingAuthorization(configuration: configuration)
         trustedNetworks = (configuration.submission?.smtp?.trustedNetworks ?? []).compactMap { trusted in

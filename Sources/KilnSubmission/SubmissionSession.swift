@@ -235,16 +235,37 @@ struct SubmissionSession {
     /// while the message is within its limits; past them it is counted and dropped, and the
     /// message is refused at its end (the client is not cut off mid-message).
     mutating func receiveData(_ input: SubmissionLine) -> Action {
-        guard case .line(let line) = input else {
+        switch input {
+        case .tooLong:
             incoming.lineTooLong = true
             incoming.bytes = []
             return .receivingData
+        case .dataLines(let block):
+            // Complete lines, none the final dot (the decoder stops before it).
+            let view = block.readableBytesView
+            incoming.bytes.reserveCapacity(incoming.bytes.count + view.count)
+            var start = view.startIndex
+            while let newline = view[start...].firstIndex(of: UInt8(ascii: "\n")) {
+                var end = newline
+                if end > start, view[end - 1] == UInt8(ascii: "\r") { end -= 1 }
+                let line = view[start..<end]
+                start = newline + 1
+                keep(line.first == UInt8(ascii: ".") ? line.dropFirst() : line)
+            }
+            return .receivingData
+        case .line(let line):
+            var bytes = line.readableBytesView[...]
+            if bytes.first == UInt8(ascii: ".") {
+                if bytes.count == 1 { return finishData() }
+                bytes = bytes.dropFirst()
+            }
+            keep(bytes)
+            return .receivingData
         }
-        var bytes = line.readableBytesView[...]
-        if bytes.first == UInt8(ascii: ".") {
-            if bytes.count == 1 { return finishData() }
-            bytes = bytes.dropFirst()
-        }
+    }
+
+    /// One dot-unstuffed line of DATA: counted, and kept while the message is within its limits.
+    mutating func keep(_ bytes: ByteBufferView.SubSequence) {
         incoming.size += bytes.count + 2
         if incoming.inHeader {
             if bytes.isEmpty { incoming.inHeader = false } else { incoming.headerBytes += bytes.count + 2 }
@@ -255,7 +276,6 @@ struct SubmissionSession {
         } else if !incoming.bytes.isEmpty {
             incoming.bytes = []
         }
-        return .receivingData
     }
 
     mutating func finishData() -> Action {

@@ -70,10 +70,17 @@ final class SubmissionSessionHandler: ChannelDuplexHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let line = unwrapInboundIn(data)
         guard !closing else { return }
+        if case .dataLines(let block) = line, busy || !pending.isEmpty || !session.isReceivingData {
+            // A block for a session that is not (yet, or any more) taking DATA: its lines one by one.
+            pending.append(contentsOf: SubmissionLineDecoder.lines(of: block).map(SubmissionLine.line))
+            if !busy { drain(context: context) }
+            return
+        }
         if busy || !pending.isEmpty {
             pending.append(line)
         } else {
             perform(session.receive(line), context: context)
+            decoderControl.receivingData = session.isReceivingData
         }
     }
 
@@ -181,6 +188,7 @@ final class SubmissionSessionHandler: ChannelDuplexHandler {
     func drain(context: ChannelHandlerContext) {
         while !busy, !closing, let line = pending.popFirst() {
             perform(session.receive(line), context: context)
+            decoderControl.receivingData = session.isReceivingData
         }
         context.flush()
         if !busy, readHeld, !closing {

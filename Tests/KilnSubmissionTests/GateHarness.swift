@@ -49,7 +49,7 @@ final class GateHarness: Sendable {
     /// Stores a credential with a cheap hash (tests only) and returns its secret.
     func credential(_ name: String, tenant: String, identities: [String] = [], from: [String] = [], sources: [String] = []) async throws -> String {
         let secret = CredentialSecret.generate()
-        try await (engine.store as! any CredentialStore).createCredential(CredentialRecord(
+        try await engine.store.createCredential(CredentialRecord(
             name: name, tenant: tenant, identities: identities, fromAddresses: from, sources: sources,
             secretHash: try CredentialSecret.hash(secret, rounds: 1_000), createdAt: clock.now()))
         clock.advance(by: .seconds(3))  // past the gate's credential cache

@@ -17,7 +17,7 @@ import Testing
         guard case .failure(let wrong) = await h.gate.authenticate(name: "app", secret: secret + "x", peer: "127.0.0.1") else { Issue.record("accepted"); return }
         #expect(wrong.smtpReply.hasPrefix("535 5.7.8"))
         guard case .failure = await h.gate.authenticate(name: "nobody", secret: secret, peer: "127.0.0.1") else { Issue.record("accepted"); return }
-        #expect(try await (h.engine.store as! any CredentialStore).revokeCredential(name: "app", now: h.clock.now()))
+        #expect(try await h.engine.store.revokeCredential(name: "app", now: h.clock.now()))
         // The gate reads credentials again within its refresh interval (2 s).
         h.clock.advance(by: .seconds(2))
         guard case .failure(let revoked) = await h.gate.authenticate(name: "app", secret: secret, peer: "127.0.0.1") else { Issue.record("accepted"); return }
@@ -29,7 +29,7 @@ import Testing
         defer { h.finish() }
         let old = try await h.credential("app", tenant: "acme")
         let new = CredentialSecret.generate()
-        let store = h.engine.store as! any CredentialStore
+        let store = h.engine.store
         #expect(try await store.rotateCredential(name: "app", secretHash: try CredentialSecret.hash(new, rounds: 1_000),
                                                  previousUntil: h.clock.now() + .seconds(3_600), now: h.clock.now()))
         h.clock.advance(by: .seconds(3))
