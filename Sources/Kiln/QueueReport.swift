@@ -121,6 +121,8 @@ public struct DrainEstimate: Sendable, Codable, Hashable {
     public var relay: Relay?
     /// Seconds to drain (nil: paused, or no allowance known).
     public var seconds: Int64?
+    /// Every pair that has an allowance rests after a throttle or a block (so `hourly` is nil).
+    public var resting: Bool
 
     /// - Parameters:
     ///   - pairs: the provider's (IP, provider) pairs now, only those of the IPs that send.
@@ -132,6 +134,7 @@ public struct DrainEstimate: Sendable, Codable, Hashable {
         self.relay = relay
         let granting = pairs.filter { $0.provider == provider && $0.suspendedUntil == nil && $0.hourly > 0 }
         hourly = granting.isEmpty ? nil : granting.reduce(0) { $0 &+ $1.hourly }
+        resting = granting.isEmpty && pairs.contains { $0.provider == provider && $0.suspendedUntil != nil }
         guard !paused else { seconds = nil; return }
         let carried = (hourly ?? 0) &+ (relay?.hourly ?? 0)
         var drain = carried > 0 ? QueueReport.drainSeconds(pending: pending, hourly: carried) : nil

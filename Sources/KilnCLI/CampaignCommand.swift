@@ -300,7 +300,7 @@ enum PaceText {
         let left = "\(e.provider): \(grouped(e.pending)) left"
         if paused { return left + ", paused" }
         let relay = e.relay.map { $0.hourly.map { " + relay \(grouped($0))/h" } ?? " + relay" } ?? ""
-        guard let seconds = e.seconds else { return left + ", ETA unknown (no allowance yet)" }
+        guard let seconds = e.seconds else { return left + (e.resting ? ", ETA unknown (every IP resting after a throttle or block)" : ", ETA unknown (no allowance yet)") }
         return left + ", \(DrainEstimate.text(seconds: seconds)) at \(e.hourly.map { grouped($0) } ?? "0")/h" + relay
     }
 
@@ -314,13 +314,15 @@ enum PaceText {
         if !pace.providers.isEmpty { text += " [" + pace.providers.map { provider($0, paused: paused) }.joined(separator: "; ") + "]" }
         if pace.inFlight > 0 { text += ", \(grouped(pace.inFlight)) in flight" }
         if paused { return text + "; paused" }
-        return text + "; " + (pace.seconds.map { "ETA " + DrainEstimate.text(seconds: $0) } ?? "ETA unknown (no allowance yet)")
+        let unknown = pace.providers.contains { $0.seconds == nil && !$0.resting } ? "no allowance yet" : "every IP resting"
+        return text + "; " + (pace.seconds.map { "ETA " + DrainEstimate.text(seconds: $0) } ?? "ETA unknown (\(unknown))")
     }
 
     static func line(_ r: CampaignReport) -> String {
         var text = r.ingestComplete ? "" : "\(grouped(r.recipients)) rows read, "
         text += final(r)
-        if let pace = r.pace { text += "; " + summary(r, pace) }
+        // Nothing queued yet: no ETA to give.
+        if let pace = r.pace, r.accepted > 0 || r.ingestComplete { text += "; " + summary(r, pace) }
         return text
     }
 }

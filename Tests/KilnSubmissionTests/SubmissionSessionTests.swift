@@ -39,6 +39,35 @@ import Testing
         #expect(auth == .authenticate(name: "app", secret: "s3cret"))
     }
 
+    /// DATA handed over in blocks of complete lines (as the decoder does between `354` and
+    /// the final dot) is kept exactly as line by line: unstuffed, bare LF made CRLF.
+    @Test func dataInBlocksIsKeptAsLineByLine() {
+        var session = SubmissionSession(limits: Self.limits, trusted: Self.tenant)
+        _ = session.receive(Self.line("HELO c"))
+        _ = session.receive(Self.line("MAIL FROM:<a@example.com>"))
+        _ = session.senderChecked(address: "a@example.com", principal: Self.tenant, refusal: nil)
+        _ = session.receive(Self.line("RCPT TO:<b@example.net>"))
+        _ = session.receive(Self.line("DATA"))
+        let first = session.receive(.dataLines(ByteBuffer(string: "S: x\r\n\r\n..dot\r\n")))
+        let second = session.receive(.dataLines(ByteBuffer(string: "bare\n..\r\n")))
+        let end = session.receive(Self.line("."))
+        #expect(first == .receivingData && second == .receivingData)
+        #expect(end == .submit(.init(raw: Array("S: x\r\n\r\n.dot\r\nbare\r\n.\r\n".utf8), mailFrom: "a@example.com",
+                                     recipients: ["b@example.net"], principal: Self.tenant)))
+    }
+
+    /// The decoder's block stops before the final dot and before an incomplete line.
+    @Test func theDecoderBlockStopsBeforeTheFinalDot() {
+        let decoder = SubmissionLineDecoder(maxLength: 100, control: .init())
+        var buffer = ByteBuffer(string: "a\r\n..b\r\n.\r\nMAIL FROM:<x@y.z>\r\npart")
+        let block = decoder.dataLines(in: &buffer)
+        #expect(block.map { String(buffer: $0) } == "a\r\n..b\r\n")
+        #expect(String(buffer: buffer) == ".\r\nMAIL FROM:<x@y.z>\r\npart")
+        var incomplete = ByteBuffer(string: "no line end yet")
+        #expect(decoder.dataLines(in: &incomplete) == nil)
+        #expect(SubmissionLineDecoder.lines(of: ByteBuffer(string: "x\r\ny\n")).map { String(buffer: $0) } == ["x", "y"])
+    }
+
     @Test func dataIsUnstuffedAndAnOversizedMessageIsRefusedAtItsEnd() {
         var session = SubmissionSession(limits: Self.limits, trusted: Self.tenant)
         _ = session.receive(Self.line("HELO c"))

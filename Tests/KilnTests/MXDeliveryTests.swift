@@ -84,9 +84,10 @@ final class MXNetwork: Sendable {
         let took = ContinuousClock.now - started
         try await delivering.value
         #expect(network.servers[0].messages.flatMap(\.recipients) == ["user@good.test"])
-        // One after another, twenty 3 s timeouts at submit alone took 60 s: now about one
-        // timeout for the lookups at submit, and the good mail goes out at once.
-        #expect(took < .seconds(20), "the good domain's message arrived after \(took)")
+        // One after another, twenty 3 s timeouts took 60 s at submit and 60 s more at send:
+        // now about 11 s on an idle machine. The bound leaves room for the rest of the suite
+        // running at once (23 s seen on 2 loaded cores) and still fails a sequential lookup.
+        #expect(took < .seconds(50), "the good domain's message arrived after \(took)")
         await network.finish()
     }
 
