@@ -326,6 +326,7 @@ final class DeliverySession: Sendable {
                 paused = try await engine.store.pausedScopes().union(otherNodesSets)
                 pausedCheckedAt = ContinuousClock.now
                 engine.pausedAll.withLock { [paused] in $0 = paused.contains("*") }
+                engine.setPausedGauges(paused)
             }
             try await recordRenderingFailures()
             if paused.contains("*") {

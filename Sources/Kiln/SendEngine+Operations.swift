@@ -126,14 +126,20 @@ extension SendEngine {
 
     // MARK: Gauges
 
+    /// `kiln_paused` for the store (`*`), every configuration set and every tenant
+    /// (`tenant:NAME`): set by the delivery run each time it reads the pauses (every
+    /// 250 ms), so the gauge follows `/readyz` without waiting for the gauges' refresh.
+    func setPausedGauges(_ paused: Set<String>) {
+        for scope in ["*"] + configuration.configurationSets.map(\.name) + configuration.tenantNames.sorted().map(PausedScope.tenant) {
+            metrics.gauge("kiln_paused", [("scope", scope)], paused.contains(scope) ? 1 : 0)
+        }
+    }
+
     /// Sets the gauges from the store and the delivery run in progress.
     public func refreshGauges() async throws(KilnError) {
         let byState = try await store.counts().reduce(into: [MessageState: Int]()) { $0[$1.state, default: 0] += $1.count }
         for state in MessageState.allCases { metrics.gauge("kiln_messages", [("state", state.description)], Double(byState[state] ?? 0)) }
-        let paused = try await store.pausedScopes()
-        for scope in ["*"] + configuration.configurationSets.map(\.name) {
-            metrics.gauge("kiln_paused", [("scope", scope)], paused.contains(scope) ? 1 : 0)
-        }
+        setPausedGauges(try await store.pausedScopes())
         for (scope, snapshot) in try await reputation() {
             metrics.gauge("kiln_reputation_rate", [("configuration_set", scope), ("kind", "bounce")], snapshot.bounceRate)
             metrics.gauge("kiln_reputation_rate", [("configuration_set", scope), ("kind", "complaint")], snapshot.complaintRate)

@@ -321,7 +321,8 @@ func metricSum(_ text: String, _ name: String, _ labels: [String: String] = [:])
         #expect(try await kiln(["pause", "--config", workspace.config]).status == 0)
         let paused = try await Self.wait(seconds: 10) { await httpGet(base + "/readyz") == (503, "paused\n") }
         #expect(paused)
-        #expect(try await Self.wait(seconds: 10) { metricSum(await httpGet(base + "/metrics").body, "kiln_paused", ["scope": "*"]) == 1 })
+        // kiln_paused follows /readyz at once (the delivery run sets both when it reads the pauses).
+        #expect(try await Self.wait(seconds: 1) { metricSum(await httpGet(base + "/metrics").body, "kiln_paused", ["scope": "*"]) == 1 })
         // A graceful stop ends well within the bound.
         run.stop()
         #expect(run.process.terminationStatus == 0, "\(run.log.suffix(2000))")
