@@ -9,11 +9,13 @@ public enum CredentialSecret {
     /// OWASP's figure for PBKDF2-HMAC-SHA256 (Password Storage Cheat Sheet, 2023).
     public static let defaultRounds = 600_000
 
-    /// A new secret: 32 random bytes, base64url without padding (43 characters).
+    /// A new secret: `kiln_` and 32 random bytes in base64url without padding (48
+    /// characters). The prefix lets secret scanners find a leaked one, and keeps a secret
+    /// from starting with `-` (which command lines would take for an option).
     public static func generate() -> String {
         var generator = SystemRandomNumberGenerator()
         let bytes = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
-        return Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+        return "kiln_" + Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
             .replacingOccurrences(of: "=", with: "")
     }
 

@@ -243,7 +243,6 @@ struct SubmissionSession {
         case .dataLines(let block):
             // Complete lines, none the final dot (the decoder stops before it).
             let view = block.readableBytesView
-            incoming.bytes.reserveCapacity(incoming.bytes.count + view.count)
             var start = view.startIndex
             while let newline = view[start...].firstIndex(of: UInt8(ascii: "\n")) {
                 var end = newline

@@ -76,7 +76,7 @@ import Testing
         let running = try await Self.start(door)
         defer { running.stop() }
         let sent = try await ChildProcess.run("/usr/bin/env", ["python3", Self.clientScript, "send", "--port", "\(door.smtpPort)", "--ca", door.caFile,
-                                                               "--user", "app", "--password", door.secrets["app"]!, "--count", "100"])
+                                                               "--user", "app", "--password=\(door.secrets["app"]!)", "--count", "100"])
         #expect(sent.status == 0, "\(sent.stderr)")
         let result = try JSONSerialization.jsonObject(with: Data(sent.stdout.utf8)) as? [String: Any]
         let codes = result?["codes"] as? [Int] ?? []
@@ -104,8 +104,8 @@ import Testing
         defer { running.stop() }
         let run = try await ChildProcess.run("/usr/bin/env", [
             "python3", Self.clientScript, "refusals", "--port", "\(door.smtpPort)", "--ca", door.caFile,
-            "--user", "app", "--password", door.secrets["app"]!, "--narrow-user", "narrow", "--narrow-password", door.secrets["narrow"]!,
-            "--tiny-user", "tiny", "--tiny-password", door.secrets["tiny"]!, "--tiny-quota", "2", "--max-recipients", "5",
+            "--user", "app", "--password=\(door.secrets["app"]!)", "--narrow-user", "narrow", "--narrow-password=\(door.secrets["narrow"]!)",
+            "--tiny-user", "tiny", "--tiny-password=\(door.secrets["tiny"]!)", "--tiny-quota", "2", "--max-recipients", "5",
         ])
         #expect(run.status == 0, "\(run.stderr)")
         let codes = try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any] ?? [:]

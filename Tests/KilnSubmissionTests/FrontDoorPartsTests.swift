@@ -7,7 +7,7 @@ import Testing
 @Suite struct FrontDoorPartsTests {
     @Test func aSecretVerifiesAgainstItsSaltedHashOnly() throws {
         let secret = CredentialSecret.generate()
-        #expect(secret.count == 43)
+        #expect(secret.count == 48 && secret.hasPrefix("kiln_"))
         let stored = try CredentialSecret.hash(secret, rounds: 1_000)
         #expect(stored.hasPrefix("pbkdf2-sha256$1000$") && !stored.contains(secret))
         #expect(CredentialSecret.verify(secret, against: stored))
