@@ -11,7 +11,8 @@ swift build --product kiln >/dev/null
 block=$(awk '/<!-- quick-start:begin -->/{f=1;next} /<!-- quick-start:end -->/{f=0} f' README.md | sed '/^```/d')
 [ -n "$block" ] || { echo "quick-start: no block between the markers in README.md" >&2; exit 2; }
 echo "$block" > "$root/.quick-start-block.sh"
-trap 'rm -rf "$root/first" "$root/.quick-start-block.sh"' EXIT
+# On failure the block's receiver is still running: stop it too.
+trap 'pkill -f "smtp_sink.py 2525 received.log" 2>/dev/null; rm -rf "$root/first" "$root/.quick-start-block.sh"' EXIT
 bash -euo pipefail "$root/.quick-start-block.sh"
 lines=$(wc -l < first/received.log)
 for address in ann@gmail.com bob@gmail.com cid@yahoo.com dee@outlook.com; do

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """A loopback SMTP sink for measurements: accepts every message and appends one line per
 delivered recipient to LOG (after the final "."), so a message counts once it is accepted.
+Prints "listening on 127.0.0.1:PORT" once it takes connections.
 
     smtp_sink.py PORT LOG [DELAY_SECONDS]
 """
@@ -57,6 +58,7 @@ async def session(reader, writer):
 
 async def main():
     server = await asyncio.start_server(session, "127.0.0.1", port)
+    print(f"listening on 127.0.0.1:{port}", flush=True)
     async with server:
         await server.serve_forever()
 
