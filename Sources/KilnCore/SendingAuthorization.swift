@@ -42,8 +42,9 @@ public struct SendingAuthorization: Sendable {
             return "tenant \(tenant) may not send from \(identity.domain)"
         }
         for grant in grants {
-            let fromAllowed = (grant.fromAddresses ?? []).isEmpty || grant.fromAddresses!.contains { (try? EmailAddress($0)) == from }
-            let setAllowed = (grant.configurationSets ?? []).isEmpty || setName.map { grant.configurationSets!.contains($0) } == true
+            let addresses = grant.fromAddresses ?? [], sets = grant.configurationSets ?? []
+            let fromAllowed = addresses.isEmpty || addresses.contains { (try? EmailAddress($0)) == from }
+            let setAllowed = sets.isEmpty || setName.map(sets.contains) == true
             if fromAllowed && setAllowed { return nil }
         }
         return "tenant \(tenant) is authorized on \(identity.domain) only for other From addresses or configuration sets"
