@@ -12,7 +12,7 @@ block=$(awk '/<!-- quick-start:begin -->/{f=1;next} /<!-- quick-start:end -->/{f
 [ -n "$block" ] || { echo "quick-start: no block between the markers in README.md" >&2; exit 2; }
 echo "$block" > "$root/.quick-start-block.sh"
 # On failure the block's receiver is still running: stop it too.
-trap 'pkill -f "smtp_sink.py 2525 received.log" 2>/dev/null; rm -rf "$root/first" "$root/.quick-start-block.sh"' EXIT
+trap 'pkill -f "smtp_sink.py 2525 received.log" 2>/dev/null || true; rm -rf "$root/first" "$root/.quick-start-block.sh"' EXIT
 bash -euo pipefail "$root/.quick-start-block.sh"
 lines=$(wc -l < first/received.log)
 for address in ann@gmail.com bob@gmail.com cid@yahoo.com dee@outlook.com; do
