@@ -40,11 +40,20 @@ test-deps: deps
 # The cluster tests run against this machine's PostgreSQL when it is installed (started and
 # given a test role by scripts/postgres-test-env.sh); without it they are skipped, unless
 # KILN_REQUIRE_POSTGRES=1. POSTGRES_SETUP=--install installs it from apt first (CI does).
+# LOOPBACK_ONLY=1 (CI; needs root) runs the suite inside a network namespace that holds only
+# loopback (scripts/loopback-only.sh), with PostgreSQL started inside it: a test that
+# reached beyond this machine would fail.
 POSTGRES_SETUP ?=
+LOOPBACK_ONLY ?=
 test: test-deps
 	$(SWIFT) build --build-tests
+ifeq ($(LOOPBACK_ONLY),1)
+	scripts/postgres-test-env.sh $(POSTGRES_SETUP) >/dev/null
+	scripts/loopback-only.sh sh -c 'pg_env=$$(scripts/postgres-test-env.sh) && eval "$$pg_env" && SWIFT=$(SWIFT) scripts/run-tests.sh'
+else
 	pg_env=$$(scripts/postgres-test-env.sh $(POSTGRES_SETUP)) && eval "$$pg_env" && \
 	  SWIFT=$(SWIFT) scripts/run-tests.sh
+endif
 
 # Every test, the PostgreSQL cluster tests included (installs PostgreSQL when missing).
 test-postgres:

@@ -116,6 +116,7 @@ let package = Package(
             dependencies: [
                 "Kiln", "KilnSubmission", .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"), .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
         // Scriptable SMTP receivers on loopback addresses (SwiftNIO): the demo's
@@ -133,7 +134,7 @@ let package = Package(
         .target(
             name: "KilnTesting",
             dependencies: [
-                "KilnCore", "KilnSMTP", "KilnLoopback",
+                "KilnCore", "KilnSMTP", "KilnLoopback", "KilnStore",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -172,7 +173,7 @@ let package = Package(
                 .product(name: "Mustache", package: "swift-mustache"),
             ]
         ),
-        .testTarget(name: "KilnStoreTests", dependencies: ["KilnStore"]),
+        .testTarget(name: "KilnStoreTests", dependencies: ["KilnStore", "KilnTesting"]),
         .testTarget(
             name: "KilnPostgresTests",
             dependencies: ["KilnPostgres", "KilnStore", "Kiln", "KilnSubmission", "KilnTesting", .product(name: "PostgresNIO", package: "postgres-nio")]
@@ -184,6 +185,7 @@ let package = Package(
                 "Kiln", "KilnTesting",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CryptoExtras", package: "swift-crypto"),
+                .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
         .testTarget(

@@ -33,6 +33,9 @@ struct MessageFinisher: Sendable {
     let headerLimit: Int
 
     init(configuration: Configuration, secrets: SecretSource) throws(KilnError) {
+        // The unsubscribe mailto and URL, and the signing domains, in A-label form even
+        // when the configuration was built in code rather than loaded.
+        let configuration = configuration.withASCIIDomains()
         senderId = configuration.senderId
         sets = Dictionary(configuration.configurationSets.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         unsubscribeSecrets = try Self.unsubscribeSecrets(configuration: configuration, secrets: secrets)
@@ -45,7 +48,8 @@ struct MessageFinisher: Sendable {
                 let field = "identities[\(i)].dkim[\(k)].privateKeyFile"
                 let loaded = try DKIMKey.load(path: secrets.resolve(key.privateKeyFile), expectedAlgorithm: key.algorithm,
                                               allowInsecure: key.allowInsecureKeyFile ?? false, field: field)
-                signers[identity.domain.lowercased(), default: []].append(DKIMSigner(domain: identity.domain, selector: key.selector, key: loaded,
+                // Keyed and signed by the A-label form, as `content.fromDomain` is (RFC 8616).
+                signers[identity.asciiDomain, default: []].append(DKIMSigner(domain: identity.asciiDomain, selector: key.selector, key: loaded,
                                                                                      rsaLibrary: rsaLibrary))
             }
         }
@@ -146,7 +150,8 @@ struct MessageFinisher: Sendable {
         let address: EmailAddress
         do { address = try EmailAddress(recipient) } catch { throw KilnError(.invalidAddress, "'\(recipient.escapingControlCharacters)' is not an email address", location: "recipient") }
         let draft = try compiled.render(to: address, variables: variables)
-        let domain = content.fromDomain ?? address.domain
+        // The Message-ID's domain in A-label form, even for content stored before it was one.
+        let domain = IDNA.asciiDomainOrSame(content.fromDomain ?? address.domain)
         let unique = "\(message.id).\(String(UInt64(bitPattern: time.nanoseconds), radix: 36))"
         // The bulk headers go first, and the message is composed behind them in the same buffer.
         var bulk: [UInt8] = []
@@ -177,7 +182,7 @@ struct MessageFinisher: Sendable {
     /// Signs `message` with every key of its From domain.
     func sign(_ message: [UInt8], content: StoredContent, time: Timestamp) throws(KilnError) -> [UInt8] {
         var message = message
-        for signer in signers[content.fromDomain?.lowercased() ?? ""] ?? [] {
+        for signer in signers[content.fromDomain.map(IDNA.asciiDomainOrSame) ?? ""] ?? [] {
             message = try signer.sign(message, time: time)
         }
         return message

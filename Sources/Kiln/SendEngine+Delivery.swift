@@ -159,6 +159,8 @@ final class DeliverySession: Sendable {
         var liveNodes = 1
         /// Messages handed to the finishing pool, not yet to the transport.
         var finishing = 0
+        /// This node's use of its slice of the shared relay's daily limit.
+        var relay = RelayUse()
         /// Messages that could not be rendered, to be recorded by the dispatcher.
         var renderingFailures: [(Outcome, DeliveryEvent)] = []
         /// Authentication failures per configuration set (`feedback.pauseOnAuthenticationFailures`).
@@ -205,6 +207,9 @@ final class DeliverySession: Sendable {
         if let saved {
             dispatcher.restore(saved.pairs, activePools: saved.activePools, paces: saved.paces ?? [], now: engine.now())
         }
+        // The shared relay's daily limit holds for the whole cluster: nothing goes through
+        // it until the first heartbeat has taken this node's slice from the store.
+        if configuration.sharedPool?.dailyLimit != nil { dispatcher.setSharedAllowance(0) }
         state = Mutex(State(dispatcher: dispatcher,
                             authentication: AuthenticationWatch(limit: engine.configuration.feedbackSettings.authenticationFailureLimit)))
         maxInFlight = configuration.delivery.maxInFlight ?? 256
@@ -276,6 +281,7 @@ final class DeliverySession: Sendable {
     /// marked lost: what is still being finished for them is dropped, not sent; what the
     /// transport already holds runs, and its outcomes are recorded as stale.
     func beat(now: Timestamp) async throws {
+        if let limit = configuration.sharedPool?.dailyLimit { try await renewRelaySlice(limit: limit, now: now) }
         var beat = heartbeat
         beat.holding = state.withLock { $0.inFlight.filter { !$0.value.lost }.map { MessageLease(id: $0.key, epoch: $0.value.epoch) } }
         let result = try await engine.store.heartbeat(beat, now: now, leaseUntil: now + leaseTime)
@@ -300,10 +306,56 @@ final class DeliverySession: Sendable {
         }
     }
 
+    /// What this node sent through the shared relay in the current day, and the
+    /// allowance it last gave the router (what the router has below it was spent since).
+    struct RelayUse {
+        var window = ""
+        var used = 0
+        var allowance = 0
+        /// Whether the store has told this run what the node used (a run that has not
+        /// asked yet does not know what its predecessor spent).
+        var known = false
+
+        /// Counts what was spent of `allowance` down to the router's `remaining`.
+        mutating func count(remaining: Int?) {
+            used += max(0, allowance - (remaining ?? 0))
+            allowance = remaining ?? 0
+        }
+    }
+
+    /// The shared relay's daily limit holds for the whole cluster: each heartbeat reports
+    /// what this node sent through the relay today and takes a slice of what is left
+    /// (`MessageStore.takeQuota`: at most a quarter hour's share of the limit beyond what
+    /// it used, never past the limit with the other nodes' live slices). A node that
+    /// stops renewing its slice gives its unused part back after the lease time.
+    func renewRelaySlice(limit: Int, now: Timestamp, want: Int? = nil) async throws {
+        let window = QuotaSlice.day(of: now)
+        let used = state.withLock { state -> Int? in
+            state.relay.count(remaining: state.dispatcher.router.sharedAllowance)
+            if state.relay.window != window { state.relay = RelayUse(window: window, known: state.relay.known) }
+            return state.relay.known ? state.relay.used : nil
+        }
+        let slice = try await engine.store.takeQuota(Self.relayQuota, window: window, node: engine.node ?? "local", used: used,
+                                                     want: want ?? max(1, limit / 96), limit: limit, now: now, until: now + leaseTime)
+        state.withLock { state in
+            state.relay.known = true
+            // What was spent while the store answered counts too.
+            state.relay.count(remaining: state.dispatcher.router.sharedAllowance)
+            state.relay.used = max(state.relay.used, slice.used)
+            let allowance = max(0, slice.granted - state.relay.used)
+            state.relay.allowance = allowance
+            state.dispatcher.setSharedAllowance(allowance)
+        }
+    }
+
+    /// The name of the shared relay's daily limit among the store's quotas.
+    static let relayQuota = "sharedRelay.daily"
+
     /// Beats when a quarter of the lease time has passed since `beatAt`.
     func beatIfDue(_ beatAt: inout ContinuousClock.Instant) async throws {
         guard ContinuousClock.now - beatAt > leaseTime / 4 else { return }
         try await beat(now: engine.now())
+        engine.storeWrites()
         beatAt = ContinuousClock.now
     }
 
@@ -314,58 +366,78 @@ final class DeliverySession: Sendable {
         var pausedCheckedAt = ContinuousClock.now - .seconds(10)
         var guardCheckedAt = ContinuousClock.now - .seconds(60)
         var beatAt = ContinuousClock.now - .seconds(3600)
+        // A store that cannot write for now (a full disk, an unreachable database) is
+        // waited out: what is in flight stays, and the loop tries again with a backoff.
+        var outageWait = Duration.zero
         while !engine.stopping.withLock({ $0 }) {
-            try Task.checkCancellation()
-            try await beatIfDue(&beatAt)
-            if ContinuousClock.now - guardCheckedAt > engine.reputationCheckInterval {
-                try await engine.enforceReputation()
-                guardCheckedAt = ContinuousClock.now
-                pausedCheckedAt = guardCheckedAt - .seconds(10)
+            do {
+                try Task.checkCancellation()
+                try await beatIfDue(&beatAt)
+                if ContinuousClock.now - guardCheckedAt > engine.reputationCheckInterval {
+                    try await engine.enforceReputation()
+                    guardCheckedAt = ContinuousClock.now
+                    pausedCheckedAt = guardCheckedAt - .seconds(10)
+                }
+                if ContinuousClock.now - pausedCheckedAt > .milliseconds(250) {
+                    paused = try await engine.store.pausedScopes().union(otherNodesSets)
+                    pausedCheckedAt = ContinuousClock.now
+                    engine.pausedAll.withLock { [paused] in $0 = paused.contains("*") }
+                    engine.setPausedGauges(paused)
+                }
+                try await recordRenderingFailures()
+                if paused.contains("*") {
+                    if inFlight == 0, try await idle(paused, [:]) { return }
+                    try await Task.sleep(for: .milliseconds(250))
+                    continue
+                }
+                let capacity = maxInFlight - inFlight
+                // Lease in batches: while transfers run, wait until a quarter of the room is free,
+                // so that the store (shared by nodes on PostgreSQL) sees few, large leases.
+                if capacity <= 0 || (inFlight > 0 && capacity < leaseBatch) {
+                    try await Task.sleep(for: .milliseconds(2))
+                    continue
+                }
+                let now = engine.now()
+                try await planPools(now: now)
+                if state.withLock({ $0.savedAt.map { now - $0 >= .seconds(30) } ?? true }) { try await saveShaping(now: now) }
+                let excluded = Set(state.withLock { $0.dispatcher.exhaustedProviders(now: now) }.keys)
+                // Again right before leasing: a run that stalled since the top of the loop
+                // finds its lost leases before it takes new ones.
+                try await beatIfDue(&beatAt)
+                let leased = try await engine.store.lease(limit: min(capacity, 1000), owner: engine.nodeID, now: now, leaseUntil: now + leaseTime,
+                                                          excluding: excluded, pausedSets: paused)
+                engine.storeWrites()
+                outageWait = .zero
+                if leased.isEmpty {
+                    let exhausted = state.withLock { $0.dispatcher.exhaustedProviders(now: now) }
+                    if inFlight == 0, try await idle(paused, exhausted) { return }
+                    try await Task.sleep(for: .milliseconds(20))
+                    continue
+                }
+                try await send(leased, paused: paused, now: now)
+            } catch let error as KilnError where error.isTemporary {
+                outageWait = SendEngine.storeOutageWait(after: outageWait)
+                engine.storeUnavailable(error, retryingIn: outageWait)
+                try await Task.sleep(for: outageWait)
             }
-            if ContinuousClock.now - pausedCheckedAt > .milliseconds(250) {
-                paused = try await engine.store.pausedScopes().union(otherNodesSets)
-                pausedCheckedAt = ContinuousClock.now
-                engine.pausedAll.withLock { [paused] in $0 = paused.contains("*") }
-                engine.setPausedGauges(paused)
-            }
-            try await recordRenderingFailures()
-            if paused.contains("*") {
-                if inFlight == 0, try await idle(paused, [:]) { return }
-                try await Task.sleep(for: .milliseconds(250))
-                continue
-            }
-            let capacity = maxInFlight - inFlight
-            // Lease in batches: while transfers run, wait until a quarter of the room is free,
-            // so that the store (shared by nodes on PostgreSQL) sees few, large leases.
-            if capacity <= 0 || (inFlight > 0 && capacity < leaseBatch) {
-                try await Task.sleep(for: .milliseconds(2))
-                continue
-            }
-            let now = engine.now()
-            try await planPools(now: now)
-            if state.withLock({ $0.savedAt.map { now - $0 >= .seconds(30) } ?? true }) { try await saveShaping(now: now) }
-            let excluded = Set(state.withLock { $0.dispatcher.exhaustedProviders(now: now) }.keys)
-            // Again right before leasing: a run that stalled since the top of the loop
-            // finds its lost leases before it takes new ones.
-            try await beatIfDue(&beatAt)
-            let leased = try await engine.store.lease(limit: min(capacity, 1000), owner: engine.nodeID, now: now, leaseUntil: now + leaseTime,
-                                                      excluding: excluded, pausedSets: paused)
-            if leased.isEmpty {
-                let exhausted = state.withLock { $0.dispatcher.exhaustedProviders(now: now) }
-                if inFlight == 0, try await idle(paused, exhausted) { return }
-                try await Task.sleep(for: .milliseconds(20))
-                continue
-            }
-            try await send(leased, paused: paused, now: now)
         }
     }
 
-    /// Saves the warm-up state on the way out.
+    /// Saves the warm-up state on the way out, and reports what this run sent through
+    /// the shared relay (its unused slice goes back at once).
     func finish() async {
         do {
             try await saveShaping(now: engine.now())
         } catch {
             engine.logger.error("the warm-up state could not be saved", metadata: ["error": "\(error)"])
+        }
+        if let limit = configuration.sharedPool?.dailyLimit {
+            do {
+                try await renewRelaySlice(limit: limit, now: engine.now(), want: 0)
+            } catch {
+                engine.logger.error("the shared relay's use could not be reported; its slice returns when its lease expires",
+                                    metadata: ["error": "\(error)"])
+            }
         }
     }
 
@@ -717,8 +789,12 @@ final class DeliverySession: Sendable {
                 pauses.insert(info.configurationSet)
             }
         }
-        if !release.isEmpty { try await engine.store.release(release) }
-        try await engine.store.record(outcomes, events: events, now: now)
+        // A full disk or an unreachable database is waited out: these outcomes stay here
+        // until the store takes them.
+        try await engine.waitingOutStoreOutages { [outcomes, events] in
+            if !release.isEmpty { try await engine.store.release(release) }
+            try await engine.store.record(outcomes, events: events, now: now)
+        }
         for set in pauses.sorted() {
             // An operator rule (`pauseConfigurationSet`) said the sending setup is at fault.
             try await engine.pause(configurationSet: set)

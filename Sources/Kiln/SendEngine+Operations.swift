@@ -41,7 +41,7 @@ extension SendEngine {
     public func readiness() -> Readiness {
         if stopping.withLock({ $0 }) { return Readiness(ready: false, reason: "shutting down") }
         if !delivering.withLock({ $0 }) { return Readiness(ready: false, reason: "not delivering") }
-        if let failure = storeFailure.withLock({ $0 }) { return Readiness(ready: false, reason: failure) }
+        if let failure = storeWriteFailure.withLock({ $0 }) ?? storeFailure.withLock({ $0 }) { return Readiness(ready: false, reason: failure) }
         if pausedAll.withLock({ $0 }) { return Readiness(ready: false, reason: "paused") }
         return Readiness(ready: true, reason: "delivering")
     }

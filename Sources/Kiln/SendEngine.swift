@@ -56,6 +56,9 @@ public final class SendEngine: Service, Sendable {
     /// Why the store failed the last time the gauges were refreshed (nil: it answered):
     /// `/readyz` says so.
     let storeFailure = Mutex<String?>(nil)
+    /// Why the delivery run waits for the store (nil: its last write succeeded): a
+    /// temporary failure such as a full disk (`waitingOutStoreOutages`).
+    let storeWriteFailure = Mutex<String?>(nil)
     /// How often `run()` purges old messages and refreshes the gauges.
     let housekeeping: Housekeeping
 
@@ -357,9 +360,12 @@ public final class SendEngine: Service, Sendable {
             EngineStatus.NodeInfo(node: node.node, ips: node.ips, heartbeatAt: node.heartbeatAt,
                                   secondsAgo: max(0, Int((time.nanoseconds - node.heartbeatAt.nanoseconds) / 1_000_000_000)), leased: node.leased)
         }
+        let relaySlices = configuration.sharedPool?.dailyLimit == nil ? []
+            : try await store.quotaSlices(DeliverySession.relayQuota, window: QuotaSlice.day(of: time))
         return EngineStatus(counts: try await store.counts(), pausedScopes: try await store.pausedScopes().sorted(), pools: pools,
                             warmup: warmup, reputation: try await reputation(),
                             suppressed: try await store.suppressionCounts().reduce(into: [:]) { $0[$1.key.rawValue] = $1.value }, nodes: nodes,
+                            relaySlices: relaySlices,
                             receivingHosts: try await store.receivingHosts(deliveries: 10_000), destinations: try await destinationStatus())
     }
 
@@ -417,6 +423,8 @@ public struct EngineStatus: Sendable, Codable {
     }
     /// The delivering nodes of a shared store (empty for SQLite: one machine).
     public var nodes: [NodeInfo] = []
+    /// Each node's slice of the shared relay's daily limit today (empty without a limit).
+    public var relaySlices: [QuotaSlice] = []
     /// The hosts that took the last 10,000 deliveries, by provider.
     public var receivingHosts: [HostCount]
     /// Each event destination's backlog and last error.
@@ -450,7 +458,8 @@ enum RawMessage {
         guard head.hasPrefix("from:") || head.contains("\r\nfrom:") else {
             throw KilnError(.invalidMessage, "a raw message needs a From header", location: "raw")
         }
-        guard head.contains(from.description.lowercased()) else {
+        // The address as written there: its domain as the A-label or as the U-label.
+        guard head.contains(from.description.lowercased()) || head.contains(from.displayDescription.lowercased()) else {
             throw KilnError(.notAllowedSender, "the raw message's From header is not \(from)", location: "raw")
         }
         return normalized

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Kiln
 import KilnCore
+import KilnServe
 import KilnStore
 import KilnSubmission
 import Logging
@@ -88,6 +89,9 @@ struct Run: AsyncParsableCommand {
         services.append(.init(service: engine))
         var configuration = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         configuration.maximumGracefulShutdownDuration = .milliseconds(Int64(shutdownTimeout * 1_000))
+        // Whatever hangs, the process ends within the timeout and a margin.
+        let watchdog = ShutdownWatchdog(limit: .milliseconds(Int64(shutdownTimeout * 1_000)) + ShutdownWatchdog.margin, logger: logger)
+        watchdog.watch()
         try await ServiceGroup(configuration: configuration).run()
     }
 }
@@ -110,6 +114,12 @@ struct Status: AsyncParsableCommand {
             for node in status.nodes {
                 print("\(node.node)\t\(node.heartbeatAt) (\(node.secondsAgo) s ago)\t\(node.leased)\t\(node.ips.joined(separator: " "))")
             }
+        }
+        if let limit = engine.configuration.sharedPool?.dailyLimit, !status.relaySlices.isEmpty {
+            let used = status.relaySlices.reduce(0) { $0 + $1.used }
+            print("shared relay today: \(used) of \(limit) sent; " + status.relaySlices.map { slice in
+                "node \(slice.node) \(slice.used) sent, \(slice.remaining) left of its slice"
+            }.joined(separator: "; "))
         }
         for pool in status.pools {
             print("pool \(pool.name): \(pool.active.joined(separator: ", ")) in use of \(pool.ips.joined(separator: ", "))")
@@ -157,11 +167,13 @@ struct StatusOutput: Encodable {
     var reputation: [String: ReputationSnapshot]
     var suppressed: [String: Int]
     var nodes: [EngineStatus.NodeInfo]
+    var relaySlices: [QuotaSlice]
     var destinations: [DestinationStatus]
     var receivingHosts: [HostCount]
     init(_ s: EngineStatus) {
         destinations = s.destinations
         nodes = s.nodes
+        relaySlices = s.relaySlices
         receivingHosts = s.receivingHosts
         warmup = s.warmup
         reputation = s.reputation

@@ -18,7 +18,8 @@ extension Configuration {
     /// syntax).
     public static func load(json data: Data, source: String = "configuration") throws(KilnError) -> Configuration {
         let data = CheckedJSON.withoutBOM(data)
-        let configuration = try CheckedJSON.decode(Configuration.self, from: data, source: source)
+        // Internationalized domains in A-label form from here on (see `withASCIIDomains`).
+        let configuration = try CheckedJSON.decode(Configuration.self, from: data, source: source).withASCIIDomains()
         var problems = unknownKeys(in: data, decoded: configuration)
         problems += configuration.validate()
         if !problems.isEmpty { throw invalid(problems, source: source) }
@@ -159,14 +160,14 @@ extension Configuration {
         check(!identities.isEmpty, "identities", "at least one identity is required")
         for (i, identity) in identities.enumerated() {
             let path = "identities[\(i)]"
-            check(EmailAddress.isValidDomain(identity.domain), "\(path).domain", "'\(identity.domain.escapingControlCharacters)' is not a domain name")
+            check(EmailAddress.isValidDomain(identity.domain), "\(path).domain", Self.domainProblem(identity.domain))
             if let rp = identity.returnPathDomain {
-                check(EmailAddress.isValidDomain(rp), "\(path).returnPathDomain", "'\(rp.escapingControlCharacters)' is not a domain name")
+                check(EmailAddress.isValidDomain(rp), "\(path).returnPathDomain", Self.domainProblem(rp))
             }
             for (j, address) in (identity.allowedFromAddresses ?? []).enumerated() {
                 do {
                     let parsed = try EmailAddress(address)
-                    check(parsed.domain == identity.domain.lowercased() || parsed.domain.hasSuffix("." + identity.domain.lowercased()),
+                    check(parsed.domain == identity.asciiDomain || parsed.domain.hasSuffix("." + identity.asciiDomain),
                           "\(path).allowedFromAddresses[\(j)]", "'\(address)' is not in the domain \(identity.domain)")
                 } catch {
                     check(false, "\(path).allowedFromAddresses[\(j)]", error.message)
@@ -180,7 +181,7 @@ extension Configuration {
                 check(!key.privateKeyFile.isEmpty, "\(keyPath).privateKeyFile", "must not be empty")
             }
         }
-        check(Set(identities.map { $0.domain.lowercased() }).count == identities.count, "identities", "domains must be distinct")
+        check(Set(identities.map(\.asciiDomain)).count == identities.count, "identities", "domains must be distinct")
 
         check(!pools.isEmpty, "pools", "at least one pool is required")
         for (i, pool) in pools.enumerated() {
@@ -347,7 +348,9 @@ extension Configuration {
     public func lookAlikeWarnings() -> [ConfigurationProblem] {
         var warnings: [ConfigurationProblem] = []
         for (index, identity) in identities.enumerated() {
-            for label in identity.domain.split(separator: ".") {
+            // Read as U-labels: a loaded configuration holds the A-label form.
+            let domain = IDNA.unicodeDomain(identity.domain)
+            for label in domain.split(separator: ".") {
                 var scripts = Set<String>()
                 for scalar in label.unicodeScalars where scalar.properties.isAlphabetic {
                     switch scalar.value {
@@ -358,10 +361,10 @@ extension Configuration {
                     }
                 }
                 guard scripts.count > 1 else { continue }
-                let latin = String(identity.domain.map { Self.confusables[$0] ?? $0 })
+                let latin = String(domain.map { Self.confusables[$0] ?? $0 })
                 warnings.append(ConfigurationProblem(
                     path: "identities[\(index)].domain",
-                    message: "'\(identity.domain)' mixes \(scripts.sorted().joined(separator: " and ")) letters in one label: a look-alike of '\(latin)'?"))
+                    message: "'\(domain)' mixes \(scripts.sorted().joined(separator: " and ")) letters in one label: a look-alike of '\(latin)'?"))
                 break
             }
         }

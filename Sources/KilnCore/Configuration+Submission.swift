@@ -158,7 +158,7 @@ extension Configuration {
                 let path = "identities[\(i)].authorizations[\(j)]"
                 checkTenant(grant.tenant, "\(path).tenant")
                 for (k, address) in (grant.fromAddresses ?? []).enumerated() {
-                    let inDomain = (try? EmailAddress(address)).map { $0.domain == identity.domain.lowercased() || $0.domain.hasSuffix("." + identity.domain.lowercased()) }
+                    let inDomain = (try? EmailAddress(address)).map { $0.domain == identity.asciiDomain || $0.domain.hasSuffix("." + identity.asciiDomain) }
                     check(inDomain == true, "\(path).fromAddresses[\(k)]", "'\(address.escapingControlCharacters)' is not an address in \(identity.domain)")
                 }
                 for (k, set) in (grant.configurationSets ?? []).enumerated() {

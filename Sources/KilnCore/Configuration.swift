@@ -412,10 +412,12 @@ extension Configuration {
 
     public func pool(named name: String) -> Pool? { pools.first { $0.name == name } }
 
-    /// The identity whose domain is the From address's domain (or a parent of it).
+    /// The identity whose domain is the From address's domain (or a parent of it), with
+    /// its domains in A-label form (`Identity.withASCIIDomains`), as the address's is.
     public func identity(for address: EmailAddress) -> Identity? {
-        identities.first { address.domain == $0.domain.lowercased() }
-            ?? identities.first { address.domain.hasSuffix("." + $0.domain.lowercased()) }
+        let domains = identities.map(\.asciiDomain)
+        let index = domains.firstIndex { address.domain == $0 } ?? domains.firstIndex { address.domain.hasSuffix("." + $0) }
+        return index.map { identities[$0].withASCIIDomains }
     }
 
     /// The route for a provider: its own, else `*`.

@@ -93,10 +93,11 @@ public struct DNSMessage: Sendable, Hashable {
         self.additional = additional
     }
 
-    /// A domain name as compared and cached: lower-case, no trailing dot.
+    /// A domain name as compared and cached: lower-case, no trailing dot, an
+    /// internationalized name in A-label form (`IDNA.asciiDomain`).
     public static func normalized(_ name: String) -> String {
-        let lower = name.lowercased()
-        return lower.hasSuffix(".") ? String(lower.dropLast()) : lower
+        let name = name.hasSuffix(".") ? String(name.dropLast()) : name
+        return name.utf8.allSatisfy({ $0 < 0x80 }) ? name.lowercased() : IDNA.asciiDomainOrSame(name)
     }
 }
 

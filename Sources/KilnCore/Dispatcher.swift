@@ -38,6 +38,12 @@ public struct Dispatcher: Sendable {
     /// that cannot carry the demand); a deferral never goes past that time.
     var spillAgeNanoseconds: Int64 { maxAgeNanoseconds / 2 }
 
+    /// Sets what this node may still send through the shared relay under a cluster-wide
+    /// limit (`Router.sharedAllowance`; nil: no such limit).
+    public mutating func setSharedAllowance(_ allowance: Int?) {
+        router.sharedAllowance = allowance
+    }
+
     public init(router: Router, retry: RetryPolicy) {
         self.router = router
         self.retry = retry

@@ -29,6 +29,10 @@ extension EmailAddress {
         case invalidLiteral
         case domainTooLong
         case tooLong
+        /// Longer than 254 octets once the domain is in A-label form.
+        case tooLongAsASCII
+        /// A non-ASCII domain without an A-label form (RFC 5891), and why.
+        case internationalDomain(String)
 
         /// The error message for `text` (already escaped for display).
         func message(_ text: String) -> String {
@@ -42,6 +46,8 @@ extension EmailAddress {
             case .invalidLiteral: return "'\(text)' has an invalid address literal (not [IPv4], [IPv6:address] or [tag:text])"
             case .domainTooLong: return "'\(text)' has a domain longer than 255 octets"
             case .tooLong: return "'\(text)' is longer than 254 octets"
+            case .tooLongAsASCII: return "'\(text)' is longer than 254 octets with its domain in A-label form"
+            case .internationalDomain(let why): return "'\(text)' has an internationalized domain with no A-label form (RFC 5891): \(why)"
             }
         }
     }
@@ -57,7 +63,12 @@ extension EmailAddress {
         let domain = UnsafeBufferPointer(rebasing: bytes[(at + 1)...])
         if let flaw = textFlaw(local, .localPart) ?? textFlaw(domain, .domain) { return flaw }
         if let flaw = localPartFlaw(local) ?? domainFlaw(domain) { return flaw }
-        return bytes.count > 254 ? .tooLong : nil
+        if bytes.count > 254 { return .tooLong }
+        if domain.contains(where: { $0 >= 0x80 }), domain[0] != UInt8(ascii: "["),
+           let converted = try? IDNA.asciiDomain(String(decoding: domain, as: UTF8.self)), local.count + 1 + converted.utf8.count > 254 {
+            return .tooLongAsASCII
+        }
+        return nil
     }
 
     /// A control character or invalid UTF-8 anywhere in `bytes`.
@@ -174,18 +185,21 @@ extension EmailAddress {
         return .invalidLocalPart  // not closed
     }
 
-    /// The flaw of a domain: two or more labels, or an address literal.
+    /// The flaw of a domain: two or more labels, or an address literal. A domain beyond
+    /// ASCII must have an A-label form (`IDNA.asciiDomain`).
     static func domainFlaw(_ bytes: UnsafeBufferPointer<UInt8>) -> Flaw? {
         guard !bytes.isEmpty else { return .invalidDomain }
         guard bytes.count <= 255 else { return .domainTooLong }
         if bytes[0] == UInt8(ascii: "[") { return literalFlaw(bytes) }
         var labels = 0, labelStart = 0, i = 0
+        var ascii = true
         while i <= bytes.count {
             if i < bytes.count, bytes[i] != UInt8(ascii: ".") {
                 let byte = bytes[i]
                 if byte >= 0x80 {
                     let length = scalarLength(bytes, at: i)
                     if length <= invalidScalar { return length == controlScalar ? .control(.domain) : .invalidUTF8(.domain) }
+                    ascii = false
                     i += length
                     continue
                 }
@@ -203,7 +217,11 @@ extension EmailAddress {
             labelStart = i + 1
             i += 1
         }
-        return labels >= 2 ? nil : .invalidDomain
+        guard labels >= 2 else { return .invalidDomain }
+        if !ascii {
+            do { _ = try IDNA.asciiDomain(String(decoding: bytes, as: UTF8.self)) } catch { return .internationalDomain(error.description) }
+        }
+        return nil
     }
 
     static func isAtext(_ byte: UInt8) -> Bool {

@@ -4,8 +4,11 @@
 /// more labels (or an address literal `[192.0.2.1]`, `[IPv6:2001:db8::1]`) of at most
 /// 255 octets; 254 octets in all. No control character (C0, DEL, C1) and no invalid UTF-8
 /// passes, so an address can never carry CR or LF into an SMTP command or a header.
-/// White space around the text is trimmed. A domain name is lower-cased; an address
-/// literal is kept as written.
+/// White space around the text is trimmed. A domain name is lower-cased, and an
+/// internationalized one is kept in its A-label form (`a@bücher.de` becomes
+/// `a@xn--bcher-kva.de`, see `IDNA`): what goes into RCPT TO, MAIL FROM, headers and DNS
+/// lookups is ASCII but for a non-ASCII local part, which needs SMTPUTF8 (RFC 6531).
+/// `displayDescription` shows the U-label. An address literal is kept as written.
 public struct EmailAddress: Hashable, Sendable, CustomStringConvertible, Comparable {
     public let localPart: String
     public let domain: String
@@ -69,7 +72,10 @@ public struct EmailAddress: Hashable, Sendable, CustomStringConvertible, Compara
             }
             return domainBytes.count
         }
-        return (localPart, ascii ? lowered : lowered.lowercased())
+        if ascii { return (localPart, lowered) }
+        // Checked by `domainFlaw` already; the A-label form must fit the 254 octets too.
+        guard let converted = try? IDNA.asciiDomain(lowered), local.count + 1 + converted.utf8.count <= 254 else { return nil }
+        return (localPart, converted)
     }
 
     static func isASCIIWhitespace(_ byte: UInt8) -> Bool { byte == 32 || (byte >= 9 && byte <= 13) }
@@ -90,6 +96,16 @@ public struct EmailAddress: Hashable, Sendable, CustomStringConvertible, Compara
     }
 
     public var description: String { "\(localPart)@\(domain)" }
+
+    /// The domain for display: its A-labels shown as U-labels (`bücher.de`).
+    public var unicodeDomain: String { IDNA.unicodeDomain(domain) }
+
+    /// The address for display, with `unicodeDomain`; never for the wire.
+    public var displayDescription: String { "\(localPart)@\(unicodeDomain)" }
+
+    /// Whether the address needs SMTPUTF8 (RFC 6531): its local part is not ASCII (the
+    /// domain always is, in A-label form).
+    public var needsSMTPUTF8: Bool { !localPart.utf8.allSatisfy { $0 < 0x80 } }
 
     public static func < (lhs: EmailAddress, rhs: EmailAddress) -> Bool { lhs.description < rhs.description }
 

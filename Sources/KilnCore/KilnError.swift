@@ -36,12 +36,17 @@ public struct KilnError: Error, CustomStringConvertible, Sendable {
     /// Where the problem is: a JSON path, `file:line`, a header or field name.
     public var location: String?
     public var underlying: (any Error)?
+    /// The same call may succeed later without anyone changing anything: a store whose
+    /// disk is full, an I/O error, a database that cannot be reached now. Delivery waits
+    /// and tries again instead of stopping.
+    public var isTemporary: Bool
 
-    public init(_ code: Code, _ message: String, location: String? = nil, underlying: (any Error)? = nil) {
+    public init(_ code: Code, _ message: String, location: String? = nil, underlying: (any Error)? = nil, isTemporary: Bool = false) {
         self.code = code
         self.message = message
         self.location = location
         self.underlying = underlying
+        self.isTemporary = isTemporary
     }
 
     public var description: String {

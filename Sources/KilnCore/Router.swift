@@ -148,6 +148,11 @@ public struct Router: Sendable {
     /// plan: demand the dedicated IPs did not carry (`takeSpilled(pool:)`).
     var spilled: [[Int]] = []
     var shared: TokenBucket?
+    /// What this node may still send through the shared relay under a limit that holds
+    /// for the whole cluster: its slice of `sharedPool.dailyLimit`, granted by the store
+    /// (`QuotaSlice`) and set by the delivery run at each heartbeat. Nil: no such slice
+    /// (the simulator; a relay without a daily limit); the local bucket alone decides.
+    public var sharedAllowance: Int?
     let hasShared: Bool
     private let profiles: @Sendable (MailboxProvider) -> ProviderProfile
     let start: Timestamp
@@ -392,7 +397,7 @@ public struct Router: Sendable {
     /// dispatcher decides when). Counted as spilled demand, which the pool planner reads.
     /// - Returns: whether it spilled.
     public mutating func spillAged(_ provider: ProviderKey, pool: PoolKey, now: Timestamp) -> Bool {
-        guard spillsAtAll(pool: pool), shared?.take(now: now) ?? true else { return false }
+        guard spillsAtAll(pool: pool), takeShared(now: now) else { return false }
         recordSpills(provider, pool: pool, count: 1)
         return true
     }
@@ -407,6 +412,15 @@ public struct Router: Sendable {
         spilled[pool.index][p] &+= count
     }
 
+    /// One message's room on the shared relay: a token of its pace and, under a
+    /// cluster-wide limit, one of this node's slice.
+    mutating func takeShared(now: Timestamp) -> Bool {
+        if let allowance = sharedAllowance, allowance <= 0 { return false }
+        guard shared?.take(now: now) ?? true else { return false }
+        if let allowance = sharedAllowance { sharedAllowance = allowance - 1 }
+        return true
+    }
+
     /// No IP of the pool has a token: spill if the pool allows it and the shared pool has
     /// capacity, else defer to the earliest refill or suspension end.
     mutating func overflow(pool: Int, provider p: Int, anyCold: Bool, earliest: Int64, now t: Int64, waitUntil: Int64 = .min) -> KeyedRoute {
@@ -419,7 +433,7 @@ public struct Router: Sendable {
         }
         // A token comes while the message may still wait for one: it waits.
         if spills, earliest <= waitUntil { spills = false }
-        if spills, shared?.take(now: Timestamp(nanoseconds: t)) ?? true {
+        if spills, takeShared(now: Timestamp(nanoseconds: t)) {
             if spilled[pool].count <= p { spilled[pool] += Array(repeating: 0, count: p + 1 - spilled[pool].count) }
             spilled[pool][p] &+= 1
             return .shared

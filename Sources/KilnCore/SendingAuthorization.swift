@@ -29,7 +29,7 @@ public struct SendingAuthorization: Sendable {
         guard let identity = configuration.identity(for: from) else {
             return "\(from) is not in a configured identity"
         }
-        if !scope.identities.isEmpty, !scope.identities.contains(where: { $0.lowercased() == identity.domain.lowercased() }) {
+        if !scope.identities.isEmpty, !scope.identities.contains(where: { IDNA.asciiDomainOrSame($0) == identity.asciiDomain }) {
             return "this credential may not send from \(identity.domain)"
         }
         if !scope.fromAddresses.isEmpty, !scope.fromAddresses.contains(where: { (try? EmailAddress($0)) == from }) {
@@ -59,11 +59,11 @@ public struct SendingAuthorization: Sendable {
             return "this credential may not use \(address) as the envelope sender"
         }
         let usable = configuration.identities.filter { identity in
-            (scope.identities.isEmpty || scope.identities.contains { $0.lowercased() == identity.domain.lowercased() })
+            (scope.identities.isEmpty || scope.identities.contains { IDNA.asciiDomainOrSame($0) == identity.asciiDomain })
                 && ((identity.owner ?? Configuration.defaultTenant) == tenant || (identity.authorizations ?? []).contains { $0.tenant == tenant })
         }
         for identity in usable {
-            for domain in [identity.domain, identity.returnPathDomain].compactMap({ $0?.lowercased() })
+            for domain in [identity.domain, identity.returnPathDomain].compactMap({ $0.map(IDNA.asciiDomainOrSame) })
             where address.domain == domain || address.domain.hasSuffix("." + domain) {
                 return nil
             }

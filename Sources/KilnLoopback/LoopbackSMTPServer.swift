@@ -28,9 +28,12 @@ public final class LoopbackSMTPServer: Sendable {
         public var overTLS: Bool
         /// The user the session authenticated as (AUTH), if it did.
         public var authenticatedAs: String?
+        /// The MAIL command line of the transaction as received (`MAIL FROM:<…> SIZE=… SMTPUTF8`).
+        public var mailCommand: String
         public var text: String { String(decoding: data, as: UTF8.self) }
         public init(mailFrom: String, recipients: [String], data: [UInt8], clientAddress: String, overTLS: Bool = false,
-                    authenticatedAs: String? = nil) {
+                    authenticatedAs: String? = nil, mailCommand: String = "") {
+            self.mailCommand = mailCommand
             self.overTLS = overTLS
             self.authenticatedAs = authenticatedAs
             self.mailFrom = mailFrom
@@ -93,6 +96,10 @@ public final class LoopbackSMTPServer: Sendable {
 
     public let host: String
     public let port: Int
+    /// Whether EHLO offers SMTPUTF8 (RFC 6531). A server that does not refuses a MAIL
+    /// with the SMTPUTF8 parameter (555 5.5.4) and a MAIL or RCPT with a non-ASCII address
+    /// (553 5.6.7), as a receiver without the extension would.
+    public let offersSMTPUTF8: Bool
     let login: Login?
     let channel: any Channel
     let group: MultiThreadedEventLoopGroup
@@ -103,11 +110,15 @@ public final class LoopbackSMTPServer: Sendable {
 
     struct State {
         var messages: [ReceivedMessage] = []
+        /// Every MAIL and RCPT command line received, refused ones included.
+        var envelopeCommands: [String] = []
         var connections = 0
         var waiters: [(Int, CheckedContinuation<Void, Never>)] = []
     }
 
-    init(host: String, port: Int, channel: any Channel, group: MultiThreadedEventLoopGroup, tls: TLS?, login: Login?, script: @escaping Script) {
+    init(host: String, port: Int, channel: any Channel, group: MultiThreadedEventLoopGroup, tls: TLS?, login: Login?, offersSMTPUTF8: Bool,
+         script: @escaping Script) {
+        self.offersSMTPUTF8 = offersSMTPUTF8
         self.tls = tls
         self.login = login
         self.host = host
@@ -122,7 +133,8 @@ public final class LoopbackSMTPServer: Sendable {
     /// - Parameters:
     ///   - tls: STARTTLS or implicit TLS (nil: plain SMTP only).
     ///   - login: the user it requires to authenticate before MAIL (nil: no AUTH).
-    public static func start(host: String = "127.0.0.1", port: Int = 0, tls: TLS? = nil, login: Login? = nil,
+    ///   - offersSMTPUTF8: whether EHLO offers SMTPUTF8 (see `offersSMTPUTF8`).
+    public static func start(host: String = "127.0.0.1", port: Int = 0, tls: TLS? = nil, login: Login? = nil, offersSMTPUTF8: Bool = true,
                              script: @escaping Script = { _ in nil }) async throws -> LoopbackSMTPServer {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let box = ServerBox()
@@ -145,7 +157,8 @@ public final class LoopbackSMTPServer: Sendable {
             throw error
         }
         let server = LoopbackSMTPServer(
-            host: host, port: channel.localAddress?.port ?? port, channel: channel, group: group, tls: tls, login: login, script: script)
+            host: host, port: channel.localAddress?.port ?? port, channel: channel, group: group, tls: tls, login: login,
+            offersSMTPUTF8: offersSMTPUTF8, script: script)
         box.server.withLock { $0 = server }
         return server
     }
@@ -158,6 +171,10 @@ public final class LoopbackSMTPServer: Sendable {
 
     /// Connections opened so far.
     public var connectionCount: Int { state.withLock { $0.connections } }
+
+    /// Every MAIL and RCPT command line received so far, refused ones included, as
+    /// received (UTF-8 decoded; a raw non-ASCII address shows as such).
+    public var envelopeCommands: [String] { state.withLock { $0.envelopeCommands } }
 
     /// Waits until at least `count` messages were accepted, or `timeout` passed.
     /// - Returns: whether the count was reached.

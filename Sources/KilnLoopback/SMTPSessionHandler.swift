@@ -10,6 +10,8 @@ final class SMTPSessionHandler: ChannelInboundHandler, @unchecked Sendable {
     let box: ServerBox
     var clientAddress = ""
     var mailFrom: String?
+    /// The MAIL command line of the transaction.
+    var mailCommand = ""
     var recipients: [String] = []
     var inData = false
     var data: [UInt8] = []
@@ -62,7 +64,8 @@ final class SMTPSessionHandler: ChannelInboundHandler, @unchecked Sendable {
             if verb == "EHLO" {
                 let startTLS = server?.tls?.mode == .startTLS && !overTLS ? "250-STARTTLS\r\n" : ""
                 let auth = server?.login != nil ? "250-AUTH PLAIN\r\n" : ""
-                write("250-kiln-testing\r\n250-PIPELINING\r\n\(startTLS)\(auth)250-8BITMIME\r\n250-SMTPUTF8\r\n250 SIZE 52428800\r\n", context: context)
+                let utf8 = server?.offersSMTPUTF8 == false ? "" : "250-SMTPUTF8\r\n"
+                write("250-kiln-testing\r\n250-PIPELINING\r\n\(startTLS)\(auth)250-8BITMIME\r\n\(utf8)250 SIZE 52428800\r\n", context: context)
             } else {
                 send(SMTPReply(code: 250, text: "kiln-testing"), context: context)
             }
@@ -72,14 +75,19 @@ final class SMTPSessionHandler: ChannelInboundHandler, @unchecked Sendable {
             if server?.login != nil, authenticatedAs == nil {
                 return send(SMTPReply(code: 530, enhancedStatus: "5.7.0", text: "Authentication required"), context: context)
             }
+            server?.state.withLock { $0.envelopeCommands.append(text) }
             let address = Self.angleAddress(text)
+            if let refusal = utf8Refusal(text, address: address, mail: true) { return send(refusal, context: context) }
             if let reply = ask(.mailFrom(address)), reply.code >= 400 { return send(reply, context: context) }
             resetTransaction()
             mailFrom = address
+            mailCommand = text
             send(SMTPReply(code: 250, enhancedStatus: "2.1.0", text: "OK"), context: context)
         case "RCPT":
+            server?.state.withLock { $0.envelopeCommands.append(text) }
             guard mailFrom != nil else { return send(SMTPReply(code: 503, enhancedStatus: "5.5.1", text: "MAIL first"), context: context) }
             let address = Self.angleAddress(text)
+            if let refusal = utf8Refusal(text, address: address, mail: false) { return send(refusal, context: context) }
             if let reply = ask(.recipient(address)), reply.code >= 400 { return send(reply, context: context) }
             recipients.append(address)
             send(SMTPReply(code: 250, enhancedStatus: "2.1.5", text: "OK"), context: context)
@@ -123,7 +131,7 @@ final class SMTPSessionHandler: ChannelInboundHandler, @unchecked Sendable {
             return send(reply, context: context)
         }
         let received = LoopbackSMTPServer.ReceivedMessage(mailFrom: mailFrom ?? "", recipients: recipients, data: message, clientAddress: clientAddress,
-                                                          overTLS: overTLS, authenticatedAs: authenticatedAs)
+                                                          overTLS: overTLS, authenticatedAs: authenticatedAs, mailCommand: mailCommand)
         let number = server?.accept(received) ?? 0
         messagesOnConnection += 1
         resetTransaction()
@@ -169,8 +177,22 @@ final class SMTPSessionHandler: ChannelInboundHandler, @unchecked Sendable {
         send(SMTPReply(code: 235, enhancedStatus: "2.7.0", text: "Authentication successful"), context: context)
     }
 
+    /// A server without SMTPUTF8 refuses the parameter (RFC 5321 §4.1.1.11: 555) and a
+    /// non-ASCII address (RFC 6531 §3.7.4.1: 553 5.6.7).
+    func utf8Refusal(_ command: String, address: String, mail: Bool) -> SMTPReply? {
+        guard server?.offersSMTPUTF8 == false else { return nil }
+        if mail, command.uppercased().split(separator: " ").dropFirst().contains("SMTPUTF8") {
+            return SMTPReply(code: 555, enhancedStatus: "5.5.4", text: "SMTPUTF8 not offered")
+        }
+        if !address.utf8.allSatisfy({ $0 < 0x80 }) {
+            return SMTPReply(code: 553, enhancedStatus: "5.6.7", text: "Non-ASCII addresses not permitted for that \(mail ? "sender" : "recipient")")
+        }
+        return nil
+    }
+
     func resetTransaction() {
         mailFrom = nil
+        mailCommand = ""
         recipients.removeAll()
         data.removeAll(keepingCapacity: true)
     }

@@ -150,10 +150,13 @@ public struct DKIMSigner: Sendable {
     /// Headers signed once more than they occur.
     public static let oversignedHeaders = ["From", "Subject", "List-Unsubscribe", "List-Unsubscribe-Post"]
 
-    /// - Parameter rsaLibrary: the library for RSA signatures; nil times a few signatures
-    ///   with each and keeps the faster.
+    /// - Parameters:
+    ///   - domain: the signing domain; `d=` carries its A-label form (RFC 8616 §4:
+    ///     `bücher.de` signs as `d=xn--bcher-kva.de`, the name its key is published under).
+    ///   - rsaLibrary: the library for RSA signatures; nil times a few signatures with
+    ///     each and keeps the faster.
     public init(domain: String, selector: String, key: DKIMKey, rsaLibrary: RSASigningLibrary? = nil) {
-        self.domain = domain
+        self.domain = IDNA.asciiDomainOrSame(domain)
         self.selector = selector
         self.key = key
         if case .rsa(let rsaKey) = key {

@@ -182,6 +182,15 @@ enum PostgresSchema {
             // overwrite what another node did since (`MessageLease`).
             "ALTER TABLE messages ADD COLUMN lease_epoch BIGINT NOT NULL DEFAULT 0",
         ]),
+        (6, "nodes' slices of cluster-wide limits", [
+            """
+            CREATE TABLE quota_slices (
+              quota TEXT NOT NULL, "window" TEXT NOT NULL, node TEXT NOT NULL,
+              granted BIGINT NOT NULL, used BIGINT NOT NULL, expires_at BIGINT NOT NULL,
+              PRIMARY KEY (quota, "window", node)
+            )
+            """,
+        ]),
     ]
 
     /// Applies the migrations not yet applied; returns how many ran.

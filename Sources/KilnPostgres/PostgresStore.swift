@@ -60,7 +60,8 @@ public final class PostgresStore: MessageStore {
             return try await task.value
         } catch {
             migration.withLock { if $0 == task { $0 = nil } }
-            throw KilnError(.storeFailure, "store: cannot reach or migrate the database: \(Self.describe(error))", location: location)
+            throw KilnError(.storeFailure, "store: cannot reach or migrate the database: \(Self.describe(error))", location: location,
+                            isTemporary: Self.isTemporary(error))
         }
     }
 
@@ -70,8 +71,21 @@ public final class PostgresStore: MessageStore {
         do {
             return try await body()
         } catch {
-            throw KilnError(.storeFailure, "store: \(what) failed: \(Self.describe(error))", location: location)
+            throw KilnError(.storeFailure, "store: \(what) failed: \(Self.describe(error))", location: location, isTemporary: Self.isTemporary(error))
         }
+    }
+
+    /// The server could not be reached or is short of a resource (SQLSTATE classes 08
+    /// connection exception and 53 insufficient resources, e.g. 53100 disk full; 57P01–
+    /// 57P03, shut down or starting): the same call may succeed later. An error without
+    /// a server reply (a connection lost, refused or cut) is temporary too.
+    static func isTemporary(_ error: any Error) -> Bool {
+        if let error = error as? KilnError { return error.isTemporary }
+        guard let error = error as? PSQLError else { return false }
+        if let state = error.serverInfo?[.sqlState] {
+            return state.hasPrefix("08") || state.hasPrefix("53") || ["57P01", "57P02", "57P03"].contains(state)
+        }
+        return [.connectionError, .serverClosedConnection, .clientClosedConnection, .uncleanShutdown].contains(error.code)
     }
 
     /// A database error as the server said it (PSQLError's description hides it).
@@ -398,6 +412,47 @@ public final class PostgresStore: MessageStore {
             }
             return nodes
         }
+    }
+
+    public func takeQuota(_ quota: String, window: String, node: String, used: Int?, want: Int, limit: Int,
+                          now: Timestamp, until: Timestamp) async throws(KilnError) -> QuotaSlice {
+        try await transaction("take a quota slice") { transaction in
+            // One grant at a time per quota and window: two nodes granting at once would
+            // each count without the other's new slice.
+            _ = try await transaction.query("SELECT pg_advisory_xact_lock(hashtext(\(quota + "/" + window)))")
+            var mine: QuotaSlice?
+            var others: [QuotaSlice] = []
+            for slice in try await Self.quotaSlices(transaction.query(Self.quotaSlicesQuery(quota, window: window)), window: window) {
+                if slice.node == node { mine = slice } else { others.append(slice) }
+            }
+            let slice = QuotaSlice.grant(node: node, window: window, mine: mine, others: others, used: used, want: want, limit: limit,
+                                         now: now, until: until)
+            _ = try await transaction.query("""
+                INSERT INTO quota_slices (quota, "window", node, granted, used, expires_at)
+                VALUES (\(quota), \(window), \(node), \(Int64(slice.granted)), \(Int64(slice.used)), \(slice.expiresAt.nanoseconds))
+                ON CONFLICT (quota, "window", node) DO UPDATE SET granted = excluded.granted, used = excluded.used, expires_at = excluded.expires_at
+                """)
+            _ = try await transaction.query("DELETE FROM quota_slices WHERE quota = \(quota) AND \"window\" < \(window)")
+            return slice
+        }
+    }
+
+    public func quotaSlices(_ quota: String, window: String) async throws(KilnError) -> [QuotaSlice] {
+        try await run("read quota slices") {
+            try await Self.quotaSlices(query(Self.quotaSlicesQuery(quota, window: window), logger: logger), window: window)
+        }
+    }
+
+    static func quotaSlicesQuery(_ quota: String, window: String) -> PostgresQuery {
+        "SELECT node, granted, used, expires_at FROM quota_slices WHERE quota = \(quota) AND \"window\" = \(window) ORDER BY node"
+    }
+
+    static func quotaSlices(_ rows: PostgresRowSequence, window: String) async throws -> [QuotaSlice] {
+        var slices: [QuotaSlice] = []
+        for try await (node, granted, used, expires) in rows.decode((String, Int64, Int64, Int64).self) {
+            slices.append(QuotaSlice(node: node, window: window, granted: Int(granted), used: Int(used), expiresAt: Timestamp(nanoseconds: expires)))
+        }
+        return slices
     }
 
     public func nextDue(pausedSets: Set<String>, excluding: Set<MailboxProvider>) async throws(KilnError) -> Timestamp? {

@@ -32,6 +32,8 @@ final class TransferLoop: @unchecked Sendable {
         var downReply: SMTPReply?
         /// The hosts each job passed over before this lane's.
         var passedOver: [MessageID: [String]] = [:]
+        /// What its receiver offered in the last EHLO reply seen (SMTPUTF8).
+        let traits = ReceiverTraits()
 
         /// Appends a job; one of a higher priority goes ahead of every lower-priority job
         /// waiting (behind those of its own priority), so transactional mail never waits
@@ -60,15 +62,23 @@ final class TransferLoop: @unchecked Sendable {
         /// Whether this transfer reached MAIL FROM: a failure before it is the host's, not
         /// the receiver's answer to the message.
         var sentMail = false
+        /// Whether the job needs SMTPUTF8 (`SMTPUTF8.need`).
+        var utf8Need = SMTPUTF8.Need.none
+        /// Set when the prerequest callback stopped the transfer before MAIL FROM: the
+        /// job's reply (the receiver does not offer the SMTPUTF8 it needs).
+        var utf8Refusal: SMTPReply?
+        /// The lane's receiver, as its EHLO replies showed it.
+        let traits: ReceiverTraits
         /// The session options set on the handle (nil: none yet). The lane fixes the URL,
         /// the connect-to address and the source address; these come with each job.
         var session: SessionOptions?
 
         /// Sockets are opened and closed through `sockets`, so that `abandonRunning()` can
         /// end any wait on a receiver from another thread.
-        init(key: LaneKey, sockets: SocketRegistry) {
+        init(key: LaneKey, sockets: SocketRegistry, traits: ReceiverTraits) {
             easy = curl_easy_init()!
             self.key = key
+            self.traits = traits
             let registry = Unmanaged.passUnretained(sockets).toOpaque()
             kiln_easy_setopt_opensocket(easy, openSocketCallback)
             kiln_easy_setopt_pointer(easy, CURLOPT_OPENSOCKETDATA, registry)
@@ -229,7 +239,7 @@ final class TransferLoop: @unchecked Sendable {
     func start(_ lane: Lane, multi: UnsafeMutableRawPointer) {
         while let job = lane.queue.first, lane.active < max(1, job.maxConnections) {
             lane.queue.removeFirst()
-            let connection = lane.idle.popLast() ?? Connection(key: LaneKey(job), sockets: shard.multi.sockets)
+            let connection = lane.idle.popLast() ?? Connection(key: LaneKey(job), sockets: shard.multi.sockets, traits: lane.traits)
             configure(connection, for: job)
             lane.active += 1
             running[connection.easy] = connection
@@ -244,10 +254,16 @@ final class TransferLoop: @unchecked Sendable {
         connection.readOffset = 0
         connection.sentMail = false
         connection.messagesOnConnection += 1
+        // Domains as A-labels whatever the caller gave (curl's own IDN conversion depends
+        // on the process's locale, and sends raw UTF-8 where it fails); a non-ASCII local
+        // part is left for SMTPUTF8 (checked in the prerequest callback).
+        let mailFrom = IDNA.asciiAddress(job.mailFrom), recipient = IDNA.asciiAddress(job.recipient)
+        connection.utf8Need = SMTPUTF8.need(mailFrom: mailFrom, recipient: recipient, body: job.body)
+        connection.utf8Refusal = nil
         kiln_easy_setopt_offset(easy, CURLOPT_INFILESIZE_LARGE, curl_off_t(job.body.count))
-        kiln_easy_setopt_string(easy, CURLOPT_MAIL_FROM, "<\(job.mailFrom)>")
+        kiln_easy_setopt_string(easy, CURLOPT_MAIL_FROM, "<\(mailFrom)>")
         if let recipients = connection.recipients { curl_slist_free_all(recipients) }
-        connection.recipients = curl_slist_append(nil, "<\(job.recipient)>")
+        connection.recipients = curl_slist_append(nil, "<\(recipient)>")
         kiln_easy_setopt_slist(easy, CURLOPT_MAIL_RCPT, connection.recipients)
         if connection.session == nil { configureLane(connection, for: job) }
         let session = SessionOptions(job)
@@ -332,7 +348,7 @@ final class TransferLoop: @unchecked Sendable {
             lane?.passedOver[job.id] = nil
             return SMTPResult(id: job.id, reply: nil, sourceIP: job.sourceIP, destination: job.destination)
         }
-        let reply = Self.reply(for: code, captured: connection.replyBytes)
+        let reply = connection.utf8Refusal ?? Self.reply(for: code, captured: connection.replyBytes)
         let classification = transport.options.classifier.classify(reply, provider: job.provider)
         if classification.scope == .session, let lane {
             lane.messageCap = max(1, min(lane.messageCap ?? .max, connection.messagesOnConnection - 1))
@@ -467,10 +483,20 @@ private let headerCallback: kiln_header_callback = { data, size, count, userdata
 }
 
 /// Called when the session is set up and MAIL FROM goes next: a failure after this is
-/// the receiver's answer to (or a loss during) the transaction, not the host's.
+/// the receiver's answer to (or a loss during) the transaction, not the host's. A job
+/// that needs SMTPUTF8 the receiver does not offer stops here, before MAIL FROM
+/// (`SMTPUTF8`): curl would send its UTF-8 address anyway.
 private let prereqCallback: kiln_prereq_callback = { userdata, _, _, _, _ in
-    if let userdata {
-        Unmanaged<TransferLoop.Connection>.fromOpaque(userdata).takeUnretainedValue().sentMail = true
+    guard let userdata else { return CURL_PREREQFUNC_OK }
+    let connection = Unmanaged<TransferLoop.Connection>.fromOpaque(userdata).takeUnretainedValue()
+    connection.sentMail = true
+    // A new connection's EHLO reply is in the transcript; a reused one's came earlier.
+    if let offered = SMTPUTF8.offered(in: connection.replyBytes) { connection.traits.offersSMTPUTF8 = offered }
+    guard connection.utf8Need != .none else { return CURL_PREREQFUNC_OK }
+    switch connection.traits.offersSMTPUTF8 {
+    case true?: return CURL_PREREQFUNC_OK
+    case false?: connection.utf8Refusal = SMTPUTF8.refusal(connection.utf8Need)
+    case nil: connection.utf8Refusal = SMTPUTF8.unknown
     }
-    return 0
+    return CURL_PREREQFUNC_ABORT
 }

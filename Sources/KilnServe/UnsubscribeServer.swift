@@ -23,10 +23,11 @@ public struct UnsubscribeServerLimits: Sendable {
         self.maxConnections = maxConnections
     }
 
-    /// The HTTP/1.1 server with the header and idle timeout.
+    /// The HTTP/1.1 server with the header and idle timeout (HTTP/1.0 clients are
+    /// answered in HTTP/1.0: `HTTPVersionEchoHandler`).
     public var server: HTTPServerBuilder {
         let (seconds, attoseconds) = headerTimeout.components
-        return .http1(configuration: .init(idleTimeout: .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)))
+        return .http1VersionEchoing(idleTimeout: .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000))
     }
 
     /// An application configuration listening on `address` with the connection cap.

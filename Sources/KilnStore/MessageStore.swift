@@ -52,6 +52,15 @@ public protocol MessageStore: CredentialStore {
     func heartbeat(_ heartbeat: NodeHeartbeat, now: Timestamp, leaseUntil: Timestamp) async throws(KilnError) -> HeartbeatResult
     /// The delivering nodes that have sent a heartbeat, with what they hold leased.
     func nodes() async throws(KilnError) -> [NodeStatus]
+    /// Records that `node` has used `used` of the cluster-wide `limit` named `quota` in
+    /// `window` (nil: not known, all it was granted counts), grants it up to `want` more
+    /// (`QuotaSlice.grant`: never past the limit, counting the other nodes' live slices),
+    /// and renews its slice until `until`.
+    /// Returns the node's slice.
+    func takeQuota(_ quota: String, window: String, node: String, used: Int?, want: Int, limit: Int,
+                   now: Timestamp, until: Timestamp) async throws(KilnError) -> QuotaSlice
+    /// Every node's slice of `quota` in `window`.
+    func quotaSlices(_ quota: String, window: String) async throws(KilnError) -> [QuotaSlice]
     /// When the next due message outside `pausedSets` and `excluding` comes due.
     func nextDue(pausedSets: Set<String>, excluding: Set<MailboxProvider>) async throws(KilnError) -> Timestamp?
 

@@ -63,7 +63,18 @@ public final class SQLiteStore: MessageStore {
     public func migrate() async throws(KilnError) -> Int { migrationsAtOpen }
 
     func wrapAsync<T>(_ what: String, _ body: () async throws -> T) async throws(KilnError) -> T {
-        do { return try await body() } catch { throw KilnError(.storeFailure, "store: \(what) failed", location: path, underlying: error) }
+        do {
+            return try await body()
+        } catch {
+            throw KilnError(.storeFailure, "store: \(what) failed", location: path, underlying: error, isTemporary: Self.isTemporary(error))
+        }
+    }
+
+    /// A full disk, an I/O error, a lock held too long or memory short: SQLite rolled the
+    /// transaction back whole, and the same write may succeed later.
+    static func isTemporary(_ error: any Error) -> Bool {
+        guard let error = error as? DatabaseError else { return false }
+        return [.SQLITE_FULL, .SQLITE_IOERR, .SQLITE_BUSY, .SQLITE_LOCKED, .SQLITE_NOMEM].contains(error.resultCode)
     }
 
     // MARK: Submitting
@@ -311,6 +322,39 @@ public final class SQLiteStore: MessageStore {
 
     /// One machine, one deliverer: no node list.
     public func nodes() async throws(KilnError) -> [NodeStatus] { [] }
+
+    public func takeQuota(_ quota: String, window: String, node: String, used: Int?, want: Int, limit: Int,
+                          now: Timestamp, until: Timestamp) async throws(KilnError) -> QuotaSlice {
+        try await wrapAsync("take a quota slice") {
+            try await pool.write { db in
+                var mine: QuotaSlice?
+                var others: [QuotaSlice] = []
+                for slice in try Self.quotaSlices(db, quota: quota, window: window) {
+                    if slice.node == node { mine = slice } else { others.append(slice) }
+                }
+                let slice = QuotaSlice.grant(node: node, window: window, mine: mine, others: others, used: used, want: want, limit: limit,
+                                             now: now, until: until)
+                try db.execute(sql: """
+                    INSERT INTO quota_slices (quota, window, node, granted, used, expires_at) VALUES (?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (quota, window, node) DO UPDATE SET granted = excluded.granted, used = excluded.used, expires_at = excluded.expires_at
+                    """, arguments: [quota, window, node, slice.granted, slice.used, slice.expiresAt.nanoseconds])
+                // Earlier windows are of no use any more.
+                try db.execute(sql: "DELETE FROM quota_slices WHERE quota = ? AND window < ?", arguments: [quota, window])
+                return slice
+            }
+        }
+    }
+
+    public func quotaSlices(_ quota: String, window: String) async throws(KilnError) -> [QuotaSlice] {
+        try await wrapAsync("read quota slices") { try await pool.read { db in try Self.quotaSlices(db, quota: quota, window: window) } }
+    }
+
+    static func quotaSlices(_ db: Database, quota: String, window: String) throws -> [QuotaSlice] {
+        try Row.fetchAll(db, sql: "SELECT node, granted, used, expires_at FROM quota_slices WHERE quota = ? AND window = ? ORDER BY node",
+                         arguments: [quota, window]).map { row in
+            QuotaSlice(node: row[0], window: window, granted: row[1], used: row[2], expiresAt: Timestamp(nanoseconds: row[3]))
+        }
+    }
 
     /// Puts leased messages back as they were, without counting an attempt: those still
     /// leased under the given epoch (a stale release does nothing).

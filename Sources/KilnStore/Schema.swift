@@ -185,6 +185,15 @@ enum Schema {
             // cannot overwrite what came after (`MessageLease`).
             try db.execute(sql: "ALTER TABLE messages ADD COLUMN lease_epoch INTEGER NOT NULL DEFAULT 0")
         }
+        migrator.registerMigration("v13: nodes' slices of cluster-wide limits") { db in
+            try db.execute(sql: """
+                CREATE TABLE quota_slices (
+                  quota TEXT NOT NULL, window TEXT NOT NULL, node TEXT NOT NULL,
+                  granted INTEGER NOT NULL, used INTEGER NOT NULL, expires_at INTEGER NOT NULL,
+                  PRIMARY KEY (quota, window, node)
+                ) WITHOUT ROWID
+                """)
+        }
         return migrator
     }
 }

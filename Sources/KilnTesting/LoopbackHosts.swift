@@ -52,6 +52,14 @@ public final class SilentListener: Sendable {
 
     /// Listens on `host` and `port` (0: any free port).
     public init(host: String, port: Int = 0) throws {
+        let (fd, bound) = try Self.listeningSocket(host: host, port: port, backlog: 1024)
+        self.fd = Atomic(fd)
+        self.host = host
+        self.port = bound
+    }
+
+    /// A TCP socket listening on `host` and `port` (0: any free port), and the port it got.
+    public static func listeningSocket(host: String, port: Int = 0, backlog: Int32) throws -> (fd: Int32, port: Int) {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw Failure(description: "socket: \(String(cString: strerror(errno)))") }
         var reuse: Int32 = 1
@@ -61,16 +69,14 @@ public final class SilentListener: Sendable {
         address.sin_port = in_port_t(UInt16(port).bigEndian)
         inet_pton(AF_INET, host, &address.sin_addr)
         let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-        guard bound == 0, listen(fd, 1024) == 0 else {
+        guard bound == 0, listen(fd, backlog) == 0 else {
             let why = String(cString: strerror(errno))
             close(fd)
             throw Failure(description: "bind/listen \(host):\(port): \(why)")
         }
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
-        self.fd = Atomic(fd)
-        self.host = host
-        self.port = Int(UInt16(bigEndian: address.sin_port))
+        return (fd, Int(UInt16(bigEndian: address.sin_port)))
     }
 
     /// Stops listening (and drops what waits in the backlog). Safe to call twice.

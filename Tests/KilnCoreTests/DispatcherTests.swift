@@ -40,6 +40,22 @@ import Testing
         #expect(d.decide(provider: .gmail, pool: "p", createdAt: t0 - .seconds(900), now: t0) == .send(.shared))
     }
 
+    /// Under a cluster-wide relay limit the node spills only what its slice allows; an
+    /// empty slice defers instead, and a new slice lets spilling go on.
+    @Test func aNodesSliceOfTheRelaysLimitBoundsItsSpills() {
+        var d = dispatcher(spillover: .always)
+        _ = d.decide(provider: .gmail, pool: "p", createdAt: t0, now: t0)
+        _ = d.decide(provider: .gmail, pool: "p", createdAt: t0, now: t0)
+        d.setSharedAllowance(2)
+        let old = t0 - .seconds(900)
+        let routes = (0..<5).map { _ in d.decide(provider: .gmail, pool: "p", createdAt: old, now: t0) }
+        #expect(routes.filter { $0 == .send(.shared) }.count == 2, "\(routes)")
+        #expect(routes.suffix(3).allSatisfy { if case .deferral = $0 { true } else { false } }, "\(routes)")
+        #expect(d.router.sharedAllowance == 0)
+        d.setSharedAllowance(1)
+        #expect(d.decide(provider: .gmail, pool: "p", createdAt: old, now: t0) == .send(.shared))
+    }
+
     /// 23 messages in the first 23 minutes of an hour to one cold IP (20 an hour, a token
     /// every 3 minutes, a burst of one): spilled at once, all but 8 go to the relay and the
     /// hour uses 40 % of its allowance (not busy: the pair never warms up); waiting up to

@@ -48,7 +48,8 @@ import Testing
         let draft = MessageDraft(from: try EmailAddress("news@example.com"), to: [try EmailAddress("用户@例子.广告")],
                                  subject: String(repeating: "Grüße ", count: 30), text: "Hello")
         let text = String(decoding: try MessageBuilder.compose(draft, date: Timestamp(nanoseconds: 0), messageID: "1@example.com", boundarySeed: "b"), as: UTF8.self)
-        #expect(text.contains("\r\nTo: 用户@例子.广告\r\n"))
+        // The domain in A-label form (RFC 5890): only the local part needs UTF-8 (SMTPUTF8).
+        #expect(text.contains("\r\nTo: 用户@xn--fsqu00a.xn--4rr70v\r\n"))
         #expect(text.contains("?=\r\n =?UTF-8?B?"))
     }
 

@@ -1,6 +1,6 @@
 import Foundation
 import KilnCore
-import KilnPostgres
+@testable import KilnPostgres
 import KilnStore
 import Synchronization
 import Testing
@@ -20,7 +20,7 @@ struct PostgresStoreTests {
     @Test func queueLeaseRecordAndReadBack() async throws {
         let db = try await PostgresTestServer.freshDatabase()
         let store = db.store()
-        #expect(try await store.migrate() == 5)
+        #expect(try await store.migrate() == PostgresSchema.migrations.count)
         let ids = try await store.enqueue([submission(["a@gmail.com", "b@yahoo.com", "c@gmail.com"], suppressed: ["c@gmail.com"]),
                                            submission(["d@outlook.com"], set: "other")], now: t0)
         #expect(ids.map(\.count) == [3, 1])

@@ -40,14 +40,8 @@ import Testing
         // Also raises this process's open-file limit, so that both ends of 1,100 connections fit.
         let limits = UnsubscribeServerLimits(headerTimeout: .seconds(headerTimeout)).fittingOpenFileLimit()
         #expect(limits.maxConnections > idle)
-        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
-        let app = Application(router: router, server: limits.server,
-                              configuration: limits.configuration(address: .hostname("127.0.0.1", port: 0), logger: Logger.test()),
-                              onServerRunning: { channel in continuation.yield(channel.localAddress?.port ?? 0) })
-        let server = Task { try await app.runService(gracefulShutdownSignals: []) }
+        let (port, server) = try await HTTP.serve(router, limits: limits)
         defer { server.cancel() }
-        var iterator = ports.makeAsyncIterator()
-        let port = try #require(await iterator.next())
 
         let opened = ContinuousClock.now
         let sockets = try await onOwnThread {

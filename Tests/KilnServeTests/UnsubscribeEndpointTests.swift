@@ -68,6 +68,22 @@ import Testing
 enum HTTP {
     struct Failure: Error { var what: String }
 
+    /// Serves `router` on an ephemeral loopback port with `limits`; cancel the task to stop.
+    static func serve(_ router: Hummingbird.Router<BasicRequestContext>, limits: UnsubscribeServerLimits) async throws
+        -> (port: Int, server: Task<Void, any Error>) {
+        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
+        let app = Application(router: router, server: limits.server,
+                              configuration: limits.configuration(address: .hostname("127.0.0.1", port: 0), logger: Logger.test()),
+                              onServerRunning: { channel in continuation.yield(channel.localAddress?.port ?? 0) })
+        let server = Task { try await app.runService(gracefulShutdownSignals: []) }
+        var iterator = ports.makeAsyncIterator()
+        guard let port = await iterator.next() else {
+            server.cancel()
+            throw Failure(what: "the server did not start")
+        }
+        return (port, server)
+    }
+
     /// A TCP connection to `port` on 127.0.0.1.
     static func connection(port: Int) throws -> Int32 {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -90,9 +106,24 @@ enum HTTP {
     }
 
     static func requestBlocking(port: Int, _ method: String, _ path: String, body: String? = nil) throws -> (status: Int, body: String) {
+        let answer = try exchange(port: port, "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n", body: body)
+        return (answer.status, answer.body)
+    }
+
+    /// The answer to `head` (the request line and header lines, each ending in CRLF) and
+    /// `body`: its status line, status and body, and whether the server closed the
+    /// connection within `wait` seconds after the whole answer had come (false: it kept it
+    /// open). The answer itself may take up to 60 s (a loaded machine).
+    static func exchange(port: Int, _ head: String, body: String? = nil, wait: Int = 30) throws
+        -> (statusLine: String, status: Int, body: String, closedByServer: Bool) {
         let fd = try connection(port: port)
         defer { close(fd) }
-        var text = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+        func receiveTimeout(_ seconds: Int) {
+            var timeout = timeval(tv_sec: seconds, tv_usec: 0)
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        }
+        receiveTimeout(60)
+        var text = head
         if let body {
             text += "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
         } else {
@@ -107,15 +138,44 @@ enum HTTP {
         }
         var response: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 4096)
-        while true {
+        var closedByServer = false
+        /// Whether `response` holds a whole answer (its head and Content-Length bytes).
+        func complete() -> Bool {
+            let whole = String(decoding: response, as: UTF8.self)
+            guard let end = whole.range(of: "\r\n\r\n") else { return false }
+            let length = whole[..<end.lowerBound].split(separator: "\r\n").lazy
+                .compactMap { line -> Int? in
+                    let parts = line.split(separator: ":", maxSplits: 1)
+                    guard parts.count == 2, parts[0].lowercased() == "content-length" else { return nil }
+                    return Int(parts[1].trimmingCharacters(in: .whitespaces))
+                }.first
+            guard let length else { return false }
+            return whole[end.upperBound...].utf8.count >= length
+        }
+        while !complete() {
             let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if n <= 0 { break }
+            if n <= 0 {
+                closedByServer = n == 0
+                break
+            }
             response += buffer[0..<n]
         }
+        if !closedByServer {
+            // The whole answer came: does the server close the connection now?
+            receiveTimeout(wait)
+            while true {
+                let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+                if n <= 0 {
+                    closedByServer = n == 0
+                    break
+                }
+                response += buffer[0..<n]
+            }
+        }
         let whole = String(decoding: response, as: UTF8.self)
-        let statusLine = whole.split(separator: "\r\n", maxSplits: 1).first ?? ""
+        let statusLine = whole.split(separator: "\r\n", maxSplits: 1).first.map(String.init) ?? ""
         let status = statusLine.split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0
         let bodyText = whole.range(of: "\r\n\r\n").map { String(whole[$0.upperBound...]) } ?? ""
-        return (status, bodyText)
+        return (statusLine, status, bodyText, closedByServer)
     }
 }
