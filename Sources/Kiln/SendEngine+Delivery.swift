@@ -78,7 +78,9 @@ extension SendEngine {
         }
         let credentials = try sharedPoolCredentials
         let saved = await savedShaping()
-        let session = DeliverySession(engine: self, transport: makeTransport(), saved: saved, finisher: finisher, credentials: credentials)
+        let gate = StartGate()
+        let session = DeliverySession(engine: self, transport: makeTransport(startGate: gate), saved: saved, finisher: finisher,
+                                      credentials: credentials, startGate: gate)
         let transport = session.transport
         liveSession.withLock { $0 = session }
         delivering.withLock { $0 = true }
@@ -161,6 +163,10 @@ final class DeliverySession: Sendable {
         var finishing = 0
         /// This node's use of its slice of the shared relay's daily limit.
         var relay = RelayUse()
+        /// A named node's providers' pool-wide connection limits (those it sent to), and
+        /// its slices of them (`renewConnectionSlices`).
+        var connectionLimits: [String: Int] = [:]
+        var connectionSlices: [String: Int] = [:]
         /// Messages that could not be rendered, to be recorded by the dispatcher.
         var renderingFailures: [(Outcome, DeliveryEvent)] = []
         /// Authentication failures per configuration set (`feedback.pauseOnAuthenticationFailures`).
@@ -188,13 +194,18 @@ final class DeliverySession: Sendable {
     /// How long a lease lasts without a heartbeat; the run renews its leases every quarter of it.
     let leaseTime: Duration
     let heartbeat: NodeHeartbeat
+    /// Tells the transport which queued jobs may still start (`StartGate`): none once
+    /// the leases have not been renewed for a lease time, nor those whose lease was lost.
+    let startGate: StartGate
     /// Configuration sets whose pool has no IP on this node: other nodes send them.
     let otherNodesSets: Set<String>
     let credentials: SMTPCredentials?
 
-    init(engine: SendEngine, transport: any MailTransport, saved: SavedShaping?, finisher: MessageFinisher, credentials: SMTPCredentials?) {
+    init(engine: SendEngine, transport: any MailTransport, saved: SavedShaping?, finisher: MessageFinisher, credentials: SMTPCredentials?,
+         startGate: StartGate = StartGate()) {
         self.engine = engine
         self.transport = transport
+        self.startGate = startGate
         let configuration = engine.sendingConfiguration
         self.configuration = configuration
         routeHops = (configuration.delivery.routes ?? [:]).mapValues { $0.urls.compactMap(SMTPURL.init).map { SMTPHop(url: $0) } }
@@ -210,8 +221,17 @@ final class DeliverySession: Sendable {
         // The shared relay's daily limit holds for the whole cluster: nothing goes through
         // it until the first heartbeat has taken this node's slice from the store.
         if configuration.sharedPool?.dailyLimit != nil { dispatcher.setSharedAllowance(0) }
-        state = Mutex(State(dispatcher: dispatcher,
-                            authentication: AuthenticationWatch(limit: engine.configuration.feedbackSettings.authenticationFailureLimit)))
+        var initial = State(dispatcher: dispatcher,
+                            authentication: AuthenticationWatch(limit: engine.configuration.feedbackSettings.authenticationFailureLimit))
+        // A named node takes its slices of the built-in and configured providers' connection
+        // limits at its first heartbeat, before it sends (others as it meets them).
+        if engine.node != nil {
+            let configured: [MailboxProvider] = (configuration.providers ?? [:]).keys.map { MailboxProvider($0) }
+            for provider in Set(ProviderProfile.builtIn.keys).union(configured) {
+                initial.connectionLimits[provider.id] = Self.poolConnectionLimit(provider, configuration: configuration)
+            }
+        }
+        state = Mutex(initial)
         maxInFlight = configuration.delivery.maxInFlight ?? 256
         leaseBatch = max(1, min(100, maxInFlight / 4))
         leaseTime = .seconds(configuration.store.leaseSeconds ?? 60)
@@ -281,15 +301,21 @@ final class DeliverySession: Sendable {
     /// marked lost: what is still being finished for them is dropped, not sent; what the
     /// transport already holds runs, and its outcomes are recorded as stale.
     func beat(now: Timestamp) async throws {
+        let renewing = ContinuousClock.now
         if let limit = configuration.sharedPool?.dailyLimit { try await renewRelaySlice(limit: limit, now: now) }
         var beat = heartbeat
         beat.holding = state.withLock { $0.inFlight.filter { !$0.value.lost }.map { MessageLease(id: $0.key, epoch: $0.value.epoch) } }
         let result = try await engine.store.heartbeat(beat, now: now, leaseUntil: now + leaseTime)
+        // The leases now run to a lease time from when they were renewed: queued jobs may
+        // start until then, not after (a run that cannot renew stops starting transfers).
+        startGate.leasesValid(until: renewing + leaseTime)
+        startGate.markLost(result.lost.map(\.id))
         if result.recovered > 0 {
             engine.logger.info("took back messages whose lease expired (their node stopped)", metadata: ["count": "\(result.recovered)"])
         }
+        state.withLock { $0.liveNodes = result.liveNodes }
+        try await renewConnectionSlices(now: now)
         let lost = state.withLock { state in
-            state.liveNodes = result.liveNodes
             var marked = 0
             // Only what is still in flight under that epoch: a message recorded meanwhile
             // left `inFlight` before its outcome reached the store.
@@ -431,6 +457,12 @@ final class DeliverySession: Sendable {
         } catch {
             engine.logger.error("the warm-up state could not be saved", metadata: ["error": "\(error)"])
         }
+        do {
+            try await renewConnectionSlices(now: engine.now(), want: 0)
+        } catch {
+            engine.logger.error("the connection slices could not be given back; they return when their lease expires",
+                                metadata: ["error": "\(error)"])
+        }
         if let limit = configuration.sharedPool?.dailyLimit {
             do {
                 try await renewRelaySlice(limit: limit, now: engine.now(), want: 0)
@@ -519,11 +551,10 @@ final class DeliverySession: Sendable {
             }
             switch target {
             case .hops(let hops):
-                let profile = ProviderProfile.resolve(message.provider, overrides: configuration.providers)
                 let viaShared = path == .shared
                 // The provider's limits, as lowered by its session and connection limit replies
                 // (of this node's share of the pool-wide connection limit).
-                let configured = connectionLimit(viaShared ? nil : message.provider, profile: profile)
+                let configured = connectionLimit(viaShared ? nil : message.provider)
                 let (connections, perConnection) = state.withLock { state in
                     state.inFlight[message.id] = InFlight(epoch: message.epoch, provider: message.provider, recipient: message.recipient,
                                                           createdAt: message.createdAt, attempts: message.attempts, path: path,
@@ -663,15 +694,51 @@ final class DeliverySession: Sendable {
     }
 
     /// This node's connections to a provider (or the shared relay): the configured limit
-    /// holds for the whole pool, so each of N live nodes takes 1/N of it (at least one).
-    func connectionLimit(_ provider: MailboxProvider?, profile: ProviderProfile) -> Int {
-        let limit = provider.map { provider in
-            configuration.providers?[provider.id]?.maxConnections
-                ?? (ProviderProfile.builtIn[provider] == nil ? configuration.delivery.maxConnectionsPerDestination ?? profile.maxConnections : profile.maxConnections)
-        } ?? 8
-        let nodes = state.withLock { $0.liveNodes }
-        return max(1, (limit + nodes - 1) / nodes)
+    /// holds for the whole pool. A named node (a cluster) holds a slice of it leased from
+    /// the store (`renewConnectionSlices`); before its first slice, and for the shared
+    /// relay, each of N live nodes takes 1/N. At least one.
+    func connectionLimit(_ provider: MailboxProvider?) -> Int {
+        let limit = provider.map { Self.poolConnectionLimit($0, configuration: configuration) } ?? 8
+        let clustered = engine.node != nil
+        return state.withLock { state in
+            if let provider, clustered {
+                state.connectionLimits[provider.id] = limit
+                if let slice = state.connectionSlices[provider.id] { return max(1, slice) }
+            }
+            return max(1, (limit + state.liveNodes - 1) / state.liveNodes)
+        }
     }
+
+    /// A provider's connection limit for the whole pool, all nodes together: its
+    /// `providers.X.maxConnections`, else `delivery.maxConnectionsPerDestination` for a
+    /// provider Kiln has no profile of, else its profile's.
+    static func poolConnectionLimit(_ provider: MailboxProvider, configuration: Configuration) -> Int {
+        let profile = ProviderProfile.resolve(provider, overrides: configuration.providers)
+        return configuration.providers?[provider.id]?.maxConnections
+            ?? (ProviderProfile.builtIn[provider] == nil ? configuration.delivery.maxConnectionsPerDestination ?? profile.maxConnections : profile.maxConnections)
+    }
+
+    /// A provider's connection limit holds for all nodes together: at each heartbeat a
+    /// named node takes its share (1/N of the limit, N the live nodes, as far as the other
+    /// nodes' live slices leave room) for every provider it has sent to in this run. A
+    /// node that holds more than its share gives the rest back at its next heartbeat; one
+    /// that stops gives its slices back when their lease lapses (at once when it stops
+    /// cleanly: `want` 0).
+    func renewConnectionSlices(now: Timestamp, want wanted: Int? = nil) async throws {
+        guard let node = engine.node else { return }
+        let (limits, nodes) = state.withLock { ($0.connectionLimits, $0.liveNodes) }
+        var slices: [String: Int] = [:]
+        for (provider, limit) in limits.sorted(by: { $0.key < $1.key }) {
+            let slice = try await engine.store.takeQuota(Self.connectionQuota(provider), window: "live", node: node, used: 0,
+                                                         want: wanted ?? (limit + nodes - 1) / nodes, limit: limit,
+                                                         now: now, until: now + leaseTime)
+            slices[provider] = slice.granted
+        }
+        state.withLock { $0.connectionSlices.merge(slices) { $1 } }
+    }
+
+    /// The name of a provider's connection limit among the store's quotas.
+    static func connectionQuota(_ provider: String) -> String { "connections." + provider }
 
     /// The domain of a stored recipient (its part after the last `@`).
     static func domain(of recipient: String) -> String {

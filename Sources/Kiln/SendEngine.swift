@@ -471,13 +471,13 @@ extension SendEngine {
     public func closeEvents() { broadcaster.finish() }
 
     /// The transport of one delivery run, with the configured timeouts.
-    func makeTransport() -> any MailTransport {
+    func makeTransport(startGate: StartGate? = nil) -> any MailTransport {
         let d = configuration.delivery
         return transportFactory(
             SMTPTransport.Options(heloName: d.heloName, connectTimeout: .saturatingSeconds(d.connectTimeoutSeconds ?? 30),
                                   transferTimeout: .saturatingSeconds(d.transferTimeoutSeconds ?? 300),
                                   caFile: d.caFile.map(secrets.resolve), classifier: configuration.replyClassifier,
-                                  transferThreads: d.transferThreads ?? SMTPTransport.Options.defaultTransferThreads),
+                                  transferThreads: d.transferThreads ?? SMTPTransport.Options.defaultTransferThreads, startGate: startGate),
             logger)
     }
 }

@@ -38,9 +38,12 @@ public final class SMTPTransport: Sendable {
         public var transferThreads: Int
         /// The engine's default (`delivery.transferThreads`).
         public static let defaultTransferThreads = 32
+        /// Asked before each job starts (nil: every job starts): `StartGate`.
+        public var startGate: StartGate?
         public init(heloName: String, connectTimeout: Duration = .seconds(30), transferTimeout: Duration = .seconds(300),
                     laneHold: Duration = .seconds(2), downHold: Duration = .seconds(10), caFile: String? = nil,
-                    classifier: ReplyClassifier = .builtIn, transferThreads: Int = 1) {
+                    classifier: ReplyClassifier = .builtIn, transferThreads: Int = 1, startGate: StartGate? = nil) {
+            self.startGate = startGate
             self.transferThreads = max(1, transferThreads)
             self.caFile = caFile
             self.downHold = downHold

@@ -239,6 +239,12 @@ final class TransferLoop: @unchecked Sendable {
     func start(_ lane: Lane, multi: UnsafeMutableRawPointer) {
         while let job = lane.queue.first, lane.active < max(1, job.maxConnections) {
             lane.queue.removeFirst()
+            // A job whose lease is gone comes back unsent (`StartGate`).
+            if let gate = transport.options.startGate, !gate.mayStart(job.id) {
+                lane.passedOver[job.id] = nil
+                withdrawn.append(SMTPResult(id: job.id, reply: nil, sourceIP: job.sourceIP, destination: job.destination))
+                continue
+            }
             let connection = lane.idle.popLast() ?? Connection(key: LaneKey(job), sockets: shard.multi.sockets, traits: lane.traits)
             configure(connection, for: job)
             lane.active += 1

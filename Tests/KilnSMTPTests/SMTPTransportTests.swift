@@ -54,6 +54,28 @@ import Testing
         await server.shutdown()
     }
 
+    /// Jobs whose lease is gone never start: once the leases lapsed (not renewed for a
+    /// lease time) every queued job comes back unsent, and a job marked lost does too;
+    /// the others go out.
+    @Test func jobsWhoseLeaseIsGoneComeBackUnsent() async throws {
+        let server = try await LoopbackSMTPServer.start()
+        let gate = StartGate()
+        let transport = SMTPTransport(options: .init(heloName: "mta.example.com", connectTimeout: .seconds(5), transferTimeout: .seconds(20),
+                                                     startGate: gate), logger: Logger.test())
+        gate.markLost([MessageID(1)])
+        transport.send([job(0, server), job(1, server)])
+        var results = await collect(transport, count: 2)
+        #expect(results[MessageID(0)]?.reply?.code == 250)
+        #expect(results[MessageID(1)] != nil && results[MessageID(1)]?.reply == nil, "a lost lease's job must come back unsent")
+        gate.leasesValid(until: ContinuousClock.now - .seconds(1))
+        transport.send((2..<6).map { job($0, server) })
+        results = await collect(transport, count: 4)
+        #expect(results.count == 4 && results.values.allSatisfy { $0.reply == nil }, "\(results)")
+        await transport.shutdownGracefully()
+        #expect(server.messages.map(\.mailFrom) == ["b+0@bounce.example.com"])
+        await server.shutdown()
+    }
+
     /// The shared relay's credentials go with the jobs that carry them: a handle reused
     /// for a job without them does not authenticate with the last job's.
     @Test func authenticatesOnlyTheJobsThatCarryCredentials() async throws {

@@ -16,6 +16,8 @@ final class Takeover: Sendable {
     let store = Mutex<SQLiteStore?>(nil)
     /// The other holder's lease.
     let taken = Mutex<LeasedMessage?>(nil)
+    /// Why the takeover took nothing, if it did not.
+    let problem = Mutex<String?>(nil)
 
     /// Expires every lease and leases the due messages as `other/run`; blocks the calling
     /// thread (the transport's) until done.
@@ -25,9 +27,14 @@ final class Takeover: Sendable {
         Task {
             defer { done.signal() }
             let far = Timestamp(nanoseconds: Int64.max / 2)
-            _ = try? await store.recoverLeases(all: false, now: far)
-            let leased = try? await store.lease(limit: 10, owner: "other/run", now: far, leaseUntil: far + .seconds(3600))
-            taken.withLock { $0 = leased?.first }
+            do {
+                let recovered = try await store.recoverLeases(all: false, now: far)
+                let leased = try await store.lease(limit: 10, owner: "other/run", now: far, leaseUntil: far + .seconds(3600))
+                taken.withLock { $0 = leased.first }
+                if leased.isEmpty { problem.withLock { $0 = "nothing to lease after \(recovered) recovered" } }
+            } catch {
+                problem.withLock { $0 = "\(error)" }
+            }
         }
         done.wait()
     }
@@ -47,7 +54,7 @@ final class Takeover: Sendable {
         takeover.store.withLock { $0 = store }
         try await h.engine.runUntilIdle()
 
-        let other = try #require(takeover.taken.withLock { $0 })
+        let other = try #require(takeover.taken.withLock { $0 }, "\(takeover.problem.withLock { $0 } ?? "the takeover did not run")")
         #expect(other.id == id)
         // The transfer happened (the receiver has it), but the other holder's lease stands.
         #expect(h.network.messages.count == 1)

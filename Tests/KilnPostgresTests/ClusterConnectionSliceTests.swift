@@ -1,0 +1,68 @@
+import Foundation
+import Kiln
+import KilnCore
+import KilnStore
+import KilnTesting
+import Logging
+import Testing
+
+/// A provider's connection limit holds for the whole cluster: two nodes running at once
+/// each hold half of Gmail's 6 connections, and when one stops, the other takes them all.
+@Suite(.enabled(if: PostgresTestServer.enabled, "set KILN_TEST_POSTGRES_URL (make test does)"), .serialized)
+struct ClusterConnectionSliceTests {
+    @Test func twoNodesShareAProvidersConnectionLimit() async throws {
+        let db = try await PostgresTestServer.freshDatabase()
+        let server = try await LoopbackSMTPServer.start()
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kiln-connection-slices-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let json: [String: Any] = [
+            // Leases of 5 s: a heartbeat every 1.25 s, a stopped node forgotten after 5 s.
+            "store": ["url": db.url, "passwordEnv": "KILN_TEST_POSTGRES_PASSWORD", "tls": "disable", "leaseSeconds": 5],
+            "senderId": "Test",
+            "identities": [["domain": "example.com", "returnPathDomain": "bounce.example.com"]],
+            "pools": [["name": "p", "ips": ["127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5"], "scaling": "fixed"]],
+            "nodes": [["name": "a", "ips": ["127.0.0.2", "127.0.0.3"]], ["name": "b", "ips": ["127.0.0.4", "127.0.0.5"]]],
+            "providers": ["gmail": ["maxConnections": 6]],
+            "delivery": ["mode": "routes", "routes": ["*": server.url], "heloName": "mta.example.com", "tls": "none",
+                         "connectTimeoutSeconds": 5, "transferTimeoutSeconds": 30],
+            "configurationSets": [["name": "bulk", "pool": "p"]],
+            "defaultConfigurationSet": "bulk",
+            "feedback": ["returnPathSecretEnv": "KILN_TEST_RETURN_PATH"],
+        ]
+        let configuration = try Configuration.load(json: try JSONSerialization.data(withJSONObject: json), source: "kiln.json")
+        var secrets = SecretSource(baseDirectory: directory)
+        secrets.environment = ClusterTests.Cluster.environment
+        let engines = try ["a", "b"].map { node in
+            try SendEngine(configuration: configuration, baseDirectory: directory, secrets: secrets, logger: Logger.test(), node: node)
+        }
+        let store = engines[0].store
+        func gmail() async throws -> [String: Int] {
+            try await store.quotaSlices("connections.gmail", window: "live").reduce(into: [:]) { $0[$1.node] = $1.granted }
+        }
+        func waitFor(_ condition: ([String: Int]) -> Bool) async throws -> [String: Int] {
+            let deadline = ContinuousClock.now + .seconds(60)
+            var slices = try await gmail()
+            while !condition(slices), ContinuousClock.now < deadline {
+                #expect(slices.values.reduce(0, +) <= 6, "the slices add up past the limit: \(slices)")
+                try await Task.sleep(for: .milliseconds(100))
+                slices = try await gmail()
+            }
+            return slices
+        }
+        let a = Task { try await engines[0].run() }
+        let b = Task { try await engines[1].run() }
+        let shared = try await waitFor { $0["a"] == 3 && $0["b"] == 3 }
+        #expect(shared == ["a": 3, "b": 3], "\(shared)")
+        // b stops cleanly: its slice goes back at once, and a takes all 6 once b is no
+        // longer among the live nodes.
+        engines[1].stop()
+        try await b.value
+        let alone = try await waitFor { $0["a"] == 6 }
+        #expect(alone["a"] == 6 && (alone["b"] ?? 0) == 0, "\(alone)")
+        engines[0].stop()
+        try await a.value
+        await server.shutdown()
+        await db.drop()
+    }
+}
