@@ -1,5 +1,6 @@
 import Foundation
 import KilnCore
+import KilnSMTP
 import KilnStore
 
 /// How often `run()` does its housekeeping: the retention purge and the gauges.
@@ -42,6 +43,9 @@ extension SendEngine {
         if stopping.withLock({ $0 }) { return Readiness(ready: false, reason: "shutting down") }
         if !delivering.withLock({ $0 }) { return Readiness(ready: false, reason: "not delivering") }
         if let failure = storeWriteFailure.withLock({ $0 }) ?? storeFailure.withLock({ $0 }) { return Readiness(ready: false, reason: failure) }
+        if let lapsed = liveSession.withLock({ $0 })?.startGate.lapsed {
+            return Readiness(ready: false, reason: "leases lapsed: not renewed for a lease time (\(lapsed.components.seconds) s past); no new transfers until the store answers")
+        }
         if pausedAll.withLock({ $0 }) { return Readiness(ready: false, reason: "paused") }
         return Readiness(ready: true, reason: "delivering")
     }

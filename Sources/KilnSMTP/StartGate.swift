@@ -23,6 +23,13 @@ public final class StartGate: Sendable {
         state.withLock { $0.lost.formUnion(ids) }
     }
 
+    /// Whether the leases have lapsed: not renewed for a lease time (nil until the first
+    /// renewal), and for how long.
+    public var lapsed: Duration? {
+        let now = ContinuousClock.now
+        return state.withLock { state in state.validUntil.flatMap { now >= $0 ? now - $0 : nil } }
+    }
+
     /// Whether the job for `id` may start now (a stopped job's id is forgotten).
     public func mayStart(_ id: MessageID) -> Bool {
         let now = ContinuousClock.now
