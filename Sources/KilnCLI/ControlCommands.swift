@@ -9,6 +9,7 @@ import Logging
 import Metrics
 import Prometheus
 import ServiceLifecycle
+import Synchronization
 import UnixSignals
 
 extension SendEngine {
@@ -78,9 +79,14 @@ struct Run: AsyncParsableCommand {
         }
         submission?.maxConnections = budget.smtp
         if let listen, let gate {
+            // PostgreSQL's round trips so far, brought up to date on every scrape.
+            let roundTrips = engine.storeRoundTrips.map { _ in RoundTripCounter(registry: registry) }
             // Started first, stopped last: /readyz says "shutting down" while delivery drains.
             let app = try operationsApplication(engine: engine, gate: gate, listen: try ListenAddress(listen), maxConnections: budget.http,
-                                                logger: logger) { registry.emitToBuffer() }
+                                                logger: logger) {
+                if let roundTrips, let total = engine.storeRoundTrips { roundTrips.catchUp(to: total) }
+                return registry.emitToBuffer()
+            }
             services.append(.init(service: app))
         }
         if let submission, let gate {
@@ -93,6 +99,25 @@ struct Run: AsyncParsableCommand {
         let watchdog = ShutdownWatchdog(limit: .milliseconds(Int64(shutdownTimeout * 1_000)) + ShutdownWatchdog.margin, logger: logger)
         watchdog.watch()
         try await ServiceGroup(configuration: configuration).run()
+    }
+}
+
+/// `kiln_store_round_trips_total`: the PostgreSQL store's statement count, which the store
+/// keeps itself; the counter catches up with it when /metrics is read.
+final class RoundTripCounter: Sendable {
+    let counter: Prometheus.Counter
+    let counted = Mutex(0)
+
+    init(registry: PrometheusCollectorRegistry) {
+        counter = registry.makeCounter(name: "kiln_store_round_trips_total", help: "Statements sent to the PostgreSQL store (each one round trip)")
+    }
+
+    func catchUp(to total: Int) {
+        let delta = counted.withLock { counted in
+            defer { counted = max(counted, total) }
+            return total - counted
+        }
+        if delta > 0 { counter.increment(by: Int64(delta)) }
     }
 }
 
