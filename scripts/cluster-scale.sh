@@ -372,7 +372,7 @@ def kind(statement):
                          ("SELECT count(*) FROM nodes", "heartbeat: live nodes"), ("INSERT INTO warmup_pairs", "save warm-up state"),
                          ("DELETE FROM pool_active", "save warm-up state"), ("INSERT INTO pool_active", "save warm-up state"),
                          ("INSERT INTO control", "save paces"), ("SELECT state, provider, count(*)", "gauges: counts"),
-                         ("SELECT substr(key", "read pauses"), ("SELECT pg_advisory_xact_lock(hashtext($1))", "heartbeat: take a quota slice"),
+                         ("SELECT substr(key", "read pauses"), ("SELECT pg_advisory_xact_lock(hashtext(", "heartbeat: take a quota slice"),
                          ("INSERT INTO quota_slices", "heartbeat: take a quota slice"), ("COMMIT", "COMMIT"), ("BEGIN", "BEGIN")]:
         if s.startswith(prefix):
             return name
