@@ -24,12 +24,13 @@
 #     rows (tuple locks) or relations were waited on, and the share of samples with an
 #     LWLock waiter (hot pages, WAL);
 #   - CPU per message: of the kiln processes, of their PostgreSQL backends (from /proc, at
-#     the moment the last message is final; PostgreSQL's WAL writer, checkpointer and
-#     autovacuum are left out) and of the receiver;
+#     the moment the last message is final; the sampler's backend, PostgreSQL's WAL writer,
+#     checkpointer and autovacuum are left out) and of the receiver;
 #   - the WAL written per message (pg_current_wal_lsn, the whole server's), and the
 #     connections of the nodes at the end;
-#   - the idle load: round trips per node and second over the 2 s after the last message
-#     (a `kiln run` goes on polling the queue), and PostgreSQL's CPU per such round trip.
+#   - the load after the last message: round trips per node and second over the next 2 s
+#     (a `kiln run` goes on polling the queue), and PostgreSQL's CPU per such round trip
+#     (the tail of the run's work included: not a steady idle figure).
 # The figures of N are the medians of R rounds (default 3). The build lock
 # (/tmp/kiln-build.lock) is held for each N's rounds, not across the whole script.
 #
@@ -262,7 +263,7 @@ round() {
   psql_db "$database" -c "VACUUM ANALYZE messages" -c "VACUUM ANALYZE contents" >/dev/null || return 1
 
   sampler_sql >"$dir/sampler.sql"
-  psql_db "$database" -f "$dir/sampler.sql" >"$dir/samples" 2>"$dir/sampler.err" 9>&- &
+  PGAPPNAME=kiln-cluster-scale-sampler psql_db "$database" -f "$dir/sampler.sql" >"$dir/samples" 2>"$dir/sampler.err" 9>&- &
   sampler_pid=$!
   local base_port=$((21000 + RANDOM % 10000)) k start sink_before wal_before
   sink_before=$(cpu_of "$sink_pid")
@@ -290,7 +291,8 @@ round() {
   sink_cpu=$(python3 -c "print($(cpu_of "$sink_pid") - $sink_before)")
   # The WAL written meanwhile (the whole server's: other databases' writes count too).
   wal=$(psql_db "$database" -c "SELECT pg_current_wal_lsn() - '0/0'::pg_lsn - $wal_before") || return 1
-  backends=$(psql_db "$database" -c "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()" | tr '\n' ' ')
+  backends=$(psql_db "$database" -c "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()
+    AND application_name <> 'kiln-cluster-scale-sampler'" | tr '\n' ' ')
   connections=$(wc -w <<<"$backends")
   # shellcheck disable=SC2086
   pg_cpu=$(cpu_of $backends)
@@ -410,7 +412,7 @@ for n in counts:
         top += " (row/relation locks waited on: " + ", ".join(f"{what} {c}" for what, c in on[:3]) + ")"
     notes = (f"runs {' '.join(f'{r[0]:.0f}' for r in rows)} msg/s; lock waits: {top}; LWLock samples {col(3):.0f}% (most: {lw}); "
              f"CPU/msg: kiln {col(4):.0f} µs, PostgreSQL backends {col(5):.0f} µs, sink {col(10):.0f} µs; "
-             f"WAL {col(13):,.0f} B/msg; {col(14):.0f} connections; idle: {col(11):.0f} round trips/s a node, {col(12):.0f} µs of PostgreSQL CPU each; "
+             f"WAL {col(13):,.0f} B/msg; {col(14):.0f} connections; 2 s after: {col(11):.0f} round trips/s a node, {col(12):.0f} µs of PostgreSQL CPU each; "
              f"{col(6):.1f} s, {col(7):.0f} samples")
     print(f"| {n} | {col(0):,.0f} | {col(1):.3f} | {col(2):.0f}% | {notes} |")
 PY
