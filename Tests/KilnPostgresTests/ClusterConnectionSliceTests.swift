@@ -16,21 +16,8 @@ struct ClusterConnectionSliceTests {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kiln-connection-slices-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let json: [String: Any] = [
-            // Leases of 5 s: a heartbeat every 1.25 s, a stopped node forgotten after 5 s.
-            "store": ["url": db.url, "passwordEnv": "KILN_TEST_POSTGRES_PASSWORD", "tls": "disable", "leaseSeconds": 5],
-            "senderId": "Test",
-            "identities": [["domain": "example.com", "returnPathDomain": "bounce.example.com"]],
-            "pools": [["name": "p", "ips": ["127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5"], "scaling": "fixed"]],
-            "nodes": [["name": "a", "ips": ["127.0.0.2", "127.0.0.3"]], ["name": "b", "ips": ["127.0.0.4", "127.0.0.5"]]],
-            "providers": ["gmail": ["maxConnections": 6]],
-            "delivery": ["mode": "routes", "routes": ["*": server.url], "heloName": "mta.example.com", "tls": "none",
-                         "connectTimeoutSeconds": 5, "transferTimeoutSeconds": 30],
-            "configurationSets": [["name": "bulk", "pool": "p"]],
-            "defaultConfigurationSet": "bulk",
-            "feedback": ["returnPathSecretEnv": "KILN_TEST_RETURN_PATH"],
-        ]
-        let configuration = try Configuration.load(json: try JSONSerialization.data(withJSONObject: json), source: "kiln.json")
+        // Leases of 5 s: a heartbeat every 1.25 s, a stopped node forgotten after 5 s.
+        let configuration = try twoNodeConfiguration(db, route: server.url, leaseSeconds: 5, ["providers": ["gmail": ["maxConnections": 6]]])
         var secrets = SecretSource(baseDirectory: directory)
         secrets.environment = ClusterTests.Cluster.environment
         let engines = try ["a", "b"].map { node in

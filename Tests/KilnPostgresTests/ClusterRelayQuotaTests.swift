@@ -19,22 +19,10 @@ struct ClusterRelayQuotaTests {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kiln-relay-quota-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let json: [String: Any] = [
-            "store": ["url": db.url, "passwordEnv": "KILN_TEST_POSTGRES_PASSWORD", "tls": "disable", "leaseSeconds": 60],
-            "senderId": "Test",
-            "identities": [["domain": "example.com", "returnPathDomain": "bounce.example.com"]],
-            "pools": [["name": "p", "ips": ["127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5"], "scaling": "fixed", "spillover": "always",
-                       "spillWaitSeconds": 0]],
-            "nodes": [["name": "a", "ips": ["127.0.0.2", "127.0.0.3"]], ["name": "b", "ips": ["127.0.0.4", "127.0.0.5"]]],
+        let configuration = try twoNodeConfiguration(db, route: dedicated.url, leaseSeconds: 60, pool: ["spillover": "always", "spillWaitSeconds": 0], [
             "sharedPool": ["url": relay.url, "dailyLimit": 30],
             "providers": ["gmail": ["coldHourly": 1, "warmHourly": 2]],
-            "delivery": ["mode": "routes", "routes": ["*": dedicated.url], "heloName": "mta.example.com", "tls": "none",
-                         "connectTimeoutSeconds": 5, "transferTimeoutSeconds": 30],
-            "configurationSets": [["name": "bulk", "pool": "p"]],
-            "defaultConfigurationSet": "bulk",
-            "feedback": ["returnPathSecretEnv": "KILN_TEST_RETURN_PATH"],
-        ]
-        let configuration = try Configuration.load(json: try JSONSerialization.data(withJSONObject: json), source: "kiln.json")
+        ])
         var secrets = SecretSource(baseDirectory: directory)
         secrets.environment = ClusterTests.Cluster.environment
         // A minute into a UTC day: the whole run stays in one window of the daily limit.
