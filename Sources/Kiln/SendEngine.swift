@@ -353,8 +353,16 @@ public final class SendEngine: Service, Sendable {
         let saved = try await store.loadShaping()
         let time = now()
         let warmup = pairStatus(saved?.pairs ?? [], now: time).map(\.status)
-        let pools = configuration.pools.map {
-            EngineStatus.PoolStatus(name: $0.name, ips: $0.ips, active: saved?.activePools[$0.name] ?? $0.ips)
+        var pools: [EngineStatus.PoolStatus] = []
+        for pool in configuration.pools {
+            var status = EngineStatus.PoolStatus(name: pool.name, ips: pool.ips, active: saved?.activePools[pool.name] ?? pool.ips)
+            // A managed pool of a cluster: each live node's active IPs (its slice of maxIPs).
+            if configuration.nodes != nil, (pool.scaling ?? .managed) == .managed {
+                let slices = try await store.quotaSlices(DeliverySession.activeIPsQuota(pool.name), window: "live")
+                status.activeByNode = slices.filter { $0.expiresAt > time }.reduce(into: [:]) { $0[$1.node] = $1.granted }
+                status.maxIPs = pool.maxIPs ?? pool.ips.count
+            }
+            pools.append(status)
         }
         let nodes = try await store.nodes().map { node in
             EngineStatus.NodeInfo(node: node.node, ips: node.ips, heartbeatAt: node.heartbeatAt,
@@ -393,6 +401,10 @@ public struct EngineStatus: Sendable, Codable {
         public var ips: [String]
         /// The IPs in use now (a managed pool scales between minIPs and maxIPs).
         public var active: [String]
+        /// A managed pool of a cluster: how many IPs each live node has active, and the
+        /// pool's maxIPs that they share.
+        public var activeByNode: [String: Int]? = nil
+        public var maxIPs: Int? = nil
     }
     /// The warm-up of one (IP, provider) pair.
     public struct PairStatus: Sendable, Codable {

@@ -147,7 +147,13 @@ struct Status: AsyncParsableCommand {
             }.joined(separator: "; "))
         }
         for pool in status.pools {
-            print("pool \(pool.name): \(pool.active.joined(separator: ", ")) in use of \(pool.ips.joined(separator: ", "))")
+            if let byNode = pool.activeByNode, let maxIPs = pool.maxIPs {
+                let active = byNode.values.reduce(0, +)
+                print("pool \(pool.name): \(active) of at most \(maxIPs) IPs in use across the nodes ("
+                      + (byNode.isEmpty ? "no node running" : byNode.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")) + ")")
+            } else {
+                print("pool \(pool.name): \(pool.active.joined(separator: ", ")) in use of \(pool.ips.joined(separator: ", "))")
+            }
         }
         if !status.warmup.isEmpty {
             print("warm-up\tip\tprovider\tlevel\tsafe/hour\tresting until")

@@ -211,6 +211,31 @@ import Testing
         #expect(d.planPools(backlog: [.gmail: 1_000_000], now: t0 + .seconds(1800)).isEmpty)
         #expect(!d.isPlanDue(now: t0 + .seconds(3599)) && d.isPlanDue(now: t0 + .seconds(3600)))
     }
+
+    /// A node of a cluster scales its part of a pool for its share of the cluster's
+    /// backlog (its active IPs' part of all of them), and never past what the pool's
+    /// `maxIPs` leaves after the other nodes' active IPs.
+    @Test func aNodePlansItsShareOfTheClustersBacklogWithinThePoolsCap() {
+        let ips = ["127.0.0.2", "127.0.0.3", "127.0.0.4"]
+        // Three warm IPs' worth a day: Gmail's 6,000/h at the planner's 80 % is 4,800/h an IP.
+        let backlog: [MailboxProvider: Int] = [.gmail: 3 * 4_800 * 24]
+        var alone = dispatcher(scaling: .managed, ips: ips)
+        _ = alone.planPools(backlog: backlog, now: t0)
+        #expect(alone.router.activeIPs(pool: "p").count == 3)
+        // One IP active on another node: this node's one IP is half of the pool, so it
+        // plans for half of the backlog.
+        var half = dispatcher(scaling: .managed, ips: ips)
+        _ = half.planPools(backlog: backlog, peers: ["p": PoolPeers(activeElsewhere: 1, clusterMaxIPs: 6)], now: t0)
+        #expect(half.router.activeIPs(pool: "p").count == 2)
+        // Three active elsewhere of a pool capped at four: nothing left to add here.
+        var capped = dispatcher(scaling: .managed, ips: ips)
+        let plans = capped.planPools(backlog: backlog, peers: ["p": PoolPeers(activeElsewhere: 3, clusterMaxIPs: 4)], now: t0)
+        #expect(plans.isEmpty)
+        #expect(capped.router.activeIPs(pool: "p").count == 1)
+        // The cap never releases what a node has.
+        #expect(PoolPeers(activeElsewhere: 5, clusterMaxIPs: 4).maxIPs(node: 3, active: 2) == 2)
+        #expect(PoolPeers(activeElsewhere: 0, clusterMaxIPs: 4).share(active: 2) == 1)
+    }
 }
 
 /// Limits lowered by what providers say: a session limit halves the provider's messages
