@@ -135,7 +135,7 @@ struct ClusterPartitionTests {
                      ok ? "ok" : "FAILED", duplicates, stale.count,
                      Double(runTime.components.seconds) + Double(runTime.components.attoseconds) / 1e18,
                      cutAt, Self.recipients, fromABeforeCut, sentAfterLapse, notReady.count,
-                     reasons.sorted().joined(separator: ","), proxy.connections.load(ordering: .relaxed)))
+                     reasons.sorted().joined(separator: ",").replacingOccurrences(of: " ", with: "_"), proxy.connections.load(ordering: .relaxed)))
         return ok
     }
 }
