@@ -282,7 +282,11 @@ final class DeliverySession: Sendable {
 
     /// Records results taken with `takeRecording`.
     func recordTaken(_ results: [SMTPResult]) async throws {
-        defer { state.withLock { $0.recording -= results.count } }
+        defer {
+            state.withLock { $0.recording -= results.count }
+            // Room in flight again, and perhaps retries due: the loop leases at once.
+            if !results.isEmpty { engine.wakeup.poke() }
+        }
         try await record(results)
     }
 
@@ -421,6 +425,17 @@ final class DeliverySession: Sendable {
     /// The name of the shared relay's daily limit among the store's quotas.
     static let relayQuota = "sharedRelay.daily"
 
+    /// The longest the loop waits between two empty leases.
+    static let longestIdleWait = Duration.milliseconds(500)
+
+    /// The next idle wait after `last`: twice as long, from 20 ms up to `longestIdleWait`,
+    /// and never past `nextToken` (the time until a waiting provider's next token).
+    static func idleWait(after last: Duration, nextToken: Duration?) -> Duration {
+        let doubled = min(max(last * 2, .milliseconds(20)), longestIdleWait)
+        guard let nextToken else { return doubled }
+        return max(.milliseconds(1), min(doubled, nextToken))
+    }
+
     /// Beats when a quarter of the lease time has passed since `beatAt`.
     func beatIfDue(_ beatAt: inout ContinuousClock.Instant) async throws {
         guard ContinuousClock.now - beatAt > leaseTime / 4 else { return }
@@ -439,6 +454,11 @@ final class DeliverySession: Sendable {
         // A store that cannot write for now (a full disk, an unreachable database) is
         // waited out: what is in flight stays, and the loop tries again with a backoff.
         var outageWait = Duration.zero
+        // Nothing to lease: the loop waits, longer each time up to `longestIdleWait`, and
+        // never past the next token of a provider that waits for one; a submission, a stop
+        // or recorded results end the wait at once. (An idle node asked the store 50 times
+        // a second before.)
+        var idleWait = Duration.zero
         while !engine.stopping.withLock({ $0 }) {
             do {
                 try Task.checkCancellation()
@@ -481,9 +501,12 @@ final class DeliverySession: Sendable {
                 if leased.isEmpty {
                     let exhausted = state.withLock { $0.dispatcher.exhaustedProviders(now: now) }
                     if inFlight == 0, try await idle(paused, exhausted) { return }
-                    try await Task.sleep(for: .milliseconds(20))
+                    idleWait = Self.idleWait(after: idleWait, nextToken: exhausted.values.min().map { $0 - now })
+                    if await engine.wakeup.wait(upTo: idleWait) { idleWait = .zero }
+                    try Task.checkCancellation()
                     continue
                 }
+                idleWait = .zero
                 try await send(leased, paused: paused, now: now)
             } catch let error as KilnError where error.isTemporary {
                 outageWait = SendEngine.storeOutageWait(after: outageWait)

@@ -28,6 +28,8 @@ public final class SendEngine: Service, Sendable {
     /// MX lookups through `delivery.nameservers` (else /etc/resolv.conf), on the engine's clock.
     let mx: MXResolver
     let stopping = Mutex(false)
+    /// Ends the delivery loop's idle wait early: a submission, a stop, recorded results.
+    let wakeup = Wakeup()
     let messageIDs = Mutex<SystemRandomNumberGenerator>(SystemRandomNumberGenerator())
     /// Whose leases this engine takes: the node name (when it is one of the configured
     /// nodes), the host, the process and a random part.
@@ -190,6 +192,7 @@ public final class SendEngine: Service, Sendable {
             events += rejections
         }
         broadcaster.publish(events)
+        wakeup.poke()
         return ids
     }
 
@@ -391,6 +394,7 @@ public final class SendEngine: Service, Sendable {
     /// has started yet: no new transfers, running ones finish, the rest stays queued.
     public func stop() {
         stopping.withLock { $0 = true }
+        wakeup.poke()
     }
 }
 
