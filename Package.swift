@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .library(name: "Kiln", targets: ["Kiln"]),
         .library(name: "KilnCore", targets: ["KilnCore"]),
+        .library(name: "KilnDNS", targets: ["KilnDNS"]),
         .library(name: "KilnStore", targets: ["KilnStore"]),
         .library(name: "KilnMessage", targets: ["KilnMessage"]),
         .library(name: "KilnTesting", targets: ["KilnTesting"]),
@@ -75,10 +76,13 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // DNS: the message codec, a stub resolver, MX resolution with a TTL cache and the MX
+        // order, SPF evaluation.
+        .target(name: "KilnDNS", dependencies: ["KilnCore"]),
         .target(
             name: "KilnSMTP",
             dependencies: [
-                "KilnCore", "CCurl",
+                "KilnCore", "KilnDNS", "CCurl",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "DequeModule", package: "swift-collections"),
             ]
@@ -86,7 +90,7 @@ let package = Package(
         .target(
             name: "Kiln",
             dependencies: [
-                "KilnCore", "KilnMessage", "KilnStore", "KilnPostgres", "KilnSMTP", "KilnFeedback", "CCurl",
+                "KilnCore", "KilnDNS", "KilnMessage", "KilnStore", "KilnPostgres", "KilnSMTP", "KilnFeedback", "CCurl",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 // Metrics through the embedder's backend (the CLI bootstraps Prometheus).
@@ -134,7 +138,7 @@ let package = Package(
         .target(
             name: "KilnTesting",
             dependencies: [
-                "KilnCore", "KilnSMTP", "KilnLoopback", "KilnStore",
+                "KilnCore", "KilnDNS", "KilnSMTP", "KilnLoopback", "KilnStore",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -178,7 +182,8 @@ let package = Package(
             name: "KilnPostgresTests",
             dependencies: ["KilnPostgres", "KilnStore", "Kiln", "KilnSubmission", "KilnTesting", .product(name: "PostgresNIO", package: "postgres-nio")]
         ),
-        .testTarget(name: "KilnSMTPTests", dependencies: ["KilnSMTP", "KilnTesting"]),
+        .testTarget(name: "KilnDNSTests", dependencies: ["KilnDNS", "KilnTesting"]),
+        .testTarget(name: "KilnSMTPTests", dependencies: ["KilnSMTP", "KilnDNS", "KilnTesting"]),
         .testTarget(
             name: "KilnTests",
             dependencies: [

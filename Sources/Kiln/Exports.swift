@@ -2,6 +2,7 @@
 // its API takes or returns (configuration, addresses, drafts and templates, events,
 // stored records, feedback reports, the transport protocol, the logger).
 @_exported import KilnCore
+@_exported import KilnDNS
 @_exported import KilnFeedback
 @_exported import KilnMessage
 @_exported import KilnSMTP

@@ -1,5 +1,6 @@
 import Foundation
 import KilnCore
+import KilnDNS
 import KilnMessage
 import KilnSMTP
 import KilnStore

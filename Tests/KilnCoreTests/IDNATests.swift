@@ -117,10 +117,6 @@ import Testing
         #expect(!EmailAddress.isValidDomain("\(long).de"))
         #expect(throws: KilnError.self) { try EmailAddress("x@b\u{1F600}cher.de") }
     }
-
-    @Test func dnsNamesAreLookedUpAsALabels() {
-        #expect(DNSMessage.normalized("Bücher.DE.") == "xn--bcher-kva.de")
-    }
 }
 
 @Suite struct IDNConfigurationTests {

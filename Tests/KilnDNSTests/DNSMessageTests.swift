@@ -1,4 +1,5 @@
 import KilnCore
+import KilnDNS
 import Testing
 
 @Suite struct DNSMessageTests {
@@ -69,5 +70,9 @@ import Testing
     @Test(arguments: ["localhost:53", "127.0.0.1:0", "127.0.0.1:70000", "[::1", "dns.example"])
     func badNameServersAreRefused(text: String) {
         #expect(DNSServerAddress(text) == nil)
+    }
+
+    @Test func namesAreLookedUpAsALabels() {
+        #expect(DNSMessage.normalized("Bücher.DE.") == "xn--bcher-kva.de")
     }
 }

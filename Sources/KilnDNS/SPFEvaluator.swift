@@ -1,5 +1,7 @@
-/// DNS answers as the sender-authentication checks need them; the resolver (KilnSMTP's
-/// `DNSClient`) or a test's table provides them.
+import KilnCore
+
+/// DNS answers as the sender-authentication checks need them; the resolver (`DNSClient`)
+/// or a test's table provides them.
 public protocol DNSLookups: Sendable {
     func lookup(_ name: String, _ type: DNSMessage.RecordType) async -> DNSLookupResult
 }

@@ -1,3 +1,5 @@
+import KilnCore
+
 /// A DNS message (RFC 1035 §4): what Kiln's resolver sends and parses, and what the test
 /// suite's loopback DNS server answers. Pure: bytes in, values out.
 ///

@@ -1,5 +1,5 @@
 import KilnCore
-import KilnSMTP
+import KilnDNS
 import KilnTesting
 import Testing
 
@@ -112,7 +112,7 @@ import Testing
         await dns.shutdown()
     }
 
-    @Test func hopsFollowPreferenceShuffleTiesAndKeepTheSourceFamily() {
+    @Test func theOrderFollowsPreferenceShufflesTiesAndKeepsTheSourceFamily() {
         let hosts: [MXResolver.Host] = [
             .init(name: "a.test", preference: 10, addresses: ["192.0.2.1", "2001:db8::1"]),
             .init(name: "b.test", preference: 10, addresses: ["192.0.2.2"]),
@@ -121,18 +121,19 @@ import Testing
         var generator = SeededTestGenerator(seed: 7)
         var firsts: Set<String> = []
         for _ in 0..<50 {
-            let hops = MXResolver.hops(hosts, port: 25, sourceIP: "198.51.100.7", using: &generator)
-            #expect(hops.count == 2)
-            #expect(Set(hops.map(\.url.host)) == ["a.test", "b.test"])
-            #expect(hops.allSatisfy { $0.address?.contains(".") == true })
-            firsts.insert(hops[0].url.host)
+            let targets = MXResolver.order(hosts, sourceIP: "198.51.100.7", using: &generator)
+            #expect(targets.count == 2)
+            #expect(Set(targets.map(\.host)) == ["a.test", "b.test"])
+            #expect(targets.allSatisfy { $0.address.contains(".") })
+            firsts.insert(targets[0].host)
         }
         #expect(firsts == ["a.test", "b.test"])
-        let v6 = MXResolver.hops(hosts, port: 2525, sourceIP: "2001:db8::99", using: &generator)
-        #expect(Set(v6.map(\.description)) == ["smtp://a.test:2525 (2001:db8::1)", "smtp://c.test:2525 (2001:db8::3)"])
-        #expect(v6.last?.url.host == "c.test")
-        let any = MXResolver.hops(hosts, port: 25, sourceIP: nil, limit: 2, using: &generator)
-        #expect(any.count == 2)
+        let v6 = MXResolver.order(hosts, sourceIP: "2001:db8::99", using: &generator)
+        #expect(Set(v6) == [.init(host: "a.test", address: "2001:db8::1"), .init(host: "c.test", address: "2001:db8::3")])
+        #expect(v6.last?.host == "c.test")
+        let any = MXResolver.order(hosts, sourceIP: nil, using: &generator)
+        #expect(any.count == 4)
+        #expect(any.last == .init(host: "c.test", address: "2001:db8::3"))
     }
 }
 
