@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .library(name: "Kiln", targets: ["Kiln"]),
         .library(name: "KilnCore", targets: ["KilnCore"]),
+        .library(name: "KilnConfiguration", targets: ["KilnConfiguration"]),
         .library(name: "KilnDNS", targets: ["KilnDNS"]),
         .library(name: "KilnStore", targets: ["KilnStore"]),
         .library(name: "KilnMessage", targets: ["KilnMessage"]),
@@ -52,7 +53,7 @@ let package = Package(
         // Bounces, complaints and auto-replies: what came back, and for whom.
         .target(name: "KilnFeedback", dependencies: ["KilnCore"]),
         // Simulated mailbox providers driving the real core over virtual time.
-        .target(name: "KilnSimulation", dependencies: ["KilnCore", .product(name: "DequeModule", package: "swift-collections")]),
+        .target(name: "KilnSimulation", dependencies: ["KilnCore", "KilnConfiguration", .product(name: "DequeModule", package: "swift-collections")]),
         // OpenSSL's libcrypto for DKIM RSA signatures, where it is faster than swift-crypto.
         .systemLibrary(
             name: "COpenSSL",
@@ -79,6 +80,8 @@ let package = Package(
         // DNS: the message codec, a stub resolver, MX resolution with a TTL cache and the MX
         // order, SPF evaluation.
         .target(name: "KilnDNS", dependencies: ["KilnCore"]),
+        // The configuration: its model, loading (JSON checked with paths), validation.
+        .target(name: "KilnConfiguration", dependencies: ["KilnCore", "KilnDNS"]),
         .target(
             name: "KilnSMTP",
             dependencies: [
@@ -90,7 +93,7 @@ let package = Package(
         .target(
             name: "Kiln",
             dependencies: [
-                "KilnCore", "KilnDNS", "KilnMessage", "KilnStore", "KilnPostgres", "KilnSMTP", "KilnFeedback", "CCurl",
+                "KilnCore", "KilnConfiguration", "KilnDNS", "KilnMessage", "KilnStore", "KilnPostgres", "KilnSMTP", "KilnFeedback", "CCurl",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 // Metrics through the embedder's backend (the CLI bootstraps Prometheus).
@@ -103,7 +106,7 @@ let package = Package(
         .target(
             name: "KilnSubmission",
             dependencies: [
-                "Kiln", "KilnCore", "KilnStore",
+                "Kiln", "KilnCore", "KilnConfiguration", "KilnStore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -151,7 +154,7 @@ let package = Package(
         .executableTarget(
             name: "KilnCLI",
             dependencies: [
-                "Kiln", "KilnLoopback", "KilnSimulation", "KilnFeedback", "KilnServe", "KilnSubmission",
+                "Kiln", "KilnConfiguration", "KilnLoopback", "KilnSimulation", "KilnFeedback", "KilnServe", "KilnSubmission",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -182,6 +185,7 @@ let package = Package(
             name: "KilnPostgresTests",
             dependencies: ["KilnPostgres", "KilnStore", "Kiln", "KilnSubmission", "KilnTesting", .product(name: "PostgresNIO", package: "postgres-nio")]
         ),
+        .testTarget(name: "KilnConfigurationTests", dependencies: ["KilnConfiguration", "KilnCore"]),
         .testTarget(name: "KilnDNSTests", dependencies: ["KilnDNS", "KilnTesting"]),
         .testTarget(name: "KilnSMTPTests", dependencies: ["KilnSMTP", "KilnDNS", "KilnTesting"]),
         .testTarget(

@@ -1,4 +1,5 @@
 import Foundation
+import KilnConfiguration
 import KilnCore
 import KilnDNS
 import KilnMessage
@@ -214,7 +215,8 @@ final class DeliverySession: Sendable {
         routeHops = (configuration.delivery.routes ?? [:]).mapValues { $0.urls.compactMap(SMTPURL.init).map { SMTPHop(url: $0) } }
         let overrides = configuration.providers
         let router = Router(
-            pools: configuration.pools, sharedPool: configuration.sharedPool, strategies: configuration.warmupStrategies,
+            pools: configuration.pools, sharedPool: configuration.sharedPool.map { Router.SharedPool(dailyLimit: $0.dailyLimit) },
+            strategies: configuration.warmupStrategies,
             now: engine.now(), profiles: { ProviderProfile.resolve($0, overrides: overrides) })
         var dispatcher = Dispatcher(router: router, retry: RetryPolicy(initial: .seconds(configuration.delivery.retryInitialSeconds ?? 60),
                                                                        maxMessageAge: configuration.maxMessageAge))

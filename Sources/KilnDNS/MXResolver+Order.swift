@@ -5,10 +5,6 @@ extension MXResolver {
     public struct Target: Sendable, Hashable {
         public var host: String
         public var address: String
-        public init(host: String, address: String) {
-            self.host = host
-            self.address = address
-        }
     }
 
     /// The addresses of one attempt, in the order to try them (RFC 5321 §5.1): by

@@ -40,17 +40,4 @@ public enum SourceAddressCheck {
         defer { close(fd) }
         return bind(fd, address, length) == 0 ? nil : String(cString: strerror(errno))
     }
-
-    /// Every pool IP of `configuration` this machine cannot bind, with its JSON path.
-    public static func problems(in configuration: Configuration) -> [ConfigurationProblem] {
-        var problems: [ConfigurationProblem] = []
-        for (i, pool) in configuration.pools.enumerated() {
-            for (j, ip) in pool.ips.enumerated() {
-                if let why = bindError(ip) {
-                    problems.append(ConfigurationProblem(path: "pools[\(i)].ips[\(j)]", message: "this machine cannot send from \(ip) (bind: \(why))"))
-                }
-            }
-        }
-        return problems
-    }
 }

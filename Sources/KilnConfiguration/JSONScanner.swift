@@ -1,3 +1,5 @@
+import KilnCore
+
 /// A strict, small JSON checker run before `JSONDecoder`, for what the decoder accepts
 /// silently or reports without a place ("The given data was not valid JSON"): invalid
 /// UTF-8, duplicate keys in an object (the decoder keeps one), nesting deeper than

@@ -1,3 +1,5 @@
+import KilnCore
+
 /// The range of every number a configuration may hold. `validate()` reports a value
 /// outside its range with the value's JSON path, so that nothing downstream converts a
 /// huge or tiny number into an integer or a duration that does not fit (a trap).

@@ -1,3 +1,5 @@
+import KilnCore
+
 /// Internationalized domains in the configuration: converted to their A-label form
 /// (`IDNA.asciiDomain`) where the configuration enters, so that what Kiln sends under
 /// them (the return path, the Message-ID, DKIM's `d=`, the unsubscribe mailto) is ASCII.

@@ -1,3 +1,5 @@
+import KilnCore
+
 extension Configuration {
     /// Where the configuration names a file: every such string, with its JSON path.
     public var namedFiles: [(path: String, file: String)] {

@@ -1,3 +1,5 @@
+import KilnCore
+
 /// A name server to ask (`delivery.nameservers`): `127.0.0.1:5353`, `192.0.2.53` (port
 /// 53), `[::1]:5353` or `::1`.
 public struct DNSServerAddress: Sendable, Hashable, CustomStringConvertible {

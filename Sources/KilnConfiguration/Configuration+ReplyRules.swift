@@ -1,4 +1,5 @@
 import Foundation
+import KilnCore
 
 extension Configuration {
     /// One operator reply rule, as written in `replyRules`:

@@ -1,3 +1,6 @@
+import KilnConfiguration
+import KilnCore
+
 /// Who may send from which identity: the one place that decides it, for the SMTP
 /// listener, the HTTP API and anything else that hands Kiln mail for a tenant.
 ///

@@ -1,3 +1,5 @@
+import KilnCore
+
 extension Configuration {
     /// How Kiln trusts what comes back (bounces, complaints) and how much of it it reads.
     ///

@@ -1,5 +1,6 @@
 import Foundation
-@testable import KilnCore
+@testable import KilnConfiguration
+import KilnCore
 import Testing
 
 /// `docs/configuration.md` documents every key of the configuration, and nothing else.

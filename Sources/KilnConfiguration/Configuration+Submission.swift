@@ -1,3 +1,5 @@
+import KilnCore
+
 /// The front door's configuration: tenants and their quotas, who may send from an
 /// identity (its owner and the delegates it authorizes), and the SMTP submission
 /// listener.

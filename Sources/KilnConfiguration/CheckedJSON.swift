@@ -1,4 +1,5 @@
 import Foundation
+import KilnCore
 
 /// Decodes JSON read from outside (a configuration, a scenario) so that every problem
 /// names where it is: `JSONScanner` first (syntax, invalid UTF-8, duplicate keys, depth,

@@ -1,3 +1,5 @@
+import KilnCore
+
 /// The store's settings and the nodes of a cluster: checks, and the configuration a node
 /// sends with (its own IPs only).
 extension Configuration {

@@ -1,3 +1,5 @@
+import KilnCore
+
 /// Kiln's configuration, decoded from JSON (`config.example.json` shows every section).
 /// Secrets are never written here: they are named by environment variable or file.
 /// Check a decoded configuration with `validate()`.
@@ -128,46 +130,11 @@ public struct Configuration: Codable, Sendable, Equatable {
         }
     }
 
-    public enum Scaling: String, Codable, Sendable { case managed, fixed }
-    public enum Spillover: String, Codable, Sendable { case never, whileWarming, always }
+    public typealias Scaling = Router.Scaling
+    public typealias Spillover = Router.Spillover
 
-    /// A named group of dedicated source addresses.
-    public struct Pool: Codable, Sendable, Equatable {
-        public var name: String
-        /// Source addresses the pool may use (on loopback, 127.0.0.2 and up).
-        public var ips: [String]
-        /// The fewest IPs a managed pool keeps in use (default 1).
-        public var minIPs: Int?
-        /// The most IPs a managed pool takes (default: all of `ips`).
-        public var maxIPs: Int?
-        /// `managed` scales between minIPs and maxIPs; `fixed` uses every IP (default managed).
-        public var scaling: Scaling?
-        /// Whether excess goes to the shared pool (default whileWarming when a sharedPool
-        /// is configured, else never). With whileWarming or always, a message that has
-        /// waited half its maximum age goes to the shared pool whatever the IPs' warm-up.
-        public var spillover: Spillover?
-        /// With whileWarming or always: how long a message may wait for a token of the
-        /// pool's IPs before it spills, in seconds (default 900; 0 spills at once). A burst of
-        /// mail is paced out at the IPs' allowance rather than spilled beyond a minute's
-        /// worth, so the allowance is used and the IPs warm up.
-        public var spillWaitSeconds: Double?
-        /// `adaptive` (default), `ses45`, `stages30`, or `custom` with `warmupSchedule`.
-        public var warmup: String?
-        /// Daily volumes per (IP, provider), day by day, for `warmup: custom`.
-        public var warmupSchedule: [Double]?
-        public init(name: String, ips: [String], minIPs: Int? = nil, maxIPs: Int? = nil, scaling: Scaling? = nil, spillover: Spillover? = nil,
-                    warmup: String? = nil, warmupSchedule: [Double]? = nil, spillWaitSeconds: Double? = nil) {
-            self.spillWaitSeconds = spillWaitSeconds
-            self.warmup = warmup
-            self.warmupSchedule = warmupSchedule
-            self.name = name
-            self.ips = ips
-            self.minIPs = minIPs
-            self.maxIPs = maxIPs
-            self.scaling = scaling
-            self.spillover = spillover
-        }
-    }
+    /// A named group of dedicated source addresses (`Router.Pool`).
+    public typealias Pool = Router.Pool
 
     /// A relay shared with others (an ESP's SMTP endpoint), for spill-over.
     public struct SharedPool: Codable, Sendable, Equatable {
@@ -194,15 +161,7 @@ public struct Configuration: Codable, Sendable, Equatable {
         case routes
     }
 
-    public enum TLSPolicy: String, Codable, Sendable {
-        /// STARTTLS when the server offers it, else in clear (like Postfix `may`).
-        case opportunistic
-        /// STARTTLS required: a receiver that does not offer it is passed over (the next MX
-        /// host, or a deferral); nothing is sent in clear (like Postfix `encrypt`).
-        case required
-        /// Never TLS (loopback tests).
-        case none
-    }
+    public typealias TLSPolicy = KilnCore.TLSPolicy
 
     /// Whether a receiver's TLS certificate is checked.
     public enum TLSVerification: String, Codable, Sendable {
@@ -294,21 +253,7 @@ public struct Configuration: Codable, Sendable, Equatable {
         }
     }
 
-    /// Overrides of a provider's profile; absent fields keep the built-in value.
-    public struct ProviderProfileOverride: Codable, Sendable, Equatable {
-        public var coldHourly: Double?
-        public var warmHourly: Double?
-        public var maxConnections: Int?
-        public var messagesPerConnection: Int?
-        public var throttleBackoffSeconds: Double?
-        public init(coldHourly: Double? = nil, warmHourly: Double? = nil, maxConnections: Int? = nil, messagesPerConnection: Int? = nil, throttleBackoffSeconds: Double? = nil) {
-            self.coldHourly = coldHourly
-            self.warmHourly = warmHourly
-            self.maxConnections = maxConnections
-            self.messagesPerConnection = messagesPerConnection
-            self.throttleBackoffSeconds = throttleBackoffSeconds
-        }
-    }
+    public typealias ProviderProfileOverride = ProviderProfile.Override
 
     /// A named bundle of rules applied to a message.
     public struct ConfigurationSet: Codable, Sendable, Equatable {

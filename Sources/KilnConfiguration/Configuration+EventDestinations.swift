@@ -1,3 +1,5 @@
+import KilnCore
+
 /// Where a configuration set's events go, durably: each destination keeps a cursor in the
 /// store and resumes from it after a restart. Delivery is at least once.
 ///
