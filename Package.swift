@@ -3,6 +3,11 @@ import PackageDescription
 
 let package = Package(
     name: "Kiln",
+    // Kiln is Linux only (Debian and Ubuntu tested): on any other system KilnCore's
+    // Platform.swift stops the build with an #error. Linux needs no platforms entry; the
+    // macOS floor stays so that on a Mac the dependencies (and Synchronization's Mutex)
+    // resolve and the build reaches that #error, rather than failing in SwiftPM's
+    // dependency checks with a message about deployment targets.
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "Kiln", targets: ["Kiln"]),

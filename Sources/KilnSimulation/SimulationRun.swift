@@ -201,8 +201,4 @@ struct SimulationRun {
     }
 }
 
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
