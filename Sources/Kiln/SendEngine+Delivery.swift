@@ -42,6 +42,14 @@ extension SendEngine {
         return await relay.drain(timeout: timeout)
     }
 
+    /// `deliverPendingEvents` for a run that ends: a destination that did not catch up is
+    /// a warning, and goes on from its cursor on the next run.
+    public func deliverEventsBeforeExit(logger: Logger? = nil) async throws {
+        for key in try await deliverPendingEvents(timeout: .seconds(30)) {
+            (logger ?? self.logger).warning("event destination did not catch up before exit; it goes on from its cursor on the next run", metadata: ["destination": "\(key)"])
+        }
+    }
+
     /// Delivers until no message is due or in flight (deferred messages whose next
     /// attempt lies in the future do not hold it), then returns. For `kiln send --wait`,
     /// `kiln demo` and tests.

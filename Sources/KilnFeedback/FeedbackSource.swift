@@ -5,16 +5,18 @@ import KilnCore
 /// one at a time: an mbox is read in 1 MiB chunks and split at its `From ` lines, so that
 /// memory stays near one report whatever the mailbox's size. A report larger than
 /// `limit` bytes is not read: `skipped` gets its name and size.
-struct FeedbackSource {
+public struct FeedbackSource: Sendable {
     /// The largest report read, in bytes (`feedback.maxReportBytes`).
-    let limit: Int
+    public let limit: Int
     static let chunkBytes = 1 << 20
 
-    typealias Skipped = (_ name: String, _ bytes: Int) -> Void
-    typealias Body = (_ name: String, _ bytes: [UInt8]) async throws -> Void
+    public init(limit: Int) { self.limit = limit }
+
+    public typealias Skipped = (_ name: String, _ bytes: Int) -> Void
+    public typealias Body = (_ name: String, _ bytes: [UInt8]) async throws -> Void
 
     /// Calls `body` with each report at `path` (a file or a folder: maildir `new` and `cur`, else its files).
-    func forEach(at path: String, skipped: Skipped, _ body: Body) async throws {
+    public func forEach(at path: String, skipped: Skipped, _ body: Body) async throws {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             throw KilnError(.invalidInput, "\(path): no such file or folder")
