@@ -40,7 +40,7 @@ public struct FeedbackSource: Sendable {
         guard let handle = FileHandle(forReadingAtPath: path) else { throw KilnError(.invalidInput, "\(path): cannot be read") }
         defer { try? handle.close() }
         let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
-        let head = (try? handle.read(upToCount: 4096)).map { [UInt8]($0 ?? Data()) } ?? []
+        let head = [UInt8]((try? handle.read(upToCount: 4096)) ?? Data())
         let firstNonSpace = head.first { $0 != 32 && $0 != 9 && $0 != 10 && $0 != 13 }
         if head.starts(with: Array("From ".utf8)) {
             try handle.seek(toOffset: 0)
