@@ -1,5 +1,7 @@
 import Foundation
+import KilnConfiguration
 import KilnCore
+import KilnDNS
 import KilnMessage
 import KilnSMTP
 import KilnStore
@@ -38,6 +40,14 @@ extension SendEngine {
     public func deliverPendingEvents(timeout: Duration = .seconds(30)) async throws -> [String] {
         let relay = EventRelay(targets: try EventRelay.targets(of: configuration, secrets: secrets), store: store, logger: logger, metrics: metrics)
         return await relay.drain(timeout: timeout)
+    }
+
+    /// `deliverPendingEvents` for a run that ends: a destination that did not catch up is
+    /// a warning, and goes on from its cursor on the next run.
+    public func deliverEventsBeforeExit(logger: Logger? = nil) async throws {
+        for key in try await deliverPendingEvents(timeout: .seconds(30)) {
+            (logger ?? self.logger).warning("event destination did not catch up before exit; it goes on from its cursor on the next run", metadata: ["destination": "\(key)"])
+        }
     }
 
     /// Delivers until no message is due or in flight (deferred messages whose next
@@ -219,7 +229,8 @@ final class DeliverySession: Sendable {
         routeHops = (configuration.delivery.routes ?? [:]).mapValues { $0.urls.compactMap(SMTPURL.init).map { SMTPHop(url: $0) } }
         let overrides = configuration.providers
         let router = Router(
-            pools: configuration.pools, sharedPool: configuration.sharedPool, strategies: configuration.warmupStrategies,
+            pools: configuration.pools, sharedPool: configuration.sharedPool.map { Router.SharedPool(dailyLimit: $0.dailyLimit) },
+            strategies: configuration.warmupStrategies,
             now: engine.now(), profiles: { ProviderProfile.resolve($0, overrides: overrides) })
         var dispatcher = Dispatcher(router: router, retry: RetryPolicy(initial: .seconds(configuration.delivery.retryInitialSeconds ?? 60),
                                                                        maxMessageAge: configuration.maxMessageAge))

@@ -1,5 +1,7 @@
 import Foundation
+import KilnConfiguration
 import KilnCore
+import KilnDNS
 import KilnMessage
 import KilnSMTP
 import KilnPostgres

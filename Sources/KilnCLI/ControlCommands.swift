@@ -12,17 +12,6 @@ import ServiceLifecycle
 import Synchronization
 import UnixSignals
 
-extension SendEngine {
-    /// After a run that ends: the events still in the outbox go to the destinations
-    /// (30 s at most); a destination that did not catch up is a warning, and goes on from
-    /// its cursor on the next run.
-    func deliverEventsBeforeExit(logger: Logger) async throws {
-        for key in try await deliverPendingEvents(timeout: .seconds(30)) {
-            logger.warning("event destination did not catch up before exit; it goes on from its cursor on the next run", metadata: ["destination": "\(key)"])
-        }
-    }
-}
-
 struct Run: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Deliver the queue until stopped (SIGINT/SIGTERM), or with --until-idle until nothing is due; with --listen, also serve the HTTP API (/v1), /metrics, /healthz, /readyz and the unsubscribe routes; with submission.smtp configured, also take mail over SMTP.")
@@ -223,8 +212,8 @@ struct Migrate: AsyncParsableCommand {
 
     func run() async throws {
         let engine = try SendEngine(configurationFile: options.config, logger: makeLogger())
-        let ran = try await engine.store.migrate()
-        print("\(engine.store.location): schema up to date (\(ran) migration\(ran == 1 ? "" : "s") applied)")
+        let ran = try await engine.migrateStore()
+        print("\(engine.storeLocation): schema up to date (\(ran) migration\(ran == 1 ? "" : "s") applied)")
     }
 }
 

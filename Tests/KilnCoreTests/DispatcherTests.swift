@@ -6,10 +6,10 @@ import Testing
     let t0 = Timestamp(nanoseconds: 1_000_000_000_000)
 
     /// A pool of two IPs; Gmail takes 60 an hour from a cold IP (a token a minute).
-    func dispatcher(spillover: Configuration.Spillover = .never, scaling: Configuration.Scaling = .fixed, ips: [String] = ["127.0.0.2", "127.0.0.3"]) -> Dispatcher {
-        let overrides = ["gmail": Configuration.ProviderProfileOverride(coldHourly: 60, warmHourly: 6_000, throttleBackoffSeconds: 900)]
+    func dispatcher(spillover: Router.Spillover = .never, scaling: Router.Scaling = .fixed, ips: [String] = ["127.0.0.2", "127.0.0.3"]) -> Dispatcher {
+        let overrides = ["gmail": ProviderProfile.Override(coldHourly: 60, warmHourly: 6_000, throttleBackoffSeconds: 900)]
         let router = Router(pools: [.init(name: "p", ips: ips, minIPs: 1, scaling: scaling, spillover: spillover)],
-                            sharedPool: spillover == .never ? nil : .init(url: "smtp://relay.test.invalid"), now: t0,
+                            sharedPool: spillover == .never ? nil : .init(), now: t0,
                             profiles: { ProviderProfile.resolve($0, overrides: overrides) })
         return Dispatcher(router: router, retry: RetryPolicy(jitter: 0, maxMessageAge: .seconds(3600)))
     }
@@ -64,7 +64,7 @@ import Testing
         func dedicated(spillWait: Duration) -> Int {
             let router = Router(pools: [.init(name: "p", ips: ["127.0.0.2"], scaling: .fixed, spillover: .whileWarming,
                                               spillWaitSeconds: Double(spillWait.components.seconds))],
-                                sharedPool: .init(url: "smtp://relay.test.invalid"), now: t0,
+                                sharedPool: .init(), now: t0,
                                 profiles: { ProviderProfile.resolve($0, overrides: [:]) })
             var d = Dispatcher(router: router, retry: RetryPolicy())
             var queue = (0..<23).map { t0 + .seconds(60 * $0) }
@@ -91,7 +91,7 @@ import Testing
     @Test func aMessagePastHalfItsMaximumAgeGoesThroughTheRelayWhenThePoolSpillsAtAll() {
         // A warm pool (no spill while warming) with tokens left: a young message takes a
         // token, one past half its life (30 of 60 minutes) goes through the relay.
-        func warm(_ spillover: Configuration.Spillover) -> Dispatcher {
+        func warm(_ spillover: Router.Spillover) -> Dispatcher {
             var router = dispatcher(spillover: spillover).router
             router.restore(["127.0.0.2", "127.0.0.3"].map { PairSnapshot(ip: $0, provider: .gmail, warmup: WarmupTracker(level: 1, now: t0)) }, now: t0)
             return Dispatcher(router: router, retry: RetryPolicy(jitter: 0, maxMessageAge: .seconds(3600)))
