@@ -218,19 +218,10 @@ public final class SQLiteStore: MessageStore {
                     }
                 }
                 try Self.insert(try Self.fencing(events, stale: stale, applied: applied, now: now, db: db), db: db)
-                // A bad address (user unknown, no such domain), as the dispatcher decided,
-                // is suppressed for good.
-                var hardBounces: [MessageID] = []
-                var entries: [SuppressionEntry] = []
-                for o in applied {
-                    guard let recipient = o.suppressRecipient else { continue }
-                    entries.append(SuppressionEntry(address: recipient, reason: .bounce, source: "bounce: \(o.reply?.description ?? "")", createdAt: now))
-                    hardBounces.append(o.id)
-                }
-                _ = try Self.suppress(entries, replace: false, db: db)
-                // Reputation: every final send counts, hard bounces count against it.
-                let sent = applied.filter { $0.state == .delivered || $0.state == .bounced }.map(\.id)
-                try Self.count(sent: sent, bounces: hardBounces, complaints: [], now: now, db: db)
+                // What the dispatcher decided beside the state (`Outcome+Recording`).
+                _ = try Self.suppress(applied.compactMap { $0.suppression(now: now) }, replace: false, db: db)
+                try Self.count(sent: applied.filter(\.countsAsSend).map(\.id), bounces: applied.filter(\.countsAsHardBounce).map(\.id), complaints: [],
+                               now: now, db: db)
             }
         }
     }
