@@ -375,10 +375,19 @@ public final class SendEngine: Service, Sendable {
         }
         let relaySlices = configuration.sharedPool?.dailyLimit == nil ? []
             : try await store.quotaSlices(DeliverySession.relayQuota, window: QuotaSlice.day(of: time))
+        // The live nodes' slices of each provider's connection limit (a cluster's nodes only).
+        var connectionSlices: [String: [QuotaSlice]] = [:]
+        if configuration.nodes != nil {
+            let configured = (configuration.providers ?? [:]).keys.map { MailboxProvider($0) }
+            for provider in Set(ProviderProfile.builtIn.keys).union(configured).sorted() {
+                let live = try await store.quotaSlices(DeliverySession.connectionQuota(provider.id), window: "live").filter { $0.expiresAt > time }
+                if !live.isEmpty { connectionSlices[provider.id] = live }
+            }
+        }
         return EngineStatus(counts: try await store.counts(), pausedScopes: try await store.pausedScopes().sorted(), pools: pools,
                             warmup: warmup, reputation: try await reputation(),
                             suppressed: try await store.suppressionCounts().reduce(into: [:]) { $0[$1.key.rawValue] = $1.value }, nodes: nodes,
-                            relaySlices: relaySlices,
+                            relaySlices: relaySlices, connectionSlices: connectionSlices,
                             receivingHosts: try await store.receivingHosts(deliveries: 10_000), destinations: try await destinationStatus())
     }
 
@@ -443,6 +452,8 @@ public struct EngineStatus: Sendable, Codable {
     public var nodes: [NodeInfo] = []
     /// Each node's slice of the shared relay's daily limit today (empty without a limit).
     public var relaySlices: [QuotaSlice] = []
+    /// Each live node's slice of each provider's connection limit, by provider.
+    public var connectionSlices: [String: [QuotaSlice]] = [:]
     /// The hosts that took the last 10,000 deliveries, by provider.
     public var receivingHosts: [HostCount]
     /// Each event destination's backlog and last error.

@@ -135,6 +135,11 @@ struct Status: AsyncParsableCommand {
                 "node \(slice.node) \(slice.used) sent, \(slice.remaining) left of its slice"
             }.joined(separator: "; "))
         }
+        if !status.connectionSlices.isEmpty {
+            print("connections per provider across the nodes: " + status.connectionSlices.sorted { $0.key < $1.key }.map { provider, slices in
+                "\(provider) " + slices.map { "\($0.node) \($0.granted)" }.joined(separator: ", ")
+            }.joined(separator: "; "))
+        }
         for pool in status.pools {
             if let byNode = pool.activeByNode, let maxIPs = pool.maxIPs {
                 let active = byNode.values.reduce(0, +)
@@ -188,12 +193,14 @@ struct StatusOutput: Encodable {
     var suppressed: [String: Int]
     var nodes: [EngineStatus.NodeInfo]
     var relaySlices: [QuotaSlice]
+    var connectionSlices: [String: [QuotaSlice]]
     var destinations: [DestinationStatus]
     var receivingHosts: [HostCount]
     init(_ s: EngineStatus) {
         destinations = s.destinations
         nodes = s.nodes
         relaySlices = s.relaySlices
+        connectionSlices = s.connectionSlices
         receivingHosts = s.receivingHosts
         warmup = s.warmup
         reputation = s.reputation

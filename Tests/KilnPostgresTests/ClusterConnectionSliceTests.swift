@@ -31,7 +31,7 @@ struct ClusterConnectionSliceTests {
             return try await store.quotaSlices("connections.gmail", window: "live").reduce(into: [:]) { $0[$1.node] = $1.expiresAt > now ? $1.granted : 0 }
         }
         func waitFor(_ condition: ([String: Int]) -> Bool) async throws -> [String: Int] {
-            let deadline = ContinuousClock.now + .seconds(60)
+            let deadline = ContinuousClock.now + .seconds(180)
             var slices = try await gmail()
             while !condition(slices), ContinuousClock.now < deadline {
                 #expect(slices.values.reduce(0, +) <= 6, "the slices add up past the limit: \(slices)")
@@ -44,6 +44,9 @@ struct ClusterConnectionSliceTests {
         let b = Task { try await engines[1].run() }
         let shared = try await waitFor { $0["a"] == 3 && $0["b"] == 3 }
         #expect(shared == ["a": 3, "b": 3], "\(shared)")
+        // kiln status shows each live node's slice.
+        let shown = try await engines[0].status().connectionSlices["gmail"] ?? []
+        #expect(Set(shown.map(\.node)) == ["a", "b"] && shown.reduce(0) { $0 + $1.granted } <= 6, "status: \(shown)")
         // b stops cleanly: its slice goes back at once, and a takes all 6 once b is no
         // longer among the live nodes.
         engines[1].stop()
