@@ -19,7 +19,8 @@ public enum AttemptDisposition: Hashable, Sendable {
     /// | throttle | due again at once in its place (its submit time) when the router rests the pair (`resumeAt`), else after a short backoff |
     /// | temporary | retried with backoff |
     ///
-    /// A retry that would fall after `createdAt + maxMessageAge` expires instead.
+    /// A retry whose time the message would have expired at (`RetryPolicy.isExpired`)
+    /// expires instead.
     /// - Parameters:
     ///   - failedAttempts: failed attempts including this one.
     ///   - resumeAt: when the (IP, provider) pair may send again, after a throttle.
@@ -55,7 +56,7 @@ public enum AttemptDisposition: Hashable, Sendable {
         case .permanentPolicy, .temporary:
             retryAt = now + policy.delay(afterFailedAttempts: failedAttempts, using: &rng)
         }
-        if retryAt - createdAt >= policy.maxMessageAge { return .expired }
+        if policy.isExpired(createdAt: createdAt, now: retryAt) { return .expired }
         return .retry(at: retryAt)
     }
 }

@@ -9,6 +9,7 @@
 /// | what to lease | every provider but those whose capacity is used up | `exhaustedProviders(now:)` |
 /// | a reply came back | feed the router (throttle, block), then delivered / bounced (suppress?) / retry at / expired, and the event | `complete(...)` |
 /// | a throttle or block on a lane | take back what waits behind it on that (IP, destination) | `withdrawsLane(after:)` |
+/// | a message's age | expired once `retry.maxMessageAge` has passed: before routing, and for a retry's time | `RetryPolicy.isExpired` |
 /// | an hour passed | demand per provider (backlog spread over a day + the last hour's sends, dedicated and spilled) → scale the managed pools | `planPools(backlog:now:)` |
 ///
 /// A value type: the engine keeps it behind a lock, the simulation owns it. Every
@@ -47,8 +48,7 @@ public struct Dispatcher: Sendable {
     public init(router: Router, retry: RetryPolicy) {
         self.router = router
         self.retry = retry
-        let (seconds, attoseconds) = retry.maxMessageAge.components
-        maxAgeNanoseconds = seconds >= Int64.max / 1_000_000_000 ? .max : seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+        maxAgeNanoseconds = retry.maxMessageAge.nanoseconds
     }
 
     // MARK: Keys
@@ -92,9 +92,8 @@ public struct Dispatcher: Sendable {
 
     /// As `decide(provider:pool:createdAt:now:)`, the IP as its index in `router.ipNames`.
     public mutating func decideKeyed(provider: Router.ProviderKey, pool: Router.PoolKey, createdAt: Timestamp, now: Timestamp) -> KeyedDecision {
-        // As `retry.isExpired(createdAt:now:)`, in integers (an age past Int64 is expired).
+        if RetryPolicy.isExpired(createdAt: createdAt.nanoseconds, at: now.nanoseconds, maxAge: maxAgeNanoseconds) { return .expire }
         let (age, overflow) = now.nanoseconds.subtractingReportingOverflow(createdAt.nanoseconds)
-        if overflow ? now.nanoseconds > createdAt.nanoseconds : age >= maxAgeNanoseconds { return .expire }
         if !overflow, age >= spillAgeNanoseconds, router.spillAged(provider, pool: pool, now: now) { return .route(.shared) }
         let route = router.routeKeyed(provider, pool: pool, now: now, createdAt: createdAt.nanoseconds)
         // Deferred past the time it would spill: it comes back then instead.
