@@ -8,7 +8,8 @@ public enum AttemptDisposition: Hashable, Sendable {
     /// Its maximum age passed before it could be delivered.
     case expired
 
-    /// Decides the fate of a message after `reply`.
+    /// Decides the fate of a message after a reply read as `classification` (by the
+    /// Dispatcher's `ReplyReader`: operator rules, then the built-in table).
     ///
     /// | reply class | disposition |
     /// |---|---|
@@ -24,15 +25,6 @@ public enum AttemptDisposition: Hashable, Sendable {
     /// - Parameters:
     ///   - failedAttempts: failed attempts including this one.
     ///   - resumeAt: when the (IP, provider) pair may send again, after a throttle.
-    public static func decide(
-        reply: SMTPReply, failedAttempts: Int, createdAt: Timestamp, now: Timestamp, resumeAt: Timestamp? = nil,
-        policy: RetryPolicy, using rng: inout some RandomNumberGenerator
-    ) -> AttemptDisposition {
-        decide(classification: reply.classification, failedAttempts: failedAttempts, createdAt: createdAt, now: now, resumeAt: resumeAt,
-               policy: policy, using: &rng)
-    }
-
-    /// As `decide(reply:...)`, for a reply already classified.
     public static func decide(
         classification: ReplyClassification, failedAttempts: Int, createdAt: Timestamp, now: Timestamp, resumeAt: Timestamp? = nil,
         policy: RetryPolicy, using rng: inout some RandomNumberGenerator
