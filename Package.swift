@@ -3,10 +3,17 @@ import PackageDescription
 
 let package = Package(
     name: "Kiln",
+    // Kiln is Linux only (Debian and Ubuntu tested): on any other system KilnCore's
+    // Platform.swift stops the build with an #error. Linux needs no platforms entry; the
+    // macOS floor stays so that on a Mac the dependencies (and Synchronization's Mutex)
+    // resolve and the build reaches that #error, rather than failing in SwiftPM's
+    // dependency checks with a message about deployment targets.
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "Kiln", targets: ["Kiln"]),
         .library(name: "KilnCore", targets: ["KilnCore"]),
+        .library(name: "KilnConfiguration", targets: ["KilnConfiguration"]),
+        .library(name: "KilnDNS", targets: ["KilnDNS"]),
         .library(name: "KilnStore", targets: ["KilnStore"]),
         .library(name: "KilnMessage", targets: ["KilnMessage"]),
         .library(name: "KilnTesting", targets: ["KilnTesting"]),
@@ -51,7 +58,7 @@ let package = Package(
         // Bounces, complaints and auto-replies: what came back, and for whom.
         .target(name: "KilnFeedback", dependencies: ["KilnCore"]),
         // Simulated mailbox providers driving the real core over virtual time.
-        .target(name: "KilnSimulation", dependencies: ["KilnCore", .product(name: "DequeModule", package: "swift-collections")]),
+        .target(name: "KilnSimulation", dependencies: ["KilnCore", "KilnConfiguration", .product(name: "DequeModule", package: "swift-collections")]),
         // OpenSSL's libcrypto for DKIM RSA signatures, where it is faster than swift-crypto.
         .systemLibrary(
             name: "COpenSSL",
@@ -75,10 +82,15 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // DNS: the message codec, a stub resolver, MX resolution with a TTL cache and the MX
+        // order, SPF evaluation.
+        .target(name: "KilnDNS", dependencies: ["KilnCore"]),
+        // The configuration: its model, loading (JSON checked with paths), validation.
+        .target(name: "KilnConfiguration", dependencies: ["KilnCore", "KilnDNS"]),
         .target(
             name: "KilnSMTP",
             dependencies: [
-                "KilnCore", "CCurl",
+                "KilnCore", "KilnDNS", "CCurl",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "DequeModule", package: "swift-collections"),
             ]
@@ -86,7 +98,7 @@ let package = Package(
         .target(
             name: "Kiln",
             dependencies: [
-                "KilnCore", "KilnMessage", "KilnStore", "KilnPostgres", "KilnSMTP", "KilnFeedback", "CCurl",
+                "KilnCore", "KilnConfiguration", "KilnDNS", "KilnMessage", "KilnStore", "KilnPostgres", "KilnSMTP", "KilnFeedback", "CCurl",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 // Metrics through the embedder's backend (the CLI bootstraps Prometheus).
@@ -99,7 +111,7 @@ let package = Package(
         .target(
             name: "KilnSubmission",
             dependencies: [
-                "Kiln", "KilnCore", "KilnStore",
+                "Kiln", "KilnCore", "KilnConfiguration", "KilnStore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -134,7 +146,7 @@ let package = Package(
         .target(
             name: "KilnTesting",
             dependencies: [
-                "KilnCore", "KilnSMTP", "KilnLoopback", "KilnStore",
+                "KilnCore", "KilnDNS", "KilnSMTP", "KilnLoopback", "KilnStore",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -147,7 +159,7 @@ let package = Package(
         .executableTarget(
             name: "KilnCLI",
             dependencies: [
-                "Kiln", "KilnLoopback", "KilnSimulation", "KilnFeedback", "KilnServe", "KilnSubmission",
+                "Kiln", "KilnConfiguration", "KilnLoopback", "KilnSimulation", "KilnFeedback", "KilnServe", "KilnSubmission",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -178,7 +190,9 @@ let package = Package(
             name: "KilnPostgresTests",
             dependencies: ["KilnPostgres", "KilnStore", "Kiln", "KilnSubmission", "KilnTesting", .product(name: "PostgresNIO", package: "postgres-nio")]
         ),
-        .testTarget(name: "KilnSMTPTests", dependencies: ["KilnSMTP", "KilnTesting"]),
+        .testTarget(name: "KilnConfigurationTests", dependencies: ["KilnConfiguration", "KilnCore"]),
+        .testTarget(name: "KilnDNSTests", dependencies: ["KilnDNS", "KilnTesting"]),
+        .testTarget(name: "KilnSMTPTests", dependencies: ["KilnSMTP", "KilnDNS", "KilnTesting"]),
         .testTarget(
             name: "KilnTests",
             dependencies: [

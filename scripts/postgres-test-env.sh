@@ -81,8 +81,17 @@ else
   echo "# openssl is not installed: the PostgreSQL TLS tests are skipped" >&2
 fi
 
+# The server starts with only standard input, output and error: one that inherited a
+# caller's descriptor (the build lock that `flock FILE COMMAND` holds, say) would hold
+# that lock for as long as it runs.
 if [ "$STATUS" != "online" ]; then
-  $SUDO pg_ctlcluster "$VERSION" "$CLUSTER" start >&2
+  (
+    for fd in /proc/self/fd/*; do
+      n=${fd##*/}
+      if [ "$n" -gt 2 ] 2>/dev/null; then eval "exec $n>&-" 2>/dev/null || true; fi
+    done
+    exec $SUDO pg_ctlcluster "$VERSION" "$CLUSTER" start
+  ) >&2
 fi
 for _ in $(seq 1 50); do
   pg_isready -q -h 127.0.0.1 -p "$PORT" && break

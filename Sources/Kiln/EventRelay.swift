@@ -1,4 +1,5 @@
 import Foundation
+import KilnConfiguration
 import KilnCore
 import KilnStore
 import Logging
@@ -80,13 +81,7 @@ final class EventRelay: Sendable {
     /// Whether `target` takes `event`: its kinds, of its configuration set, or an engine
     /// event (a pause of the account or of this set, a pool scaling).
     static func takes(_ target: Target, _ stored: StoredEvent) -> Bool {
-        guard target.kinds.contains(stored.event.kind) else { return false }
-        if let set = stored.configurationSet { return set == target.configurationSet }
-        switch stored.event.kind {
-        case .paused, .resumed: return stored.event.detail == "*" || stored.event.detail == target.configurationSet
-        case .poolScaled: return true
-        default: return stored.event.messageID == nil
-        }
+        target.kinds.contains(stored.event.kind) && OutboxFilter.concerns(stored, configurationSet: target.configurationSet)
     }
 
     /// Takes what is in the outbox to every destination and returns once each has caught

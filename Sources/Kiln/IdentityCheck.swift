@@ -1,7 +1,8 @@
 import Foundation
+import KilnConfiguration
 import KilnCore
+import KilnDNS
 import KilnMessage
-import KilnSMTP
 
 /// One result of `kiln identity check`: what was checked, for which domain or IP, whether
 /// it passed, what is wrong and what record would fix it.

@@ -1,4 +1,5 @@
 import Foundation
+import KilnConfiguration
 import KilnCore
 import KilnMessage
 import KilnStore

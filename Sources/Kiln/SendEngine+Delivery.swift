@@ -1,5 +1,7 @@
 import Foundation
+import KilnConfiguration
 import KilnCore
+import KilnDNS
 import KilnMessage
 import KilnSMTP
 import KilnStore
@@ -38,6 +40,14 @@ extension SendEngine {
     public func deliverPendingEvents(timeout: Duration = .seconds(30)) async throws -> [String] {
         let relay = EventRelay(targets: try EventRelay.targets(of: configuration, secrets: secrets), store: store, logger: logger, metrics: metrics)
         return await relay.drain(timeout: timeout)
+    }
+
+    /// `deliverPendingEvents` for a run that ends: a destination that did not catch up is
+    /// a warning, and goes on from its cursor on the next run.
+    public func deliverEventsBeforeExit(logger: Logger? = nil) async throws {
+        for key in try await deliverPendingEvents(timeout: .seconds(30)) {
+            (logger ?? self.logger).warning("event destination did not catch up before exit; it goes on from its cursor on the next run", metadata: ["destination": "\(key)"])
+        }
     }
 
     /// Delivers until no message is due or in flight (deferred messages whose next
@@ -147,6 +157,10 @@ final class DeliverySession: Sendable {
         var configurationSet: String
         /// When it was leased for this attempt (the attempt's duration runs from here).
         var startedAt: ContinuousClock.Instant
+        /// Handed to the finishing pool (and so on to the transport).
+        var handed = false
+        /// Its result was taken from the transport; its outcome is being stored.
+        var recording = false
     }
 
     struct State {
@@ -164,6 +178,8 @@ final class DeliverySession: Sendable {
         var finishing = 0
         /// Results taken from the transport whose outcomes are not stored yet.
         var recording = 0
+        /// Leases that the last audit found with nothing behind them (`auditLeases`).
+        var unbacked: Set<MessageLease> = []
         /// This node's use of its slice of the shared relay's daily limit.
         var relay = RelayUse()
         /// A named node's providers' pool-wide connection limits (those it sent to), and
@@ -215,7 +231,8 @@ final class DeliverySession: Sendable {
         routeHops = (configuration.delivery.routes ?? [:]).mapValues { $0.urls.compactMap(SMTPURL.init).map { SMTPHop(url: $0) } }
         let overrides = configuration.providers
         let router = Router(
-            pools: configuration.pools, sharedPool: configuration.sharedPool, strategies: configuration.warmupStrategies,
+            pools: configuration.pools, sharedPool: configuration.sharedPool.map { Router.SharedPool(dailyLimit: $0.dailyLimit) },
+            strategies: configuration.warmupStrategies,
             now: engine.now(), profiles: { ProviderProfile.resolve($0, overrides: overrides) })
         var dispatcher = Dispatcher(router: router, retry: RetryPolicy(initial: .seconds(configuration.delivery.retryInitialSeconds ?? 60),
                                                                        maxMessageAge: configuration.maxMessageAge),
@@ -271,13 +288,18 @@ final class DeliverySession: Sendable {
         state.withLock { state in
             let results = transport.takeResults()
             state.recording += results.count
+            for result in results { state.inFlight[result.id]?.recording = true }
             return results
         }
     }
 
     /// Records results taken with `takeRecording`.
     func recordTaken(_ results: [SMTPResult]) async throws {
-        defer { state.withLock { $0.recording -= results.count } }
+        defer {
+            state.withLock { $0.recording -= results.count }
+            // Room in flight again, and perhaps retries due: the loop leases at once.
+            if !results.isEmpty { engine.wakeup.poke() }
+        }
         try await record(results)
     }
 
@@ -307,8 +329,21 @@ final class DeliverySession: Sendable {
         for count in counts where count.state == .queued || count.state == .deferred || count.state == .leased {
             backlog[count.provider, default: 0] += count.count
         }
-        let plans = state.withLock { $0.dispatcher.planPools(backlog: backlog, now: now) }
-        for plan in plans {
+        let peers = try await poolPeers(now: now)
+        var plans = state.withLock { $0.dispatcher.planPools(backlog: backlog, peers: peers, now: now) }
+        // In a cluster, IPs added are claimed from the pool's cluster-wide maxIPs: what
+        // another node took meanwhile is given back at once.
+        for (index, plan) in plans.enumerated() where !plan.add.isEmpty && peers[plan.pool] != nil {
+            let active = state.withLock { $0.dispatcher.router.activeIPs(pool: plan.pool).count }
+            let granted = try await claimActiveIPs(plan.pool, count: active, now: now)
+            let excess = min(plan.add.count, active - granted)
+            guard excess > 0 else { continue }
+            let giveBack = PoolPlan(pool: plan.pool, release: Array(plan.add.suffix(excess)))
+            state.withLock { $0.dispatcher.apply(giveBack, now: now) }
+            plans[index].add.removeLast(excess)
+            plans[index].reason += "; \(excess) fewer: the cluster's other nodes hold the rest of the pool's maxIPs"
+        }
+        for plan in plans where !plan.isEmpty {
             engine.logger.info("pool scaled", metadata: ["pool": "\(plan.pool)", "add": "\(plan.add)", "release": "\(plan.release)", "reason": "\(plan.reason)"])
             engine.broadcaster.publish([DeliveryEvent(kind: .poolScaled, time: now, detail: "\(plan.pool): +\(plan.add) -\(plan.release): \(plan.reason)")])
         }
@@ -339,6 +374,8 @@ final class DeliverySession: Sendable {
         }
         state.withLock { $0.liveNodes = result.liveNodes }
         try await renewConnectionSlices(now: now)
+        try await publishActiveIPs(now: now)
+        try await auditLeases()
         let lost = state.withLock { state in
             var marked = 0
             // Only what is still in flight under that epoch: a message recorded meanwhile
@@ -401,6 +438,17 @@ final class DeliverySession: Sendable {
     /// The name of the shared relay's daily limit among the store's quotas.
     static let relayQuota = "sharedRelay.daily"
 
+    /// The longest the loop waits between two empty leases.
+    static let longestIdleWait = Duration.milliseconds(500)
+
+    /// The next idle wait after `last`: twice as long, from 20 ms up to `longestIdleWait`,
+    /// and never past `nextToken` (the time until a waiting provider's next token).
+    static func idleWait(after last: Duration, nextToken: Duration?) -> Duration {
+        let doubled = min(max(last * 2, .milliseconds(20)), longestIdleWait)
+        guard let nextToken else { return doubled }
+        return max(.milliseconds(1), min(doubled, nextToken))
+    }
+
     /// Beats when a quarter of the lease time has passed since `beatAt`.
     func beatIfDue(_ beatAt: inout ContinuousClock.Instant) async throws {
         guard ContinuousClock.now - beatAt > leaseTime / 4 else { return }
@@ -419,6 +467,11 @@ final class DeliverySession: Sendable {
         // A store that cannot write for now (a full disk, an unreachable database) is
         // waited out: what is in flight stays, and the loop tries again with a backoff.
         var outageWait = Duration.zero
+        // Nothing to lease: the loop waits, longer each time up to `longestIdleWait`, and
+        // never past the next token of a provider that waits for one; a submission, a stop
+        // or recorded results end the wait at once. (An idle node asked the store 50 times
+        // a second before.)
+        var idleWait = Duration.zero
         while !engine.stopping.withLock({ $0 }) {
             do {
                 try Task.checkCancellation()
@@ -461,9 +514,12 @@ final class DeliverySession: Sendable {
                 if leased.isEmpty {
                     let exhausted = state.withLock { $0.dispatcher.exhaustedProviders(now: now) }
                     if inFlight == 0, try await idle(paused, exhausted) { return }
-                    try await Task.sleep(for: .milliseconds(20))
+                    idleWait = Self.idleWait(after: idleWait, nextToken: exhausted.values.min().map { $0 - now })
+                    if await engine.wakeup.wait(upTo: idleWait) { idleWait = .zero }
+                    try Task.checkCancellation()
                     continue
                 }
+                idleWait = .zero
                 try await send(leased, paused: paused, now: now)
             } catch let error as KilnError where error.isTemporary {
                 outageWait = SendEngine.storeOutageWait(after: outageWait)
@@ -631,7 +687,10 @@ final class DeliverySession: Sendable {
     /// cannot be rendered is left for `recordRenderingFailures()`.
     func finishAndSend(_ work: [FinishWork], now: Timestamp) {
         guard !work.isEmpty else { return }
-        state.withLock { $0.finishing += work.count }
+        state.withLock { state in
+            state.finishing += work.count
+            for item in work { state.inFlight[item.message.id]?.handed = true }
+        }
         let chunkSize = min(32, max(4, (work.count + 2 * pool.threadCount - 1) / (2 * pool.threadCount)))
         let chunks = stride(from: 0, to: work.count, by: chunkSize).map { work[$0..<min($0 + chunkSize, work.count)] }
         let batch = BatchAssembly(number: sequencer.issue(), parts: chunks.count)
@@ -760,6 +819,85 @@ final class DeliverySession: Sendable {
         }
         state.withLock { $0.connectionSlices.merge(slices) { $1 } }
     }
+
+    /// Checks the leases this run holds against what is behind them: each message handed
+    /// on must be with the finishing pool, with the transport, or have its outcome being
+    /// stored. One that is none of these (a job lost on the way) would keep its lease
+    /// renewed and its message unsent for as long as the run lasts; once two audits in a
+    /// row (a heartbeat apart) find it so, its lease is given back and it is sent again.
+    /// Audits only while the finishing pool is empty (a batch parked there is not yet
+    /// with the transport). Returns the leases given back.
+    @discardableResult
+    func auditLeases() async throws -> [MessageLease] {
+        let unbacked: [MessageLease] = state.withLock { state in
+            guard state.finishing == 0 else {
+                state.unbacked = []
+                return []
+            }
+            // Under the state lock, as `takeRecording` moves results out of the transport.
+            let held = transport.heldJobs
+            let found = Set(state.inFlight.compactMap { id, flight in
+                flight.handed && !flight.recording && !held.contains(id) ? MessageLease(id: id, epoch: flight.epoch) : nil
+            })
+            let confirmed = found.intersection(state.unbacked)
+            state.unbacked = found.subtracting(confirmed)
+            for lease in confirmed { state.inFlight.removeValue(forKey: lease.id) }
+            return confirmed.sorted { $0.id < $1.id }
+        }
+        guard !unbacked.isEmpty else { return [] }
+        engine.logger.warning("gave back leases with no transfer behind them; their messages will be sent again",
+                              metadata: ["count": "\(unbacked.count)", "messages": "\(unbacked.prefix(10).map(\.id))"])
+        try await engine.store.release(unbacked)
+        return unbacked
+    }
+
+    /// The managed pools this node sends part of (a named node of a cluster only).
+    var clusterManagedPools: [Configuration.Pool] {
+        guard engine.node != nil else { return [] }
+        return configuration.pools.filter { ($0.scaling ?? .managed) == .managed && !$0.ips.isEmpty }
+    }
+
+    /// Says how many of each managed pool's IPs this node has active, as its slice of the
+    /// pool's `maxIPs` among the store's quotas, renewed with every heartbeat (it lapses
+    /// with the node), so that the other nodes count them when they scale their part.
+    func publishActiveIPs(now: Timestamp) async throws {
+        for pool in clusterManagedPools {
+            let active = state.withLock { $0.dispatcher.router.activeIPs(pool: pool.name).count }
+            _ = try await claimActiveIPs(pool.name, count: active, now: now)
+        }
+    }
+
+    /// Takes a slice of `count` of the pool's cluster-wide `maxIPs` (fewer when the other
+    /// nodes' live slices leave less); returns what the store granted. One transaction
+    /// decides, so two nodes that scale at once cannot both take the last IP.
+    func claimActiveIPs(_ pool: String, count: Int, now: Timestamp) async throws -> Int {
+        guard let node = engine.node else { return count }
+        let slice = try await engine.store.takeQuota(Self.activeIPsQuota(pool), window: "live", node: node, used: 0, want: count,
+                                                     limit: clusterMaxIPs(pool), now: now, until: now + leaseTime)
+        return slice.granted
+    }
+
+    /// A pool's `maxIPs` for the whole cluster (the configuration's, not this node's part).
+    func clusterMaxIPs(_ pool: String) -> Int {
+        let whole = engine.configuration.pool(named: pool)
+        return whole?.maxIPs ?? whole?.ips.count ?? 0
+    }
+
+    /// Each managed pool's active IPs on the other live nodes, and the pool's `maxIPs`
+    /// for the whole cluster: a node plans its part of the pool with them.
+    func poolPeers(now: Timestamp) async throws -> [String: PoolPeers] {
+        guard let node = engine.node else { return [:] }
+        var peers: [String: PoolPeers] = [:]
+        for pool in clusterManagedPools {
+            let slices = try await engine.store.quotaSlices(Self.activeIPsQuota(pool.name), window: "live")
+            let elsewhere = slices.filter { $0.node != node }.reduce(0) { $0 + $1.held(at: now) }
+            peers[pool.name] = PoolPeers(activeElsewhere: elsewhere, clusterMaxIPs: clusterMaxIPs(pool.name))
+        }
+        return peers
+    }
+
+    /// The name of a pool's active IPs on each node among the store's quotas.
+    static func activeIPsQuota(_ pool: String) -> String { "active-ips." + pool }
 
     /// The name of a provider's connection limit among the store's quotas.
     static func connectionQuota(_ provider: String) -> String { "connections." + provider }

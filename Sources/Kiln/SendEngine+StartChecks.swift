@@ -1,3 +1,4 @@
+import KilnConfiguration
 import KilnCore
 import KilnMessage
 import KilnSMTP
@@ -86,6 +87,14 @@ extension SendEngine {
 
     /// The pool IPs of `configuration` this machine cannot send from, with their paths.
     public static func sourceAddressProblems(_ configuration: Configuration) -> [ConfigurationProblem] {
-        SourceAddressCheck.problems(in: configuration)
+        var problems: [ConfigurationProblem] = []
+        for (i, pool) in configuration.pools.enumerated() {
+            for (j, ip) in pool.ips.enumerated() {
+                if let why = SourceAddressCheck.bindError(ip) {
+                    problems.append(ConfigurationProblem(path: "pools[\(i)].ips[\(j)]", message: "this machine cannot send from \(ip) (bind: \(why))"))
+                }
+            }
+        }
+        return problems
     }
 }

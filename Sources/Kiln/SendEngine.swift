@@ -1,5 +1,7 @@
 import Foundation
+import KilnConfiguration
 import KilnCore
+import KilnDNS
 import KilnMessage
 import KilnSMTP
 import KilnPostgres
@@ -28,6 +30,8 @@ public final class SendEngine: Service, Sendable {
     /// MX lookups through `delivery.nameservers` (else /etc/resolv.conf), on the engine's clock.
     let mx: MXResolver
     let stopping = Mutex(false)
+    /// Ends the delivery loop's idle wait early: a submission, a stop, recorded results.
+    let wakeup = Wakeup()
     let messageIDs = Mutex<SystemRandomNumberGenerator>(SystemRandomNumberGenerator())
     /// Whose leases this engine takes: the node name (when it is one of the configured
     /// nodes), the host, the process and a random part.
@@ -190,6 +194,7 @@ public final class SendEngine: Service, Sendable {
             events += rejections
         }
         broadcaster.publish(events)
+        wakeup.poke()
         return ids
     }
 
@@ -353,8 +358,16 @@ public final class SendEngine: Service, Sendable {
         let saved = try await store.loadShaping()
         let time = now()
         let warmup = pairStatus(saved?.pairs ?? [], now: time).map(\.status)
-        let pools = configuration.pools.map {
-            EngineStatus.PoolStatus(name: $0.name, ips: $0.ips, active: saved?.activePools[$0.name] ?? $0.ips)
+        var pools: [EngineStatus.PoolStatus] = []
+        for pool in configuration.pools {
+            var status = EngineStatus.PoolStatus(name: pool.name, ips: pool.ips, active: saved?.activePools[pool.name] ?? pool.ips)
+            // A managed pool of a cluster: each live node's active IPs (its slice of maxIPs).
+            if configuration.nodes != nil, (pool.scaling ?? .managed) == .managed {
+                let slices = try await store.quotaSlices(DeliverySession.activeIPsQuota(pool.name), window: "live")
+                status.activeByNode = slices.filter { $0.expiresAt > time }.reduce(into: [:]) { $0[$1.node] = $1.granted }
+                status.maxIPs = pool.maxIPs ?? pool.ips.count
+            }
+            pools.append(status)
         }
         let nodes = try await store.nodes().map { node in
             EngineStatus.NodeInfo(node: node.node, ips: node.ips, heartbeatAt: node.heartbeatAt,
@@ -383,6 +396,7 @@ public final class SendEngine: Service, Sendable {
     /// has started yet: no new transfers, running ones finish, the rest stays queued.
     public func stop() {
         stopping.withLock { $0 = true }
+        wakeup.poke()
     }
 }
 
@@ -393,6 +407,10 @@ public struct EngineStatus: Sendable, Codable {
         public var ips: [String]
         /// The IPs in use now (a managed pool scales between minIPs and maxIPs).
         public var active: [String]
+        /// A managed pool of a cluster: how many IPs each live node has active, and the
+        /// pool's maxIPs that they share.
+        public var activeByNode: [String: Int]? = nil
+        public var maxIPs: Int? = nil
     }
     /// The warm-up of one (IP, provider) pair.
     public struct PairStatus: Sendable, Codable {

@@ -36,12 +36,12 @@ struct RunCampaign: AsyncParsableCommand {
     func run() async throws {
         let engine = try openEngine(options, secrets: .delivery, sendsFromPools: true, node: nodeOption.node)
         let (message, templateSet) = try CampaignTemplateFile.load(path: template)
-        if try await engine.store.campaign(id: campaign) != nil {
+        if try await engine.campaign(id: campaign) != nil {
             throw KilnError(.invalidInput, "campaign '\(campaign)' already exists in this store; use `kiln campaign resume \(campaign)`", location: "--campaign")
         }
         let runner = CampaignRunner(engine: engine)
         let record = try await runner.create(id: campaign, recipientsFile: recipients, template: message, configurationSet: configSet ?? templateSet)
-        try await CampaignSession(engine: engine, runner: runner, config: options.config, json: output.json, detach: detach).run(record)
+        try await CampaignSessionCommand(engine: engine, runner: runner, config: options.config, json: output.json, detach: detach).run(record)
     }
 }
 
@@ -57,8 +57,8 @@ struct ResumeCampaign: AsyncParsableCommand {
 
     func run() async throws {
         let engine = try openEngine(options, secrets: .delivery, sendsFromPools: true, node: nodeOption.node)
-        guard let record = try await engine.store.campaign(id: id) else { throw KilnError(.invalidInput, "no campaign '\(id)' in this store", location: id) }
-        try await CampaignSession(engine: engine, runner: CampaignRunner(engine: engine), config: options.config, json: output.json, detach: detach).run(record)
+        guard let record = try await engine.campaign(id: id) else { throw KilnError(.invalidInput, "no campaign '\(id)' in this store", location: id) }
+        try await CampaignSessionCommand(engine: engine, runner: CampaignRunner(engine: engine), config: options.config, json: output.json, detach: detach).run(record)
     }
 }
 
@@ -97,7 +97,7 @@ struct CampaignReportCommand: AsyncParsableCommand {
 /// - Parameter pace: with what pacing holds back and its drain time (`CampaignPace`).
 func campaignReport(_ id: String, config: String, pace: Bool = false) async throws -> CampaignReport {
     let engine = try SendEngine(configurationFile: config, logger: makeLogger())
-    guard try await engine.store.campaign(id: id) != nil else { throw KilnError(.invalidInput, "no campaign '\(id)' in this store", location: id) }
+    guard try await engine.campaign(id: id) != nil else { throw KilnError(.invalidInput, "no campaign '\(id)' in this store", location: id) }
     return try await CampaignRunner(engine: engine).report(id, pace: pace)
 }
 
@@ -120,9 +120,10 @@ func printReport(_ r: CampaignReport) {
     }
 }
 
-/// One run of a campaign: ingest while delivering, then deliver until idle; Ctrl-C stops
-/// gracefully and says how to resume.
-struct CampaignSession {
+/// `kiln campaign run` and `resume`: runs the campaign (`CampaignSession`) with progress
+/// on standard error and the report on standard output; SIGINT and SIGTERM stop it
+/// gracefully and it says how to resume.
+struct CampaignSessionCommand {
     let engine: SendEngine
     let runner: CampaignRunner
     let config: String
@@ -134,86 +135,41 @@ struct CampaignSession {
     static let someFailed: Int32 = 4
 
     func run(_ record: CampaignRecord) async throws {
-        let interrupted = Interruption()
-        var pausedStop = false
+        let session = CampaignSession(engine: engine, runner: runner, detach: detach)
         let progress = Progress(campaign: record.id, json: json)
-        var ingested = record
-        try await withThrowingTaskGroup(of: Void.self) { helpers in
-            // SIGINT and SIGTERM stop gracefully, through ServiceLifecycle's signal
-            // sequence, as for `kiln run`.
-            helpers.addTask { [engine] in
-                for await _ in await UnixSignalsSequence(trapping: .sigint, .sigterm) {
-                    interrupted.flag.store(true, ordering: .relaxed)
-                    engine.stop()
+        let (report, outcome) = try await withThrowingTaskGroup(of: Void.self) { signals in
+            // Through ServiceLifecycle's signal sequence, as for `kiln run`.
+            signals.addTask {
+                for await _ in await UnixSignalsSequence(trapping: .sigint, .sigterm) { session.interrupt() }
+            }
+            defer { signals.cancelAll() }
+            return try await session.run(record, progressEvery: progress.interval, progress: { result in
+                switch result {
+                case .success(let report): progress.show(report)
+                case .failure(let error): progress.show(problem: "progress unavailable: \(error)")
                 }
-            }
-            // A progress line every `progress.interval`, from the store and the live warm-up.
-            helpers.addTask { [runner] in
-                while !Task.isCancelled {
-                    do {
-                        progress.show(try await runner.report(record.id, pace: true, reasons: false))
-                    } catch {
-                        progress.show(problem: "progress unavailable: \(error)")
-                    }
-                    try await Task.sleep(for: progress.interval)
-                }
-            }
-            // Deliver while the list streams in.
-            async let delivery: Void = engine.run()
-            do {
-                ingested = try await runner.ingest(record, rejected: { line, reason in
-                    FileHandle.standardError.write(Data("kiln: \(record.recipientsFile):\(line): skipped: \(reason)\n".utf8))
-                }, shouldStop: { interrupted.flag.load(ordering: .relaxed) })
-            } catch {
-                engine.stop()
-                _ = try? await delivery
-                throw error
-            }
-            // Deliver at the warm-up's pace, as `kiln run` does, until every message of the
-            // campaign is final; a pause of its sending stops the run (resume it later).
-            if !detach {
-                while !interrupted.flag.load(ordering: .relaxed) {
-                    let report = try await runner.report(record.id, reasons: false)
-                    if report.isFinished { progress.finished(report) }
-                    if report.isFinished || !report.ingestComplete { break }
-                    let paused = try await engine.store.pausedScopes()
-                    if paused.contains("*") || paused.contains(record.configurationSet) {
-                        pausedStop = true
-                        break
-                    }
-                    try await Task.sleep(for: .milliseconds(500))
-                }
-            }
-            engine.stop()
-            try await delivery
-            try await engine.deliverEventsBeforeExit(logger: makeLogger())
-            helpers.cancelAll()
+            }, rejected: { line, reason in
+                FileHandle.standardError.write(Data("kiln: \(record.recipientsFile):\(line): skipped: \(reason)\n".utf8))
+            })
         }
-        engine.closeEvents()
+        if outcome == .finished && !detach { progress.finished(report) }
         progress.finish()
-
-        let report = try await runner.report(record.id)
         if json { printJSON(report) } else { printReport(report) }
-        if detach, !interrupted.flag.load(ordering: .relaxed), ingested.ingestComplete, !report.isFinished {
+        switch outcome {
+        case .queued:
             FileHandle.standardError.write(Data("kiln: campaign \(record.id) queued whole; a running `kiln run --config \(config)` delivers the rest at the warm-up's pace (kiln campaign status \(record.id))\n".utf8))
-            return
-        }
-        if interrupted.flag.load(ordering: .relaxed) || !report.isFinished || !ingested.ingestComplete {
-            let why = pausedStop ? " (sending is paused: kiln resume)" : ""
+        case .stopped(let paused):
+            let why = paused ? " (sending is paused: kiln resume)" : ""
             FileHandle.standardError.write(Data("kiln: campaign \(record.id) stopped\(why); finish it with: kiln campaign resume \(record.id) --config \(config)\n".utf8))
             throw ExitCode(3)
-        }
-        if report.failed > 0 {
+        case .finished where report.failed > 0:
             // Recipients that could not be sent at all (a rendering failure): not a success.
             FileHandle.standardError.write(Data("kiln: \(report.failed) of \(report.accepted) recipients of campaign \(record.id) failed and were not sent (their renderingFailure events say why)\n".utf8))
             throw ExitCode(Self.someFailed)
+        case .finished:
+            break
         }
     }
-}
-
-/// Set once SIGINT or SIGTERM arrived.
-final class Interruption: Sendable {
-    let flag = Atomic(false)
 }
 
 /// Progress on standard error (the report goes to standard output): a line redrawn in

@@ -12,17 +12,6 @@ import ServiceLifecycle
 import Synchronization
 import UnixSignals
 
-extension SendEngine {
-    /// After a run that ends: the events still in the outbox go to the destinations
-    /// (30 s at most); a destination that did not catch up is a warning, and goes on from
-    /// its cursor on the next run.
-    func deliverEventsBeforeExit(logger: Logger) async throws {
-        for key in try await deliverPendingEvents(timeout: .seconds(30)) {
-            logger.warning("event destination did not catch up before exit; it goes on from its cursor on the next run", metadata: ["destination": "\(key)"])
-        }
-    }
-}
-
 struct Run: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Deliver the queue until stopped (SIGINT/SIGTERM), or with --until-idle until nothing is due; with --listen, also serve the HTTP API (/v1), /metrics, /healthz, /readyz and the unsubscribe routes; with submission.smtp configured, also take mail over SMTP.")
@@ -147,7 +136,13 @@ struct Status: AsyncParsableCommand {
             }.joined(separator: "; "))
         }
         for pool in status.pools {
-            print("pool \(pool.name): \(pool.active.joined(separator: ", ")) in use of \(pool.ips.joined(separator: ", "))")
+            if let byNode = pool.activeByNode, let maxIPs = pool.maxIPs {
+                let active = byNode.values.reduce(0, +)
+                print("pool \(pool.name): \(active) of at most \(maxIPs) IPs in use across the nodes ("
+                      + (byNode.isEmpty ? "no node running" : byNode.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")) + ")")
+            } else {
+                print("pool \(pool.name): \(pool.active.joined(separator: ", ")) in use of \(pool.ips.joined(separator: ", "))")
+            }
         }
         if !status.warmup.isEmpty {
             print("warm-up\tip\tprovider\tlevel\tsafe/hour\tresting until")
@@ -217,8 +212,8 @@ struct Migrate: AsyncParsableCommand {
 
     func run() async throws {
         let engine = try SendEngine(configurationFile: options.config, logger: makeLogger())
-        let ran = try await engine.store.migrate()
-        print("\(engine.store.location): schema up to date (\(ran) migration\(ran == 1 ? "" : "s") applied)")
+        let ran = try await engine.migrateStore()
+        print("\(engine.storeLocation): schema up to date (\(ran) migration\(ran == 1 ? "" : "s") applied)")
     }
 }
 

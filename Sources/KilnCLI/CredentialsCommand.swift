@@ -53,11 +53,7 @@ struct Credentials: AsyncParsableCommand {
                     throw ValidationError("--from: \(refusal)")
                 }
             }
-            let store: any CredentialStore = engine.store
-            let secret = CredentialSecret.generate()
-            let now = engine.currentTime()
-            try await store.createCredential(CredentialRecord(name: name, tenant: tenant, identities: identity, fromAddresses: from, sources: source,
-                                                              secretHash: try CredentialSecret.hash(secret), createdAt: now))
+            let secret = try await engine.createCredential(name: name, tenant: tenant, identities: identity, fromAddresses: from, sources: source)
             if output.json {
                 printJSON(["name": name, "secret": secret])
             } else {
@@ -74,9 +70,8 @@ struct Credentials: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
         func run() async throws {
             let engine = try SendEngine(configurationFile: options.config, logger: makeLogger())
-            let store: any CredentialStore = engine.store
             let now = engine.currentTime()
-            let records = try await store.credentials()
+            let records = try await engine.credentials()
             struct Line: Encodable {
                 var name, tenant, state, created: String
                 var identities, fromAddresses, sources: [String]
@@ -107,8 +102,7 @@ struct Credentials: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
         func run() async throws {
             let engine = try SendEngine(configurationFile: options.config, logger: makeLogger())
-            let store: any CredentialStore = engine.store
-            guard try await store.revokeCredential(name: name, now: engine.currentTime()) else {
+            guard try await engine.revokeCredential(name: name) else {
                 throw ValidationError("no active credential named '\(name)'")
             }
             if output.json { printJSON(["name": name, "state": "revoked"]) } else { print("revoked \(name)") }
@@ -127,13 +121,10 @@ struct Credentials: AsyncParsableCommand {
         }
         func run() async throws {
             let engine = try SendEngine(configurationFile: options.config, logger: makeLogger())
-            let store: any CredentialStore = engine.store
-            let secret = CredentialSecret.generate()
-            let now = engine.currentTime()
-            let until = now + .seconds(graceHours * 3_600)
-            guard try await store.rotateCredential(name: name, secretHash: try CredentialSecret.hash(secret), previousUntil: until, now: now) else {
+            guard let rotated = try await engine.rotateCredential(name: name, grace: .seconds(graceHours * 3_600)) else {
                 throw ValidationError("no active credential named '\(name)'")
             }
+            let (secret, until) = rotated
             if output.json {
                 printJSON(["name": name, "secret": secret, "previousSecretValidUntil": iso8601(until)])
             } else {

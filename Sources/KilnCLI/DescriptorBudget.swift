@@ -1,8 +1,6 @@
 import Foundation
 import Kiln
-#if canImport(Glibc)
 import Glibc
-#endif
 
 /// How `kiln run` shares its open-file descriptors, so that no flood of inbound
 /// connections can take the ones delivery, the store and the event files need: the soft
@@ -47,7 +45,6 @@ struct DescriptorBudget: CustomStringConvertible {
 
     /// Raises the soft open-file limit to the hard one (at most 2^20); returns the soft limit.
     static func raiseOpenFileLimit() -> Int {
-        #if canImport(Glibc)
         var files = rlimit()
         guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &files) == 0 else { return 1_024 }
         if files.rlim_cur < files.rlim_max {
@@ -56,8 +53,5 @@ struct DescriptorBudget: CustomStringConvertible {
             if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &raised) == 0 { files = raised }
         }
         return Int(min(files.rlim_cur, 1 << 20))
-        #else
-        return 1_024
-        #endif
     }
 }

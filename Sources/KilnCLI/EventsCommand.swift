@@ -42,7 +42,7 @@ struct Events: AsyncParsableCommand {
         var query = EventQuery(recipient: try recipient.map { try parseAddress($0, option: "--recipient").description }, campaign: campaign, kinds: try kinds())
         if let since { query.since = try parseTime(since, option: "--since") }
         if let last { query.since = SendEngine.wallClock() - (try parseDuration(last, option: "--last")) }
-        let events = try await engine.store.recentEvents(matching: query, limit: limit)
+        let events = try await engine.recentEvents(matching: query, limit: limit)
         if output.json {
             printJSON(events.map { stored in
                 EventRecord(id: stored.id, event: stored.event, configurationSet: stored.configurationSet, campaign: stored.campaign, tags: nil,

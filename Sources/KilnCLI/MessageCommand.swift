@@ -22,10 +22,10 @@ struct Message: AsyncParsableCommand {
         func run() async throws {
             let engine = try SendEngine(configurationFile: options.config, logger: makeLogger())
             let messageID = MessageID(id)
-            guard let record = try await engine.store.messages(ids: [messageID]).first else {
+            guard let record = try await engine.messages(ids: [messageID]).first else {
                 throw KilnError(.notFound, "no message \(id)")
             }
-            let history = try await engine.store.events(ofMessage: messageID, limit: events)
+            let history = try await engine.events(ofMessage: messageID, limit: events)
             let shown = MessageOutput(record, events: history)
             if output.json {
                 printJSON(shown)

@@ -66,7 +66,7 @@ struct Queue: AsyncParsableCommand {
         func run() async throws {
             let engine = try SendEngine(configurationFile: options.config, logger: makeLogger())
             let address = try recipient.map { try parseAddress($0, option: "--recipient").description }
-            let count = try await engine.store.retryNow(provider: provider.map { MailboxProvider($0) }, recipient: address, now: SendEngine.wallClock())
+            let count = try await engine.retryNow(provider: provider.map { MailboxProvider($0) }, recipient: address)
             if output.json {
                 struct Retried: Encodable { var action = "retry", due: Int }
                 printJSON(Retried(due: count))

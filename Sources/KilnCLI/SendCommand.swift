@@ -64,7 +64,7 @@ struct Send: AsyncParsableCommand {
         let ids = try await engine.submit(message)
         let records: [MessageRecord]
         do {
-            records = wait ? try await engine.deliverAndWait(for: ids) : try await engine.store.messages(ids: ids)
+            records = wait ? try await engine.deliverAndWait(for: ids) : try await engine.messages(ids: ids)
         } catch {
             // Accepted but not delivered: say which ids are queued, so that a retry does not send twice.
             FileHandle.standardError.write(Data("kiln: \(error)\n".utf8))

@@ -28,7 +28,7 @@ struct Suppression: AsyncParsableCommand {
         func run() async throws {
             let engine = try SendEngine(configurationFile: options.config, logger: makeLogger())
             let reason = try parseReason(self.reason, option: "--reason")
-            let page = try await engine.store.suppressionPage(reason: reason, pageSize: pageSize, after: pageToken)
+            let page = try await engine.suppressionPage(reason: reason, pageSize: pageSize, after: pageToken)
             if output.json {
                 struct Page: Encodable { var entries: [Entry]; var nextPageToken: String? }
                 printJSON(Page(entries: page.entries.map(Entry.init), nextPageToken: page.nextToken))
@@ -58,7 +58,7 @@ struct Suppression: AsyncParsableCommand {
                 do { entries.append(SuppressionEntry(address: try EmailAddress(text).description, scope: scope.configSet, reason: reason, source: "manual (kiln suppression add)", createdAt: time)) }
                 catch { throw ValidationError("address \(i + 1): \(error.message)") }
             }
-            let added = try await engine.store.suppress(entries, replace: true)
+            let added = try await engine.suppress(entries)
             if output.json {
                 printJSON(SuppressionChange(action: "add", scope: scope.configSet, added: added))
             } else {
@@ -76,8 +76,7 @@ struct Suppression: AsyncParsableCommand {
         func run() async throws {
             let engine = try SendEngine(configurationFile: options.config, logger: makeLogger())
             try checkConfigSet(scope.configSet, engine)
-            var removed = 0
-            for address in addresses where try await engine.store.unsuppress(address, scope: scope.configSet) { removed += 1 }
+            let removed = try await engine.unsuppress(addresses, scope: scope.configSet)
             if output.json {
                 printJSON(SuppressionChange(action: "remove", scope: scope.configSet, removed: removed, requested: addresses.count))
             } else {
@@ -119,7 +118,7 @@ struct Suppression: AsyncParsableCommand {
             print("email,scope,reason,created_at,source")
             var token: String?
             repeat {
-                let page = try await engine.store.suppressionPage(reason: reason, pageSize: 5_000, after: token)
+                let page = try await engine.suppressionPage(reason: reason, pageSize: 5_000, after: token)
                 for e in page.entries {
                     print([e.address, e.scope ?? "", e.reason.rawValue, iso8601(e.createdAt), e.source].map(csvField).joined(separator: ","))
                 }

@@ -296,8 +296,12 @@ public struct Dispatcher: Sendable {
     /// demand per provider: the backlog spread over a day plus what the active IPs sent
     /// in the last hour plus what spilled to the shared relay since the last plan (mail
     /// the IPs could not carry is demand too). Returns the plans applied (none when not due).
-    /// - Parameter backlog: messages waiting per provider (queued, deferred, leased).
-    public mutating func planPools(backlog: [MailboxProvider: Int], now: Timestamp) -> [PoolPlan] {
+    /// - Parameters:
+    ///   - backlog: messages waiting per provider (queued, deferred, leased).
+    ///   - peers: in a cluster, each pool's IPs on the other live nodes: the backlog is
+    ///     the cluster's, so this node plans for its share of it, and within what the
+    ///     pool's `maxIPs` leaves after the others' active IPs.
+    public mutating func planPools(backlog: [MailboxProvider: Int], peers: [String: PoolPeers] = [:], now: Timestamp) -> [PoolPlan] {
         guard isPlanDue(now: now) else { return [] }
         plannedAt = now
         // A provider waiting in the backlog counts even before its first message is routed.
@@ -305,8 +309,11 @@ public struct Dispatcher: Sendable {
         var plans: [PoolPlan] = []
         for pool in router.poolNames {
             let spilled = router.takeSpilled(pool: pool)
-            guard let view = router.poolView(pool, now: now) else { continue }
-            var demand = backlog.mapValues { Double($0) / 24 }
+            guard var view = router.poolView(pool, now: now) else { continue }
+            let active = view.ips.filter(\.active).count
+            let share = peers[pool]?.share(active: active) ?? 1
+            if let peers = peers[pool] { view.maxIPs = peers.maxIPs(node: view.maxIPs, active: active) }
+            var demand = backlog.mapValues { Double($0) * share / 24 }
             for (provider, count) in spilled { demand[provider, default: 0] += Double(count) }
             for ip in view.ips where ip.active {
                 for (provider, pair) in ip.pairs { demand[provider, default: 0] += pair.sentThisHour }

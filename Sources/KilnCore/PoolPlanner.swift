@@ -46,6 +46,31 @@ public struct PoolView: Sendable {
     }
 }
 
+/// What a node of a cluster knows of a pool's IPs on the other live nodes: each node
+/// scales its own part of the pool, for its share of the cluster's backlog, and the
+/// cluster stays within the pool's `maxIPs` (`Dispatcher.planPools`).
+public struct PoolPeers: Sendable, Hashable {
+    /// The pool's active IPs on the other live nodes.
+    public var activeElsewhere: Int
+    /// The pool's `maxIPs` for the whole cluster.
+    public var clusterMaxIPs: Int
+    public init(activeElsewhere: Int, clusterMaxIPs: Int) {
+        self.activeElsewhere = activeElsewhere
+        self.clusterMaxIPs = clusterMaxIPs
+    }
+
+    /// This node's share of the cluster's backlog: its active IPs' part of all of them.
+    public func share(active: Int) -> Double {
+        activeElsewhere > 0 ? Double(active) / Double(active + activeElsewhere) : 1
+    }
+
+    /// The most IPs this node may have active: what the cluster's cap leaves after the
+    /// other nodes' (never fewer than it has: the cap stops adding, it releases nothing).
+    public func maxIPs(node: Int, active: Int) -> Int {
+        min(node, max(active, clusterMaxIPs - activeElsewhere))
+    }
+}
+
 /// A scaling decision for one pool.
 public struct PoolPlan: Hashable, Sendable {
     public var pool: String

@@ -49,7 +49,7 @@ public struct ProviderProfile: Hashable, Sendable {
 
     /// The built-in profile of `provider` with the configuration's overrides applied
     /// (`providers.<id>` first, then `providers.other` for unlisted providers).
-    public static func resolve(_ provider: MailboxProvider, overrides: [String: Configuration.ProviderProfileOverride]?) -> ProviderProfile {
+    public static func resolve(_ provider: MailboxProvider, overrides: [String: Override]?) -> ProviderProfile {
         var profile = builtIn[provider] ?? fallback(provider)
         guard let o = overrides?[provider.id] ?? (builtIn[provider] == nil ? overrides?["other"] : nil) else { return profile }
         if let v = o.coldHourly { profile.coldHourly = v }
@@ -58,5 +58,24 @@ public struct ProviderProfile: Hashable, Sendable {
         if let v = o.messagesPerConnection { profile.messagesPerConnection = v }
         if let v = o.throttleBackoffSeconds { profile.throttleBackoff = .saturatingSeconds(v) }
         return profile
+    }
+}
+
+extension ProviderProfile {
+    /// Overrides of a provider's profile (`providers.<id>` in the configuration); absent
+    /// fields keep the built-in value.
+    public struct Override: Codable, Sendable, Equatable {
+        public var coldHourly: Double?
+        public var warmHourly: Double?
+        public var maxConnections: Int?
+        public var messagesPerConnection: Int?
+        public var throttleBackoffSeconds: Double?
+        public init(coldHourly: Double? = nil, warmHourly: Double? = nil, maxConnections: Int? = nil, messagesPerConnection: Int? = nil, throttleBackoffSeconds: Double? = nil) {
+            self.coldHourly = coldHourly
+            self.warmHourly = warmHourly
+            self.maxConnections = maxConnections
+            self.messagesPerConnection = messagesPerConnection
+            self.throttleBackoffSeconds = throttleBackoffSeconds
+        }
     }
 }

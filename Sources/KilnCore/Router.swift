@@ -90,13 +90,13 @@ public struct Router: Sendable {
         /// Indices into `ipNames`, in configuration order.
         var ips: [Int]
         var active: [Int]
-        var spillover: Configuration.Spillover
-        var scaling: Configuration.Scaling
+        var spillover: Spillover
+        var scaling: Scaling
         var minIPs: Int
         var maxIPs: Int
         var strategy: WarmupStrategy
         /// How long a message may wait for a token before it spills, in nanoseconds
-        /// (`Configuration.Pool.spillWaitSeconds`; see `waitLimit`).
+        /// (`Pool.spillWaitSeconds`; see `waitLimit`).
         var spillWait: Int64
         var roundRobin: Int = 0
         /// Per provider: when the last route found no IP with a token, the time before which
@@ -123,7 +123,7 @@ public struct Router: Sendable {
     /// How long a pair rests after a policy block (5.7.x).
     public var blockSuspension: Duration
     /// How long a message may wait for a token of its pool before it spills, when the pool
-    /// does not say (`Configuration.Pool.spillWaitSeconds`): a burst of mail (a campaign's
+    /// does not say (`Pool.spillWaitSeconds`): a burst of mail (a campaign's
     /// start, the first minutes of an hour) is paced out at the IPs' allowance instead of
     /// spilling all but a minute's worth (the buckets' burst), so the allowance is used and
     /// the pairs warm up. A pacing sender's send buffer: the shared relay takes what the
@@ -162,7 +162,7 @@ public struct Router: Sendable {
     ///   - sharedPool: the relay for spill-over (nil: none).
     ///   - strategies: the warm-up strategy per pool name (adaptive by default).
     public init(
-        pools: [Configuration.Pool], sharedPool: Configuration.SharedPool? = nil,
+        pools: [Pool], sharedPool: SharedPool? = nil,
         strategies: [String: WarmupStrategy] = [:], blockSuspension: Duration = .seconds(12 * 3600),
         now: Timestamp = Timestamp(nanoseconds: 0), profiles: @escaping @Sendable (MailboxProvider) -> ProviderProfile
     ) {

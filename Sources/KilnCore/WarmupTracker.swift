@@ -384,8 +384,4 @@ public struct WarmupTracker: Hashable, Sendable, Codable {
     public var percent: Int { Int(saturating: (level * 100).rounded()) }
 }
 
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif

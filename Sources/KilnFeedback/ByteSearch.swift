@@ -1,8 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 extension StringProtocol {
     /// Whether `needle` occurs in this text, comparing UTF-8 bytes (`memchr` to the first

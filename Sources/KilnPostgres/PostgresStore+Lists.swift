@@ -127,7 +127,7 @@ extension PostgresStore {
 
     // MARK: Reputation and feedback
 
-    static func hour(of time: Timestamp) -> Int64 { time.nanoseconds / 3_600_000_000_000 }
+    static func hour(of time: Timestamp) -> Int64 { ReputationScope.hour(of: time) }
 
     /// Adds feedback's hard bounces and complaints to their configuration sets' and their
     /// tenants' (`tenant:NAME`) counters for the current hour (sends are counted where

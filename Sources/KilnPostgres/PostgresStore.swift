@@ -245,7 +245,8 @@ public final class PostgresStore: MessageStore {
     ///
     /// Fencing, as in `SQLiteStore.record`: `updated` takes only the outcomes whose message
     /// is leased under their epoch (-1: not fenced); `stale` is the fenced rest. Only
-    /// `updated` rows suppress and count for reputation; the batch's events of a stale
+    /// `updated` rows suppress and count for reputation (what each adds is decided in
+    /// Swift, `Outcome+Recording`, and bound with it); the batch's events of a stale
     /// outcome's message are left out and one `staleOutcome` event per stale outcome
     /// follows the rest.
     static func recording(_ outcomes: [Outcome], events: [DeliveryEvent], now: Timestamp) -> PostgresQuery {
@@ -255,10 +256,11 @@ public final class PostgresStore: MessageStore {
                                \(outcomes.map { $0.nextAttemptAt?.nanoseconds ?? -1 })::bigint[], \(outcomes.map { $0.countsAsAttempt ? 1 : 0 })::bigint[],
                                \(outcomes.map { $0.via?.description ?? "" })::text[], \(outcomes.map { $0.reply?.code ?? -1 })::bigint[],
                                \(outcomes.map { $0.reply?.enhancedStatus ?? "" })::text[], \(outcomes.map { $0.reply?.text ?? "" })::text[],
-                               \(outcomes.map { $0.suppressRecipient?.lowercased() ?? "" })::text[],
-                               \(outcomes.map { "bounce: \($0.reply?.description ?? "")" })::text[], \(outcomes.map { $0.host ?? "" })::text[],
-                               \(outcomes.map { $0.epoch ?? -1 })::bigint[], \(outcomes.map { $0.epoch == nil ? "" : $0.staleDescription })::text[])
-            WITH ORDINALITY AS o(id, state, next, counts, via, code, status, text, suppress, source, host, epoch, stale, n)),
+                               \(outcomes.map { $0.suppression(now: now)?.address ?? "" })::text[],
+                               \(outcomes.map { $0.suppression(now: now)?.source ?? "" })::text[], \(outcomes.map { $0.host ?? "" })::text[],
+                               \(outcomes.map { $0.epoch ?? -1 })::bigint[], \(outcomes.map { $0.epoch == nil ? "" : $0.staleDescription })::text[],
+                               \(outcomes.map(\.countsAsSend))::boolean[], \(outcomes.map(\.countsAsHardBounce))::boolean[])
+            WITH ORDINALITY AS o(id, state, next, counts, via, code, status, text, suppress, source, host, epoch, stale, sent, hard, n)),
         updated AS (
           UPDATE messages m SET state = o.state, next_attempt_at = COALESCE(NULLIF(o.next, -1), m.next_attempt_at),
             lease_expires_at = NULL, lease_owner = NULL, attempts = m.attempts + o.counts,
@@ -269,7 +271,7 @@ public final class PostgresStore: MessageStore {
             last_host = COALESCE(NULLIF(o.host, ''), m.last_host),
             updated_at = \(now.nanoseconds)
           FROM o WHERE m.id = o.id AND m.state = \(MessageState.leased.rawValue) AND (o.epoch = -1 OR m.lease_epoch = o.epoch)
-          RETURNING m.id, m.config_set, m.tenant, o.state, o.suppress, o.source),
+          RETURNING m.id, m.config_set, m.tenant, o.suppress, o.source, o.sent, o.hard),
         stale AS (
           SELECT o.id, o.via, o.code, o.status, o.text, o.host, o.n, m.recipient, m.provider,
                  o.stale || COALESCE('; the message is at lease epoch ' || m.lease_epoch || ', ' || (\(Self.stateNames)::text[])[m.state + 1],
@@ -283,10 +285,9 @@ public final class PostgresStore: MessageStore {
         counted AS (
           INSERT INTO reputation_hours (scope, hour, sent, bounces)
           SELECT scope, \(hour(of: now)),
-                 count(*) FILTER (WHERE state IN (\(MessageState.delivered.rawValue), \(MessageState.bounced.rawValue))),
-                 count(*) FILTER (WHERE suppress <> '')
-          FROM (SELECT config_set AS scope, state, suppress FROM updated
-                UNION ALL SELECT \(PausedScope.tenantPrefix) || tenant, state, suppress FROM updated) AS u
+                 count(*) FILTER (WHERE sent), count(*) FILTER (WHERE hard)
+          FROM (SELECT config_set AS scope, sent, hard FROM updated
+                UNION ALL SELECT \(PausedScope.tenantPrefix) || tenant, sent, hard FROM updated) AS u
           GROUP BY scope
           ON CONFLICT (scope, hour) DO UPDATE SET sent = reputation_hours.sent + EXCLUDED.sent, bounces = reputation_hours.bounces + EXCLUDED.bounces)
         INSERT INTO events (time, kind, message_id, recipient, provider, source_ip, code, status, text, detail, host, class, reason, attempt)

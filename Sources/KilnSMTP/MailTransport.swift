@@ -21,6 +21,9 @@ public protocol MailTransport: Sendable {
     func takeResults() -> [SMTPResult]
     /// Jobs queued or being transferred, or finished and not yet taken.
     var inFlight: Int { get }
+    /// The ids of those jobs: the engine checks its leases against them (a lease with no
+    /// job behind it is given back).
+    var heldJobs: Set<MessageID> { get }
     /// Stops taking new jobs, lets the running ones finish, returns the jobs never
     /// started with a nil reply, and ends `resultsReady`. When the calling task is
     /// cancelled, the running ones are cut off and come back with a nil reply too.

@@ -40,7 +40,7 @@ public struct SMTPJob: Sendable {
     /// Messages on one connection before it is closed.
     public var messagesPerConnection: Int
     public var credentials: SMTPCredentials?
-    public var tls: Configuration.TLSPolicy
+    public var tls: TLSPolicy
     /// The recipient's provider, for provider-specific reply rules; nil when not known.
     public var provider: MailboxProvider?
     /// Check the receiver's certificate (chain and host name) for STARTTLS and smtps.
@@ -51,7 +51,7 @@ public struct SMTPJob: Sendable {
 
     public init(id: MessageID, destination: SMTPURL, sourceIP: String?, mailFrom: String, recipient: String, body: [UInt8],
                 maxConnections: Int = 10, messagesPerConnection: Int = 100, credentials: SMTPCredentials? = nil,
-                tls: Configuration.TLSPolicy = .opportunistic, provider: MailboxProvider? = nil, priority: Int = 0) {
+                tls: TLSPolicy = .opportunistic, provider: MailboxProvider? = nil, priority: Int = 0) {
         self.priority = priority
         self.id = id
         self.destination = destination

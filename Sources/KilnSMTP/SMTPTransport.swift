@@ -68,6 +68,8 @@ public final class SMTPTransport: Sendable {
     struct Inbox {
         var stopping = false
         var inFlight = 0
+        /// The ids of the jobs counted in `inFlight`.
+        var held: Set<MessageID> = []
         var results: [SMTPResult] = []
         /// Each lane's first thread and the jobs given to it so far: the next job goes to
         /// the next of its threads.
@@ -121,6 +123,7 @@ public final class SMTPTransport: Sendable {
         inbox.withLock { state in
             state.inFlight += jobs.count
             for var job in jobs {
+                state.held.insert(job.id)
                 let (thread, share) = state.assign(TransferLoop.LaneKey(job), connections: job.maxConnections, threads: count)
                 job.maxConnections = share
                 batches[thread].append(job)
@@ -156,12 +159,15 @@ public final class SMTPTransport: Sendable {
             let results = state.results
             state.results.removeAll(keepingCapacity: true)
             state.inFlight -= results.count
+            for result in results { state.held.remove(result.id) }
             return results
         }
     }
 
     /// Jobs queued or being transferred, or finished and not yet taken.
     public var inFlight: Int { inbox.withLock { $0.inFlight } }
+
+    public var heldJobs: Set<MessageID> { inbox.withLock { $0.held } }
 
     /// Stops taking new transfers, lets the running ones finish (up to the transfer
     /// timeout), returns the jobs never started with a nil reply, and ends `resultsReady`.

@@ -1,8 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import KilnCore
 
 /// Whether this machine can send from an address: a pool IP that is not configured on
@@ -31,26 +27,9 @@ public enum SourceAddressCheck {
     }
 
     static func tryBind(_ family: Int32, _ address: UnsafePointer<sockaddr>, _ length: socklen_t) -> String? {
-        #if canImport(Glibc)
         let fd = socket(family, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        #else
-        let fd = socket(family, SOCK_DGRAM, 0)
-        #endif
         guard fd >= 0 else { return String(cString: strerror(errno)) }
         defer { close(fd) }
         return bind(fd, address, length) == 0 ? nil : String(cString: strerror(errno))
-    }
-
-    /// Every pool IP of `configuration` this machine cannot bind, with its JSON path.
-    public static func problems(in configuration: Configuration) -> [ConfigurationProblem] {
-        var problems: [ConfigurationProblem] = []
-        for (i, pool) in configuration.pools.enumerated() {
-            for (j, ip) in pool.ips.enumerated() {
-                if let why = bindError(ip) {
-                    problems.append(ConfigurationProblem(path: "pools[\(i)].ips[\(j)]", message: "this machine cannot send from \(ip) (bind: \(why))"))
-                }
-            }
-        }
-        return problems
     }
 }

@@ -98,7 +98,7 @@ final class TransferLoop: @unchecked Sendable {
     /// What a job says about its session beyond its lane: set on a handle only when it
     /// differs from the handle's last job, so a reused handle only changes its envelope.
     struct SessionOptions: Equatable {
-        var tls: Configuration.TLSPolicy
+        var tls: TLSPolicy
         var verifyTLS: Bool
         var credentials: SMTPCredentials?
 

@@ -1,8 +1,6 @@
 import Dispatch
 import Foundation
-#if canImport(Glibc)
 import Glibc
-#endif
 import Logging
 import Synchronization
 

@@ -2,9 +2,7 @@ import Hummingbird
 import HummingbirdCore
 import Logging
 import NIOCore
-#if canImport(Glibc)
 import Glibc
-#endif
 
 /// What keeps the unsubscribe endpoint answering under a flood of slow or idle clients
 /// (1,100 idle connections used to exhaust the file descriptors and block every real
@@ -40,7 +38,6 @@ public struct UnsubscribeServerLimits: Sendable {
     /// store, logs and the listening socket.
     public func fittingOpenFileLimit() -> UnsubscribeServerLimits {
         var limits = self
-        #if canImport(Glibc)
         var files = rlimit()
         if getrlimit(Int32(RLIMIT_NOFILE.rawValue), &files) == 0 {
             if files.rlim_cur < files.rlim_max {
@@ -50,7 +47,6 @@ public struct UnsubscribeServerLimits: Sendable {
             }
             limits.maxConnections = max(1, min(maxConnections, Int(files.rlim_cur) - 64))
         }
-        #endif
         return limits
     }
 }

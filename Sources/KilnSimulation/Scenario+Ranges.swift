@@ -1,3 +1,4 @@
+import KilnConfiguration
 import KilnCore
 
 /// The range of every number a scenario may hold; `Scenario.validate()` reports a value

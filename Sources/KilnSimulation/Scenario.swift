@@ -1,4 +1,5 @@
 import Foundation
+import KilnConfiguration
 import KilnCore
 
 /// A simulation scenario (JSON): demand, list quality, the providers' hidden behaviour,
@@ -64,7 +65,7 @@ public struct Scenario: Codable, Sendable {
         public var initialIPs: Int
         public var minIPs: Int?
         public var maxIPs: Int
-        public var spillover: Configuration.Spillover?
+        public var spillover: Router.Spillover?
         /// The shared relay's daily limit (none: unlimited).
         public var sharedDailyLimit: Int?
     }

@@ -1,8 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import KilnCore
 
 /// A family of random scenarios, drawn from wide ranges of every hidden parameter, for

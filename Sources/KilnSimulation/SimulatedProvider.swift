@@ -122,8 +122,4 @@ extension ProviderModel {
     }
 }
 
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif

@@ -15,7 +15,7 @@ struct SimulationRun {
     let ipIndex: [String: Int]
     /// A midnight.
     let start = Timestamp(nanoseconds: 1_800_000_000_000_000_000 / Simulator.day * Simulator.day)
-    let spillover: Configuration.Spillover
+    let spillover: Router.Spillover
     let hardBounceRate: Double
     /// `hardBounceRate` as the provider's draw threshold (`SimulatedPair.bounceThreshold`).
     let bounceBelow: UInt64
@@ -82,11 +82,11 @@ struct SimulationRun {
         // from its own IPs and only reacts to the replies (a throttle defers the message and
         // rests the pair for the provider's backoff), as an MTA without warm-up does.
         spillover = strategy == .none ? .never : scenario.pool.spillover ?? .whileWarming
-        let poolConfig = Configuration.Pool(name: "sim", ips: ips, minIPs: scenario.pool.minIPs ?? scenario.pool.initialIPs,
-                                            maxIPs: scenario.pool.maxIPs, scaling: .managed, spillover: spillover)
-        let shared = spillover == .never ? nil : Configuration.SharedPool(url: "smtp://shared.invalid", dailyLimit: scenario.pool.sharedDailyLimit)
+        let poolConfig = Router.Pool(name: "sim", ips: ips, minIPs: scenario.pool.minIPs ?? scenario.pool.initialIPs,
+                                     maxIPs: scenario.pool.maxIPs, scaling: .managed, spillover: spillover)
+        let shared = spillover == .never ? nil : Router.SharedPool(dailyLimit: scenario.pool.sharedDailyLimit)
         let strategies: [String: WarmupStrategy]
-        var overrides: [String: Configuration.ProviderProfileOverride] = [:]
+        var overrides: [String: ProviderProfile.Override] = [:]
         switch strategy {
         case .fixed("ses45"): strategies = ["sim": .schedule(.ses45)]
         case .fixed(let name) where name == "stages30": strategies = ["sim": .schedule(.stages30)]
@@ -204,8 +204,4 @@ struct SimulationRun {
     }
 }
 
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif

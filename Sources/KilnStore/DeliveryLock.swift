@@ -1,8 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import KilnCore
 
 /// An exclusive advisory lock (`flock`) on `<store>.deliver.lock`, held by the one engine

@@ -4,7 +4,7 @@ import KilnCore
 /// Hourly counters of sends, hard bounces and complaints per configuration set, which
 /// the reputation guard reads; and the guard's persisted decisions.
 extension SQLiteStore {
-    static func hour(of time: Timestamp) -> Int64 { time.nanoseconds / 3_600_000_000_000 }
+    static func hour(of time: Timestamp) -> Int64 { ReputationScope.hour(of: time) }
 
     /// Adds to the counters of the messages' configuration sets for the current hour.
     static func count(sent: [MessageID], bounces: [MessageID], complaints: [MessageID], now: Timestamp, db: Database) throws {

@@ -218,19 +218,10 @@ public final class SQLiteStore: MessageStore {
                     }
                 }
                 try Self.insert(try Self.fencing(events, stale: stale, applied: applied, now: now, db: db), db: db)
-                // A bad address (user unknown, no such domain), as the dispatcher decided,
-                // is suppressed for good.
-                var hardBounces: [MessageID] = []
-                var entries: [SuppressionEntry] = []
-                for o in applied {
-                    guard let recipient = o.suppressRecipient else { continue }
-                    entries.append(SuppressionEntry(address: recipient, reason: .bounce, source: "bounce: \(o.reply?.description ?? "")", createdAt: now))
-                    hardBounces.append(o.id)
-                }
-                _ = try Self.suppress(entries, replace: false, db: db)
-                // Reputation: every final send counts, hard bounces count against it.
-                let sent = applied.filter { $0.state == .delivered || $0.state == .bounced }.map(\.id)
-                try Self.count(sent: sent, bounces: hardBounces, complaints: [], now: now, db: db)
+                // What the dispatcher decided beside the state (`Outcome+Recording`).
+                _ = try Self.suppress(applied.compactMap { $0.suppression(now: now) }, replace: false, db: db)
+                try Self.count(sent: applied.filter(\.countsAsSend).map(\.id), bounces: applied.filter(\.countsAsHardBounce).map(\.id), complaints: [],
+                               now: now, db: db)
             }
         }
     }
@@ -282,12 +273,20 @@ public final class SQLiteStore: MessageStore {
             try await pool.write { db in
                 if all {
                     try db.execute(sql: "UPDATE messages SET state = \(MessageState.queued.rawValue), lease_expires_at = NULL WHERE state = \(MessageState.leased.rawValue)")
-                } else {
-                    try db.execute(sql: "UPDATE messages SET state = \(MessageState.queued.rawValue), lease_expires_at = NULL WHERE state = \(MessageState.leased.rawValue) AND lease_expires_at < ?", arguments: [now.nanoseconds])
+                    return db.changesCount
                 }
-                return db.changesCount
+                return try Self.takeBackExpiredLeases(now: now, db: db)
             }
         }
+    }
+
+    /// Returns to the queue the leases that expired before `now`; says how many.
+    static func takeBackExpiredLeases(now: Timestamp, db: Database) throws -> Int {
+        try db.execute(sql: """
+            UPDATE messages SET state = \(MessageState.queued.rawValue), lease_expires_at = NULL
+            WHERE state = \(MessageState.leased.rawValue) AND lease_expires_at < ?
+            """, arguments: [now.nanoseconds])
+        return db.changesCount
     }
 
     /// Takes the delivery lock (one delivering process per store: `DeliveryLock`) and,
@@ -297,14 +296,16 @@ public final class SQLiteStore: MessageStore {
         return DeliveryClaim(recovered: try await recoverLeases(all: true, now: now), holder: lock)
     }
 
-    /// Renews the owner's leases. Nothing else to take back: the one deliverer holds the
-    /// delivery lock, and recovered every lease when it began. Says which of the leases
-    /// the owner believes it holds are no longer its own (`HeartbeatResult.lost`).
+    /// Renews the owner's leases, then returns to the queue the leases that expired
+    /// before `now` (a holder that stopped renewing: with the delivery lock held, a run
+    /// that stalled past its lease, or a lessee outside the engine). Says which of the
+    /// leases the owner believes it holds are no longer its own (`HeartbeatResult.lost`).
     public func heartbeat(_ heartbeat: NodeHeartbeat, now: Timestamp, leaseUntil: Timestamp) async throws(KilnError) -> HeartbeatResult {
         try await wrapAsync("renew leases") {
             try await pool.write { db in
                 try db.execute(sql: "UPDATE messages SET lease_expires_at = ? WHERE state = \(MessageState.leased.rawValue) AND lease_owner = ?",
                                arguments: [leaseUntil.nanoseconds, heartbeat.owner])
+                let recovered = try Self.takeBackExpiredLeases(now: now, db: db)
                 var lost: [MessageLease] = []
                 if !heartbeat.holding.isEmpty {
                     let held = try db.cachedStatement(sql: """
@@ -315,7 +316,7 @@ public final class SQLiteStore: MessageStore {
                         lost.append(lease)
                     }
                 }
-                return HeartbeatResult(recovered: 0, liveNodes: 1, lost: lost)
+                return HeartbeatResult(recovered: recovered, liveNodes: 1, lost: lost)
             }
         }
     }

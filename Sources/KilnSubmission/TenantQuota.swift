@@ -1,3 +1,4 @@
+import KilnConfiguration
 import KilnCore
 
 /// Each tenant's quota (`tenants[].quota`): recipients per second, as a token bucket

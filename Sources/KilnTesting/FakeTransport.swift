@@ -27,6 +27,8 @@ public final class FakeNetwork: Sendable {
         /// Messages on the open connection of each lane (source address, destination).
         var onConnection: [String: Int] = [:]
         var transports = 0
+        /// Jobs still to lose (`loseJobs`).
+        var toLose = 0
     }
 
     public init(script: @escaping LoopbackSMTPServer.Script = { _ in nil }) {
@@ -38,6 +40,19 @@ public final class FakeNetwork: Sendable {
 
     /// Makes every destination unreachable (a refused connection) or reachable again.
     public func setReachable(_ reachable: Bool) { state.withLock { $0.reachable = reachable } }
+
+    /// The next `count` jobs vanish: the transport takes them and never answers, as if it
+    /// had dropped them (the engine then holds their leases with nothing behind them).
+    public func loseJobs(_ count: Int) { state.withLock { $0.toLose += count } }
+
+    /// Whether to lose this job (`loseJobs`).
+    func losesJob() -> Bool {
+        state.withLock { state in
+            guard state.toLose > 0 else { return false }
+            state.toLose -= 1
+            return true
+        }
+    }
 
     /// Transports made so far (one per delivery run).
     public var transportCount: Int { state.withLock { $0.transports } }
@@ -104,6 +119,7 @@ public final class FakeTransport: MailTransport {
     struct State {
         var results: [SMTPResult] = []
         var inFlight = 0
+        var held: Set<MessageID> = []
         var stopped = false
         /// Lanes held shut, until when.
         var holds: [String: ContinuousClock.Instant] = [:]
@@ -131,6 +147,7 @@ public final class FakeTransport: MailTransport {
                 results.append(SMTPResult(job, reply: nil))
                 continue
             }
+            if network.losesJob() { continue }
             let (reply, placed) = network.transact(job, heloName: heloName, cap: cap)
             var result = SMTPResult(job, reply: reply)
             result.messagesOnConnection = placed
@@ -148,7 +165,8 @@ public final class FakeTransport: MailTransport {
             results.append(result)
         }
         state.withLock {
-            $0.inFlight += jobs.count
+            $0.inFlight += results.count
+            $0.held.formUnion(results.map(\.id))
             $0.results += results
         }
         continuation.yield()
@@ -158,11 +176,14 @@ public final class FakeTransport: MailTransport {
         state.withLock { state in
             defer { state.results.removeAll() }
             state.inFlight -= state.results.count
+            state.held.subtract(state.results.map(\.id))
             return state.results
         }
     }
 
     public var inFlight: Int { state.withLock { $0.inFlight } }
+
+    public var heldJobs: Set<MessageID> { state.withLock { $0.held } }
 
     public func shutdownGracefully() async {
         state.withLock { $0.stopped = true }

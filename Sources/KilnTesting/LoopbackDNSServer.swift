@@ -1,4 +1,5 @@
 import KilnCore
+import KilnDNS
 import NIOCore
 import NIOPosix
 import Synchronization

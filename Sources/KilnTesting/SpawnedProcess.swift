@@ -1,7 +1,5 @@
 import Foundation
-#if canImport(Glibc)
 import Glibc
-#endif
 
 /// A child process started with `posix_spawn`, for the tests. Not Foundation's `Process`:
 /// on Linux its `run()` lists `/proc/self/fd` with a `d_name` copy that reads past glibc's

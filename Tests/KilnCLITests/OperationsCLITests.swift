@@ -55,20 +55,6 @@ final class WebhookReceiver: Sendable {
     }
 }
 
-/// A free TCP port on 127.0.0.1 (bound and released).
-func freeLoopbackPort() throws -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    address.sin_port = 0
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
-    _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
-    return Int(UInt16(bigEndian: address.sin_port))
-}
-
 /// `kiln run` in the background, its standard error kept in a file.
 final class RunningKiln {
     let process: SpawnedProcess
@@ -89,15 +75,6 @@ final class RunningKiln {
         if process.isRunning { kill(process.processIdentifier, signal) }
         process.waitUntilExit()
     }
-}
-
-/// An HTTP GET to loopback with curl's command line (the test's own client, not Kiln's).
-func httpGet(_ url: String) async -> (status: Int, body: String) {
-    guard let output = try? await ChildProcess.run("/usr/bin/curl", ["-s", "-m", "5", "-w", "\n%{http_code}", url]) else { return (0, "") }
-    var text = output.stdout
-    let status = Int(text.split(separator: "\n").last ?? "") ?? 0
-    if let cut = text.lastIndex(of: "\n") { text = String(text[..<cut]) }
-    return (status, text)
 }
 
 /// The sum of a Prometheus metric's samples whose labels include every one of `labels`.

@@ -8,7 +8,7 @@ import Testing
 
     /// One IP; Gmail takes 6,000 an hour from it (100 a minute).
     func dispatcher() -> Dispatcher {
-        let overrides = ["gmail": Configuration.ProviderProfileOverride(coldHourly: 6_000, warmHourly: 60_000, throttleBackoffSeconds: 900)]
+        let overrides = ["gmail": ProviderProfile.Override(coldHourly: 6_000, warmHourly: 60_000, throttleBackoffSeconds: 900)]
         let router = Router(pools: [.init(name: "p", ips: ["127.0.0.2"], scaling: .fixed, spillover: .never)], now: t0,
                             profiles: { ProviderProfile.resolve($0, overrides: overrides) })
         return Dispatcher(router: router, retry: RetryPolicy(jitter: 0, maxMessageAge: .seconds(86_400)))

@@ -6,10 +6,10 @@ import Testing
     let t0 = Timestamp(nanoseconds: 1_000_000_000_000)
 
     /// A pool of two IPs; Gmail takes 60 an hour from a cold IP (a token a minute).
-    func dispatcher(spillover: Configuration.Spillover = .never, scaling: Configuration.Scaling = .fixed, ips: [String] = ["127.0.0.2", "127.0.0.3"]) -> Dispatcher {
-        let overrides = ["gmail": Configuration.ProviderProfileOverride(coldHourly: 60, warmHourly: 6_000, throttleBackoffSeconds: 900)]
+    func dispatcher(spillover: Router.Spillover = .never, scaling: Router.Scaling = .fixed, ips: [String] = ["127.0.0.2", "127.0.0.3"]) -> Dispatcher {
+        let overrides = ["gmail": ProviderProfile.Override(coldHourly: 60, warmHourly: 6_000, throttleBackoffSeconds: 900)]
         let router = Router(pools: [.init(name: "p", ips: ips, minIPs: 1, scaling: scaling, spillover: spillover)],
-                            sharedPool: spillover == .never ? nil : .init(url: "smtp://relay.test.invalid"), now: t0,
+                            sharedPool: spillover == .never ? nil : .init(), now: t0,
                             profiles: { ProviderProfile.resolve($0, overrides: overrides) })
         return Dispatcher(router: router, retry: RetryPolicy(jitter: 0, maxMessageAge: .seconds(3600)))
     }
@@ -64,7 +64,7 @@ import Testing
         func dedicated(spillWait: Duration) -> Int {
             let router = Router(pools: [.init(name: "p", ips: ["127.0.0.2"], scaling: .fixed, spillover: .whileWarming,
                                               spillWaitSeconds: Double(spillWait.components.seconds))],
-                                sharedPool: .init(url: "smtp://relay.test.invalid"), now: t0,
+                                sharedPool: .init(), now: t0,
                                 profiles: { ProviderProfile.resolve($0, overrides: [:]) })
             var d = Dispatcher(router: router, retry: RetryPolicy())
             var queue = (0..<23).map { t0 + .seconds(60 * $0) }
@@ -91,7 +91,7 @@ import Testing
     @Test func aMessagePastHalfItsMaximumAgeGoesThroughTheRelayWhenThePoolSpillsAtAll() {
         // A warm pool (no spill while warming) with tokens left: a young message takes a
         // token, one past half its life (30 of 60 minutes) goes through the relay.
-        func warm(_ spillover: Configuration.Spillover) -> Dispatcher {
+        func warm(_ spillover: Router.Spillover) -> Dispatcher {
             var router = dispatcher(spillover: spillover).router
             router.restore(["127.0.0.2", "127.0.0.3"].map { PairSnapshot(ip: $0, provider: .gmail, warmup: WarmupTracker(level: 1, now: t0)) }, now: t0)
             return Dispatcher(router: router, retry: RetryPolicy(jitter: 0, maxMessageAge: .seconds(3600)))
@@ -210,6 +210,31 @@ import Testing
         #expect(grown > 1)
         #expect(d.planPools(backlog: [.gmail: 1_000_000], now: t0 + .seconds(1800)).isEmpty)
         #expect(!d.isPlanDue(now: t0 + .seconds(3599)) && d.isPlanDue(now: t0 + .seconds(3600)))
+    }
+
+    /// A node of a cluster scales its part of a pool for its share of the cluster's
+    /// backlog (its active IPs' part of all of them), and never past what the pool's
+    /// `maxIPs` leaves after the other nodes' active IPs.
+    @Test func aNodePlansItsShareOfTheClustersBacklogWithinThePoolsCap() {
+        let ips = ["127.0.0.2", "127.0.0.3", "127.0.0.4"]
+        // Three warm IPs' worth a day: Gmail's 6,000/h at the planner's 80 % is 4,800/h an IP.
+        let backlog: [MailboxProvider: Int] = [.gmail: 3 * 4_800 * 24]
+        var alone = dispatcher(scaling: .managed, ips: ips)
+        _ = alone.planPools(backlog: backlog, now: t0)
+        #expect(alone.router.activeIPs(pool: "p").count == 3)
+        // One IP active on another node: this node's one IP is half of the pool, so it
+        // plans for half of the backlog.
+        var half = dispatcher(scaling: .managed, ips: ips)
+        _ = half.planPools(backlog: backlog, peers: ["p": PoolPeers(activeElsewhere: 1, clusterMaxIPs: 6)], now: t0)
+        #expect(half.router.activeIPs(pool: "p").count == 2)
+        // Three active elsewhere of a pool capped at four: nothing left to add here.
+        var capped = dispatcher(scaling: .managed, ips: ips)
+        let plans = capped.planPools(backlog: backlog, peers: ["p": PoolPeers(activeElsewhere: 3, clusterMaxIPs: 4)], now: t0)
+        #expect(plans.isEmpty)
+        #expect(capped.router.activeIPs(pool: "p").count == 1)
+        // The cap never releases what a node has.
+        #expect(PoolPeers(activeElsewhere: 5, clusterMaxIPs: 4).maxIPs(node: 3, active: 2) == 2)
+        #expect(PoolPeers(activeElsewhere: 0, clusterMaxIPs: 4).share(active: 2) == 1)
     }
 }
 

@@ -44,7 +44,7 @@ import Testing
     }
 
     func router(level: Double) -> Router {
-        let overrides = ["gmail": Configuration.ProviderProfileOverride(coldHourly: 20, warmHourly: 50_000)]
+        let overrides = ["gmail": ProviderProfile.Override(coldHourly: 20, warmHourly: 50_000)]
         var router = Router(pools: [.init(name: "p", ips: [ip], scaling: .fixed, spillover: .never)], now: t0,
                             profiles: { ProviderProfile.resolve($0, overrides: overrides) })
         router.restore([PairSnapshot(ip: ip, provider: .gmail, warmup: WarmupTracker(level: level, now: t0, limited: true))], now: t0)

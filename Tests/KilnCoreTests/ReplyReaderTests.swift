@@ -6,11 +6,10 @@ import Testing
 @Suite struct ReplyReaderTests {
     let t0 = Timestamp(nanoseconds: 1_000_000_000_000)
 
+    /// `DispatcherTests`' dispatcher, reading with `reader`.
     func dispatcher(reader: ReplyReader = ReplyReader()) -> Dispatcher {
-        let overrides = ["gmail": Configuration.ProviderProfileOverride(coldHourly: 60, warmHourly: 6_000, throttleBackoffSeconds: 900)]
-        let router = Router(pools: [.init(name: "p", ips: ["127.0.0.2", "127.0.0.3"], scaling: .fixed, spillover: .never)], sharedPool: nil,
-                            now: t0, profiles: { ProviderProfile.resolve($0, overrides: overrides) })
-        return Dispatcher(router: router, retry: RetryPolicy(jitter: 0, maxMessageAge: .seconds(3600)), reader: reader)
+        let base = DispatcherTests().dispatcher()
+        return Dispatcher(router: base.router, retry: base.retry, reader: reader)
     }
 
     @Test(arguments: [

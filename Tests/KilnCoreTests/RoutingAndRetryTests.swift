@@ -16,7 +16,7 @@ struct SeededGenerator: RandomNumberGenerator {
     let t0 = Timestamp(nanoseconds: 1_000_000_000_000)
     /// A fixed two-IP pool whose providers take plenty, so that only suspensions matter.
     func router() -> Router {
-        let roomy = Configuration.ProviderProfileOverride(coldHourly: 360_000, warmHourly: 3_600_000)
+        let roomy = ProviderProfile.Override(coldHourly: 360_000, warmHourly: 3_600_000)
         let overrides = ["gmail": roomy, "yahoo": roomy]
         return Router(pools: [.init(name: "p", ips: ["127.0.0.2", "127.0.0.3"], scaling: .fixed)], now: t0,
                       profiles: { ProviderProfile.resolve($0, overrides: overrides) })

@@ -120,10 +120,10 @@ import Testing
 @Suite struct ShapingRouterTests {
     let t0 = Timestamp(nanoseconds: 20_000_000_000_000)
 
-    func router(spillover: Configuration.Spillover, shared: Bool = true, ips: [String] = ["127.0.0.2", "127.0.0.3"]) -> Router {
-        let overrides = ["gmail": Configuration.ProviderProfileOverride(coldHourly: 20, warmHourly: 50_000)]
+    func router(spillover: Router.Spillover, shared: Bool = true, ips: [String] = ["127.0.0.2", "127.0.0.3"]) -> Router {
+        let overrides = ["gmail": ProviderProfile.Override(coldHourly: 20, warmHourly: 50_000)]
         return Router(pools: [.init(name: "p", ips: ips, scaling: .fixed, spillover: spillover)],
-                      sharedPool: shared ? .init(url: "smtp://127.0.0.1:2600") : nil, now: t0,
+                      sharedPool: shared ? .init() : nil, now: t0,
                       profiles: { ProviderProfile.resolve($0, overrides: overrides) })
     }
 

@@ -68,16 +68,7 @@ struct ClusterFreezeTests {
                                    output: logs + "/a", environment: ClusterTests.Cluster.environment)
 
         // Both nodes under way: b has delivered some (its IPs are 127.0.0.4 and .5), a too.
-        var underWay = false
-        let ready = ContinuousClock.now + .seconds(120)
-        while ContinuousClock.now < ready, a.isRunning {
-            let sources = cluster.server.messages.map(\.clientAddress)
-            if sources.filter(bIPs.contains).count >= 20, sources.filter(aIPs.contains).count >= 20 {
-                underWay = true
-                break
-            }
-            try await Task.sleep(for: .milliseconds(20))
-        }
+        let underWay = try await Self.bothDelivered(cluster, aIPs, bIPs, while: a)
         check(underWay, "both nodes delivered before the freeze; a: \(Self.tail(logs + "/a.err")); b: \(Self.tail(logs + "/b.err"))")
         guard underWay else { return false }
 
@@ -97,49 +88,13 @@ struct ClusterFreezeTests {
         check(b.isRunning, "node b survived the freeze")
 
         // a's campaign ends on its own, with every message delivered.
-        let deadline = started + .seconds(240)
-        while a.isRunning, ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        let stalled = a.isRunning
-        check(!stalled, "node a's campaign run ended within 240 s (it stalled)")
-        if stalled { children.kill(a) }
-        let runTime = ContinuousClock.now - started
-        check(a.terminationReason == .exit && a.terminationStatus == 0,
-              "kiln campaign run exited \(a.terminationStatus)\(a.terminationReason == .uncaughtSignal ? " (signal)" : ""); stderr: \(Self.tail(logs + "/a.err"))")
-        let report = (try? String(contentsOfFile: logs + "/a.out", encoding: .utf8)) ?? ""
-        let (accepted, delivered, pending) = (Self.figure("accepted", in: report), Self.figure("delivered", in: report), Self.figure("pending", in: report))
-        check(accepted == Self.recipients && delivered == Self.recipients && pending == 0,
-              "the report says all delivered: accepted \(accepted ?? -1), delivered \(delivered ?? -1), pending \(pending ?? -1)\n\(report)")
+        let runTime = try await Self.campaignEnds(a, named: "a", started: started, children: children, logs: logs,
+                                                  check: { check($0, $1, sourceLocation: $2) })
 
-        // Every recipient arrived; only what b had with the receiver arrived twice.
-        let received = cluster.server.messages.flatMap(\.recipients)
-        let duplicates = received.count - Set(received).count
-        check(Set(received) == Set(addresses), "every recipient arrives (\(Set(addresses).subtracting(received).count) missing)")
-        check(duplicates <= Self.maxInFlight, "\(duplicates) duplicates: more than b's maxInFlight (\(Self.maxInFlight))")
-
-        // The queue: every message delivered; every stale outcome b's, and its message
-        // still delivered.
         let engine = observer
-        let counts = try await engine.store.counts()
-        let states = Dictionary(counts.map { ($0.state, $0.count) }, uniquingKeysWith: +)
-        check(states == [.delivered: Self.recipients], "every message row ends delivered: \(states)")
-        var stale: [DeliveryEvent] = []
-        var after: Int64 = 0
-        while true {
-            let page = try await engine.store.events(after: after, limit: 1_000)
-            guard let last = page.last else { break }
-            stale += page.map(\.event).filter { $0.kind == .staleOutcome }
-            after = last.id
-        }
-        for event in stale {
-            check(event.detail?.hasPrefix("b/") == true, "a stale outcome that is not node b's: \(event.detail ?? "-")")
-        }
+        let (duplicates, stale) = try await Self.checkSettled(cluster, engine: engine, addresses: addresses, staleNode: "b",
+                                                              maxInFlight: Self.maxInFlight, check: { check($0, $1, sourceLocation: $2) })
         let staleIDs = stale.compactMap(\.messageID)
-        check(staleIDs.count == stale.count, "every staleOutcome event names its message")
-        let staleRecords = try await engine.store.messages(ids: Array(Set(staleIDs)))
-        check(staleRecords.count == Set(staleIDs).count && staleRecords.allSatisfy { $0.state == .delivered },
-              "a stale outcome's message is no longer delivered: \(staleRecords.filter { $0.state != .delivered }.map { "\($0.id) \($0.state)" })")
         // Where b's copy of each stale outcome's message arrived: before the freeze (b had
         // it with the receiver, its outcome not yet stored) or after the thaw (the transfer
         // b still held).
@@ -163,14 +118,7 @@ struct ClusterFreezeTests {
         let wouldHave = Dictionary(stale.map { (Self.wouldHaveRecorded($0.detail), 1) }, uniquingKeysWith: +)
 
         // Node b stops gracefully.
-        kill(b.processIdentifier, SIGTERM)
-        let stopBy = ContinuousClock.now + .seconds(60)
-        while b.isRunning, ContinuousClock.now < stopBy {
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        check(!b.isRunning, "node b stopped within 60 s of SIGTERM")
-        if b.isRunning { children.kill(b) }
-        check(b.terminationReason == .exit && b.terminationStatus == 0, "kiln run (b) exited \(b.terminationStatus); stderr: \(Self.tail(logs + "/b.err"))")
+        try await Self.stopsGracefully(b, named: "b", children: children, logs: logs, check: { check($0, $1, sourceLocation: $2) })
         let bLog = (try? String(contentsOfFile: logs + "/b.err", encoding: .utf8)) ?? ""
         let lostWarnings = bLog.components(separatedBy: "\n").filter { $0.contains("lost leases it still held") }.count
         let fromB = cluster.server.messages.filter { bIPs.contains($0.clientAddress) }.count
@@ -181,6 +129,88 @@ struct ClusterFreezeTests {
                      wouldHave.isEmpty ? "-" : wouldHave.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" }.joined(separator: ","),
                      staleBeforeFreeze, staleFromB.count - staleBeforeFreeze, bLeasedAtFreeze, a.terminationStatus))
         return ok
+    }
+
+    /// What holds once a cluster's campaign settled after a node's fault: every recipient
+    /// arrived, at most `maxInFlight` of them twice; every message row ends delivered; every
+    /// stale outcome is `staleNode`'s, names its message, and left it delivered. Returns the
+    /// duplicates and the stale outcomes.
+    static func checkSettled(_ cluster: ClusterTests.Cluster, engine: SendEngine, addresses: [String], staleNode: String, maxInFlight: Int,
+                             check: (Bool, Comment, SourceLocation) -> Void,
+                             sourceLocation: SourceLocation = #_sourceLocation) async throws -> (duplicates: Int, stale: [DeliveryEvent]) {
+        let received = cluster.server.messages.flatMap(\.recipients)
+        let duplicates = received.count - Set(received).count
+        check(Set(received) == Set(addresses), "every recipient arrives (\(Set(addresses).subtracting(received).count) missing)", sourceLocation)
+        check(duplicates <= maxInFlight, "\(duplicates) duplicates: more than \(staleNode)'s maxInFlight (\(maxInFlight))", sourceLocation)
+        let counts = try await engine.store.counts()
+        let states = Dictionary(counts.map { ($0.state, $0.count) }, uniquingKeysWith: +)
+        check(states == [.delivered: addresses.count], "every message row ends delivered: \(states)", sourceLocation)
+        var stale: [DeliveryEvent] = []
+        var after: Int64 = 0
+        while true {
+            let page = try await engine.store.events(after: after, limit: 1_000)
+            guard let last = page.last else { break }
+            stale += page.map(\.event).filter { $0.kind == .staleOutcome }
+            after = last.id
+        }
+        for event in stale {
+            check(event.detail?.hasPrefix(staleNode + "/") == true, "a stale outcome that is not node \(staleNode)'s: \(event.detail ?? "-")", sourceLocation)
+        }
+        let staleIDs = stale.compactMap(\.messageID)
+        check(staleIDs.count == stale.count, "every staleOutcome event names its message", sourceLocation)
+        let staleRecords = try await engine.store.messages(ids: Array(Set(staleIDs)))
+        check(staleRecords.count == Set(staleIDs).count && staleRecords.allSatisfy { $0.state == .delivered },
+              "a stale outcome's message is no longer delivered: \(staleRecords.filter { $0.state != .delivered }.map { "\($0.id) \($0.state)" })", sourceLocation)
+        return (duplicates, stale)
+    }
+
+    /// Waits (up to 120 s, while `process` runs) until the receiver has 20 messages from
+    /// each node's IPs; false if it never had.
+    static func bothDelivered(_ cluster: ClusterTests.Cluster, _ first: Set<String>, _ second: Set<String>, while process: SpawnedProcess) async throws -> Bool {
+        let ready = ContinuousClock.now + .seconds(120)
+        while ContinuousClock.now < ready, process.isRunning {
+            let sources = cluster.server.messages.map(\.clientAddress)
+            if sources.filter(first.contains).count >= 20, sources.filter(second.contains).count >= 20 { return true }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        return false
+    }
+
+    /// Checks that node `name`'s `kiln campaign run` ends on its own within 240 s of
+    /// `started`, exits 0, and reports every recipient delivered; returns how long it ran.
+    static func campaignEnds(_ process: SpawnedProcess, named name: String, started: ContinuousClock.Instant, children: Children, logs: String,
+                             check: (Bool, Comment, SourceLocation) -> Void,
+                             sourceLocation: SourceLocation = #_sourceLocation) async throws -> Duration {
+        let deadline = started + .seconds(240)
+        while process.isRunning, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        let stalled = process.isRunning
+        check(!stalled, "node \(name)'s campaign run ended within 240 s (it stalled)", sourceLocation)
+        if stalled { children.kill(process) }
+        let runTime = ContinuousClock.now - started
+        check(process.terminationReason == .exit && process.terminationStatus == 0,
+              "kiln campaign run exited \(process.terminationStatus)\(process.terminationReason == .uncaughtSignal ? " (signal)" : ""); stderr: \(tail(logs + "/\(name).err"))",
+              sourceLocation)
+        let report = (try? String(contentsOfFile: logs + "/\(name).out", encoding: .utf8)) ?? ""
+        let (accepted, delivered, pending) = (figure("accepted", in: report), figure("delivered", in: report), figure("pending", in: report))
+        check(accepted == recipients && delivered == recipients && pending == 0,
+              "the report says all delivered: accepted \(accepted ?? -1), delivered \(delivered ?? -1), pending \(pending ?? -1)\n\(report)", sourceLocation)
+        return runTime
+    }
+
+    /// Checks that node `name`'s `kiln run` stops within 60 s of SIGTERM and exits 0.
+    static func stopsGracefully(_ process: SpawnedProcess, named name: String, children: Children, logs: String,
+                                check: (Bool, Comment, SourceLocation) -> Void, sourceLocation: SourceLocation = #_sourceLocation) async throws {
+        kill(process.processIdentifier, SIGTERM)
+        let stopBy = ContinuousClock.now + .seconds(60)
+        while process.isRunning, ContinuousClock.now < stopBy {
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        check(!process.isRunning, "node \(name) stopped within 60 s of SIGTERM", sourceLocation)
+        if process.isRunning { children.kill(process) }
+        check(process.terminationReason == .exit && process.terminationStatus == 0,
+              "kiln run (\(name)) exited \(process.terminationStatus); stderr: \(tail(logs + "/\(name).err"))", sourceLocation)
     }
 
     /// `accepted 2000` in the report: the number after `name`.

@@ -1,8 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Foundation
 import KilnCore
 @testable import KilnPostgres
@@ -293,11 +289,7 @@ final class LoopbackTCPServer: Sendable {
     private let stopping = Atomic<Bool>(false)
     private let finished = Mutex<(done: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
 
-    #if canImport(Glibc)
     static let noSignal = Int32(MSG_NOSIGNAL)
-    #else
-    static let noSignal: Int32 = 0
-    #endif
 
     init(host: String, handle: @escaping @Sendable (_ client: Int32, _ stopping: @escaping @Sendable () -> Bool) -> Void) throws {
         let (fd, port) = try SilentListener.listeningSocket(host: host, backlog: 16)
@@ -386,11 +378,7 @@ final class LoopbackTCPServer: Sendable {
     }
 
     private static func systemSend(_ fd: Int32, _ pointer: UnsafeRawPointer, _ count: Int) -> Int {
-        #if canImport(Glibc)
         Glibc.send(fd, pointer, count, noSignal)
-        #else
-        Darwin.send(fd, pointer, count, noSignal)
-        #endif
     }
 
     /// Relays bytes between `client` and 127.0.0.1:`port` until either side closes.

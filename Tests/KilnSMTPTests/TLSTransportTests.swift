@@ -22,7 +22,7 @@ import Testing
     }
 
     /// One job to `server`, named `host` in the URL (for TLS) and connected by address.
-    func deliver(to server: LoopbackSMTPServer, host: String = "mx.kiln.test", tls: Configuration.TLSPolicy, verify: Bool = false) async -> SMTPResult? {
+    func deliver(to server: LoopbackSMTPServer, host: String = "mx.kiln.test", tls: TLSPolicy, verify: Bool = false) async -> SMTPResult? {
         let transport = transport()
         let scheme = server.url.hasPrefix("smtps") ? "smtps" : "smtp"
         var job = SMTPJob(id: MessageID(1), destination: SMTPURL("\(scheme)://\(host):\(server.port)")!, sourceIP: nil, mailFrom: "b+1@bounce.example.com",

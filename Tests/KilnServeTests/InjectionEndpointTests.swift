@@ -1,8 +1,6 @@
 import Foundation
 import Hummingbird
-#if canImport(Glibc)
 import Glibc
-#endif
 import KilnCore
 @testable import KilnServe
 import KilnSubmission

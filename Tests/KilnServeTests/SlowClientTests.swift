@@ -1,8 +1,6 @@
 import Foundation
 import Hummingbird
-#if canImport(Glibc)
 import Glibc
-#endif
 import Kiln
 import KilnMessage
 import KilnServe

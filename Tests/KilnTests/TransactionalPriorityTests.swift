@@ -7,9 +7,10 @@ import Logging
 import Testing
 
 /// A `transactional: true` configuration set goes ahead of the bulk backlog on the same
-/// (IP, provider) lanes and within the same token buckets.
+/// (IP, provider) lanes and within the same token buckets. The engine runs on the
+/// in-memory store: nothing here needs a file.
 @Suite struct TransactionalPriorityTests {
-    func engine(network: FakeNetwork, clock: ManualClock, directory: String, gmailColdHourly: Double) throws -> SendEngine {
+    func engine(network: FakeNetwork, clock: ManualClock, gmailColdHourly: Double) throws -> SendEngine {
         var providers = Configuration.ProviderProfileOverride.unthrottled
         providers["gmail"] = .init(coldHourly: gmailColdHourly, warmHourly: max(50_000, gmailColdHourly * 10))
         let configuration = Configuration(
@@ -21,16 +22,10 @@ import Testing
             providers: providers,
             configurationSets: [.init(name: "bulk", pool: "p"), .init(name: "tx", pool: "p", transactional: true)],
             defaultConfigurationSet: "bulk", feedback: .init(returnPathSecretEnv: "KILN_TEST_RETURN_PATH"))
-        var secrets = SecretSource(baseDirectory: directory)
+        var secrets = SecretSource(baseDirectory: "/")
         secrets.environment["KILN_TEST_RETURN_PATH"] = "return-path-test-secret-0123"
-        return try SendEngine(configuration: configuration, baseDirectory: directory, secrets: secrets, logger: Logger.test(),
-                              now: clock.now, transport: network.transport)
-    }
-
-    func temporaryDirectory() throws -> String {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kiln-priority-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        return directory
+        return try SendEngine(configuration: configuration, baseDirectory: "/", secrets: secrets, logger: Logger.test(),
+                              now: clock.now, transport: network.transport, store: InMemoryStore())
     }
 
     func message(_ to: [String], set: String) throws -> OutgoingMessage {
@@ -39,10 +34,8 @@ import Testing
     }
 
     @Test func transactionalMailTakesTheNextTokenAheadOfTheBulkBacklog() async throws {
-        let directory = try temporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: directory) }
         let network = FakeNetwork()
-        let engine = try engine(network: network, clock: ManualClock(), directory: directory, gmailColdHourly: 20)
+        let engine = try engine(network: network, clock: ManualClock(), gmailColdHourly: 20)
         let bulk = try await engine.submit(message((0..<300).map { "user\($0)@gmail.com" }, set: "bulk"))
         let reset = try await engine.submit(message(["reset@gmail.com"], set: "tx"))
         try await engine.runUntilIdle()
@@ -59,10 +52,8 @@ import Testing
     }
 
     @Test func transactionalMailIsSentFirstFromABacklogOfEveryProvider() async throws {
-        let directory = try temporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: directory) }
         let network = FakeNetwork()
-        let engine = try engine(network: network, clock: ManualClock(), directory: directory, gmailColdHourly: 1_000_000)
+        let engine = try engine(network: network, clock: ManualClock(), gmailColdHourly: 1_000_000)
         _ = try await engine.submit(message((0..<500).map { "user\($0)@\(["gmail.com", "yahoo.com"][$0 % 2])" }, set: "bulk"))
         _ = try await engine.submit(message(["reset@yahoo.com", "reset@gmail.com"], set: "tx"))
         try await engine.runUntilIdle()
