@@ -89,8 +89,9 @@ extension SendEngine {
         let credentials = try sharedPoolCredentials
         let saved = await savedShaping()
         let gate = StartGate()
-        let session = DeliverySession(engine: self, transport: makeTransport(startGate: gate), saved: saved, finisher: finisher,
-                                      credentials: credentials, startGate: gate)
+        let readings = ReplyReadings(reader: ReplyReader(classifier: configuration.replyClassifier))
+        let session = DeliverySession(engine: self, transport: makeTransport(startGate: gate, readings: readings), saved: saved,
+                                      finisher: finisher, credentials: credentials, startGate: gate, readings: readings)
         let transport = session.transport
         liveSession.withLock { $0 = session }
         delivering.withLock { $0 = true }
@@ -220,10 +221,11 @@ final class DeliverySession: Sendable {
     let credentials: SMTPCredentials?
 
     init(engine: SendEngine, transport: any MailTransport, saved: SavedShaping?, finisher: MessageFinisher, credentials: SMTPCredentials?,
-         startGate: StartGate = StartGate()) {
+         startGate: StartGate, readings: ReplyReadings) {
         self.engine = engine
         self.transport = transport
         self.startGate = startGate
+        self.readings = readings
         let configuration = engine.sendingConfiguration
         self.configuration = configuration
         routeHops = (configuration.delivery.routes ?? [:]).mapValues { $0.urls.compactMap(SMTPURL.init).map { SMTPHop(url: $0) } }
@@ -233,7 +235,8 @@ final class DeliverySession: Sendable {
             strategies: configuration.warmupStrategies,
             now: engine.now(), profiles: { ProviderProfile.resolve($0, overrides: overrides) })
         var dispatcher = Dispatcher(router: router, retry: RetryPolicy(initial: .seconds(configuration.delivery.retryInitialSeconds ?? 60),
-                                                                       maxMessageAge: configuration.maxMessageAge))
+                                                                       maxMessageAge: configuration.maxMessageAge),
+                                    reader: readings.reader)
         if let saved {
             dispatcher.restore(saved.pairs, activePools: saved.activePools, paces: saved.paces ?? [], now: engine.now())
         }
@@ -259,7 +262,6 @@ final class DeliverySession: Sendable {
         self.credentials = credentials
         self.finisher = finisher
         sharedURL = configuration.sharedPool.flatMap { SMTPURL($0.url) }
-        classifier = configuration.replyClassifier
         pool = FinishingPool()
         let transport = transport
         sequencer = Sequencer { jobs in transport.send(jobs) }
@@ -302,9 +304,9 @@ final class DeliverySession: Sendable {
     }
 
     let sharedURL: SMTPURL?
-    /// Operator reply rules, then the built-in table: for replies made up locally (the
-    /// transport classifies what servers say, with the same rules).
-    let classifier: ReplyClassifier
+    /// Every reply read once, by the dispatcher's `ReplyReader` (the same one), as it
+    /// arrives: its lane orders go back to the transport; its reading waits here for `record`.
+    let readings: ReplyReadings
     let finisher: MessageFinisher
 
     /// Saves the warm-up state (levels, suspensions, active IPs, learned paces) to the store.
@@ -661,7 +663,7 @@ final class DeliverySession: Sendable {
                 }
             case .failed(let reply):
                 // A local reply (no such domain, DNS failure): nothing was sent, so no IP is blamed.
-                let classification = classifier.classify(reply, provider: message.provider)
+                let classification = readings.read(local: reply, provider: message.provider)
                 let (outcome, event, _) = resolve(message.lease, recipient: message.recipient, provider: message.provider, createdAt: message.createdAt,
                                                attempts: message.attempts, path: nil, reply: reply, classification: classification, now: now)
                 engine.logAttempt(message.id, ip: "none", provider: message.provider, reply: reply, classification: classification, duration: nil)
@@ -979,8 +981,9 @@ final class DeliverySession: Sendable {
         var authenticationPauses = Set<String>()
         outcomes.reserveCapacity(results.count)
         for result in results {
+            let classification = result.reply.map { readings.take(result, reply: $0) }
             guard let info = state.withLock({ $0.inFlight.removeValue(forKey: result.id) }) else { continue }
-            guard let reply = result.reply else {
+            guard let reply = result.reply, let classification else {
                 release.append(MessageLease(id: result.id, epoch: info.epoch))
                 continue
             }
@@ -988,7 +991,7 @@ final class DeliverySession: Sendable {
             // it as a `staleOutcome` event and leaves the message to its new holder.
             var (outcome, event, signal) = resolve(MessageLease(id: result.id, epoch: info.epoch), recipient: info.recipient, provider: info.provider,
                                                    createdAt: info.createdAt, attempts: info.attempts, path: info.path, reply: reply,
-                                                   classification: result.classification, now: now)
+                                                   classification: classification, now: now)
             if let signal {
                 engine.metrics.signal(signal.rawValue, provider: info.provider.id, ip: info.path.description)
                 engine.logger.warning("pair slowed by what the provider did", metadata: [
@@ -996,8 +999,8 @@ final class DeliverySession: Sendable {
                     "code": "\(reply.code)"])
             }
             // Only an authentication failure takes the lock: every other reply passes by.
-            if result.classification.reason == .authFailure,
-               state.withLock({ $0.authentication.record(result.classification, configurationSet: info.configurationSet, now: now) }) {
+            if classification.reason == .authFailure,
+               state.withLock({ $0.authentication.record(classification, configurationSet: info.configurationSet, now: now) }) {
                 authenticationPauses.insert(info.configurationSet)
             }
             outcome.host = result.host.description
@@ -1006,13 +1009,13 @@ final class DeliverySession: Sendable {
             // The transfer's own time (the transport's); from the lease for a transport
             // that does not say.
             let duration = result.duration ?? ContinuousClock.now - info.startedAt
-            engine.metrics.attempt(provider: info.provider.id, ip: info.path.description, replyClass: result.classification.replyClass.rawValue,
+            engine.metrics.attempt(provider: info.provider.id, ip: info.path.description, replyClass: classification.replyClass.rawValue,
                                    duration: duration)
-            engine.logAttempt(result.id, ip: info.path.description, provider: info.provider, reply: reply, classification: result.classification,
+            engine.logAttempt(result.id, ip: info.path.description, provider: info.provider, reply: reply, classification: classification,
                               duration: duration)
             outcomes.append(outcome)
             events.append(event)
-            if result.classification.pausesConfigurationSet {
+            if classification.pausesConfigurationSet {
                 pauses.insert(info.configurationSet)
             }
         }

@@ -499,13 +499,16 @@ extension SendEngine {
     /// Ends every `events()` stream (for a caller that is done with the engine).
     public func closeEvents() { broadcaster.finish() }
 
-    /// The transport of one delivery run, with the configured timeouts.
-    func makeTransport(startGate: StartGate? = nil) -> any MailTransport {
+    /// The transport of one delivery run, with the configured timeouts; it tells
+    /// `readings` of each reply as it arrives and carries out the orders returned.
+    func makeTransport(startGate: StartGate? = nil, readings: ReplyReadings? = nil) -> any MailTransport {
         let d = configuration.delivery
+        var onReply: ReplyObserver?
+        if let readings { onReply = { readings.observe($0) } }
         return transportFactory(
             SMTPTransport.Options(heloName: d.heloName, connectTimeout: .saturatingSeconds(d.connectTimeoutSeconds ?? 30),
                                   transferTimeout: .saturatingSeconds(d.transferTimeoutSeconds ?? 300),
-                                  caFile: d.caFile.map(secrets.resolve), classifier: configuration.replyClassifier,
+                                  caFile: d.caFile.map(secrets.resolve), onReply: onReply,
                                   transferThreads: d.transferThreads ?? SMTPTransport.Options.defaultTransferThreads, startGate: startGate),
             logger)
     }

@@ -23,22 +23,23 @@ struct Reply: ParsableCommand {
         }
 
         func run() throws {
-            var classifier = ReplyClassifier.builtIn
+            // The reader delivery reads every reply with: operator rules, then the built-in table.
+            var reader = ReplyReader()
             if let config {
                 guard let data = FileManager.default.contents(atPath: config) else {
                     throw KilnError(.invalidConfiguration, "cannot read the configuration file", location: config)
                 }
-                classifier = try Configuration.load(json: data, source: config).replyClassifier
+                reader.classifier = try Configuration.load(json: data, source: config).replyClassifier
             }
             let provider = self.provider.map { MailboxProvider($0) }
             if stdin {
                 while let line = readLine() {
                     guard !line.trimmingCharacters(in: .whitespaces).isEmpty else { continue }
-                    show(Classified(line, classifier: classifier, provider: provider))
+                    show(Classified(line, reader: reader, provider: provider))
                 }
                 return
             }
-            show(Classified(reply!, classifier: classifier, provider: provider))
+            show(Classified(reply!, reader: reader, provider: provider))
         }
 
         /// One reply's line: tab-separated, or a JSON object with --json (the same for an
@@ -60,12 +61,12 @@ struct Reply: ParsableCommand {
         /// The id of the rule that decided (a table rule, `replyRules[i]`, `status` or `fallback`).
         var rule: String
 
-        init(_ text: String, classifier: ReplyClassifier, provider: MailboxProvider?) {
+        init(_ text: String, reader: ReplyReader, provider: MailboxProvider?) {
             guard let reply = SMTPReply(parsing: text.replacingOccurrences(of: "\\r\\n", with: "\n")) else {
                 code = nil; enhancedStatus = nil; `class` = "unknown"; scope = "message"; reason = ReplyReason.undefined.rawValue; rule = "unparsed"
                 return
             }
-            let c = classifier.classify(reply, provider: provider)
+            let c = reader.read(reply, provider: provider).classification
             code = reply.code
             enhancedStatus = reply.enhancedStatus
             `class` = c.replyClass.rawValue

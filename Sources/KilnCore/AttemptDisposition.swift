@@ -8,7 +8,8 @@ public enum AttemptDisposition: Hashable, Sendable {
     /// Its maximum age passed before it could be delivered.
     case expired
 
-    /// Decides the fate of a message after `reply`.
+    /// Decides the fate of a message after a reply read as `classification` (by the
+    /// Dispatcher's `ReplyReader`: operator rules, then the built-in table).
     ///
     /// | reply class | disposition |
     /// |---|---|
@@ -19,19 +20,11 @@ public enum AttemptDisposition: Hashable, Sendable {
     /// | throttle | due again at once in its place (its submit time) when the router rests the pair (`resumeAt`), else after a short backoff |
     /// | temporary | retried with backoff |
     ///
-    /// A retry that would fall after `createdAt + maxMessageAge` expires instead.
+    /// A retry whose time the message would have expired at (`RetryPolicy.isExpired`)
+    /// expires instead.
     /// - Parameters:
     ///   - failedAttempts: failed attempts including this one.
     ///   - resumeAt: when the (IP, provider) pair may send again, after a throttle.
-    public static func decide(
-        reply: SMTPReply, failedAttempts: Int, createdAt: Timestamp, now: Timestamp, resumeAt: Timestamp? = nil,
-        policy: RetryPolicy, using rng: inout some RandomNumberGenerator
-    ) -> AttemptDisposition {
-        decide(classification: reply.classification, failedAttempts: failedAttempts, createdAt: createdAt, now: now, resumeAt: resumeAt,
-               policy: policy, using: &rng)
-    }
-
-    /// As `decide(reply:...)`, for a reply already classified.
     public static func decide(
         classification: ReplyClassification, failedAttempts: Int, createdAt: Timestamp, now: Timestamp, resumeAt: Timestamp? = nil,
         policy: RetryPolicy, using rng: inout some RandomNumberGenerator
@@ -55,7 +48,7 @@ public enum AttemptDisposition: Hashable, Sendable {
         case .permanentPolicy, .temporary:
             retryAt = now + policy.delay(afterFailedAttempts: failedAttempts, using: &rng)
         }
-        if retryAt - createdAt >= policy.maxMessageAge { return .expired }
+        if policy.isExpired(createdAt: createdAt, now: retryAt) { return .expired }
         return .retry(at: retryAt)
     }
 }

@@ -7,8 +7,9 @@
 /// | a message is due | expire it, or route it: send from an IP / through the shared relay, or defer to the refill; past half its maximum age, through the relay if the pool spills at all | `decide(provider:pool:createdAt:now:)` |
 /// | a deferral in a leased batch | queue it one token interval behind the previous one; stop leasing the provider until the refill | `deferral(provider:pool:until:now:)` |
 /// | what to lease | every provider but those whose capacity is used up | `exhaustedProviders(now:)` |
-/// | a reply came back | feed the router (throttle, block), then delivered / bounced (suppress?) / retry at / expired, and the event | `complete(...)` |
-/// | a throttle or block on a lane | take back what waits behind it on that (IP, destination) | `withdrawsLane(after:)` |
+/// | a reply arrives | read it, once (operator rules, then the built-in table), and order its lane: withdraw and hold it after a throttle or a block, cap its messages per connection after a session limit | `reader.read(_:provider:messagesOnConnection:)` |
+/// | a reply was read | feed the router (throttle, block), then delivered / bounced (suppress?) / retry at / expired, and the event | `complete(...)` |
+/// | a message's age | expired once `retry.maxMessageAge` has passed: before routing, and for a retry's time | `RetryPolicy.isExpired` |
 /// | an hour passed | demand per provider (backlog spread over a day + the last hour's sends, dedicated and spilled) → scale the managed pools | `planPools(backlog:now:)` |
 ///
 /// A value type: the engine keeps it behind a lock, the simulation owns it. Every
@@ -17,6 +18,9 @@ public struct Dispatcher: Sendable {
     /// Token buckets, warm-up levels, suspensions and the pools' active IPs.
     public private(set) var router: Router
     public let retry: RetryPolicy
+    /// Reads every reply (`ReplyReader`): the engine keeps a copy outside its lock, to read
+    /// each reply where it arrives, with no other reading anywhere.
+    public let reader: ReplyReader
     var planner = PoolPlanner()
     /// How often the pools are re-planned.
     public var planInterval: Duration = .seconds(3600)
@@ -44,11 +48,11 @@ public struct Dispatcher: Sendable {
         router.sharedAllowance = allowance
     }
 
-    public init(router: Router, retry: RetryPolicy) {
+    public init(router: Router, retry: RetryPolicy, reader: ReplyReader = ReplyReader()) {
         self.router = router
         self.retry = retry
-        let (seconds, attoseconds) = retry.maxMessageAge.components
-        maxAgeNanoseconds = seconds >= Int64.max / 1_000_000_000 ? .max : seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+        self.reader = reader
+        maxAgeNanoseconds = retry.maxMessageAge.nanoseconds
     }
 
     // MARK: Keys
@@ -92,9 +96,8 @@ public struct Dispatcher: Sendable {
 
     /// As `decide(provider:pool:createdAt:now:)`, the IP as its index in `router.ipNames`.
     public mutating func decideKeyed(provider: Router.ProviderKey, pool: Router.PoolKey, createdAt: Timestamp, now: Timestamp) -> KeyedDecision {
-        // As `retry.isExpired(createdAt:now:)`, in integers (an age past Int64 is expired).
+        if RetryPolicy.isExpired(createdAt: createdAt.nanoseconds, at: now.nanoseconds, maxAge: maxAgeNanoseconds) { return .expire }
         let (age, overflow) = now.nanoseconds.subtractingReportingOverflow(createdAt.nanoseconds)
-        if overflow ? now.nanoseconds > createdAt.nanoseconds : age >= maxAgeNanoseconds { return .expire }
         if !overflow, age >= spillAgeNanoseconds, router.spillAged(provider, pool: pool, now: now) { return .route(.shared) }
         let route = router.routeKeyed(provider, pool: pool, now: now, createdAt: createdAt.nanoseconds)
         // Deferred past the time it would spill: it comes back then instead.
@@ -179,7 +182,7 @@ public struct Dispatcher: Sendable {
         public var classification: ReplyClassification
     }
 
-    /// Feeds a classified reply back: a throttle or a block from a dedicated IP slows or
+    /// Feeds a reply back, as `reader` read it: a throttle or a block from a dedicated IP slows or
     /// suspends that pair; then decides the message's fate (see `AttemptDisposition`).
     /// - Parameters:
     ///   - path: how the attempt left; nil for a reply made up locally before anything
@@ -275,8 +278,8 @@ public struct Dispatcher: Sendable {
 
     /// Whether a reply speaks for its whole lane (source IP, destination): a throttle of
     /// the IP or a policy block. Then what waits behind it on that lane goes back to the
-    /// queue at once instead of going out into the throttle. The transport applies it,
-    /// where the reply arrives.
+    /// queue at once instead of going out into the throttle: `reader` orders the lane
+    /// withdrawn and held, and the transport carries the orders out.
     public static func withdrawsLane(after classification: ReplyClassification) -> Bool {
         (classification.replyClass == .throttle && classification.scope == .ip)
             || (classification.replyClass == .permanentPolicy && classification.scope == .ip)

@@ -63,7 +63,9 @@ public struct ReplyClassification: Hashable, Sendable {
 }
 
 extension SMTPReply {
-    /// Classifies the reply by the built-in table (`ReplyRules`), provider unknown.
+    /// The built-in table's reading (`ReplyRules`), provider unknown, without the operator
+    /// rules: for the table's own documentation and tests. Delivery reads every reply
+    /// through the Dispatcher's `ReplyReader` (operator rules, then this table).
     ///
     /// | reply | class | scope | reason |
     /// |---|---|---|---|
@@ -81,7 +83,7 @@ extension SMTPReply {
     public var classification: ReplyClassification { ReplyClassifier.builtIn.classify(self, provider: nil) }
 
     /// As `classification`, for a reply from a known provider (provider-specific rules of
-    /// other providers are skipped).
+    /// other providers are skipped); still without the operator rules.
     public func classification(provider: MailboxProvider?) -> ReplyClassification {
         ReplyClassifier.builtIn.classify(self, provider: provider)
     }

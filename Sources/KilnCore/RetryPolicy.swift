@@ -35,8 +35,25 @@ public struct RetryPolicy: Sendable, Hashable {
         return .saturatingSeconds(max(0, base * (1 + spread)))
     }
 
-    /// True when a message created at `createdAt` may no longer be tried at `now`.
-    public func isExpired(createdAt: Timestamp, now: Timestamp) -> Bool {
-        now - createdAt >= maxMessageAge
+    /// Whether a message created at `createdAt` may no longer be tried at `time`: its age
+    /// has reached `maxMessageAge`. The one expiry test: the Dispatcher asks it before it
+    /// routes a message, `AttemptDisposition` asks it of a retry's time. An age beyond
+    /// Int64 nanoseconds (about 292 years) is expired when `time` is the later one.
+    ///
+    /// | age (maximum 72 h) | expired |
+    /// |---|---|
+    /// | 71 h 59 min | no |
+    /// | 72 h | yes |
+    /// | negative (created after `time`) | no |
+    public func isExpired(createdAt: Timestamp, now time: Timestamp) -> Bool {
+        Self.isExpired(createdAt: createdAt.nanoseconds, at: time.nanoseconds, maxAge: maxMessageAge.nanoseconds)
+    }
+
+    /// `isExpired(createdAt:now:)` on integer nanoseconds, for a caller that converts the
+    /// maximum age once (the Dispatcher routes every message through it).
+    @inlinable
+    public static func isExpired(createdAt: Int64, at time: Int64, maxAge: Int64) -> Bool {
+        let (age, overflow) = time.subtractingReportingOverflow(createdAt)
+        return overflow ? time > createdAt : age >= maxAge
     }
 }

@@ -476,18 +476,12 @@ public struct Router: Sendable {
 
     // MARK: Feedback
 
-    /// Feeds a reply back. A throttle slows the pair at once (its level drops, its bucket
-    /// follows) and rests it for the provider's backoff; a policy block collapses its
-    /// level and suspends it for `blockSuspension`; an operator rule's `suspend` rests it for
-    /// its own duration. Per-recipient, per-message, per-session and sender (authentication)
-    /// replies change nothing here.
+    /// Feeds a reply back, as the Dispatcher's `ReplyReader` read it. A throttle slows the
+    /// pair at once (its level drops, its bucket follows) and rests it for the provider's
+    /// backoff; a policy block collapses its level and suspends it for `blockSuspension`;
+    /// an operator rule's `suspend` rests it for its own duration. Per-recipient,
+    /// per-message, per-session and sender (authentication) replies change nothing here.
     /// - Returns: the time the pair is suspended until, when it is.
-    @discardableResult
-    public mutating func record(_ reply: SMTPReply, ip: String, provider: MailboxProvider, now: Timestamp) -> Timestamp? {
-        record(reply.classification, ip: ip, provider: provider, now: now)
-    }
-
-    /// As `record(_ reply:...)`, for a reply already classified.
     @discardableResult
     public mutating func record(_ classification: ReplyClassification, ip: String, provider: MailboxProvider, now: Timestamp) -> Timestamp? {
         var escalated = false

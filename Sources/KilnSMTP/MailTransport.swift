@@ -1,12 +1,17 @@
 import KilnCore
 
-/// What the engine needs of a transport: queue jobs, take back what waits on a lane,
-/// collect results in batches, and shut down gracefully. `SMTPTransport` (libcurl) is the
-/// real one; `KilnTesting.FakeTransport` answers from a script with no sockets, so that
-/// engine tests drive delivery with a manual clock.
+/// What the engine needs of a transport: queue jobs, collect results in batches, carry out
+/// orders for lanes, and shut down gracefully. `SMTPTransport` (libcurl) is the real one;
+/// `KilnTesting.FakeTransport` answers from a script with no sockets, so that engine tests
+/// drive delivery with a manual clock.
 ///
-/// A transport classifies each reply once, where it arrives (`SMTPResult.classification`),
-/// and applies `Dispatcher.withdrawsLane(after:)` to the lane the reply came on.
+/// A transport is mechanism only: it reports what happened (`SMTPResult`: the reply, the
+/// curl result, the host) and reads no reply. As each reply arrives it calls the engine's
+/// `ReplyObserver` (`SMTPTransport.Options.onReply`) and carries out the `LaneOrder`s it
+/// returns for the reply's lane (source IP, host) before that lane starts another job:
+/// withdraw (what waits comes back unsent), hold (what comes for a while comes back
+/// unsent), cap its messages per connection. Before each job starts it asks the
+/// `StartGate`.
 public protocol MailTransport: Sendable {
     /// Queues jobs; their results arrive through `takeResults()`.
     func send(_ jobs: [SMTPJob])
@@ -26,3 +31,9 @@ public protocol MailTransport: Sendable {
 }
 
 extension SMTPTransport: MailTransport {}
+
+/// Called by a transport, on its own thread, with each result that has a reply, as the
+/// reply arrives and before its lane (source IP, host) starts another job; returns the
+/// orders for that lane. The engine reads the reply there (the Dispatcher's `ReplyReader`)
+/// and answers with the reading's orders.
+public typealias ReplyObserver = @Sendable (SMTPResult) -> [LaneOrder]

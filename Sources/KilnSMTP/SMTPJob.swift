@@ -96,15 +96,21 @@ public struct SMTPCredentials: Sendable, Hashable, CustomStringConvertible {
     public var description: String { "SMTPCredentials(username: \(username), password: <redacted>)" }
 }
 
-/// What became of a job.
+/// What became of a job, as it happened: the reply, the curl result, the host. What the
+/// reply means is the Dispatcher's to read (`ReplyReader`), not the transport's.
 public struct SMTPResult: Sendable {
     public var id: MessageID
     /// The server's reply that ended the transaction (or a local one for a failed
-    /// connection). nil when the job was never started (the transport shut down first).
+    /// connection). nil when the job was never started (the transport shut down first, or
+    /// its lane was withdrawn or held).
     public var reply: SMTPReply?
-    /// The reply's classification, made once where the reply arrived (success for a job
-    /// never started: nothing to react to).
-    public var classification: ReplyClassification
+    /// The job's provider (`SMTPJob.provider`), for reading the reply.
+    public var provider: MailboxProvider?
+    /// The curl result of the transfer (`CURLcode`, 0 for success); nil when no transfer
+    /// ran (refused before a socket, or never started).
+    public var curlCode: Int?
+    /// The message's place on its connection (1 for the first), when it went over one.
+    public var messagesOnConnection: Int?
     public var sourceIP: String?
     /// The host that gave the reply (the last one tried), and the address connected to.
     public var destination: SMTPURL
@@ -115,16 +121,17 @@ public struct SMTPResult: Sendable {
     /// opening) to the reply; nil for a job that never started.
     public var duration: Duration?
 
-    public init(id: MessageID, reply: SMTPReply?, sourceIP: String?, destination: SMTPURL) {
-        self.init(id: id, reply: reply, classification: reply?.classification ?? ReplyClassification(.success, scope: .message),
-                  sourceIP: sourceIP, destination: destination)
-    }
-
-    public init(id: MessageID, reply: SMTPReply?, classification: ReplyClassification, sourceIP: String?, destination: SMTPURL) {
+    public init(id: MessageID, reply: SMTPReply?, sourceIP: String?, destination: SMTPURL, provider: MailboxProvider? = nil) {
         self.id = id
         self.reply = reply
-        self.classification = classification
         self.sourceIP = sourceIP
         self.destination = destination
+        self.provider = provider
+    }
+
+    /// The result of `job` with `reply` (nil: unsent), from the host it was sent to.
+    public init(_ job: SMTPJob, reply: SMTPReply?) {
+        self.init(id: job.id, reply: reply, sourceIP: job.sourceIP, destination: job.destination, provider: job.provider)
+        address = job.address
     }
 }

@@ -14,20 +14,19 @@ import Synchronization
 /// Jobs are queued per (destination, source IP) lane; each lane
 /// runs at most `maxConnections` transfers at once and reuses its connections for up to
 /// `messagesPerConnection` messages. Every result carries the server's reply (code,
-/// enhanced status, text), captured through curl's header callback, classified once. A
-/// throttle or a block (`Dispatcher.withdrawsLane(after:)`) takes back what waits on its
-/// lane and holds the lane shut briefly: this is the one place that withdraws.
+/// enhanced status, text), captured through curl's header callback, the curl result and
+/// the host. The transport reads no reply: `Options.onReply` does, as each one arrives, and
+/// the transport carries out the orders it returns for the reply's lane (`LaneOrder`:
+/// withdraw what waits, hold the lane shut on every thread, cap its messages per
+/// connection) before that lane starts another job.
 public final class SMTPTransport: Sendable {
     public struct Options: Sendable {
         /// The name given in EHLO.
         public var heloName: String
         public var connectTimeout: Duration
         public var transferTimeout: Duration
-        /// How long a lane refuses new jobs after a reply that withdraws it: longer than the
-        /// engine takes to record the reply and stop routing to that (IP, destination).
-        public var laneHold: Duration
-        /// Reads every reply where it arrives: operator rules, then the built-in table.
-        public var classifier: ReplyClassifier
+        /// Told of each reply as it arrives; returns the orders for its lane (nil: no orders).
+        public var onReply: ReplyObserver?
         /// How long a host that refused a connection or never answered is passed over
         /// (from the same source address) without a new socket.
         public var downHold: Duration
@@ -41,17 +40,16 @@ public final class SMTPTransport: Sendable {
         /// Asked before each job starts (nil: every job starts): `StartGate`.
         public var startGate: StartGate?
         public init(heloName: String, connectTimeout: Duration = .seconds(30), transferTimeout: Duration = .seconds(300),
-                    laneHold: Duration = .seconds(2), downHold: Duration = .seconds(10), caFile: String? = nil,
-                    classifier: ReplyClassifier = .builtIn, transferThreads: Int = 1, startGate: StartGate? = nil) {
+                    downHold: Duration = .seconds(10), caFile: String? = nil,
+                    onReply: ReplyObserver? = nil, transferThreads: Int = 1, startGate: StartGate? = nil) {
             self.startGate = startGate
             self.transferThreads = max(1, transferThreads)
             self.caFile = caFile
             self.downHold = downHold
             self.heloName = heloName
-            self.classifier = classifier
+            self.onReply = onReply
             self.connectTimeout = connectTimeout
             self.transferTimeout = transferTimeout
-            self.laneHold = laneHold
         }
     }
 
@@ -62,7 +60,7 @@ public final class SMTPTransport: Sendable {
     private let inbox = Mutex(Inbox())
     let shards: [TransferShard]
     private let finished = DispatchSemaphore(value: 0)
-    /// Lanes held shut after a throttle or a block, for every thread.
+    /// Lanes held shut by `hold` orders, for every thread.
     private let holds = Mutex<[TransferLoop.LaneKey: ContinuousClock.Instant]>([:])
     let options: Options
     let logger: Logger
@@ -137,7 +135,7 @@ public final class SMTPTransport: Sendable {
         }
     }
 
-    /// Holds a lane shut on every thread until `until` (after a throttle or a block).
+    /// Holds a lane shut on every thread until `until` (a `hold` order).
     func hold(_ key: TransferLoop.LaneKey, until: ContinuousClock.Instant) {
         holds.withLock { $0[key] = max($0[key] ?? until, until) }
         for shard in shards { shard.multi.wakeup() }

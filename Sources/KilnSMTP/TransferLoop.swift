@@ -23,8 +23,8 @@ final class TransferLoop: @unchecked Sendable {
         var queue = Deque<SMTPJob>()
         var idle: [Connection] = []
         var active = 0
-        /// After a session limit reply: the messages the receiver took on a connection
-        /// before it refused one; later connections of the lane close after that many.
+        /// After a `capMessagesPerConnection` order: connections of the lane close after
+        /// that many messages.
         var messageCap: Int?
         /// After a refused connection or a host that did not answer: jobs go straight to
         /// their next host (or back with the same reply) until this time, without a socket.
@@ -57,6 +57,8 @@ final class TransferLoop: @unchecked Sendable {
         var replyBytes: [UInt8] = []
         var readOffset = 0
         var messagesOnConnection = 0
+        /// The current job's place on the connection (1 for the first).
+        var placed = 0
         var recipients: UnsafeMutablePointer<curl_slist>?
         var connectTo: UnsafeMutablePointer<curl_slist>?
         /// Whether this transfer reached MAIL FROM: a failure before it is the host's, not
@@ -111,7 +113,8 @@ final class TransferLoop: @unchecked Sendable {
     let shard: TransferShard
     var lanes: [LaneKey: Lane] = [:]
     var running: [UnsafeMutableRawPointer: Connection] = [:]
-    /// Jobs taken back from a lane after a throttle, not yet reported.
+    /// Jobs taken back from a lane (a `withdraw` order, a held lane, a closed start gate),
+    /// not yet reported.
     var withdrawn: [SMTPResult] = []
 
     init(transport: SMTPTransport, shard: TransferShard) {
@@ -132,7 +135,7 @@ final class TransferLoop: @unchecked Sendable {
                     transport.logger.warning("smtp job refused", metadata: [
                         "recipient": "\(job.recipient.escapingControlCharacters)", "reply": "\(refusal)",
                     ])
-                    pendingResults.append(SMTPResult(id: job.id, reply: refusal, sourceIP: job.sourceIP, destination: job.destination))
+                    pendingResults.append(report(SMTPResult(job, reply: refusal), lane: LaneKey(job)))
                     continue
                 }
                 if let result = route(job, now: now) { pendingResults.append(result) }
@@ -142,7 +145,7 @@ final class TransferLoop: @unchecked Sendable {
                 // Jobs not started go back to the caller untouched.
                 for lane in lanes.values {
                     for job in lane.queue {
-                        pendingResults.append(SMTPResult(id: job.id, reply: nil, sourceIP: job.sourceIP, destination: job.destination))
+                        pendingResults.append(SMTPResult(job, reply: nil))
                     }
                     lane.queue.removeAll()
                 }
@@ -153,13 +156,13 @@ final class TransferLoop: @unchecked Sendable {
                     curl_multi_remove_handle(multi, easy)
                     guard let job = connection.job else { continue }
                     connection.job = nil
-                    pendingResults.append(SMTPResult(id: job.id, reply: nil, sourceIP: job.sourceIP, destination: job.destination))
+                    pendingResults.append(SMTPResult(job, reply: nil))
                 }
                 running.removeAll()
             }
             if !stopping {
                 for (key, lane) in lanes where !lane.queue.isEmpty {
-                    // A throttle or block seen on another thread holds this lane too.
+                    // A hold ordered on another thread holds this lane too.
                     if transport.heldUntil(key, now: now) != nil {
                         withdraw(lane)
                         continue
@@ -207,15 +210,13 @@ final class TransferLoop: @unchecked Sendable {
             let key = LaneKey(job)
             let lane = lanes[key] ?? { let l = Lane(); lanes[key] = l; return l }()
             if transport.heldUntil(key, now: now) != nil {
-                return SMTPResult(id: job.id, reply: nil, sourceIP: job.sourceIP, destination: job.destination)
+                return SMTPResult(job, reply: nil)
             }
             if let down = lane.downUntil, down > now, let reply = lane.downReply {
                 guard !job.fallbacks.isEmpty else {
-                    var result = SMTPResult(id: job.id, reply: reply, classification: transport.options.classifier.classify(reply, provider: job.provider),
-                                              sourceIP: job.sourceIP, destination: job.destination)
-                    result.address = job.address
+                    var result = SMTPResult(job, reply: reply)
                     result.passedOver = passedOver
-                    return result
+                    return report(result, lane: key)
                 }
                 passedOver.append("\(SMTPHop(url: job.destination, address: job.address)): \(reply)")
                 job.route(to: Array(job.fallbacks))
@@ -231,7 +232,7 @@ final class TransferLoop: @unchecked Sendable {
     func withdraw(_ lane: Lane) {
         for waiting in lane.queue {
             lane.passedOver[waiting.id] = nil
-            withdrawn.append(SMTPResult(id: waiting.id, reply: nil, sourceIP: waiting.sourceIP, destination: waiting.destination))
+            withdrawn.append(SMTPResult(waiting, reply: nil))
         }
         lane.queue.removeAll()
     }
@@ -242,7 +243,7 @@ final class TransferLoop: @unchecked Sendable {
             // A job whose lease is gone comes back unsent (`StartGate`).
             if let gate = transport.options.startGate, !gate.mayStart(job.id) {
                 lane.passedOver[job.id] = nil
-                withdrawn.append(SMTPResult(id: job.id, reply: nil, sourceIP: job.sourceIP, destination: job.destination))
+                withdrawn.append(SMTPResult(job, reply: nil))
                 continue
             }
             let connection = lane.idle.popLast() ?? Connection(key: LaneKey(job), sockets: shard.multi.sockets, traits: lane.traits)
@@ -260,6 +261,7 @@ final class TransferLoop: @unchecked Sendable {
         connection.readOffset = 0
         connection.sentMail = false
         connection.messagesOnConnection += 1
+        connection.placed = connection.messagesOnConnection
         // Domains as A-labels whatever the caller gave (curl's own IDN conversion depends
         // on the process's locale, and sends raw UTF-8 where it fails); a non-ASCII local
         // part is left for SMTPUTF8 (checked in the prerequest callback).
@@ -352,17 +354,12 @@ final class TransferLoop: @unchecked Sendable {
             // Cut off by `abandonRunning()`: unsent as far as the caller knows.
             lane?.idle.append(connection)
             lane?.passedOver[job.id] = nil
-            return SMTPResult(id: job.id, reply: nil, sourceIP: job.sourceIP, destination: job.destination)
+            return SMTPResult(job, reply: nil)
         }
         let reply = connection.utf8Refusal ?? Self.reply(for: code, captured: connection.replyBytes)
-        let classification = transport.options.classifier.classify(reply, provider: job.provider)
-        if classification.scope == .session, let lane {
-            lane.messageCap = max(1, min(lane.messageCap ?? .max, connection.messagesOnConnection - 1))
-        }
-        if code != CURLE_OK || classification.scope == .session {
-            // A failed transfer may leave its connection in any state, and a session limit
-            // refuses what follows on it: start the next message on this handle with a
-            // fresh one.
+        if code != CURLE_OK {
+            // A failed transfer may leave its connection in any state: start the next
+            // message on this handle with a fresh one.
             connection.messagesOnConnection = 0
             kiln_easy_setopt_long(easy, CURLOPT_FRESH_CONNECT, 1)
         } else {
@@ -393,26 +390,48 @@ final class TransferLoop: @unchecked Sendable {
                 return route(next, now: ContinuousClock.now, passedOver: tried)
             }
         }
-        // A throttle or a block speaks for the (IP, destination): what waits behind it on
-        // this lane goes back at once, before more connections start.
-        if let lane, Dispatcher.withdrawsLane(after: classification) {
-            let until = ContinuousClock.now + transport.options.laneHold
-            transport.hold(connection.key, until: until)
-            withdraw(lane)
-        }
         if !reply.isPositive {
             transport.logger.debug("smtp reply", metadata: [
                 "destination": "\(job.destination)", "source": "\(job.sourceIP ?? "-")", "reply": "\(reply)",
             ])
         }
-        var result = SMTPResult(id: job.id, reply: reply, classification: classification, sourceIP: job.sourceIP, destination: job.destination)
-        result.address = job.address
+        var result = SMTPResult(job, reply: reply)
         result.passedOver = passedOver
+        result.curlCode = Int(code.rawValue)
+        result.messagesOnConnection = connection.placed
         var microseconds: curl_off_t = 0
         if kiln_easy_getinfo_offset(easy, CURLINFO_TOTAL_TIME_T, &microseconds) == CURLE_OK {
             result.duration = .microseconds(Int64(microseconds))
         }
+        // The orders for this lane are carried out before it starts another job: what
+        // waits behind a throttle goes back at once, before more connections start.
+        return report(result, lane: connection.key, connection: connection)
+    }
+
+    /// Tells the engine of a result with a reply (`Options.onReply`) and carries out the
+    /// orders it gives for the result's lane, at once, on this thread.
+    func report(_ result: SMTPResult, lane key: LaneKey, connection: Connection? = nil) -> SMTPResult {
+        guard result.reply != nil, let observer = transport.options.onReply else { return result }
+        for order in observer(result) { obey(order, lane: key, connection: connection) }
         return result
+    }
+
+    /// Carries out one order for a lane.
+    /// - Parameter connection: the connection the reply came on, if any.
+    func obey(_ order: LaneOrder, lane key: LaneKey, connection: Connection?) {
+        switch order {
+        case .withdraw:
+            if let lane = lanes[key] { withdraw(lane) }
+        case .hold(let duration):
+            transport.hold(key, until: ContinuousClock.now + duration)
+        case .capMessagesPerConnection(let cap):
+            if let lane = lanes[key] { lane.messageCap = max(1, min(lane.messageCap ?? .max, cap)) }
+            // The next message on this handle starts on a fresh connection.
+            if let connection {
+                connection.messagesOnConnection = 0
+                kiln_easy_setopt_long(connection.easy, CURLOPT_FRESH_CONNECT, 1)
+            }
+        }
     }
 
     /// A refused connection, or a host that never answered (no reply line at all).

@@ -71,9 +71,12 @@ struct SimulationRun {
         complaintRate = scenario.list?.complaintRate ?? 0
         weights = (scenario.demand.hourlyProfile ?? .named("business")).weights!
         weightSum = weights.reduce(0, +)
-        throttleClasses = models.map { $0.throttleWordings.map { SMTPReply(parsing: $0)!.classification } }
-        blockClasses = models.map { $0.blockWordings.map { SMTPReply(parsing: $0)!.classification } }
-        bounceClasses = models.map { SMTPReply(parsing: $0.userUnknownReply!)!.classification }
+        // Each wording read once, as the dispatcher's reader reads a reply from that provider.
+        let reader = ReplyReader()
+        let read = { (wording: String, id: String) in reader.read(SMTPReply(parsing: wording)!, provider: MailboxProvider(id)).classification }
+        throttleClasses = zip(models, providerIDs).map { model, id in model.throttleWordings.map { read($0, id) } }
+        blockClasses = zip(models, providerIDs).map { model, id in model.blockWordings.map { read($0, id) } }
+        bounceClasses = zip(models, providerIDs).map { model, id in read(model.userUnknownReply!, id) }
 
         // `none` has no warm-up, so nothing tells it the pool is cold: it sends everything
         // from its own IPs and only reacts to the replies (a throttle defers the message and
@@ -98,7 +101,7 @@ struct SimulationRun {
         dispatcher = Dispatcher(
             router: Router(pools: [poolConfig], sharedPool: shared, strategies: strategies, now: start,
                            profiles: { ProviderProfile.resolve($0, overrides: profileOverrides) }),
-            retry: RetryPolicy(maxMessageAge: maxAge))
+            retry: RetryPolicy(maxMessageAge: maxAge), reader: reader)
         var keys: [Router.ProviderKey] = []
         for id in providerIDs { keys.append(dispatcher.key(for: MailboxProvider(id))) }
         self.keys = keys

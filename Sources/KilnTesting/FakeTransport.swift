@@ -60,19 +60,20 @@ public final class FakeNetwork: Sendable {
     /// A transport onto this network: pass it as `SendEngine`'s `transport:`.
     @Sendable public func transport(options: SMTPTransport.Options, logger: Logger) -> any MailTransport {
         state.withLock { $0.transports += 1 }
-        return FakeTransport(network: self, heloName: options.heloName, classifier: options.classifier)
+        return FakeTransport(network: self, heloName: options.heloName, onReply: options.onReply)
     }
 
     /// One SMTP transaction: the script may answer any command; the first reply of 400 or
-    /// more ends it. Returns the reply that ended it.
-    func transact(_ job: SMTPJob, heloName: String) -> SMTPReply {
+    /// more ends it. Returns the reply that ended it, and the message's place on its
+    /// connection (1 for the first; nil when no connection was made).
+    func transact(_ job: SMTPJob, heloName: String, cap: Int? = nil) -> (reply: SMTPReply, placed: Int?) {
         let client = job.sourceIP ?? "127.0.0.1"
-        let lane = "\(client) \(job.destination)"
+        let lane = Self.lane(of: job)
         let (reachable, onConnection, total) = state.withLock { state in
             (state.reachable, state.onConnection[lane, default: 0], state.messages.count)
         }
         guard reachable else {
-            return SMTPReply(code: 421, enhancedStatus: "4.4.1", text: "kiln: no connection: Could not connect to server", isLocal: true)
+            return (SMTPReply(code: 421, enhancedStatus: "4.4.1", text: "kiln: no connection: Could not connect to server", isLocal: true), nil)
         }
         let kinds: [LoopbackSMTPServer.Command.Kind] = (onConnection == 0 ? [.connect, .hello(heloName)] : [])
             + [.mailFrom(job.mailFrom), .recipient(job.recipient), .message(job.body)]
@@ -81,26 +82,36 @@ public final class FakeNetwork: Sendable {
             if let reply = script(command), reply.code >= 400 {
                 // A refusal at connect or a 421 closes the connection.
                 if kind == .connect || reply.code == 421 { state.withLock { $0.onConnection[lane] = 0 } }
-                return reply
+                return (reply, kind == .connect ? nil : onConnection + 1)
             }
         }
         state.withLock { state in
             state.messages.append(.init(mailFrom: job.mailFrom, recipients: [job.recipient], data: job.body, clientAddress: client))
             let count = state.onConnection[lane, default: 0] + 1
-            state.onConnection[lane] = count >= max(1, job.messagesPerConnection) ? 0 : count
+            state.onConnection[lane] = count >= max(1, min(job.messagesPerConnection, cap ?? .max)) ? 0 : count
         }
-        return SMTPReply(code: 250, enhancedStatus: "2.0.0", text: "OK queued")
+        return (SMTPReply(code: 250, enhancedStatus: "2.0.0", text: "OK queued"), onConnection + 1)
+    }
+
+    /// A job's lane: its source address and destination.
+    static func lane(of job: SMTPJob) -> String { "\(job.sourceIP ?? "127.0.0.1") \(job.destination)" }
+
+    /// Closes the open connection of a lane (the next message opens a new one).
+    func closeConnection(_ lane: String) {
+        state.withLock { $0.onConnection[lane] = 0 }
     }
 }
 
-/// A `MailTransport` that answers every job at once, in order, from a `FakeNetwork`. It
-/// classifies each reply once and, like `SMTPTransport`, takes back what waits behind a
-/// throttle or a block on the same lane (`Dispatcher.withdrawsLane(after:)`): those jobs
-/// come back with a nil reply.
+/// A `MailTransport` that answers every job at once, in order, from a `FakeNetwork`. Like
+/// `SMTPTransport` it reads no reply: it tells `onReply` of each one and carries out the
+/// orders returned for the reply's lane (source IP, destination) before that lane's next
+/// job: `withdraw` gives back what waits on the lane in the same `send`, `hold` gives back
+/// what reaches the lane for a while (measured by `ContinuousClock`, as `SMTPTransport`
+/// does), `capMessagesPerConnection` closes the lane's connections after that many.
 public final class FakeTransport: MailTransport {
     let network: FakeNetwork
     let heloName: String
-    let classifier: ReplyClassifier
+    let onReply: ReplyObserver?
     let state = Mutex(State())
     public let resultsReady: AsyncStream<Void>
     let continuation: AsyncStream<Void>.Continuation
@@ -110,12 +121,16 @@ public final class FakeTransport: MailTransport {
         var inFlight = 0
         var held: Set<MessageID> = []
         var stopped = false
+        /// Lanes held shut, until when.
+        var holds: [String: ContinuousClock.Instant] = [:]
+        /// Lanes' messages per connection, as capped by orders.
+        var caps: [String: Int] = [:]
     }
 
-    init(network: FakeNetwork, heloName: String, classifier: ReplyClassifier) {
+    init(network: FakeNetwork, heloName: String, onReply: ReplyObserver?) {
         self.network = network
         self.heloName = heloName
-        self.classifier = classifier
+        self.onReply = onReply
         (resultsReady, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
@@ -124,16 +139,30 @@ public final class FakeTransport: MailTransport {
         var results: [SMTPResult] = []
         var withdrawn: Set<String> = []
         for job in jobs {
-            let lane = "\(job.sourceIP ?? "-") \(job.destination)"
-            guard !withdrawn.contains(lane), !state.withLock({ $0.stopped }) else {
-                results.append(SMTPResult(id: job.id, reply: nil, sourceIP: job.sourceIP, destination: job.destination))
+            let lane = FakeNetwork.lane(of: job)
+            let (stopped, held, cap) = state.withLock { state in
+                (state.stopped, state.holds[lane].map { ContinuousClock.now < $0 } ?? false, state.caps[lane])
+            }
+            guard !withdrawn.contains(lane), !held, !stopped else {
+                results.append(SMTPResult(job, reply: nil))
                 continue
             }
             if network.losesJob() { continue }
-            let reply = network.transact(job, heloName: heloName)
-            let classification = classifier.classify(reply, provider: job.provider)
-            if Dispatcher.withdrawsLane(after: classification) { withdrawn.insert(lane) }
-            results.append(SMTPResult(id: job.id, reply: reply, classification: classification, sourceIP: job.sourceIP, destination: job.destination))
+            let (reply, placed) = network.transact(job, heloName: heloName, cap: cap)
+            var result = SMTPResult(job, reply: reply)
+            result.messagesOnConnection = placed
+            for order in onReply?(result) ?? [] {
+                switch order {
+                case .withdraw:
+                    withdrawn.insert(lane)
+                case .hold(let duration):
+                    state.withLock { $0.holds[lane] = max($0.holds[lane] ?? .now, .now + duration) }
+                case .capMessagesPerConnection(let n):
+                    state.withLock { $0.caps[lane] = max(1, min($0.caps[lane] ?? .max, n)) }
+                    network.closeConnection(lane)
+                }
+            }
+            results.append(result)
         }
         state.withLock {
             $0.inFlight += results.count

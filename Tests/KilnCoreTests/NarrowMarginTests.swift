@@ -54,8 +54,8 @@ import Testing
     /// Offers a message every 10 seconds (360 an hour) for `hours`; each reply is fed back
     /// as the engine would, 0.2 s after the attempt.
     func run(_ router: inout Router, _ provider: inout FakeHourlyProvider, hours: Int) throws {
-        let throttle = try #require(SMTPReply(parsing: ProviderReplies.gmailThrottle))
-        let block = try #require(SMTPReply(parsing: ProviderReplies.gmailBlock))
+        let throttle = try #require(SMTPReply(parsing: ProviderReplies.gmailThrottle)).reading
+        let block = try #require(SMTPReply(parsing: ProviderReplies.gmailBlock)).reading
         var now = t0
         while now < t0 + .seconds(Int64(hours) * 3600) {
             if case .dedicated = router.route(provider: .gmail, pool: "p", now: now) {
@@ -85,7 +85,7 @@ import Testing
 
     @Test func aThrottleAgainAfterTheBackoffInTheSameHourRestsThePairUntilTheHourEnds() throws {
         var router = router(level: 0.5)
-        let throttle = try #require(SMTPReply(parsing: ProviderReplies.gmailThrottle))
+        let throttle = try #require(SMTPReply(parsing: ProviderReplies.gmailThrottle)).reading
         var now = t0
         for _ in 0..<20 {
             _ = router.route(provider: .gmail, pool: "p", now: now)

@@ -31,7 +31,7 @@ struct SeededGenerator: RandomNumberGenerator {
     @Test func aThrottleRestsThatPairOnlyForTheProvidersBackoff() throws {
         var router = router()
         let throttle = try #require(SMTPReply(parsing: ProviderReplies.gmailThrottle))
-        let until = router.record(throttle, ip: "127.0.0.2", provider: .gmail, now: t0)
+        let until = router.record(throttle.reading, ip: "127.0.0.2", provider: .gmail, now: t0)
         #expect(until == t0 + .seconds(900))
         for _ in 0..<3 { #expect(router.route(provider: .gmail, pool: "p", now: t0) == .dedicated(ip: "127.0.0.3")) }
         // Other providers are not affected.
@@ -46,20 +46,20 @@ struct SeededGenerator: RandomNumberGenerator {
     @Test func whenEveryIPRestsTheMessageWaitsForTheFirstToResume() throws {
         var router = router()
         let throttle = try #require(SMTPReply(parsing: ProviderReplies.yahooThrottle))
-        router.record(throttle, ip: "127.0.0.2", provider: .yahoo, now: t0)
-        router.record(throttle, ip: "127.0.0.3", provider: .yahoo, now: t0 + .seconds(10))
+        router.record(throttle.reading, ip: "127.0.0.2", provider: .yahoo, now: t0)
+        router.record(throttle.reading, ip: "127.0.0.3", provider: .yahoo, now: t0 + .seconds(10))
         #expect(router.route(provider: .yahoo, pool: "p", now: t0 + .seconds(20)) == .deferred(until: t0 + .seconds(1800)))
     }
 
     @Test func aUserUnknownDoesNotSlowTheIP() throws {
         var router = router()
-        #expect(router.record(try #require(SMTPReply(parsing: ProviderReplies.gmailUserUnknown)), ip: "127.0.0.2", provider: .gmail, now: t0) == nil)
+        #expect(router.record(try #require(SMTPReply(parsing: ProviderReplies.gmailUserUnknown)).reading, ip: "127.0.0.2", provider: .gmail, now: t0) == nil)
         #expect(router.suspension(ip: "127.0.0.2", provider: .gmail, now: t0) == nil)
     }
 
     @Test func aBlockSuspendsThePair() throws {
         var router = router()
-        router.record(try #require(SMTPReply(parsing: ProviderReplies.gmailBlock)), ip: "127.0.0.2", provider: .gmail, now: t0)
+        router.record(try #require(SMTPReply(parsing: ProviderReplies.gmailBlock)).reading, ip: "127.0.0.2", provider: .gmail, now: t0)
         #expect(router.suspension(ip: "127.0.0.2", provider: .gmail, now: t0 + .seconds(3600)) == t0 + .seconds(12 * 3600))
     }
 }
@@ -93,15 +93,15 @@ struct SeededGenerator: RandomNumberGenerator {
     func finalDispositions(text: String, expected: AttemptDisposition) throws {
         var rng = SeededGenerator(state: 1)
         let reply = try #require(SMTPReply(parsing: text))
-        #expect(AttemptDisposition.decide(reply: reply, failedAttempts: 1, createdAt: t0, now: t0, policy: RetryPolicy(), using: &rng) == expected)
+        #expect(AttemptDisposition.decide(classification: reply.reading, failedAttempts: 1, createdAt: t0, now: t0, policy: RetryPolicy(), using: &rng) == expected)
     }
 
     @Test func temporaryFailuresRetryWithBackoffThenExpire() throws {
         var rng = SeededGenerator(state: 1)
         let policy = RetryPolicy(jitter: 0, maxMessageAge: .seconds(3 * 3600))
         let reply = try #require(SMTPReply(parsing: "451 4.7.1 Greylisted, try later"))
-        #expect(AttemptDisposition.decide(reply: reply, failedAttempts: 3, createdAt: t0, now: t0 + .seconds(100), policy: policy, using: &rng) == .retry(at: t0 + .seconds(340)))
-        #expect(AttemptDisposition.decide(reply: reply, failedAttempts: 3, createdAt: t0, now: t0 + .seconds(3 * 3600 - 200), policy: policy, using: &rng) == .expired)
+        #expect(AttemptDisposition.decide(classification: reply.reading, failedAttempts: 3, createdAt: t0, now: t0 + .seconds(100), policy: policy, using: &rng) == .retry(at: t0 + .seconds(340)))
+        #expect(AttemptDisposition.decide(classification: reply.reading, failedAttempts: 3, createdAt: t0, now: t0 + .seconds(3 * 3600 - 200), policy: policy, using: &rng) == .expired)
     }
 
     @Test func aThrottleFromARestedPairIsDueAgainAtOnceInItsPlaceInTheQueue() throws {
@@ -112,16 +112,16 @@ struct SeededGenerator: RandomNumberGenerator {
         // since, whatever the pair's rest (the router keeps that).
         let now = t0 + .seconds(35 * 3600)
         for resume in [now + .seconds(30), now + .seconds(900)] {
-            #expect(AttemptDisposition.decide(reply: reply, failedAttempts: 5, createdAt: t0, now: now, resumeAt: resume, policy: policy, using: &rng) == .retry(at: t0))
+            #expect(AttemptDisposition.decide(classification: reply.reading, failedAttempts: 5, createdAt: t0, now: now, resumeAt: resume, policy: policy, using: &rng) == .retry(at: t0))
         }
         // No pair rested (the shared relay throttled): a short backoff.
-        #expect(AttemptDisposition.decide(reply: reply, failedAttempts: 5, createdAt: t0, now: now, policy: policy, using: &rng) == .retry(at: now + .seconds(60)))
+        #expect(AttemptDisposition.decide(classification: reply.reading, failedAttempts: 5, createdAt: t0, now: now, policy: policy, using: &rng) == .retry(at: now + .seconds(60)))
     }
 
     @Test func aPolicyBlockNeverBouncesTheRecipient() throws {
         var rng = SeededGenerator(state: 1)
         let reply = try #require(SMTPReply(parsing: ProviderReplies.gmailBlock))
-        let disposition = AttemptDisposition.decide(reply: reply, failedAttempts: 1, createdAt: t0, now: t0, policy: RetryPolicy(jitter: 0), using: &rng)
+        let disposition = AttemptDisposition.decide(classification: reply.reading, failedAttempts: 1, createdAt: t0, now: t0, policy: RetryPolicy(jitter: 0), using: &rng)
         #expect(disposition == .retry(at: t0 + .seconds(60)))
     }
 }

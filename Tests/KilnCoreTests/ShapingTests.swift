@@ -157,7 +157,7 @@ import Testing
         var router = router(spillover: .never, ips: ["127.0.0.2"])
         router.restore([PairSnapshot(ip: "127.0.0.2", provider: .gmail, warmup: WarmupTracker(level: 0.8, now: t0), suspendedUntil: nil)], now: t0)
         let before = try #require(router.allowance(ip: "127.0.0.2", provider: .gmail, now: t0))
-        router.record(try #require(SMTPReply(parsing: ProviderReplies.gmailThrottle)), ip: "127.0.0.2", provider: .gmail, now: t0)
+        router.record(try #require(SMTPReply(parsing: ProviderReplies.gmailThrottle)).reading, ip: "127.0.0.2", provider: .gmail, now: t0)
         let after = try #require(router.allowance(ip: "127.0.0.2", provider: .gmail, now: t0))
         #expect(after < before / 2)
         #expect(router.suspension(ip: "127.0.0.2", provider: .gmail, now: t0) == t0 + .seconds(900))
@@ -177,7 +177,7 @@ import Testing
             now = now + .seconds(5)
         }
         let sent = try #require(router.warmup(ip: "127.0.0.2", provider: .gmail)).sentInWindow
-        router.record(try #require(SMTPReply(parsing: ProviderReplies.gmailThrottle)), ip: "127.0.0.2", provider: .gmail, now: now)
+        router.record(try #require(SMTPReply(parsing: ProviderReplies.gmailThrottle)).reading, ip: "127.0.0.2", provider: .gmail, now: now)
         let allowance = try #require(router.allowance(ip: "127.0.0.2", provider: .gmail, now: now))
         #expect(Double(sent) < 0.9 * allowance)
         #expect(router.suspension(ip: "127.0.0.2", provider: .gmail, now: now) == t0 + .seconds(3600))
@@ -186,9 +186,9 @@ import Testing
     @Test func aBlockCollapsesTheLevelAndAUserUnknownChangesNothing() throws {
         var router = router(spillover: .never, ips: ["127.0.0.2"])
         router.restore([PairSnapshot(ip: "127.0.0.2", provider: .gmail, warmup: WarmupTracker(level: 0.8, now: t0), suspendedUntil: nil)], now: t0)
-        router.record(try #require(SMTPReply(parsing: ProviderReplies.gmailUserUnknown)), ip: "127.0.0.2", provider: .gmail, now: t0)
+        router.record(try #require(SMTPReply(parsing: ProviderReplies.gmailUserUnknown)).reading, ip: "127.0.0.2", provider: .gmail, now: t0)
         #expect(router.warmup(ip: "127.0.0.2", provider: .gmail)?.level == 0.8)
-        router.record(try #require(SMTPReply(parsing: ProviderReplies.gmailBlock)), ip: "127.0.0.2", provider: .gmail, now: t0)
+        router.record(try #require(SMTPReply(parsing: ProviderReplies.gmailBlock)).reading, ip: "127.0.0.2", provider: .gmail, now: t0)
         #expect(router.warmup(ip: "127.0.0.2", provider: .gmail)?.level == 0.4)
         #expect(router.suspension(ip: "127.0.0.2", provider: .gmail, now: t0) == t0 + .seconds(12 * 3600))
     }

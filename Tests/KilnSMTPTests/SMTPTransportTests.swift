@@ -7,9 +7,11 @@ import Synchronization
 import Testing
 
 @Suite struct SMTPTransportTests {
+    /// A transport that takes the orders of the engine's reading of each reply.
     /// - Parameter laneHold: long in tests, so that a loaded machine does not outlast it.
     func transport(laneHold: Duration = .seconds(2)) -> SMTPTransport {
-        SMTPTransport(options: .init(heloName: "mta.example.com", connectTimeout: .seconds(5), transferTimeout: .seconds(20), laneHold: laneHold),
+        SMTPTransport(options: .init(heloName: "mta.example.com", connectTimeout: .seconds(5), transferTimeout: .seconds(20),
+                                     onReply: ReplyReader(laneHold: laneHold).observer),
                       logger: Logger.test())
     }
 
@@ -222,8 +224,9 @@ import Testing
         await server.shutdown()
     }
 
-    /// A throttle withdraws its lane: what waits behind it comes back unsent (classified
-    /// once, where it arrived), and a job that reaches the lane just after is held back too.
+    /// A throttle withdraws its lane: what waits behind it comes back unsent (the reply
+    /// read once, as it arrived, and the orders carried out at once), and a job that
+    /// reaches the lane just after is held back too.
     @Test func aThrottleWithdrawsItsLaneAndHoldsItBriefly() async throws {
         let server = try await LoopbackSMTPServer.start { command in
             if case .mailFrom = command.kind, command.clientAddress == "127.0.0.2" {
@@ -236,7 +239,8 @@ import Testing
         let first = await collect(transport, count: 10)
         let replied = first.values.filter { $0.reply != nil }
         #expect(replied.count == 1)
-        #expect(replied.first?.classification.replyClass == .throttle && replied.first?.classification.scope == .ip)
+        let reading = try #require(replied.first?.reply.map { ReplyReader().read($0, provider: nil).classification })
+        #expect(reading.replyClass == .throttle && reading.scope == .ip)
         #expect(first.values.filter { $0.reply == nil }.count == 9)
         // Routed before the engine learned of the throttle: held back, not sent.
         transport.send([job(10, server, connections: 1)])

@@ -62,8 +62,9 @@ import Testing
         #expect(reply.code == 553 && reply.enhancedStatus == "5.6.7" && reply.isLocal, "\(reply)")
         #expect(reply.text.contains("non-ASCII address and the receiver does not offer SMTPUTF8"))
         // The message bounces; the address is not called bad (no suppression), no IP is blamed.
-        #expect(result.classification.replyClass == .permanentMessage, "\(result.classification)")
-        #expect(result.classification.scope != .ip)
+        let reading = ReplyReader().read(reply, provider: result.provider).classification
+        #expect(reading.replyClass == .permanentMessage, "\(reading)")
+        #expect(reading.scope != .ip)
         // Nothing of the transaction reached the receiver: no MAIL, no RCPT, no message.
         #expect(server.envelopeCommands.isEmpty, "\(server.envelopeCommands)")
         #expect(server.messages.isEmpty)

@@ -38,7 +38,8 @@ import Testing
         closed.stop()
         let refused = SMTPHop(url: SMTPURL("smtp://\(accepting.host):\(closed.port)")!)
         let transport = SMTPTransport(options: .init(heloName: "mta.example.com", connectTimeout: .seconds(5), transferTimeout: .seconds(20),
-                                                     laneHold: .milliseconds(50), downHold: .milliseconds(200), transferThreads: threads),
+                                                     downHold: .milliseconds(200), onReply: ReplyReader(laneHold: .milliseconds(50)).observer,
+                                                     transferThreads: threads),
                                       logger: Logger.test())
         let sources = ["127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5"]
         var jobs: [MessageID: SMTPJob] = [:]

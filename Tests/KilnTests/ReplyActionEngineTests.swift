@@ -117,6 +117,41 @@ import Testing
         await setup.finish()
     }
 
+    /// An operator rule that reads a refusal of the recipient (a RCPT reply, which the
+    /// built-in table puts on the recipient alone) as a throttle is acted on like any
+    /// throttle: the reply is read once, with the rule, where it arrives, so the pair rests
+    /// and what waited on its lane comes back unsent instead of going out into the throttle.
+    /// Without the rule each refusal is read as the recipient's: nothing withdraws the lane,
+    /// and what was queued on it is refused one by one (the congestion signal rests the
+    /// pair only after several).
+    @Test(arguments: [true, false])
+    func anOperatorRuleThatReadsARecipientRefusalAsAThrottleRestsThePairAndWithdrawsItsLane(ruled: Bool) async throws {
+        let refused = Atomic(0)
+        let setup = try await Setup(spillover: .never, gmailScript: { command in
+            if case .recipient = command.kind, command.clientAddress == "127.0.0.2" {
+                refused.add(1, ordering: .relaxed)
+                return SMTPReply(code: 450, enhancedStatus: "4.2.0", text: "RCPT deferred: RT-LIMIT reached for this sender")
+            }
+            return nil
+        }, coldHourly: 100_000, replyRules: ruled ? [.init(provider: "gmail", match: "RT-LIMIT", action: "throttle")] : nil)
+        let ids = try await setup.submit(60)
+        try await setup.engine.runUntilIdle()
+        let records = try await setup.engine.store.messages(ids: ids)
+        #expect(records.allSatisfy { $0.state != .bounced })
+        let pair = try await setup.engine.status().warmup.first { $0.ip == "127.0.0.2" && $0.provider == "gmail" }
+        let count = refused.load(ordering: .relaxed)
+        if ruled {
+            #expect(try #require(pair?.suspendedUntil) > Self.wallClock() + .seconds(800))
+            // At most the transfers already under way on the lane's connections (Gmail's
+            // five) were refused; the rest was withdrawn and went out from 127.0.0.3.
+            #expect(count >= 1 && count <= 10, "\(count) refusals")
+            #expect(records.filter { $0.state == .delivered }.count >= 60 - count)
+        } else {
+            #expect(count >= 20, "\(count) refusals")
+        }
+        await setup.finish()
+    }
+
     @Test func anOperatorPauseConfigurationSetPausesTheSetAndBouncesNothing() async throws {
         let setup = try await Setup(spillover: .never, gmailScript: { command in
             if case .mailFrom = command.kind {
