@@ -67,8 +67,7 @@ public final class SMTPTransport: Sendable {
 
     struct Inbox {
         var stopping = false
-        var inFlight = 0
-        /// The ids of the jobs counted in `inFlight`.
+        /// The jobs queued, being transferred, or finished and not yet taken.
         var held: Set<MessageID> = []
         var results: [SMTPResult] = []
         /// Each lane's first thread and the jobs given to it so far: the next job goes to
@@ -121,7 +120,6 @@ public final class SMTPTransport: Sendable {
         let count = shards.count
         var batches = [[SMTPJob]](repeating: [], count: count)
         inbox.withLock { state in
-            state.inFlight += jobs.count
             for var job in jobs {
                 state.held.insert(job.id)
                 let (thread, share) = state.assign(TransferLoop.LaneKey(job), connections: job.maxConnections, threads: count)
@@ -158,14 +156,13 @@ public final class SMTPTransport: Sendable {
         inbox.withLock { state in
             let results = state.results
             state.results.removeAll(keepingCapacity: true)
-            state.inFlight -= results.count
             for result in results { state.held.remove(result.id) }
             return results
         }
     }
 
     /// Jobs queued or being transferred, or finished and not yet taken.
-    public var inFlight: Int { inbox.withLock { $0.inFlight } }
+    public var inFlight: Int { inbox.withLock { $0.held.count } }
 
     public var heldJobs: Set<MessageID> { inbox.withLock { $0.held } }
 

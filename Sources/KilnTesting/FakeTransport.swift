@@ -118,7 +118,7 @@ public final class FakeTransport: MailTransport {
 
     struct State {
         var results: [SMTPResult] = []
-        var inFlight = 0
+        /// The jobs answered and not yet taken.
         var held: Set<MessageID> = []
         var stopped = false
         /// Lanes held shut, until when.
@@ -165,7 +165,6 @@ public final class FakeTransport: MailTransport {
             results.append(result)
         }
         state.withLock {
-            $0.inFlight += results.count
             $0.held.formUnion(results.map(\.id))
             $0.results += results
         }
@@ -175,13 +174,12 @@ public final class FakeTransport: MailTransport {
     public func takeResults() -> [SMTPResult] {
         state.withLock { state in
             defer { state.results.removeAll() }
-            state.inFlight -= state.results.count
             state.held.subtract(state.results.map(\.id))
             return state.results
         }
     }
 
-    public var inFlight: Int { state.withLock { $0.inFlight } }
+    public var inFlight: Int { state.withLock { $0.held.count } }
 
     public var heldJobs: Set<MessageID> { state.withLock { $0.held } }
 

@@ -89,28 +89,6 @@ final class PartitionProxy: Sendable {
 
     private func relay(_ client: Int32) {
         defer { close(client) }
-        let upstream = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard upstream >= 0 else { return }
-        defer { close(upstream) }
-        var address = LoopbackTCPServer.socketAddress("127.0.0.1", port: upstreamPort)
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(upstream, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard connected == 0 else { return }
-        var buffer = [UInt8](repeating: 0, count: 16_384)
-        while !stopped {
-            // Cut: nothing is read, so nothing is forwarded; the kernel keeps the bytes.
-            guard !cutNow else {
-                usleep(20_000)
-                continue
-            }
-            var entries = [pollfd(fd: client, events: Int16(POLLIN), revents: 0), pollfd(fd: upstream, events: Int16(POLLIN), revents: 0)]
-            let ready = poll(&entries, 2, 50)
-            if ready < 0 { return }
-            for (index, (from, to)) in [(client, upstream), (upstream, client)].enumerated() where entries[index].revents != 0 {
-                let read = buffer.withUnsafeMutableBytes { recv(from, $0.baseAddress, $0.count, 0) }
-                guard read > 0, LoopbackTCPServer.sendAll(to, Array(buffer.prefix(read))) else { return }
-            }
-        }
+        LoopbackTCPServer.relay(client, toPort: upstreamPort, stopping: { stopped }, paused: { cutNow })
     }
 }

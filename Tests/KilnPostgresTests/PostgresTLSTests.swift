@@ -381,8 +381,9 @@ final class LoopbackTCPServer: Sendable {
         Glibc.send(fd, pointer, count, noSignal)
     }
 
-    /// Relays bytes between `client` and 127.0.0.1:`port` until either side closes.
-    static func relay(_ client: Int32, toPort port: Int, stopping: () -> Bool) {
+    /// Relays bytes between `client` and 127.0.0.1:`port` until either side closes. While
+    /// `paused` says so, nothing is read either way (the kernel keeps the bytes).
+    static func relay(_ client: Int32, toPort port: Int, stopping: () -> Bool, paused: () -> Bool = { false }) {
         let upstream = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard upstream >= 0 else { return }
         defer { close(upstream) }
@@ -391,6 +392,10 @@ final class LoopbackTCPServer: Sendable {
         guard connected == 0 else { return }
         var buffer = [UInt8](repeating: 0, count: 16_384)
         while !stopping() {
+            guard !paused() else {
+                usleep(20_000)
+                continue
+            }
             var entries = [pollfd(fd: client, events: Int16(POLLIN), revents: 0), pollfd(fd: upstream, events: Int16(POLLIN), revents: 0)]
             let ready = poll(&entries, 2, 100)
             if ready < 0 { return }
