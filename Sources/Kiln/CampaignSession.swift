@@ -52,14 +52,14 @@ public final class CampaignSession: Sendable {
         var pausedStop = false
         var ingested = record
         try await withThrowingTaskGroup(of: Void.self) { helpers in
-            helpers.addTask { [runner] in
+            helpers.addTask { [runner, clock = engine.clock] in
                 while !Task.isCancelled {
                     do throws(KilnError) {
                         progress(.success(try await runner.report(record.id, pace: true, reasons: false)))
                     } catch {
                         progress(.failure(error))
                     }
-                    try await Task.sleep(for: interval)
+                    try await clock.sleep(for: interval)
                 }
             }
             // Deliver while the list streams in.
@@ -82,7 +82,7 @@ public final class CampaignSession: Sendable {
                         pausedStop = true
                         break
                     }
-                    try await Task.sleep(for: .milliseconds(500))
+                    try await engine.clock.sleep(for: .milliseconds(500))
                 }
             }
             engine.stop()

@@ -26,18 +26,22 @@ final class EventRelay: Sendable {
     let store: any MessageStore
     let logger: Logger
     let metrics: EngineMetrics
+    /// The engine's clock: the waits, the backoffs and the error times are on it.
+    let clock: any EngineClock
     /// How long an idle destination waits before it reads the log again.
     let pollInterval: Duration
     let backoff: RetryBackoff
     /// Template tags by content id (a few hundred at most are kept).
     private let tags = Mutex<[Int64: [String]]>([:])
 
-    init(targets: [Target], store: any MessageStore, logger: Logger, metrics: EngineMetrics, pollInterval: Duration = .milliseconds(200),
+    init(targets: [Target], store: any MessageStore, logger: Logger, metrics: EngineMetrics, clock: any EngineClock,
+         pollInterval: Duration = .milliseconds(200),
          backoff: RetryBackoff = RetryBackoff(base: .milliseconds(500), cap: .seconds(30))) {
         self.targets = targets
         self.store = store
         self.logger = logger
         self.metrics = metrics
+        self.clock = clock
         self.pollInterval = pollInterval
         self.backoff = backoff
     }
@@ -97,8 +101,8 @@ final class EventRelay: Sendable {
                 }
             }
             // nil: the time is up.
-            group.addTask {
-                try? await Task.sleep(for: timeout)
+            group.addTask { [clock] in
+                try? await clock.sleep(for: timeout)
                 return nil
             }
             var caughtUp = Set<String>()
@@ -116,19 +120,19 @@ final class EventRelay: Sendable {
         var rng = SystemRandomNumberGenerator()
         var failures = 0
         var cursor: DestinationCursor?
-        var pendingCheckedAt = ContinuousClock.now - .seconds(60)
+        var pendingCheckedAt: Duration?
         while !Task.isCancelled {
             do {
                 if cursor == nil { cursor = try await store.destinationCursors()[target.key] ?? DestinationCursor(name: target.key, position: .start) }
                 guard var current = cursor else { continue }
-                if ContinuousClock.now - pendingCheckedAt > .seconds(5) {
+                if pendingCheckedAt.map({ clock.uptime() - $0 >= .seconds(5) }) ?? true {
                     metrics.eventsPending(target.key, try await store.outboxCount(after: current.position, cap: 10_000_000, taking: target.filter))
-                    pendingCheckedAt = ContinuousClock.now
+                    pendingCheckedAt = clock.uptime()
                 }
                 let batch = try await store.outboxEvents(after: current.position, limit: 1_000)
                 if batch.isEmpty {
                     if untilCaughtUp { return }
-                    try await Task.sleep(for: pollInterval)
+                    try await clock.sleep(for: pollInterval)
                     continue
                 }
                 // The events it takes, up to a request's worth; the cursor moves past the
@@ -149,12 +153,12 @@ final class EventRelay: Sendable {
                     } catch {
                         failures += 1
                         current.lastError = error.message
-                        current.lastErrorAt = SendEngine.wallClock()
+                        current.lastErrorAt = clock.now()
                         cursor = current
                         try await store.saveDestinationCursor(current)
                         logger.warning("event destination failed; retrying", metadata: [
                             "destination": "\(target.key)", "error": "\(error.message)", "failures": "\(failures)"])
-                        try await Task.sleep(for: backoff.delay(afterFailures: failures, using: &rng))
+                        try await clock.sleep(for: backoff.delay(afterFailures: failures, using: &rng))
                         continue
                     }
                 }
@@ -175,7 +179,7 @@ final class EventRelay: Sendable {
                 failures += 1
                 logger.error("event destination could not read or save its cursor", metadata: ["destination": "\(target.key)", "error": "\(error)"])
                 cursor = nil
-                do { try await Task.sleep(for: backoff.delay(afterFailures: failures, using: &rng)) } catch { return }
+                do { try await clock.sleep(for: backoff.delay(afterFailures: failures, using: &rng)) } catch { return }
             }
         }
     }

@@ -19,7 +19,7 @@ extension SendEngine {
     /// (`EventRelay`), purges what retention allows, and refreshes the gauges; these stop
     /// when delivery does (destinations resume from their cursors on the next run).
     public func run() async throws {
-        let relay = EventRelay(targets: try EventRelay.targets(of: configuration, secrets: secrets), store: store, logger: logger, metrics: metrics)
+        let relay = EventRelay(targets: try EventRelay.targets(of: configuration, secrets: secrets), store: store, logger: logger, metrics: metrics, clock: clock)
         try await withGracefulShutdownHandler {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { await relay.run() }
@@ -38,7 +38,7 @@ extension SendEngine {
     /// or at `timeout`, with the destinations that had not (they go on from their cursor
     /// on the next run).
     public func deliverPendingEvents(timeout: Duration = .seconds(30)) async throws -> [String] {
-        let relay = EventRelay(targets: try EventRelay.targets(of: configuration, secrets: secrets), store: store, logger: logger, metrics: metrics)
+        let relay = EventRelay(targets: try EventRelay.targets(of: configuration, secrets: secrets), store: store, logger: logger, metrics: metrics, clock: clock)
         return await relay.drain(timeout: timeout)
     }
 
@@ -88,7 +88,7 @@ extension SendEngine {
         }
         let credentials = try sharedPoolCredentials
         let saved = await savedShaping()
-        let gate = StartGate()
+        let gate = StartGate(clock: clock)
         let readings = ReplyReadings(reader: ReplyReader(classifier: configuration.replyClassifier))
         let session = DeliverySession(engine: self, transport: makeTransport(startGate: gate, readings: readings), saved: saved,
                                       finisher: finisher, credentials: credentials, startGate: gate, readings: readings)
@@ -155,8 +155,9 @@ final class DeliverySession: Sendable {
         var path: SendingPath
         /// For an operator rule that pauses the message's configuration set.
         var configurationSet: String
-        /// When it was leased for this attempt (the attempt's duration runs from here).
-        var startedAt: ContinuousClock.Instant
+        /// When it was leased for this attempt, on the engine clock's `uptime` (the
+        /// attempt's duration runs from here).
+        var startedAt: Duration
         /// Handed to the finishing pool (and so on to the transport).
         var handed = false
         /// Its result was taken from the transport; its outcome is being stored.
@@ -263,6 +264,7 @@ final class DeliverySession: Sendable {
         self.finisher = finisher
         sharedURL = configuration.sharedPool.flatMap { SMTPURL($0.url) }
         pool = FinishingPool()
+        finished = Wakeup(clock: engine.clock)
         let transport = transport
         sequencer = Sequencer { jobs in transport.send(jobs) }
     }
@@ -271,6 +273,8 @@ final class DeliverySession: Sendable {
 
     let pool: FinishingPool
     let sequencer: Sequencer<[SMTPJob]>
+    /// Poked each time the finishing pool hands a batch to the transport (`drainFinishing`).
+    let finished: Wakeup
 
     /// Messages leased and not yet recorded: being finished, waiting to be recorded as
     /// rendering failures, or with the transport.
@@ -360,7 +364,7 @@ final class DeliverySession: Sendable {
     /// marked lost: what is still being finished for them is dropped, not sent; what the
     /// transport already holds runs, and its outcomes are recorded as stale.
     func beat(now: Timestamp) async throws {
-        let renewing = ContinuousClock.now
+        let renewing = engine.clock.uptime()
         if let limit = configuration.sharedPool?.dailyLimit { try await renewRelaySlice(limit: limit, now: now) }
         var beat = heartbeat
         beat.holding = state.withLock { $0.inFlight.filter { !$0.value.lost }.map { MessageLease(id: $0.key, epoch: $0.value.epoch) } }
@@ -449,21 +453,30 @@ final class DeliverySession: Sendable {
         return max(.milliseconds(1), min(doubled, nextToken))
     }
 
-    /// Beats when a quarter of the lease time has passed since `beatAt`.
-    func beatIfDue(_ beatAt: inout ContinuousClock.Instant) async throws {
-        guard ContinuousClock.now - beatAt > leaseTime / 4 else { return }
+    /// Beats when a quarter of the lease time has passed since `beatAt` (nil: never
+    /// beat), on the engine clock's `uptime`.
+    func beatIfDue(_ beatAt: inout Duration?) async throws {
+        if let last = beatAt, engine.clock.uptime() - last < leaseTime / 4 { return }
         try await beat(now: engine.now())
         engine.storeWrites()
-        beatAt = ContinuousClock.now
+        beatAt = engine.clock.uptime()
     }
+
+    /// How often the run reads the pauses from the store (a pause or a resume through
+    /// this engine is read at once; one from another process or node within this).
+    static let pauseCheckInterval = Duration.milliseconds(250)
 
     // MARK: Dispatching
 
     func dispatch(until idle: SendEngine.IdleCheck) async throws {
+        // Every interval is measured on the engine's clock (nil: not done yet), and every
+        // wait is a `Wakeup`: a submission, a pause or resume through this engine, recorded
+        // results or a stop end it at once; the clock ends it at its timeout.
+        let clock = engine.clock
         var paused = Set<String>()
-        var pausedCheckedAt = ContinuousClock.now - .seconds(10)
-        var guardCheckedAt = ContinuousClock.now - .seconds(60)
-        var beatAt = ContinuousClock.now - .seconds(3600)
+        var pausedCheckedAt: Duration?
+        var guardCheckedAt: Duration?
+        var beatAt: Duration?
         // A store that cannot write for now (a full disk, an unreachable database) is
         // waited out: what is in flight stays, and the loop tries again with a backoff.
         var outageWait = Duration.zero
@@ -476,28 +489,32 @@ final class DeliverySession: Sendable {
             do {
                 try Task.checkCancellation()
                 try await beatIfDue(&beatAt)
-                if ContinuousClock.now - guardCheckedAt > engine.reputationCheckInterval {
+                if guardCheckedAt.map({ clock.uptime() - $0 >= engine.reputationCheckInterval }) ?? true {
                     try await engine.enforceReputation()
-                    guardCheckedAt = ContinuousClock.now
-                    pausedCheckedAt = guardCheckedAt - .seconds(10)
+                    guardCheckedAt = clock.uptime()
+                    pausedCheckedAt = nil
                 }
-                if ContinuousClock.now - pausedCheckedAt > .milliseconds(250) {
+                if engine.pausesChanged.exchange(false, ordering: .relaxed) { pausedCheckedAt = nil }
+                if pausedCheckedAt.map({ clock.uptime() - $0 >= Self.pauseCheckInterval }) ?? true {
                     paused = try await engine.store.pausedScopes().union(otherNodesSets)
-                    pausedCheckedAt = ContinuousClock.now
+                    pausedCheckedAt = clock.uptime()
                     engine.pausedAll.withLock { [paused] in $0 = paused.contains("*") }
                     engine.setPausedGauges(paused)
                 }
                 try await recordRenderingFailures()
                 if paused.contains("*") {
                     if inFlight == 0, try await idle(paused, [:]) { return }
-                    try await Task.sleep(for: .milliseconds(250))
+                    _ = await engine.wakeup.wait(upTo: Self.pauseCheckInterval)
+                    try Task.checkCancellation()
                     continue
                 }
                 let capacity = maxInFlight - inFlight
                 // Lease in batches: while transfers run, wait until a quarter of the room is free,
                 // so that the store (shared by nodes on PostgreSQL) sees few, large leases.
+                // Recorded results end the wait; the timeout keeps the heartbeat going.
                 if capacity <= 0 || (inFlight > 0 && capacity < leaseBatch) {
-                    try await Task.sleep(for: .milliseconds(2))
+                    _ = await engine.wakeup.wait(upTo: leaseTime / 8)
+                    try Task.checkCancellation()
                     continue
                 }
                 let now = engine.now()
@@ -524,7 +541,7 @@ final class DeliverySession: Sendable {
             } catch let error as KilnError where error.isTemporary {
                 outageWait = SendEngine.storeOutageWait(after: outageWait)
                 engine.storeUnavailable(error, retryingIn: outageWait)
-                try await Task.sleep(for: outageWait)
+                try await clock.sleep(for: outageWait)
             }
         }
     }
@@ -638,7 +655,7 @@ final class DeliverySession: Sendable {
                 let (connections, perConnection) = state.withLock { state in
                     state.inFlight[message.id] = InFlight(epoch: message.epoch, provider: message.provider, recipient: message.recipient,
                                                           createdAt: message.createdAt, attempts: message.attempts, path: path,
-                                                          configurationSet: content.configurationSet, startedAt: .now)
+                                                          configurationSet: content.configurationSet, startedAt: engine.clock.uptime())
                     return (viaShared ? configured : state.dispatcher.connections(for: message.provider, configured: configured),
                             state.dispatcher.messagesPerConnection(for: message.provider))
                 }
@@ -729,9 +746,12 @@ final class DeliverySession: Sendable {
                 if dropped > 0 {
                     engine.logger.warning("dropped jobs whose lease was lost before they started", metadata: ["count": "\(dropped)"])
                 }
+                // Room in flight, or failures to record: the delivery loop goes on at once.
+                if dropped > 0 || !failures.isEmpty { engine.wakeup.poke() }
                 if let whole = batch.add(jobs, at: index) {
                     sequencer.complete(batch.number, whole)
                     state.withLock { $0.finishing -= work.count }
+                    finished.poke()
                 }
             }
         }
@@ -772,7 +792,7 @@ final class DeliverySession: Sendable {
     /// Waits for the finishing pool to hand over what it holds (at the end of a run,
     /// before the transport shuts down), then records its failures.
     func drainFinishing() async throws {
-        while state.withLock({ $0.finishing > 0 }) { try? await Task.sleep(for: .milliseconds(1)) }
+        while state.withLock({ $0.finishing > 0 }) { _ = await finished.wait(upTo: .seconds(1)) }
         try await recordRenderingFailures()
     }
 
@@ -963,9 +983,8 @@ final class DeliverySession: Sendable {
 
     func consumeResults() async throws {
         for await _ in transport.resultsReady {
-            // Results that come within a few milliseconds are recorded together: one
-            // transaction (one statement on PostgreSQL) for many outcomes.
-            try? await Task.sleep(for: .milliseconds(20))
+            // Group commit: what came in while the last outcomes were being written is
+            // recorded together, one transaction (one statement on PostgreSQL) for many.
             try await recordTaken(takeRecording())
         }
         try await recordTaken(takeRecording())
@@ -1008,7 +1027,7 @@ final class DeliverySession: Sendable {
             if !result.passedOver.isEmpty { event.detail = "passed over: " + result.passedOver.joined(separator: "; ") }
             // The transfer's own time (the transport's); from the lease for a transport
             // that does not say.
-            let duration = result.duration ?? ContinuousClock.now - info.startedAt
+            let duration = result.duration ?? engine.clock.uptime() - info.startedAt
             engine.metrics.attempt(provider: info.provider.id, ip: info.path.description, replyClass: classification.replyClass.rawValue,
                                    duration: duration)
             engine.logAttempt(result.id, ip: info.path.description, provider: info.provider, reply: reply, classification: classification,

@@ -42,6 +42,7 @@ extension SendEngine {
         var events: [DeliveryEvent] = []
         for (scope, snapshot) in try await reputation() where snapshot.status == .sendingPaused && !paused.contains(scope) {
             try await store.setPaused(true, scope: scope == "*" ? nil : scope)
+            pausesDidChange()
             events.append(DeliveryEvent(kind: .paused, time: now(), detail: "\(scope): reputation guard: \(snapshot.reason)"))
             logger.warning("sending paused by the reputation guard", metadata: ["scope": "\(scope)", "reason": "\(snapshot.reason)"])
         }

@@ -47,7 +47,7 @@ extension SendEngine {
             } catch let error as KilnError where error.isTemporary {
                 wait = Self.storeOutageWait(after: wait)
                 storeUnavailable(error, retryingIn: wait)
-                try await Task.sleep(for: wait)
+                try await clock.sleep(for: wait)
             }
         }
     }

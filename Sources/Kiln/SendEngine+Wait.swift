@@ -12,7 +12,7 @@ extension SendEngine {
         } catch let error as KilnError where error.code == .deliveryLockHeld {
             while try await store.messages(ids: ids).contains(where: { $0.state == .queued || $0.state == .leased }),
                   try await !store.pausedScopes().contains("*") {
-                try await Task.sleep(for: poll)
+                try await clock.sleep(for: poll)
             }
         }
         return try await store.messages(ids: ids)

@@ -25,13 +25,17 @@ public final class SendEngine: Service, Sendable {
     public let store: any MessageStore
     let logger: Logger
     let secrets: SecretSource
-    let now: @Sendable () -> Timestamp
+    /// The one clock of timestamps, intervals and waits (`SystemClock`, or a test's).
+    public let clock: any EngineClock
     let broadcaster = EventBroadcaster()
     /// MX lookups through `delivery.nameservers` (else /etc/resolv.conf), on the engine's clock.
     let mx: MXResolver
     let stopping = Mutex(false)
     /// Ends the delivery loop's idle wait early: a submission, a stop, recorded results.
-    let wakeup = Wakeup()
+    let wakeup: Wakeup
+    /// Set by a pause or a resume through this engine: the delivery run reads the pauses
+    /// again at once instead of at its next check.
+    let pausesChanged = Atomic(false)
     let messageIDs = Mutex<SystemRandomNumberGenerator>(SystemRandomNumberGenerator())
     /// Whose leases this engine takes: the node name (when it is one of the configured
     /// nodes), the host, the process and a random part.
@@ -72,14 +76,15 @@ public final class SendEngine: Service, Sendable {
     /// - Parameters:
     ///   - configuration: a validated configuration.
     ///   - baseDirectory: what relative paths in the configuration are relative to.
-    ///   - now: the wall clock (injectable for tests).
+    ///   - clock: the clock of timestamps, intervals and waits (tests pass a
+    ///     `KilnTesting.ManualClock`).
     ///   - transport: makes the transport of each delivery run; libcurl SMTP by default
     ///     (tests pass `KilnTesting.FakeTransport`).
     ///   - store: the store to use instead of the configured one.
     ///   - node: the configured node to deliver as (sending from its IPs only).
     public init(
         configuration: Configuration, baseDirectory: String = FileManager.default.currentDirectoryPath,
-        secrets: SecretSource? = nil, logger: Logger, now: @escaping @Sendable () -> Timestamp = SendEngine.wallClock,
+        secrets: SecretSource? = nil, logger: Logger, clock: any EngineClock = SystemClock(),
         reputationCheckInterval: Duration = .seconds(10),
         transport: @escaping TransportFactory = { options, logger in SMTPTransport(options: options, logger: logger) },
         store: (any MessageStore)? = nil, node: String? = nil, metrics: EngineMetrics? = nil, housekeeping: Housekeeping = Housekeeping()
@@ -100,8 +105,9 @@ public final class SendEngine: Service, Sendable {
         self.configuration = configuration
         self.sendingConfiguration = node.map { configuration.restricted(toNode: $0) } ?? configuration
         self.logger = logger
-        self.now = now
-        self.mx = MXResolver(client: DNSClient(servers: (configuration.delivery.nameservers ?? []).compactMap(DNSServerAddress.init)), now: now)
+        self.clock = clock
+        self.wakeup = Wakeup(clock: clock)
+        self.mx = MXResolver(client: DNSClient(servers: (configuration.delivery.nameservers ?? []).compactMap(DNSServerAddress.init)), now: { clock.now() })
         let secrets = secrets ?? SecretSource(baseDirectory: baseDirectory)
         self.secrets = secrets
         if let store {
@@ -136,11 +142,8 @@ public final class SendEngine: Service, Sendable {
         try self.init(configuration: configuration, baseDirectory: directory.isEmpty ? "." : directory, logger: logger, node: node, housekeeping: housekeeping)
     }
 
-    @Sendable public static func wallClock() -> Timestamp {
-        var spec = timespec()
-        clock_gettime(CLOCK_REALTIME, &spec)
-        return Timestamp(nanoseconds: Int64(spec.tv_sec) * 1_000_000_000 + Int64(spec.tv_nsec))
-    }
+    /// The machine's wall time (`SystemClock.now`), for commands that only stamp a record.
+    @Sendable public static func wallClock() -> Timestamp { SystemClock.wallTime() }
 
     /// Every event from now on (accepted, send, delivery, bounce, ...).
     public func events() -> AsyncStream<DeliveryEvent> { broadcaster.subscribe() }
@@ -276,6 +279,9 @@ public final class SendEngine: Service, Sendable {
     /// part of a process that uses the engine reads.
     public func currentTime() -> Timestamp { now() }
 
+    /// The wall time on the engine's clock.
+    func now() -> Timestamp { clock.now() }
+
     /// A token unique to this engine's run, for Message-IDs (`base36.base36`).
     public func makeUniqueToken() -> String {
         let (a, b) = messageIDs.withLock { ($0.next(), $0.next()) }
@@ -309,6 +315,7 @@ public final class SendEngine: Service, Sendable {
     public func pause(configurationSet: String? = nil, reason: String? = nil) async throws(KilnError) {
         try validateConfigurationSet(configurationSet)
         try await store.setPaused(true, scope: configurationSet)
+        pausesDidChange()
         let scope = configurationSet ?? "*"
         broadcaster.publish([DeliveryEvent(kind: .paused, time: now(), detail: reason.map { "\(scope): \($0)" } ?? scope)])
     }
@@ -326,6 +333,7 @@ public final class SendEngine: Service, Sendable {
         try validateTenant(tenant)
         let scope = PausedScope.tenant(tenant)
         try await store.setPaused(true, scope: scope)
+        pausesDidChange()
         broadcaster.publish([DeliveryEvent(kind: .paused, time: now(), detail: reason.map { "\(scope): \($0)" } ?? scope)])
     }
 
@@ -340,7 +348,15 @@ public final class SendEngine: Service, Sendable {
             try await store.restartReputationWindow(scope: scope, now: now())
         }
         try await store.setPaused(false, scope: scope == "*" ? nil : scope)
+        pausesDidChange()
         broadcaster.publish([DeliveryEvent(kind: .resumed, time: now(), detail: scope)])
+    }
+
+    /// A running delivery reads the pauses again at once (another process's pause or
+    /// resume is read at its next check, `DeliverySession.pauseCheckInterval`).
+    func pausesDidChange() {
+        pausesChanged.store(true, ordering: .relaxed)
+        wakeup.poke()
     }
 
     /// Throws, naming the tenants, when `tenant` is not `default` or a configured tenant.

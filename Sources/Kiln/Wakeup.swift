@@ -1,10 +1,15 @@
+import KilnCore
 import Synchronization
 
 /// A wait that ends early when poked: the delivery loop waits on it while it has nothing
 /// to send, and a local submission, a stop or a resume pokes it. A poke while nobody waits
 /// is kept for the next wait, so none is lost.
 final class Wakeup: Sendable {
+    /// What the timeouts are measured on.
+    let clock: any EngineClock
     private let state = Mutex<(poked: Bool, waiter: CheckedContinuation<Void, Never>?)>((false, nil))
+
+    init(clock: any EngineClock) { self.clock = clock }
 
     /// Ends the current wait, or the next one.
     func poke() {
@@ -47,8 +52,8 @@ final class Wakeup: Sendable {
                     waiter?.resume()
                 }
             }
-            group.addTask {
-                try? await Task.sleep(for: timeout)
+            group.addTask { [clock] in
+                try? await clock.sleep(for: timeout)
                 return false
             }
             let first = await group.next() ?? false

@@ -8,12 +8,15 @@ import Synchronization
 /// says they were taken back. A job the gate stops comes back unsent (a nil reply), as a
 /// withdrawn one does.
 public final class StartGate: Sendable {
-    private let state = Mutex<(validUntil: ContinuousClock.Instant?, lost: Set<MessageID>)>((nil, []))
+    private let state = Mutex<(validUntil: Duration?, lost: Set<MessageID>)>((nil, []))
+    /// The engine's clock: deadlines are readings of its `uptime`.
+    private let clock: any EngineClock
 
-    public init() {}
+    public init(clock: any EngineClock) { self.clock = clock }
 
-    /// Jobs may start until `deadline` (the last renewal plus the lease time).
-    public func leasesValid(until deadline: ContinuousClock.Instant) {
+    /// Jobs may start until `deadline` (the last renewal plus the lease time), on the
+    /// clock's `uptime`.
+    public func leasesValid(until deadline: Duration) {
         state.withLock { $0.validUntil = deadline }
     }
 
@@ -26,13 +29,13 @@ public final class StartGate: Sendable {
     /// Whether the leases have lapsed: not renewed for a lease time (nil until the first
     /// renewal), and for how long.
     public var lapsed: Duration? {
-        let now = ContinuousClock.now
+        let now = clock.uptime()
         return state.withLock { state in state.validUntil.flatMap { now >= $0 ? now - $0 : nil } }
     }
 
     /// Whether the job for `id` may start now (a stopped job's id is forgotten).
     public func mayStart(_ id: MessageID) -> Bool {
-        let now = ContinuousClock.now
+        let now = clock.uptime()
         return state.withLock { state in
             if state.lost.remove(id) != nil { return false }
             return state.validUntil.map { now < $0 } ?? true

@@ -15,7 +15,7 @@ import Synchronization
 ///     }
 ///     return nil
 /// }
-/// let engine = try SendEngine(configuration: c, logger: logger, now: clock.now, transport: network.transport)
+/// let engine = try SendEngine(configuration: c, logger: logger, clock: clock, transport: network.transport)
 /// ```
 public final class FakeNetwork: Sendable {
     let script: LoopbackSMTPServer.Script

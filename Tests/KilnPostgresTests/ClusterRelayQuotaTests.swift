@@ -28,7 +28,7 @@ struct ClusterRelayQuotaTests {
         // A minute into a UTC day: the whole run stays in one window of the daily limit.
         let clock = ManualClock(Timestamp(nanoseconds: (1_800_000_000 - 8 * 3_600 + 60) * 1_000_000_000))
         let nodes = try ["a", "b"].map { node in
-            try SendEngine(configuration: configuration, baseDirectory: directory, secrets: secrets, logger: Logger.test(), now: clock.now, node: node)
+            try SendEngine(configuration: configuration, baseDirectory: directory, secrets: secrets, logger: Logger.test(), clock: clock, node: node)
         }
         let to = try (0..<400).map { try EmailAddress("user\($0)@gmail.com") }
         _ = try await nodes[0].submit(OutgoingMessage(MessageDraft(from: try EmailAddress("news@example.com"), to: to, subject: "Hi", text: "Hello\n")))

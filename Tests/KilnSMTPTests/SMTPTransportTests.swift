@@ -61,7 +61,8 @@ import Testing
     /// the others go out.
     @Test func jobsWhoseLeaseIsGoneComeBackUnsent() async throws {
         let server = try await LoopbackSMTPServer.start()
-        let gate = StartGate()
+        let clock = ManualClock()
+        let gate = StartGate(clock: clock)
         let transport = SMTPTransport(options: .init(heloName: "mta.example.com", connectTimeout: .seconds(5), transferTimeout: .seconds(20),
                                                      startGate: gate), logger: Logger.test())
         gate.markLost([MessageID(1)])
@@ -70,7 +71,8 @@ import Testing
         #expect(results[MessageID(0)]?.reply?.code == 250)
         #expect(results[MessageID(1)] != nil && results[MessageID(1)]?.reply == nil, "a lost lease's job must come back unsent")
         #expect(gate.lapsed == nil)
-        gate.leasesValid(until: ContinuousClock.now - .seconds(1))
+        gate.leasesValid(until: clock.uptime() + .seconds(5))
+        clock.advance(by: .seconds(6))
         #expect(gate.lapsed.map { $0 >= .seconds(1) } == true, "readiness says the leases lapsed")
         transport.send((2..<6).map { job($0, server) })
         results = await collect(transport, count: 4)

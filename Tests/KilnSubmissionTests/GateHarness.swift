@@ -41,7 +41,7 @@ final class GateHarness: Sendable {
         withSubmission.submission = .init(smtp: .init(listen: ["127.0.0.1:2587"], trustedNetworks: trusted))
         var source = SecretSource(baseDirectory: directory)
         source.environment["KILN_TEST_RETURN_PATH"] = "return-path-test-secret-0123"
-        engine = try SendEngine(configuration: withSubmission, baseDirectory: directory, secrets: source, logger: Logger(label: "test"), now: clock.now,
+        engine = try SendEngine(configuration: withSubmission, baseDirectory: directory, secrets: source, logger: Logger(label: "test"), clock: clock,
                                 reputationCheckInterval: .milliseconds(50), transport: network.transport)
         gate = try SubmissionGate(engine: engine, throttle: throttle, logger: Logger(label: "test"))
     }

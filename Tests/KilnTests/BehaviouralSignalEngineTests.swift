@@ -73,7 +73,7 @@ import Testing
                                 transferTimeoutSeconds: 20, tls: Configuration.TLSPolicy.none),
                 providers: ["gmail": .init(coldHourly: coldHourly, warmHourly: max(50_000, coldHourly * 10), throttleBackoffSeconds: 900)],
                 configurationSets: [.init(name: "bulk", pool: "p")], defaultConfigurationSet: "bulk")
-            engine = try SendEngine(configuration: configuration, baseDirectory: directory, logger: Logger.test(), now: clock.now)
+            engine = try SendEngine(configuration: configuration, baseDirectory: directory, logger: Logger.test(), clock: clock)
         }
 
         func submit(_ count: Int, from first: Int = 0) async throws -> [MessageID] {

@@ -14,18 +14,22 @@ import Testing
 final class Takeover: Sendable {
     /// The store to take the lease over in (nil: not yet).
     let store = Mutex<SQLiteStore?>(nil)
+    /// The engine's clock: the takeover waits until the engine waits on it.
+    let clock = Mutex<ManualClock?>(nil)
     /// The other holder's lease.
     let taken = Mutex<LeasedMessage?>(nil)
     /// Why the takeover took nothing, if it did not.
     let problem = Mutex<String?>(nil)
 
-    /// Expires every lease and leases the due messages as `other/run`; blocks the calling
-    /// thread (the transport's) until done.
+    /// Once the engine's delivery loop waits (it leases nothing meanwhile), expires every
+    /// lease and leases the due messages as `other/run`; blocks the calling thread (the
+    /// transport's) until done.
     func happen() {
-        guard let store = store.withLock({ $0 }) else { return }
+        guard let store = store.withLock({ $0 }), let clock = clock.withLock({ $0 }) else { return }
         let done = DispatchSemaphore(value: 0)
         Task {
             defer { done.signal() }
+            _ = await clock.nextSleep()
             let far = Timestamp(nanoseconds: Int64.max / 2)
             do {
                 let recovered = try await store.recoverLeases(all: false, now: far)
@@ -52,6 +56,7 @@ final class Takeover: Sendable {
         let store = try #require(h.engine.store as? SQLiteStore)
         let id = try #require(try await h.engine.submit(OutgoingMessage(h.draft(to: ["late@gmail.com"]))).first)
         takeover.store.withLock { $0 = store }
+        takeover.clock.withLock { $0 = h.clock }
         try await h.engine.runUntilIdle()
 
         let other = try #require(takeover.taken.withLock { $0 }, "\(takeover.problem.withLock { $0 } ?? "the takeover did not run")")

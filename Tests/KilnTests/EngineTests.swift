@@ -34,7 +34,7 @@ final class EngineHarness: Sendable {
             configurationSets: sets, defaultConfigurationSet: "bulk", feedback: feedback)
         var source = secrets ?? SecretSource(baseDirectory: directory)
         source.environment["KILN_TEST_RETURN_PATH"] = Self.returnPathSecret
-        engine = try SendEngine(configuration: configuration, baseDirectory: directory, secrets: source, logger: Logger.test(), now: clock.now,
+        engine = try SendEngine(configuration: configuration, baseDirectory: directory, secrets: source, logger: Logger.test(), clock: clock,
                                 reputationCheckInterval: .milliseconds(50), transport: network.transport)
     }
 

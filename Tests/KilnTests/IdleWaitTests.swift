@@ -1,4 +1,5 @@
 @testable import Kiln
+import KilnTesting
 import Testing
 
 /// The delivery loop's wait after an empty lease: longer each time, never past the next
@@ -18,15 +19,38 @@ import Testing
     }
 
     @Test func aPokeEndsTheWaitAndIsKeptWhenNobodyWaits() async {
-        let wakeup = Wakeup()
+        let clock = ManualClock()
+        let wakeup = Wakeup(clock: clock)
         // Kept for the next wait, which then ends at once (an hour's timeout never runs out).
         wakeup.poke()
         #expect(await wakeup.wait(upTo: .seconds(3600)) == true)
-        // Without a poke, the timeout ends it.
-        #expect(await wakeup.wait(upTo: .milliseconds(10)) == false)
+        // Without a poke, the timeout on the clock ends it.
+        async let timedOut = wakeup.wait(upTo: .milliseconds(10))
+        #expect(await clock.nextSleep() == .milliseconds(10))
+        clock.advance(by: .milliseconds(10))
+        #expect(await timedOut == false)
         // A poke while it waits (or just before it starts to) ends it.
         async let poked = wakeup.wait(upTo: .seconds(3600))
         wakeup.poke()
         #expect(await poked == true)
+    }
+
+    /// A sleep on the manual clock ends when the clock is advanced past it, not before;
+    /// a cancelled one ends at once.
+    @Test func theManualClockWakesItsSleepersWhenAdvancedPastThem() async throws {
+        let clock = ManualClock()
+        let short = Task { try await clock.sleep(for: .seconds(5)) }
+        let long = Task { try await clock.sleep(for: .seconds(60)) }
+        _ = await clock.nextSleep { $0 == .seconds(60) }
+        while clock.sleepers < 2 { await Task.yield() }
+        clock.advance(by: .seconds(4))
+        #expect(clock.sleepers == 2)
+        clock.advance(by: .seconds(1))
+        try await short.value
+        #expect(clock.sleepers == 1)
+        long.cancel()
+        await #expect(throws: CancellationError.self) { try await long.value }
+        #expect(clock.sleepers == 0)
+        #expect(clock.uptime() == .seconds(5))
     }
 }

@@ -41,7 +41,7 @@ final class MXNetwork: Sendable {
             feedback: .init(returnPathSecretEnv: "KILN_TEST_RETURN_PATH"))
         var secrets = SecretSource(baseDirectory: directory)
         secrets.environment["KILN_TEST_RETURN_PATH"] = "return-path-test-secret-0123"
-        return try SendEngine(configuration: configuration, baseDirectory: directory, secrets: secrets, logger: Logger.test(), now: clock.now)
+        return try SendEngine(configuration: configuration, baseDirectory: directory, secrets: secrets, logger: Logger.test(), clock: clock)
     }
 
     /// A loopback address with nothing listening on `port`: connections are refused.

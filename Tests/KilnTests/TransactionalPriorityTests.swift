@@ -25,7 +25,7 @@ import Testing
         var secrets = SecretSource(baseDirectory: "/")
         secrets.environment["KILN_TEST_RETURN_PATH"] = "return-path-test-secret-0123"
         return try SendEngine(configuration: configuration, baseDirectory: "/", secrets: secrets, logger: Logger.test(),
-                              now: clock.now, transport: network.transport, store: InMemoryStore())
+                              clock: clock, transport: network.transport, store: InMemoryStore())
     }
 
     func message(_ to: [String], set: String) throws -> OutgoingMessage {
