@@ -46,21 +46,19 @@ final class EventRelay: Sendable {
         self.backoff = backoff
     }
 
-    /// The targets of a configuration; secrets are read now (a missing one throws).
-    static func targets(of configuration: Configuration, secrets: SecretSource) throws(KilnError) -> [Target] {
+    /// The targets of a configuration, with the webhook secrets as loaded; event files
+    /// are found relative to `files`' directory.
+    static func targets(of configuration: Configuration, secrets: LoadedSecrets, files: SecretSource) throws(KilnError) -> [Target] {
         var targets: [Target] = []
         for (set, d, path) in configuration.eventDestinations {
             let sink: any EventSink
             if d.type == "webhook", let url = d.url {
-                let secret: String
-                if let file = d.secretFile {
-                    secret = try secrets.fromFile(file, for: "\(path).secretFile")
-                } else {
-                    secret = try secrets.fromEnvironment(d.secretEnv ?? "", for: "\(path).secretEnv")
+                guard let secret = secrets.webhooks[path] else {
+                    throw KilnError(.secretUnavailable, "the webhook's secret was not loaded", location: path)
                 }
-                sink = WebhookSink(url: url, secret: Array(secret.utf8), timeoutSeconds: d.timeoutSeconds ?? 10)
+                sink = WebhookSink(url: url, secret: secret, timeoutSeconds: d.timeoutSeconds ?? 10)
             } else {
-                let file = secrets.resolve(d.path ?? "events.jsonl")
+                let file = files.resolve(d.path ?? "events.jsonl")
                 var status = stat()
                 if stat(file, &status) == 0, status.st_mode & S_IFMT != S_IFREG {
                     throw KilnError(.invalidConfiguration, "\(file) is not a regular file (a FIFO, a device or a directory): an event file must be one",

@@ -8,8 +8,8 @@ import Synchronization
 /// What turns a stored content into the bytes sent to one recipient: the bulk headers
 /// (Feedback-ID, the one-click List-Unsubscribe pair with the recipient's token) in
 /// front, then a DKIM signature per key of the From domain's identity, which covers them.
-/// Built once per delivery run; keys and secrets are read then, so that a missing key
-/// stops the run before anything is sent.
+/// Built once per delivery run from the engine's `LoadedSecrets` (read once per engine),
+/// so that a missing key stops the engine before anything is sent.
 struct MessageFinisher: Sendable {
     /// Parsed templates by content id.
     final class TemplateCache: Sendable {
@@ -33,40 +33,25 @@ struct MessageFinisher: Sendable {
     /// The longest rendered header field, in octets.
     let headerLimit: Int
 
-    init(configuration: Configuration, secrets: SecretSource) throws(KilnError) {
+    init(configuration: Configuration, secrets: LoadedSecrets) {
         // The unsubscribe mailto and URL, and the signing domains, in A-label form even
         // when the configuration was built in code rather than loaded.
         let configuration = configuration.withASCIIDomains()
         senderId = configuration.senderId
         sets = Dictionary(configuration.configurationSets.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
-        unsubscribeSecrets = try Self.unsubscribeSecrets(configuration: configuration, secrets: secrets)
-        returnPathKey = try Self.returnPathSecret(configuration: configuration, secrets: secrets).flatMap { $0.isEmpty ? nil : ReturnPath.Key(secret: $0) }
+        unsubscribeSecrets = secrets.unsubscribe
+        returnPathKey = secrets.returnPath.flatMap { $0.isEmpty ? nil : ReturnPath.Key(secret: $0) }
         headerLimit = configuration.feedbackSettings.headerLimit
-        let rsaLibrary = try Self.rsaLibrary(secrets.environment)
         var signers: [String: [DKIMSigner]] = [:]
         for (i, identity) in configuration.identities.enumerated() {
             for (k, key) in (identity.dkim ?? []).enumerated() {
-                let field = "identities[\(i)].dkim[\(k)].privateKeyFile"
-                let loaded = try DKIMKey.load(path: secrets.resolve(key.privateKeyFile), expectedAlgorithm: key.algorithm,
-                                              allowInsecure: key.allowInsecureKeyFile ?? false, field: field)
+                guard let loaded = secrets.dkimKeys["identities[\(i)].dkim[\(k)]"] else { continue }
                 // Keyed and signed by the A-label form, as `content.fromDomain` is (RFC 8616).
                 signers[identity.asciiDomain, default: []].append(DKIMSigner(domain: identity.asciiDomain, selector: key.selector, key: loaded,
-                                                                                     rsaLibrary: rsaLibrary))
+                                                                                     rsaLibrary: secrets.rsaLibrary))
             }
         }
         self.signers = signers
-    }
-
-    /// The environment variable that forces the RSA signing library (`openssl` or
-    /// `swift-crypto`), for comparing them; unset, each key uses the faster on this machine.
-    static let rsaLibraryVariable = "KILN_DKIM_RSA_LIBRARY"
-
-    static func rsaLibrary(_ environment: [String: String]) throws(KilnError) -> RSASigningLibrary? {
-        guard let name = environment[rsaLibraryVariable], !name.isEmpty else { return nil }
-        guard let library = RSASigningLibrary(rawValue: name) else {
-            throw KilnError(.invalidConfiguration, "'\(name)' is not openssl or swift-crypto", location: rsaLibraryVariable)
-        }
-        return library
     }
 
     /// The RSA signing library of each selector (`selector._domainkey.domain`), for the log.
@@ -76,43 +61,6 @@ struct MessageFinisher: Sendable {
             if let library = signer.rsaLibrary { result["\(signer.selector)._domainkey.\(signer.domain)"] = library }
         }
         return result
-    }
-
-    /// The HMAC key of each configuration set's unsubscribe tokens, by set name.
-    static func unsubscribeSecrets(configuration: Configuration, secrets: SecretSource) throws(KilnError) -> [String: [UInt8]] {
-        var result: [String: [UInt8]] = [:]
-        for (i, set) in configuration.configurationSets.enumerated() {
-            guard let u = set.unsubscribe else { continue }
-            let field = "configurationSets[\(i)].unsubscribe"
-            let secret = if let file = u.secretFile {
-                try secrets.fromFile(file, for: field + ".secretFile")
-            } else {
-                try secrets.fromEnvironment(u.secretEnv ?? "", for: field + ".secretEnv")
-            }
-            result[set.name] = Array(secret.utf8)
-        }
-        return result
-    }
-
-    /// The return path's HMAC key from `feedback.returnPathSecretEnv` or `returnPathSecretFile`
-    /// (nil when neither is set); shorter than 16 bytes is refused.
-    static func returnPathSecret(configuration: Configuration, secrets: SecretSource) throws(KilnError) -> [UInt8]? {
-        let settings = configuration.feedbackSettings
-        let field: String
-        let secret: String
-        if let file = settings.returnPathSecretFile {
-            field = "feedback.returnPathSecretFile"
-            secret = try secrets.fromFile(file, for: field)
-        } else if let variable = settings.returnPathSecretEnv {
-            field = "feedback.returnPathSecretEnv"
-            secret = try secrets.fromEnvironment(variable, for: field)
-        } else {
-            return nil
-        }
-        guard secret.utf8.count >= Configuration.Feedback.minimumSecretBytes else {
-            throw KilnError(.secretUnavailable, "the return-path secret must be at least \(Configuration.Feedback.minimumSecretBytes) bytes", location: field)
-        }
-        return Array(secret.utf8)
     }
 
     /// The Feedback-ID of a message of `set` in `campaign`: the message's campaign (else

@@ -19,7 +19,7 @@ extension SendEngine {
     /// (`EventRelay`), purges what retention allows, and refreshes the gauges; these stop
     /// when delivery does (destinations resume from their cursors on the next run).
     public func run() async throws {
-        let relay = EventRelay(targets: try EventRelay.targets(of: configuration, secrets: secrets), store: store, logger: logger, metrics: metrics, clock: clock)
+        let relay = try eventRelay()
         try await withGracefulShutdownHandler {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { await relay.run() }
@@ -38,8 +38,13 @@ extension SendEngine {
     /// or at `timeout`, with the destinations that had not (they go on from their cursor
     /// on the next run).
     public func deliverPendingEvents(timeout: Duration = .seconds(30)) async throws -> [String] {
-        let relay = EventRelay(targets: try EventRelay.targets(of: configuration, secrets: secrets), store: store, logger: logger, metrics: metrics, clock: clock)
-        return await relay.drain(timeout: timeout)
+        return await try eventRelay().drain(timeout: timeout)
+    }
+
+    /// The relay of the configured event destinations, with their secrets as loaded.
+    func eventRelay() throws(KilnError) -> EventRelay {
+        EventRelay(targets: try EventRelay.targets(of: configuration, secrets: try loadedSecrets(for: .delivery), files: secrets),
+                   store: store, logger: logger, metrics: metrics, clock: clock)
     }
 
     /// `deliverPendingEvents` for a run that ends: a destination that did not catch up is
@@ -81,12 +86,14 @@ extension SendEngine {
             logger.info("returned messages leased by an earlier engine to the queue", metadata: ["count": "\(claim.recovered)"])
         }
 
-        // Keys and secrets are read once, here: a missing one fails before any thread starts.
-        let finisher = try MessageFinisher(configuration: configuration, secrets: secrets)
+        // Keys and secrets were read once (`loadedSecrets`): a missing one fails here,
+        // before any thread starts.
+        let loaded = try loadedSecrets(for: .delivery)
+        let finisher = MessageFinisher(configuration: configuration, secrets: loaded)
         for (key, library) in finisher.rsaLibraries.sorted(by: { $0.key < $1.key }) {
             logger.info("DKIM RSA signatures through \(library.rawValue)", metadata: ["key": "\(key)"])
         }
-        let credentials = try sharedPoolCredentials
+        let credentials = loaded.sharedRelay
         let saved = await savedShaping()
         let gate = StartGate(clock: clock)
         let readings = ReplyReadings(reader: ReplyReader(classifier: configuration.replyClassifier))

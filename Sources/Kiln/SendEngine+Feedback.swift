@@ -124,9 +124,7 @@ extension SendEngine {
 
     /// The return path's MAC key (nil when none is configured), read once.
     func returnPathSecret() throws(KilnError) -> [UInt8]? {
-        try Self.readOnce(returnPathSecretCache) { () throws(KilnError) in
-            try MessageFinisher.returnPathSecret(configuration: configuration, secrets: secrets)
-        }
+        try loadedSecrets(for: .feedback).returnPath
     }
 
     /// Verifies a one-click unsubscribe token (RFC 8058) against the secrets of the
@@ -151,18 +149,9 @@ extension SendEngine {
 
     /// The unsubscribe secrets of the configuration sets, read once (not per request).
     func unsubscribeSecrets() throws(KilnError) -> [String: [UInt8]] {
-        try Self.readOnce(unsubscribeSecretCache) { () throws(KilnError) in
-            try MessageFinisher.unsubscribeSecrets(configuration: configuration, secrets: secrets)
-        }
-    }
-
-    /// The cached value, or what `load` reads (kept once it succeeds; a failure is tried
-    /// again next time).
-    static func readOnce<Value: Sendable>(_ cache: borrowing Mutex<Value?>, _ load: () throws(KilnError) -> Value) throws(KilnError) -> Value {
-        if let cached = cache.withLock({ $0 }) { return cached }
-        let loaded = try load()
-        cache.withLock { $0 = loaded }
-        return loaded
+        // No set has an unsubscribe section: no token can be valid (nothing to read).
+        guard configuration.configurationSets.contains(where: { $0.unsubscribe != nil }) else { return [:] }
+        return try loadedSecrets(for: .unsubscribe).unsubscribe
     }
 
     /// `unsubscribe-<token>` in the Subject of a mail to the List-Unsubscribe mailto address.

@@ -7,9 +7,6 @@ extension SendEngine {
     /// message is never accepted that no run could send. Succeeds once per engine (later
     /// calls are free); a failure is checked again next time.
     public func checkReadyToSend() throws(KilnError) {
-        if readyToSend.withLock({ $0 }) { return }
-        _ = try MessageFinisher(configuration: configuration, secrets: secrets)
-        _ = try sharedPoolCredentials
-        readyToSend.withLock { $0 = true }
+        _ = try loadedSecrets(for: .delivery)
     }
 }

@@ -44,12 +44,8 @@ public final class SendEngine: Service, Sendable {
     public let node: String?
     /// What a delivery run sends with: the configuration, restricted to the node's IPs.
     let sendingConfiguration: Configuration
-    /// The unsubscribe tokens' keys per configuration set, once read.
-    let unsubscribeSecretCache = Mutex<[String: [UInt8]]?>(nil)
-    /// The return path's MAC key, once read (the outer nil: not read yet).
-    let returnPathSecretCache = Mutex<[UInt8]??>(nil)
-    /// Whether `checkReadyToSend` has passed.
-    let readyToSend = Mutex(false)
+    /// The secrets read for each use, kept (`loadedSecrets(for:)`).
+    let secretsLoaded = Mutex<[SecretUse: LoadedSecrets]>([:])
     /// How often a delivering engine checks the reputation guard.
     let reputationCheckInterval: Duration
     /// Makes the transport of one delivery run.
@@ -286,24 +282,6 @@ public final class SendEngine: Service, Sendable {
     public func makeUniqueToken() -> String {
         let (a, b) = messageIDs.withLock { ($0.next(), $0.next()) }
         return String(a, radix: 36) + "." + String(b, radix: 36)
-    }
-
-    /// The shared relay's credentials, read from the environment or a file named in the
-    /// configuration (nil when it needs none).
-    var sharedPoolCredentials: SMTPCredentials? {
-        get throws(KilnError) {
-            guard let shared = configuration.sharedPool, let userVariable = shared.usernameEnv else { return nil }
-            let user = try secrets.valueFromEnvironment(userVariable, for: "sharedPool.usernameEnv")
-            let password: String
-            if let file = shared.passwordFile {
-                password = try secrets.fromFile(file, for: "sharedPool.passwordFile", minimumLength: 1)
-            } else if let variable = shared.passwordEnv {
-                password = try secrets.fromEnvironment(variable, for: "sharedPool.passwordEnv", minimumLength: 1)
-            } else {
-                password = ""
-            }
-            return SMTPCredentials(username: user, password: password)
-        }
     }
 
     // MARK: Control
