@@ -990,8 +990,9 @@ final class DeliverySession: Sendable {
 
     func consumeResults() async throws {
         for await _ in transport.resultsReady {
-            // Group commit: what came in while the last outcomes were being written is
-            // recorded together, one transaction (one statement on PostgreSQL) for many.
+            // The transport announces results in batches (`SMTPTransport.announceWindow`),
+            // and what came in while the last outcomes were being written joins the next:
+            // one transaction (one statement on PostgreSQL) for many outcomes.
             try await recordTaken(takeRecording())
         }
         try await recordTaken(takeRecording())

@@ -69,6 +69,9 @@ public final class SendEngine: Service, Sendable {
     /// Makes the transport of one delivery run from the configured SMTP options.
     public typealias TransportFactory = @Sendable (SMTPTransport.Options, Logger) -> any MailTransport
 
+    /// The default transport: SMTP through libcurl.
+    public static let libcurlTransport: TransportFactory = { options, logger in SMTPTransport(options: options, logger: logger) }
+
     /// - Parameters:
     ///   - configuration: a validated configuration.
     ///   - baseDirectory: what relative paths in the configuration are relative to.
@@ -78,19 +81,32 @@ public final class SendEngine: Service, Sendable {
     ///     (tests pass `KilnTesting.FakeTransport`).
     ///   - store: the store to use instead of the configured one.
     ///   - node: the configured node to deliver as (sending from its IPs only).
-    public init(
+    public convenience init(
         configuration: Configuration, baseDirectory: String = FileManager.default.currentDirectoryPath,
         secrets: SecretSource? = nil, logger: Logger, clock: any EngineClock = SystemClock(),
         reputationCheckInterval: Duration = .seconds(10),
-        transport: @escaping TransportFactory = { options, logger in SMTPTransport(options: options, logger: logger) },
+        transport: @escaping TransportFactory = SendEngine.libcurlTransport,
         store: (any MessageStore)? = nil, node: String? = nil, metrics: EngineMetrics? = nil, housekeeping: Housekeeping = Housekeeping()
+    ) throws(KilnError) {
+        // Built in code: validated here, as `Configuration.load` validates a file's.
+        let problems = configuration.validate()
+        if !problems.isEmpty { throw Configuration.invalid(problems, source: "configuration") }
+        try self.init(validated: configuration, baseDirectory: baseDirectory, secrets: secrets, logger: logger, clock: clock,
+                      reputationCheckInterval: reputationCheckInterval, transport: transport, store: store, node: node, metrics: metrics,
+                      housekeeping: housekeeping)
+    }
+
+    /// An engine on a configuration already validated (by `Configuration.load` or the
+    /// public initializer): each configuration is validated once.
+    private init(
+        validated configuration: Configuration, baseDirectory: String, secrets: SecretSource?, logger: Logger, clock: any EngineClock,
+        reputationCheckInterval: Duration, transport: @escaping TransportFactory, store: (any MessageStore)?, node: String?,
+        metrics: EngineMetrics?, housekeeping: Housekeeping
     ) throws(KilnError) {
         self.metrics = metrics ?? EngineMetrics()
         self.housekeeping = housekeeping
         self.reputationCheckInterval = reputationCheckInterval
         self.transportFactory = transport
-        let problems = configuration.validate()
-        if !problems.isEmpty { throw Configuration.invalid(problems, source: "configuration") }
         if let node, configuration.node(named: node) == nil {
             let known = (configuration.nodes ?? []).map(\.name).joined(separator: ", ")
             throw KilnError(.invalidInput, "no node named '\(node)' in the configuration\(known.isEmpty ? " (it names no nodes)" : " (configured: \(known))")", location: "--node")
@@ -135,7 +151,10 @@ public final class SendEngine: Service, Sendable {
         }
         let configuration = try Configuration.load(json: data, source: path)
         let directory = (path as NSString).deletingLastPathComponent
-        try self.init(configuration: configuration, baseDirectory: directory.isEmpty ? "." : directory, logger: logger, node: node, housekeeping: housekeeping)
+        try self.init(validated: configuration, baseDirectory: directory.isEmpty ? "." : directory, secrets: nil, logger: logger,
+                      clock: SystemClock(), reputationCheckInterval: .seconds(10),
+                      transport: Self.libcurlTransport, store: nil, node: node,
+                      metrics: nil, housekeeping: housekeeping)
     }
 
     /// The machine's wall time (`SystemClock.now`), for commands that only stamp a record.

@@ -70,6 +70,8 @@ public final class SMTPTransport: Sendable {
         /// The jobs queued, being transferred, or finished and not yet taken.
         var held: Set<MessageID> = []
         var results: [SMTPResult] = []
+        /// An announcement of results is due (`announceWindow`).
+        var announcing = false
         /// Each lane's first thread and the jobs given to it so far: the next job goes to
         /// the next of its threads.
         var turns: [TransferLoop.LaneKey: (first: Int, count: Int)] = [:]
@@ -225,12 +227,22 @@ public final class SMTPTransport: Sendable {
         resultsContinuation.finish()
     }
 
+    /// Results that finish within this time of the first are announced together, so
+    /// that the engine records them together (one transaction for many outcomes).
+    static let announceWindow = DispatchTimeInterval.milliseconds(20)
+
     func deliver(_ results: [SMTPResult]) {
         guard !results.isEmpty else { return }
-        inbox.withLock {
-            $0.results.append(contentsOf: results)
+        let announce = inbox.withLock { inbox in
+            inbox.results.append(contentsOf: results)
+            defer { inbox.announcing = true }
+            return !inbox.announcing
         }
-        resultsContinuation.yield()
+        guard announce else { return }
+        DispatchQueue.global().asyncAfter(deadline: .now() + Self.announceWindow) { [self] in
+            inbox.withLock { $0.announcing = false }
+            resultsContinuation.yield()
+        }
     }
 
     /// Called by each transfer thread as it ends; the last one ends `resultsReady`.
