@@ -21,7 +21,7 @@ public final class ManualClock: EngineClock {
         var time: Timestamp
         var nextSleeper = 0
         var sleepers: [Int: Sleeper] = [:]
-        var watchers: [Watcher] = []
+        var watchers: [Int: Watcher] = [:]
     }
 
     private let start: Timestamp
@@ -54,26 +54,37 @@ public final class ManualClock: EngineClock {
     /// at once for one already sleeping, else when the next such sleep starts. A test
     /// waits this way for the engine to reach a timer (an outage's backoff, an idle wait)
     /// instead of polling on the wall clock. `matches` may read the engine's state.
+    /// Cancelled, it returns `.zero` at once.
     public func nextSleep(where matches: @escaping @Sendable (Duration) -> Bool = { _ in true }) async -> Duration {
         let sleeping = state.withLock { $0.sleepers.values.map(\.duration) }
         if let found = sleeping.first(where: matches) { return found }
-        return await withCheckedContinuation { continuation in
-            state.withLock { $0.watchers.append(Watcher(matches: matches, continuation: continuation)) }
+        let key = state.withLock { state in
+            defer { state.nextSleeper += 1 }
+            return state.nextSleeper
+        }
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                let cancelled = state.withLock { state -> Bool in
+                    if Task.isCancelled { return true }
+                    state.watchers[key] = Watcher(matches: matches, continuation: continuation)
+                    return false
+                }
+                if cancelled { continuation.resume(returning: .zero) }
+            }
+        } onCancel: {
+            let watcher = state.withLock { $0.watchers.removeValue(forKey: key) }
+            watcher?.continuation.resume(returning: .zero)
         }
     }
 
     /// Tells the watchers that a sleep of `duration` has started (it is registered: an
     /// `advance` from here on wakes it).
     private func started(_ duration: Duration) {
-        let watchers = state.withLock { state in
-            defer { state.watchers.removeAll() }
-            return state.watchers
+        let watchers = state.withLock { $0.watchers }
+        for (key, watcher) in watchers where watcher.matches(duration) {
+            // Resumed once: by this sleep, unless cancelled (or another sleep) took it first.
+            if state.withLock({ $0.watchers.removeValue(forKey: key) }) != nil { watcher.continuation.resume(returning: duration) }
         }
-        var waiting: [Watcher] = []
-        for watcher in watchers {
-            if watcher.matches(duration) { watcher.continuation.resume(returning: duration) } else { waiting.append(watcher) }
-        }
-        if !waiting.isEmpty { state.withLock { $0.watchers += waiting } }
     }
 
     public func sleep(for duration: Duration) async throws {
