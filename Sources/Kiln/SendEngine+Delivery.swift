@@ -1016,10 +1016,12 @@ final class DeliverySession: Sendable {
             }
             // A lost lease's outcome goes to the store with its own epoch: the store keeps
             // it as a `staleOutcome` event and leaves the message to its new holder.
-            var (outcome, event, signal) = resolve(MessageLease(id: result.id, epoch: info.epoch), recipient: info.recipient, provider: info.provider,
+            var (outcome, event, completion) = resolve(MessageLease(id: result.id, epoch: info.epoch), recipient: info.recipient, provider: info.provider,
                                                    createdAt: info.createdAt, attempts: info.attempts, path: info.path, reply: reply,
                                                    classification: classification, now: now)
-            if let signal {
+            if let signal = completion.signal {
+                // What waits on the lane goes back to the queue, as after a reply read so.
+                transport.obey(completion.laneOrders, laneOf: result)
                 engine.metrics.signal(signal.rawValue, provider: info.provider.id, ip: info.path.description)
                 engine.logger.warning("pair slowed by what the provider did", metadata: [
                     "signal": "\(signal.rawValue)", "ip": "\(info.path.description)", "provider": "\(info.provider.id)",
@@ -1073,7 +1075,7 @@ final class DeliverySession: Sendable {
     /// decides them (it also feeds the reply to the router). `path` is nil for a local
     /// reply that never left (no IP to blame). The outcome names `lease` (its epoch fences it).
     func resolve(_ lease: MessageLease, recipient: String, provider: MailboxProvider, createdAt: Timestamp, attempts: Int, path: SendingPath?,
-                 reply full: SMTPReply, classification: ReplyClassification, now: Timestamp) -> (Outcome, DeliveryEvent, PairSignal?) {
+                 reply full: SMTPReply, classification: ReplyClassification, now: Timestamp) -> (Outcome, DeliveryEvent, Dispatcher.Completion) {
         // What is stored keeps at most 4 KB of the reply's text; the whole one goes to the debug log.
         let id = lease.id
         let reply = full.bounded()
@@ -1103,7 +1105,7 @@ final class DeliverySession: Sendable {
         if let signal = completion.signal {
             event.detail = "signal: \(signal.rawValue) (\(completion.classification.replyClass == .throttle ? "the pair slowed" : "the pair suspended") whatever the reply said)"
         }
-        return (outcome, event, completion.signal)
+        return (outcome, event, completion)
     }
 }
 

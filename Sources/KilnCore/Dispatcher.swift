@@ -180,6 +180,11 @@ public struct Dispatcher: Sendable {
         /// The reading acted on: the reply's own, or the signal's (a throttle or a block
         /// of the pair).
         public var classification: ReplyClassification
+        /// Orders for the reply's lane that the signal adds, when its reading orders what
+        /// the reply's own did not (a reply that withdrew nothing turned into a throttle
+        /// or a block of the pair): the transport carries them out after the fact, so what
+        /// waits on the lane goes back to the queue as after a throttle it could read.
+        public var laneOrders: [LaneOrder] = []
     }
 
     /// Feeds a reply back, as `reader` read it: a throttle or a block from a dedicated IP slows or
@@ -225,7 +230,11 @@ public struct Dispatcher: Sendable {
             default: event = .deliveryDelay
             }
         }
-        return Completion(disposition: disposition, event: event, resumeAt: resumeAt, signal: signal, classification: classification)
+        var completion = Completion(disposition: disposition, event: event, resumeAt: resumeAt, signal: signal, classification: classification)
+        if signal != nil, reader.orders(after: reading, messagesOnConnection: nil).isEmpty {
+            completion.laneOrders = reader.orders(after: classification, messagesOnConnection: nil)
+        }
+        return completion
     }
 
     /// What a signal makes of a reply: congestion a throttle of the pair, a block or an

@@ -19,6 +19,10 @@ public protocol MailTransport: Sendable {
     var resultsReady: AsyncStream<Void> { get }
     /// Takes the results that finished since the last call.
     func takeResults() -> [SMTPResult]
+    /// Carries out orders for the lane `result` came on, given after the fact (a
+    /// behavioural signal found when the result was recorded), on every transfer thread,
+    /// before the lane starts another job.
+    func obey(_ orders: [LaneOrder], laneOf result: SMTPResult)
     /// Jobs queued or being transferred, or finished and not yet taken.
     var inFlight: Int { get }
     /// The ids of those jobs: the engine checks its leases against them (a lease with no

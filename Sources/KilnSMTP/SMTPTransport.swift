@@ -135,6 +135,20 @@ public final class SMTPTransport: Sendable {
         }
     }
 
+    public func obey(_ orders: [LaneOrder], laneOf result: SMTPResult) {
+        guard !orders.isEmpty else { return }
+        let key = TransferLoop.LaneKey(result)
+        for order in orders {
+            if case .hold(let duration) = order {
+                hold(key, until: .now + duration)
+                continue
+            }
+            // Each thread's lanes are its own: the order waits in its inbox.
+            for shard in shards { shard.inbox.withLock { $0.orders.append((order, key)) } }
+        }
+        for shard in shards { shard.multi.wakeup() }
+    }
+
     /// Holds a lane shut on every thread until `until` (a `hold` order).
     func hold(_ key: TransferLoop.LaneKey, until: ContinuousClock.Instant) {
         holds.withLock { $0[key] = max($0[key] ?? until, until) }
@@ -262,6 +276,8 @@ final class TransferShard: Sendable {
     struct Inbox {
         var jobs: [SMTPJob] = []
         var stopping = false
+        /// Orders given from outside (`SMTPTransport.obey(_:laneOf:)`), for its lanes.
+        var orders: [(LaneOrder, TransferLoop.LaneKey)] = []
     }
     let multi = MultiHandle()
     let inbox = Mutex(Inbox())
@@ -269,11 +285,13 @@ final class TransferShard: Sendable {
     let abandoned = Atomic<Bool>(false)
 
     // Called on the shard's transfer thread.
-    func takeInbox() -> (jobs: [SMTPJob], stopping: Bool) {
+    func takeInbox() -> (jobs: [SMTPJob], stopping: Bool, orders: [(LaneOrder, TransferLoop.LaneKey)]) {
         inbox.withLock { state in
             let jobs = state.jobs
+            let orders = state.orders
             state.jobs.removeAll(keepingCapacity: true)
-            return (jobs, state.stopping)
+            state.orders.removeAll()
+            return (jobs, state.stopping, orders)
         }
     }
 }

@@ -17,6 +17,13 @@ final class TransferLoop: @unchecked Sendable {
             address = job.address
             sourceIP = job.sourceIP
         }
+
+        /// The lane a result's job went on.
+        init(_ result: SMTPResult) {
+            destination = result.destination
+            address = result.address
+            sourceIP = result.sourceIP
+        }
     }
 
     final class Lane {
@@ -127,7 +134,8 @@ final class TransferLoop: @unchecked Sendable {
         var stopping = false
         var pendingResults: [SMTPResult] = []
         while true {
-            let (jobs, stop) = shard.takeInbox()
+            let (jobs, stop, orders) = shard.takeInbox()
+            for (order, key) in orders { obey(order, lane: key, connection: nil) }
             let now = ContinuousClock.now
             for job in jobs {
                 // Nothing unsafe reaches a curl option: refuse it here, with a local reply.

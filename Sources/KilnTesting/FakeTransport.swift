@@ -94,7 +94,11 @@ public final class FakeNetwork: Sendable {
     }
 
     /// A job's lane: its source address and destination.
-    static func lane(of job: SMTPJob) -> String { "\(job.sourceIP ?? "127.0.0.1") \(job.destination)" }
+    static func lane(of job: SMTPJob) -> String { lane(sourceIP: job.sourceIP, destination: job.destination) }
+
+    static func lane(of result: SMTPResult) -> String { lane(sourceIP: result.sourceIP, destination: result.destination) }
+
+    static func lane(sourceIP: String?, destination: SMTPURL) -> String { "\(sourceIP ?? "127.0.0.1") \(destination)" }
 
     /// Closes the open connection of a lane (the next message opens a new one).
     func closeConnection(_ lane: String) {
@@ -152,15 +156,7 @@ public final class FakeTransport: MailTransport {
             var result = SMTPResult(job, reply: reply)
             result.messagesOnConnection = placed
             for order in onReply?(result) ?? [] {
-                switch order {
-                case .withdraw:
-                    withdrawn.insert(lane)
-                case .hold(let duration):
-                    state.withLock { $0.holds[lane] = max($0.holds[lane] ?? .now, .now + duration) }
-                case .capMessagesPerConnection(let n):
-                    state.withLock { $0.caps[lane] = max(1, min($0.caps[lane] ?? .max, n)) }
-                    network.closeConnection(lane)
-                }
+                if case .withdraw = order { withdrawn.insert(lane) } else { carryOut(order, lane: lane) }
             }
             results.append(result)
         }
@@ -169,6 +165,25 @@ public final class FakeTransport: MailTransport {
             $0.results += results
         }
         continuation.yield()
+    }
+
+    /// Answering at once, it has nothing waiting on a lane to withdraw: a `hold` holds the
+    /// lane's next jobs back, and a cap caps it.
+    public func obey(_ orders: [LaneOrder], laneOf result: SMTPResult) {
+        for order in orders { carryOut(order, lane: FakeNetwork.lane(of: result)) }
+    }
+
+    /// A hold or a cap for `lane` (a withdrawal is the caller's: only `send` has jobs waiting).
+    func carryOut(_ order: LaneOrder, lane: String) {
+        switch order {
+        case .withdraw:
+            break
+        case .hold(let duration):
+            state.withLock { $0.holds[lane] = max($0.holds[lane] ?? .now, .now + duration) }
+        case .capMessagesPerConnection(let n):
+            state.withLock { $0.caps[lane] = max(1, min($0.caps[lane] ?? .max, n)) }
+            network.closeConnection(lane)
+        }
     }
 
     public func takeResults() -> [SMTPResult] {

@@ -80,6 +80,9 @@ import Testing
         let fired = completions.filter { $0.signal == .block }
         #expect(fired.count == 1)
         #expect(fired.first?.event == .block)
+        // The refusals alone ordered nothing for their lane; the block withdraws and holds it.
+        #expect(completions.filter { $0.signal == nil }.allSatisfy { $0.laneOrders.isEmpty })
+        #expect(fired.first?.laneOrders == [.withdraw, .hold(d.reader.laneHold)])
         // The message is retried, not bounced: the IP, not the message, was refused.
         if case .retry = fired.first?.disposition {} else { Issue.record("the block's message was not retried") }
         #expect(d.router.suspension(ip: "127.0.0.2", provider: .gmail, now: later + .seconds(3600)) != nil)
@@ -116,6 +119,8 @@ import Testing
         }
         #expect(signals.dropLast().allSatisfy { $0 == nil })
         #expect(signals.last == .escalation)
+        // A throttle read as one already withdrew its lane: the escalation adds no order.
+        #expect(reply(&d, throttle, at: now).laneOrders.isEmpty)
         // Suspended as by a block: 12 hours from the last throttle.
         #expect(d.router.suspension(ip: "127.0.0.2", provider: .gmail, now: last + .seconds(6 * 3600)) != nil)
     }

@@ -66,6 +66,33 @@ import Testing
         await server.shutdown()
     }
 
+    /// An order given from outside, after the fact (a behavioural signal the engine found
+    /// when it recorded a result), withdraws the lane on its thread as one given with the
+    /// reply does: what waits behind the transfer under way comes back unsent.
+    @Test func anOrderGivenAfterTheFactWithdrawsTheLane() async throws {
+        let arrived = Atomic(false)
+        let gate = DispatchSemaphore(value: 0)
+        let server = try await LoopbackSMTPServer.start { command in
+            if case .recipient(let address) = command.kind, address.hasPrefix("user0@") {
+                arrived.store(true, ordering: .relaxed)
+                gate.wait()
+            }
+            return nil
+        }
+        let transport = transport(onReply: nil)
+        transport.send((0..<10).map { jobs.job($0, server, connections: 1) })
+        let deadline = ContinuousClock.now + .seconds(60)
+        while !arrived.load(ordering: .relaxed), ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+        transport.obey([.withdraw], laneOf: SMTPResult(jobs.job(0, server, connections: 1), reply: nil))
+        gate.signal()
+        let results = await collect(transport, count: 10)
+        await transport.shutdownGracefully()
+        #expect(results[MessageID(0)]?.reply?.code == 250)
+        #expect(results.values.filter { $0.reply == nil }.count == 9, "\(results.values.map { $0.reply?.code ?? 0 })")
+        #expect(server.messages.count == 1)
+        await server.shutdown()
+    }
+
     /// A cap order closes the lane's connections after that many messages, and the handle
     /// the reply came on starts its next message on a fresh connection. (curl may still
     /// reuse the connection it left in its cache for one message more.)
