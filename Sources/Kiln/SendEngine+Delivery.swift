@@ -753,12 +753,13 @@ final class DeliverySession: Sendable {
                 if dropped > 0 {
                     engine.logger.warning("dropped jobs whose lease was lost before they started", metadata: ["count": "\(dropped)"])
                 }
-                // Room in flight, or failures to record: the delivery loop goes on at once.
-                if dropped > 0 || !failures.isEmpty { engine.wakeup.poke() }
                 if let whole = batch.add(jobs, at: index) {
                     sequencer.complete(batch.number, whole)
                     state.withLock { $0.finishing -= work.count }
+                    // Room in flight (the batch no longer counts as finishing), and perhaps
+                    // failures to record: the delivery loop and the drain go on at once.
                     finished.poke()
+                    engine.wakeup.poke()
                 }
             }
         }

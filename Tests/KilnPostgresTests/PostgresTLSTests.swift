@@ -193,8 +193,10 @@ import Testing
                 throw error
             }
             await server.stop()
-            let connections = seen.all
-            #expect(connections.count >= 3, "the single connection, the probe and the pool's: \(connections)")
+            // A connection the pool was still opening when the server stopped sent nothing:
+            // no bytes, no clear text. Every connection that sent anything is judged.
+            let connections = seen.all.filter { $0.sslRequest || !$0.after.isEmpty }
+            #expect(connections.count >= 3, "the single connection, the probe and the pool's: \(seen.all)")
             #expect(connections.allSatisfy { $0.sslRequest }, "\(connections)")
             #expect(connections.allSatisfy { $0.after.isEmpty }, "sent after the server refused TLS: \(connections)")
             #expect(connections.allSatisfy { $0.clientHungUp }, "\(connections)")

@@ -65,8 +65,10 @@ final class FullDisk: Sendable {
         // The run waits for the store instead of ending with its error: it backs off on
         // its clock, having said why.
         let engine = h.engine
-        _ = await h.clock.nextSleep { _ in engine.readiness().reason.contains("store unavailable") }
-        #expect(!h.engine.readiness().ready)
+        _ = await h.clock.nextSleep { _ in
+            let readiness = engine.readiness()
+            return !readiness.ready && readiness.reason.contains("store unavailable")
+        }
         try await full.free()
         // The backoff (0.5 s doubling to 30 s) runs out on the clock.
         let advancing = Task {
