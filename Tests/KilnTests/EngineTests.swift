@@ -240,6 +240,7 @@ final class EngineHarness: Sendable {
         let gmail: LoopbackSMTPServer
         let relay: LoopbackSMTPServer
         let engine: SendEngine
+        let clock = ManualClock()
 
         init(spillover: Configuration.Spillover, spillWaitSeconds: Double? = nil, gmailScript: @escaping LoopbackSMTPServer.Script = { _ in nil }, coldHourly: Double = 20,
              messagesPerConnection: Int? = nil, replyRules: [Configuration.ReplyRuleEntry]? = nil) async throws {
@@ -257,7 +258,7 @@ final class EngineHarness: Sendable {
                 providers: ["gmail": .init(coldHourly: coldHourly, warmHourly: max(50_000, coldHourly * 10), messagesPerConnection: messagesPerConnection,
                                            throttleBackoffSeconds: 900)],
                 configurationSets: [.init(name: "bulk", pool: "p")], defaultConfigurationSet: "bulk", replyRules: replyRules)
-            engine = try SendEngine(configuration: configuration, baseDirectory: directory, logger: Logger.test())
+            engine = try SendEngine(configuration: configuration, baseDirectory: directory, logger: Logger.test(), clock: clock)
         }
 
         func submit(_ count: Int) async throws -> [MessageID] {

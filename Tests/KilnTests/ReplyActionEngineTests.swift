@@ -10,7 +10,6 @@ import Testing
 @Suite struct ReplyActionEngineTests {
     typealias Setup = ShapingEngineTests.Setup
 
-    static func wallClock() -> Timestamp { Timestamp(nanoseconds: Int64(Date().timeIntervalSince1970 * 1e9)) }
 
     @Test func aRecipientsRateLimitDefersThatRecipientAndLeavesTheIPAlone() async throws {
         let setup = try await Setup(spillover: .never, gmailScript: { command in
@@ -59,7 +58,7 @@ import Testing
         #expect(setup.gmail.messages.count >= 40)
         let pairs = try await setup.engine.status().warmup
         let throttled = try #require(pairs.first { $0.ip == "127.0.0.2" && $0.provider == "gmail" })
-        #expect(try #require(throttled.suspendedUntil) > Self.wallClock() + .seconds(800))
+        #expect(try #require(throttled.suspendedUntil) > setup.clock.now() + .seconds(800))
         #expect(pairs.first { $0.ip == "127.0.0.3" }?.suspendedUntil == nil)
         await setup.finish()
     }
@@ -100,9 +99,9 @@ import Testing
             return nil
         }, coldHourly: 100_000, replyRules: [.init(provider: "gmail", match: "REST-\\d", action: "suspend", forMinutes: 45)])
         let ids = try await setup.submit(30)
-        let before = Self.wallClock()
+        let before = setup.clock.now()
         try await setup.engine.runUntilIdle()
-        let after = Self.wallClock()
+        let after = setup.clock.now()
         let pairs = try await setup.engine.status().warmup
         let rested = try #require(pairs.first { $0.ip == "127.0.0.2" && $0.provider == "gmail" })
         let until = try #require(rested.suspendedUntil)
@@ -141,7 +140,7 @@ import Testing
         let pair = try await setup.engine.status().warmup.first { $0.ip == "127.0.0.2" && $0.provider == "gmail" }
         let count = refused.load(ordering: .relaxed)
         if ruled {
-            #expect(try #require(pair?.suspendedUntil) > Self.wallClock() + .seconds(800))
+            #expect(try #require(pair?.suspendedUntil) > setup.clock.now() + .seconds(800))
             // At most the transfers already under way on the lane's connections (Gmail's
             // five) were refused; the rest was withdrawn and went out from 127.0.0.3.
             #expect(count >= 1 && count <= 10, "\(count) refusals")
