@@ -44,13 +44,8 @@ struct LoadedSecrets: Sendable {
         if use != .feedback {
             for (i, set) in configuration.configurationSets.enumerated() {
                 guard let u = set.unsubscribe else { continue }
-                let field = "configurationSets[\(i)].unsubscribe"
                 attempt { () throws(KilnError) in
-                    let secret = if let file = u.secretFile {
-                        try source.fromFile(file, for: field + ".secretFile")
-                    } else {
-                        try source.fromEnvironment(u.secretEnv ?? "", for: field + ".secretEnv")
-                    }
+                    let secret = try source.fromFileOrEnvironment(file: u.secretFile, environment: u.secretEnv, at: "configurationSets[\(i)].unsubscribe")
                     loaded.unsubscribe[set.name] = Array(secret.utf8)
                 }
             }
@@ -65,12 +60,7 @@ struct LoadedSecrets: Sendable {
         guard use == .delivery else { return (loaded, problems) }
         for (_, d, path) in configuration.eventDestinations where d.type == "webhook" {
             attempt { () throws(KilnError) in
-                let secret = if let file = d.secretFile {
-                    try source.fromFile(file, for: "\(path).secretFile")
-                } else {
-                    try source.fromEnvironment(d.secretEnv ?? "", for: "\(path).secretEnv")
-                }
-                loaded.webhooks[path] = Array(secret.utf8)
+                loaded.webhooks[path] = Array(try source.fromFileOrEnvironment(file: d.secretFile, environment: d.secretEnv, at: path).utf8)
             }
         }
         for (i, identity) in configuration.identities.enumerated() {
@@ -86,13 +76,9 @@ struct LoadedSecrets: Sendable {
         if let shared = configuration.sharedPool, let userVariable = shared.usernameEnv {
             attempt { () throws(KilnError) in
                 let user = try source.valueFromEnvironment(userVariable, for: "sharedPool.usernameEnv")
-                let password = if let file = shared.passwordFile {
-                    try source.fromFile(file, for: "sharedPool.passwordFile", minimumLength: 1)
-                } else if let variable = shared.passwordEnv {
-                    try source.fromEnvironment(variable, for: "sharedPool.passwordEnv", minimumLength: 1)
-                } else {
-                    ""
-                }
+                let password = shared.passwordFile == nil && shared.passwordEnv == nil ? "" : try source.fromFileOrEnvironment(
+                    file: shared.passwordFile, environment: shared.passwordEnv, at: "sharedPool", fileKey: "passwordFile", environmentKey: "passwordEnv",
+                    minimumLength: 1)
                 loaded.sharedRelay = SMTPCredentials(username: user, password: password)
             }
         }
@@ -102,17 +88,10 @@ struct LoadedSecrets: Sendable {
     /// The return path's HMAC key from `feedback.returnPathSecretEnv` or `returnPathSecretFile`
     /// (nil when neither is set); shorter than 16 bytes is refused.
     static func returnPathSecret(_ settings: Configuration.Feedback, from source: SecretSource) throws(KilnError) -> [UInt8]? {
-        let field: String
-        let secret: String
-        if let file = settings.returnPathSecretFile {
-            field = "feedback.returnPathSecretFile"
-            secret = try source.fromFile(file, for: field)
-        } else if let variable = settings.returnPathSecretEnv {
-            field = "feedback.returnPathSecretEnv"
-            secret = try source.fromEnvironment(variable, for: field)
-        } else {
-            return nil
-        }
+        guard settings.returnPathSecretFile != nil || settings.returnPathSecretEnv != nil else { return nil }
+        let secret = try source.fromFileOrEnvironment(file: settings.returnPathSecretFile, environment: settings.returnPathSecretEnv, at: "feedback",
+                                                      fileKey: "returnPathSecretFile", environmentKey: "returnPathSecretEnv")
+        let field = settings.returnPathSecretFile == nil ? "feedback.returnPathSecretEnv" : "feedback.returnPathSecretFile"
         guard secret.utf8.count >= Configuration.Feedback.minimumSecretBytes else {
             throw KilnError(.secretUnavailable, "the return-path secret must be at least \(Configuration.Feedback.minimumSecretBytes) bytes", location: field)
         }

@@ -45,6 +45,15 @@ public struct SecretSource: Sendable {
         return try Self.checked(String(decoding: data, as: UTF8.self), what: resolved, field: field, minimumLength: minimumLength)
     }
 
+    /// A secret named by a file field or an environment field of the object at `path`
+    /// (`path.fileKey`, else `path.environmentKey`): the file when one is named, else the
+    /// environment variable (an error naming the field when it is not set either).
+    public func fromFileOrEnvironment(file: String?, environment: String?, at path: String, fileKey: String = "secretFile",
+                                      environmentKey: String = "secretEnv", minimumLength: Int = SecretSource.minimumLength) throws(KilnError) -> String {
+        if let file { return try fromFile(file, for: "\(path).\(fileKey)", minimumLength: minimumLength) }
+        return try fromEnvironment(environment ?? "", for: "\(path).\(environmentKey)", minimumLength: minimumLength)
+    }
+
     static func checked(_ raw: String, what: String, field: String, minimumLength: Int) throws(KilnError) -> String {
         let value = raw.trimmingCharacters(in: .whitespacesAndNewlines)
         if value.isEmpty {

@@ -1,6 +1,5 @@
 import KilnConfiguration
 import KilnCore
-import KilnMessage
 import KilnSMTP
 
 extension SendEngine {
